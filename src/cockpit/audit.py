@@ -1,0 +1,250 @@
+"""Tamper-evident audit log: append-only JSONL, each line chained to the one before.
+
+Each line carries `prev` (the hash of the line before) and `hash` (sha256 of `prev` and the
+line's own canonical content). Editing a line breaks its own hash; deleting, inserting or
+reordering lines breaks the chain at the first line that follows. A cut-off tail is caught by
+comparing with the audit head that every state file records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cockpit.errors import AuditError
+from cockpit.identity import Operator
+from cockpit.state import AuditHead
+
+GENESIS = "0" * 64
+_TAIL_CHUNK = 65536
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    ts: str
+    action: str
+    fields: dict[str, Any]
+    hash: str
+
+    @property
+    def environment(self) -> str | None:
+        value = self.fields.get("env")
+        return value if isinstance(value, str) else None
+
+
+@dataclass
+class AuditProblem:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass
+class VerifyResult:
+    lines: int = 0
+    problems: list[AuditProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _digest(prev: str, body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256((prev + canonical).encode("utf-8")).hexdigest()
+
+
+class AuditLog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(
+        self, action: str, environment: str, operator: Operator, **fields: Any
+    ) -> AuditEntry:
+        """Write one line and fsync it before returning: an action is audited before it acts."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        except OSError as exc:
+            raise AuditError(
+                f"cannot open audit log {self.path}: {exc.strerror}",
+                "set [audit] path in the config to a file you can write",
+            ) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            size_before = os.fstat(fd).st_size
+            prev_seq, prev_hash = _last_link(fd)
+            body: dict[str, Any] = {
+                "seq": prev_seq + 1,
+                "ts": datetime.now(UTC).isoformat(timespec="microseconds"),
+                "action": action,
+                "env": environment,
+                "actor": operator.user,
+            }
+            if operator.address:
+                body["from"] = operator.address
+            body.update({k: v for k, v in fields.items() if v is not None})
+            body["prev"] = prev_hash
+            entry_hash = _digest(prev_hash, body)
+            line = json.dumps({**body, "hash": entry_hash}, ensure_ascii=False) + "\n"
+            data = line.encode("utf-8")
+            try:
+                written = os.write(fd, data)
+                if written != len(data):
+                    raise OSError(errno.ENOSPC, "short write")
+                os.fsync(fd)
+            except OSError as exc:
+                # Leave no half line behind: it would break the chain for everyone after.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, size_before)
+                raise AuditError(
+                    f"could not write the audit log {self.path}: {exc.strerror}; "
+                    "the action was NOT carried out",
+                    "free some disk space" if exc.errno == errno.ENOSPC else "check the file",
+                ) from exc
+        finally:
+            os.close(fd)
+        return AuditEntry(
+            seq=body["seq"],
+            ts=body["ts"],
+            action=action,
+            fields={k: v for k, v in body.items() if k not in ("seq", "ts", "action", "prev")},
+            hash=entry_hash,
+        )
+
+    def head(self) -> AuditHead | None:
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            seq, digest = _last_link(fd)
+        finally:
+            os.close(fd)
+        return AuditHead(seq=seq, hash=digest) if seq else None
+
+    def entries(self, environment: str | None = None) -> Iterator[AuditEntry]:
+        """Entries in order; lines that do not parse are skipped (verify reports them)."""
+        try:
+            handle = self.path.open(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return
+        with handle:
+            for raw in handle:
+                try:
+                    data = json.loads(raw)
+                except json.JSONDecodeError:
+                    continue
+                if not isinstance(data, dict):
+                    continue
+                if environment is not None and data.get("env") != environment:
+                    continue
+                yield AuditEntry(
+                    seq=int(data.get("seq", 0)),
+                    ts=str(data.get("ts", "")),
+                    action=str(data.get("action", "")),
+                    fields={
+                        k: v
+                        for k, v in data.items()
+                        if k not in ("seq", "ts", "action", "prev", "hash")
+                    },
+                    hash=str(data.get("hash", "")),
+                )
+
+    def verify(self, heads: list[tuple[str, AuditHead]] | None = None) -> VerifyResult:
+        """Check every line's hash and link; `heads` are (label, head) pairs from state files."""
+        result = VerifyResult()
+        try:
+            raw_lines = self.path.read_bytes().split(b"\n")
+        except FileNotFoundError:
+            if heads:
+                result.problems.append(
+                    AuditProblem(0, f"the audit log {self.path} is missing but state refers to it")
+                )
+            return result
+        if raw_lines and raw_lines[-1] == b"":
+            raw_lines.pop()
+        else:
+            result.problems.append(
+                AuditProblem(len(raw_lines), "the last line is incomplete (no newline)")
+            )
+        prev_hash, prev_seq = GENESIS, 0
+        seen: dict[int, str] = {}
+        for number, raw in enumerate(raw_lines, start=1):
+            result.lines = number
+            try:
+                data = json.loads(raw.decode("utf-8"))
+                if not isinstance(data, dict):
+                    raise ValueError("not an object")
+            except (UnicodeDecodeError, ValueError):
+                result.problems.append(AuditProblem(number, "not a valid JSON entry (edited?)"))
+                prev_hash, prev_seq = "?", prev_seq + 1
+                continue
+            stored = data.pop("hash", None)
+            if stored != _digest(str(data.get("prev", "")), data):
+                result.problems.append(
+                    AuditProblem(number, "content does not match its hash (the line was edited)")
+                )
+            elif prev_hash != "?" and data.get("prev") != prev_hash:
+                result.problems.append(
+                    AuditProblem(
+                        number,
+                        f"does not follow line {number - 1}: a line was deleted, inserted "
+                        "or moved before it",
+                    )
+                )
+            seq = data.get("seq")
+            if isinstance(seq, int) and seq != prev_seq + 1 and prev_hash != "?":
+                result.problems.append(
+                    AuditProblem(number, f"sequence number {seq} where {prev_seq + 1} was due")
+                )
+            prev_seq = seq if isinstance(seq, int) else prev_seq + 1
+            prev_hash = str(stored)
+            seen[prev_seq] = prev_hash
+        for label, head in heads or []:
+            if seen.get(head.seq) != head.hash:
+                result.problems.append(
+                    AuditProblem(
+                        result.lines,
+                        f"{label} was written after audit entry {head.seq}, which is "
+                        "missing or different here (the log was cut off or replaced)",
+                    )
+                )
+        return result
+
+
+def _last_link(fd: int) -> tuple[int, str]:
+    """(seq, hash) of the last complete line, read from the end of the file."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return 0, GENESIS
+    start = max(0, size - _TAIL_CHUNK)
+    while True:
+        chunk = os.pread(fd, size - start, start)
+        body = chunk.rstrip(b"\n")
+        cut = body.rfind(b"\n")
+        if cut != -1 or start == 0:
+            last = body[cut + 1 :]
+            break
+        start = max(0, start - _TAIL_CHUNK)
+    try:
+        data = json.loads(last.decode("utf-8"))
+        return int(data["seq"]), str(data["hash"])
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise AuditError(
+            "the last line of the audit log is damaged; refusing to extend a broken chain",
+            "run `cockpit audit verify` to see what is wrong, and move the log aside to start "
+            "a new chain",
+        ) from exc

@@ -1,0 +1,351 @@
+"""The `cockpit` command: the TUI by default, and headless commands for CI and scripts."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from cockpit import __version__
+from cockpit.config import config_json_schema, discover_config, load_config
+from cockpit.errors import CockpitError
+from cockpit.session import GoLiveSession, Progress
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+STATUS_MARKS = {
+    "pending": "[ ]",
+    "running": "[~]",
+    "passed": "[✓]",
+    "failed": "[✗]",
+    "done": "[x]",
+    "skipped": "[-]",
+}
+
+
+def _env_options(func: F) -> F:
+    func = click.option(
+        "--env", "-e", "env", metavar="NAME", help="Environment (default: default_environment)."
+    )(func)
+    func = click.option(
+        "--config",
+        "-c",
+        "config",
+        metavar="PATH",
+        help="Config file (default: $COCKPIT_CONFIG, then ./cockpit.toml).",
+    )(func)
+    return func
+
+
+def _pick(ctx: click.Context, name: str, value: str | None) -> str | None:
+    if value is not None:
+        return value
+    parent = ctx.find_root().params.get(name)
+    return parent if isinstance(parent, str) else None
+
+
+def _open(ctx: click.Context, config: str | None, env: str | None, **kw: Any) -> GoLiveSession:
+    read_only = bool(ctx.find_root().params.get("read_only")) or kw.pop("read_only", False)
+    session = GoLiveSession.open(
+        _pick(ctx, "config", config), _pick(ctx, "env", env), read_only=read_only, **kw
+    )
+    for notice in session.notices:
+        click.secho(f"notice: {notice}", fg="yellow", err=True)
+    return session
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@_env_options
+@click.option("--read-only", is_flag=True, help="Refuse every action that changes anything.")
+@click.version_option(__version__, prog_name="cockpit")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, env: str | None, read_only: bool) -> None:
+    """A terminal cockpit for production go-lives.
+
+    Without a command, opens the cockpit (same as `cockpit run`).
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(run, config=config, env=env)
+
+
+@cli.command()
+@_env_options
+@click.pass_context
+def run(ctx: click.Context, config: str | None, env: str | None) -> None:
+    """Open the four-pane cockpit."""
+    session = _open(ctx, config, env, via="tui")
+    from cockpit.tui.app import CockpitApp
+
+    app = CockpitApp(session)
+    app.run()
+    if app.return_code:
+        sys.exit(app.return_code)
+
+
+@cli.command()
+@_env_options
+@click.pass_context
+def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
+    """Check the config, the checklist, the check bindings and the theme."""
+    path = discover_config(_pick(ctx, "config", config))
+    loaded = load_config(path)
+    env_name = loaded.environment_name(_pick(ctx, "env", env))
+    from cockpit.checklist import load_checklist
+    from cockpit.session import bind_checks
+
+    checklist = load_checklist(loaded.checklist_path)
+    bindings = bind_checks(loaded, checklist, env_name)
+    problems = loaded.secret_problems(env_name)
+    from cockpit.tui.themes import ThemeCatalog
+
+    catalog = ThemeCatalog.load(loaded)
+    problems.extend(catalog.problems)
+    if loaded.model.theme not in catalog.themes:
+        problems.append(
+            f"{loaded.path}: theme: no theme named {loaded.model.theme!r}; available: "
+            + ", ".join(sorted(catalog.themes))
+        )
+    if problems:
+        raise CockpitError(
+            f"{len(problems)} problem(s) found",
+            "fix them and run `cockpit validate` again",
+            details=problems,
+        )
+    warnings = []
+    for other in loaded.model.environments:
+        if other != env_name:
+            warnings.extend(loaded.secret_problems(other))
+    for warning in warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
+    items = list(checklist.items())
+    click.echo(
+        f"ok: {loaded.path} (environment {env_name!r}): checklist {loaded.checklist_path.name} "
+        f"has {len(items)} items in {sum(1 for _ in checklist.all_sections())} sections, "
+        f"{len(bindings)} bound to checks; theme {loaded.model.theme!r}"
+    )
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of cockpit.toml (for editor completion)."""
+    click.echo(json.dumps(config_json_schema(), indent=2))
+
+
+@cli.command()
+@_env_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def checklist(ctx: click.Context, config: str | None, env: str | None, as_json: bool) -> None:
+    """Print the checklist with progress and item IDs."""
+    session = _open(ctx, config, env)
+    data = session.checklist_json()
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    total = session.progress()
+    click.secho(f"{data['title']} — {session.label}", bold=True)
+    click.echo(_progress_line(total))
+    for section in data["sections"]:
+        _print_section(section, 0)
+
+
+def _progress_line(progress: Progress) -> str:
+    width = 30
+    filled = int(width * progress.percent / 100)
+    bar = "█" * filled + "░" * (width - filled)
+    return (
+        f"{bar} {progress.percent:3d}%  {progress.done} done, {progress.skipped} skipped, "
+        f"{progress.failed} failed, {progress.pending} to do, of {progress.total}"
+    )
+
+
+def _print_section(section: dict[str, Any], depth: int) -> None:
+    indent = "  " * depth
+    resolved = section["done"] + section["skipped"]
+    click.echo()
+    click.secho(f"{indent}{section['title']}  ({resolved}/{section['total']})", bold=True)
+    for item in section["items"]:
+        pad = indent + "  " + ("  " if "parent" in item else "")
+        mark = STATUS_MARKS.get(item["status"], "[?]")
+        kind = {"step": " (step)", "check": " (check)"}.get(item["kind"], "")
+        colour = {"failed": "red", "passed": "green", "done": "green", "skipped": "yellow"}
+        click.echo(
+            f"{pad}{click.style(mark, fg=colour.get(item['status']))} {item['text']}{kind}  "
+            + click.style(item["id"], dim=True)
+        )
+        for command in item["commands"]:
+            click.echo(f"{pad}      $ {command}")
+    for child in section["sections"]:
+        _print_section(child, depth + 1)
+
+
+@cli.command()
+@click.argument("item")
+@_env_options
+@click.option("--done", "action", flag_value="done", help="Mark the item done.")
+@click.option("--skip", "action", flag_value="skip", help="Skip the item (needs --note).")
+@click.option("--reopen", "action", flag_value="reopen", help="Set the item back to pending.")
+@click.option("--note", "-n", default="", help="Note (the reason, for --skip).")
+@click.pass_context
+def mark(
+    ctx: click.Context,
+    item: str,
+    config: str | None,
+    env: str | None,
+    action: str | None,
+    note: str,
+) -> None:
+    """Record a manual item without the TUI: ITEM is an item ID or its exact text.
+
+    With only --note, adds a note to the item.
+    """
+    session = _open(ctx, config, env)
+    if action == "done":
+        view = session.mark_done(item, note)
+    elif action == "skip":
+        view = session.skip(item, note)
+    elif action == "reopen":
+        view = session.reopen(item, note)
+    elif note:
+        view = session.add_note(item, note)
+    else:
+        raise CockpitError("nothing to record", "pass --done, --skip --note REASON, or --note")
+    click.echo(f"{STATUS_MARKS[view.status]} {view.item.text}  ({view.item.id}) in {session.env_name}")
+
+
+@cli.command()
+@_env_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def status(ctx: click.Context, config: str | None, env: str | None, as_json: bool) -> None:
+    """Summarise the go-live: environment and checklist progress."""
+    session = _open(ctx, config, env)
+    total = session.progress()
+    failed = [session.view(i) for i in session.checklist.items()]
+    failed = [v for v in failed if v.status == "failed"]
+    data = {
+        "environment": session.env_name,
+        "label": session.label,
+        "production": session.environment.production,
+        "read_only": session.read_only,
+        "checklist": {
+            "title": session.checklist.title,
+            "total": total.total,
+            "done": total.done,
+            "skipped": total.skipped,
+            "failed": total.failed,
+            "pending": total.pending,
+            "percent": total.percent,
+            "failed_items": [v.item.id for v in failed],
+        },
+        "orphaned_state": session.orphaned_records(),
+        "notices": session.notices,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    banner = " PRODUCTION" if session.environment.production else ""
+    click.secho(f"{session.label} ({session.env_name}){banner}", bold=True)
+    click.echo(f"checklist: {_progress_line(total)}")
+    for view in failed:
+        click.secho(f"  failed: {view.item.text} ({view.item.id})", fg="red")
+    for orphan in data["orphaned_state"]:
+        click.secho(f"  state for an item no longer in the runbook: {orphan}", fg="yellow")
+
+
+@cli.group()
+def audit() -> None:
+    """Inspect and verify the tamper-evident audit log."""
+
+
+@audit.command("verify")
+@click.option("--config", "-c", "config", metavar="PATH", help="Config file.")
+@click.pass_context
+def audit_verify(ctx: click.Context, config: str | None) -> None:
+    """Check every line's hash chain; exit 1 and name the first broken lines."""
+    loaded = load_config(discover_config(_pick(ctx, "config", config)))
+    from cockpit.audit import AuditLog
+    from cockpit.state import StateStore
+
+    heads = []
+    for env_name in loaded.model.environments:
+        snapshot = StateStore(loaded.state_dir, env_name).peek()
+        if snapshot is not None and snapshot.audit_head:
+            heads.append((f"state of {env_name!r}", snapshot.audit_head))
+    result = AuditLog(loaded.audit_path).verify(heads)
+    if result.ok:
+        click.echo(f"ok: {loaded.audit_path}: {result.lines} entries, hash chain intact")
+        return
+    click.secho(f"FAILED: {loaded.audit_path}: the log has been altered", fg="red", err=True)
+    for problem in result.problems:
+        click.echo(f"  {problem}", err=True)
+    sys.exit(1)
+
+
+@audit.command("show")
+@_env_options
+@click.option("--tail", "-n", type=int, default=50, show_default=True, help="Last N entries.")
+@click.pass_context
+def audit_show(ctx: click.Context, config: str | None, env: str | None, tail: int) -> None:
+    """Print the last entries of the audit log."""
+    loaded = load_config(discover_config(_pick(ctx, "config", config)))
+    from cockpit.audit import AuditLog
+
+    wanted = _pick(ctx, "env", env)
+    entries = list(AuditLog(loaded.audit_path).entries(wanted))[-tail:]
+    for entry in entries:
+        extra = {k: v for k, v in entry.fields.items() if k not in ("env", "actor", "via", "text")}
+        who = entry.fields.get("actor", "?")
+        click.echo(
+            f"{entry.seq:>6} {entry.ts[:19]} {entry.fields.get('env', '-'):<12} {who:<10} "
+            f"{entry.action:<14} " + " ".join(f"{k}={v}" for k, v in extra.items())
+        )
+
+
+def main() -> None:
+    """Entry point: operator errors exit 2 with a message; bugs leave a crash file, not a
+    traceback on the operator's screen."""
+    try:
+        cli.main(standalone_mode=False)
+    except CockpitError as exc:
+        click.echo(exc.render(), err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for the operator
+        crash = _write_crash_file()
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            f"This is a bug in cockpit, not in your setup. Details: {crash}",
+            err=True,
+        )
+        sys.exit(70)
+
+
+def _write_crash_file() -> Path:
+    base = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "cockpit"
+    base.mkdir(parents=True, exist_ok=True)
+    path = base / f"crash-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}.log"
+    path.write_text(traceback.format_exc(), encoding="utf-8")
+    return path
+
+
+if __name__ == "__main__":
+    main()
+

@@ -1,0 +1,567 @@
+"""The cockpit's TOML configuration: one file, named environments, validated strictly.
+
+Validation is strict (`extra="forbid"` everywhere) because a misspelt key in a go-live config
+is silently ignored otherwise, and the operator only learns about it when the check it was
+meant to configure does not run. Every error names the file, the line where one can be found,
+the key path, and for unknown keys the nearest valid name.
+
+Secrets never live in the file: a secret is configured by the *name* of an environment variable
+(`*_env`) or the path of a file (`*_file`), and is read only when it is used.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from cockpit.errors import ConfigError
+
+CONFIG_ENV_VAR = "COCKPIT_CONFIG"
+DEFAULT_CONFIG_NAME = "cockpit.toml"
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class SecretEnv:
+    """Marks a field whose value is the NAME of an environment variable holding a secret."""
+
+
+class SecretFile:
+    """Marks a field whose value is the path of a file holding a secret."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_env_name(value: str | None) -> str | None:
+    if value is not None and not _ENV_NAME.match(value):
+        # Never echo the value: someone may have pasted the token itself here.
+        raise ValueError(
+            "must be the NAME of an environment variable (letters, digits and _), "
+            "not the secret itself"
+        )
+    return value
+
+
+class StateSettings(_Strict):
+    """Where progress is kept."""
+
+    directory: Path = Field(
+        default=Path(".cockpit/state"),
+        description="Directory of the per-environment state files, relative to the config file.",
+    )
+
+
+class AuditSettings(_Strict):
+    """Where the tamper-evident audit log is kept."""
+
+    path: Path = Field(
+        default=Path(".cockpit/audit.jsonl"),
+        description="Append-only JSONL audit log, relative to the config file.",
+    )
+
+
+class ClusterConfig(_Strict):
+    """One Kubernetes cluster of an environment."""
+
+    name: str = Field(description="Short name shown in the rollout pane.")
+    kubeconfig: Path | None = Field(
+        default=None,
+        description="Kubeconfig file, relative to the config file; default: $KUBECONFIG or "
+        "~/.kube/config.",
+    )
+    context: str | None = Field(default=None, description="Kubeconfig context to use.")
+    in_cluster: bool = Field(
+        default=False, description="Use the pod's service account instead of a kubeconfig."
+    )
+    namespace: str = Field(default="default", description="Namespace of the deployments.")
+    deployments: list[str] = Field(
+        default_factory=list, description="Deployments to watch and roll back."
+    )
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> ClusterConfig:
+        if self.in_cluster and self.kubeconfig is not None:
+            raise ValueError("set either in_cluster = true or kubeconfig, not both")
+        return self
+
+
+class PrometheusConfig(_Strict):
+    """The Prometheus server of an environment."""
+
+    url: str = Field(description="Base URL, e.g. https://prometheus.example.com")
+    token_env: Annotated[str | None, SecretEnv()] = Field(
+        default=None, description="Environment variable holding a bearer token."
+    )
+    token_file: Annotated[Path | None, SecretFile()] = Field(
+        default=None, description="File holding a bearer token."
+    )
+    ca_file: Path | None = Field(default=None, description="CA bundle to verify TLS with.")
+    timeout: float = Field(default=10.0, gt=0, description="Request timeout in seconds.")
+
+    _env = field_validator("token_env")(_check_env_name)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_token(self) -> PrometheusConfig:
+        if self.token_env and self.token_file:
+            raise ValueError("set token_env or token_file, not both")
+        return self
+
+
+class ErrorsConfig(_Strict):
+    """The error tracker of an environment (Sentry or Bugsink)."""
+
+    provider: Literal["sentry", "bugsink"] = Field(description="sentry or bugsink.")
+    url: str = Field(default="https://sentry.io", description="Base URL of the tracker.")
+    org: str | None = Field(default=None, description="Sentry organization slug.")
+    project: str | None = Field(default=None, description="Project slug or id.")
+    token_env: Annotated[str | None, SecretEnv()] = Field(
+        default=None, description="Environment variable holding the API token."
+    )
+    token_file: Annotated[Path | None, SecretFile()] = Field(
+        default=None, description="File holding the API token."
+    )
+
+    _env = field_validator("token_env")(_check_env_name)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _sentry_needs_org(self) -> ErrorsConfig:
+        if self.provider == "sentry" and not self.org:
+            raise ValueError("provider 'sentry' needs org (the organization slug)")
+        if self.token_env and self.token_file:
+            raise ValueError("set token_env or token_file, not both")
+        return self
+
+
+class MetricConfig(_Strict):
+    """A Prometheus metric shown in the metrics pane."""
+
+    name: str = Field(description="Name shown in the metrics pane.")
+    query: str = Field(description="PromQL query.")
+    unit: str = Field(default="", description="Unit shown after the value.")
+
+
+class EnvironmentConfig(_Strict):
+    """A named target of a go-live: staging, production, ..."""
+
+    label: str | None = Field(default=None, description="Name shown in the banner.")
+    production: bool = Field(
+        default=False, description="Production: an unmistakable banner and stricter confirms."
+    )
+    read_only: bool = Field(
+        default=False, description="Refuse every action that changes anything."
+    )
+    clusters: list[ClusterConfig] = Field(default_factory=list)
+    prometheus: PrometheusConfig | None = None
+    errors: ErrorsConfig | None = None
+    metrics: list[MetricConfig] = Field(default_factory=list)
+
+
+class CheckBinding(BaseModel):
+    """Binds a checklist item (by ID or exact text) to an automated check.
+
+    The type-specific fields are validated by the check registry, which knows every type.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    item: str = Field(description="Item ID or exact item text.")
+    type: str = Field(description="Check type.")
+    environments: list[str] | None = Field(
+        default=None, description="Only in these environments (default: all)."
+    )
+    timeout: float | None = Field(default=None, gt=0, description="Seconds before giving up.")
+
+
+class Config(_Strict):
+    """The whole `cockpit.toml`."""
+
+    default_environment: str | None = Field(
+        default=None, description="Environment used when --env is not given."
+    )
+    checklist: Path = Field(description="Markdown runbook, relative to the config file.")
+    theme: str = Field(default="cockpit-dark", description="Theme name.")
+    state: StateSettings = Field(default_factory=StateSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    environments: dict[str, EnvironmentConfig] = Field(
+        description="Named environments: [environments.NAME]."
+    )
+    checks: list[CheckBinding] = Field(
+        default_factory=list, description="[[checks]]: automated checks bound to items."
+    )
+    keys: dict[str, str] = Field(
+        default_factory=dict,
+        description="Key remapping: binding id -> keys, e.g. \"checklist.done\" = \"x\".",
+    )
+
+    @field_validator("environments")
+    @classmethod
+    def _at_least_one(cls, value: dict[str, EnvironmentConfig]) -> dict[str, EnvironmentConfig]:
+        if not value:
+            raise ValueError("define at least one [environments.NAME] table")
+        for name in value:
+            if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", name):
+                raise ValueError(
+                    f"environment name {name!r} may use only letters, digits, '.', '_' and '-'"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _default_exists(self) -> Config:
+        if self.default_environment and self.default_environment not in self.environments:
+            raise ValueError(
+                f"default_environment {self.default_environment!r} is not one of "
+                f"{', '.join(sorted(self.environments))}"
+            )
+        return self
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated config and where it came from (paths in it are relative to its folder)."""
+
+    path: Path
+    model: Config
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, value: Path) -> Path:
+        expanded = value.expanduser()
+        return expanded if expanded.is_absolute() else (self.base_dir / expanded)
+
+    @property
+    def checklist_path(self) -> Path:
+        return self.resolve(self.model.checklist)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.resolve(self.model.state.directory)
+
+    @property
+    def audit_path(self) -> Path:
+        return self.resolve(self.model.audit.path)
+
+    def environment_name(self, requested: str | None) -> str:
+        """The environment to use: --env, then default_environment, then the only one."""
+        envs = self.model.environments
+        name = requested or self.model.default_environment
+        if name is None:
+            if len(envs) == 1:
+                return next(iter(envs))
+            raise ConfigError(
+                f"{self.path}: several environments and no default_environment",
+                f"pass --env with one of: {', '.join(sorted(envs))}",
+            )
+        if name not in envs:
+            close = difflib.get_close_matches(name, list(envs), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(
+                f"{self.path}: no environment named {name!r}",
+                f"{hint}defined environments: {', '.join(sorted(envs))}",
+            )
+        return name
+
+    def environment(self, name: str) -> EnvironmentConfig:
+        return self.model.environments[name]
+
+    def secret_problems(self, env_name: str) -> list[str]:
+        """Secret references of one environment that cannot be read right now."""
+        problems: list[str] = []
+        env = self.model.environments[env_name]
+        for key_path, marker, value in _secret_refs(env, ("environments", env_name)):
+            where = ".".join(str(p) for p in key_path)
+            if isinstance(marker, SecretEnv):
+                if not os.environ.get(str(value)):
+                    problems.append(
+                        f"{self.path}: {where}: environment variable {value} is not set "
+                        f"(export {value}=... before starting the cockpit)"
+                    )
+            else:
+                secret_path = self.resolve(Path(str(value)))
+                if not secret_path.is_file():
+                    problems.append(f"{self.path}: {where}: secret file {secret_path} not found")
+                elif not os.access(secret_path, os.R_OK):
+                    problems.append(f"{self.path}: {where}: secret file {secret_path} unreadable")
+        return problems
+
+
+def _secret_refs(
+    model: BaseModel, prefix: tuple[str | int, ...]
+) -> Iterator[tuple[tuple[str | int, ...], SecretEnv | SecretFile, object]]:
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        for meta in info.metadata:
+            if isinstance(meta, SecretEnv | SecretFile) and value is not None:
+                yield (*prefix, name), meta, value
+        if isinstance(value, BaseModel):
+            yield from _secret_refs(value, (*prefix, name))
+        elif isinstance(value, list):
+            for index, element in enumerate(value):
+                if isinstance(element, BaseModel):
+                    yield from _secret_refs(element, (*prefix, name, index))
+
+
+def read_secret(loaded: LoadedConfig, env_var: str | None, file: Path | None) -> str | None:
+    """Read a secret by reference, at the moment it is needed (never cached in config)."""
+    if env_var:
+        value = os.environ.get(env_var)
+        if not value:
+            raise ConfigError(
+                f"environment variable {env_var} is not set", f"export {env_var}=... and retry"
+            )
+        return value
+    if file is not None:
+        path = loaded.resolve(file)
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read secret file {path}: {exc.strerror}", "check the path and mode"
+            ) from exc
+    return None
+
+
+# --- discovery -------------------------------------------------------------------------------
+
+
+def discover_config(explicit: str | os.PathLike[str] | None) -> Path:
+    """--config, then $COCKPIT_CONFIG, then ./cockpit.toml."""
+    if explicit:
+        return Path(explicit)
+    from_env = os.environ.get(CONFIG_ENV_VAR)
+    if from_env:
+        return Path(from_env)
+    local = Path.cwd() / DEFAULT_CONFIG_NAME
+    if local.exists():
+        return local
+    raise ConfigError(
+        f"no configuration found (no --config, no ${CONFIG_ENV_VAR}, no ./{DEFAULT_CONFIG_NAME})",
+        "pass --config PATH, set COCKPIT_CONFIG, or start from sample-configs/servicedesk.toml",
+    )
+
+
+def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
+    """Read and validate a config file; every problem becomes one ConfigError listing all."""
+    config_path = Path(path).expanduser().absolute()
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"config file {config_path} does not exist",
+            "pass --config with the path of your cockpit.toml",
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {config_path}: {exc}") from exc
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{config_path}: not valid TOML: {exc}",
+            "fix the syntax at the line and column named above",
+        ) from exc
+    try:
+        model = Config.model_validate(raw)
+    except ValidationError as exc:
+        locator = TomlLocator(text)
+        details = [_describe(config_path, locator, err) for err in exc.errors()]
+        count = len(details)
+        raise ConfigError(
+            f"{config_path}: {count} problem{'s' if count != 1 else ''} in the configuration",
+            "fix the keys named above; `cockpit schema` prints every valid key",
+            details=details,
+        ) from None
+    return LoadedConfig(path=config_path, model=model)
+
+
+def config_json_schema() -> dict[str, Any]:
+    schema = Config.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "cockpit.toml"
+    return schema
+
+
+# --- error description -------------------------------------------------------------------------
+
+
+def _describe(path: Path, locator: TomlLocator, err: Any) -> str:
+    loc: tuple[str | int, ...] = tuple(err["loc"])
+    # pydantic puts the failing validator's name into loc for "after" model validators: drop it.
+    loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
+    key_path = _dotted(loc) or "(top level)"
+    line = locator.line_of(loc)
+    where = f"{path}:{line}" if line else str(path)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        name = str(loc[-1])
+        valid = _valid_keys(loc[:-1])
+        close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+        msg = f"{where}: {key_path}: unknown key"
+        if close:
+            msg += f"; did you mean {close[0]!r}?"
+        elif valid:
+            msg += f"; valid keys here: {', '.join(valid)}"
+        if name in {"token", "password", "api_key", "secret", "dsn"}:
+            msg += " (secrets never go in the file: use token_env or token_file)"
+        return msg
+    if kind == "missing":
+        return f"{where}: {key_path}: required key is missing"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    return f"{where}: {key_path}: {message}"
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _valid_keys(loc: tuple[str | int, ...]) -> list[str]:
+    """Field names of the model that the key path points into."""
+    current: Any = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        model = _model_of(current)
+        if model is None:
+            return []
+        if part in model.model_fields:
+            current = model.model_fields[part].annotation
+        else:
+            # a dict key such as the environment name: descend into the dict's value type
+            current = _dict_value_type(current)
+    model = _model_of(current)
+    return sorted(model.model_fields) if model is not None else []
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _dict_value_type(annotation: Any) -> Any:
+    if get_origin(annotation) is dict:
+        return get_args(annotation)[1]
+    return annotation
+
+
+class TomlLocator:
+    """Maps a key path to the line that defines it, so errors can point into the file.
+
+    tomllib gives no positions, so this reads table headers and `key =` lines. It only has
+    to be good enough to point an operator at the right line; when in doubt it returns the
+    line of the nearest enclosing table.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._lines: dict[tuple[str, ...], int] = {}
+        array_counts: dict[tuple[str, ...], int] = {}
+        table: tuple[str, ...] = ()
+        in_multiline: str | None = None
+        for number, raw in enumerate(text.splitlines(), start=1):
+            line = raw.strip()
+            if in_multiline:
+                if in_multiline in line:
+                    in_multiline = None
+                continue
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("[["):
+                name = _split_key(line[2 : line.find("]]")])
+                index = array_counts.get(name, 0)
+                array_counts[name] = index + 1
+                table = (*name, str(index))
+                self._lines.setdefault(name, number)
+                self._lines[table] = number
+                continue
+            if line.startswith("["):
+                table = self._with_indices(_split_key(line[1 : line.find("]")]), array_counts)
+                self._lines.setdefault(table, number)
+                continue
+            if "=" in line:
+                key = _split_key(line.split("=", 1)[0])
+                full = (*table, *key)
+                self._lines.setdefault(full, number)
+                value = line.split("=", 1)[1].strip()
+                for quote in ('"""', "'''"):
+                    if value.startswith(quote) and value.count(quote) == 1:
+                        in_multiline = quote
+
+    @staticmethod
+    def _with_indices(
+        name: tuple[str, ...], array_counts: dict[tuple[str, ...], int]
+    ) -> tuple[str, ...]:
+        # [a.b.c] below [[a.b]] refers to the last element of the a.b array
+        out: list[str] = []
+        for part in name:
+            out.append(part)
+            count = array_counts.get(tuple(p for p in out))
+            if count:
+                out.append(str(count - 1))
+        return tuple(out)
+
+    def line_of(self, loc: tuple[str | int, ...]) -> int | None:
+        key = tuple(str(p) for p in loc)
+        while key:
+            if key in self._lines:
+                return self._lines[key]
+            key = key[:-1]
+        return None
+
+
+def _split_key(text: str) -> tuple[str, ...]:
+    parts: list[str] = []
+    current = ""
+    quote: str | None = None
+    for char in text.strip():
+        if quote:
+            if char == quote:
+                quote = None
+            else:
+                current += char
+        elif char in "\"'":
+            quote = char
+        elif char == ".":
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    parts.append(current.strip())
+    return tuple(p for p in parts if p)

@@ -1,0 +1,192 @@
+"""The cockpit application: composition, bindings and routing of intents to the session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import ClassVar
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from cockpit.checklist import ChecklistItem
+from cockpit.errors import CockpitError
+from cockpit.session import GoLiveSession
+from cockpit.tui.screens.help import HelpScreen
+from cockpit.tui.screens.item_detail import ItemDetailScreen
+from cockpit.tui.screens.prompt import TextPrompt
+from cockpit.tui.themes import ThemeCatalog
+from cockpit.tui.widgets.banner import EnvironmentBanner
+from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
+from cockpit.tui.widgets.errors import ErrorsPane
+from cockpit.tui.widgets.metrics import MetricsPane
+from cockpit.tui.widgets.rollout import RolloutPane
+
+STATE_POLL_SECONDS = 2.0
+
+
+class CockpitApp(App[None]):
+    CSS_PATH = "cockpit.tcss"
+    TITLE = "cockpit"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "Help", tooltip="Keys and what the panes mean", id="app.help"),
+        Binding("ctrl+q", "quit", "Quit", tooltip="Quit; everything is already saved", id="app.quit"),
+    ]
+
+    def __init__(
+        self,
+        session: GoLiveSession,
+        *,
+        catalog: ThemeCatalog | None = None,
+        state_poll_seconds: float = STATE_POLL_SECONDS,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.catalog = catalog or ThemeCatalog.load(session.config)
+        self.state_poll_seconds = state_poll_seconds
+        for theme in self.catalog.themes.values():
+            self.register_theme(theme)
+        theme, fallback_message = self.catalog.pick(session.config.model.theme)
+        self.theme = theme.name
+        self._startup_messages = list(self.catalog.problems)
+        if fallback_message:
+            self._startup_messages.append(fallback_message)
+        self.title = f"cockpit · {session.label}"
+
+    def compose(self) -> ComposeResult:
+        yield EnvironmentBanner(self.session, id="banner")
+        with Horizontal(id="panes"):
+            yield ChecklistPane(self.session, id="checklist")
+            with Vertical(id="side"):
+                yield RolloutPane(self.session, id="rollout")
+                yield MetricsPane(self.session, id="metrics")
+                yield ErrorsPane(self.session, id="errors")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        keymap = self.session.config.model.keys
+        if keymap:
+            self.set_keymap(keymap)
+        try:
+            self.session.begin()
+        except CockpitError as exc:
+            self._report(exc)
+        for message in self._startup_messages:
+            self.notify(message, title="Theme", severity="warning", timeout=10)
+        for notice in self.session.notices:
+            self.notify(notice, title="State recovered", severity="warning", timeout=30)
+        self.query_one(ChecklistTree).focus()
+        self.set_interval(self.state_poll_seconds, self._poll_state)
+
+    async def action_quit(self) -> None:
+        try:
+            self.session.end()
+        except CockpitError as exc:
+            self._report(exc)
+        self.exit()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    # --- state ---------------------------------------------------------------------------------
+
+    def _poll_state(self) -> None:
+        """Another cockpit or `cockpit mark` may have changed the state file: show it."""
+        try:
+            changed = self.session.reload_if_changed()
+        except CockpitError as exc:
+            self._report(exc)
+            return
+        if changed:
+            self._refresh_views()
+            for notice in self.session.notices:
+                self.notify(notice, title="State recovered", severity="warning", timeout=30)
+            self.session.notices.clear()
+
+    def _refresh_views(self) -> None:
+        self.query_one(ChecklistPane).refresh_labels()
+        self.query_one(EnvironmentBanner).refresh_text()
+
+    def _report(self, exc: CockpitError) -> None:
+        text = exc.message + (f"\n{exc.hint}" if exc.hint else "")
+        self.notify(text, title="Not done", severity="error", timeout=12)
+
+    def _attempt(self, action: Callable[[], object]) -> None:
+        try:
+            action()
+        except CockpitError as exc:
+            self._report(exc)
+        self._refresh_views()
+
+    # --- intents from the checklist ------------------------------------------------------------
+
+    def on_checklist_tree_intent(self, message: ChecklistTree.Intent) -> None:
+        self.perform(message.action, message.item)
+
+    def perform(self, action: str, item: ChecklistItem) -> None:
+        session = self.session
+        if action == "detail":
+            self.push_screen(
+                ItemDetailScreen(session, session.view(item)),
+                lambda picked: self.perform(picked, item) if picked else None,
+            )
+        elif action == "done":
+            self._attempt(lambda: session.mark_done(item.id))
+        elif action == "skip":
+            self.push_screen(
+                TextPrompt("Skip — why?", item.text, required=True, placeholder="reason"),
+                lambda reason: self._attempt(lambda: session.skip(item.id, reason))
+                if reason
+                else None,
+            )
+        elif action == "note":
+            self.push_screen(
+                TextPrompt("Add a note", item.text, required=True, placeholder="note"),
+                lambda note: self._attempt(lambda: session.add_note(item.id, note))
+                if note
+                else None,
+            )
+        elif action == "reopen":
+            self.push_screen(
+                TextPrompt(
+                    "Reopen — back to pending", item.text, required=False, placeholder="reason (optional)"
+                ),
+                lambda reason: self._attempt(lambda: session.reopen(item.id, reason))
+                if reason is not None
+                else None,
+            )
+
+    # --- command palette -----------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        tree = self.query_one(ChecklistTree) if screen is self.screen_stack[0] else None
+        if tree is not None:
+            for binding_id, title, help_text, action in (
+                ("checklist.done", "Checklist: mark done", "Mark the selected item done", "done"),
+                ("checklist.skip", "Checklist: skip", "Skip the selected item with a reason", "skip"),
+                ("checklist.note", "Checklist: add note", "Add a note to the selected item", "note"),
+                ("checklist.reopen", "Checklist: reopen", "Set the selected item back to pending", "reopen"),
+                ("checklist.detail", "Checklist: item detail", "Open the selected item", "detail"),
+            ):
+                yield SystemCommand(title, f"{help_text} [{binding_id}]", self._on_selected(tree, action))
+            yield SystemCommand(
+                "Checklist: next to do", "Jump to the next unresolved item", tree.action_next_open
+            )
+        yield SystemCommand("Help", "Keys and what the panes mean", self.action_help)
+
+    def _on_selected(self, tree: ChecklistTree, action: str) -> Callable[[], None]:
+        def run() -> None:
+            item = tree.selected_item()
+            if item is None:
+                self.notify("Select an item in the checklist first.", severity="warning")
+            elif action != "detail" and self.session.read_only:
+                self.notify("Read-only: this cockpit cannot change anything.", severity="warning")
+            else:
+                self.perform(action, item)
+
+        return run

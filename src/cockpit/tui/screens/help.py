@@ -1,0 +1,67 @@
+"""`?`: what the panes mean and which keys do what."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+HELP_TEXT = """\
+[b]cockpit[/b] — one screen for the whole go-live.
+
+[b]Checklist pane[/b]
+  ↑ ↓ / mouse    move through sections and items
+  ← →            fold / unfold a section (space toggles too)
+  enter          open the item's detail (on a section: fold it)
+  d              mark the item done
+  s              skip the item (asks for the reason; required)
+  n              add a note to the item
+  u              reopen: set the item back to pending
+  ]              jump to the next item that is not resolved
+
+[b]Everywhere[/b]
+  tab / shift+tab  move between panes
+  ctrl+p           command palette: every action, searchable
+  ?                this help
+  ctrl+q           quit (everything is already saved)
+
+[b]Item states[/b]
+  ○ pending   ◌ running   ✔ done / passed   ✘ failed   ⤼ skipped   ✎ has notes
+
+Every action is written to the audit log first, then to the state file,
+so a dropped SSH session or a crash loses nothing: start the cockpit
+again and you are where you were. Another cockpit on the same
+environment sees your marks within a few seconds.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+    }
+    HelpScreen > VerticalScroll {
+        width: 80;
+        max-width: 95%;
+        height: 90%;
+        border: thick $primary;
+        background: $panel;
+        padding: 0 1;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "close", "Close", tooltip="Close help", id="help.close"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll() as scroll:
+            scroll.border_title = "Help"
+            yield Static(HELP_TEXT)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,101 @@
+"""Everything known about one item: text, where it is, who did what, its commands."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from cockpit.session import GoLiveSession, ItemView
+
+
+class ItemDetailScreen(ModalScreen[str | None]):
+    """Dismisses with the action the operator picked here (done, skip, note, reopen)."""
+
+    DEFAULT_CSS = """
+    ItemDetailScreen {
+        align: center middle;
+    }
+    ItemDetailScreen > VerticalScroll {
+        width: 90%;
+        max-width: 110;
+        height: 80%;
+        border: thick $primary;
+        background: $panel;
+        padding: 0 1;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "close", "Close", tooltip="Back to the cockpit", id="detail.close"),
+        Binding("d", "pick('done')", "Done", tooltip="Mark this item done", id="detail.done"),
+        Binding("s", "pick('skip')", "Skip", tooltip="Skip this item", id="detail.skip"),
+        Binding("n", "pick('note')", "Note", tooltip="Add a note", id="detail.note"),
+        Binding("u", "pick('reopen')", "Reopen", tooltip="Back to pending", id="detail.reopen"),
+    ]
+
+    def __init__(self, session: GoLiveSession, view: ItemView) -> None:
+        super().__init__()
+        self.session = session
+        self.view = view
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "pick" and self.session.read_only:
+            return None
+        return True
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll() as scroll:
+            scroll.border_title = "Item"
+            yield Static(self._body(), id="detail-body")
+
+    def _body(self) -> str:
+        view = self.view
+        item = view.item
+        section = self.session.checklist.section(item.section_id)
+        lines = [
+            f"[b]{escape(item.text)}[/b]",
+            "",
+            f"ID        {escape(item.id)}",
+            f"Section   {escape(section.title if section else item.section_id)}",
+            f"Kind      {view.kind}",
+            f"Status    [b]{view.status}[/b]",
+        ]
+        if view.source == "document":
+            lines.append("          (ticked in the runbook itself)")
+        record = view.record
+        if record is not None and view.source == "state":
+            who = escape(record.by or "?") + (f" from {escape(record.address)}" if record.address else "")
+            when = record.at.strftime("%Y-%m-%d %H:%M:%S UTC") if record.at else "?"
+            lines.append(f"By        {who}, {when}")
+        if record is not None and record.evidence:
+            lines.append(f"Evidence  {escape(record.evidence)}")
+        if record is not None and record.note:
+            lines += ["", "[b]Notes[/b]", escape(record.note)]
+        if item.notes:
+            lines += ["", "[b]Guidance[/b]", *[f"• {escape(n)}" for n in item.notes]]
+        if item.blocks:
+            lines += ["", "[b]Commands[/b] (shown; running them arrives with the checks)"]
+            for block in item.blocks:
+                if block.is_shell:
+                    lines += [f"  $ {escape(cmd)}" for cmd in block.commands]
+                else:
+                    lines.append(f"  ({escape(block.language)} block)")
+                    lines += [f"  {escape(src)}" for src in block.source.splitlines()]
+        if view.checks:
+            lines += ["", "[b]Bound checks[/b]"]
+            lines += [f"  {escape(binding.type)}" for binding in view.checks]
+        source = self.session.checklist.source
+        lines += ["", f"[dim]{escape(str(source) if source else 'runbook')}:{item.line}[/dim]"]
+        return "\n".join(lines)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_pick(self, action: str) -> None:
+        self.dismiss(action)

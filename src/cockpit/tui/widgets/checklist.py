@@ -1,0 +1,274 @@
+"""The checklist pane: the runbook as a tree of sections and items, with progress."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.color import Color as RichColor
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.color import Color
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from cockpit.checklist import ChecklistItem, Section
+from cockpit.session import GoLiveSession, ItemView, Progress
+
+GLYPHS = {
+    "pending": "○",
+    "running": "◌",
+    "passed": "✔",
+    "failed": "✘",
+    "done": "✔",
+    "skipped": "⤼",
+}
+STATE_VARIABLE = {
+    "pending": "foreground-muted",
+    "running": "accent",
+    "passed": "success",
+    "failed": "error",
+    "done": "success",
+    "skipped": "warning",
+}
+
+
+@dataclass(frozen=True)
+class NodeRef:
+    """What a tree node stands for."""
+
+    section: Section | None = None
+    item: ChecklistItem | None = None
+
+
+class ChecklistTree(Tree[NodeRef]):
+    """Sections and items; the keys act on the item under the cursor."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "d",
+            "mark_done",
+            "Done",
+            tooltip="Mark the selected item done",
+            id="checklist.done",
+        ),
+        Binding(
+            "s",
+            "skip",
+            "Skip",
+            tooltip="Skip the selected item; you will be asked for the reason",
+            id="checklist.skip",
+        ),
+        Binding(
+            "n",
+            "note",
+            "Note",
+            tooltip="Add a note to the selected item",
+            id="checklist.note",
+        ),
+        Binding(
+            "u",
+            "reopen",
+            "Reopen",
+            tooltip="Set the selected item back to pending",
+            id="checklist.reopen",
+        ),
+        Binding(
+            "enter",
+            "open_detail",
+            "Detail",
+            tooltip="Open the selected item's detail, or fold a section",
+            id="checklist.detail",
+        ),
+        Binding(
+            "]",
+            "next_open",
+            "Next to do",
+            tooltip="Jump to the next item that is not resolved",
+            id="checklist.next",
+        ),
+    ]
+
+    class Intent(Message):
+        """The operator asked for something to happen to an item."""
+
+        def __init__(self, action: str, item: ChecklistItem) -> None:
+            super().__init__()
+            self.action = action
+            self.item = item
+
+    def selected_item(self) -> ChecklistItem | None:
+        node = self.cursor_node
+        if node is None or node.data is None:
+            return None
+        return node.data.item
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("mark_done", "skip", "note", "reopen"):
+            pane = self._pane()
+            if pane is not None and pane.session.read_only:
+                return None
+            return True if self.selected_item() is not None else None
+        return True
+
+    def _pane(self) -> ChecklistPane | None:
+        for ancestor in self.ancestors:
+            if isinstance(ancestor, ChecklistPane):
+                return ancestor
+        return None
+
+    def _intent(self, action: str) -> None:
+        item = self.selected_item()
+        if item is not None:
+            self.post_message(self.Intent(action, item))
+
+    def action_mark_done(self) -> None:
+        self._intent("done")
+
+    def action_skip(self) -> None:
+        self._intent("skip")
+
+    def action_note(self) -> None:
+        self._intent("note")
+
+    def action_reopen(self) -> None:
+        self._intent("reopen")
+
+    def action_open_detail(self) -> None:
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.data is not None and node.data.item is not None:
+            self._intent("detail")
+        else:
+            node.toggle()
+
+    def action_next_open(self) -> None:
+        pane = self._pane()
+        if pane is not None:
+            pane.move_to_next_open()
+
+
+class ChecklistPane(Vertical):
+    """The runbook pane; it owns its tree and redraws labels when state changes."""
+
+    DEFAULT_CSS = """
+    ChecklistPane > ChecklistTree {
+        height: 1fr;
+        background: $surface;
+    }
+    """
+
+    def __init__(self, session: GoLiveSession, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.session = session
+        self._tree_nodes: dict[str, TreeNode[NodeRef]] = {}
+
+    def compose(self) -> ComposeResult:
+        tree: ChecklistTree = ChecklistTree(self.session.checklist.title, data=NodeRef())
+        tree.show_root = False
+        tree.guide_depth = 2
+        yield tree
+
+    @property
+    def tree(self) -> ChecklistTree:
+        return self.query_one(ChecklistTree)
+
+    def on_mount(self) -> None:
+        self.border_title = "Checklist"
+        root = self.tree.root
+        for section in self.session.checklist.sections:
+            self._add_section(root, section)
+        root.expand()
+        self.refresh_labels()
+        self.watch(self.app, "theme", lambda _theme: self.refresh_labels(), init=False)
+
+    def _add_section(self, parent: TreeNode[NodeRef], section: Section) -> None:
+        node = parent.add(section.title, data=NodeRef(section=section), expand=True)
+        self._tree_nodes[section.id] = node
+        children: dict[str, TreeNode[NodeRef]] = {}
+        for item in section.items:
+            host = children.get(item.parent_id or "", node)
+            child = host.add(item.text, data=NodeRef(item=item), expand=True, allow_expand=False)
+            children[item.id] = child
+            self._tree_nodes[item.id] = child
+        for sub in section.sections:
+            self._add_section(node, sub)
+        for item_node in children.values():
+            item_node.allow_expand = bool(item_node.children)
+
+    # --- labels --------------------------------------------------------------------------------
+
+    def _colour(self, variable: str) -> RichColor | None:
+        """A theme variable as a solid colour (translucent ones blended over the surface)."""
+        variables = self.app.get_css_variables()
+        value = variables.get(variable)
+        if value is None:
+            return None
+        surface = Color.parse(variables.get("surface", "black"))
+        return (surface + Color.parse(value)).rich_color
+
+    def refresh_labels(self) -> None:
+        for node in self._tree_nodes.values():
+            ref = node.data
+            if ref is None:
+                continue
+            if ref.item is not None:
+                node.set_label(self._item_label(self.session.view(ref.item)))
+            elif ref.section is not None:
+                node.set_label(self._section_label(ref.section, self.session.progress(ref.section)))
+        total = self.session.progress()
+        self.border_subtitle = f"{total.resolved}/{total.total} · {total.percent}%"
+        if total.failed:
+            self.border_subtitle += f" · {total.failed} failed"
+
+    def _item_label(self, view: ItemView) -> Text:
+        colour = self._colour(STATE_VARIABLE[view.status])
+        label = Text()
+        label.append(GLYPHS[view.status] + " ", style=Style(color=colour, bold=True))
+        text_style = Style(dim=True) if view.status in ("done", "passed", "skipped") else Style()
+        label.append(view.item.text, style=text_style)
+        if view.kind == "step":
+            label.append("  step", style=Style(color=self._colour("accent"), italic=True))
+            if view.item.commands:
+                label.append(f" ({len(view.item.commands)} cmd)", style=Style(dim=True))
+        elif view.kind == "check":
+            label.append("  check", style=Style(color=self._colour("primary"), italic=True))
+        if view.status == "skipped":
+            label.append("  skipped", style=Style(color=colour, italic=True))
+        if view.record is not None and view.record.note:
+            label.append("  ✎", style=Style(color=self._colour("accent")))
+        return label
+
+    def _section_label(self, section: Section, progress: Progress) -> Text:
+        label = Text(section.title, style=Style(bold=True))
+        complete = progress.total and progress.resolved == progress.total
+        variable = "error" if progress.failed else ("success" if complete else "foreground-muted")
+        label.append(
+            f"  {progress.resolved}/{progress.total}",
+            style=Style(color=self._colour(variable)),
+        )
+        if progress.failed:
+            label.append(f" · {progress.failed} failed", style=Style(color=self._colour("error")))
+        return label
+
+    # --- navigation ----------------------------------------------------------------------------
+
+    def select_item(self, item_id: str) -> None:
+        node = self._tree_nodes.get(item_id)
+        if node is not None:
+            self.tree.move_cursor(node)
+
+    def move_to_next_open(self) -> None:
+        items = list(self.session.checklist.items())
+        current = self.tree.selected_item()
+        start = items.index(current) + 1 if current in items else 0
+        for item in items[start:] + items[:start]:
+            if self.session.view(item).status not in ("done", "passed", "skipped"):
+                self.select_item(item.id)
+                return
+        self.app.notify("Every item is resolved.", title="Checklist")
