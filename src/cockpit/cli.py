@@ -61,7 +61,22 @@ def _open(ctx: click.Context, config: str | None, env: str | None, **kw: Any) ->
     return session
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class CockpitGroup(click.Group):
+    """Turns operator errors into their message and exit code 2, for every subcommand."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CockpitError as exc:
+            click.echo(exc.render(), err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(
+    cls=CockpitGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @_env_options
 @click.option("--read-only", is_flag=True, help="Refuse every action that changes anything.")
 @click.version_option(__version__, prog_name="cockpit")
@@ -217,7 +232,9 @@ def mark(
         view = session.add_note(item, note)
     else:
         raise CockpitError("nothing to record", "pass --done, --skip --note REASON, or --note")
-    click.echo(f"{STATUS_MARKS[view.status]} {view.item.text}  ({view.item.id}) in {session.env_name}")
+    click.echo(
+        f"{STATUS_MARKS[view.status]} {view.item.text}  ({view.item.id}) in {session.env_name}"
+    )
 
 
 @cli.command()
@@ -257,7 +274,7 @@ def status(ctx: click.Context, config: str | None, env: str | None, as_json: boo
     click.echo(f"checklist: {_progress_line(total)}")
     for view in failed:
         click.secho(f"  failed: {view.item.text} ({view.item.id})", fg="red")
-    for orphan in data["orphaned_state"]:
+    for orphan in session.orphaned_records():
         click.secho(f"  state for an item no longer in the runbook: {orphan}", fg="yellow")
 
 
@@ -348,4 +365,3 @@ def _write_crash_file() -> Path:
 
 if __name__ == "__main__":
     main()
-

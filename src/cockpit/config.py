@@ -178,9 +178,7 @@ class EnvironmentConfig(_Strict):
     production: bool = Field(
         default=False, description="Production: an unmistakable banner and stricter confirms."
     )
-    read_only: bool = Field(
-        default=False, description="Refuse every action that changes anything."
-    )
+    read_only: bool = Field(default=False, description="Refuse every action that changes anything.")
     clusters: list[ClusterConfig] = Field(default_factory=list)
     prometheus: PrometheusConfig | None = None
     errors: ErrorsConfig | None = None
@@ -221,7 +219,7 @@ class Config(_Strict):
     )
     keys: dict[str, str] = Field(
         default_factory=dict,
-        description="Key remapping: binding id -> keys, e.g. \"checklist.done\" = \"x\".",
+        description='Key remapping: binding id -> keys, e.g. "checklist.done" = "x".',
     )
 
     @field_validator("environments")
@@ -453,33 +451,31 @@ def _valid_keys(loc: tuple[str | int, ...]) -> list[str]:
     current: Any = Config
     for part in loc:
         if isinstance(part, int):
+            continue  # list index: _model_of finds the element model
+        if get_origin(current) is dict:
+            current = get_args(current)[1]  # a dict key such as an environment name
             continue
         model = _model_of(current)
-        if model is None:
+        if model is None or part not in model.model_fields:
             return []
-        if part in model.model_fields:
-            current = model.model_fields[part].annotation
-        else:
-            # a dict key such as the environment name: descend into the dict's value type
-            current = _dict_value_type(current)
+        current = model.model_fields[part].annotation
+    if get_origin(current) is dict:
+        return []
     model = _model_of(current)
     return sorted(model.model_fields) if model is not None else []
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+    args = get_args(annotation)
+    if not args and isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
-    for arg in get_args(annotation):
+    if get_origin(annotation) is dict:
+        return None  # a dict's keys are names (environment names), not fields
+    for arg in args:
         found = _model_of(arg)
         if found is not None:
             return found
     return None
-
-
-def _dict_value_type(annotation: Any) -> Any:
-    if get_origin(annotation) is dict:
-        return get_args(annotation)[1]
-    return annotation
 
 
 class TomlLocator:

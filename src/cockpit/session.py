@@ -18,10 +18,16 @@ from typing import Any, Literal
 
 from cockpit.audit import AuditEntry, AuditLog
 from cockpit.checklist import Checklist, ChecklistItem, Section, load_checklist
-from cockpit.config import CheckBinding, EnvironmentConfig, LoadedConfig, discover_config, load_config
+from cockpit.config import (
+    CheckBinding,
+    EnvironmentConfig,
+    LoadedConfig,
+    discover_config,
+    load_config,
+)
 from cockpit.errors import CockpitError, ConfigError
 from cockpit.identity import Operator
-from cockpit.state import ItemRecord, ItemStatus, StateSnapshot, StateStore
+from cockpit.state import AuditHead, ItemRecord, ItemStatus, StateSnapshot, StateStore
 
 StatusSource = Literal["state", "document", "none"]
 RESOLVED: frozenset[str] = frozenset({"done", "passed", "skipped"})
@@ -231,9 +237,7 @@ class GoLiveSession:
         self._seen_mtime = self.store.mtime_ns()
         return self.view(item)
 
-    def _set_status(
-        self, reference: str, action: str, status: ItemStatus, note: str
-    ) -> ItemView:
+    def _set_status(self, reference: str, action: str, status: ItemStatus, note: str) -> ItemView:
         item = self.find_item(reference)
         self._refuse_if_read_only("change the checklist")
         entry = self._audit(action, item=item.id, text=item.text, status=status, note=note or None)
@@ -407,9 +411,7 @@ def bind_checks(
     return {key: tuple(value) for key, value in bound.items()}
 
 
-def _head(entry: AuditEntry) -> Any:
-    from cockpit.state import AuditHead
-
+def _head(entry: AuditEntry) -> AuditHead:
     return AuditHead(seq=entry.seq, hash=entry.hash)
 
 

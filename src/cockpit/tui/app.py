@@ -33,8 +33,12 @@ class CockpitApp(App[None]):
     ENABLE_COMMAND_PALETTE = True
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("question_mark", "help", "Help", tooltip="Keys and what the panes mean", id="app.help"),
-        Binding("ctrl+q", "quit", "Quit", tooltip="Quit; everything is already saved", id="app.quit"),
+        Binding(
+            "question_mark", "help", "Help", tooltip="Keys and what the panes mean", id="app.help"
+        ),
+        Binding(
+            "ctrl+q", "quit", "Quit", tooltip="Quit; everything is already saved", id="app.quit"
+        ),
     ]
 
     def __init__(
@@ -139,25 +143,30 @@ class CockpitApp(App[None]):
         elif action == "skip":
             self.push_screen(
                 TextPrompt("Skip — why?", item.text, required=True, placeholder="reason"),
-                lambda reason: self._attempt(lambda: session.skip(item.id, reason))
-                if reason
-                else None,
+                lambda reason: (
+                    self._attempt(lambda: session.skip(item.id, reason)) if reason else None
+                ),
             )
         elif action == "note":
             self.push_screen(
                 TextPrompt("Add a note", item.text, required=True, placeholder="note"),
-                lambda note: self._attempt(lambda: session.add_note(item.id, note))
-                if note
-                else None,
+                lambda note: (
+                    self._attempt(lambda: session.add_note(item.id, note)) if note else None
+                ),
             )
         elif action == "reopen":
             self.push_screen(
                 TextPrompt(
-                    "Reopen — back to pending", item.text, required=False, placeholder="reason (optional)"
+                    "Reopen — back to pending",
+                    item.text,
+                    required=False,
+                    placeholder="reason (optional)",
                 ),
-                lambda reason: self._attempt(lambda: session.reopen(item.id, reason))
-                if reason is not None
-                else None,
+                lambda reason: (
+                    self._attempt(lambda: session.reopen(item.id, reason))
+                    if reason is not None
+                    else None
+                ),
             )
 
     # --- command palette -----------------------------------------------------------------------
@@ -168,12 +177,29 @@ class CockpitApp(App[None]):
         if tree is not None:
             for binding_id, title, help_text, action in (
                 ("checklist.done", "Checklist: mark done", "Mark the selected item done", "done"),
-                ("checklist.skip", "Checklist: skip", "Skip the selected item with a reason", "skip"),
-                ("checklist.note", "Checklist: add note", "Add a note to the selected item", "note"),
-                ("checklist.reopen", "Checklist: reopen", "Set the selected item back to pending", "reopen"),
+                (
+                    "checklist.skip",
+                    "Checklist: skip",
+                    "Skip the selected item with a reason",
+                    "skip",
+                ),
+                (
+                    "checklist.note",
+                    "Checklist: add note",
+                    "Add a note to the selected item",
+                    "note",
+                ),
+                (
+                    "checklist.reopen",
+                    "Checklist: reopen",
+                    "Set the selected item back to pending",
+                    "reopen",
+                ),
                 ("checklist.detail", "Checklist: item detail", "Open the selected item", "detail"),
             ):
-                yield SystemCommand(title, f"{help_text} [{binding_id}]", self._on_selected(tree, action))
+                yield SystemCommand(
+                    title, f"{help_text} [{binding_id}]", self._on_selected(tree, action)
+                )
             yield SystemCommand(
                 "Checklist: next to do", "Jump to the next unresolved item", tree.action_next_open
             )

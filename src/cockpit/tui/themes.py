@@ -93,10 +93,12 @@ def parse_theme(path: Path, text: str) -> tuple[Theme | None, list[str]]:
     except tomllib.TOMLDecodeError as exc:
         return None, [f"{path}: not valid TOML: {exc}"]
     for key in sorted(set(data) - ALLOWED_KEYS):
-        problems.append(f"{path}: {key}: unknown key; theme keys are {', '.join(sorted(ALLOWED_KEYS))}")
+        problems.append(
+            f"{path}: {key}: unknown key; theme keys are {', '.join(sorted(ALLOWED_KEYS))}"
+        )
     name = data.get("name")
     if not isinstance(name, str) or not name:
-        problems.append(f"{path}: name: required, e.g. name = \"my-theme\"")
+        problems.append(f'{path}: name: required, e.g. name = "my-theme"')
     if "primary" not in data:
         problems.append(f"{path}: primary: required colour")
     colours: dict[str, str] = {}
@@ -106,7 +108,7 @@ def parse_theme(path: Path, text: str) -> tuple[Theme | None, list[str]]:
             try:
                 Color.parse(value)
             except (ColorParseError, TypeError, ValueError):
-                problems.append(f"{path}: {key}: {value!r} is not a colour (try \"#rrggbb\")")
+                problems.append(f'{path}: {key}: {value!r} is not a colour (try "#rrggbb")')
             else:
                 colours[key] = value
     variables = data.get("variables", {})

@@ -70,7 +70,9 @@ class ItemDetailScreen(ModalScreen[str | None]):
             lines.append("          (ticked in the runbook itself)")
         record = view.record
         if record is not None and view.source == "state":
-            who = escape(record.by or "?") + (f" from {escape(record.address)}" if record.address else "")
+            who = escape(record.by or "?") + (
+                f" from {escape(record.address)}" if record.address else ""
+            )
             when = record.at.strftime("%Y-%m-%d %H:%M:%S UTC") if record.at else "?"
             lines.append(f"By        {who}, {when}")
         if record is not None and record.evidence:

@@ -175,12 +175,12 @@ class ChecklistPane(Vertical):
         yield tree
 
     @property
-    def tree(self) -> ChecklistTree:
+    def checklist_tree(self) -> ChecklistTree:
         return self.query_one(ChecklistTree)
 
     def on_mount(self) -> None:
         self.border_title = "Checklist"
-        root = self.tree.root
+        root = self.checklist_tree.root
         for section in self.session.checklist.sections:
             self._add_section(root, section)
         root.expand()
@@ -261,11 +261,11 @@ class ChecklistPane(Vertical):
     def select_item(self, item_id: str) -> None:
         node = self._tree_nodes.get(item_id)
         if node is not None:
-            self.tree.move_cursor(node)
+            self.checklist_tree.move_cursor(node)
 
     def move_to_next_open(self) -> None:
         items = list(self.session.checklist.items())
-        current = self.tree.selected_item()
+        current = self.checklist_tree.selected_item()
         start = items.index(current) + 1 if current in items else 0
         for item in items[start:] + items[:start]:
             if self.session.view(item).status not in ("done", "passed", "skipped"):

@@ -1,0 +1,85 @@
+"""Shared fixtures: throwaway configs and runbooks in tmp_path, and the reference document."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from cockpit.identity import Operator
+from cockpit.session import GoLiveSession
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+REFERENCE_CHECKLIST = SHARED / "reference" / "production-deployment-checklist.md"
+SAMPLE_RUNBOOK = REPO / "sample-configs" / "servicedesk-runbook.md"
+
+SMALL_RUNBOOK = """\
+# Release runbook
+
+## Before
+
+- [ ] Change approved
+- [ ] Backup taken
+- [x] Branch frozen
+
+## Rollout
+
+1. **Deploy**
+   ```bash
+   # apply the manifests
+   kubectl apply -k overlays/{namespace}
+   ```
+2. **Smoke test**
+   - [ ] Home page loads
+   - [ ] Login works
+
+## After
+
+- [ ] Announce completion
+"""
+
+BASE_CONFIG = """\
+default_environment = "staging"
+checklist = "runbook.md"
+
+[environments.staging]
+label = "Shop staging"
+
+[environments.production]
+label = "Shop PRODUCTION"
+production = true
+"""
+
+
+@pytest.fixture
+def operator() -> Operator:
+    return Operator(user="alice", address="10.0.0.7")
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[..., Path]:
+    """Write a config (and its runbook) into tmp_path and return the config's path."""
+
+    def write(
+        config: str = BASE_CONFIG, runbook: str = SMALL_RUNBOOK, name: str = "cockpit.toml"
+    ) -> Path:
+        (tmp_path / "runbook.md").write_text(textwrap.dedent(runbook), encoding="utf-8")
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(config), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def open_session(
+    write_config: Callable[..., Path], operator: Operator
+) -> Callable[..., GoLiveSession]:
+    def open_(env: str | None = None, *, path: Path | None = None, **kw: object) -> GoLiveSession:
+        config_path = path or write_config()
+        return GoLiveSession.open(config_path, env, operator=operator, **kw)  # type: ignore[arg-type]
+
+    return open_

@@ -1,0 +1,123 @@
+"""The audit log: a hash chain that names the line that was edited, deleted or moved."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from cockpit.audit import AuditLog
+from cockpit.cli import cli
+from cockpit.identity import Operator
+
+ALICE = Operator("alice", "10.0.0.7")
+
+
+def filled_log(tmp_path, count=6):
+    log = AuditLog(tmp_path / "audit.jsonl")
+    for n in range(count):
+        log.append("mark", "production", ALICE, item=f"s/item-{n}", status="done")
+    return log
+
+
+def test_intact_log_verifies(tmp_path):
+    log = filled_log(tmp_path)
+    result = log.verify()
+    assert result.ok
+    assert result.lines == 6
+    entries = list(log.entries())
+    assert [e.seq for e in entries] == [1, 2, 3, 4, 5, 6]
+    assert entries[0].fields["actor"] == "alice"
+    assert entries[0].fields["from"] == "10.0.0.7"
+
+
+def test_one_byte_edit_is_named(tmp_path):
+    log = filled_log(tmp_path)
+    data = bytearray(log.path.read_bytes())
+    lines = data.split(b"\n")
+    offset = sum(len(line) + 1 for line in lines[:3]) + lines[3].index(b"item-3") + 5
+    data[offset] = ord("9")  # item-3 -> item-9 on line 4
+    log.path.write_bytes(bytes(data))
+    result = log.verify()
+    assert not result.ok
+    assert [p.line for p in result.problems] == [4]
+    assert "edited" in str(result.problems[0])
+
+
+def test_deleted_line_is_named(tmp_path):
+    log = filled_log(tmp_path)
+    lines = log.path.read_text().splitlines(keepends=True)
+    del lines[2]
+    log.path.write_text("".join(lines))
+    result = log.verify()
+    assert result.problems and result.problems[0].line == 3
+    assert "deleted, inserted or moved" in str(result.problems[0])
+
+
+def test_reordered_lines_are_named(tmp_path):
+    log = filled_log(tmp_path)
+    lines = log.path.read_text().splitlines(keepends=True)
+    lines[1], lines[2] = lines[2], lines[1]
+    log.path.write_text("".join(lines))
+    result = log.verify()
+    assert result.problems[0].line == 2
+
+
+def test_rewritten_line_with_recomputed_hash_still_breaks_the_chain(tmp_path):
+    from cockpit.audit import _digest
+
+    log = filled_log(tmp_path)
+    lines = log.path.read_text().splitlines()
+    forged = json.loads(lines[1])
+    forged.pop("hash")
+    forged["status"] = "skipped"
+    forged["hash"] = _digest(forged["prev"], forged)
+    lines[1] = json.dumps(forged)
+    log.path.write_text("\n".join(lines) + "\n")
+    result = log.verify()
+    assert [p.line for p in result.problems] == [3]
+
+
+def test_appending_continues_the_chain_across_instances(tmp_path):
+    filled_log(tmp_path, 2)
+    log = AuditLog(tmp_path / "audit.jsonl")
+    entry = log.append("note", "staging", ALICE, item="x", note="hi")
+    assert entry.seq == 3
+    assert log.verify().ok
+
+
+def test_cut_off_tail_is_caught_by_the_state_head(write_config, operator):
+    from cockpit.session import GoLiveSession
+
+    path = write_config()
+    session = GoLiveSession.open(path, "production", operator=operator)
+    session.mark_done("Change approved")
+    session.mark_done("Backup taken")
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["audit", "verify", "--config", str(path)])
+    assert ok.exit_code == 0, ok.output
+    assert "2 entries, hash chain intact" in ok.output
+    log = session.audit.path
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text("".join(lines[:-1]))
+    cut = runner.invoke(cli, ["audit", "verify", "--config", str(path)])
+    assert cut.exit_code == 1
+    assert "state of 'production' was written after audit entry 2" in cut.output
+
+
+def test_cli_verify_names_the_edited_line(write_config, operator):
+    from cockpit.session import GoLiveSession
+
+    path = write_config()
+    session = GoLiveSession.open(path, "staging", operator=operator)
+    for text in ("Change approved", "Backup taken", "Announce completion"):
+        session.mark_done(text)
+    log = session.audit.path
+    data = bytearray(log.read_bytes())
+    second_line_start = data.index(b"\n") + 1
+    position = data.index(b"alice", second_line_start)
+    data[position] = ord("A")
+    log.write_bytes(bytes(data))
+    result = CliRunner().invoke(cli, ["audit", "verify", "--config", str(path)])
+    assert result.exit_code == 1
+    assert "line 2: content does not match its hash" in result.output

@@ -1,0 +1,195 @@
+"""Config loading: strict validation, errors that name file, line and key, discovery."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cockpit.cli import cli
+from cockpit.config import discover_config, load_config
+from cockpit.errors import ConfigError
+
+from .conftest import BASE_CONFIG
+
+
+def error_text(exc: ConfigError) -> str:
+    return exc.render()
+
+
+def test_sample_config_is_valid():
+    from .conftest import REPO
+
+    loaded = load_config(REPO / "sample-configs" / "servicedesk.toml")
+    assert loaded.model.default_environment == "staging"
+    assert loaded.environment("production").production is True
+    assert loaded.checklist_path.exists()
+
+
+def test_misspelt_key_names_file_line_path_and_suggestion(write_config):
+    path = write_config(
+        BASE_CONFIG
+        + """
+[[environments.production.clusters]]
+name = "prod"
+kubeconfg = "~/.kube/prod"
+"""
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    text = error_text(caught.value)
+    line = path.read_text().splitlines().index('kubeconfg = "~/.kube/prod"') + 1
+    assert f"{path}:{line}: environments.production.clusters[0].kubeconfg: unknown key" in text
+    assert "did you mean 'kubeconfig'?" in text
+
+
+def test_misspelt_top_level_and_nested_table_keys(write_config):
+    path = write_config(
+        BASE_CONFIG.replace("default_environment", "default_enviroment")
+        + """
+[environments.production.prometheus]
+url = "https://prom.example.com"
+timout = 5
+"""
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    text = error_text(caught.value)
+    assert "default_enviroment: unknown key; did you mean 'default_environment'?" in text
+    assert "environments.production.prometheus.timout: unknown key; did you mean 'timeout'?" in text
+    assert "2 problems" in text
+
+
+def test_a_secret_value_in_the_file_is_refused_without_echoing_it(write_config):
+    secret = "sk_live_0123456789abcdef-not-a-name"
+    path = write_config(
+        BASE_CONFIG
+        + f"""
+[environments.production.prometheus]
+url = "https://prom.example.com"
+token_env = "{secret}"
+
+[environments.production.errors]
+provider = "sentry"
+org = "acme"
+token = "{secret}"
+"""
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    text = error_text(caught.value)
+    assert secret not in text
+    assert "token_env: must be the NAME of an environment variable" in text
+    assert "errors.token: unknown key" in text
+    assert "use token_env or token_file" in text
+
+
+def test_missing_secret_variable_is_named_by_validate(write_config, monkeypatch):
+    monkeypatch.delenv("SHOP_PROM_TOKEN", raising=False)
+    path = write_config(
+        BASE_CONFIG
+        + """
+[environments.production.prometheus]
+url = "https://prom.example.com"
+token_env = "SHOP_PROM_TOKEN"
+"""
+    )
+    runner = CliRunner()
+    result = runner.invoke(cli, ["validate", "--config", str(path), "--env", "production"])
+    assert result.exit_code == 2, result.output
+    assert "environment variable SHOP_PROM_TOKEN is not set" in result.output
+    monkeypatch.setenv("SHOP_PROM_TOKEN", "s3cret-value")
+    result = runner.invoke(cli, ["validate", "--config", str(path), "--env", "production"])
+    assert result.exit_code == 0, result.output
+    assert "s3cret-value" not in result.output
+
+
+def test_toml_syntax_error_gives_the_line(write_config):
+    path = write_config(BASE_CONFIG + "\n[environments.broken\nlabel = 1\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "not valid TOML" in caught.value.message
+    assert "line 11" in caught.value.message
+
+
+def test_wrong_types_and_missing_keys_are_reported_with_paths(write_config):
+    path = write_config(
+        """
+default_environment = "nope"
+[environments.a]
+production = "yes please"
+[[environments.a.clusters]]
+namespace = "x"
+"""
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    text = error_text(caught.value)
+    assert "checklist: required key is missing" in text
+    assert "environments.a.production: Input should be a valid boolean" in text
+    assert "environments.a.clusters[0].name: required key is missing" in text
+
+
+def test_unknown_environment_gets_a_suggestion(write_config):
+    loaded = load_config(write_config())
+    with pytest.raises(ConfigError) as caught:
+        loaded.environment_name("prodcution")
+    assert "did you mean 'production'?" in caught.value.hint
+    assert loaded.environment_name(None) == "staging"
+
+
+def test_discovery_order(tmp_path, monkeypatch, write_config):
+    path = write_config()
+    other = tmp_path / "other.toml"
+    other.write_text(path.read_text())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COCKPIT_CONFIG", raising=False)
+    assert discover_config(None) == tmp_path / "cockpit.toml"
+    monkeypatch.setenv("COCKPIT_CONFIG", str(other))
+    assert discover_config(None) == other
+    assert discover_config("explicit.toml").name == "explicit.toml"
+    monkeypatch.delenv("COCKPIT_CONFIG")
+    (tmp_path / "cockpit.toml").unlink()
+    with pytest.raises(ConfigError, match="no configuration found"):
+        discover_config(None)
+
+
+def test_relative_paths_are_relative_to_the_config_file(write_config, tmp_path, monkeypatch):
+    path = write_config(BASE_CONFIG + '\n[state]\ndirectory = "st"\n')
+    monkeypatch.chdir("/")
+    loaded = load_config(path)
+    assert loaded.checklist_path == tmp_path / "runbook.md"
+    assert loaded.state_dir == tmp_path / "st"
+    assert loaded.audit_path == tmp_path / ".cockpit" / "audit.jsonl"
+
+
+def test_schema_command_prints_a_json_schema():
+    result = CliRunner().invoke(cli, ["schema"])
+    assert result.exit_code == 0
+    schema = json.loads(result.output)
+    assert "environments" in schema["properties"]
+    assert schema["additionalProperties"] is False
+    cluster = schema["$defs"]["ClusterConfig"]
+    assert {"name", "kubeconfig", "context", "namespace", "deployments"} <= set(
+        cluster["properties"]
+    )
+
+
+def test_validate_reports_unresolvable_check_bindings(write_config):
+    path = write_config(
+        BASE_CONFIG
+        + """
+[[checks]]
+item = "Backup takn"
+type = "command"
+
+[[checks]]
+item = "before/backup-taken"
+type = "command"
+"""
+    )
+    result = CliRunner().invoke(cli, ["validate", "--config", str(path)])
+    assert result.exit_code == 2
+    assert "checks[0].item: no item with ID or text 'Backup takn'" in result.output
+    assert "checks[1]" not in result.output
