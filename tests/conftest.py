@@ -83,3 +83,12 @@ def open_session(
         return GoLiveSession.open(config_path, env, operator=operator, **kw)  # type: ignore[arg-type]
 
     return open_
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Keep the developer's own themes and crash files out of the tests."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("COCKPIT_THEME_DIR", str(home / "themes"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    monkeypatch.delenv("COCKPIT_CONFIG", raising=False)

@@ -100,6 +100,8 @@ def run(ctx: click.Context, config: str | None, env: str | None) -> None:
 
     app = CockpitApp(session)
     app.run()
+    if app.exit_problem:
+        click.echo(app.exit_problem, err=True)
     if app.return_code:
         sys.exit(app.return_code)
 
@@ -331,7 +333,7 @@ def main() -> None:
     """Entry point: operator errors exit 2 with a message; bugs leave a crash file, not a
     traceback on the operator's screen."""
     try:
-        cli.main(standalone_mode=False)
+        result = cli.main(standalone_mode=False)
     except CockpitError as exc:
         click.echo(exc.render(), err=True)
         sys.exit(exc.exit_code)
@@ -353,6 +355,9 @@ def main() -> None:
             err=True,
         )
         sys.exit(70)
+    # without standalone mode click returns the code of ctx.exit() instead of exiting
+    if isinstance(result, int) and not isinstance(result, bool):
+        sys.exit(result)
 
 
 def _write_crash_file() -> Path:

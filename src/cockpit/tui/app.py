@@ -52,6 +52,7 @@ class CockpitApp(App[None]):
         self.session = session
         self.catalog = catalog or ThemeCatalog.load(session.config)
         self.state_poll_seconds = state_poll_seconds
+        self.exit_problem: str | None = None
         for theme in self.catalog.themes.values():
             self.register_theme(theme)
         theme, fallback_message = self.catalog.pick(session.config.model.theme)
@@ -86,12 +87,13 @@ class CockpitApp(App[None]):
         self.query_one(ChecklistTree).focus()
         self.set_interval(self.state_poll_seconds, self._poll_state)
 
-    async def action_quit(self) -> None:
+    def on_unmount(self) -> None:
+        # Any clean exit closes the session in the audit log; a dropped SSH session or a
+        # kill leaves a session_start without its end, which is what happened.
         try:
             self.session.end()
         except CockpitError as exc:
-            self._report(exc)
-        self.exit()
+            self.exit_problem = exc.render()  # printed by the CLI once the screen is gone
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -82,7 +82,7 @@ class ItemDetailScreen(ModalScreen[str | None]):
         if item.notes:
             lines += ["", "[b]Guidance[/b]", *[f"• {escape(n)}" for n in item.notes]]
         if item.blocks:
-            lines += ["", "[b]Commands[/b] (shown; running them arrives with the checks)"]
+            lines += ["", "[b]Commands[/b] (run them in your shell, then mark the step done)"]
             for block in item.blocks:
                 if block.is_shell:
                     lines += [f"  $ {escape(cmd)}" for cmd in block.commands]
@@ -92,8 +92,14 @@ class ItemDetailScreen(ModalScreen[str | None]):
         if view.checks:
             lines += ["", "[b]Bound checks[/b]"]
             lines += [f"  {escape(binding.type)}" for binding in view.checks]
+        keys = (
+            "esc close"
+            if self.session.read_only
+            else "d done · s skip · n note · u reopen · esc close"
+        )
+        lines += ["", f"[dim]{keys}[/dim]"]
         source = self.session.checklist.source
-        lines += ["", f"[dim]{escape(str(source) if source else 'runbook')}:{item.line}[/dim]"]
+        lines += ["", f"[dim]{escape(source.name if source else 'runbook')}:{item.line}[/dim]"]
         return "\n".join(lines)
 
     def action_close(self) -> None:

@@ -1,0 +1,249 @@
+"""Pilot tests of the cockpit's key flows: marking, skipping, notes, detail, read-only."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cockpit.tui.app import CockpitApp
+from cockpit.tui.screens.help import HelpScreen
+from cockpit.tui.screens.item_detail import ItemDetailScreen
+from cockpit.tui.screens.prompt import TextPrompt
+from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
+
+from .conftest import BASE_CONFIG
+
+
+async def select(app: CockpitApp, pilot, item_id: str) -> None:
+    app.query_one(ChecklistPane).select_item(item_id)
+    await pilot.pause()
+
+
+def status_of(session, item_id):
+    session.reload_if_changed()
+    return session.view(session.checklist.item(item_id)).status
+
+
+async def test_mark_done_with_d_reaches_state_and_audit(open_session):
+    session = open_session("production", via="tui")
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await select(app, pilot, "before/change-approved")
+        await pilot.press("d")
+        await pilot.pause()
+        assert status_of(session, "before/change-approved") == "done"
+        label = app.query_one(ChecklistPane)._tree_nodes["before/change-approved"].label
+        assert str(label).startswith("✔ Change approved")
+    actions = [e.action for e in session.audit.entries()]
+    assert actions == ["session_start", "mark", "session_end"]
+    mark = list(session.audit.entries())[1]
+    assert mark.fields["item"] == "before/change-approved"
+    assert mark.fields["via"] == "tui"
+    assert mark.fields["actor"] == "alice"
+
+
+async def test_skip_requires_a_reason_and_escape_cancels(open_session):
+    session = open_session()
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await select(app, pilot, "before/backup-taken")
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, TextPrompt)
+        await pilot.press("enter")  # empty reason
+        await pilot.pause()
+        assert isinstance(app.screen, TextPrompt)
+        assert "required" in str(app.screen.query_one("#prompt-error").render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert status_of(session, "before/backup-taken") == "pending"
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.press(*"snapshot taken by DBA", "enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, TextPrompt)
+    view = session.view(session.checklist.item("before/backup-taken"))
+    assert view.status == "skipped"
+    assert view.record.note == "snapshot taken by DBA"
+
+
+async def test_note_and_reopen(open_session):
+    session = open_session()
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await select(app, pilot, "after/announce-completion")
+        await pilot.press("d", "n")
+        await pilot.pause()
+        await pilot.press(*"posted in #ops", "enter")
+        await pilot.pause()
+        await pilot.press("u")
+        await pilot.pause()
+        await pilot.press(*"wrong channel", "enter")
+        await pilot.pause()
+    view = session.view(session.checklist.item("after/announce-completion"))
+    assert view.status == "pending"
+    assert view.record.note == "wrong channel"
+    actions = [e.action for e in session.audit.entries()]
+    assert actions[1:4] == ["mark", "note", "reopen"]
+
+
+async def test_keys_on_a_section_do_nothing(open_session):
+    session = open_session()
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.query_one(ChecklistTree)
+        tree.cursor_line = 0  # the "Before" section
+        await pilot.pause()
+        assert tree.selected_item() is None
+        assert tree.check_action("mark_done", ()) is None
+        await pilot.press("d", "s")
+        await pilot.pause()
+        assert not isinstance(app.screen, TextPrompt)
+    assert session.progress().done == 1  # only the runbook's own [x]
+
+
+async def test_detail_shows_commands_and_acts(open_session):
+    session = open_session()
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await select(app, pilot, "rollout/deploy")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ItemDetailScreen)
+        body = str(app.screen.query_one("#detail-body").render())
+        assert "$ kubectl apply -k overlays/{namespace}" in body
+        assert "rollout/deploy" in body
+        await pilot.press("d")
+        await pilot.pause()
+        assert not isinstance(app.screen, ItemDetailScreen)
+    assert status_of(session, "rollout/deploy") == "done"
+
+
+async def test_read_only_greys_out_marking(open_session):
+    session = open_session(read_only=True)
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await select(app, pilot, "before/change-approved")
+        tree = app.query_one(ChecklistTree)
+        assert tree.check_action("mark_done", ()) is None
+        await pilot.press("d", "s", "n", "u")
+        await pilot.pause()
+        assert not isinstance(app.screen, TextPrompt)
+    assert list(session.audit.entries()) == []
+    assert not session.store.path.exists()
+
+
+async def test_changes_from_another_cockpit_appear(open_session):
+    session = open_session("production")
+    other = open_session("production", path=session.config.path)
+    app = CockpitApp(session, state_poll_seconds=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        other.mark_done("Login works")
+        for _ in range(40):
+            await pilot.pause(0.05)
+            label = str(
+                app.query_one(ChecklistPane)._tree_nodes["rollout/smoke-test/login-works"].label
+            )
+            if label.startswith("✔"):
+                break
+        assert label.startswith("✔ Login works")
+        assert "checklist 2/8" in str(app.query_one("#banner").render())
+
+
+async def test_help_and_command_palette_list_the_actions(open_session):
+    session = open_session()
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for wanted in (
+            "Checklist: mark done",
+            "Checklist: skip",
+            "Checklist: add note",
+            "Checklist: reopen",
+            "Checklist: item detail",
+            "Checklist: next to do",
+            "Help",
+            "Quit",
+        ):
+            assert wanted in titles
+
+
+async def test_every_binding_has_description_tooltip_and_id():
+    for owner in (CockpitApp, ChecklistTree, ItemDetailScreen, TextPrompt, HelpScreen):
+        for binding in owner.BINDINGS:
+            assert binding.description, binding
+            assert binding.tooltip, binding
+            assert binding.id and "." in binding.id, binding
+
+
+async def test_keymap_from_config_remaps_a_binding(write_config, operator):
+    from cockpit.session import GoLiveSession
+
+    path = write_config(BASE_CONFIG + '\n[keys]\n"checklist.done" = "x"\n')
+    session = GoLiveSession.open(path, None, operator=operator)
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await select(app, pilot, "before/change-approved")
+        await pilot.press("d")
+        await pilot.pause()
+        assert status_of(session, "before/change-approved") == "pending"
+        await pilot.press("x")
+        await pilot.pause()
+        assert status_of(session, "before/change-approved") == "done"
+
+
+async def test_unknown_theme_falls_back_with_a_message(
+    write_config, operator, tmp_path, monkeypatch
+):
+    from cockpit.session import GoLiveSession
+
+    themes = tmp_path / "user-themes"
+    themes.mkdir()
+    (themes / "broken.toml").write_text('name = "broken"\nprimary = "not-a-colour"\n')
+    (themes / "mine.toml").write_text('name = "mine"\nprimary = "#123456"\ndark = false\n')
+    monkeypatch.setenv("COCKPIT_THEME_DIR", str(themes))
+    path = write_config(
+        BASE_CONFIG.replace("default_environment", 'theme = "broken"\ndefault_environment')
+    )
+    session = GoLiveSession.open(path, None, operator=operator)
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.theme == "cockpit-dark"
+        messages = [n.message for n in app._notifications]
+        assert any("primary: 'not-a-colour' is not a colour" in m for m in messages)
+        assert any("theme 'broken' is not available" in m for m in messages)
+        assert "mine" in app.available_themes
+
+
+@pytest.mark.parametrize("name", ["cockpit-dark", "cockpit-light", "cockpit-high-contrast"])
+def test_shipped_themes_are_valid(name):
+    from cockpit.tui.themes import ThemeCatalog
+
+    catalog = ThemeCatalog.load()
+    assert catalog.problems == []
+    assert name in catalog.themes
+
+
+def test_validate_reports_a_bad_theme(write_config, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from cockpit.cli import cli
+
+    (tmp_path / "themes").mkdir()
+    (tmp_path / "themes" / "x.toml").write_text('name = "x"\nprimary = "#12"\nbogus = 1\n')
+    path = write_config(
+        BASE_CONFIG.replace("default_environment", 'theme = "x"\ndefault_environment')
+    )
+    result = CliRunner().invoke(cli, ["validate", "-c", str(path)])
+    assert result.exit_code == 2
+    assert "x.toml: primary: '#12' is not a colour" in result.output
+    assert "x.toml: bogus: unknown key" in result.output
+    assert "theme: no theme named 'x'" in result.output
+    json.dumps(result.output)

@@ -1,0 +1,124 @@
+"""The real `cockpit` process in a pseudo-terminal: marks made with keys survive SIGKILL."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from cockpit.cli import cli
+from cockpit.state import StateStore
+
+COCKPIT = shutil.which("cockpit", path=str(Path(sys.executable).parent)) or "cockpit"
+
+
+class Terminal:
+    """A cockpit process on a pty of a given size, with a screen buffer we can wait on."""
+
+    def __init__(self, args: list[str], cols: int = 100, rows: int = 30, env=None) -> None:
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self.proc = subprocess.Popen(
+            args,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env={**os.environ, "TERM": "xterm-256color", **(env or {})},
+            start_new_session=True,
+        )
+        os.close(slave)
+        os.set_blocking(self.master, False)
+        self.output = b""
+
+    def pump(self) -> None:
+        try:
+            while chunk := os.read(self.master, 65536):
+                self.output += chunk
+        except (BlockingIOError, OSError):
+            pass
+
+    def wait_for(self, text: bytes, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.pump()
+            if text in self.output:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} never appeared; last output: {self.output[-500:]!r}")
+
+    def send(self, keys: str) -> None:
+        os.write(self.master, keys.encode())
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        os.close(self.master)
+
+
+def wait_until(predicate, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def test_marks_made_in_the_tui_survive_sigkill(write_config, tmp_path):
+    path = write_config()
+    term = Terminal([COCKPIT, "--config", str(path), "--env", "production"], env={"USER": "carol"})
+    try:
+        term.wait_for(b"Checklist")
+        term.wait_for(b"Announce completion")
+        term.send("]")  # first unresolved item: "Change approved"
+        time.sleep(0.3)
+        term.send("d")
+        time.sleep(0.3)
+        term.send("]")  # next unresolved: "Backup taken"
+        time.sleep(0.3)
+        term.send("d")
+        store = StateStore(tmp_path / ".cockpit" / "state", "production")
+
+        def both_marked() -> bool:
+            snapshot = store.peek()
+            return snapshot is not None and len(snapshot.items) == 2
+
+        wait_until(both_marked)
+    finally:
+        term.kill()
+
+    assert term.proc.returncode == -signal.SIGKILL
+    runner = CliRunner()
+    status = json.loads(
+        runner.invoke(cli, ["checklist", "--json", "-c", str(path), "-e", "production"]).output
+    )
+    before = {i["text"]: i for i in status["sections"][0]["items"]}
+    assert before["Change approved"]["status"] == "done"
+    assert before["Change approved"]["by"] == "carol"
+    assert before["Backup taken"]["status"] == "done"
+    verify = runner.invoke(cli, ["audit", "verify", "-c", str(path)])
+    assert verify.exit_code == 0, verify.output
+    assert "3 entries" in verify.output  # session_start and two marks; no session_end
+
+
+def test_startup_error_is_a_message_not_a_traceback(tmp_path):
+    bad = tmp_path / "cockpit.toml"
+    bad.write_text('checklist = "missing.md"\n[environments.prod]\nlable = "x"\n')
+    result = subprocess.run(
+        [COCKPIT, "--config", str(bad)], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "environments.prod.lable: unknown key; did you mean 'label'?" in result.stderr
+    assert f"{bad}:3:" in result.stderr
