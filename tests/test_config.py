@@ -193,3 +193,19 @@ type = "command"
     assert result.exit_code == 2
     assert "checks[0].item: no item with ID or text 'Backup takn'" in result.output
     assert "checks[1]" not in result.output
+
+
+def test_every_config_key_is_documented():
+    from cockpit.config import config_json_schema
+
+    from .conftest import REPO
+
+    doc = (REPO / "docs" / "CONFIG.md").read_text()
+    schema = config_json_schema()
+    missing = []
+    for definition in [schema, *schema["$defs"].values()]:
+        for key in definition.get("properties", {}):
+            forms = (f"`{key}`", f"[{key}]", f".{key}]", f"[[{key}]]")
+            if not any(form in doc for form in forms):
+                missing.append(key)
+    assert missing == []

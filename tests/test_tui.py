@@ -247,3 +247,20 @@ def test_validate_reports_a_bad_theme(write_config, tmp_path, monkeypatch):
     assert "x.toml: bogus: unknown key" in result.output
     assert "theme: no theme named 'x'" in result.output
     json.dumps(result.output)
+
+
+async def test_left_folds_and_right_unfolds(open_session):
+    session = open_session()
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await select(app, pilot, "before/backup-taken")
+        tree = app.query_one(ChecklistTree)
+        await pilot.press("left")  # item -> its section
+        await pilot.pause()
+        assert tree.cursor_node.data.section.title == "Before"
+        await pilot.press("left")
+        await pilot.pause()
+        assert not tree.cursor_node.is_expanded
+        await pilot.press("right")
+        await pilot.pause()
+        assert tree.cursor_node.is_expanded

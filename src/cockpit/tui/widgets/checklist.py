@@ -85,6 +85,22 @@ class ChecklistTree(Tree[NodeRef]):
             id="checklist.detail",
         ),
         Binding(
+            "left",
+            "fold",
+            "Fold",
+            show=False,
+            tooltip="Fold the section, or go up to it",
+            id="checklist.fold",
+        ),
+        Binding(
+            "right",
+            "unfold",
+            "Unfold",
+            show=False,
+            tooltip="Unfold the section",
+            id="checklist.unfold",
+        ),
+        Binding(
             "]",
             "next_open",
             "Next to do",
@@ -146,6 +162,20 @@ class ChecklistTree(Tree[NodeRef]):
             self._intent("detail")
         else:
             node.toggle()
+
+    def action_fold(self) -> None:
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.allow_expand and node.is_expanded:
+            node.collapse()
+        elif node.parent is not None and node.parent is not self.root:
+            self.move_cursor(node.parent)
+
+    def action_unfold(self) -> None:
+        node = self.cursor_node
+        if node is not None and node.allow_expand:
+            node.expand()
 
     def action_next_open(self) -> None:
         pane = self._pane()
