@@ -190,6 +190,7 @@ class ChecklistPane(Vertical):
     ChecklistPane > ChecklistTree {
         height: 1fr;
         background: $surface;
+        overflow-x: hidden;
     }
     """
 

@@ -21,8 +21,8 @@ class ErrorsPane(Static):
             self.add_class("-not-configured")
             self.border_subtitle = "not configured"
             self.update(
-                "No error tracker configured.\n"
-                f"Add [environments.{self.session.env_name}.errors] to the config."
+                f"No error tracker configured for {self.session.env_name}.\n"
+                "See errors in docs/CONFIG.md."
             )
             return
         self.border_subtitle = "waiting for data"

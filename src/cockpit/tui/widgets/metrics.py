@@ -21,8 +21,8 @@ class MetricsPane(Static):
             self.add_class("-not-configured")
             self.border_subtitle = "not configured"
             self.update(
-                "No Prometheus configured.\n"
-                f"Add [environments.{self.session.env_name}.prometheus] to the config."
+                f"No Prometheus configured for {self.session.env_name}.\n"
+                "See prometheus in docs/CONFIG.md."
             )
             return
         self.border_subtitle = "waiting for data"

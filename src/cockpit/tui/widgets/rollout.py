@@ -21,8 +21,8 @@ class RolloutPane(Static):
             self.add_class("-not-configured")
             self.border_subtitle = "not configured"
             self.update(
-                "No clusters configured.\n"
-                f"Add [[environments.{self.session.env_name}.clusters]] to the config."
+                f"No clusters configured for {self.session.env_name}.\n"
+                "See clusters in docs/CONFIG.md."
             )
             return
         self.border_subtitle = "waiting for data"
