@@ -183,10 +183,12 @@ def test_validate_reports_unresolvable_check_bindings(write_config):
 [[checks]]
 item = "Backup takn"
 type = "command"
+argv = ["true"]
 
 [[checks]]
 item = "before/backup-taken"
 type = "command"
+argv = ["true"]
 """
     )
     result = CliRunner().invoke(cli, ["validate", "--config", str(path)])

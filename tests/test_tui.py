@@ -65,7 +65,7 @@ async def test_skip_requires_a_reason_and_escape_cancels(open_session):
         assert not isinstance(app.screen, TextPrompt)
     view = session.view(session.checklist.item("before/backup-taken"))
     assert view.status == "skipped"
-    assert view.record.note == "snapshot taken by DBA"
+    assert view.record.note.endswith("alice] snapshot taken by DBA")
 
 
 async def test_note_and_reopen(open_session):
@@ -83,7 +83,9 @@ async def test_note_and_reopen(open_session):
         await pilot.pause()
     view = session.view(session.checklist.item("after/announce-completion"))
     assert view.status == "pending"
-    assert view.record.note == "wrong channel"
+    notes = view.record.note.splitlines()
+    assert notes[0].endswith("alice] posted in #ops")
+    assert notes[1].endswith("alice] wrong channel")
     actions = [e.action for e in session.audit.entries()]
     assert actions[1:4] == ["mark", "note", "reopen"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import sys
@@ -14,7 +15,14 @@ from typing import Any, TypeVar
 import click
 
 from cockpit import __version__
-from cockpit.config import config_json_schema, discover_config, load_config
+from cockpit.checklist import ChecklistItem
+from cockpit.config import (
+    CheckBinding,
+    LoadedConfig,
+    config_json_schema,
+    discover_config,
+    load_config,
+)
 from cockpit.errors import CockpitError
 from cockpit.session import GoLiveSession, Progress
 
@@ -120,6 +128,7 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
     checklist = load_checklist(loaded.checklist_path)
     bindings = bind_checks(loaded, checklist, env_name)
     problems = loaded.secret_problems(env_name)
+    problems.extend(check_secret_problems(loaded, env_name, bindings))
     from cockpit.tui.themes import ThemeCatalog
 
     catalog = ThemeCatalog.load(loaded)
@@ -147,6 +156,23 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
         f"has {len(items)} items in {sum(1 for _ in checklist.all_sections())} sections, "
         f"{len(bindings)} bound to checks; theme {loaded.model.theme!r}"
     )
+
+
+def check_secret_problems(
+    loaded: LoadedConfig, env_name: str, bindings: dict[str, tuple[CheckBinding, ...]]
+) -> list[str]:
+    from cockpit.session import compile_checks
+
+    problems = []
+    for item_checks in compile_checks(loaded, bindings).values():
+        for bound in item_checks:
+            for name, kind, value in bound.spec.secret_refs():
+                where = f"{loaded.path}: checks[{bound.index}].{name}"
+                if kind == "env" and not os.environ.get(value):
+                    problems.append(f"{where}: environment variable {value} is not set")
+                elif kind == "file" and not loaded.resolve(Path(value)).is_file():
+                    problems.append(f"{where}: secret file {loaded.resolve(Path(value))} not found")
+    return problems
 
 
 @cli.command()
@@ -278,6 +304,96 @@ def status(ctx: click.Context, config: str | None, env: str | None, as_json: boo
         click.secho(f"  failed: {view.item.text} ({view.item.id})", fg="red")
     for orphan in session.orphaned_records():
         click.secho(f"  state for an item no longer in the runbook: {orphan}", fg="yellow")
+
+
+@cli.command()
+@_env_options
+@click.option("--section", "-s", "section_ref", metavar="ID_OR_TITLE", help="Only this section.")
+@click.option("--item", "-i", "item_ref", metavar="ID", help="Only this item.")
+@click.option(
+    "--format",
+    "-f",
+    "output_format",
+    type=click.Choice(["text", "json", "junit"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), help="Checks at the same time.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here, not stdout.")
+@click.pass_context
+def check(
+    ctx: click.Context,
+    config: str | None,
+    env: str | None,
+    section_ref: str | None,
+    item_ref: str | None,
+    output_format: str,
+    jobs: int | None,
+    output: str | None,
+) -> None:
+    """Run the bound checks; exit 0 when all pass, 1 when any fails, 2 on a usage error.
+
+    Results are recorded in the state and audit log, as in the TUI.
+    """
+    import asyncio
+
+    from cockpit.reporting import check_report_json, check_report_junit, check_report_text
+
+    session = _open(ctx, config, env)
+    items = select_items(session, section_ref, item_ref)
+    runnable = [item for item in items if session.checks_for(item.id)]
+    if not runnable:
+        where = f" in {section_ref or item_ref}" if (section_ref or item_ref) else ""
+        raise CockpitError(
+            f"no checks are bound to items{where} in environment {session.env_name!r}",
+            "bind items to checks with [[checks]] in the config (see docs/CONFIG.md)",
+        )
+    results = asyncio.run(session.run_items(runnable, jobs=jobs))
+    if output_format == "json":
+        text = json.dumps(check_report_json(session, results), indent=2)
+    elif output_format == "junit":
+        text = check_report_junit(session, results)
+    else:
+        text = check_report_text(session, results, colour=output is None and sys.stdout.isatty())
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text)
+    if not all(result.passed for result in results):
+        sys.exit(1)
+
+
+def select_items(
+    session: GoLiveSession, section_ref: str | None, item_ref: str | None
+) -> list[ChecklistItem]:
+    if item_ref:
+        return [session.find_item(item_ref)]
+    if section_ref:
+        section = session.checklist.section(section_ref)
+        if section is None:
+            matches = [
+                s
+                for s in session.checklist.all_sections()
+                if s.title.casefold() == section_ref.casefold()
+            ]
+            if len(matches) > 1:
+                raise CockpitError(
+                    f"{len(matches)} sections are titled {section_ref!r}",
+                    "use the section ID: " + ", ".join(m.id for m in matches),
+                )
+            if not matches:
+                ids = [s.id for s in session.checklist.all_sections()]
+                close = difflib.get_close_matches(section_ref, ids, n=3, cutoff=0.5)
+                raise CockpitError(
+                    f"no section {section_ref!r}",
+                    ("did you mean: " + ", ".join(close))
+                    if close
+                    else "`cockpit checklist` lists them",
+                )
+            section = matches[0]
+        return list(section.walk_items())
+    return list(session.checklist.items())
 
 
 @cli.group()

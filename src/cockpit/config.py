@@ -171,6 +171,15 @@ class MetricConfig(_Strict):
     unit: str = Field(default="", description="Unit shown after the value.")
 
 
+class StepOverride(_Strict):
+    """Replaces the commands a runbook step carries, for one environment."""
+
+    commands: list[str] = Field(description="Commands to run instead of the runbook's.")
+    shell: bool = Field(
+        default=False, description="Run each command through /bin/sh -c (pipes, redirects)."
+    )
+
+
 class EnvironmentConfig(_Strict):
     """A named target of a go-live: staging, production, ..."""
 
@@ -179,6 +188,25 @@ class EnvironmentConfig(_Strict):
         default=False, description="Production: an unmistakable banner and stricter confirms."
     )
     read_only: bool = Field(default=False, description="Refuse every action that changes anything.")
+    allow_commands: bool = Field(
+        default=False, description="Allow running the shell commands of runbook steps."
+    )
+    confirm_each_step: bool = Field(
+        default=True, description="When running a section, ask before each next step."
+    )
+    step_timeout: float = Field(
+        default=900.0, gt=0, description="Seconds a step's command may run before it is killed."
+    )
+    max_parallel_checks: int = Field(
+        default=8, ge=1, le=64, description="Checks run at the same time."
+    )
+    placeholders: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra {name} values for step commands and checks, e.g. version.",
+    )
+    steps: dict[str, StepOverride] = Field(
+        default_factory=dict, description="Per-step command replacements, by item ID."
+    )
     clusters: list[ClusterConfig] = Field(default_factory=list)
     prometheus: PrometheusConfig | None = None
     errors: ErrorsConfig | None = None
@@ -400,7 +428,28 @@ def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
             "fix the keys named above; `cockpit schema` prints every valid key",
             details=details,
         ) from None
+    check_problems = _check_binding_problems(config_path, TomlLocator(text), model)
+    if check_problems:
+        count = len(check_problems)
+        raise ConfigError(
+            f"{config_path}: {count} problem{'s' if count != 1 else ''} in [[checks]]",
+            "each check type's keys are listed in docs/CONFIG.md",
+            details=check_problems,
+        )
     return LoadedConfig(path=config_path, model=model)
+
+
+def _check_binding_problems(path: Path, locator: TomlLocator, model: Config) -> list[str]:
+    from cockpit.checks import REGISTRY, spec_errors
+
+    problems: list[str] = []
+    for index, binding in enumerate(model.checks):
+        kind = REGISTRY.get(binding.type)
+        valid = sorted({*CheckBinding.model_fields, *(kind.model_fields if kind else ())})
+        for loc, kind_name, message in spec_errors(binding):
+            err = {"loc": ("checks", index, *loc), "type": kind_name, "msg": message}
+            problems.append(_describe(path, locator, err, valid_override=valid))
+    return problems
 
 
 def config_json_schema() -> dict[str, Any]:
@@ -413,7 +462,9 @@ def config_json_schema() -> dict[str, Any]:
 # --- error description -------------------------------------------------------------------------
 
 
-def _describe(path: Path, locator: TomlLocator, err: Any) -> str:
+def _describe(
+    path: Path, locator: TomlLocator, err: Any, valid_override: list[str] | None = None
+) -> str:
     loc: tuple[str | int, ...] = tuple(err["loc"])
     # pydantic puts the failing validator's name into loc for "after" model validators: drop it.
     loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
@@ -423,7 +474,7 @@ def _describe(path: Path, locator: TomlLocator, err: Any) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         name = str(loc[-1])
-        valid = _valid_keys(loc[:-1])
+        valid = valid_override if valid_override is not None else _valid_keys(loc[:-1])
         close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
         msg = f"{where}: {key_path}: unknown key"
         if close:

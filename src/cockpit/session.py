@@ -9,15 +9,18 @@ to be corrupt.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from cockpit.audit import AuditEntry, AuditLog
 from cockpit.checklist import Checklist, ChecklistItem, Section, load_checklist
+from cockpit.checks import BoundCheck, CheckContext, CheckResult, compile_binding, run_checks
+from cockpit.checks.command import CommandCheck
 from cockpit.config import (
     CheckBinding,
     EnvironmentConfig,
@@ -27,11 +30,19 @@ from cockpit.config import (
 )
 from cockpit.errors import CockpitError, ConfigError
 from cockpit.identity import Operator
-from cockpit.state import AuditHead, ItemRecord, ItemStatus, StateSnapshot, StateStore
+from cockpit.state import (
+    ITEM_STATUSES,
+    AuditHead,
+    ItemRecord,
+    ItemStatus,
+    StateSnapshot,
+    StateStore,
+)
+from cockpit.steps import StepPlan, execute_step, plan_step
 
 StatusSource = Literal["state", "document", "none"]
 RESOLVED: frozenset[str] = frozenset({"done", "passed", "skipped"})
-STATE_ACTIONS = frozenset({"mark", "skip", "note", "reopen", "result"})
+STATE_ACTIONS = frozenset({"mark", "skip", "note", "reopen", "run", "result", "cancel"})
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,36 @@ class ItemView:
     @property
     def kind(self) -> str:
         return "check" if self.checks and self.item.kind == "manual" else self.item.kind
+
+
+@dataclass(frozen=True)
+class ItemRunResult:
+    """What running an item gave: passed or failed, the evidence, each check's result."""
+
+    item: ChecklistItem
+    passed: bool
+    evidence: str
+    results: tuple[tuple[BoundCheck, CheckResult], ...]
+
+    @property
+    def status(self) -> ItemStatus:
+        return "passed" if self.passed else "failed"
+
+    @classmethod
+    def of(
+        cls, item: ChecklistItem, results: list[tuple[BoundCheck, CheckResult]]
+    ) -> ItemRunResult:
+        ordered = tuple(sorted(results, key=lambda pair: pair[0].index))
+        failed = [r for _, r in ordered if not r.passed]
+        if len(ordered) == 1:
+            evidence = ordered[0][1].evidence
+        elif failed:
+            evidence = f"{len(ordered) - len(failed)}/{len(ordered)} checks passed; " + "; ".join(
+                r.evidence for r in failed
+            )
+        else:
+            evidence = f"{len(ordered)} checks passed; " + "; ".join(r.evidence for _, r in ordered)
+        return cls(item, not failed, evidence, ordered)
 
 
 @dataclass(frozen=True)
@@ -92,6 +133,7 @@ class GoLiveSession:
     bindings: dict[str, tuple[CheckBinding, ...]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     snapshot: StateSnapshot | None = None
+    compiled: dict[str, tuple[BoundCheck, ...]] = field(default_factory=dict)
     _seen_mtime: int | None = None
 
     # --- opening -------------------------------------------------------------------------------
@@ -120,6 +162,7 @@ class GoLiveSession:
             via=via,
         )
         session.bindings = bind_checks(loaded, checklist, env_name)
+        session.compiled = compile_checks(loaded, session.bindings)
         session._load_state()
         return session
 
@@ -230,21 +273,13 @@ class GoLiveSession:
             raise CockpitError("the note is empty", "type some text for the note")
         item = self.find_item(reference)
         self._refuse_if_read_only("add a note")
-        entry = self._audit("note", item=item.id, text=item.text, note=text.strip())
-        self.snapshot = self.store.update(
-            lambda items: apply_entry(items, entry), audit_head=_head(entry)
-        )
-        self._seen_mtime = self.store.mtime_ns()
+        self._record("note", item, note=text.strip())
         return self.view(item)
 
     def _set_status(self, reference: str, action: str, status: ItemStatus, note: str) -> ItemView:
         item = self.find_item(reference)
         self._refuse_if_read_only("change the checklist")
-        entry = self._audit(action, item=item.id, text=item.text, status=status, note=note or None)
-        self.snapshot = self.store.update(
-            lambda items: apply_entry(items, entry), audit_head=_head(entry)
-        )
-        self._seen_mtime = self.store.mtime_ns()
+        self._record(action, item, status=status, note=note or None)
         return self.view(item)
 
     def begin(self) -> None:
@@ -264,6 +299,157 @@ class GoLiveSession:
 
     def _audit(self, action: str, **fields: Any) -> AuditEntry:
         return self.audit.append(action, self.env_name, self.operator, via=self.via, **fields)
+
+    # --- checks --------------------------------------------------------------------------------
+
+    def checks_for(self, item_id: str) -> tuple[BoundCheck, ...]:
+        return self.compiled.get(item_id, ())
+
+    def check_context(self) -> CheckContext:
+        return CheckContext(self.config, self.env_name)
+
+    async def run_items(
+        self,
+        items: Sequence[ChecklistItem],
+        *,
+        jobs: int | None = None,
+        on_change: Callable[[ItemRunResult | ChecklistItem], None] | None = None,
+    ) -> list[ItemRunResult]:
+        """Run the bound checks of these items (bounded concurrency) and record each result.
+
+        Each item: audit `run`, state `running`, the checks, then audit `result` and state
+        `passed`/`failed` with the evidence. A cancel records `cancel` and restores what the
+        item showed before the run.
+        """
+        runnable = [item for item in items if self.checks_for(item.id)]
+        if not runnable:
+            return []
+        if self.read_only:
+            commands = [
+                item.text
+                for item in runnable
+                if any(isinstance(b.spec, CommandCheck) for b in self.checks_for(item.id))
+            ]
+            if commands:
+                raise CockpitError(
+                    "read-only: command checks would run commands: " + "; ".join(commands[:3]),
+                    "run them in a cockpit that is not read-only",
+                )
+        ctx = self.check_context()
+        before: dict[str, ItemRecord | None] = {}
+        pending: dict[str, list[tuple[BoundCheck, CheckResult]]] = {}
+        finished: list[ItemRunResult] = []
+        for item in runnable:
+            assert self.snapshot is not None
+            before[item.id] = self.snapshot.record(item.id)
+            pending[item.id] = []
+            if not self.read_only:
+                names = [b.name for b in self.checks_for(item.id)]
+                self._record("run", item, status="running", checks=names)
+            if on_change:
+                on_change(item)
+
+        async def collect(bound: BoundCheck, result: CheckResult) -> None:
+            results = pending[bound.item_id]
+            results.append((bound, result))
+            if len(results) < len(self.checks_for(bound.item_id)):
+                return
+            item = self.checklist.item(bound.item_id)
+            assert item is not None
+            outcome = ItemRunResult.of(item, results)
+            finished.append(outcome)
+            del pending[bound.item_id]
+            if not self.read_only:
+                self._record(
+                    "result",
+                    item,
+                    status=outcome.status,
+                    evidence=outcome.evidence,
+                    checks=[
+                        {
+                            "check": b.name,
+                            "passed": r.passed,
+                            "evidence": r.evidence,
+                            "seconds": round(r.duration, 3),
+                            **({"reason": r.reason} if r.reason else {}),
+                        }
+                        for b, r in outcome.results
+                    ],
+                )
+            if on_change:
+                on_change(outcome)
+
+        every = [bound for item in runnable for bound in self.checks_for(item.id)]
+        try:
+            await run_checks(
+                every, ctx, jobs=jobs or self.environment.max_parallel_checks, on_result=collect
+            )
+        except asyncio.CancelledError:
+            for item_id in list(pending):
+                unfinished = self.checklist.item(item_id)
+                if unfinished is None or self.read_only:
+                    continue
+                previous = before.get(item_id)
+                self._record(
+                    "cancel",
+                    unfinished,
+                    status=previous.status if previous else "pending",
+                    evidence=previous.evidence if previous else None,
+                )
+                if on_change:
+                    on_change(unfinished)
+            raise
+        return finished
+
+    def _record(self, action: str, item: ChecklistItem, **fields: Any) -> AuditEntry:
+        entry = self._audit(action, item=item.id, text=item.text, **fields)
+        self.snapshot = self.store.update(
+            lambda items: apply_entry(items, entry), audit_head=_head(entry)
+        )
+        self._seen_mtime = self.store.mtime_ns()
+        return entry
+
+    # --- steps ---------------------------------------------------------------------------------
+
+    def plan_step(self, item: ChecklistItem) -> StepPlan:
+        """The exact commands a step would run here, or a CockpitError saying why not."""
+        return plan_step(self.check_context(), item)
+
+    async def run_step(
+        self,
+        item: ChecklistItem,
+        *,
+        on_line: Callable[[str], None] | None = None,
+        timeout: float | None = None,
+    ) -> ItemRunResult:
+        """Run a step's commands in order, stopping at the first that fails; audited."""
+        self._refuse_if_read_only("run commands")
+        plan = self.plan_step(item)
+        assert self.snapshot is not None
+        previous = self.snapshot.record(item.id)
+        self._record("run", item, status="running", commands=[c.display for c in plan.commands])
+        try:
+            result = await execute_step(
+                plan, timeout=timeout or self.environment.step_timeout, on_line=on_line
+            )
+        except asyncio.CancelledError:
+            self._record(
+                "cancel",
+                item,
+                status=previous.status if previous else "pending",
+                evidence=previous.evidence if previous else None,
+                note="cancelled while running",
+            )
+            raise
+        outcome = ItemRunResult(item, result.passed, result.evidence, ())
+        self._record(
+            "result",
+            item,
+            status=outcome.status,
+            evidence=result.evidence,
+            output_tail=list(result.tail)[-20:],
+        )
+        return outcome
 
     # --- output --------------------------------------------------------------------------------
 
@@ -335,7 +521,10 @@ class GoLiveSession:
 
 
 def apply_entry(items: dict[str, ItemRecord], entry: AuditEntry) -> None:
-    """Fold one audit entry into item records; used for live updates and for rebuilding."""
+    """Fold one audit entry into item records; used for live updates and for rebuilding.
+
+    Notes accumulate ("[HH:MM user] text" per line); a status change never drops them.
+    """
     if entry.action not in STATE_ACTIONS:
         return
     item_id = entry.fields.get("item")
@@ -344,31 +533,24 @@ def apply_entry(items: dict[str, ItemRecord], entry: AuditEntry) -> None:
     current = items.get(item_id, ItemRecord())
     at = _parse_ts(entry.ts)
     by = entry.fields.get("actor")
-    address = entry.fields.get("from")
     note = str(entry.fields.get("note") or "")
-    if entry.action == "note":
-        stamp = at.strftime("%H:%M") if at else ""
-        line = f"[{stamp} {by}] {note}" if stamp else note
-        merged = f"{current.note}\n{line}" if current.note else line
-        items[item_id] = ItemRecord(
-            status=current.status,
-            by=current.by,
-            address=current.address,
-            at=current.at,
-            note=merged,
-            evidence=current.evidence,
-        )
-        return
+    merged_note = current.note
+    if note:
+        line = f"[{at:%H:%M} {by}] {note}" if at else note
+        merged_note = f"{current.note}\n{line}" if current.note else line
     status = entry.fields.get("status")
-    if status not in ("pending", "running", "passed", "failed", "done", "skipped"):
+    if entry.action == "note" or status not in ITEM_STATUSES:
+        items[item_id] = replace(current, note=merged_note)
         return
+    address = entry.fields.get("from")
+    evidence = entry.fields.get("evidence")
     items[item_id] = ItemRecord(
         status=status,
         by=str(by) if by else None,
         address=str(address) if address else None,
         at=at,
-        note=note if entry.action != "reopen" else (note or ""),
-        evidence=str(entry.fields.get("evidence") or ""),
+        note=merged_note,
+        evidence=str(evidence) if evidence else "",
     )
 
 
@@ -409,6 +591,16 @@ def bind_checks(
             details=problems,
         )
     return {key: tuple(value) for key, value in bound.items()}
+
+
+def compile_checks(
+    loaded: LoadedConfig, bindings: dict[str, tuple[CheckBinding, ...]]
+) -> dict[str, tuple[BoundCheck, ...]]:
+    index_of = {id(binding): i for i, binding in enumerate(loaded.model.checks)}
+    return {
+        item_id: tuple(compile_binding(index_of[id(b)], item_id, b) for b in item_bindings)
+        for item_id, item_bindings in bindings.items()
+    }
 
 
 def _head(entry: AuditEntry) -> AuditHead:

@@ -1,0 +1,185 @@
+"""What every check type shares: its parameters, its context, its result, the registry.
+
+A check type is a pydantic model (its TOML fields, validated strictly) with an async `run`.
+Checks never raise for a failed condition: they return a `CheckResult` whose one-line
+`evidence` says what was measured, so the operator can trust a tick without re-checking.
+Secrets they read are registered in the context and scrubbed from everything they return.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from cockpit.config import EnvironmentConfig, LoadedConfig
+from cockpit.errors import CockpitError
+
+DEFAULT_TIMEOUT = 10.0
+_PLACEHOLDER = re.compile(r"(?<![$\\])\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check: passed or not, and the evidence."""
+
+    passed: bool
+    evidence: str
+    duration: float = 0.0
+    details: tuple[str, ...] = ()
+    reason: str | None = None  # "timeout", "unreachable", "cancelled", "error" or None
+
+    def scrubbed(self, secrets: Iterable[str]) -> CheckResult:
+        values = [s for s in secrets if s and len(s) >= 4]
+        if not values:
+            return self
+        return CheckResult(
+            passed=self.passed,
+            evidence=scrub(self.evidence, values),
+            duration=self.duration,
+            details=tuple(scrub(line, values) for line in self.details),
+            reason=self.reason,
+        )
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+class CheckFailed(Exception):
+    """Raised inside a check to end it as failed with this evidence."""
+
+    def __init__(self, evidence: str, reason: str | None = None) -> None:
+        super().__init__(evidence)
+        self.evidence = evidence
+        self.reason = reason
+
+
+@dataclass
+class CheckContext:
+    """What a check may know about where it runs; collects the secrets it touched."""
+
+    config: LoadedConfig
+    env_name: str
+    secrets: list[str] = field(default_factory=list)
+    timeout: float = DEFAULT_TIMEOUT  # of the check being run; checks size their own waits by it
+
+    def for_check(self, timeout: float) -> CheckContext:
+        """A context for one check run; secrets stay shared so all output is scrubbed."""
+        return CheckContext(self.config, self.env_name, self.secrets, timeout)
+
+    @property
+    def environment(self) -> EnvironmentConfig:
+        return self.config.environment(self.env_name)
+
+    def path(self, value: Path | str) -> Path:
+        return self.config.resolve(Path(value))
+
+    def secret(self, env_var: str | None, file: Path | None, what: str) -> str | None:
+        """Read a secret by reference now; remember it so it is scrubbed from all output."""
+        if env_var:
+            value = os.environ.get(env_var)
+            if not value:
+                raise CheckFailed(
+                    f"{what}: environment variable {env_var} is not set", reason="error"
+                )
+        elif file is not None:
+            try:
+                value = self.path(file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise CheckFailed(
+                    f"{what}: cannot read {self.path(file)}: {exc.strerror}", reason="error"
+                ) from exc
+        else:
+            return None
+        self.secrets.append(value)
+        return value
+
+    def placeholders(self) -> dict[str, str]:
+        env = self.environment
+        values = {"environment": self.env_name}
+        if env.clusters:
+            first = env.clusters[0]
+            values["cluster"] = first.name
+            values["namespace"] = first.namespace
+            if first.context:
+                values["context"] = first.context
+        values.update(env.placeholders)
+        return values
+
+    def fill(self, text: str) -> str:
+        """Replace {name} placeholders; an unknown one is an error naming where to add it."""
+        values = self.placeholders()
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in values:
+                raise CockpitError(
+                    f"unknown placeholder {{{name}}} in {text!r}",
+                    f'add {name} = "..." under [environments.{self.env_name}.placeholders]',
+                )
+            return values[name]
+
+        return _PLACEHOLDER.sub(replace, text)
+
+
+class CheckSpec(BaseModel):
+    """Base of every check type's parameters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    TYPE: ClassVar[str] = ""
+    DEFAULT_TIMEOUT: ClassVar[float] = DEFAULT_TIMEOUT
+
+    def secret_refs(self) -> list[tuple[str, str, str]]:
+        """(field, "env" or "file", value) of every secret this check reads."""
+        refs: list[tuple[str, str, str]] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if name.endswith("_env") and isinstance(value, str):
+                refs.append((name, "env", value))
+            elif name.endswith("_file") and name != "ca_file":
+                refs.append((name, "file", str(value)))
+        return refs
+
+    def describe(self) -> str:
+        """A short name for the check, shown in lists and JUnit test case names."""
+        return self.TYPE
+
+    async def run(self, ctx: CheckContext) -> CheckResult:
+        raise NotImplementedError
+
+
+REGISTRY: dict[str, type[CheckSpec]] = {}
+
+
+_SpecT = TypeVar("_SpecT", bound=type[CheckSpec])
+
+
+def register(cls: _SpecT) -> _SpecT:
+    REGISTRY[cls.TYPE] = cls
+    return cls
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    @property
+    def ms(self) -> float:
+        return self.elapsed * 1000.0

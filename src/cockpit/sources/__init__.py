@@ -1,0 +1,1 @@
+"""Live feeds the cockpit reads from: Prometheus (and, later, Kubernetes and error trackers)."""
