@@ -313,7 +313,7 @@ class GoLiveSession:
         items: Sequence[ChecklistItem],
         *,
         jobs: int | None = None,
-        on_change: Callable[[ItemRunResult | ChecklistItem], None] | None = None,
+        on_change: Callable[[ItemRunResult | ChecklistItem], object] | None = None,
     ) -> list[ItemRunResult]:
         """Run the bound checks of these items (bounded concurrency) and record each result.
 
@@ -419,7 +419,7 @@ class GoLiveSession:
         self,
         item: ChecklistItem,
         *,
-        on_line: Callable[[str], None] | None = None,
+        on_line: Callable[[str], object] | None = None,
         timeout: float | None = None,
     ) -> ItemRunResult:
         """Run a step's commands in order, stopping at the first that fails; audited."""

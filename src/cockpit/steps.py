@@ -81,7 +81,7 @@ def plan_step(ctx: CheckContext, item: ChecklistItem) -> StepPlan:
 
 
 async def execute_step(
-    plan: StepPlan, *, timeout: float, on_line: Callable[[str], None] | None = None
+    plan: StepPlan, *, timeout: float, on_line: Callable[[str], object] | None = None
 ) -> StepResult:
     """Run the commands in order; stop at the first that fails or times out."""
     result = StepResult(passed=True, evidence="")

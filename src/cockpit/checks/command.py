@@ -59,7 +59,7 @@ async def run_process(
     timeout: float,
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
-    on_line: Callable[[str], None] | None = None,
+    on_line: Callable[[str], object] | None = None,
     keep_lines: int = 200,
 ) -> ProcessOutcome:
     """Run argv in a new process group; on timeout or cancel, kill the whole group."""

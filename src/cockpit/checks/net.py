@@ -45,6 +45,18 @@ def _ssl_context(ca_file: Path | None, ctx: CheckContext) -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+def _find_cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The first exception of `kind` in the chain behind `exc` (httpx wraps ssl errors)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def _lookup(document: Any, dotted: str) -> Any:
     current = document
     for part in dotted.split("."):
@@ -122,7 +134,7 @@ class HttpCheck(CheckSpec):
             async with httpx.AsyncClient(verify=verify, follow_redirects=follow) as client:
                 response = await client.request(self.method, url, headers=headers)
         except httpx.ConnectError as exc:
-            cause = exc.__context__ or exc.__cause__
+            cause = _find_cause(exc, ssl.SSLCertVerificationError)
             if isinstance(cause, ssl.SSLCertVerificationError):
                 raise CheckFailed(
                     f"{url}: TLS certificate does not verify: {cause.verify_message}"

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
+from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
 
-from cockpit.checklist import ChecklistItem
+from cockpit.checklist import ChecklistItem, Section
 from cockpit.errors import CockpitError
-from cockpit.session import GoLiveSession
+from cockpit.session import GoLiveSession, ItemRunResult
 from cockpit.tui.screens.help import HelpScreen
 from cockpit.tui.screens.item_detail import ItemDetailScreen
 from cockpit.tui.screens.prompt import TextPrompt
+from cockpit.tui.screens.step_run import StepRunScreen
 from cockpit.tui.themes import ThemeCatalog
 from cockpit.tui.widgets.banner import EnvironmentBanner
 from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
@@ -32,7 +38,17 @@ class CockpitApp(App[None]):
     TITLE = "cockpit"
     ENABLE_COMMAND_PALETTE = True
 
+    class ChecksChanged(Message):
+        """A check or step run changed item states; redraw."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "escape",
+            "cancel_runs",
+            "Cancel runs",
+            tooltip="Stop the checks and steps that are running; the cancel is audited",
+            id="app.cancel",
+        ),
         Binding(
             "question_mark", "help", "Help", tooltip="Keys and what the panes mean", id="app.help"
         ),
@@ -98,6 +114,142 @@ class CockpitApp(App[None]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_runs":
+            return bool(self._running_workers())  # hidden unless something runs
+        return True
+
+    def _running_workers(self) -> list[Worker[object]]:
+        return [
+            w
+            for w in self.workers
+            if w.group in ("checks", "section")
+            and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+        ]
+
+    def action_cancel_runs(self) -> None:
+        running = self._running_workers()
+        for worker in running:
+            worker.cancel()
+        if running:
+            self.notify(
+                "Cancelled; the cancel is in the audit log.", title="Run", severity="warning"
+            )
+        self.refresh_bindings()
+
+    # --- running checks and steps --------------------------------------------------------------
+
+    def run_item(self, item: ChecklistItem) -> None:
+        session = self.session
+        if session.checks_for(item.id):
+            self._run_checks([item], f"{item.text}")
+        elif item.kind == "step":
+            try:
+                plan = session.plan_step(item)
+            except CockpitError as exc:
+                self._report(exc)
+                return
+            self.push_screen(
+                StepRunScreen(session, item, plan, ask=True), lambda _outcome: self._refresh_views()
+            )
+        else:
+            self.notify(
+                f"{item.text!r} is a manual item: mark it with d, or bind it to a check in "
+                "[[checks]] (docs/CONFIG.md).",
+                title="Nothing to run",
+                severity="warning",
+            )
+
+    @work(group="checks", exit_on_error=False)
+    async def _run_checks(self, items: list[ChecklistItem], what: str) -> None:
+        self.call_later(self.refresh_bindings)
+        try:
+            results = await self.session.run_items(
+                items, on_change=lambda _changed: self.post_message(self.ChecksChanged())
+            )
+        except CockpitError as exc:
+            self._report(exc)
+            return
+        self._summarise(what, results)
+
+    def _summarise(self, what: str, results: list[ItemRunResult]) -> None:
+        failed = [r for r in results if not r.passed]
+        if not results:
+            return
+        if failed:
+            first = failed[0]
+            self.notify(
+                f"{len(failed)} of {len(results)} failed. {first.item.text}: {first.evidence}",
+                title=f"Checks: {what}",
+                severity="error",
+                timeout=15,
+            )
+        else:
+            self.notify(f"{len(results)} passed.", title=f"Checks: {what}")
+
+    def on_cockpit_app_checks_changed(self, _message: ChecksChanged) -> None:
+        self._refresh_views()
+        self.refresh_bindings()
+
+    def on_checklist_tree_section_intent(self, message: ChecklistTree.SectionIntent) -> None:
+        self._run_section(message.section)
+
+    @work(group="section", exclusive=True, exit_on_error=False)
+    async def _run_section(self, section: Section) -> None:
+        session = self.session
+        items = list(section.walk_items())
+        check_items = [i for i in items if session.checks_for(i.id)]
+        steps = [
+            i
+            for i in items
+            if i.kind == "step" and (i.commands or i.id in session.environment.steps)
+        ]
+        if not check_items and not steps:
+            self.notify(f"Nothing in {section.title!r} can be run.", title="Run section")
+            return
+        self.call_later(self.refresh_bindings)
+        checks_task = (
+            asyncio.create_task(
+                session.run_items(
+                    check_items, on_change=lambda _c: self.post_message(self.ChecksChanged())
+                )
+            )
+            if check_items
+            else None
+        )
+        stopped: str | None = None
+        try:
+            for position, step in enumerate(steps):
+                try:
+                    plan = session.plan_step(step)
+                except CockpitError as exc:
+                    self._report(exc)
+                    stopped = f"{step.text}: not run"
+                    break
+                ask = position == 0 or session.environment.confirm_each_step or plan.production
+                outcome = await self.push_screen_wait(StepRunScreen(session, step, plan, ask=ask))
+                self._refresh_views()
+                if outcome != "passed":
+                    stopped = f"{step.text}: {outcome}"
+                    break
+            results = await checks_task if checks_task else []
+        except asyncio.CancelledError:
+            if checks_task:
+                checks_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await checks_task
+            raise
+        except CockpitError as exc:
+            self._report(exc)
+            return
+        finally:
+            self.call_later(self.refresh_bindings)
+        self._summarise(section.title, results)
+        if stopped:
+            self.notify(
+                f"Stopped at step {stopped}", title=f"Run {section.title}", severity="error"
+            )
+
     # --- state ---------------------------------------------------------------------------------
 
     def _poll_state(self) -> None:
@@ -140,6 +292,8 @@ class CockpitApp(App[None]):
                 ItemDetailScreen(session, session.view(item)),
                 lambda picked: self.perform(picked, item) if picked else None,
             )
+        elif action == "run":
+            self.run_item(item)
         elif action == "done":
             self._attempt(lambda: session.mark_done(item.id))
         elif action == "skip":
@@ -198,12 +352,27 @@ class CockpitApp(App[None]):
                     "reopen",
                 ),
                 ("checklist.detail", "Checklist: item detail", "Open the selected item", "detail"),
+                (
+                    "checklist.run",
+                    "Checklist: run",
+                    "Run the selected item's checks or step",
+                    "run",
+                ),
             ):
                 yield SystemCommand(
                     title, f"{help_text} [{binding_id}]", self._on_selected(tree, action)
                 )
             yield SystemCommand(
                 "Checklist: next to do", "Jump to the next unresolved item", tree.action_next_open
+            )
+            yield SystemCommand(
+                "Checklist: run section",
+                "Run the section's checks, and its steps in order [checklist.run_section]",
+                tree.action_run_section,
+            )
+        if self._running_workers():
+            yield SystemCommand(
+                "Cancel runs", "Stop running checks and steps", self.action_cancel_runs
             )
         yield SystemCommand("Help", "Keys and what the panes mean", self.action_help)
 
@@ -212,7 +381,7 @@ class CockpitApp(App[None]):
             item = tree.selected_item()
             if item is None:
                 self.notify("Select an item in the checklist first.", severity="warning")
-            elif action != "detail" and self.session.read_only:
+            elif action not in ("detail", "run") and self.session.read_only:
                 self.notify("Read-only: this cockpit cannot change anything.", severity="warning")
             else:
                 self.perform(action, item)

@@ -22,6 +22,12 @@ HELP_TEXT = """\
   n              add a note to the item
   u              reopen: set the item back to pending
   ]              jump to the next item that is not resolved
+  r              run the item: its bound checks, or its step's commands
+                 (commands need allow_commands = true; you confirm them first,
+                 in production by typing the environment's name)
+  R              run the section: checks at the same time, steps in order,
+                 stopping at the first step that fails
+  escape         stop what is running (the cancel is audited)
 
 [b]Everywhere[/b]
   tab / shift+tab  move between panes
@@ -31,6 +37,7 @@ HELP_TEXT = """\
 
 [b]Item states[/b]
   ○ pending   ◌ running   ✔ done / passed   ✘ failed   ⤼ skipped   ✎ has notes
+  "check" items are proven by a machine; "step" items carry commands
 
 Every action is written to the audit log first, then to the state file,
 so a dropped SSH session or a crash loses nothing: start the cockpit

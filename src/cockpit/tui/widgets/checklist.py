@@ -74,8 +74,23 @@ class ChecklistTree(Tree[NodeRef]):
             "u",
             "reopen",
             "Reopen",
+            show=False,
             tooltip="Set the selected item back to pending",
             id="checklist.reopen",
+        ),
+        Binding(
+            "r",
+            "run",
+            "Run",
+            tooltip="Run the selected item's checks, or its step's commands",
+            id="checklist.run",
+        ),
+        Binding(
+            "R",
+            "run_section",
+            "Run section",
+            tooltip="Run every check of the section, and its steps in order",
+            id="checklist.run_section",
         ),
         Binding(
             "enter",
@@ -104,6 +119,7 @@ class ChecklistTree(Tree[NodeRef]):
             "]",
             "next_open",
             "Next to do",
+            show=False,
             tooltip="Jump to the next item that is not resolved",
             id="checklist.next",
         ),
@@ -123,7 +139,27 @@ class ChecklistTree(Tree[NodeRef]):
             return None
         return node.data.item
 
+    class SectionIntent(Message):
+        """The operator asked to run a whole section."""
+
+        def __init__(self, section: Section) -> None:
+            super().__init__()
+            self.section = section
+
+    def selected_section(self) -> Section | None:
+        """The section under the cursor, or the one holding the item under the cursor."""
+        node = self.cursor_node
+        while node is not None:
+            if node.data is not None and node.data.section is not None:
+                return node.data.section
+            node = node.parent
+        return None
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "run":
+            return True if self.selected_item() is not None else None
+        if action == "run_section":
+            return True if self.selected_section() is not None else None
         if action in ("mark_done", "skip", "note", "reopen"):
             pane = self._pane()
             if pane is not None and pane.session.read_only:
@@ -153,6 +189,14 @@ class ChecklistTree(Tree[NodeRef]):
 
     def action_reopen(self) -> None:
         self._intent("reopen")
+
+    def action_run(self) -> None:
+        self._intent("run")
+
+    def action_run_section(self) -> None:
+        section = self.selected_section()
+        if section is not None:
+            self.post_message(self.SectionIntent(section))
 
     def action_open_detail(self) -> None:
         node = self.cursor_node

@@ -1,0 +1,188 @@
+"""Running a runbook step: the exact commands, a confirmation, then the live output.
+
+In a production environment the operator types the environment's name to confirm: a stray
+Enter cannot start a migration. Escape before the start closes; Escape while running cancels
+the run (the process group is killed and the cancellation is audited).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar, Literal
+
+from rich.markup import escape
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Input, Log, Static
+
+from cockpit.checklist import ChecklistItem
+from cockpit.errors import CockpitError
+from cockpit.session import GoLiveSession
+from cockpit.steps import StepPlan
+
+StepOutcome = Literal["passed", "failed", "cancelled", "declined"]
+
+
+class StepRunScreen(ModalScreen[StepOutcome]):
+    DEFAULT_CSS = """
+    StepRunScreen {
+        align: center middle;
+    }
+    StepRunScreen > Vertical {
+        width: 95%;
+        max-width: 140;
+        height: 90%;
+        border: thick $accent;
+        background: $panel;
+        padding: 0 1;
+    }
+    StepRunScreen.-production > Vertical {
+        border: thick $error;
+    }
+    StepRunScreen #step-commands {
+        height: auto;
+        max-height: 10;
+        margin-bottom: 1;
+    }
+    StepRunScreen #step-output {
+        height: 1fr;
+        border: round $panel-lighten-2;
+    }
+    StepRunScreen #step-status {
+        height: auto;
+    }
+    StepRunScreen #step-confirm.-hidden {
+        display: none;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "escape",
+            "cancel",
+            "Cancel / close",
+            tooltip="Before the start: close. While running: stop the commands.",
+            id="step.cancel",
+        ),
+        Binding(
+            "enter",
+            "close",
+            "Continue",
+            tooltip="Close this view once the step has finished",
+            id="step.continue",
+        ),
+    ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "close":
+            return self.state == "done"
+        return True
+
+    def action_close(self) -> None:
+        if self.state == "done":
+            self.dismiss(self.outcome)
+
+    class OutputLine(Message):
+        def __init__(self, line: str) -> None:
+            super().__init__()
+            self.line = line
+
+    def __init__(
+        self, session: GoLiveSession, item: ChecklistItem, plan: StepPlan, *, ask: bool = True
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.item = item
+        self.plan = plan
+        self.ask = ask
+        self.state: Literal["waiting", "running", "done"] = "waiting"
+        self.outcome: StepOutcome = "declined"
+
+    @property
+    def confirm_word(self) -> str:
+        return self.session.env_name if self.plan.production else ""
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = f"Run step · {self.session.label}"
+            yield Static(f"[b]{escape(self.item.text)}[/b]  ({self.plan.source})", markup=True)
+            commands = "\n".join(f"$ {c.display}" for c in self.plan.commands)
+            yield Static(commands, id="step-commands", markup=False)
+            if self.plan.production:
+                prompt = (
+                    f"PRODUCTION: type {self.session.env_name!r} and press Enter to run "
+                    "these commands, or Escape to cancel"
+                )
+            else:
+                prompt = "Press Enter to run these commands, or Escape to cancel"
+            yield Static(prompt, id="step-status")
+            yield Input(
+                placeholder=self.confirm_word or "Enter to run",
+                id="step-confirm",
+            )
+            yield Log(id="step-output", max_lines=5000)
+
+    def on_mount(self) -> None:
+        self.set_class(self.plan.production, "-production")
+        if not self.ask:
+            self._start()
+        else:
+            self.query_one("#step-confirm", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if self.state != "waiting":
+            return
+        if self.plan.production and event.value.strip() != self.confirm_word:
+            self._status(
+                f"[b]Not started[/b]: type exactly {escape(self.confirm_word)!r} to confirm",
+            )
+            event.input.value = ""
+            return
+        self._start()
+
+    def _start(self) -> None:
+        self.state = "running"
+        self.refresh_bindings()
+        self.query_one("#step-confirm", Input).add_class("-hidden")
+        self.query_one("#step-output", Log).focus()
+        self._status("[b]running[/b] — Escape stops the commands")
+        self._run()
+
+    @work(exclusive=True, exit_on_error=False, group="step")
+    async def _run(self) -> None:
+        try:
+            result = await self.session.run_step(
+                self.item, on_line=lambda line: self.post_message(self.OutputLine(line))
+            )
+        except asyncio.CancelledError:
+            self.outcome = "cancelled"
+            raise
+        except CockpitError as exc:
+            self.outcome = "failed"
+            self.state = "done"
+            self._status(f"[b]not run[/b]: {escape(exc.message)}")
+            return
+        self.outcome = result.status  # type: ignore[assignment]
+        self.state = "done"
+        self.refresh_bindings()
+        word = "[b]passed[/b]" if result.passed else "[b]FAILED[/b]"
+        self._status(f"{word}: {escape(result.evidence)} — Enter or Escape closes")
+
+    def on_step_run_screen_output_line(self, message: OutputLine) -> None:
+        self.query_one("#step-output", Log).write_line(message.line)
+
+    def _status(self, markup: str) -> None:
+        self.query_one("#step-status", Static).update(markup)
+
+    def action_cancel(self) -> None:
+        if self.state == "running":
+            self.workers.cancel_group(self, "step")
+            self.state = "done"
+            self.outcome = "cancelled"
+            self._status("[b]cancelled[/b]: the commands were stopped — Enter or Escape closes")
+            return
+        self.dismiss(self.outcome)

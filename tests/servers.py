@@ -1,0 +1,516 @@
+"""Real servers for the check tests, started on 127.0.0.1 once per test session.
+
+PostgreSQL, Redis and Prometheus come from Debian's packages (`make test` installs them when
+run as root); HTTP(S), DNS, SMTP and "stalled" endpoints are small in-process servers. Every
+server listens on a free loopback port and is stopped when the session ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import http.server
+import ipaddress
+import json
+import os
+import pwd
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PG_BIN_CANDIDATES = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def need(binary: str) -> str:
+    """The path of a server binary, or a failure (in CI) / skip (elsewhere) saying what to do."""
+    found = shutil.which(binary)
+    if found:
+        return found
+    message = f"{binary} is not installed: run `make test` as root, or apt-get install it"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+    raise AssertionError  # unreachable
+
+
+def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+# --- stalled endpoints --------------------------------------------------------------------------
+
+
+class Stall:
+    """A port that accepts TCP connections (the kernel does) and never says a word."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = int(self.sock.getsockname()[1])
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Blackhole:
+    """A port whose connects never complete: a full accept queue makes the kernel drop SYNs."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(0)
+        self.port = int(self.sock.getsockname()[1])
+        self.fillers = []
+        for _ in range(4):
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError, OSError):
+                filler.connect(("127.0.0.1", self.port))
+            self.fillers.append(filler)
+        time.sleep(0.1)
+
+    def close(self) -> None:
+        for filler in self.fillers:
+            filler.close()
+        self.sock.close()
+
+
+# --- certificates -------------------------------------------------------------------------------
+
+
+@dataclass
+class Pki:
+    ca_file: Path
+    good: tuple[Path, Path]  # cert, key for localhost / 127.0.0.1, valid 90 days
+    expiring: tuple[Path, Path]  # same names, expires in 3 days
+    wrong_name: tuple[Path, Path]  # for wrong.example only
+
+
+def make_pki(folder: Path) -> Pki:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cockpit test CA")])
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_file = folder / "ca.pem"
+    ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+
+    def leaf(name: str, dns_names: list[str], days: float, ips: bool) -> tuple[Path, Path]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        alt: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
+        if ips:
+            alt.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_names[0])]))
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=days))
+            .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+            .add_extension(
+                x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
+        cert_path = folder / f"{name}.pem"
+        key_path = folder / f"{name}.key"
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        return cert_path, key_path
+
+    return Pki(
+        ca_file=ca_file,
+        good=leaf("good", ["localhost"], 90, ips=True),
+        expiring=leaf("expiring", ["localhost"], 3, ips=True),
+        wrong_name=leaf("wrong", ["wrong.example"], 90, ips=False),
+    )
+
+
+# --- HTTP(S) ------------------------------------------------------------------------------------
+
+
+class AppHandler(http.server.BaseHTTPRequestHandler):
+    """A pretend web application with the endpoints the http checks look at."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        if self.path == "/health":
+            self._send(
+                200,
+                json.dumps({"status": "ok", "checks": {"db": "up"}}).encode(),
+                {"Content-Type": "application/json"},
+            )
+        elif self.path == "/health-degraded":
+            self._send(
+                200,
+                json.dumps({"status": "degraded"}).encode(),
+                {"Content-Type": "application/json"},
+            )
+        elif self.path == "/login":
+            self._send(
+                200,
+                b"<html><h1>Sign in</h1></html>",
+                {
+                    "Content-Type": "text/html",
+                    "Strict-Transport-Security": "max-age=63072000",
+                    "Content-Security-Policy": "default-src 'self'",
+                    "X-Frame-Options": "DENY",
+                },
+            )
+        elif self.path == "/bare":
+            self._send(200, b"<html>no security headers</html>", {"Content-Type": "text/html"})
+        elif self.path == "/to-https":
+            self._send(301, b"", {"Location": "https://localhost/"})
+        elif self.path == "/to-http":
+            self._send(302, b"", {"Location": "http://localhost/elsewhere"})
+        elif self.path == "/down":
+            self._send(503, b"maintenance")
+        elif self.path == "/slow":
+            time.sleep(3)
+            self._send(200, b"late")
+        elif self.path == "/auth":
+            ok = self.headers.get("Authorization") == "Bearer " + os.environ.get(
+                "TEST_HTTP_TOKEN", ""
+            )
+            self._send(200 if ok else 401, b"")
+        else:
+            self._send(404, b"not found")
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+@dataclass
+class HttpServers:
+    http_port: int
+    https_port: int
+    expiring_port: int
+    wrong_name_port: int
+    pki: Pki
+
+
+@contextlib.contextmanager
+def http_servers(folder: Path) -> Iterator[HttpServers]:
+    pki = make_pki(folder)
+    servers: list[_Server] = []
+
+    def start(cert: tuple[Path, Path] | None) -> int:
+        server = _Server(("127.0.0.1", 0), AppHandler)
+        if cert is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(str(cert[0]), str(cert[1]))
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return int(server.server_address[1])
+
+    try:
+        yield HttpServers(
+            http_port=start(None),
+            https_port=start(pki.good),
+            expiring_port=start(pki.expiring),
+            wrong_name_port=start(pki.wrong_name),
+            pki=pki,
+        )
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+
+# --- DNS ----------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def dns_server(records: dict[str, str]) -> Iterator[int]:
+    """A tiny authoritative UDP server: A records from `records`, NXDOMAIN otherwise."""
+    import dns.flags
+    import dns.message
+    import dns.rcode
+    import dns.rrset
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    port = int(sock.getsockname()[1])
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            query = dns.message.from_wire(data)
+            response = dns.message.make_response(query)
+            response.flags |= dns.flags.AA
+            name = query.question[0].name.to_text()
+            if name in records:
+                response.answer.append(dns.rrset.from_text(name, 60, "IN", "A", records[name]))
+            else:
+                response.set_rcode(dns.rcode.NXDOMAIN)
+            sock.sendto(response.to_wire(), peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield port
+    finally:
+        stop.set()
+        thread.join(2)
+        sock.close()
+
+
+# --- PostgreSQL, Redis, Prometheus --------------------------------------------------------------
+
+
+def _as_postgres_user() -> list[str]:
+    if os.geteuid() != 0:
+        return []
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.fail("running as root but there is no postgres user: apt-get install postgresql")
+    return ["runuser", "-u", "postgres", "--"]
+
+
+@dataclass
+class Postgres:
+    port: int
+    password: str
+
+    @property
+    def dsn(self) -> str:
+        return (
+            f"postgresql://cockpit:{self.password}@127.0.0.1:{self.port}/postgres?connect_timeout=5"
+        )
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[Postgres]:
+    if not PG_BIN_CANDIDATES:
+        need("initdb")
+    bin_dir = PG_BIN_CANDIDATES[0]
+    prefix = _as_postgres_user()
+    # pytest's own temp folders are private to root; the postgres user needs its own
+    folder = Path(tempfile.mkdtemp(prefix="cockpit-test-pg-"))
+    data = folder / "pgdata"
+    password = "pg-Secret-4242-canary"
+    pwfile = folder / "pw"
+    pwfile.write_text(password)
+    if prefix:
+        shutil.chown(folder, "postgres", "postgres")
+        shutil.chown(pwfile, "postgres", "postgres")
+    subprocess.run(
+        [
+            *prefix,
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "cockpit",
+            f"--pwfile={pwfile}",
+            "--auth=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            *prefix,
+            str(bin_dir / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"unix_socket_directories={folder}",
+            "-c",
+            "fsync=off",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, proc=proc)
+        yield Postgres(port, password)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass
+class Redis:
+    port: int
+    password: str
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[Redis]:
+    binary = need("redis-server")
+    port = free_port()
+    password = "redis-Secret-7777-canary"
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--requirepass",
+            password,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, proc=proc)
+        yield Redis(port, password)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+@contextlib.contextmanager
+def prometheus_server(folder: Path, openmetrics: str) -> Iterator[int]:
+    """Prometheus with `openmetrics` backfilled by promtool (samples carry timestamps)."""
+    prometheus = need("prometheus")
+    promtool = need("promtool")
+    data = folder / "tsdb"
+    source = folder / "backfill.om"
+    source.write_text(openmetrics)
+    subprocess.run(
+        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(source), str(data)],
+        check=True,
+        capture_output=True,
+    )
+    config = folder / "prometheus.yml"
+    config.write_text("global:\n  scrape_interval: 1h\n")
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            prometheus,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={data}",
+            "--storage.tsdb.retention.time=10y",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        import urllib.request
+
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError("prometheus exited")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("prometheus not ready after 60 s")
+            time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(20)
