@@ -210,4 +210,13 @@ def test_every_config_key_is_documented():
             forms = (f"`{key}`", f"[{key}]", f".{key}]", f"[[{key}]]")
             if not any(form in doc for form in forms):
                 missing.append(key)
+    from cockpit.checks import REGISTRY
+
+    for kind, spec in REGISTRY.items():
+        if kind.startswith("test-"):
+            continue
+        assert f"**`{kind}`**" in doc, kind
+        for key in spec.model_fields:
+            if f"`{key}`" not in doc:
+                missing.append(f"{kind}.{key}")
     assert missing == []

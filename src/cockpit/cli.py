@@ -144,7 +144,12 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
             "fix them and run `cockpit validate` again",
             details=problems,
         )
-    warnings = []
+    warnings = [
+        f"{loaded.path}: checks[{index}] (item {binding.item!r}) is still marked "
+        "suggested = true: review it, then delete that line"
+        for index, binding in enumerate(loaded.model.checks)
+        if binding.suggested
+    ]
     for other in loaded.model.environments:
         if other != env_name:
             warnings.extend(loaded.secret_problems(other))
@@ -173,6 +178,29 @@ def check_secret_problems(
                 elif kind == "file" and not loaded.resolve(Path(value)).is_file():
                     problems.append(f"{where}: secret file {loaded.resolve(Path(value))} not found")
     return problems
+
+
+@cli.command()
+@click.option(
+    "--checklist",
+    "checklist_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Your Markdown runbook.",
+)
+@click.option(
+    "--output", "-o", default="cockpit.toml", show_default=True, type=click.Path(dir_okay=False)
+)
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+def init(checklist_path: str, output: str, force: bool) -> None:
+    """Write a starter cockpit.toml for a runbook, with suggested check bindings."""
+    from cockpit.starter import write_starter
+
+    written, suggestions = write_starter(Path(checklist_path), Path(output), force=force)
+    click.echo(
+        f"wrote {written} with {suggestions} suggested check(s); review them (suggested = true), "
+        f"then run: cockpit validate --config {written}"
+    )
 
 
 @cli.command()

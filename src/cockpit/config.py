@@ -227,6 +227,10 @@ class CheckBinding(BaseModel):
         default=None, description="Only in these environments (default: all)."
     )
     timeout: float | None = Field(default=None, gt=0, description="Seconds before giving up.")
+    suggested: bool = Field(
+        default=False,
+        description="Written by `cockpit init`: not reviewed yet. Delete once reviewed.",
+    )
 
 
 class Config(_Strict):

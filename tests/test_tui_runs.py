@@ -1,0 +1,295 @@
+"""Pilot tests of running checks and steps from the cockpit, and of `cockpit check`."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+from click.testing import CliRunner
+
+from cockpit.cli import cli
+from cockpit.session import GoLiveSession
+from cockpit.tui.app import CockpitApp
+from cockpit.tui.screens.step_run import StepRunScreen
+from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
+
+from .servers import free_port
+
+RUNBOOK = """\
+# Runs
+
+## Deploy
+
+- [ ] Shell works
+- [ ] Slow check
+- [ ] Port is open
+
+1. **Say hello**
+   ```bash
+   echo hello from {environment}
+   ```
+2. **Fail on purpose**
+   ```bash
+   ls /nonexistent-cockpit-dir
+   ```
+3. **Never reached**
+   ```bash
+   echo unreachable
+   ```
+4. **Manual step without commands**
+"""
+
+
+def config_text(port: int, *, production: bool = False, confirm: bool = True) -> str:
+    return f"""
+checklist = "runbook.md"
+[environments.stage]
+production = {str(production).lower()}
+allow_commands = true
+confirm_each_step = {str(confirm).lower()}
+
+[[checks]]
+item = "Shell works"
+type = "command"
+argv = ["true"]
+
+[[checks]]
+item = "Slow check"
+type = "command"
+argv = ["sleep", "0.6"]
+
+[[checks]]
+item = "Port is open"
+type = "tcp"
+host = "127.0.0.1"
+port = {port}
+"""
+
+
+@pytest.fixture
+def run_config(write_config):
+    def make(**kw):
+        return write_config(config_text(free_port(), **kw), runbook=RUNBOOK)
+
+    return make
+
+
+def label(app, item_id):
+    return str(app.query_one(ChecklistPane)._tree_nodes[item_id].label)
+
+
+async def wait_until(pilot, predicate, tries=100):
+    for _ in range(tries):
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not reached")
+
+
+async def test_section_run_shows_progress_stops_at_failed_step_and_survives_restart(
+    run_config, operator
+):
+    path = run_config()
+    session = GoLiveSession.open(path, None, operator=operator, via="tui")
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one(ChecklistPane).select_item("deploy/shell-works")
+        await pilot.pause()
+        await pilot.press("R")
+        await wait_until(pilot, lambda: label(app, "deploy/slow-check").startswith("◌"))
+        assert isinstance(app.screen, StepRunScreen)  # first step asks before it runs
+        assert "echo hello from stage" in str(app.screen.query_one("#step-commands").render())
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen.state == "done")
+        assert "hello from stage" in "\n".join(app.screen.query_one("#step-output").lines)
+        await pilot.press("enter")  # close: the next step asks again
+        await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, StepRunScreen) and app.screen.item.text == "Fail on purpose"
+            ),
+        )
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen.state == "done")
+        assert app.screen.outcome == "failed"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: not isinstance(app.screen, StepRunScreen))
+        await wait_until(pilot, lambda: label(app, "deploy/slow-check").startswith("✔"))
+        assert label(app, "deploy/port-is-open").startswith("✘")
+        assert label(app, "deploy/never-reached").startswith("○")
+
+    again = GoLiveSession.open(path, None, operator=operator)
+    status = {i.text: again.view(i).status for i in again.checklist.items()}
+    assert status == {
+        "Shell works": "passed",
+        "Slow check": "passed",
+        "Port is open": "failed",
+        "Say hello": "passed",
+        "Fail on purpose": "failed",
+        "Never reached": "pending",
+        "Manual step without commands": "pending",
+    }
+    port_record = again.view(again.checklist.item("deploy/port-is-open")).record
+    assert "cannot connect" in port_record.evidence
+    actions = [(e.action, e.fields.get("item")) for e in again.audit.entries()]
+    assert ("result", "deploy/fail-on-purpose") in actions
+    assert ("run", "deploy/never-reached") not in actions
+    assert again.audit.verify().ok
+
+
+async def test_production_step_needs_the_environment_name(run_config, operator):
+    session = GoLiveSession.open(run_config(production=True), None, operator=operator)
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one(ChecklistPane).select_item("deploy/say-hello")
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, StepRunScreen)
+        await pilot.press("enter")  # a stray Enter does nothing
+        await pilot.press(*"prod", "enter")  # nor does the wrong word
+        await pilot.pause(0.3)
+        assert app.screen.state == "waiting"
+        assert session.view(session.checklist.item("deploy/say-hello")).status == "pending"
+        await pilot.press(*"stage", "enter")
+        await wait_until(pilot, lambda: app.screen.state == "done")
+        assert app.screen.outcome == "passed"
+
+
+async def test_escape_cancels_running_checks_and_records_it(write_config, operator):
+    path = write_config(
+        """
+checklist = "runbook.md"
+[environments.stage]
+[[checks]]
+item = "Shell works"
+type = "command"
+argv = ["sleep", "30"]
+timeout = 60
+""",
+        runbook=RUNBOOK,
+    )
+    session = GoLiveSession.open(path, None, operator=operator)
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one(ChecklistPane).select_item("deploy/shell-works")
+        await pilot.pause()
+        await pilot.press("r")
+        await wait_until(pilot, lambda: label(app, "deploy/shell-works").startswith("◌"))
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: label(app, "deploy/shell-works").startswith("○"))
+    actions = [e.action for e in session.audit.entries()]
+    assert actions[-3:] == ["run", "cancel", "session_end"]
+    assert session.view(session.checklist.item("deploy/shell-works")).status == "pending"
+
+
+async def test_run_on_a_manual_item_explains(run_config, operator):
+    session = GoLiveSession.open(run_config(), None, operator=operator)
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one(ChecklistPane).select_item("deploy/manual-step-without-commands")
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert any("manual item" in m or "no commands" in m for m in messages), messages
+
+
+async def test_commands_are_off_unless_allowed(write_config, operator):
+    path = write_config('checklist = "runbook.md"\n[environments.stage]\n', runbook=RUNBOOK)
+    session = GoLiveSession.open(path, None, operator=operator)
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one(ChecklistPane).select_item("deploy/say-hello")
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        assert not isinstance(app.screen, StepRunScreen)
+        messages = [n.message for n in app._notifications]
+        assert any("allow_commands = true" in m for m in messages), messages
+        assert app.query_one(ChecklistTree).check_action("run", ()) is True
+
+
+# --- headless --------------------------------------------------------------------------------
+
+
+def test_cockpit_check_exit_codes_and_formats(run_config, tmp_path):
+    path = str(run_config())
+    runner = CliRunner()
+    failing = runner.invoke(cli, ["check", "-c", path])
+    assert failing.exit_code == 1, failing.output
+    assert "FAIL  Port is open" in failing.output
+    assert "2 passed, 1 failed" in failing.output
+    passing = runner.invoke(cli, ["check", "-c", path, "--item", "Shell works"])
+    assert passing.exit_code == 0, passing.output
+    usage = runner.invoke(cli, ["check", "-c", path, "--section", "Nope"])
+    assert usage.exit_code == 2
+    assert "no section 'Nope'" in usage.output
+    nothing = runner.invoke(cli, ["check", "-c", path, "--item", "Say hello"])
+    assert nothing.exit_code == 2
+    assert "no checks are bound" in nothing.output
+    data = json.loads(runner.invoke(cli, ["check", "-c", path, "-f", "json"]).output)
+    assert data["passed"] == 2 and data["failed"] == 1
+    assert {c["type"] for i in data["items"] for c in i["checks"]} == {"command", "tcp"}
+    junit_file = tmp_path / "junit.xml"
+    result = runner.invoke(cli, ["check", "-c", path, "-f", "junit", "-o", str(junit_file)])
+    assert result.exit_code == 1
+    root = ET.parse(junit_file).getroot()
+    assert root.tag == "testsuites"
+    cases = root.findall("./testsuite/testcase")
+    assert len(cases) == 3
+    failures = [c for c in cases if c.find("failure") is not None]
+    assert len(failures) == 1
+    assert failures[0].get("name").startswith("Port is open :: tcp 127.0.0.1:")
+    assert root.find("testsuite").get("failures") == "1"
+
+
+def test_sample_config_binds_at_least_15_items_and_gives_valid_junit(tmp_path):
+    import shutil
+
+    from .conftest import REPO
+
+    for name in ("servicedesk.toml", "servicedesk-runbook.md"):
+        shutil.copy(REPO / "sample-configs" / name, tmp_path / name)
+    shutil.copytree(REPO / "sample-configs" / "scripts", tmp_path / "scripts")
+    session = GoLiveSession.open(tmp_path / "servicedesk.toml", None)
+    assert len(session.compiled) >= 15
+    bound_checks = sum(len(checks) for checks in session.compiled.values())
+    result = CliRunner().invoke(
+        cli, ["check", "-c", str(tmp_path / "servicedesk.toml"), "-f", "junit", "--jobs", "16"]
+    )
+    assert result.exit_code == 1  # the sample's hosts do not exist here
+    root = ET.fromstring(result.output.split("\n", 1)[1])
+    assert len(root.findall("./testsuite/testcase")) == bound_checks
+
+
+def test_init_writes_a_valid_starter_config_with_suggestions(tmp_path, monkeypatch):
+    from .conftest import REFERENCE_CHECKLIST
+
+    for name in ("COCKPIT_PROMETHEUS_TOKEN", "COCKPIT_DB_DSN", "COCKPIT_REDIS_PASSWORD"):
+        monkeypatch.setenv(name, "set-for-the-test")
+    output = tmp_path / "cockpit.toml"
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["init", "--checklist", str(REFERENCE_CHECKLIST), "-o", str(output)]
+    )
+    assert result.exit_code == 0, result.output
+    text = output.read_text()
+    assert text.startswith("# cockpit configuration written by `cockpit init`")
+    import tomllib
+
+    document = tomllib.loads(text)
+    bound = {c["item"]: c for c in document["checks"]}
+    assert all(c["suggested"] for c in document["checks"])
+    assert bound["Health check endpoint functional"]["type"] == "http"
+    assert bound["SSL/TLS certificates valid"]["type"] == "tls"
+    assert bound["PostgreSQL database (16+) configured with replication"]["type"] == "postgres"
+    assert bound["HSTS headers enabled"]["require_headers"] == ["Strict-Transport-Security"]
+    assert "High error rate alert" not in bound  # alerts are about a process, not a live fact
+    again = runner.invoke(cli, ["init", "--checklist", str(REFERENCE_CHECKLIST), "-o", str(output)])
+    assert again.exit_code == 2
+    assert "already exists" in again.output
+    valid = runner.invoke(cli, ["validate", "-c", str(output), "--env", "production"])
+    assert valid.exit_code == 0, valid.output
+    assert "still marked suggested = true" in valid.output
