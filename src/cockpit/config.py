@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -57,6 +58,15 @@ def _check_env_name(value: str | None) -> str | None:
             "not the secret itself"
         )
     return value
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return value.rstrip("/")
+
+
+BaseUrl = Annotated[str, AfterValidator(_http_url)]
 
 
 class StateSettings(_Strict):
@@ -105,7 +115,7 @@ class ClusterConfig(_Strict):
 class PrometheusConfig(_Strict):
     """The Prometheus server of an environment."""
 
-    url: str = Field(description="Base URL, e.g. https://prometheus.example.com")
+    url: BaseUrl = Field(description="Base URL, e.g. https://prometheus.example.com")
     token_env: Annotated[str | None, SecretEnv()] = Field(
         default=None, description="Environment variable holding a bearer token."
     )
@@ -116,13 +126,6 @@ class PrometheusConfig(_Strict):
     timeout: float = Field(default=10.0, gt=0, description="Request timeout in seconds.")
 
     _env = field_validator("token_env")(_check_env_name)
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _one_token(self) -> PrometheusConfig:
@@ -135,7 +138,7 @@ class ErrorsConfig(_Strict):
     """The error tracker of an environment (Sentry or Bugsink)."""
 
     provider: Literal["sentry", "bugsink"] = Field(description="sentry or bugsink.")
-    url: str = Field(default="https://sentry.io", description="Base URL of the tracker.")
+    url: BaseUrl = Field(default="https://sentry.io", description="Base URL of the tracker.")
     org: str | None = Field(default=None, description="Sentry organization slug.")
     project: str | None = Field(default=None, description="Project slug or id.")
     token_env: Annotated[str | None, SecretEnv()] = Field(
@@ -146,13 +149,6 @@ class ErrorsConfig(_Strict):
     )
 
     _env = field_validator("token_env")(_check_env_name)
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _sentry_needs_org(self) -> ErrorsConfig:
