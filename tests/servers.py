@@ -8,9 +8,7 @@ server listens on a free loopback port and is stopped when the session ends.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import http.server
-import ipaddress
 import json
 import os
 import pwd
@@ -110,82 +108,19 @@ class Pki:
 
 
 def make_pki(folder: Path) -> Pki:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cockpit.rehearsal.pki import CertificateAuthority
 
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cockpit test CA")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    ca_file = folder / "ca.pem"
-    ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    ca = CertificateAuthority(folder, "cockpit test CA")
 
-    def leaf(name: str, dns_names: list[str], days: float, ips: bool) -> tuple[Path, Path]:
-        key = ec.generate_private_key(ec.SECP256R1())
-        alt: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
-        if ips:
-            alt.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_names[0])]))
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=days))
-            .add_extension(x509.SubjectAlternativeName(alt), critical=False)
-            .add_extension(
-                x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-            )
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-            )
-            .sign(ca_key, hashes.SHA256())
-        )
-        cert_path = folder / f"{name}.pem"
-        key_path = folder / f"{name}.key"
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        return cert_path, key_path
+    def pair(stem: str, names: list[str], days: float, ip: str | None) -> tuple[Path, Path]:
+        leaf = ca.issue(stem, names, days=days, ip=ip)
+        return leaf.cert, leaf.key
 
     return Pki(
-        ca_file=ca_file,
-        good=leaf("good", ["localhost"], 90, ips=True),
-        expiring=leaf("expiring", ["localhost"], 3, ips=True),
-        wrong_name=leaf("wrong", ["wrong.example"], 90, ips=False),
+        ca_file=ca.ca_file,
+        good=pair("good", ["localhost"], 90, "127.0.0.1"),
+        expiring=pair("expiring", ["localhost"], 3, "127.0.0.1"),
+        wrong_name=pair("wrong", ["wrong.example"], 90, None),
     )
 
 

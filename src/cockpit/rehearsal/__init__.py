@@ -1,0 +1,1 @@
+"""Local stand-ins for rehearsals and tests: only `cockpit rehearse` and the tests import this."""

@@ -1,0 +1,385 @@
+"""Pure rollout logic on Kubernetes JSON objects: no I/O, no client library.
+
+The verdict follows `kubectl rollout status` exactly (order of the tests and wording), so the
+pane and kubectl never disagree. On top of it the cockpit looks at the new ReplicaSet's pods,
+which kubectl never does: a CrashLoopBackOff or an image that cannot be pulled is reported as
+failing at once, instead of after the progress deadline. Undo follows `kubectl rollout undo`:
+same target selection, same refusals, same patch.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+JSON = dict[str, Any]
+
+REVISION = "deployment.kubernetes.io/revision"
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
+CHANGE_CAUSE = "kubernetes.io/change-cause"
+POD_TEMPLATE_HASH = "pod-template-hash"
+# What `kubectl rollout undo` never copies from the ReplicaSet onto the Deployment.
+ANNOTATIONS_KEPT_ON_ROLLBACK = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        REVISION,
+        REVISION_HISTORY,
+        "deployment.kubernetes.io/desired-replicas",
+        "deployment.kubernetes.io/max-replicas",
+        "deprecated.deployment.rollback.to",
+    }
+)
+TROUBLE_REASONS = frozenset(
+    {
+        "CrashLoopBackOff",
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "InvalidImageName",
+        "RunContainerError",
+    }
+)
+
+VerdictState = Literal["waiting", "progressing", "complete", "failed"]
+
+
+@dataclass(frozen=True)
+class RolloutVerdict:
+    """kubectl's verdict: its message, and whether it is done (and failed)."""
+
+    state: VerdictState
+    message: str
+
+    @property
+    def done(self) -> bool:
+        return self.state in ("complete", "failed")
+
+
+def _name(obj: JSON) -> str:
+    return str(obj.get("metadata", {}).get("name", "?"))
+
+
+def rollout_status(deployment: JSON) -> RolloutVerdict:
+    """`kubectl rollout status deployment/X`, one evaluation, in kubectl's order."""
+    meta = deployment.get("metadata", {})
+    spec = deployment.get("spec", {})
+    status = deployment.get("status", {})
+    name = _name(deployment)
+    if int(meta.get("generation", 0)) > int(status.get("observedGeneration", 0)):
+        return RolloutVerdict("waiting", "Waiting for deployment spec update to be observed...")
+    for condition in status.get("conditions") or []:
+        if (
+            condition.get("type") == "Progressing"
+            and condition.get("reason") == "ProgressDeadlineExceeded"
+        ):
+            return RolloutVerdict("failed", f'deployment "{name}" exceeded its progress deadline')
+    raw_replicas = spec.get("replicas", 1)
+    replicas = 1 if raw_replicas is None else int(raw_replicas)
+    updated = int(status.get("updatedReplicas", 0))
+    total = int(status.get("replicas", 0))
+    available = int(status.get("availableReplicas", 0))
+    waiting = f'Waiting for deployment "{name}" rollout to finish: '
+    if updated < replicas:
+        return RolloutVerdict(
+            "progressing",
+            f"{waiting}{updated} out of {replicas} new replicas have been updated...",
+        )
+    if total > updated:
+        return RolloutVerdict(
+            "progressing", f"{waiting}{total - updated} old replicas are pending termination..."
+        )
+    if available < updated:
+        return RolloutVerdict(
+            "progressing", f"{waiting}{available} of {updated} updated replicas are available..."
+        )
+    return RolloutVerdict("complete", f'deployment "{name}" successfully rolled out')
+
+
+# --- ReplicaSets and history ---------------------------------------------------------------------
+
+
+def revision_of(obj: JSON) -> int:
+    """The revision annotation; missing or malformed counts as 0, as in kubectl."""
+    raw = (obj.get("metadata", {}).get("annotations") or {}).get(REVISION)
+    try:
+        return int(str(raw))
+    except (TypeError, ValueError):
+        return 0
+
+
+def owned_replicasets(deployment: JSON, replicasets: list[JSON]) -> list[JSON]:
+    """ReplicaSets whose controller owner is this Deployment (by UID)."""
+    uid = deployment.get("metadata", {}).get("uid")
+    owned = []
+    for rs in replicasets:
+        for ref in rs.get("metadata", {}).get("ownerReferences") or []:
+            if ref.get("controller") and ref.get("uid") == uid:
+                owned.append(rs)
+                break
+    return owned
+
+
+def template_without_hash(template: JSON) -> JSON:
+    clean = copy.deepcopy(template)
+    labels = clean.get("metadata", {}).get("labels")
+    if isinstance(labels, dict):
+        labels.pop(POD_TEMPLATE_HASH, None)
+    return clean
+
+
+def same_template(a: JSON, b: JSON) -> bool:
+    return template_without_hash(a) == template_without_hash(b)
+
+
+def new_replicaset(deployment: JSON, replicasets: list[JSON]) -> JSON | None:
+    """The ReplicaSet running the Deployment's current template (oldest first, as kubectl)."""
+    template = deployment.get("spec", {}).get("template", {})
+    candidates = [
+        rs
+        for rs in owned_replicasets(deployment, replicasets)
+        if same_template(rs.get("spec", {}).get("template", {}), template)
+    ]
+    candidates.sort(key=lambda rs: rs.get("metadata", {}).get("creationTimestamp", ""))
+    return candidates[0] if candidates else None
+
+
+def images_of(template: JSON) -> list[str]:
+    containers = template.get("spec", {}).get("containers") or []
+    return [str(c.get("image", "?")) for c in containers]
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    revision: int
+    replicaset: str
+    images: tuple[str, ...]
+    change_cause: str
+    created: datetime | None
+    replicas: int
+    ready: int
+    current: bool
+
+    def age(self, now: datetime | None = None) -> str:
+        return format_age(self.created, now)
+
+
+def history(deployment: JSON, replicasets: list[JSON]) -> list[HistoryRow]:
+    """Rows of `kubectl rollout history`, plus images, age and replicas; oldest first."""
+    current = new_replicaset(deployment, replicasets)
+    rows = []
+    for rs in owned_replicasets(deployment, replicasets):
+        meta = rs.get("metadata", {})
+        status = rs.get("status", {})
+        rows.append(
+            HistoryRow(
+                revision=revision_of(rs),
+                replicaset=str(meta.get("name", "?")),
+                images=tuple(images_of(rs.get("spec", {}).get("template", {}))),
+                change_cause=str((meta.get("annotations") or {}).get(CHANGE_CAUSE, "")),
+                created=parse_time(meta.get("creationTimestamp")),
+                replicas=int(status.get("replicas", 0)),
+                ready=int(status.get("readyReplicas", 0)),
+                current=rs is current,
+            )
+        )
+    rows.sort(key=lambda row: row.revision)
+    return rows
+
+
+# --- undo ----------------------------------------------------------------------------------------
+
+
+class UndoRefused(Exception):
+    """kubectl would refuse this undo too; the message is kubectl's."""
+
+    def __init__(self, message: str, *, paused: bool = False, skipped: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.paused = paused
+        self.skipped = skipped
+
+
+@dataclass(frozen=True)
+class UndoPlan:
+    deployment: str
+    target_revision: int
+    target_replicaset: str
+    current_revision: int
+    current_images: tuple[str, ...]
+    target_images: tuple[str, ...]
+    patch: list[JSON]
+    mid_rollout: bool
+
+
+def undo_target(deployment: JSON, replicasets: list[JSON], to_revision: int = 0) -> JSON:
+    """The ReplicaSet `kubectl rollout undo [--to-revision=N]` would roll back to."""
+    name = _name(deployment)
+    if deployment.get("spec", {}).get("paused"):
+        raise UndoRefused(
+            "you cannot rollback a paused deployment; resume it first with "
+            "'kubectl rollout resume' and try again",
+            paused=True,
+        )
+    latest: JSON | None = None
+    previous: JSON | None = None
+    latest_rev = previous_rev = -1
+    for rs in owned_replicasets(deployment, replicasets):
+        revision = revision_of(rs)
+        if to_revision:
+            if revision == to_revision:
+                return rs
+            continue
+        if revision > latest_rev:
+            previous, previous_rev = latest, latest_rev
+            latest, latest_rev = rs, revision
+        elif revision > previous_rev:
+            previous, previous_rev = rs, revision
+    if to_revision:
+        raise UndoRefused(f"unable to find specified revision {to_revision} in history")
+    if previous is None:
+        raise UndoRefused(f'no rollout history found for deployment "{name}"')
+    return previous
+
+
+def undo_patch(deployment: JSON, target: JSON, resource_version: str | None = None) -> list[JSON]:
+    """kubectl's JSON patch (template and annotations), optionally with a precondition.
+
+    Setting metadata.resourceVersion in the patch makes the API server refuse it with 409 if the
+    Deployment changed since we looked, instead of rolling back over someone else's change.
+    """
+    template = template_without_hash(target.get("spec", {}).get("template", {}))
+    current = deployment.get("metadata", {}).get("annotations") or {}
+    annotations = {k: v for k, v in current.items() if k in ANNOTATIONS_KEPT_ON_ROLLBACK}
+    for key, value in (target.get("metadata", {}).get("annotations") or {}).items():
+        if key not in ANNOTATIONS_KEPT_ON_ROLLBACK:
+            annotations[key] = value
+    patch: list[JSON] = []
+    if resource_version:
+        patch.append(
+            {"op": "replace", "path": "/metadata/resourceVersion", "value": resource_version}
+        )
+    patch.append({"op": "replace", "path": "/spec/template", "value": template})
+    patch.append({"op": "replace", "path": "/metadata/annotations", "value": annotations})
+    return patch
+
+
+def plan_undo(
+    deployment: JSON, replicasets: list[JSON], to_revision: int = 0, *, precondition: bool = True
+) -> UndoPlan:
+    target = undo_target(deployment, replicasets, to_revision)
+    template = deployment.get("spec", {}).get("template", {})
+    target_revision = revision_of(target)
+    if same_template(target.get("spec", {}).get("template", {}), template):
+        raise UndoRefused(
+            f"skipped rollback (current template already matches revision {target_revision})",
+            skipped=True,
+        )
+    rv = deployment.get("metadata", {}).get("resourceVersion") if precondition else None
+    return UndoPlan(
+        deployment=_name(deployment),
+        target_revision=target_revision,
+        target_replicaset=_name(target),
+        current_revision=revision_of(deployment),
+        current_images=tuple(images_of(template)),
+        target_images=tuple(images_of(target.get("spec", {}).get("template", {}))),
+        patch=undo_patch(deployment, target, rv),
+        mid_rollout=not rollout_status(deployment).done,
+    )
+
+
+# --- pods -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PodTrouble:
+    pod: str
+    reason: str
+    restarts: int
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.pod}: {self.reason}" + (f" ({self.detail})" if self.detail else "")
+
+
+def pod_trouble(
+    pods: list[JSON],
+    replicaset: JSON | None,
+    *,
+    restart_limit: int = 2,
+    not_ready_seconds: float = 300.0,
+    now: datetime | None = None,
+) -> list[PodTrouble]:
+    """What is wrong with the pods of the new ReplicaSet, before any deadline says so."""
+    if replicaset is None:
+        return []
+    rs_uid = replicaset.get("metadata", {}).get("uid")
+    now = now or datetime.now(UTC)
+    found: list[PodTrouble] = []
+    for pod in pods:
+        refs = pod.get("metadata", {}).get("ownerReferences") or []
+        if not any(ref.get("uid") == rs_uid for ref in refs):
+            continue
+        name = _name(pod)
+        statuses = pod.get("status", {}).get("containerStatuses") or []
+        restarts = sum(int(s.get("restartCount", 0)) for s in statuses)
+        reported = False
+        for container in statuses:
+            waiting = (container.get("state") or {}).get("waiting") or {}
+            reason = waiting.get("reason")
+            if reason in TROUBLE_REASONS:
+                detail = str(waiting.get("message", ""))[:160]
+                if restarts:
+                    detail = f"{restarts} restarts" + (f"; {detail}" if detail else "")
+                found.append(PodTrouble(name, str(reason), restarts, detail))
+                reported = True
+                break
+        if reported:
+            continue
+        if restarts >= restart_limit:
+            last: JSON = {}
+            for container in statuses:
+                last = (container.get("lastState") or {}).get("terminated") or last
+            why = last.get("reason") or "terminated"
+            found.append(
+                PodTrouble(name, "Restarting", restarts, f"{restarts} restarts; last: {why}")
+            )
+            continue
+        created = parse_time(pod.get("metadata", {}).get("creationTimestamp"))
+        ready = any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in pod.get("status", {}).get("conditions") or []
+        )
+        if not ready and created and (now - created).total_seconds() > not_ready_seconds:
+            age = format_age(created, now)
+            found.append(PodTrouble(name, "NotReady", restarts, f"not ready after {age}"))
+    return found
+
+
+# --- time ----------------------------------------------------------------------------------------
+
+
+def parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def format_age(when: datetime | None, now: datetime | None = None) -> str:
+    """kubectl-style short ages: 45s, 3m, 2h, 5d."""
+    if when is None:
+        return "?"
+    seconds = int(((now or datetime.now(UTC)) - when).total_seconds())
+    seconds = max(seconds, 0)
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    if seconds < 172800:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
