@@ -23,6 +23,7 @@ from cockpit.checks import BoundCheck, CheckContext, CheckResult, compile_bindin
 from cockpit.checks.command import CommandCheck
 from cockpit.config import (
     CheckBinding,
+    ClusterConfig,
     EnvironmentConfig,
     LoadedConfig,
     discover_config,
@@ -30,6 +31,8 @@ from cockpit.config import (
 )
 from cockpit.errors import CockpitError, ConfigError
 from cockpit.identity import Operator
+from cockpit.rollout import UndoPlan
+from cockpit.sources.kube import DeploymentActions
 from cockpit.state import (
     ITEM_STATUSES,
     AuditHead,
@@ -135,6 +138,7 @@ class GoLiveSession:
     snapshot: StateSnapshot | None = None
     compiled: dict[str, tuple[BoundCheck, ...]] = field(default_factory=dict)
     _seen_mtime: int | None = None
+    _actions: dict[str, DeploymentActions] = field(default_factory=dict)
 
     # --- opening -------------------------------------------------------------------------------
 
@@ -450,6 +454,76 @@ class GoLiveSession:
             output_tail=list(result.tail)[-20:],
         )
         return outcome
+
+    # --- Kubernetes ----------------------------------------------------------------------------
+
+    def cluster(self, name: str | None) -> ClusterConfig:
+        clusters = self.environment.clusters
+        if not clusters:
+            raise CockpitError(
+                f"environment {self.env_name!r} has no clusters",
+                f"add [[environments.{self.env_name}.clusters]] to the config",
+            )
+        if name is None:
+            return clusters[0]
+        for cluster in clusters:
+            if cluster.name == name:
+                return cluster
+        raise CockpitError(
+            f"no cluster {name!r} in environment {self.env_name!r}",
+            "clusters: " + ", ".join(c.name for c in clusters),
+        )
+
+    def clusters_with(self, deployment: str) -> list[ClusterConfig]:
+        return [c for c in self.environment.clusters if deployment in c.deployments]
+
+    def actions(self, cluster: ClusterConfig) -> DeploymentActions:
+        cached = self._actions.get(cluster.name)
+        if cached is None:
+            cached = self._actions[cluster.name] = DeploymentActions(cluster, self.config)
+        return cached
+
+    def rollback(self, cluster: ClusterConfig, deployment: str, to_revision: int = 0) -> UndoPlan:
+        """kubectl rollout undo, audited before (what was asked) and after (what happened)."""
+        self._refuse_if_read_only("roll back")
+        actions = self.actions(cluster)
+        plan = actions.plan_rollback(deployment, to_revision)
+        where = {"cluster": cluster.name, "namespace": cluster.namespace, "deployment": deployment}
+        self._audit(
+            "rollback_requested",
+            **where,
+            from_revision=plan.current_revision,
+            to_revision=plan.target_revision,
+            from_images=list(plan.current_images),
+            to_images=list(plan.target_images),
+            mid_rollout=plan.mid_rollout,
+        )
+        try:
+            done = actions.rollback(deployment, to_revision)
+        except CockpitError as exc:
+            self._audit("rollback", **where, outcome="failed", error=exc.message)
+            raise
+        self._audit(
+            "rollback",
+            **where,
+            outcome="sent",
+            from_revision=done.current_revision,
+            to_revision=done.target_revision,
+            to_images=list(done.target_images),
+        )
+        return done
+
+    def set_paused(self, cluster: ClusterConfig, deployment: str, paused: bool) -> None:
+        self._refuse_if_read_only("pause or resume")
+        action = "pause" if paused else "resume"
+        where = {"cluster": cluster.name, "namespace": cluster.namespace, "deployment": deployment}
+        self._audit(f"{action}_requested", **where)
+        try:
+            self.actions(cluster).set_paused(deployment, paused)
+        except CockpitError as exc:
+            self._audit(action, **where, outcome="failed", error=exc.message)
+            raise
+        self._audit(action, **where, outcome="sent")
 
     # --- output --------------------------------------------------------------------------------
 

@@ -335,6 +335,7 @@ class RehearsalCluster:
         if self.store is None:
             self.store = Store()
             self._seed()
+        self.store.changed = asyncio.Condition()  # conditions belong to one event loop
         self._stopped = asyncio.Event()
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)

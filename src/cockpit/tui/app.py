@@ -19,16 +19,20 @@ from textual.worker import Worker, WorkerState
 from cockpit.checklist import ChecklistItem, Section
 from cockpit.errors import CockpitError
 from cockpit.session import GoLiveSession, ItemRunResult
+from cockpit.sources.kube import ClusterWatcher, DeploymentView
+from cockpit.tui.screens.confirm import ConfirmScreen
 from cockpit.tui.screens.help import HelpScreen
 from cockpit.tui.screens.item_detail import ItemDetailScreen
 from cockpit.tui.screens.prompt import TextPrompt
+from cockpit.tui.screens.rollback import RollbackAllScreen, RollbackScreen
+from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
 from cockpit.tui.screens.step_run import StepRunScreen
 from cockpit.tui.themes import ThemeCatalog
 from cockpit.tui.widgets.banner import EnvironmentBanner
 from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
 from cockpit.tui.widgets.errors import ErrorsPane
 from cockpit.tui.widgets.metrics import MetricsPane
-from cockpit.tui.widgets.rollout import RolloutPane
+from cockpit.tui.widgets.rollout import RolloutPane, RolloutTable
 
 STATE_POLL_SECONDS = 2.0
 
@@ -63,12 +67,15 @@ class CockpitApp(App[None]):
         *,
         catalog: ThemeCatalog | None = None,
         state_poll_seconds: float = STATE_POLL_SECONDS,
+        start_sources: bool = True,
     ) -> None:
         super().__init__()
         self.session = session
         self.catalog = catalog or ThemeCatalog.load(session.config)
         self.state_poll_seconds = state_poll_seconds
         self.exit_problem: str | None = None
+        self.start_sources = start_sources
+        self.watchers: list[ClusterWatcher] = []
         for theme in self.catalog.themes.values():
             self.register_theme(theme)
         theme, fallback_message = self.catalog.pick(session.config.model.theme)
@@ -102,8 +109,81 @@ class CockpitApp(App[None]):
             self.notify(notice, title="State recovered", severity="warning", timeout=30)
         self.query_one(ChecklistTree).focus()
         self.set_interval(self.state_poll_seconds, self._poll_state)
+        if self.start_sources:
+            self._start_watchers()
+
+    # --- Kubernetes -------------------------------------------------------------------------------
+
+    def _start_watchers(self) -> None:
+        pane = self.query_one(RolloutPane)
+        for cluster in self.session.environment.clusters:
+            try:
+                watcher = ClusterWatcher(
+                    cluster,
+                    self.session.config,
+                    lambda snapshot: pane.post_message(RolloutPane.Snapshot(snapshot)),
+                )
+                watcher.start()
+            except CockpitError as exc:
+                self._report(exc)
+                continue
+            self.watchers.append(watcher)
+
+    def on_rollout_table_intent(self, message: RolloutTable.Intent) -> None:
+        self.perform_rollout(message.action, message.view)
+
+    def perform_rollout(self, action: str, view: DeploymentView) -> None:
+        if action == "detail":
+            self.push_screen(
+                RolloutDetailScreen(view),
+                lambda picked: self.perform_rollout(picked, view) if picked else None,
+            )
+            return
+        if self.session.read_only:
+            self.notify("Read-only: this cockpit cannot change deployments.", severity="warning")
+            return
+        if action == "rollback":
+            self.push_screen(RollbackScreen(self.session, view), self._after_rollback)
+        elif action == "pause":
+            verb = "Resume" if view.paused else "Pause"
+            self.push_screen(
+                ConfirmScreen(
+                    f"{verb} the rollout of {view.name} in cluster {view.cluster}?", verb
+                ),
+                lambda yes: self._pause_confirmed(view, yes),
+            )
+
+    def _pause_confirmed(self, view: DeploymentView, yes: bool | None) -> None:
+        if yes:
+            self._toggle_pause(view)
+
+    def _after_rollback(self, outcome: str | None) -> None:
+        if outcome:
+            self.notify(outcome, title="Rollback sent", severity="warning", timeout=15)
+
+    @work(thread=True, exit_on_error=False, group="kube-action")
+    def _toggle_pause(self, view: DeploymentView) -> None:
+        try:
+            self.session.set_paused(self.session.cluster(view.cluster), view.name, not view.paused)
+        except CockpitError as exc:
+            self.call_from_thread(self._report, exc)
+            return
+        verb = "resumed" if view.paused else "paused"
+        self.call_from_thread(self.notify, f"{view.name} {verb}.", title="Rollout")
+
+    def action_rollback_all(self) -> None:
+        if self.session.read_only:
+            self.notify("Read-only: this cockpit cannot change deployments.", severity="warning")
+            return
+        views = list(self.query_one(RolloutPane).views.values())
+        if not any(v.found for v in views):
+            self.notify("No deployment is known yet to roll back.", severity="warning")
+            return
+        self.push_screen(RollbackAllScreen(self.session, views), self._after_rollback)
 
     def on_unmount(self) -> None:
+        for watcher in self.watchers:
+            watcher.stop()
         # Any clean exit closes the session in the audit log; a dropped SSH session or a
         # kill leaves a session_start without its end, which is what happened.
         try:

@@ -1,34 +1,217 @@
-"""The rollout pane: live status of the environment's Kubernetes Deployments."""
+"""The rollout pane: a row per Deployment per cluster, kubectl's verdict and pod trouble."""
 
 from __future__ import annotations
 
-from textual.widgets import Static
+from datetime import UTC, datetime
+from typing import ClassVar
 
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+from cockpit.rollout import format_age
 from cockpit.session import GoLiveSession
+from cockpit.sources.kube import ClusterSnapshot, DeploymentView
+
+VERDICT_STYLE = {"complete": "success", "progressing": "accent", "waiting": "warning"}
 
 
-class RolloutPane(Static):
-    """Until the Kubernetes source is connected, says plainly what it will watch."""
+class RolloutTable(DataTable[Text]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "enter",
+            "open_detail",
+            "Detail",
+            tooltip="ReplicaSets, pods, events and history of the deployment",
+            id="rollout.detail",
+        ),
+        Binding(
+            "ctrl+z",
+            "rollback",
+            "Roll back",
+            tooltip="Roll the selected deployment back (asks first)",
+            id="rollout.rollback",
+        ),
+        Binding(
+            "p",
+            "toggle_pause",
+            "Pause/resume",
+            tooltip="Pause or resume the selected deployment's rollout (asks first)",
+            id="rollout.pause",
+        ),
+    ]
+
+    class Intent(Message):
+        def __init__(self, action: str, view: DeploymentView) -> None:
+            super().__init__()
+            self.action = action
+            self.view = view
+
+    def selected_view(self) -> DeploymentView | None:
+        pane = self.parent
+        if not isinstance(pane, RolloutPane) or self.row_count == 0:
+            return None
+        keys = list(pane.views)
+        if not 0 <= self.cursor_row < len(keys):
+            return None
+        return pane.views[keys[self.cursor_row]]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("rollback", "toggle_pause"):
+            pane = self.parent
+            if isinstance(pane, RolloutPane) and pane.session.read_only:
+                return None
+            view = self.selected_view()
+            return True if view is not None and view.found else None
+        if action == "open_detail":
+            return True if self.selected_view() is not None else None
+        return True
+
+    def _intent(self, action: str) -> None:
+        view = self.selected_view()
+        if view is not None:
+            self.post_message(self.Intent(action, view))
+
+    def action_open_detail(self) -> None:
+        self._intent("detail")
+
+    def action_rollback(self) -> None:
+        self._intent("rollback")
+
+    def action_toggle_pause(self) -> None:
+        self._intent("pause")
+
+
+class RolloutPane(Vertical):
+    """Fed by ClusterWatcher snapshots; keeps the last rows when a cluster goes away."""
+
+    DEFAULT_CSS = """
+    RolloutPane > RolloutTable {
+        height: 1fr;
+        background: $surface;
+    }
+    RolloutPane > #rollout-status {
+        height: auto;
+        color: $text-muted;
+    }
+    RolloutPane.-stale > RolloutTable {
+        opacity: 0.6;
+    }
+    RolloutPane.-stale > #rollout-status {
+        color: $warning;
+    }
+    """
+
+    class Snapshot(Message):
+        def __init__(self, snapshot: ClusterSnapshot) -> None:
+            super().__init__()
+            self.snapshot = snapshot
 
     def __init__(self, session: GoLiveSession, **kwargs: str) -> None:
-        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)  # type: ignore[arg-type]
         self.session = session
+        self.snapshots: dict[str, ClusterSnapshot] = {}
+        self.views: dict[tuple[str, str], DeploymentView] = {}
+
+    def compose(self) -> ComposeResult:
+        table = RolloutTable(cursor_type="row", zebra_stripes=False)
+        yield table
+        yield Static("", id="rollout-status")
 
     def on_mount(self) -> None:
         self.border_title = "Rollout"
+        table = self.query_one(RolloutTable)
+        for label in ("Cluster", "Deployment", "Rev", "Images", "D/U/R/A", "Verdict", "Age"):
+            table.add_column(label, key=label)
         clusters = self.session.environment.clusters
         if not clusters:
             self.add_class("-not-configured")
             self.border_subtitle = "not configured"
-            self.update(
+            self.query_one("#rollout-status", Static).update(
                 f"No clusters configured for {self.session.env_name}.\n"
                 "See clusters in docs/CONFIG.md."
             )
+            table.display = False
             return
-        self.border_subtitle = "waiting for data"
-        lines = [
-            f"{c.name}: {', '.join(c.deployments) or 'no deployments listed'} ({c.namespace})"
-            for c in clusters
-        ]
-        lines.append("Waiting for data: live rollout status is not connected yet.")
-        self.update("\n".join(lines))
+        for cluster in clusters:
+            for name in cluster.deployments:
+                self.views[(cluster.name, name)] = DeploymentView(
+                    cluster.name, cluster.namespace, name, None
+                )
+        self.border_subtitle = "connecting"
+        self._redraw()
+        self.set_interval(1.0, self._tick)
+
+    def on_rollout_pane_snapshot(self, message: Snapshot) -> None:
+        snapshot = message.snapshot
+        self.snapshots[snapshot.cluster] = snapshot
+        if snapshot.synced:
+            for view in snapshot.deployments:
+                self.views[(view.cluster, view.name)] = view
+        self._redraw()
+
+    def _tick(self) -> None:
+        self._redraw_status()
+
+    def _colour(self, variable: str) -> str:
+        return self.app.get_css_variables().get(variable, "")
+
+    def _redraw(self) -> None:
+        table = self.query_one(RolloutTable)
+        cursor = table.cursor_row
+        table.clear()
+        now = datetime.now(UTC)
+        for view in self.views.values():
+            verdict = view.verdict
+            trouble = view.trouble
+            if trouble or verdict.state == "failed":
+                state, variable = ("FAILING" if trouble else "FAILED"), "error"
+            elif not view.found:
+                state, variable = "missing", "warning"
+            else:
+                state, variable = verdict.state, VERDICT_STYLE.get(verdict.state, "foreground")
+            if view.paused:
+                state += " (paused)"
+            images = ", ".join(view.images) or "-"
+            old = view.old_images
+            if old:
+                images += " ← " + ", ".join(old)
+            desired, updated, ready, available = view.counts
+            table.add_row(
+                Text(view.cluster),
+                Text(view.name, style="bold"),
+                Text(str(view.revision or "-")),
+                Text(images),
+                Text(f"{desired}/{updated}/{ready}/{available}"),
+                Text(state, style=f"bold {self._colour(variable)}"),
+                Text(format_age(view.last_change, now) if view.found else "-"),
+            )
+        if table.row_count:
+            table.move_cursor(row=min(cursor, table.row_count - 1))
+        self._redraw_status()
+
+    def _redraw_status(self) -> None:
+        lines: list[str] = []
+        stale = False
+        now = datetime.now(UTC)
+        for cluster in self.session.environment.clusters:
+            snapshot = self.snapshots.get(cluster.name)
+            if snapshot is None:
+                lines.append(f"{cluster.name}: connecting…")
+                continue
+            if not snapshot.connected:
+                stale = True
+                age = snapshot.stale_for(now)
+                since = f"stale for {int(age)}s" if age is not None else "never reached"
+                lines.append(f"{cluster.name}: {since} — {snapshot.last_error}")
+        for view in self.views.values():
+            for trouble in view.trouble[:2]:
+                lines.append(f"{view.name}: {trouble}")
+            if view.found and view.verdict.state in ("progressing", "waiting", "failed"):
+                lines.append(view.verdict.message)
+        self.set_class(stale, "-stale")
+        self.border_subtitle = "STALE" if stale else ("live" if self.snapshots else "connecting")
+        self.query_one("#rollout-status", Static).update("\n".join(lines[:4]))

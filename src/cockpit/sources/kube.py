@@ -1,0 +1,612 @@
+"""Kubernetes: watch the environment's Deployments, and act on them (rollback, pause, resume).
+
+One API client per cluster (kubeconfig + context, or the pod's service account). Each kind of
+object (Deployments, ReplicaSets, Pods, Events) is listed once and then watched from the
+list's resourceVersion; a 410 Gone lists again; a lost connection is retried with capped
+exponential backoff and jitter. In steady state there are only watches, no polling. Objects
+stay raw JSON (`_preload_content=False`): the pure functions in `cockpit.rollout` read them, and
+nothing depends on the client's model classes accepting every server's answer.
+
+The blocking client runs in threads; snapshots go out through a callback, which must be
+thread-safe (the TUI posts a message; the headless commands collect them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cockpit.config import ClusterConfig, LoadedConfig
+from cockpit.errors import CockpitError
+from cockpit.rollout import (
+    JSON,
+    HistoryRow,
+    PodTrouble,
+    RolloutVerdict,
+    UndoPlan,
+    UndoRefused,
+    history,
+    images_of,
+    new_replicaset,
+    owned_replicasets,
+    plan_undo,
+    pod_trouble,
+    revision_of,
+    rollout_status,
+)
+
+WATCH_SECONDS = 240
+BACKOFF_START = 0.5
+BACKOFF_CAP = 30.0
+EVENTS_KEPT = 200
+
+
+class KubeError(CockpitError):
+    """The Kubernetes API refused or could not be reached; the message says which."""
+
+
+def api_client(cluster: ClusterConfig, loaded: LoadedConfig) -> Any:
+    """One ApiClient for one configured cluster."""
+    from kubernetes import client, config
+
+    try:
+        if cluster.in_cluster:
+            configuration = client.Configuration()
+            config.load_incluster_config(client_configuration=configuration)
+            return client.ApiClient(configuration)
+        kubeconfig = str(loaded.resolve(cluster.kubeconfig)) if cluster.kubeconfig else None
+        return config.new_client_from_config(config_file=kubeconfig, context=cluster.context)
+    except config.ConfigException as exc:
+        raise KubeError(
+            f"cluster {cluster.name!r}: cannot load its kubeconfig: {exc}",
+            "check kubeconfig and context in the config (kubectl config get-contexts)",
+        ) from exc
+    except OSError as exc:
+        raise KubeError(f"cluster {cluster.name!r}: cannot read kubeconfig: {exc}") from exc
+
+
+def _raw(response: Any) -> JSON:
+    data = response.data if hasattr(response, "data") else response
+    result: JSON = json.loads(data)
+    return result
+
+
+def describe_api_error(exc: BaseException) -> str:
+    """A one-line reason for an API failure, without the client's multi-line dumps."""
+    from kubernetes.client.exceptions import ApiException
+
+    if isinstance(exc, ApiException):
+        message = exc.reason or ""
+        with contextlib.suppress(ValueError, TypeError):
+            body = json.loads(exc.body or "{}")
+            message = body.get("message") or message
+        return f"HTTP {exc.status}: {message}"
+    text = str(exc)
+    if "Connection refused" in text or "NewConnectionError" in text:
+        return "connection refused"
+    if "timed out" in text.lower():
+        return "timed out"
+    return f"{type(exc).__name__}: {text[:200]}"
+
+
+# --- what the pane shows ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeploymentView:
+    """One Deployment of one cluster, with kubectl's verdict and the cockpit's pod checks."""
+
+    cluster: str
+    namespace: str
+    name: str
+    deployment: JSON | None
+    replicasets: tuple[JSON, ...] = ()
+    pods: tuple[JSON, ...] = ()
+    events: tuple[JSON, ...] = ()
+
+    @property
+    def found(self) -> bool:
+        return self.deployment is not None
+
+    @property
+    def verdict(self) -> RolloutVerdict:
+        if self.deployment is None:
+            return RolloutVerdict("waiting", f'deployment "{self.name}" not found')
+        return rollout_status(self.deployment)
+
+    @property
+    def new_replicaset(self) -> JSON | None:
+        if self.deployment is None:
+            return None
+        return new_replicaset(self.deployment, list(self.replicasets))
+
+    @property
+    def trouble(self) -> list[PodTrouble]:
+        return pod_trouble(list(self.pods), self.new_replicaset)
+
+    @property
+    def failing(self) -> bool:
+        return self.verdict.state == "failed" or bool(self.trouble)
+
+    @property
+    def history(self) -> list[HistoryRow]:
+        if self.deployment is None:
+            return []
+        return history(self.deployment, list(self.replicasets))
+
+    @property
+    def revision(self) -> int:
+        return revision_of(self.deployment) if self.deployment else 0
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.deployment and self.deployment.get("spec", {}).get("paused"))
+
+    @property
+    def images(self) -> list[str]:
+        if self.deployment is None:
+            return []
+        return images_of(self.deployment.get("spec", {}).get("template", {}))
+
+    @property
+    def old_images(self) -> list[str]:
+        """Images of older ReplicaSets that still run pods (mid-rollout)."""
+        current = self.new_replicaset
+        found: list[str] = []
+        if self.deployment is None:
+            return found
+        for rs in owned_replicasets(self.deployment, list(self.replicasets)):
+            if rs is current or not rs.get("status", {}).get("replicas"):
+                continue
+            for image in images_of(rs.get("spec", {}).get("template", {})):
+                if image not in found:
+                    found.append(image)
+        return found
+
+    @property
+    def counts(self) -> tuple[int, int, int, int]:
+        """desired, updated, ready, available."""
+        if self.deployment is None:
+            return (0, 0, 0, 0)
+        spec, status = self.deployment.get("spec", {}), self.deployment.get("status", {})
+        return (
+            int(spec.get("replicas", 1) or 0),
+            int(status.get("updatedReplicas", 0)),
+            int(status.get("readyReplicas", 0)),
+            int(status.get("availableReplicas", 0)),
+        )
+
+    @property
+    def last_change(self) -> datetime | None:
+        """When the Deployment last progressed (its Progressing condition's update time)."""
+        from cockpit.rollout import parse_time
+
+        if self.deployment is None:
+            return None
+        for condition in self.deployment.get("status", {}).get("conditions") or []:
+            if condition.get("type") == "Progressing":
+                return parse_time(condition.get("lastUpdateTime"))
+        return parse_time(self.deployment.get("metadata", {}).get("creationTimestamp"))
+
+    def pods_of_new(self) -> list[JSON]:
+        rs = self.new_replicaset
+        if rs is None:
+            return []
+        uid = rs.get("metadata", {}).get("uid")
+        return [
+            p
+            for p in self.pods
+            if any(r.get("uid") == uid for r in p.get("metadata", {}).get("ownerReferences") or [])
+        ]
+
+
+@dataclass(frozen=True)
+class ClusterSnapshot:
+    """Everything known about one cluster right now, and how fresh it is."""
+
+    cluster: str
+    namespace: str
+    deployments: tuple[DeploymentView, ...]
+    connected: bool
+    synced: bool
+    last_ok: datetime | None = None
+    last_error: str | None = None
+    requests: dict[str, int] = field(default_factory=dict)
+
+    def stale_for(self, now: datetime | None = None) -> float | None:
+        if self.connected:
+            return None
+        if self.last_ok is None:
+            return None
+        return ((now or datetime.now(UTC)) - self.last_ok).total_seconds()
+
+
+# --- the watcher ---------------------------------------------------------------------------------
+
+
+class ClusterWatcher:
+    """List-then-watch of Deployments, ReplicaSets, Pods and Events of one namespace."""
+
+    KINDS = ("deployments", "replicasets", "pods", "events")
+
+    def __init__(
+        self,
+        cluster: ClusterConfig,
+        loaded: LoadedConfig,
+        on_snapshot: Callable[[ClusterSnapshot], object],
+        *,
+        watch_seconds: int = WATCH_SECONDS,
+        backoff_cap: float = BACKOFF_CAP,
+    ) -> None:
+        self.cluster = cluster
+        self.loaded = loaded
+        self.on_snapshot = on_snapshot
+        self.watch_seconds = watch_seconds
+        self.backoff_cap = backoff_cap
+        self._lock = threading.Lock()
+        self._objects: dict[str, dict[str, JSON]] = {kind: {} for kind in self.KINDS}
+        self._synced: set[str] = set()
+        self._failing: dict[str, str] = {}
+        self._last_ok: datetime | None = None
+        self._stop = threading.Event()
+        self._dirty = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._watches: list[Any] = []
+        self.requests: dict[str, int] = {"list": 0, "watch": 0}
+        self._client: Any = None
+
+    def start(self) -> None:
+        for kind in self.KINDS:
+            thread = threading.Thread(
+                target=self._run, args=(kind,), name=f"kube-{self.cluster.name}-{kind}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        publisher = threading.Thread(
+            target=self._publish_loop, name=f"kube-{self.cluster.name}-publish", daemon=True
+        )
+        publisher.start()
+        self._threads.append(publisher)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._dirty.set()
+        for watch in list(self._watches):
+            with contextlib.suppress(Exception):
+                watch.stop()
+
+    # --- threads ----------------------------------------------------------------------------------
+
+    def _api(self, kind: str) -> Callable[..., Any]:
+        from kubernetes import client
+
+        if self._client is None:
+            self._client = api_client(self.cluster, self.loaded)
+        apps = client.AppsV1Api(self._client)
+        core = client.CoreV1Api(self._client)
+        return {
+            "deployments": apps.list_namespaced_deployment,
+            "replicasets": apps.list_namespaced_replica_set,
+            "pods": core.list_namespaced_pod,
+            "events": core.list_namespaced_event,
+        }[kind]
+
+    def _run(self, kind: str) -> None:
+        from kubernetes import watch
+        from kubernetes.client.exceptions import ApiException
+
+        backoff = BACKOFF_START
+        namespace = self.cluster.namespace
+        while not self._stop.is_set():
+            try:
+                list_fn = self._api(kind)
+                body = _raw(list_fn(namespace, _preload_content=False, _request_timeout=(5, 30)))
+                self.requests["list"] += 1
+                version = str(body.get("metadata", {}).get("resourceVersion", ""))
+                with self._lock:
+                    self._objects[kind] = {
+                        item["metadata"]["name"]: item for item in body.get("items") or []
+                    }
+                    self._synced.add(kind)
+                self._ok(kind)
+                backoff = BACKOFF_START
+                relist = False
+                while not self._stop.is_set() and not relist:
+                    stream = watch.Watch()
+                    self._watches.append(stream)
+                    self.requests["watch"] += 1
+                    try:
+                        for event in stream.stream(
+                            list_fn,
+                            namespace,
+                            resource_version=version,
+                            timeout_seconds=self.watch_seconds,
+                            allow_watch_bookmarks=True,
+                            deserialize=False,
+                            _request_timeout=(5, self.watch_seconds + 30),
+                        ):
+                            if self._stop.is_set():
+                                break
+                            kind_of = event.get("type")
+                            obj = event.get("object") or {}
+                            if kind_of == "ERROR":
+                                if obj.get("code") == 410:
+                                    relist = True
+                                    break
+                                raise ApiException(
+                                    status=obj.get("code"), reason=obj.get("message")
+                                )
+                            version = str(obj.get("metadata", {}).get("resourceVersion", version))
+                            if kind_of == "BOOKMARK":
+                                continue
+                            self._apply(kind, str(kind_of), obj)
+                            self._ok(kind)
+                    finally:
+                        self._watches.remove(stream)
+            except ApiException as exc:
+                if exc.status == 410:
+                    continue  # our resourceVersion is too old: list again
+                self._fail(kind, describe_api_error(exc))
+            except Exception as exc:  # noqa: BLE001 - any transport failure: stale, then retry
+                self._fail(kind, describe_api_error(exc))
+            else:
+                continue
+            delay = backoff * random.uniform(0.5, 1.0)
+            backoff = min(self.backoff_cap, backoff * 2)
+            self._stop.wait(delay)
+
+    def _apply(self, kind: str, event_type: str, obj: JSON) -> None:
+        name = obj.get("metadata", {}).get("name")
+        if not name:
+            return
+        with self._lock:
+            objects = self._objects[kind]
+            if event_type == "DELETED":
+                objects.pop(name, None)
+            else:
+                objects[name] = obj
+            if kind == "events" and len(objects) > EVENTS_KEPT * 2:
+                newest = sorted(objects.values(), key=_event_time)[-EVENTS_KEPT:]
+                self._objects[kind] = {e["metadata"]["name"]: e for e in newest}
+        self._dirty.set()
+
+    def _ok(self, kind: str) -> None:
+        with self._lock:
+            changed = kind in self._failing
+            self._failing.pop(kind, None)
+            self._last_ok = datetime.now(UTC)
+        self._dirty.set()
+        if changed:
+            self._dirty.set()
+
+    def _fail(self, kind: str, reason: str) -> None:
+        with self._lock:
+            self._failing[kind] = reason
+        self._dirty.set()
+
+    def _publish_loop(self) -> None:
+        while not self._stop.is_set():
+            self._dirty.wait(1.0)
+            if self._stop.is_set():
+                return
+            if not self._dirty.is_set():
+                continue
+            self._dirty.clear()
+            self.on_snapshot(self.snapshot())
+            time.sleep(0.1)  # coalesce bursts of pod events into one redraw
+
+    def snapshot(self) -> ClusterSnapshot:
+        with self._lock:
+            objects = {kind: list(items.values()) for kind, items in self._objects.items()}
+            failing = dict(self._failing)
+            synced = set(self._synced)
+            last_ok = self._last_ok
+        by_name = {d["metadata"]["name"]: d for d in objects["deployments"]}
+        views = []
+        for name in self.cluster.deployments:
+            deployment = by_name.get(name)
+            replicasets: list[JSON] = []
+            pods: list[JSON] = []
+            events: list[JSON] = []
+            if deployment is not None:
+                replicasets = owned_replicasets(deployment, objects["replicasets"])
+                rs_uids = {rs["metadata"].get("uid") for rs in replicasets}
+                pods = [
+                    p
+                    for p in objects["pods"]
+                    if any(
+                        r.get("uid") in rs_uids for r in p["metadata"].get("ownerReferences") or []
+                    )
+                ]
+                names = {name} | {rs["metadata"]["name"] for rs in replicasets}
+                names |= {p["metadata"]["name"] for p in pods}
+                events = sorted(
+                    (
+                        e
+                        for e in objects["events"]
+                        if (e.get("involvedObject") or {}).get("name") in names
+                    ),
+                    key=_event_time,
+                )[-30:]
+            views.append(
+                DeploymentView(
+                    cluster=self.cluster.name,
+                    namespace=self.cluster.namespace,
+                    name=name,
+                    deployment=deployment,
+                    replicasets=tuple(replicasets),
+                    pods=tuple(pods),
+                    events=tuple(events),
+                )
+            )
+        error = "; ".join(f"{kind}: {why}" for kind, why in sorted(failing.items())) or None
+        return ClusterSnapshot(
+            cluster=self.cluster.name,
+            namespace=self.cluster.namespace,
+            deployments=tuple(views),
+            connected=not failing,
+            synced={"deployments", "replicasets", "pods"} <= synced,
+            last_ok=last_ok,
+            last_error=error,
+            requests=dict(self.requests),
+        )
+
+
+def _event_time(event: JSON) -> str:
+    return str(
+        event.get("lastTimestamp")
+        or event.get("eventTime")
+        or event.get("metadata", {}).get("creationTimestamp")
+        or ""
+    )
+
+
+# --- actions ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccessCheck:
+    allowed: bool
+    reason: str
+
+
+class DeploymentActions:
+    """Rollback, pause and resume of one cluster's Deployments, with kubectl's semantics."""
+
+    def __init__(self, cluster: ClusterConfig, loaded: LoadedConfig) -> None:
+        self.cluster = cluster
+        self.loaded = loaded
+        self._client: Any = None
+
+    def _apis(self) -> tuple[Any, Any]:
+        from kubernetes import client
+
+        if self._client is None:
+            self._client = api_client(self.cluster, self.loaded)
+        return client.AppsV1Api(self._client), client.AuthorizationV1Api(self._client)
+
+    def fetch(self, name: str) -> tuple[JSON, list[JSON]]:
+        from kubernetes.client.exceptions import ApiException
+
+        apps, _ = self._apis()
+        namespace = self.cluster.namespace
+        try:
+            deployment = _raw(
+                apps.read_namespaced_deployment(
+                    name, namespace, _preload_content=False, _request_timeout=(5, 20)
+                )
+            )
+            selector = deployment.get("spec", {}).get("selector", {}).get("matchLabels") or {}
+            label_selector = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+            replicasets = _raw(
+                apps.list_namespaced_replica_set(
+                    namespace,
+                    label_selector=label_selector,
+                    _preload_content=False,
+                    _request_timeout=(5, 20),
+                )
+            ).get("items", [])
+        except ApiException as exc:
+            raise KubeError(
+                f"{self.cluster.name}/{namespace}/{name}: {describe_api_error(exc)}"
+            ) from exc
+        except Exception as exc:
+            raise KubeError(
+                f"{self.cluster.name}: cannot reach the API: {describe_api_error(exc)}",
+                "check the cluster's kubeconfig, context and network",
+            ) from exc
+        return deployment, replicasets
+
+    def can_patch(self) -> AccessCheck:
+        """RBAC preflight: may we patch deployments in this namespace?"""
+        _, authz = self._apis()
+        body = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {
+                "resourceAttributes": {
+                    "group": "apps",
+                    "resource": "deployments",
+                    "verb": "patch",
+                    "namespace": self.cluster.namespace,
+                }
+            },
+        }
+        try:
+            review = _raw(
+                authz.create_self_subject_access_review(
+                    body, _preload_content=False, _request_timeout=(5, 20)
+                )
+            )
+        except Exception as exc:  # noqa: BLE001 - a failed preflight is a refusal, stated
+            return AccessCheck(False, f"access review failed: {describe_api_error(exc)}")
+        status = review.get("status") or {}
+        allowed = bool(status.get("allowed"))
+        reason = str(status.get("reason") or ("allowed" if allowed else "denied"))
+        return AccessCheck(allowed, reason)
+
+    def plan_rollback(self, name: str, to_revision: int = 0) -> UndoPlan:
+        deployment, replicasets = self.fetch(name)
+        return plan_undo(deployment, replicasets, to_revision)
+
+    def rollback(self, name: str, to_revision: int = 0) -> UndoPlan:
+        """Fetch, plan with kubectl's rules, and send kubectl's patch with a precondition."""
+        from kubernetes.client.exceptions import ApiException
+
+        plan = self.plan_rollback(name, to_revision)
+        apps, _ = self._apis()
+        try:
+            apps.patch_namespaced_deployment(
+                name,
+                self.cluster.namespace,
+                plan.patch,
+                _preload_content=False,
+                _request_timeout=(5, 30),
+            )
+        except ApiException as exc:
+            if exc.status == 409:
+                raise KubeError(
+                    f"{name} changed while the rollback was being prepared; nothing was sent twice",
+                    "look at the rollout pane, then roll back again if it is still needed",
+                ) from exc
+            raise KubeError(f"rollback of {name} refused: {describe_api_error(exc)}") from exc
+        except Exception as exc:
+            raise KubeError(f"rollback of {name} failed: {describe_api_error(exc)}") from exc
+        return plan
+
+    def set_paused(self, name: str, paused: bool) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        apps, _ = self._apis()
+        try:
+            apps.patch_namespaced_deployment(
+                name,
+                self.cluster.namespace,
+                {"spec": {"paused": paused}},
+                _preload_content=False,
+                _request_timeout=(5, 30),
+            )
+        except ApiException as exc:
+            verb = "pause" if paused else "resume"
+            raise KubeError(f"{verb} of {name} refused: {describe_api_error(exc)}") from exc
+        except Exception as exc:
+            raise KubeError(f"cannot reach the API: {describe_api_error(exc)}") from exc
+
+
+__all__ = [
+    "AccessCheck",
+    "ClusterSnapshot",
+    "ClusterWatcher",
+    "DeploymentActions",
+    "DeploymentView",
+    "KubeError",
+    "UndoRefused",
+    "api_client",
+]

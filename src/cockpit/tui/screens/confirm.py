@@ -1,0 +1,58 @@
+"""A yes/no question whose default answer is no."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    DEFAULT_CSS = """
+    ConfirmScreen {
+        align: center middle;
+    }
+    ConfirmScreen > Vertical {
+        width: 70;
+        max-width: 95%;
+        height: auto;
+        border: thick $warning;
+        background: $panel;
+        padding: 1 2;
+    }
+    ConfirmScreen Horizontal {
+        height: auto;
+        margin-top: 1;
+    }
+    ConfirmScreen Button {
+        margin-right: 2;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "no", "Cancel", tooltip="Answer no", id="confirm.no"),
+    ]
+
+    def __init__(self, question: str, yes_label: str) -> None:
+        super().__init__()
+        self.question = question
+        self.yes_label = yes_label
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.question, markup=False)
+            with Horizontal():
+                yield Button("Cancel", id="confirm-no", variant="primary")
+                yield Button(self.yes_label, id="confirm-yes", variant="warning")
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm-yes")
+
+    def action_no(self) -> None:
+        self.dismiss(False)

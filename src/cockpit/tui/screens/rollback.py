@@ -1,0 +1,405 @@
+"""Rollback confirmation: what will change, whether we may, and a confirm that is hard to hit.
+
+Before anything is sent the screen shows the deployment, cluster, current and target revision
+and images, warns when the rollout is still in progress, refuses a paused deployment the way
+kubectl does (and offers to resume it), and shows the RBAC preflight. Cancel has the focus. In a
+production environment the operator types the deployment's name (for one deployment) or the
+environment's name (for all of them) before the button does anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.markup import escape
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from cockpit.config import ClusterConfig
+from cockpit.errors import CockpitError
+from cockpit.rollout import UndoPlan, UndoRefused
+from cockpit.session import GoLiveSession
+from cockpit.sources.kube import AccessCheck, DeploymentView
+
+CSS = """
+RollbackScreen, RollbackAllScreen {
+    align: center middle;
+}
+RollbackScreen > Vertical, RollbackAllScreen > Vertical {
+    width: 95%;
+    max-width: 120;
+    height: 90%;
+    border: thick $error;
+    background: $panel;
+    padding: 0 1;
+}
+RollbackScreen #rb-revisions {
+    height: auto;
+    max-height: 8;
+}
+RollbackScreen #rb-buttons, RollbackAllScreen #rb-buttons {
+    height: auto;
+    margin-top: 1;
+}
+RollbackScreen #rb-warnings, RollbackAllScreen #rb-warnings {
+    color: $warning;
+}
+RollbackScreen #rb-confirm.-hidden, RollbackAllScreen #rb-confirm.-hidden {
+    display: none;
+}
+RollbackScreen Button, RollbackAllScreen Button {
+    margin-right: 2;
+}
+"""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    plan: UndoPlan | None
+    refusal: UndoRefused | None
+    error: str | None
+    access: AccessCheck | None
+
+
+class RollbackScreen(ModalScreen[str | None]):
+    """Dismisses with a one-line outcome, or None when cancelled."""
+
+    DEFAULT_CSS = CSS
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "escape", "cancel", "Cancel", tooltip="Close; nothing is sent", id="rollback.cancel"
+        ),
+    ]
+
+    class Ready(Message):
+        def __init__(self, prepared: Prepared) -> None:
+            super().__init__()
+            self.prepared = prepared
+
+    class Finished(Message):
+        def __init__(self, outcome: str | None, error: str | None) -> None:
+            super().__init__()
+            self.outcome = outcome
+            self.error = error
+
+    def __init__(self, session: GoLiveSession, view: DeploymentView) -> None:
+        super().__init__()
+        self.session = session
+        self.view = view
+        self.cluster: ClusterConfig = session.cluster(view.cluster)
+        self.to_revision = 0
+        self.prepared: Prepared | None = None
+        self.busy = False
+
+    @property
+    def production(self) -> bool:
+        return self.session.environment.production
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = f"Roll back {self.view.name} · {self.session.label}"
+            with VerticalScroll():
+                yield Static("Preparing: reading the deployment and its history…", id="rb-details")
+                yield Static("", id="rb-warnings")
+                rows = [r for r in reversed(self.view.history) if not r.current]
+                options = [Option("previous revision (kubectl's default)", id="0")]
+                options += [
+                    Option(
+                        f"revision {r.revision}: {', '.join(r.images)}"
+                        + (f" — {r.change_cause}" if r.change_cause else "")
+                        + f" ({r.age()} old)",
+                        id=str(r.revision),
+                    )
+                    for r in rows
+                ]
+                yield OptionList(*options, id="rb-revisions")
+            yield Input(placeholder=f"type {self.view.name} to confirm", id="rb-confirm")
+            with Horizontal(id="rb-buttons"):
+                yield Button("Cancel", id="rb-cancel", variant="primary")
+                yield Button("Roll back", id="rb-go", variant="error", disabled=True)
+                yield Button("Resume first", id="rb-resume", variant="warning")
+
+    def on_mount(self) -> None:
+        self.query_one("#rb-resume", Button).display = False
+        confirm = self.query_one("#rb-confirm", Input)
+        confirm.set_class(not self.production, "-hidden")
+        self.query_one("#rb-cancel", Button).focus()
+        self._prepare(self.to_revision)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="prepare")
+    def _prepare(self, to_revision: int) -> None:
+        actions = self.session.actions(self.cluster)
+        plan = refusal = error = None
+        access = None
+        try:
+            plan = actions.plan_rollback(self.view.name, to_revision)
+        except UndoRefused as exc:
+            refusal = exc
+        except CockpitError as exc:
+            error = exc.message
+        if error is None:
+            access = actions.can_patch()
+        self.post_message(self.Ready(Prepared(plan, refusal, error, access)))
+
+    def on_rollback_screen_ready(self, message: Ready) -> None:
+        self.prepared = prepared = message.prepared
+        details = self.query_one("#rb-details", Static)
+        warnings: list[str] = []
+        lines = [
+            f"[b]{escape(self.view.name)}[/b] in cluster [b]{escape(self.cluster.name)}[/b], "
+            f"namespace {escape(self.cluster.namespace)}",
+        ]
+        plan = prepared.plan
+        if plan is not None:
+            lines += [
+                f"now:     revision {plan.current_revision}  "
+                f"{escape(', '.join(plan.current_images))}",
+                f"back to: revision {plan.target_revision}  {escape(', '.join(plan.target_images))}"
+                f"  (ReplicaSet {escape(plan.target_replicaset)})",
+            ]
+            if plan.mid_rollout:
+                warnings.append(
+                    "The rollout is still in progress: rolling back now stops it and returns "
+                    "to the target revision."
+                )
+        if prepared.refusal is not None:
+            warnings.append(f"kubectl would refuse: {prepared.refusal.message}")
+        if prepared.error:
+            warnings.append(f"Cannot prepare the rollback: {prepared.error}")
+        access = prepared.access
+        if access is not None:
+            if access.allowed:
+                lines.append("RBAC: you may patch deployments here.")
+            else:
+                warnings.append(
+                    f"RBAC: you may NOT patch deployments in {self.cluster.namespace}: "
+                    f"{access.reason}. Nothing will be sent."
+                )
+        details.update("\n".join(lines))
+        self.query_one("#rb-warnings", Static).update("\n".join(escape(w) for w in warnings))
+        paused = prepared.refusal is not None and prepared.refusal.paused
+        self.query_one("#rb-resume", Button).display = paused and not self.session.read_only
+        self._update_go()
+
+    def _ready_to_go(self) -> bool:
+        prepared = self.prepared
+        if self.busy or prepared is None or prepared.plan is None:
+            return False
+        if prepared.access is None or not prepared.access.allowed:
+            return False
+        if self.production:
+            return self.query_one("#rb-confirm", Input).value.strip() == self.view.name
+        return True
+
+    def _update_go(self) -> None:
+        self.query_one("#rb-go", Button).disabled = not self._ready_to_go()
+
+    def on_input_changed(self, _event: Input.Changed) -> None:
+        self._update_go()
+
+    def on_input_submitted(self, _event: Input.Submitted) -> None:
+        if self._ready_to_go():
+            self._go()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.to_revision = int(event.option.id or 0)
+        self.prepared = None
+        self._update_go()
+        self.query_one("#rb-details", Static).update("Preparing…")
+        self._prepare(self.to_revision)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "rb-cancel":
+            self.dismiss(None)
+        elif event.button.id == "rb-go" and self._ready_to_go():
+            self._go()
+        elif event.button.id == "rb-resume":
+            self._resume()
+
+    def _go(self) -> None:
+        self.busy = True
+        self._update_go()
+        self.query_one("#rb-details", Static).update("Sending the rollback…")
+        self._send(self.to_revision)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="send")
+    def _send(self, to_revision: int) -> None:
+        try:
+            plan = self.session.rollback(self.cluster, self.view.name, to_revision)
+        except UndoRefused as exc:
+            self.post_message(self.Finished(None, exc.message))
+            return
+        except CockpitError as exc:
+            self.post_message(
+                self.Finished(None, exc.message + (f" ({exc.hint})" if exc.hint else ""))
+            )
+            return
+        self.post_message(
+            self.Finished(
+                f"{plan.deployment}: rolling back from revision {plan.current_revision} to "
+                f"{plan.target_revision} ({', '.join(plan.target_images)})",
+                None,
+            )
+        )
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="send")
+    def _resume(self) -> None:
+        try:
+            self.session.set_paused(self.cluster, self.view.name, False)
+        except CockpitError as exc:
+            self.post_message(self.Finished(None, exc.message))
+            return
+        self._prepare(self.to_revision)
+
+    def on_rollback_screen_finished(self, message: Finished) -> None:
+        self.busy = False
+        if message.error:
+            self.query_one("#rb-warnings", Static).update(
+                f"Not rolled back: {escape(message.error)}"
+            )
+            self._update_go()
+            return
+        self.dismiss(message.outcome)
+
+    def action_cancel(self) -> None:
+        if not self.busy:
+            self.dismiss(None)
+
+
+class RollbackAllScreen(ModalScreen[str | None]):
+    """Every deployment of the environment back to its previous revision: one confirmation,
+    one audit entry per deployment."""
+
+    DEFAULT_CSS = CSS
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "escape", "cancel", "Cancel", tooltip="Close; nothing is sent", id="rollback.cancel_all"
+        ),
+    ]
+
+    class Ready(Message):
+        def __init__(self, lines: list[str], ready: bool) -> None:
+            super().__init__()
+            self.lines = lines
+            self.ready = ready
+
+    class Finished(Message):
+        def __init__(self, lines: list[str]) -> None:
+            super().__init__()
+            self.lines = lines
+
+    def __init__(self, session: GoLiveSession, views: list[DeploymentView]) -> None:
+        super().__init__()
+        self.session = session
+        self.views = [v for v in views if v.found]
+        self.ready = False
+        self.busy = False
+        self.done = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = f"Roll back ALL deployments · {self.session.label}"
+            with VerticalScroll():
+                yield Static("Preparing…", id="rb-details")
+                yield Static("", id="rb-warnings")
+            yield Input(placeholder=f"type {self.session.env_name} to confirm", id="rb-confirm")
+            with Horizontal(id="rb-buttons"):
+                yield Button("Cancel", id="rb-cancel", variant="primary")
+                yield Button("Roll back all", id="rb-go", variant="error", disabled=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#rb-confirm", Input).set_class(
+            not self.session.environment.production, "-hidden"
+        )
+        self.query_one("#rb-cancel", Button).focus()
+        self._prepare()
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def _prepare(self) -> None:
+        lines: list[str] = []
+        ready = bool(self.views)
+        for view in self.views:
+            cluster = self.session.cluster(view.cluster)
+            actions = self.session.actions(cluster)
+            try:
+                plan = actions.plan_rollback(view.name)
+                access = actions.can_patch()
+            except UndoRefused as exc:
+                lines.append(f"{view.cluster}/{view.name}: kubectl would refuse: {exc.message}")
+                continue
+            except CockpitError as exc:
+                lines.append(f"{view.cluster}/{view.name}: {exc.message}")
+                ready = False
+                continue
+            if not access.allowed:
+                ready = False
+                lines.append(f"{view.cluster}/{view.name}: RBAC denies patch: {access.reason}")
+                continue
+            lines.append(
+                f"{view.cluster}/{view.name}: revision {plan.current_revision} → "
+                f"{plan.target_revision} ({', '.join(plan.target_images)})"
+                + ("  [mid-rollout]" if plan.mid_rollout else "")
+            )
+        self.post_message(self.Ready(lines, ready))
+
+    def on_rollback_all_screen_ready(self, message: Ready) -> None:
+        self.ready = message.ready
+        self.query_one("#rb-details", Static).update(escape("\n".join(message.lines)))
+        if not message.ready:
+            self.query_one("#rb-warnings", Static).update(
+                "Nothing will be sent while any deployment cannot be rolled back."
+            )
+        self._update_go()
+
+    def _ok(self) -> bool:
+        if not self.ready or self.busy or self.done:
+            return False
+        if self.session.environment.production:
+            return self.query_one("#rb-confirm", Input).value.strip() == self.session.env_name
+        return True
+
+    def _update_go(self) -> None:
+        self.query_one("#rb-go", Button).disabled = not self._ok()
+
+    def on_input_changed(self, _event: Input.Changed) -> None:
+        self._update_go()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "rb-cancel":
+            self.dismiss("rolled back every deployment" if self.done else None)
+        elif event.button.id == "rb-go" and self._ok():
+            self.busy = True
+            self._update_go()
+            self._send()
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def _send(self) -> None:
+        lines = []
+        for view in self.views:
+            cluster = self.session.cluster(view.cluster)
+            try:
+                plan = self.session.rollback(cluster, view.name)
+                lines.append(f"{view.cluster}/{view.name}: sent, back to {plan.target_revision}")
+            except UndoRefused as exc:
+                lines.append(f"{view.cluster}/{view.name}: skipped: {exc.message}")
+            except CockpitError as exc:
+                lines.append(f"{view.cluster}/{view.name}: FAILED: {exc.message}")
+        self.post_message(self.Finished(lines))
+
+    def on_rollback_all_screen_finished(self, message: Finished) -> None:
+        self.busy = False
+        self.done = True
+        self.query_one("#rb-details", Static).update(escape("\n".join(message.lines)))
+        self.query_one("#rb-warnings", Static).update("Done. Cancel closes this view.")
+        self._update_go()
+
+    def action_cancel(self) -> None:
+        if not self.busy:
+            self.dismiss("rolled back every deployment" if self.done else None)

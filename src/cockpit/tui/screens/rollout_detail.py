@@ -1,0 +1,107 @@
+"""A deployment in depth: ReplicaSets by revision, pods, recent events, history."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from cockpit.rollout import format_age, parse_time, revision_of
+from cockpit.sources.kube import DeploymentView
+
+
+def describe(view: DeploymentView) -> str:
+    lines = [
+        f"[b]{escape(view.name)}[/b]  cluster {escape(view.cluster)} / {escape(view.namespace)}"
+    ]
+    if not view.found:
+        return lines[0] + "\n\nnot found in the cluster"
+    verdict = view.verdict
+    lines.append(f"kubectl rollout status: {escape(verdict.message)}")
+    for trouble in view.trouble:
+        lines.append(f"[b]pod trouble[/b]: {escape(str(trouble))}")
+    if view.paused:
+        lines.append("[b]paused[/b]: the controller does not roll out until resumed")
+    lines += ["", "[b]History[/b]  (revision, images, change-cause, age, ready/replicas)"]
+    for row in reversed(view.history):
+        marker = "→" if row.current else " "
+        cause = f"  {escape(row.change_cause)}" if row.change_cause else ""
+        lines.append(
+            f" {marker} {row.revision:>3}  {escape(', '.join(row.images))}{cause}  "
+            f"{row.age()}  {row.ready}/{row.replicas}"
+        )
+    lines += ["", "[b]Pods[/b]  (name, revision, phase, ready, restarts, reason)"]
+    rs_revision = {rs["metadata"].get("uid"): revision_of(rs) for rs in view.replicasets}
+    for pod in sorted(view.pods, key=lambda p: p["metadata"]["name"]):
+        owner: dict[str, object] = next(iter(pod["metadata"].get("ownerReferences") or []), {})
+        statuses = pod.get("status", {}).get("containerStatuses") or []
+        ready = sum(1 for s in statuses if s.get("ready"))
+        restarts = sum(int(s.get("restartCount", 0)) for s in statuses)
+        reason = ""
+        for s in statuses:
+            waiting = (s.get("state") or {}).get("waiting")
+            if waiting:
+                reason = waiting.get("reason", "")
+        lines.append(
+            f"  {escape(pod['metadata']['name'])}  rev {rs_revision.get(owner.get('uid'), '?')}  "
+            f"{pod.get('status', {}).get('phase', '?')}  {ready}/{len(statuses)}  "
+            f"{restarts}  {escape(reason)}"
+        )
+    lines += ["", "[b]Recent events[/b]"]
+    for event in view.events[-12:]:
+        when = parse_time(
+            event.get("lastTimestamp") or event.get("metadata", {}).get("creationTimestamp")
+        )
+        lines.append(
+            f"  {format_age(when)} ago  {escape(str(event.get('reason', '')))}: "
+            f"{escape(str(event.get('message', '')))}"
+        )
+    return "\n".join(lines)
+
+
+class RolloutDetailScreen(ModalScreen[str | None]):
+    DEFAULT_CSS = """
+    RolloutDetailScreen {
+        align: center middle;
+    }
+    RolloutDetailScreen > VerticalScroll {
+        width: 95%;
+        max-width: 140;
+        height: 90%;
+        border: thick $primary;
+        background: $panel;
+        padding: 0 1;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "escape,q", "close", "Close", tooltip="Back to the cockpit", id="rollout_detail.close"
+        ),
+        Binding(
+            "ctrl+z",
+            "pick('rollback')",
+            "Roll back",
+            tooltip="Roll this deployment back",
+            id="rollout_detail.rollback",
+        ),
+    ]
+
+    def __init__(self, view: DeploymentView) -> None:
+        super().__init__()
+        self.view = view
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll() as scroll:
+            scroll.border_title = "Deployment"
+            yield Static(describe(self.view), id="rollout-detail-body")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_pick(self, action: str) -> None:
+        self.dismiss(action)
