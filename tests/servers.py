@@ -66,7 +66,7 @@ class Stall:
     def __init__(self) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
+        self.sock.listen(4096)
         self.port = int(self.sock.getsockname()[1])
 
     def close(self) -> None:

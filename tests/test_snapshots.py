@@ -23,7 +23,7 @@ def mid_go_live(open_session, env="production"):
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_production_mid_go_live(snap_compare, open_session, size):
-    app = CockpitApp(mid_go_live(open_session))
+    app = CockpitApp(mid_go_live(open_session), start_sources=False)
 
     async def settle(pilot):
         app.query_one(ChecklistPane).select_item("rollout/smoke-test/home-page-loads")
@@ -34,12 +34,12 @@ def test_production_mid_go_live(snap_compare, open_session, size):
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_staging_read_only(snap_compare, open_session, size):
-    app = CockpitApp(open_session("staging", read_only=True))
+    app = CockpitApp(open_session("staging", read_only=True), start_sources=False)
     assert snap_compare(app, terminal_size=size)
 
 
 def test_item_detail_of_a_step(snap_compare, open_session):
-    app = CockpitApp(open_session("staging"))
+    app = CockpitApp(open_session("staging"), start_sources=False)
 
     async def open_detail(pilot):
         app.query_one(ChecklistPane).select_item("rollout/deploy")
@@ -71,7 +71,7 @@ project = "shop"
 """
     )
     session = GoLiveSession.open(path, "production", operator=operator)
-    assert snap_compare(CockpitApp(session), terminal_size=(160, 48))
+    assert snap_compare(CockpitApp(session, start_sources=False), terminal_size=(160, 48))
 
 
 def test_light_theme(snap_compare, write_config, operator):
@@ -81,4 +81,4 @@ def test_light_theme(snap_compare, write_config, operator):
         BASE_CONFIG.replace("default_environment", 'theme = "cockpit-light"\ndefault_environment')
     )
     session = GoLiveSession.open(path, None, operator=operator)
-    assert snap_compare(CockpitApp(session), terminal_size=(80, 24))
+    assert snap_compare(CockpitApp(session, start_sources=False), terminal_size=(80, 24))

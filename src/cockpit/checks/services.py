@@ -231,7 +231,8 @@ class SmtpCheck(CheckSpec):
         except smtplib.SMTPAuthenticationError as exc:
             raise CheckFailed(f"{host}:{self.port}: login refused ({exc.smtp_code})") from exc
         except smtplib.SMTPException as exc:
-            raise CheckFailed(f"{host}:{self.port}: {type(exc).__name__}: {exc}") from exc
+            reason = "timeout" if "timed out" in str(exc) else None
+            raise CheckFailed(f"{host}:{self.port}: {type(exc).__name__}: {exc}", reason) from exc
         except ssl.SSLError as exc:
             raise CheckFailed(f"{host}:{self.port}: STARTTLS failed: {exc.reason}") from exc
         except TimeoutError as exc:
@@ -285,7 +286,12 @@ class PrometheusCheck(CheckSpec):
         try:
             samples = await asyncio.to_thread(instant_query, client, query)
         except PrometheusError as exc:
-            reason = "unreachable" if "cannot reach" in str(exc) else "error"
+            text = str(exc)
+            reason = (
+                "timeout"
+                if "in time" in text or "timed out" in text
+                else ("unreachable" if "cannot reach" in text else "error")
+            )
             raise CheckFailed(f"{query}: {exc}", reason=reason) from exc
         values = [s.value for s in samples]
         verdicts = [condition.holds(v) for v in values]

@@ -59,6 +59,8 @@ def instant_query(client: PrometheusConnect, query: str) -> list[Sample]:
     except requests.exceptions.Timeout as exc:
         raise PrometheusError("Prometheus did not answer in time") from exc
     except requests.exceptions.ConnectionError as exc:
+        if "timed out" in str(exc).lower():  # urllib3 wraps read timeouts when retries are set
+            raise PrometheusError("Prometheus did not answer in time") from exc
         raise PrometheusError(f"cannot reach Prometheus at {client.url}") from exc
     except (requests.exceptions.RequestException, ValueError) as exc:
         raise PrometheusError(f"bad answer from Prometheus: {exc}") from exc

@@ -170,7 +170,11 @@ class RolloutPane(Vertical):
             if trouble or verdict.state == "failed":
                 state, variable = ("FAILING" if trouble else "FAILED"), "error"
             elif not view.found:
-                state, variable = "missing", "warning"
+                synced = self.snapshots.get(view.cluster)
+                if synced is not None and synced.synced:
+                    state, variable = "missing", "warning"
+                else:
+                    state, variable = "waiting", "foreground-muted"
             else:
                 state, variable = verdict.state, VERDICT_STYLE.get(verdict.state, "foreground")
             if view.paused:
