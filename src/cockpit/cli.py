@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
@@ -296,13 +297,48 @@ def mark(
 @cli.command()
 @_env_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--watch", "-w", is_flag=True, help="Keep printing as the rollouts change.")
+@click.option(
+    "--wait", "wait_seconds", default=10.0, show_default=True, help="Seconds to wait for clusters."
+)
 @click.pass_context
-def status(ctx: click.Context, config: str | None, env: str | None, as_json: bool) -> None:
-    """Summarise the go-live: environment and checklist progress."""
+def status(
+    ctx: click.Context,
+    config: str | None,
+    env: str | None,
+    as_json: bool,
+    watch: bool,
+    wait_seconds: float,
+) -> None:
+    """Summarise the go-live: checklist progress and the live rollouts."""
+    from cockpit.headless import RolloutMonitor, rollout_json, rollout_lines
+
     session = _open(ctx, config, env)
+    monitor = RolloutMonitor(session)
+    monitor.start()
+    try:
+        snapshots = monitor.wait_synced(wait_seconds)
+        _print_status(session, snapshots, as_json)
+        while watch:
+            snapshots = monitor.next_change()
+            if as_json:
+                click.echo(json.dumps({"rollouts": rollout_json(snapshots)}))
+            else:
+                stamp = datetime.now(UTC).strftime("%H:%M:%S")
+                click.echo(f"--- {stamp}")
+                for line in rollout_lines(snapshots):
+                    click.echo(line)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        monitor.stop()
+
+
+def _print_status(session: GoLiveSession, snapshots: list[Any], as_json: bool) -> None:
+    from cockpit.headless import rollout_json, rollout_lines
+
     total = session.progress()
-    failed = [session.view(i) for i in session.checklist.items()]
-    failed = [v for v in failed if v.status == "failed"]
+    failed = [v for v in map(session.view, session.checklist.items()) if v.status == "failed"]
     data = {
         "environment": session.env_name,
         "label": session.label,
@@ -318,6 +354,7 @@ def status(ctx: click.Context, config: str | None, env: str | None, as_json: boo
             "percent": total.percent,
             "failed_items": [v.item.id for v in failed],
         },
+        "rollouts": rollout_json(snapshots),
         "orphaned_state": session.orphaned_records(),
         "notices": session.notices,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -332,6 +369,180 @@ def status(ctx: click.Context, config: str | None, env: str | None, as_json: boo
         click.secho(f"  failed: {view.item.text} ({view.item.id})", fg="red")
     for orphan in session.orphaned_records():
         click.secho(f"  state for an item no longer in the runbook: {orphan}", fg="yellow")
+    if session.environment.clusters:
+        click.echo("rollouts:")
+        for line in rollout_lines(snapshots):
+            click.echo(f"  {line}")
+
+
+@cli.command()
+@click.argument("deployment")
+@_env_options
+@click.option("--cluster", "cluster_name", metavar="NAME", help="Cluster (when several run it).")
+@click.option("--to-revision", type=click.IntRange(0), default=0, help="Default: the previous.")
+@click.option("--yes", is_flag=True, help="Do not ask (required without a terminal).")
+@click.pass_context
+def rollback(
+    ctx: click.Context,
+    deployment: str,
+    config: str | None,
+    env: str | None,
+    cluster_name: str | None,
+    to_revision: int,
+    yes: bool,
+) -> None:
+    """Roll DEPLOYMENT back like `kubectl rollout undo`, after the same checks as the TUI."""
+    from cockpit.rollout import UndoRefused
+
+    session = _open(ctx, config, env)
+    cluster = _cluster_for(session, deployment, cluster_name)
+    actions = session.actions(cluster)
+    try:
+        plan = actions.plan_rollback(deployment, to_revision)
+    except UndoRefused as exc:
+        hint = f"resume it first: cockpit resume {deployment}" if exc.paused else "nothing was sent"
+        raise CockpitError(f"{deployment}: {exc.message}", hint) from None
+    access = actions.can_patch()
+    click.echo(f"{deployment} in cluster {cluster.name}, namespace {cluster.namespace}")
+    click.echo(f"  now:     revision {plan.current_revision}  {', '.join(plan.current_images)}")
+    click.echo(f"  back to: revision {plan.target_revision}  {', '.join(plan.target_images)}")
+    if plan.mid_rollout:
+        click.secho("  the rollout is still in progress; rolling back stops it", fg="yellow")
+    if not access.allowed:
+        raise CockpitError(
+            f"RBAC: you may not patch deployments in {cluster.namespace}: {access.reason}",
+            "nothing was sent; ask for patch rights on deployments",
+        )
+    if not yes:
+        if not sys.stdin.isatty():
+            raise CockpitError(
+                "refusing to roll back without a terminal to confirm on", "pass --yes"
+            )
+        if session.environment.production:
+            typed = click.prompt(f"PRODUCTION: type {deployment!r} to roll it back", default="")
+            if typed.strip() != deployment:
+                raise CockpitError("not confirmed; nothing was sent")
+        elif not click.confirm("Roll back?", default=False):
+            raise CockpitError("not confirmed; nothing was sent")
+    done = session.rollback(cluster, deployment, to_revision)
+    click.echo(
+        f"rollback sent: {deployment} back to revision {done.target_revision} "
+        f"({', '.join(done.target_images)}); follow it with `cockpit status --watch`"
+    )
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _cluster_for(session: GoLiveSession, deployment: str, name: str | None) -> Any:
+    if name is not None:
+        return session.cluster(name)
+    candidates = session.clusters_with(deployment)
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise CockpitError(
+            f"no cluster of environment {session.env_name!r} lists deployment {deployment!r}",
+            "deployments are listed under [[environments.NAME.clusters]] in the config",
+        )
+    raise CockpitError(
+        f"{deployment} runs in several clusters: " + ", ".join(c.name for c in candidates),
+        "pick one with --cluster",
+    )
+
+
+@cli.command()
+@click.argument("deployment")
+@_env_options
+@click.option("--cluster", "cluster_name", metavar="NAME", help="Cluster (when several run it).")
+@click.pass_context
+def pause(
+    ctx: click.Context,
+    deployment: str,
+    config: str | None,
+    env: str | None,
+    cluster_name: str | None,
+) -> None:
+    """Pause DEPLOYMENT's rollout (kubectl rollout pause)."""
+    session = _open(ctx, config, env)
+    session.set_paused(_cluster_for(session, deployment, cluster_name), deployment, True)
+    click.echo(f"{deployment} paused")
+
+
+@cli.command()
+@click.argument("deployment")
+@_env_options
+@click.option("--cluster", "cluster_name", metavar="NAME", help="Cluster (when several run it).")
+@click.pass_context
+def resume(
+    ctx: click.Context,
+    deployment: str,
+    config: str | None,
+    env: str | None,
+    cluster_name: str | None,
+) -> None:
+    """Resume DEPLOYMENT's rollout (kubectl rollout resume)."""
+    session = _open(ctx, config, env)
+    session.set_paused(_cluster_for(session, deployment, cluster_name), deployment, False)
+    click.echo(f"{deployment} resumed")
+
+
+@cli.command()
+@click.option("--headless", is_flag=True, help="No TUI: serve until interrupted.")
+@click.option(
+    "--kubeconfig", "kubeconfig", type=click.Path(dir_okay=False), help="Write the kubeconfig here."
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="API port (0: any free).")
+@click.option("--crash-image", multiple=True, help="Pods of this image crash-loop.")
+@click.option("--pull-fail-image", multiple=True, help="Pods of this image cannot pull it.")
+@click.option(
+    "--runbook",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Runbook for the rehearsal (default: the sample).",
+)
+def rehearse(
+    headless: bool,
+    kubeconfig: str | None,
+    port: int,
+    crash_image: tuple[str, ...],
+    pull_fail_image: tuple[str, ...],
+    runbook: str | None,
+) -> None:
+    """Start the rehearsal Kubernetes cluster on 127.0.0.1 and open the cockpit on it."""
+    import signal
+    import tempfile
+    import time
+
+    from cockpit.rehearsal.run import start_rehearsal
+
+    folder = Path(tempfile.mkdtemp(prefix="cockpit-rehearsal-"))
+    rehearsal = start_rehearsal(
+        folder,
+        kubeconfig=Path(kubeconfig).absolute() if kubeconfig else None,
+        port=port,
+        crash_images=crash_image,
+        pull_fail_images=pull_fail_image,
+        runbook=Path(runbook) if runbook else None,
+    )
+    try:
+        if headless:
+            click.echo(f"rehearsal Kubernetes API: {rehearsal.cluster.url}")
+            click.echo(f"kubeconfig: {rehearsal.kubeconfig}")
+            click.echo(f"cockpit config: {rehearsal.config}")
+            click.echo(f"try: KUBECONFIG={rehearsal.kubeconfig} kubectl get deploy,rs,pods")
+            click.echo("Ctrl-C stops it.", err=True)
+            signal.signal(signal.SIGTERM, _interrupt)
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(1)
+            return
+        session = GoLiveSession.open(rehearsal.config, None, via="tui")
+        from cockpit.tui.app import CockpitApp
+
+        CockpitApp(session).run()
+    finally:
+        rehearsal.stop()
 
 
 @cli.command()

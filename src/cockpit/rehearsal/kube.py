@@ -309,6 +309,7 @@ class RehearsalCluster:
         self._progress: dict[str, tuple[Any, float]] = {}
         self._watch_tasks: set[asyncio.Task[Any]] = set()
         self.requests: list[tuple[str, str]] = []
+        self.frozen = False  # tests freeze the controllers to compare a still picture
         self.denied: dict[str, set[tuple[str, str]]] = {VIEWER_TOKEN: {("patch", "deployments")}}
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -434,6 +435,13 @@ class RehearsalCluster:
                 BY_PLURAL[("", "namespaces")],
                 {"metadata": {"name": name}, "spec": {}, "status": {"phase": "Active"}},
             )
+
+    def freeze(self) -> None:
+        """Stop the controllers after their current pass (the API keeps serving)."""
+        self.call(lambda: setattr(self, "frozen", True))
+
+    def thaw(self) -> None:
+        self.call(lambda: setattr(self, "frozen", False))
 
     def add_namespace(self, name: str) -> None:
         kind = BY_PLURAL[("", "namespaces")]
@@ -915,6 +923,8 @@ class RehearsalCluster:
             await asyncio.sleep(self.timing.tick)
 
     def _reconcile(self) -> bool:
+        if self.frozen:
+            return False
         assert self.store is not None
         store = self.store
         before = store.rv
