@@ -463,22 +463,24 @@ class RehearsalCluster:
         container: str = "app",
         change_cause: str | None = None,
         progress_deadline: int = 600,
+        app_label: str | None = None,
     ) -> None:
         self.add_namespace(namespace)
         annotations = {CHANGE_CAUSE: change_cause} if change_cause else {}
+        label = app_label or name
         body: JSON = {
             "metadata": {
                 "name": name,
                 "namespace": namespace,
                 "annotations": annotations,
-                "labels": {"app": name},
+                "labels": {"app": label},
             },
             "spec": {
                 "replicas": replicas,
                 "progressDeadlineSeconds": progress_deadline,
-                "selector": {"matchLabels": {"app": name}},
+                "selector": {"matchLabels": {"app": label}},
                 "template": {
-                    "metadata": {"labels": {"app": name}},
+                    "metadata": {"labels": {"app": label}},
                     "spec": {"containers": [{"name": container, "image": image}]},
                 },
             },
@@ -489,11 +491,15 @@ class RehearsalCluster:
 
     def get_object(self, plural: str, namespace: str, name: str, group: str = "apps") -> JSON:
         kind = BY_PLURAL[(group, plural)]
-        return copy.deepcopy(self.call(lambda: self.store.get(kind, namespace, name)))  # type: ignore[union-attr]
+        store = self.store
+        assert store is not None
+        return copy.deepcopy(self.call(lambda: store.get(kind, namespace, name)))
 
     def list_objects(self, plural: str, namespace: str | None, group: str = "apps") -> list[JSON]:
         kind = BY_PLURAL[(group, plural)]
-        return copy.deepcopy(self.call(lambda: self.store.list(kind, namespace)))  # type: ignore[union-attr]
+        store = self.store
+        assert store is not None
+        return copy.deepcopy(self.call(lambda: store.list(kind, namespace)))
 
     # --- HTTP ----------------------------------------------------------------------------------
 
