@@ -92,3 +92,17 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     monkeypatch.setenv("COCKPIT_THEME_DIR", str(home / "themes"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
     monkeypatch.delenv("COCKPIT_CONFIG", raising=False)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory):
+    """One rehearsal Kubernetes cluster for the whole session (fast pods)."""
+    from cockpit.rehearsal.kube import RehearsalCluster, Timing
+
+    folder = tmp_path_factory.mktemp("rehearsal")
+    running = RehearsalCluster(folder, timing=Timing(ready_after=0.3, restart_every=0.4, tick=0.05))
+    running.start()
+    running.kubeconfig = running.write_kubeconfig(folder / "kubeconfig", "shop")  # type: ignore[attr-defined]
+    running.add_namespace("shop")
+    yield running
+    running.stop()

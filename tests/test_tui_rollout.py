@@ -1,0 +1,149 @@
+"""Pilot tests of the rollout pane and the rollback screens against the rehearsal cluster."""
+
+from __future__ import annotations
+
+import asyncio
+
+from cockpit.session import GoLiveSession
+from cockpit.tui.app import CockpitApp
+from cockpit.tui.screens.rollback import RollbackScreen
+from cockpit.tui.widgets.rollout import RolloutPane, RolloutTable
+
+from .test_kube import NS, config_for, get_json, kubectl, wait_rolled_out
+
+
+async def until(pilot, predicate, tries=200, delay=0.05):
+    for _ in range(tries):
+        if predicate():
+            return
+        await pilot.pause(delay)
+    raise AssertionError("condition not reached")
+
+
+def image_of(cluster, name):
+    return get_json(cluster, "deploy", name)["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+async def open_rollback(app, pilot, name):
+    pane = app.query_one(RolloutPane)
+    await until(
+        pilot,
+        lambda: (
+            pane.views.get(("rehearsal", name)) is not None
+            and pane.views[("rehearsal", name)].found
+        ),
+    )
+    table = app.query_one(RolloutTable)
+    table.focus()
+    table.move_cursor(row=list(pane.views).index(("rehearsal", name)))
+    await pilot.pause()
+    await pilot.press("ctrl+z")
+    await until(pilot, lambda: isinstance(app.screen, RollbackScreen))
+    screen = app.screen
+    await until(pilot, lambda: screen.prepared is not None)
+    return screen
+
+
+async def test_production_rollback_needs_the_name_and_follows_through(cluster, tmp_path, operator):
+    cluster.create_deployment("t1", "shop/t1:1", namespace=NS, replicas=2)
+    wait_rolled_out(cluster, "t1")
+    kubectl(cluster, "set", "image", "deployment/t1", "app=shop/t1:2")
+    wait_rolled_out(cluster, "t1")
+    path = config_for(tmp_path, cluster, ["t1"], production=True)
+    session = GoLiveSession.open(path, None, operator=operator, via="tui")
+    app = CockpitApp(session)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_rollback(app, pilot, "t1")
+        details = str(screen.query_one("#rb-details").render())
+        assert "revision 2" in details and "shop/t1:2" in details
+        assert "back to: revision 1" in details and "shop/t1:1" in details
+        assert "RBAC: you may patch" in details
+        assert app.focused.id == "rb-cancel"  # the default is Cancel
+        assert screen.query_one("#rb-go").disabled
+        await pilot.press("enter")  # Enter on Cancel closes, nothing sent
+        await until(pilot, lambda: not isinstance(app.screen, RollbackScreen))
+        assert image_of(cluster, "t1") == "shop/t1:2"
+        screen = await open_rollback(app, pilot, "t1")
+        screen.query_one("#rb-confirm").focus()
+        await pilot.press(*"t", "enter")
+        await pilot.pause()
+        assert screen.query_one("#rb-go").disabled  # wrong name
+        await pilot.press("1")
+        await until(pilot, lambda: not screen.query_one("#rb-go").disabled)
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, RollbackScreen))
+        pane = app.query_one(RolloutPane)
+        await until(
+            pilot,
+            lambda: (
+                pane.views[("rehearsal", "t1")].revision == 3
+                and pane.views[("rehearsal", "t1")].verdict.state == "complete"
+            ),
+        )
+    assert image_of(cluster, "t1") == "shop/t1:1"
+    actions = [e.action for e in session.audit.entries()]
+    assert actions[:3] == ["session_start", "rollback_requested", "rollback"]
+
+
+async def test_rbac_denied_and_paused_are_refused_before_sending(cluster, tmp_path, operator):
+    cluster.create_deployment("t2", "shop/t2:1", namespace=NS, replicas=1)
+    wait_rolled_out(cluster, "t2")
+    kubectl(cluster, "set", "image", "deployment/t2", "app=shop/t2:2")
+    wait_rolled_out(cluster, "t2")
+    (tmp_path / "viewer").mkdir()
+    viewer = config_for(tmp_path / "viewer", cluster, ["t2"], context="rehearsal-viewer")
+    before = len(cluster.requests)
+    session = GoLiveSession.open(viewer, None, operator=operator)
+    app = CockpitApp(session)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_rollback(app, pilot, "t2")
+        warnings = str(screen.query_one("#rb-warnings").render())
+        assert "RBAC: you may NOT patch deployments" in warnings
+        assert screen.query_one("#rb-go").disabled
+    patches = [r for r in cluster.requests[before:] if r[0] == "PATCH"]
+    assert patches == []
+
+    kubectl(cluster, "rollout", "pause", "deployment/t2")
+    admin = config_for(tmp_path, cluster, ["t2"])
+    session = GoLiveSession.open(admin, None, operator=operator)
+    app = CockpitApp(session)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_rollback(app, pilot, "t2")
+        warnings = str(screen.query_one("#rb-warnings").render())
+        assert "you cannot rollback a paused deployment" in warnings
+        assert screen.query_one("#rb-go").disabled
+        resume = screen.query_one("#rb-resume")
+        assert resume.display
+        resume.press()
+        await until(pilot, lambda: not get_json(cluster, "deploy", "t2")["spec"].get("paused"))
+        await until(pilot, lambda: screen.prepared is not None and screen.prepared.plan is not None)
+        assert not screen.query_one("#rb-go").disabled
+
+
+async def test_pane_goes_stale_and_recovers(tmp_path, operator):
+    from cockpit.rehearsal.kube import RehearsalCluster, Timing
+
+    running = RehearsalCluster(tmp_path / "c", timing=Timing(ready_after=0.2, tick=0.05)).start()
+    running.kubeconfig = running.write_kubeconfig(tmp_path / "kubeconfig", NS)
+    running.create_deployment("web", "shop/web:1", namespace=NS, replicas=1)
+    session = GoLiveSession.open(config_for(tmp_path, running, ["web"]), None, operator=operator)
+    app = CockpitApp(session)
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            pane = app.query_one(RolloutPane)
+            for watcher in app.watchers:
+                watcher.backoff_cap = 0.5
+            await until(
+                pilot,
+                lambda: pane.border_subtitle == "live" and pane.views[("rehearsal", "web")].found,
+            )
+            await asyncio.to_thread(running.stop)
+            await until(pilot, lambda: pane.border_subtitle == "STALE")
+            await pilot.pause(1.2)
+            status = str(pane.query_one("#rollout-status").render())
+            assert "stale for" in status
+            assert pane.views[("rehearsal", "web")].found  # the rows stay
+            await asyncio.to_thread(running.restart)
+            await until(pilot, lambda: pane.border_subtitle == "live", tries=400)
+    finally:
+        running.stop()
