@@ -516,6 +516,9 @@ def rehearse(
 
     from cockpit.rehearsal.run import start_rehearsal
 
+    # the runbook's kubectl steps should find the kubectl installed beside cockpit, if any
+    bin_dir = str(Path(sys.executable).parent)
+    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     folder = Path(tempfile.mkdtemp(prefix="cockpit-rehearsal-"))
     rehearsal = start_rehearsal(
         folder,

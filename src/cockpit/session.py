@@ -434,7 +434,10 @@ class GoLiveSession:
         self._record("run", item, status="running", commands=[c.display for c in plan.commands])
         try:
             result = await execute_step(
-                plan, timeout=timeout or self.environment.step_timeout, on_line=on_line
+                plan,
+                timeout=timeout or self.environment.step_timeout,
+                on_line=on_line,
+                cwd=self.config.base_dir,
             )
         except asyncio.CancelledError:
             self._record(

@@ -13,6 +13,7 @@ import shlex
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cockpit.checklist import ChecklistItem
 from cockpit.checks.base import CheckContext, Stopwatch
@@ -33,6 +34,7 @@ class StepPlan:
     source: str  # "runbook" or "config"
     environment: str
     production: bool
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -77,11 +79,17 @@ def plan_step(ctx: CheckContext, item: ChecklistItem) -> StepPlan:
         except ValueError as exc:
             raise CockpitError(f"cannot split {text!r}: {exc}", "check the quoting") from exc
         planned.append(PlannedCommand(text, argv))
-    return StepPlan(item, tuple(planned), source, ctx.env_name, env.production)
+    return StepPlan(
+        item, tuple(planned), source, ctx.env_name, env.production, tuple(ctx.command_env().items())
+    )
 
 
 async def execute_step(
-    plan: StepPlan, *, timeout: float, on_line: Callable[[str], object] | None = None
+    plan: StepPlan,
+    *,
+    timeout: float,
+    on_line: Callable[[str], object] | None = None,
+    cwd: Path | None = None,
 ) -> StepResult:
     """Run the commands in order; stop at the first that fails or times out."""
     result = StepResult(passed=True, evidence="")
@@ -91,7 +99,12 @@ async def execute_step(
             on_line(f"$ {command.display}")
         try:
             outcome = await run_process(
-                list(command.argv), timeout=timeout, on_line=on_line, keep_lines=200
+                list(command.argv),
+                timeout=timeout,
+                env=dict(plan.env),
+                cwd=cwd,
+                on_line=on_line,
+                keep_lines=200,
             )
         except (FileNotFoundError, PermissionError) as exc:
             result.passed = False

@@ -104,6 +104,14 @@ class CheckContext:
         self.secrets.append(value)
         return value
 
+    def command_env(self) -> dict[str, str]:
+        """Environment for commands: KUBECONFIG points at the environment's first cluster, so
+        a runbook's `kubectl` talks to the cluster this go-live is about, not a default one."""
+        clusters = self.environment.clusters
+        if clusters and clusters[0].kubeconfig is not None:
+            return {"KUBECONFIG": str(self.path(clusters[0].kubeconfig))}
+        return {}
+
     def placeholders(self) -> dict[str, str]:
         env = self.environment
         values = {"environment": self.env_name}

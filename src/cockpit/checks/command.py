@@ -164,7 +164,7 @@ class CommandCheck(CheckSpec):
                 argv,
                 timeout=ctx.timeout,
                 cwd=ctx.path(self.cwd) if self.cwd else ctx.config.base_dir,
-                env={k: ctx.fill(v) for k, v in self.env.items()},
+                env={**ctx.command_env(), **{k: ctx.fill(v) for k, v in self.env.items()}},
                 keep_lines=max(self.output_lines, 1),
             )
         except FileNotFoundError as exc:

@@ -124,7 +124,7 @@ class RolloutPane(Vertical):
     def on_mount(self) -> None:
         self.border_title = "Rollout"
         table = self.query_one(RolloutTable)
-        for label in ("Cluster", "Deployment", "Rev", "Images", "D/U/R/A", "Verdict", "Age"):
+        for label in ("Deployment", "Verdict", "Rev", "D/U/R/A", "Images", "Age", "Cluster"):
             table.add_column(label, key=label)
         clusters = self.session.environment.clusters
         if not clusters:
@@ -185,13 +185,13 @@ class RolloutPane(Vertical):
                 images += " ← " + ", ".join(old)
             desired, updated, ready, available = view.counts
             table.add_row(
-                Text(view.cluster),
                 Text(view.name, style="bold"),
-                Text(str(view.revision or "-")),
-                Text(images),
-                Text(f"{desired}/{updated}/{ready}/{available}"),
                 Text(state, style=f"bold {self._colour(variable)}"),
+                Text(str(view.revision or "-")),
+                Text(f"{desired}/{updated}/{ready}/{available}"),
+                Text(images),
                 Text(format_age(view.last_change, now) if view.found else "-"),
+                Text(view.cluster),
             )
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1))
