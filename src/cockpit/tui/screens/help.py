@@ -29,6 +29,13 @@ HELP_TEXT = """\
                  stopping at the first step that fails
   escape         stop what is running (the cancel is audited)
 
+[b]Rollout pane[/b]
+  enter          the deployment: history, pods, recent events
+  ctrl+z         roll back (kubectl rollout undo semantics; asks, checks RBAC first;
+                 in production you type the deployment's name)
+  p              pause or resume the rollout
+  STALE          the API cannot be reached: rows keep their last values
+
 [b]Everywhere[/b]
   tab / shift+tab  move between panes
   ctrl+p           command palette: every action, searchable
