@@ -452,40 +452,31 @@ def _cluster_for(session: GoLiveSession, deployment: str, name: str | None) -> A
     )
 
 
-@cli.command()
-@click.argument("deployment")
-@_env_options
-@click.option("--cluster", "cluster_name", metavar="NAME", help="Cluster (when several run it).")
-@click.pass_context
-def pause(
-    ctx: click.Context,
-    deployment: str,
-    config: str | None,
-    env: str | None,
-    cluster_name: str | None,
-) -> None:
-    """Pause DEPLOYMENT's rollout (kubectl rollout pause)."""
-    session = _open(ctx, config, env)
-    session.set_paused(_cluster_for(session, deployment, cluster_name), deployment, True)
-    click.echo(f"{deployment} paused")
+def _pause_command(paused: bool) -> None:
+    verb = "pause" if paused else "resume"
+
+    @click.argument("deployment")
+    @_env_options
+    @click.option("--cluster", "cluster_name", metavar="NAME", help="Cluster (if several).")
+    @click.pass_context
+    def command(
+        ctx: click.Context,
+        deployment: str,
+        config: str | None,
+        env: str | None,
+        cluster_name: str | None,
+    ) -> None:
+        session = _open(ctx, config, env)
+        session.set_paused(_cluster_for(session, deployment, cluster_name), deployment, paused)
+        click.echo(f"{deployment} {verb}d")
+
+    cli.command(name=verb, help=f"{verb.title()} DEPLOYMENT's rollout (kubectl rollout {verb}).")(
+        command
+    )
 
 
-@cli.command()
-@click.argument("deployment")
-@_env_options
-@click.option("--cluster", "cluster_name", metavar="NAME", help="Cluster (when several run it).")
-@click.pass_context
-def resume(
-    ctx: click.Context,
-    deployment: str,
-    config: str | None,
-    env: str | None,
-    cluster_name: str | None,
-) -> None:
-    """Resume DEPLOYMENT's rollout (kubectl rollout resume)."""
-    session = _open(ctx, config, env)
-    session.set_paused(_cluster_for(session, deployment, cluster_name), deployment, False)
-    click.echo(f"{deployment} resumed")
+_pause_command(True)
+_pause_command(False)
 
 
 @cli.command()

@@ -133,32 +133,10 @@ class KubeCheck(CheckSpec):
     def _rolled_out(
         self, client: Any, api: Any, namespace: str, cluster: str, timeout: tuple[float, float]
     ) -> str:
-        from cockpit.sources.kube import _raw
+        from cockpit.sources.kube import read_rollout
 
-        apps = client.AppsV1Api(api)
-        deployment = _raw(
-            apps.read_namespaced_deployment(
-                self.deployment, namespace, _preload_content=False, _request_timeout=timeout
-            )
-        )
-        selector = deployment.get("spec", {}).get("selector", {}).get("matchLabels") or {}
-        labels = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
-        replicasets = _raw(
-            apps.list_namespaced_replica_set(
-                namespace,
-                label_selector=labels,
-                _preload_content=False,
-                _request_timeout=timeout,
-            )
-        ).get("items", [])
-        pods = _raw(
-            client.CoreV1Api(api).list_namespaced_pod(
-                namespace,
-                label_selector=labels,
-                _preload_content=False,
-                _request_timeout=timeout,
-            )
-        ).get("items", [])
+        assert self.deployment is not None
+        deployment, replicasets, pods = read_rollout(api, namespace, self.deployment, timeout)
         verdict = rollout_status(deployment)
         trouble = pod_trouble(pods, new_replicaset(deployment, replicasets))
         if trouble:

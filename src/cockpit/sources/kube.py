@@ -468,6 +468,40 @@ def _event_time(event: JSON) -> str:
     )
 
 
+def read_rollout(
+    client_api: Any,
+    namespace: str,
+    name: str,
+    timeout: tuple[float, float],
+    *,
+    with_pods: bool = True,
+) -> tuple[JSON, list[JSON], list[JSON]]:
+    """A Deployment with its ReplicaSets (and pods), selected by its selector, as kubectl."""
+    from kubernetes import client
+
+    apps = client.AppsV1Api(client_api)
+    deployment = _raw(
+        apps.read_namespaced_deployment(
+            name, namespace, _preload_content=False, _request_timeout=timeout
+        )
+    )
+    selector = deployment.get("spec", {}).get("selector", {}).get("matchLabels") or {}
+    labels = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+    replicasets = _raw(
+        apps.list_namespaced_replica_set(
+            namespace, label_selector=labels, _preload_content=False, _request_timeout=timeout
+        )
+    ).get("items", [])
+    pods: list[JSON] = []
+    if with_pods:
+        pods = _raw(
+            client.CoreV1Api(client_api).list_namespaced_pod(
+                namespace, label_selector=labels, _preload_content=False, _request_timeout=timeout
+            )
+        ).get("items", [])
+    return deployment, replicasets, pods
+
+
 # --- actions ----------------------------------------------------------------------
 
 
@@ -495,24 +529,12 @@ class DeploymentActions:
     def fetch(self, name: str) -> tuple[JSON, list[JSON]]:
         from kubernetes.client.exceptions import ApiException
 
-        apps, _ = self._apis()
+        self._apis()
         namespace = self.cluster.namespace
         try:
-            deployment = _raw(
-                apps.read_namespaced_deployment(
-                    name, namespace, _preload_content=False, _request_timeout=(5, 20)
-                )
+            deployment, replicasets, _pods = read_rollout(
+                self._client, namespace, name, (5, 20), with_pods=False
             )
-            selector = deployment.get("spec", {}).get("selector", {}).get("matchLabels") or {}
-            label_selector = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
-            replicasets = _raw(
-                apps.list_namespaced_replica_set(
-                    namespace,
-                    label_selector=label_selector,
-                    _preload_content=False,
-                    _request_timeout=(5, 20),
-                )
-            ).get("items", [])
         except ApiException as exc:
             raise KubeError(
                 f"{self.cluster.name}/{namespace}/{name}: {describe_api_error(exc)}"
