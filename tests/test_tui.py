@@ -177,11 +177,33 @@ async def test_help_and_command_palette_list_the_actions(open_session):
 
 
 async def test_every_binding_has_description_tooltip_and_id():
-    for owner in (CockpitApp, ChecklistTree, ItemDetailScreen, TextPrompt, HelpScreen):
+    from cockpit.tui.screens.confirm import ConfirmScreen
+    from cockpit.tui.screens.rollback import RollbackAllScreen, RollbackScreen
+    from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
+    from cockpit.tui.screens.step_run import StepRunScreen
+    from cockpit.tui.widgets.rollout import RolloutTable
+
+    owners = (
+        CockpitApp,
+        ChecklistTree,
+        ItemDetailScreen,
+        TextPrompt,
+        HelpScreen,
+        ConfirmScreen,
+        RollbackScreen,
+        RollbackAllScreen,
+        RolloutDetailScreen,
+        StepRunScreen,
+        RolloutTable,
+    )
+    ids = []
+    for owner in owners:
         for binding in owner.BINDINGS:
             assert binding.description, binding
             assert binding.tooltip, binding
             assert binding.id and "." in binding.id, binding
+            ids.append(binding.id)
+    assert len(ids) == len(set(ids)), "binding ids must be unique"
 
 
 async def test_keymap_from_config_remaps_a_binding(write_config, operator):

@@ -147,3 +147,38 @@ async def test_pane_goes_stale_and_recovers(tmp_path, operator):
             await until(pilot, lambda: pane.border_subtitle == "live", tries=400)
     finally:
         running.stop()
+
+
+async def test_roll_back_all_deployments_with_one_confirmation(cluster, tmp_path, operator):
+    from cockpit.tui.screens.rollback import RollbackAllScreen
+
+    for name in ("all-a", "all-b"):
+        cluster.create_deployment(name, f"shop/{name}:1", namespace=NS, replicas=1)
+        wait_rolled_out(cluster, name)
+        kubectl(cluster, "set", "image", f"deployment/{name}", f"app=shop/{name}:2")
+        wait_rolled_out(cluster, name)
+    path = config_for(tmp_path, cluster, ["all-a", "all-b"], production=True)
+    session = GoLiveSession.open(path, None, operator=operator)
+    app = CockpitApp(session)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = app.query_one(RolloutPane)
+        await until(pilot, lambda: all(v.found for v in pane.views.values()))
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Rollout: roll back ALL deployments of this environment" in titles
+        app.action_rollback_all()
+        await until(pilot, lambda: isinstance(app.screen, RollbackAllScreen))
+        screen = app.screen
+        await until(pilot, lambda: screen.ready)
+        details = str(screen.query_one("#rb-details").render())
+        assert "rehearsal/all-a: revision 2 → 1" in details
+        assert screen.query_one("#rb-go").disabled  # production: type the environment name
+        screen.query_one("#rb-confirm").focus()
+        await pilot.press(*"rehearsal")
+        await until(pilot, lambda: not screen.query_one("#rb-go").disabled)
+        screen.query_one("#rb-go").press()
+        await until(pilot, lambda: screen.done)
+    for name in ("all-a", "all-b"):
+        wait_rolled_out(cluster, name)
+        assert image_of(cluster, name) == f"shop/{name}:1"
+    requested = [e for e in session.audit.entries() if e.action == "rollback_requested"]
+    assert sorted(e.fields["deployment"] for e in requested) == ["all-a", "all-b"]

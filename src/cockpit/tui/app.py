@@ -454,6 +454,23 @@ class CockpitApp(App[None]):
             yield SystemCommand(
                 "Cancel runs", "Stop running checks and steps", self.action_cancel_runs
             )
+        if self.session.environment.clusters and not self.session.read_only:
+            table = self.query_one(RolloutTable)
+            yield SystemCommand(
+                "Rollout: roll back selected deployment",
+                "kubectl rollout undo semantics; asks first [rollout.rollback]",
+                table.action_rollback,
+            )
+            yield SystemCommand(
+                "Rollout: pause or resume selected deployment",
+                "Pause or resume the rollout; asks first [rollout.pause]",
+                table.action_toggle_pause,
+            )
+            yield SystemCommand(
+                "Rollout: roll back ALL deployments of this environment",
+                "One confirmation, one audit entry per deployment",
+                self.action_rollback_all,
+            )
         yield SystemCommand("Help", "Keys and what the panes mean", self.action_help)
 
     def _on_selected(self, tree: ChecklistTree, action: str) -> Callable[[], None]:
