@@ -407,6 +407,7 @@ def prometheus_server(folder: Path, openmetrics: str) -> Iterator[int]:
     """Prometheus with `openmetrics` backfilled by promtool (samples carry timestamps)."""
     prometheus = need("prometheus")
     promtool = need("promtool")
+    folder.mkdir(parents=True, exist_ok=True)
     data = folder / "tsdb"
     source = folder / "backfill.om"
     source.write_text(openmetrics)

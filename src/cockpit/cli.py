@@ -312,13 +312,17 @@ def status(
 ) -> None:
     """Summarise the go-live: checklist progress and the live rollouts."""
     from cockpit.headless import RolloutMonitor, rollout_json, rollout_lines
+    from cockpit.sources.prometheus import MetricsWatcher
 
     session = _open(ctx, config, env)
     monitor = RolloutMonitor(session)
     monitor.start()
+    metrics = MetricsWatcher(session, lambda _state: None, started=session.go_live_started())
     try:
         snapshots = monitor.wait_synced(wait_seconds)
-        _print_status(session, snapshots, as_json)
+        _print_status(
+            session, snapshots, metrics.poll_all() if _has_metrics(session) else [], as_json
+        )
         while watch:
             snapshots = monitor.next_change()
             if as_json:
@@ -334,8 +338,22 @@ def status(
         monitor.stop()
 
 
-def _print_status(session: GoLiveSession, snapshots: list[Any], as_json: bool) -> None:
-    from cockpit.headless import rollout_json, rollout_lines
+def _has_metrics(session: GoLiveSession) -> bool:
+    return session.environment.prometheus is not None and bool(session.environment.metrics)
+
+
+def _print_status(
+    session: GoLiveSession, snapshots: list[Any], metric_states: list[Any], as_json: bool
+) -> None:
+    from cockpit.headless import (
+        metric_lines,
+        metrics_json,
+        rollout_json,
+        rollout_lines,
+        verdict_json,
+    )
+
+    result = session.verdict(metric_states, snapshots)
 
     total = session.progress()
     failed = [v for v in map(session.view, session.checklist.items()) if v.status == "failed"]
@@ -355,6 +373,14 @@ def _print_status(session: GoLiveSession, snapshots: list[Any], as_json: bool) -
             "failed_items": [v.item.id for v in failed],
         },
         "rollouts": rollout_json(snapshots),
+        "metrics": metrics_json(metric_states),
+        "gates": [
+            {"name": m["name"], "phase": m["phase"], "reason": m["reason"]}
+            for m in metrics_json(metric_states)
+            if m["gate"]
+        ],
+        "verdict": verdict_json(result),
+        "release": session.release_version([v for s in snapshots for v in s.deployments]),
         "orphaned_state": session.orphaned_records(),
         "notices": session.notices,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -373,6 +399,82 @@ def _print_status(session: GoLiveSession, snapshots: list[Any], as_json: bool) -
         click.echo("rollouts:")
         for line in rollout_lines(snapshots):
             click.echo(f"  {line}")
+    if metric_states:
+        click.echo("metrics:")
+        for line in metric_lines(metric_states):
+            click.echo(f"  {line}")
+    colour = {"GO": "green", "NO-GO": "red"}.get(result.state, "yellow")
+    click.secho(f"verdict: {result.state}", fg=colour, bold=True)
+    for reason in result.reasons:
+        click.echo(f"  - {reason}")
+    if result.rollback_recommended:
+        click.secho("  rollback recommended: cockpit rollback DEPLOYMENT", fg="red", bold=True)
+
+
+@cli.command()
+@_env_options
+@click.option(
+    "--wait",
+    "wait_for",
+    default="0s",
+    show_default=True,
+    metavar="DURATION",
+    help="Keep evaluating up to this long (e.g. 10m) while the verdict is pending.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the final evaluation as JSON.")
+@click.pass_context
+def gate(
+    ctx: click.Context, config: str | None, env: str | None, wait_for: str, as_json: bool
+) -> None:
+    """Evaluate the gates: exit 0 on GO, 1 on NO-GO, 3 when still pending at the deadline.
+
+    Usable as a promotion gate in CI: `cockpit gate --env production --wait 15m`.
+    """
+    import time
+
+    from cockpit.config import duration_seconds
+    from cockpit.headless import RolloutMonitor, metric_lines, metrics_json, verdict_json
+    from cockpit.sources.prometheus import MetricsWatcher
+
+    try:
+        budget = duration_seconds(wait_for)
+    except ValueError as exc:
+        raise CockpitError(f"--wait: {exc}") from None
+    session = _open(ctx, config, env)
+    if not _has_metrics(session) and not session.environment.clusters:
+        raise CockpitError(
+            f"environment {session.env_name!r} has no metrics and no clusters to gate on",
+            "add [[environments.NAME.metrics]] (docs/CONFIG.md)",
+        )
+    deadline = time.monotonic() + budget
+    monitor = RolloutMonitor(session)
+    monitor.start()
+    watcher = MetricsWatcher(session, lambda _state: None, started=session.go_live_started())
+    pause = min([duration_seconds(m.interval) for m in session.environment.metrics] or [5.0])
+    try:
+        snapshots = monitor.wait_synced(min(10.0, max(budget, 3.0)))
+        while True:
+            states = watcher.poll_all() if _has_metrics(session) else []
+            snapshots = monitor.current()
+            result = session.verdict(states, snapshots)
+            if not as_json:
+                stamp = datetime.now(UTC).strftime("%H:%M:%S")
+                click.echo(f"{stamp} {result.state}")
+                for reason in result.reasons:
+                    click.echo(f"  - {reason}")
+            if result.state != "PENDING" or time.monotonic() + pause > deadline:
+                break
+            time.sleep(pause)
+    finally:
+        monitor.stop()
+    if as_json:
+        click.echo(
+            json.dumps({"verdict": verdict_json(result), "metrics": metrics_json(states)}, indent=2)
+        )
+    elif states:
+        for line in metric_lines(states):
+            click.echo(f"  {line}")
+    sys.exit({"GO": 0, "NO-GO": 1}.get(result.state, 3))
 
 
 @cli.command()

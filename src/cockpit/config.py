@@ -122,15 +122,24 @@ class PrometheusConfig(_Strict):
     token_file: Annotated[Path | None, SecretFile()] = Field(
         default=None, description="File holding a bearer token."
     )
+    username: str | None = Field(default=None, description="Basic auth user name.")
+    password_env: Annotated[str | None, SecretEnv()] = Field(
+        default=None, description="Environment variable holding the basic auth password."
+    )
+    password_file: Annotated[Path | None, SecretFile()] = Field(
+        default=None, description="File holding the basic auth password."
+    )
     ca_file: Path | None = Field(default=None, description="CA bundle to verify TLS with.")
     timeout: float = Field(default=10.0, gt=0, description="Request timeout in seconds.")
 
-    _env = field_validator("token_env")(_check_env_name)
+    _env = field_validator("token_env", "password_env")(_check_env_name)
 
     @model_validator(mode="after")
     def _one_token(self) -> PrometheusConfig:
         if self.token_env and self.token_file:
             raise ValueError("set token_env or token_file, not both")
+        if (self.password_env or self.password_file) and not self.username:
+            raise ValueError("a password needs username")
         return self
 
 
@@ -159,12 +168,75 @@ class ErrorsConfig(_Strict):
         return self
 
 
+_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(text: str) -> float:
+    """'30s', '5m', '2h' -> seconds (Prometheus-style durations)."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a duration; write e.g. 30s, 5m, 2h or 1d")
+    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def _valid_duration(value: str) -> str:
+    duration_seconds(value)
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_valid_duration)]
+
+
 class MetricConfig(_Strict):
-    """A Prometheus metric shown in the metrics pane."""
+    """A Prometheus metric: a sparkline in the metrics pane, and usually a gate."""
 
     name: str = Field(description="Name shown in the metrics pane.")
-    query: str = Field(description="PromQL query.")
-    unit: str = Field(default="", description="Unit shown after the value.")
+    query: str = Field(
+        description="PromQL; {namespace}, {deployment}, {environment} and placeholders filled."
+    )
+    unit: str = Field(default="", description='Unit shown after the value: "ms", "%", "req/s".')
+    scale: float = Field(
+        default=1.0, description="Multiply the raw value by this to show it (1000: s -> ms)."
+    )
+    window: Duration = Field(default="30m", description="Span of the sparkline and the analysis.")
+    step: Duration = Field(default="30s", description="Resolution: one measurement per step.")
+    interval: Duration = Field(default="30s", description="How often to ask Prometheus.")
+    direction: Literal["upper", "lower"] = Field(
+        default="upper", description="upper: must stay below; lower: must stay above."
+    )
+    warn: float | None = Field(default=None, description="Warn threshold, in shown units.")
+    fail: float | None = Field(default=None, description="Fail threshold, in shown units.")
+    failure_limit: int = Field(
+        default=0, ge=0, description="Failed measurements tolerated (0: the first fails it)."
+    )
+    consecutive_error_limit: int = Field(
+        default=4, ge=1, description="Failed queries in a row that make the metric Error."
+    )
+    min_samples: int = Field(
+        default=3, ge=1, description="Measurements needed before the gate can pass."
+    )
+    no_data: Literal["fail", "inconclusive", "pass"] = Field(
+        default="inconclusive", description="What an empty or NaN answer means."
+    )
+    initial_delay: Duration = Field(
+        default="0s", description="Ignore measurements this long after the go-live starts."
+    )
+    deployment: str | None = Field(default=None, description="Value of {deployment}.")
+    gate: bool = Field(default=True, description="Part of the GO / NO-GO verdict.")
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> MetricConfig:
+        if self.warn is not None and self.fail is not None:
+            ahead = self.warn > self.fail if self.direction == "upper" else self.warn < self.fail
+            if ahead:
+                raise ValueError(
+                    f"warn ({self.warn:g}) must come before fail ({self.fail:g}) for "
+                    f"direction {self.direction!r}"
+                )
+        if self.gate and self.fail is None and self.no_data != "fail":
+            raise ValueError("a gate needs a fail threshold (or set gate = false)")
+        return self
 
 
 class StepOverride(_Strict):
@@ -199,6 +271,10 @@ class EnvironmentConfig(_Strict):
     placeholders: dict[str, str] = Field(
         default_factory=dict,
         description="Extra {name} values for step commands and checks, e.g. version.",
+    )
+    auto_rollback: bool = Field(
+        default=False,
+        description="Roll back by itself when a gate fails after a rollout started (loud).",
     )
     steps: dict[str, StepOverride] = Field(
         default_factory=dict, description="Per-step command replacements, by item ID."

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Any
 
+from cockpit.gates import MetricState, Verdict, threshold_text
 from cockpit.session import GoLiveSession
 from cockpit.sources.kube import ClusterSnapshot, ClusterWatcher, DeploymentView
 
@@ -119,4 +121,48 @@ def rollout_lines(snapshots: list[ClusterSnapshot]) -> list[str]:
                 f"{view.verdict.message}"
             )
             lines.extend(f"    pod trouble: {t}" for t in view.trouble)
+    return lines
+
+
+def metrics_json(states: list[MetricState]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": state.metric.name,
+            "query": state.query,
+            "unit": state.metric.unit,
+            "value": state.current,
+            "display": state.display,
+            "phase": state.phase,
+            "gate": state.metric.gate,
+            "threshold": threshold_text(state.metric),
+            "reason": state.reason,
+            "stale": state.stale,
+            "error": state.last_error,
+            "measurements": len(state.measurements),
+            "points": [
+                [p.at.isoformat(timespec="seconds"), None if math.isnan(p.value) else p.value]
+                for p in state.points[-60:]
+            ],
+        }
+        for state in states
+    ]
+
+
+def verdict_json(result: Verdict) -> dict[str, Any]:
+    return {
+        "state": result.state,
+        "reasons": list(result.reasons),
+        "rollback_recommended": result.rollback_recommended,
+    }
+
+
+def metric_lines(states: list[MetricState]) -> list[str]:
+    lines = []
+    for state in states:
+        value = "-" if state.current is None else f"{state.current:g}{state.metric.unit}"
+        stale = " (STALE: " + str(state.last_error) + ")" if state.stale else ""
+        lines.append(
+            f"{state.metric.name}: {value}  {state.display}  [{threshold_text(state.metric)}]  "
+            f"{state.phase}: {state.reason}{stale}"
+        )
     return lines

@@ -30,9 +30,10 @@ from cockpit.config import (
     load_config,
 )
 from cockpit.errors import CockpitError, ConfigError
+from cockpit.gates import MetricState, RolloutFact, Verdict, VerdictInputs, verdict
 from cockpit.identity import Operator
 from cockpit.rollout import UndoPlan
-from cockpit.sources.kube import DeploymentActions
+from cockpit.sources.kube import ClusterSnapshot, DeploymentActions, DeploymentView
 from cockpit.state import (
     ITEM_STATUSES,
     AuditHead,
@@ -139,6 +140,7 @@ class GoLiveSession:
     compiled: dict[str, tuple[BoundCheck, ...]] = field(default_factory=dict)
     _seen_mtime: int | None = None
     _actions: dict[str, DeploymentActions] = field(default_factory=dict)
+    _started: datetime | None = None
 
     # --- opening -------------------------------------------------------------------------------
 
@@ -486,12 +488,24 @@ class GoLiveSession:
             cached = self._actions[cluster.name] = DeploymentActions(cluster, self.config)
         return cached
 
-    def rollback(self, cluster: ClusterConfig, deployment: str, to_revision: int = 0) -> UndoPlan:
+    def rollback(
+        self,
+        cluster: ClusterConfig,
+        deployment: str,
+        to_revision: int = 0,
+        *,
+        trigger: str = "operator",
+    ) -> UndoPlan:
         """kubectl rollout undo, audited before (what was asked) and after (what happened)."""
         self._refuse_if_read_only("roll back")
         actions = self.actions(cluster)
         plan = actions.plan_rollback(deployment, to_revision)
-        where = {"cluster": cluster.name, "namespace": cluster.namespace, "deployment": deployment}
+        where = {
+            "cluster": cluster.name,
+            "namespace": cluster.namespace,
+            "deployment": deployment,
+            "trigger": trigger,
+        }
         self._audit(
             "rollback_requested",
             **where,
@@ -527,6 +541,58 @@ class GoLiveSession:
             self._audit(action, **where, outcome="failed", error=exc.message)
             raise
         self._audit(action, **where, outcome="sent")
+
+    # --- verdict -------------------------------------------------------------------------------
+
+    def go_live_started(self) -> datetime | None:
+        """When this environment's go-live began: its first audit entry (survives restarts)."""
+        if self._started is None:
+            for entry in self.audit.entries(self.env_name):
+                self._started = _parse_ts(entry.ts)
+                break
+        return self._started
+
+    def release_version(self, views: Sequence[DeploymentView] = ()) -> str | None:
+        version = self.environment.placeholders.get("version")
+        if version:
+            return version
+        for view in views:
+            for image in view.images:
+                if ":" in image.rsplit("/", 1)[-1]:
+                    return image.rsplit(":", 1)[1]
+        return None
+
+    def verdict(
+        self,
+        metrics: Sequence[MetricState],
+        snapshots: Sequence[ClusterSnapshot],
+    ) -> Verdict:
+        started = self.go_live_started()
+        facts = []
+        for snapshot in snapshots:
+            for view in snapshot.deployments:
+                changed = view.last_change
+                facts.append(
+                    RolloutFact(
+                        name=f"{view.cluster}/{view.name}",
+                        complete=view.found and view.verdict.state == "complete",
+                        failing=view.failing,
+                        message=(str(view.trouble[0]) if view.trouble else view.verdict.message),
+                        changed_during_go_live=bool(started and changed and changed >= started),
+                    )
+                )
+        known = {s.cluster for s in snapshots if s.synced}
+        failed = [
+            v.item.text for v in map(self.view, self.checklist.items()) if v.status == "failed"
+        ]
+        return verdict(
+            VerdictInputs(
+                metrics=tuple(metrics),
+                rollouts=tuple(facts),
+                failed_items=tuple(failed),
+                rollouts_known=all(c.name in known for c in self.environment.clusters),
+            )
+        )
 
     # --- output --------------------------------------------------------------------------------
 

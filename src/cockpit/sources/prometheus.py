@@ -6,8 +6,13 @@ and retries with backoff, which would hang a check or a pane: both are set expli
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import requests
 from prometheus_api_client import PrometheusConnect
@@ -15,6 +20,8 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
 from cockpit.conditions import parse_sample_value
+from cockpit.config import MetricConfig, duration_seconds
+from cockpit.gates import MetricState, Point, evaluate
 
 
 class PrometheusError(Exception):
@@ -34,6 +41,7 @@ def connect(
     token: str | None = None,
     ca_file: Path | None = None,
     retries: int = 0,
+    auth: tuple[str, str] | None = None,
 ) -> PrometheusConnect:
     session = requests.Session()
     if ca_file is not None:
@@ -43,6 +51,7 @@ def connect(
         url=url,
         headers=headers,
         session=session,
+        auth=auth,
         timeout=timeout,
         retry=Retry(total=retries, backoff_factor=0.2, status_forcelist=[502, 503, 504]),
     )
@@ -84,3 +93,180 @@ def instant_query(client: PrometheusConnect, query: str) -> list[Sample]:
 def _api_message(text: str) -> str:
     # the library puts the raw body in the message; keep it short and readable
     return text if len(text) < 300 else text[:297] + "..."
+
+
+# --- range queries and the metrics watcher ------------------------------------------------------
+
+
+def range_query(
+    client: PrometheusConnect, query: str, start: datetime, end: datetime, step_seconds: float
+) -> list[tuple[datetime, float]]:
+    """One series (the first) of a range query as (time, value) points; [] for no data."""
+    try:
+        result = client.custom_query_range(
+            query, start_time=start, end_time=end, step=f"{max(1, int(step_seconds))}s"
+        )
+    except PrometheusApiClientException as exc:
+        raise PrometheusError(_api_message(str(exc))) from exc
+    except requests.exceptions.RetryError as exc:
+        raise PrometheusError(f"Prometheus kept failing: {exc}") from exc
+    except requests.exceptions.Timeout as exc:
+        raise PrometheusError("Prometheus did not answer in time") from exc
+    except requests.exceptions.ConnectionError as exc:
+        if "timed out" in str(exc).lower():
+            raise PrometheusError("Prometheus did not answer in time") from exc
+        raise PrometheusError(f"cannot reach Prometheus at {client.url}") from exc
+    except (requests.exceptions.RequestException, ValueError) as exc:
+        raise PrometheusError(f"bad answer from Prometheus: {exc}") from exc
+    if not isinstance(result, list):
+        raise PrometheusError(f"unexpected result shape: {type(result).__name__}")
+    if not result:
+        return []
+    if len(result) > 1:
+        raise PrometheusError(
+            f"the query returns {len(result)} series; aggregate it to one (sum, max, ...)"
+        )
+    try:
+        return [
+            (datetime.fromtimestamp(float(ts), UTC), parse_sample_value(value))
+            for ts, value in result[0]["values"]
+        ]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PrometheusError(f"malformed series in the answer: {exc}") from exc
+
+
+class MetricsWatcher:
+    """Polls each metric at its own interval from one thread, so polls never overlap; each
+    update goes to the callback as a MetricState (stale with its error when Prometheus fails,
+    back to live by itself when it answers again)."""
+
+    def __init__(
+        self,
+        session: Any,
+        on_update: Callable[[MetricState], object],
+        *,
+        started: datetime | None = None,
+    ) -> None:
+        self.session = session
+        self.on_update = on_update
+        self.started = started
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.states: dict[str, MetricState] = {}
+        self.requests = 0
+
+    def _client(self) -> PrometheusConnect:
+        from cockpit.checks.base import CheckContext
+
+        prom = self.session.environment.prometheus
+        ctx = CheckContext(self.session.config, self.session.env_name)
+        token = ctx.secret(prom.token_env, prom.token_file, "token")
+        password = ctx.secret(prom.password_env, prom.password_file, "password")
+        return connect(
+            prom.url,
+            timeout=prom.timeout,
+            token=token,
+            ca_file=ctx.path(prom.ca_file) if prom.ca_file else None,
+            auth=(prom.username, password or "") if prom.username else None,
+        )
+
+    def query_of(self, metric: MetricConfig) -> str:
+        from cockpit.checks.base import CheckContext
+
+        ctx = CheckContext(self.session.config, self.session.env_name)
+        values = ctx.placeholders()
+        if metric.deployment:
+            values["deployment"] = metric.deployment
+        elif "deployment" not in values:
+            clusters = self.session.environment.clusters
+            if clusters and clusters[0].deployments:
+                values["deployment"] = clusters[0].deployments[0]
+        return fill_placeholders(metric.query, values)
+
+    def poll(self, metric: MetricConfig, client: PrometheusConnect | None) -> MetricState:
+        """One range query for one metric, folded into its state."""
+        previous = self.states.get(metric.name)
+        query = self.query_of(metric)
+        now = datetime.now(UTC)
+        window = duration_seconds(metric.window)
+        step = duration_seconds(metric.step)
+        errors = previous.consecutive_errors if previous else 0
+        last_ok = previous.last_ok if previous else None
+        points = list(previous.points) if previous else []
+        error: str | None = None
+        try:
+            if client is None:
+                client = self._client()
+            self.requests += 1
+            raw = range_query(client, query, now - timedelta(seconds=window), now, step)
+            points = [Point(at, value * metric.scale) for at, value in raw]
+            errors, last_ok = 0, now
+        except PrometheusError as exc:
+            errors += 1
+            error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - any failure of the client: stale, then retry
+            errors += 1
+            error = f"{type(exc).__name__}: {exc}"
+        state = evaluate(
+            metric,
+            query,
+            points,
+            started=self.started,
+            consecutive_errors=errors,
+            last_error=error,
+            fetched_at=now if last_ok else None,
+            last_ok=last_ok,
+        )
+        self.states[metric.name] = state
+        return state
+
+    def poll_all(self) -> list[MetricState]:
+        try:
+            client: PrometheusConnect | None = self._client()
+        except Exception:  # noqa: BLE001 - reported per metric by poll()
+            client = None
+        return [self.poll(metric, client) for metric in self.session.environment.metrics]
+
+    def start(self) -> None:
+        if self.session.environment.prometheus is None or not self.session.environment.metrics:
+            return
+        self._thread = threading.Thread(target=self._run, name="prometheus", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        metrics = list(self.session.environment.metrics)
+        due = {m.name: 0.0 for m in metrics}
+        client: PrometheusConnect | None = None
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for metric in metrics:
+                if self._stop.is_set():
+                    return
+                if now < due[metric.name]:
+                    continue
+                if client is None:
+                    try:
+                        client = self._client()
+                    except Exception:  # noqa: BLE001 - poll() reports it as this metric's error
+                        client = None
+                state = self.poll(metric, client)
+                if state.consecutive_errors:
+                    client = None  # build a fresh session next time
+                due[metric.name] = time.monotonic() + duration_seconds(metric.interval)
+                self.on_update(state)
+            wait = min(due.values()) - time.monotonic()
+            self._stop.wait(max(0.1, min(wait, 5.0)))
+
+
+def fill_placeholders(text: str, values: dict[str, str]) -> str:
+    """Replace {name} where name is known; PromQL's own braces are left alone."""
+    import re
+
+    return re.sub(
+        r"\{([A-Za-z_][A-Za-z0-9_]*)\}",
+        lambda m: values.get(m.group(1), m.group(0)),
+        text,
+    )

@@ -18,11 +18,14 @@ from textual.worker import Worker, WorkerState
 
 from cockpit.checklist import ChecklistItem, Section
 from cockpit.errors import CockpitError
+from cockpit.gates import MetricState
 from cockpit.session import GoLiveSession, ItemRunResult
 from cockpit.sources.kube import ClusterWatcher, DeploymentView
+from cockpit.sources.prometheus import MetricsWatcher
 from cockpit.tui.screens.confirm import ConfirmScreen
 from cockpit.tui.screens.help import HelpScreen
 from cockpit.tui.screens.item_detail import ItemDetailScreen
+from cockpit.tui.screens.metric_detail import MetricDetailScreen
 from cockpit.tui.screens.prompt import TextPrompt
 from cockpit.tui.screens.rollback import RollbackAllScreen, RollbackScreen
 from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
@@ -33,6 +36,7 @@ from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
 from cockpit.tui.widgets.errors import ErrorsPane
 from cockpit.tui.widgets.metrics import MetricsPane
 from cockpit.tui.widgets.rollout import RolloutPane, RolloutTable
+from cockpit.tui.widgets.verdict import VerdictBar
 
 STATE_POLL_SECONDS = 2.0
 
@@ -57,6 +61,13 @@ class CockpitApp(App[None]):
             "question_mark", "help", "Help", tooltip="Keys and what the panes mean", id="app.help"
         ),
         Binding(
+            "ctrl+b",
+            "rollback_recommended",
+            "ROLL BACK",
+            tooltip="A gate failed after the rollout started: open the rollback",
+            id="app.rollback_recommended",
+        ),
+        Binding(
             "ctrl+q", "quit", "Quit", tooltip="Quit; everything is already saved", id="app.quit"
         ),
     ]
@@ -76,6 +87,10 @@ class CockpitApp(App[None]):
         self.exit_problem: str | None = None
         self.start_sources = start_sources
         self.watchers: list[ClusterWatcher] = []
+        self.metrics_watcher: MetricsWatcher | None = None
+        self.metric_states: dict[str, MetricState] = {}
+        self.recommended = False
+        self.auto_rolled_back: set[tuple[str, str, int]] = set()
         for theme in self.catalog.themes.values():
             self.register_theme(theme)
         theme, fallback_message = self.catalog.pick(session.config.model.theme)
@@ -87,6 +102,7 @@ class CockpitApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield EnvironmentBanner(self.session, id="banner")
+        yield VerdictBar(self.session, id="verdict")
         with Horizontal(id="panes"):
             yield ChecklistPane(self.session, id="checklist")
             with Vertical(id="side"):
@@ -111,6 +127,7 @@ class CockpitApp(App[None]):
         self.set_interval(self.state_poll_seconds, self._poll_state)
         if self.start_sources:
             self._start_watchers()
+            self._start_metrics()
 
     # --- Kubernetes -------------------------------------------------------------------------------
 
@@ -128,6 +145,83 @@ class CockpitApp(App[None]):
                 self._report(exc)
                 continue
             self.watchers.append(watcher)
+
+    def _start_metrics(self) -> None:
+        pane = self.query_one(MetricsPane)
+        self.metrics_watcher = MetricsWatcher(
+            self.session,
+            lambda state: pane.post_message(MetricsPane.Update(state)),
+            started=self.session.go_live_started(),
+        )
+        self.metrics_watcher.start()
+
+    def on_metrics_pane_update(self, message: MetricsPane.Update) -> None:
+        self.metric_states[message.state.metric.name] = message.state
+        self._refresh_verdict()
+
+    def on_rollout_pane_snapshot(self, _message: RolloutPane.Snapshot) -> None:
+        self._refresh_verdict()
+
+    def on_metrics_pane_open(self, message: MetricsPane.Open) -> None:
+        self.push_screen(MetricDetailScreen(message.state))
+
+    def _refresh_verdict(self) -> None:
+        snapshots = list(self.query_one(RolloutPane).snapshots.values())
+        result = self.session.verdict(list(self.metric_states.values()), snapshots)
+        views = [v for s in snapshots for v in s.deployments]
+        self.query_one(VerdictBar).show(result, self.session.release_version(views))
+        if result.rollback_recommended and not self.recommended:
+            self.bell()
+            self.notify(
+                "A gate failed after the rollout started. Press ctrl+b to roll back.",
+                title="ROLLBACK RECOMMENDED",
+                severity="error",
+                timeout=30,
+            )
+            if self.session.environment.auto_rollback and not self.session.read_only:
+                self._auto_rollback()
+        self.recommended = result.rollback_recommended
+        self.refresh_bindings()
+
+    def _recent_views(self) -> list[DeploymentView]:
+        """Deployments that changed during this go-live, newest first."""
+        started = self.session.go_live_started()
+        views = [
+            v
+            for v in self.query_one(RolloutPane).views.values()
+            if v.found and started and v.last_change and v.last_change >= started
+        ]
+        return sorted(views, key=lambda v: v.last_change or started, reverse=True)  # type: ignore[arg-type, return-value]
+
+    def action_rollback_recommended(self) -> None:
+        recent = self._recent_views()
+        if len(recent) == 1:
+            self.perform_rollout("rollback", recent[0])
+        elif recent:
+            self.push_screen(RollbackAllScreen(self.session, recent), self._after_rollback)
+
+    @work(thread=True, exit_on_error=False, group="kube-action")
+    def _auto_rollback(self) -> None:
+        for view in self.call_from_thread(self._recent_views):
+            key = (view.cluster, view.name, view.revision)
+            if key in self.auto_rolled_back:
+                continue
+            self.auto_rolled_back.add(key)
+            try:
+                plan = self.session.rollback(
+                    self.session.cluster(view.cluster), view.name, trigger="auto_rollback"
+                )
+            except CockpitError as exc:
+                self.call_from_thread(self._report, exc)
+                continue
+            self.call_from_thread(
+                self.notify,
+                f"AUTO-ROLLBACK: {view.name} back to revision {plan.target_revision} "
+                "(auto_rollback = true in this environment)",
+                title="AUTO-ROLLBACK",
+                severity="error",
+                timeout=60,
+            )
 
     def on_rollout_table_intent(self, message: RolloutTable.Intent) -> None:
         self.perform_rollout(message.action, message.view)
@@ -184,6 +278,8 @@ class CockpitApp(App[None]):
     def on_unmount(self) -> None:
         for watcher in self.watchers:
             watcher.stop()
+        if self.metrics_watcher is not None:
+            self.metrics_watcher.stop()
         # Any clean exit closes the session in the audit log; a dropped SSH session or a
         # kill leaves a session_start without its end, which is what happened.
         try:
@@ -197,6 +293,8 @@ class CockpitApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_runs":
             return bool(self._running_workers())  # hidden unless something runs
+        if action == "rollback_recommended":
+            return self.recommended and not self.session.read_only
         return True
 
     def _running_workers(self) -> list[Worker[object]]:
@@ -348,6 +446,7 @@ class CockpitApp(App[None]):
     def _refresh_views(self) -> None:
         self.query_one(ChecklistPane).refresh_labels()
         self.query_one(EnvironmentBanner).refresh_text()
+        self._refresh_verdict()
 
     def _report(self, exc: CockpitError) -> None:
         text = exc.message + (f"\n{exc.hint}" if exc.hint else "")

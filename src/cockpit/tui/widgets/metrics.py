@@ -1,33 +1,218 @@
-"""The metrics pane: Prometheus sparklines, gates and the GO / NO-GO verdict."""
+"""The metrics pane: one row per metric with a sparkline, its value, threshold and state."""
 
 from __future__ import annotations
 
-from textual.widgets import Static
+import math
+from datetime import UTC, datetime
+from typing import ClassVar
 
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Label, Sparkline, Static
+
+from cockpit.gates import MetricState, threshold_text
 from cockpit.session import GoLiveSession
 
+DISPLAY_CLASS = {
+    "ok": "-ok",
+    "warn": "-warn",
+    "breach": "-breach",
+    "no data": "-nodata",
+    "error": "-error",
+    "pending": "-pending",
+}
 
-class MetricsPane(Static):
-    """Until the Prometheus source is connected, says plainly what it will show."""
+
+def value_text(state: MetricState | None) -> str:
+    if state is None or state.current is None:
+        return "-"
+    value = state.current
+    shown = f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return f"{shown}{state.metric.unit}"
+
+
+def state_word(state: MetricState | None) -> str:
+    if state is None:
+        return "waiting"
+    if state.stale and state.phase != "Error":
+        return "stale"
+    return state.display
+
+
+class MetricRow(Horizontal):
+    """name | sparkline | value | state — one line, readable at 80 columns."""
+
+    DEFAULT_CSS = """
+    MetricRow {
+        height: 1;
+        width: 1fr;
+    }
+    MetricRow > .metric-name {
+        width: 12;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    MetricRow > Sparkline {
+        width: 1fr;
+        min-width: 6;
+        margin: 0 1;
+    }
+    MetricRow > .metric-value {
+        width: 9;
+        text-align: right;
+    }
+    MetricRow > .metric-state {
+        width: 8;
+        margin-left: 1;
+        text-style: bold;
+    }
+    MetricRow.-ok > .metric-state { color: $success; }
+    MetricRow.-warn > .metric-state { color: $warning; }
+    MetricRow.-breach > .metric-state { color: $error; }
+    MetricRow.-error > .metric-state { color: $error; }
+    MetricRow.-nodata > .metric-state { color: $warning; }
+    MetricRow.-pending > .metric-state { color: $text-muted; }
+    MetricRow.-stale { opacity: 0.6; }
+    MetricRow.-ok > Sparkline > .sparkline--max-color { color: $success; }
+    MetricRow.-ok > Sparkline > .sparkline--min-color { color: $success-darken-2; }
+    MetricRow.-warn > Sparkline > .sparkline--max-color { color: $warning; }
+    MetricRow.-warn > Sparkline > .sparkline--min-color { color: $success-darken-2; }
+    MetricRow.-breach > Sparkline > .sparkline--max-color { color: $error; }
+    MetricRow.-breach > Sparkline > .sparkline--min-color { color: $warning-darken-2; }
+    MetricRow.-selected { background: $boost; }
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.metric_name = name
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.metric_name, classes="metric-name")
+        yield Sparkline([], summary_function=max)
+        yield Label("-", classes="metric-value")
+        yield Label("waiting", classes="metric-state")
+
+    def show(self, state: MetricState) -> None:
+        for css in DISPLAY_CLASS.values():
+            self.remove_class(css)
+        self.add_class(DISPLAY_CLASS.get(state.display, "-pending"))
+        self.set_class(state.stale, "-stale")
+        data = [p.value for p in state.points if not math.isnan(p.value)]
+        self.query_one(Sparkline).data = data
+        self.query_one(".metric-value", Label).update(value_text(state))
+        self.query_one(".metric-state", Label).update(state_word(state))
+        self.tooltip = f"{threshold_text(state.metric)}\n{state.phase}: {state.reason}"
+
+
+class MetricsPane(VerticalScroll, can_focus=True):
+    """Fed by the MetricsWatcher; Enter opens the selected metric's plot and reasons."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("down,j", "move(1)", "Next", show=False, tooltip="Next metric", id="metrics.next"),
+        Binding(
+            "up,k",
+            "move(-1)",
+            "Previous",
+            show=False,
+            tooltip="Previous metric",
+            id="metrics.previous",
+        ),
+        Binding(
+            "enter",
+            "open_detail",
+            "Plot",
+            tooltip="Plot, threshold, query and reasons",
+            id="metrics.detail",
+        ),
+    ]
+
+    class Update(Message):
+        def __init__(self, state: MetricState) -> None:
+            super().__init__()
+            self.state = state
+
+    class Open(Message):
+        def __init__(self, state: MetricState) -> None:
+            super().__init__()
+            self.state = state
 
     def __init__(self, session: GoLiveSession, **kwargs: str) -> None:
-        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)  # type: ignore[arg-type]
         self.session = session
+        self.states: dict[str, MetricState] = {}
+        self.selected = 0
+
+    def compose(self) -> ComposeResult:
+        env = self.session.environment
+        if env.prometheus is None or not env.metrics:
+            yield Static(
+                f"No Prometheus metrics configured for {self.session.env_name}.\n"
+                "See metrics in docs/CONFIG.md.",
+                id="metrics-empty",
+            )
+            return
+        for metric in env.metrics:
+            yield MetricRow(metric.name)
+        yield Static("", id="metrics-status")
 
     def on_mount(self) -> None:
         self.border_title = "Metrics"
         env = self.session.environment
-        if env.prometheus is None:
+        if env.prometheus is None or not env.metrics:
             self.add_class("-not-configured")
             self.border_subtitle = "not configured"
-            self.update(
-                f"No Prometheus configured for {self.session.env_name}.\n"
-                "See prometheus in docs/CONFIG.md."
+        else:
+            self.border_subtitle = "waiting for data"
+            self._highlight()
+
+    def on_metrics_pane_update(self, message: Update) -> None:
+        state = message.state
+        self.states[state.metric.name] = state
+        for row in self.query(MetricRow):
+            if row.metric_name == state.metric.name:
+                row.show(state)
+        stale = [s for s in self.states.values() if s.stale]
+        if stale:
+            newest_ok = max((s.last_ok for s in stale if s.last_ok), default=None)
+            age = (
+                f"{int((datetime.now(UTC) - newest_ok).total_seconds())}s" if newest_ok else "start"
             )
+            self.border_subtitle = f"STALE since {age}"
+            self.query_one("#metrics-status", Static).update(
+                Text(f"Prometheus: {stale[0].last_error}", style="italic")
+            )
+        else:
+            self.border_subtitle = "live"
+            self.query_one("#metrics-status", Static).update("")
+
+    def _rows(self) -> list[MetricRow]:
+        return list(self.query(MetricRow))
+
+    def _highlight(self) -> None:
+        for index, row in enumerate(self._rows()):
+            row.set_class(index == self.selected and self.has_focus, "-selected")
+
+    def on_focus(self) -> None:
+        self._highlight()
+
+    def on_blur(self) -> None:
+        self._highlight()
+
+    def action_move(self, delta: int) -> None:
+        rows = self._rows()
+        if rows:
+            self.selected = (self.selected + delta) % len(rows)
+            self._highlight()
+
+    def action_open_detail(self) -> None:
+        rows = self._rows()
+        if not rows:
             return
-        self.border_subtitle = "waiting for data"
-        names = ", ".join(m.name for m in env.metrics) or "no metrics listed"
-        self.update(
-            f"{env.prometheus.url}\nMetrics: {names}\n"
-            "Waiting for data: the Prometheus source is not connected yet."
-        )
+        state = self.states.get(rows[self.selected].metric_name)
+        if state is None:
+            self.app.notify("No measurement yet for this metric.", severity="warning")
+            return
+        self.post_message(self.Open(state))

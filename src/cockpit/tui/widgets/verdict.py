@@ -1,0 +1,58 @@
+"""The verdict bar: release, elapsed go-live time, GO / NO-GO / PENDING and why."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.text import Text
+from textual.widgets import Static
+
+from cockpit.gates import Verdict
+from cockpit.session import GoLiveSession
+
+
+class VerdictBar(Static):
+    DEFAULT_CSS = """
+    VerdictBar {
+        height: auto;
+        max-height: 3;
+        padding: 0 1;
+        background: $panel;
+    }
+    VerdictBar.-go { background: $success-darken-2; }
+    VerdictBar.-no-go { background: $error-darken-1; }
+    VerdictBar.-recommend { text-style: bold; }
+    """
+
+    def __init__(self, session: GoLiveSession, **kwargs: str) -> None:
+        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        self.session = session
+        self.verdict = Verdict("PENDING", ("waiting for the first measurements",))
+        self.release: str | None = None
+
+    def on_mount(self) -> None:
+        self.show(self.verdict)
+        self.set_interval(30, lambda: self.show(self.verdict))
+
+    def show(self, verdict: Verdict, release: str | None = None) -> None:
+        self.verdict = verdict
+        if release:
+            self.release = release
+        started = self.session.go_live_started()
+        elapsed = "-"
+        if started is not None:
+            minutes = int((datetime.now(UTC) - started).total_seconds() // 60)
+            elapsed = f"{minutes // 60}:{minutes % 60:02d}"
+        text = Text()
+        text.append(f" {verdict.state} ", style="bold reverse")
+        text.append(f"  release {self.release or '?'} · go-live {elapsed}")
+        if verdict.rollback_recommended:
+            text.append("  ROLLBACK RECOMMENDED — press ctrl+b", style="bold")
+        if verdict.reasons:
+            text.append("\n" + "; ".join(verdict.reasons[:3]))
+            if len(verdict.reasons) > 3:
+                text.append(f" (+{len(verdict.reasons) - 3} more)")
+        self.set_class(verdict.state == "GO", "-go")
+        self.set_class(verdict.state == "NO-GO", "-no-go")
+        self.set_class(verdict.rollback_recommended, "-recommend")
+        self.update(text)
