@@ -82,3 +82,108 @@ def test_light_theme(snap_compare, write_config, operator):
     )
     session = GoLiveSession.open(path, None, operator=operator)
     assert snap_compare(CockpitApp(session, start_sources=False), terminal_size=(80, 24))
+
+
+def metric_states(session):
+    """Fixed measurements, so the picture does not depend on a clock or a server."""
+    from datetime import UTC, datetime, timedelta
+
+    from cockpit.gates import Point, evaluate
+
+    start = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
+    curves = {
+        "p95 latency": [48, 50, 47, 52, 49, 51, 55, 90, 140, 180, 240, 250, 248, 251, 249],
+        "error rate": [
+            0.02,
+            0.02,
+            0.03,
+            0.02,
+            0.02,
+            0.02,
+            0.03,
+            0.04,
+            0.06,
+            0.07,
+            0.06,
+            0.06,
+            0.07,
+            0.06,
+            0.07,
+        ],
+        "throughput": [
+            1500,
+            1510,
+            1490,
+            1505,
+            1500,
+            1495,
+            1502,
+            1498,
+            1500,
+            1503,
+            1497,
+            1501,
+            1499,
+            1500,
+            1500,
+        ],
+    }
+    states = []
+    for metric in session.environment.metrics:
+        points = [Point(start + timedelta(minutes=i), v) for i, v in enumerate(curves[metric.name])]
+        states.append(
+            evaluate(metric, metric.query, points, started=None, fetched_at=start, last_ok=start)
+        )
+    return states
+
+
+METRICS_CONFIG = (
+    BASE_CONFIG
+    + """
+[environments.production.prometheus]
+url = "https://prometheus.example.com"
+
+[[environments.production.metrics]]
+name = "p95 latency"
+query = "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))"
+unit = "ms"
+scale = 1000
+warn = 80
+fail = 100
+
+[[environments.production.metrics]]
+name = "error rate"
+query = "sum(rate(http_requests_total{code=~'5..'}[5m])) / sum(rate(http_requests_total[5m]))"
+unit = "%"
+scale = 100
+warn = 0.05
+fail = 0.1
+
+[[environments.production.metrics]]
+name = "throughput"
+query = "sum(rate(http_requests_total[5m]))"
+unit = "req/s"
+direction = "lower"
+warn = 1200
+fail = 1000
+"""
+)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_metrics_pane_and_verdict(snap_compare, write_config, operator, size):
+    from cockpit.session import GoLiveSession
+    from cockpit.tui.widgets.metrics import MetricsPane
+
+    path = write_config(METRICS_CONFIG)
+    session = GoLiveSession.open(path, "production", operator=operator)
+    app = CockpitApp(session, start_sources=False)
+
+    async def feed(pilot):
+        pane = app.query_one(MetricsPane)
+        for state in metric_states(session):
+            pane.post_message(MetricsPane.Update(state))
+        await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=feed)

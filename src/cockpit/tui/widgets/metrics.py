@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -26,20 +27,37 @@ DISPLAY_CLASS = {
 }
 
 
-def value_text(state: MetricState | None) -> str:
+SHORT_WORDS = {
+    "ok": "ok",
+    "warn": "warn",
+    "breach": "FAIL",
+    "no data": "n/d",
+    "error": "ERR",
+    "pending": "wait",
+}
+
+
+def value_text(state: MetricState | None, width: int = 7) -> str:
+    """Compact value with its unit, dropping the unit rather than the digits when narrow."""
     if state is None or state.current is None:
         return "-"
     value = state.current
-    shown = f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
-    return f"{shown}{state.metric.unit}"
+    if abs(value) >= 1_000_000:
+        shown = f"{value / 1_000_000:.3g}M"
+    elif abs(value) >= 1000:
+        shown = f"{value / 1000:.3g}k"
+    else:
+        shown = f"{value:.3g}"
+    with_unit = f"{shown}{state.metric.unit}"
+    return with_unit if len(with_unit) <= width else shown
 
 
 def state_word(state: MetricState | None) -> str:
     if state is None:
-        return "waiting"
+        return "wait"
     if state.stale and state.phase != "Error":
         return "stale"
-    return state.display
+    return SHORT_WORDS.get(state.display, state.display)
 
 
 class MetricRow(Horizontal):
@@ -51,21 +69,21 @@ class MetricRow(Horizontal):
         width: 1fr;
     }
     MetricRow > .metric-name {
-        width: 12;
+        width: 9;
         text-wrap: nowrap;
         text-overflow: ellipsis;
     }
     MetricRow > Sparkline {
         width: 1fr;
-        min-width: 6;
-        margin: 0 1;
+        min-width: 5;
+        margin: 0 0 0 1;
     }
     MetricRow > .metric-value {
-        width: 9;
+        width: 7;
         text-align: right;
     }
     MetricRow > .metric-state {
-        width: 8;
+        width: 5;
         margin-left: 1;
         text-style: bold;
     }
@@ -167,6 +185,12 @@ class MetricsPane(VerticalScroll, can_focus=True):
         else:
             self.border_subtitle = "waiting for data"
             self._highlight()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # names get room when the pane has it; at 80 columns the sparkline comes first
+        width = 18 if event.size.width >= 60 else 9
+        for label in self.query(".metric-name"):
+            label.styles.width = width
 
     def on_metrics_pane_update(self, message: Update) -> None:
         state = message.state

@@ -15,9 +15,11 @@ class VerdictBar(Static):
     DEFAULT_CSS = """
     VerdictBar {
         height: auto;
-        max-height: 3;
+        max-height: 2;
         padding: 0 1;
         background: $panel;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     VerdictBar.-go { background: $success-darken-2; }
     VerdictBar.-no-go { background: $error-darken-1; }
@@ -45,13 +47,14 @@ class VerdictBar(Static):
             elapsed = f"{minutes // 60}:{minutes % 60:02d}"
         text = Text()
         text.append(f" {verdict.state} ", style="bold reverse")
-        text.append(f"  release {self.release or '?'} · go-live {elapsed}")
+        if self.release:
+            text.append(f"  release {self.release}")
+        text.append(f"  go-live {elapsed}")
         if verdict.rollback_recommended:
             text.append("  ROLLBACK RECOMMENDED — press ctrl+b", style="bold")
         if verdict.reasons:
-            text.append("\n" + "; ".join(verdict.reasons[:3]))
-            if len(verdict.reasons) > 3:
-                text.append(f" (+{len(verdict.reasons) - 3} more)")
+            more = f" (+{len(verdict.reasons) - 1} more)" if len(verdict.reasons) > 1 else ""
+            text.append(f"\n{verdict.reasons[0]}{more}")
         self.set_class(verdict.state == "GO", "-go")
         self.set_class(verdict.state == "NO-GO", "-no-go")
         self.set_class(verdict.rollback_recommended, "-recommend")
