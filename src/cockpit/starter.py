@@ -36,6 +36,44 @@ DB_P95_QUERY = (
 )
 
 
+# The usual go-live targets: p95 < 100 ms, error rate < 0.1 %, throughput >= 1000 req/s,
+# database query p95 < 50 ms. Adjust the queries to your metric names.
+TARGET_METRICS: list[dict[str, Any]] = [
+    {
+        "name": "p95 latency",
+        "query": P95_QUERY,
+        "unit": "ms",
+        "scale": 1000,
+        "warn": 80,
+        "fail": 100,
+    },
+    {
+        "name": "error rate",
+        "query": ERROR_RATIO_QUERY,
+        "unit": "%",
+        "scale": 100,
+        "warn": 0.05,
+        "fail": 0.1,
+    },
+    {
+        "name": "throughput",
+        "query": THROUGHPUT_QUERY,
+        "unit": "req/s",
+        "direction": "lower",
+        "warn": 1200,
+        "fail": 1000,
+    },
+    {
+        "name": "db query p95",
+        "query": DB_P95_QUERY,
+        "unit": "ms",
+        "scale": 1000,
+        "warn": 40,
+        "fail": 50,
+    },
+]
+
+
 @dataclass(frozen=True)
 class Rule:
     """Words that identify an item, and the check to suggest for it."""
@@ -215,6 +253,7 @@ def starter_document(checklist: Checklist, checklist_ref: str) -> dict[str, Any]
                 "token_env": "COCKPIT_PROMETHEUS_TOKEN",
                 "timeout": 10,
             },
+            "metrics": TARGET_METRICS,
         }
 
     return {

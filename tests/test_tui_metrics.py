@@ -1,0 +1,132 @@
+"""Pilot tests of the metrics pane, the verdict bar and the rollback recommendation."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from cockpit.gates import Point, evaluate
+from cockpit.session import GoLiveSession
+from cockpit.tui.app import CockpitApp
+from cockpit.tui.screens.metric_detail import MetricDetailScreen
+from cockpit.tui.screens.rollback import RollbackScreen
+from cockpit.tui.widgets.metrics import MetricsPane
+from cockpit.tui.widgets.rollout import RolloutPane
+from cockpit.tui.widgets.verdict import VerdictBar
+
+from .servers import free_port
+from .test_kube import NS, kubectl, wait_rolled_out
+
+
+def failing_state(metric, now=None):
+    now = now or datetime.now(UTC)
+    values = [50, 52, 49, 180, 240, 260]
+    points = [Point(now - timedelta(minutes=len(values) - i), v) for i, v in enumerate(values)]
+    return evaluate(metric, metric.query, points, started=None, fetched_at=now, last_ok=now)
+
+
+def config(tmp_path, cluster=None, deployments=()):
+    (tmp_path / "runbook.md").write_text("## S\n- [ ] x\n")
+    text = f"""
+checklist = "runbook.md"
+[environments.prod]
+production = true
+[environments.prod.prometheus]
+url = "http://127.0.0.1:{free_port()}"
+timeout = 1
+
+[[environments.prod.metrics]]
+name = "p95 latency"
+query = "histogram_quantile(0.95, sum by (le) (rate(x_bucket[5m])))"
+unit = "ms"
+scale = 1000
+warn = 80
+fail = 100
+"""
+    if cluster is not None:
+        names = ", ".join(f'"{d}"' for d in deployments)
+        text += f"""
+[[environments.prod.clusters]]
+name = "rehearsal"
+kubeconfig = "{cluster.kubeconfig}"
+context = "rehearsal"
+namespace = "{NS}"
+deployments = [{names}]
+"""
+    path = tmp_path / "cockpit.toml"
+    path.write_text(text)
+    return path
+
+
+async def until(pilot, predicate, tries=300):
+    for _ in range(tries):
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not reached")
+
+
+async def quiet_metrics(app):
+    """Stop the live poller (its Prometheus does not exist) so the test feeds the pane."""
+    watcher = app.metrics_watcher
+    watcher.stop()
+    if watcher._thread is not None:
+        await asyncio.to_thread(watcher._thread.join, 10)
+
+
+async def test_unreachable_prometheus_shows_stale_then_error(tmp_path, operator):
+    session = GoLiveSession.open(config(tmp_path), None, operator=operator)
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(MetricsPane)
+        await until(pilot, lambda: "p95 latency" in pane.states)
+        state = pane.states["p95 latency"]
+        assert state.stale and "cannot reach Prometheus" in state.last_error
+        assert pane.border_subtitle.startswith("STALE")
+        await quiet_metrics(app)
+
+
+async def test_metric_detail_shows_plot_query_and_reason(tmp_path, operator):
+    session = GoLiveSession.open(config(tmp_path), None, operator=operator)
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await quiet_metrics(app)
+        pane = app.query_one(MetricsPane)
+        pane.post_message(MetricsPane.Update(failing_state(session.environment.metrics[0])))
+        await until(pilot, lambda: app.query_one(VerdictBar).verdict.state == "NO-GO")
+        assert "gate p95 latency failed" in app.query_one(VerdictBar).verdict.reasons[0]
+        pane.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, MetricDetailScreen))
+        body = "\n".join(str(w.render()) for w in app.screen.query("Static"))
+        assert "phase Failed" in body
+        assert "histogram_quantile" in body
+        assert "fail at 100ms" in body
+        assert "260ms" in body or "260" in body
+
+
+async def test_failed_gate_after_a_rollout_recommends_rollback(cluster, tmp_path, operator):
+    cluster.create_deployment("rec", "shop/rec:1", namespace=NS, replicas=1)
+    wait_rolled_out(cluster, "rec")
+    session = GoLiveSession.open(config(tmp_path, cluster, ["rec"]), None, operator=operator)
+    session.begin()  # the go-live starts now
+    await asyncio.sleep(1.1)
+    app = CockpitApp(session)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await quiet_metrics(app)
+        rollout = app.query_one(RolloutPane)
+        await until(pilot, lambda: rollout.views[("rehearsal", "rec")].found)
+        assert app.check_action("rollback_recommended", ()) is False
+        await asyncio.to_thread(
+            kubectl, cluster, "set", "image", "deployment/rec", "app=shop/rec:2"
+        )
+        await asyncio.to_thread(wait_rolled_out, cluster, "rec")
+        await until(pilot, lambda: rollout.views[("rehearsal", "rec")].revision == 2)
+        metric = session.environment.metrics[0]
+        app.query_one(MetricsPane).post_message(MetricsPane.Update(failing_state(metric)))
+        bar = app.query_one(VerdictBar)
+        await until(pilot, lambda: bar.verdict.rollback_recommended)
+        assert "ROLLBACK RECOMMENDED" in str(bar.render())
+        await pilot.press("ctrl+b")
+        await until(pilot, lambda: isinstance(app.screen, RollbackScreen))
+        assert app.screen.view.name == "rec"
