@@ -65,6 +65,9 @@ def _open(ctx: click.Context, config: str | None, env: str | None, **kw: Any) ->
     session = GoLiveSession.open(
         _pick(ctx, "config", config), _pick(ctx, "env", env), read_only=read_only, **kw
     )
+    from cockpit import telemetry
+
+    telemetry.install(session.config)
     for notice in session.notices:
         click.secho(f"notice: {notice}", fg="yellow", err=True)
     return session
@@ -342,10 +345,23 @@ def _has_metrics(session: GoLiveSession) -> bool:
     return session.environment.prometheus is not None and bool(session.environment.metrics)
 
 
+def _error_feed(session: GoLiveSession) -> Any:
+    if session.environment.errors is None:
+        return None
+    from cockpit.sources.errors import ErrorWatcher
+
+    return ErrorWatcher(session, lambda _feed: None, started=session.go_live_started()).poll()
+
+
 def _print_status(
-    session: GoLiveSession, snapshots: list[Any], metric_states: list[Any], as_json: bool
+    session: GoLiveSession,
+    snapshots: list[Any],
+    metric_states: list[Any],
+    as_json: bool,
+    errors: Any = None,
 ) -> None:
     from cockpit.headless import (
+        errors_json,
         metric_lines,
         metrics_json,
         rollout_json,
@@ -353,7 +369,7 @@ def _print_status(
         verdict_json,
     )
 
-    result = session.verdict(metric_states, snapshots)
+    result = session.verdict(metric_states, snapshots, errors)
 
     total = session.progress()
     failed = [v for v in map(session.view, session.checklist.items()) if v.status == "failed"]
@@ -379,6 +395,7 @@ def _print_status(
             for m in metrics_json(metric_states)
             if m["gate"]
         ],
+        "errors": errors_json(errors),
         "verdict": verdict_json(result),
         "release": session.release_version([v for s in snapshots for v in s.deployments]),
         "orphaned_state": session.orphaned_records(),
@@ -403,6 +420,19 @@ def _print_status(
         click.echo("metrics:")
         for line in metric_lines(metric_states):
             click.echo(f"  {line}")
+    if errors is not None:
+        data_errors = errors_json(errors)
+        click.echo(
+            f"errors: {len(data_errors['issues'])} issue(s) to look at"
+            + (f" (STALE: {errors.last_error})" if errors.last_error else "")
+        )
+        for issue in data_errors["issues"][:10]:
+            click.echo(
+                f"  {issue['badge'] or '   '} {issue['short_id']}  {issue['title']}  "
+                f"({issue['count']} events)"
+            )
+        if data_errors["spike"]:
+            click.echo(f"  spike check: {data_errors['spike']['reason']}")
     colour = {"GO": "green", "NO-GO": "red"}.get(result.state, "yellow")
     click.secho(f"verdict: {result.state}", fg=colour, bold=True)
     for reason in result.reasons:
@@ -441,7 +471,11 @@ def gate(
     except ValueError as exc:
         raise CockpitError(f"--wait: {exc}") from None
     session = _open(ctx, config, env)
-    if not _has_metrics(session) and not session.environment.clusters:
+    if (
+        not _has_metrics(session)
+        and not session.environment.clusters
+        and session.environment.errors is None
+    ):
         raise CockpitError(
             f"environment {session.env_name!r} has no metrics and no clusters to gate on",
             "add [[environments.NAME.metrics]] (docs/CONFIG.md)",
@@ -456,7 +490,7 @@ def gate(
         while True:
             states = watcher.poll_all() if _has_metrics(session) else []
             snapshots = monitor.current()
-            result = session.verdict(states, snapshots)
+            result = session.verdict(states, snapshots, _error_feed(session))
             if not as_json:
                 stamp = datetime.now(UTC).strftime("%H:%M:%S")
                 click.echo(f"{stamp} {result.state}")
@@ -732,6 +766,24 @@ def select_items(
 
 
 @cli.group()
+def release() -> None:
+    """Mark the start of a release (audited; a Sentry deploy marker when Sentry is set up)."""
+
+
+@release.command("start")
+@click.argument("version")
+@_env_options
+@click.option("--no-marker", is_flag=True, help="Do not create the Sentry deploy marker.")
+@click.pass_context
+def release_start(
+    ctx: click.Context, version: str, config: str | None, env: str | None, no_marker: bool
+) -> None:
+    """Start release VERSION in the environment."""
+    session = _open(ctx, config, env)
+    click.echo(session.start_release(version, deploy_marker=not no_marker))
+
+
+@cli.group()
 def audit() -> None:
     """Inspect and verify the tamper-evident audit log."""
 
@@ -799,6 +851,9 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence for the operator
+        from cockpit import telemetry
+
+        telemetry.report_crash(exc)
         crash = _write_crash_file()
         click.echo(
             f"internal error: {type(exc).__name__}: {exc}\n"

@@ -69,6 +69,26 @@ def _http_url(value: str) -> str:
 BaseUrl = Annotated[str, AfterValidator(_http_url)]
 
 
+_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(text: str) -> float:
+    """'30s', '5m', '2h' -> seconds (Prometheus-style durations)."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a duration; write e.g. 30s, 5m, 2h or 1d")
+    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def _valid_duration(value: str) -> str:
+    duration_seconds(value)
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_valid_duration)]
+
+
 class StateSettings(_Strict):
     """Where progress is kept."""
 
@@ -156,6 +176,24 @@ class ErrorsConfig(_Strict):
     token_file: Annotated[Path | None, SecretFile()] = Field(
         default=None, description="File holding the API token."
     )
+    environment: str | None = Field(
+        default=None, description="The tracker's environment name (default: the cockpit's)."
+    )
+    interval: Duration = Field(default="30s", description="How often to ask the tracker.")
+    max_pages: int = Field(default=5, ge=1, le=50, description="Pages read per poll at most.")
+    busiest_minutes: int = Field(
+        default=15, ge=1, description="Also show the busiest issues of the last N minutes."
+    )
+    spike_window: Duration = Field(
+        default="5m", description="Events are counted over this window for the spike check."
+    )
+    spike_factor: float = Field(
+        default=3.0, gt=1, description="A spike is this many times the baseline rate..."
+    )
+    spike_min_events: int = Field(
+        default=10, ge=1, description="...and at least this many events in the window."
+    )
+    gate: bool = Field(default=True, description="An error spike makes the verdict NO-GO.")
 
     _env = field_validator("token_env")(_check_env_name)
 
@@ -166,26 +204,6 @@ class ErrorsConfig(_Strict):
         if self.token_env and self.token_file:
             raise ValueError("set token_env or token_file, not both")
         return self
-
-
-_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def duration_seconds(text: str) -> float:
-    """'30s', '5m', '2h' -> seconds (Prometheus-style durations)."""
-    match = _DURATION.match(text.strip())
-    if not match:
-        raise ValueError(f"{text!r} is not a duration; write e.g. 30s, 5m, 2h or 1d")
-    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
-
-
-def _valid_duration(value: str) -> str:
-    duration_seconds(value)
-    return value
-
-
-Duration = Annotated[str, AfterValidator(_valid_duration)]
 
 
 class MetricConfig(_Strict):
@@ -305,6 +323,16 @@ class CheckBinding(BaseModel):
     )
 
 
+class TelemetryConfig(_Strict):
+    """The cockpit's own crash reports (off unless a DSN variable is named)."""
+
+    sentry_dsn_env: Annotated[str | None, SecretEnv()] = Field(
+        default=None, description="Environment variable holding the DSN for cockpit's crashes."
+    )
+
+    _env = field_validator("sentry_dsn_env")(_check_env_name)
+
+
 class Config(_Strict):
     """The whole `cockpit.toml`."""
 
@@ -321,6 +349,7 @@ class Config(_Strict):
     checks: list[CheckBinding] = Field(
         default_factory=list, description="[[checks]]: automated checks bound to items."
     )
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     keys: dict[str, str] = Field(
         default_factory=dict,
         description='Key remapping: binding id -> keys, e.g. "checklist.done" = "x".',

@@ -11,7 +11,7 @@ query, because the first question after NO-GO is always "why".
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -211,7 +211,8 @@ class VerdictInputs:
     rollouts: tuple[RolloutFact, ...] = ()
     failed_items: tuple[str, ...] = ()
     rollouts_known: bool = True
-    notes: tuple[str, ...] = field(default=())
+    error_spike: str | None = None  # the reason, when the errors gate sees a spike
+    errors_unknown: str | None = None  # why the errors gate cannot judge yet
 
 
 def verdict(inputs: VerdictInputs) -> Verdict:
@@ -238,6 +239,11 @@ def verdict(inputs: VerdictInputs) -> Verdict:
         pending.append("rollout status not known yet")
     for item in inputs.failed_items:
         no_go.append(f"checklist item failed: {item}")
+    if inputs.error_spike:
+        gate_failed = True
+        no_go.append(f"errors spike: {inputs.error_spike}")
+    elif inputs.errors_unknown:
+        pending.append(f"errors: {inputs.errors_unknown}")
     if no_go:
         rollout_failing = any(r.failing for r in inputs.rollouts)
         recommend = (gate_failed or rollout_failing) and any(

@@ -9,6 +9,7 @@ from typing import Any
 
 from cockpit.gates import MetricState, Verdict, threshold_text
 from cockpit.session import GoLiveSession
+from cockpit.sources.errors import ErrorFeed
 from cockpit.sources.kube import ClusterSnapshot, ClusterWatcher, DeploymentView
 
 
@@ -166,3 +167,41 @@ def metric_lines(states: list[MetricState]) -> list[str]:
             f"{state.phase}: {state.reason}{stale}"
         )
     return lines
+
+
+def errors_json(feed: ErrorFeed | None) -> dict[str, Any]:
+    if feed is None:
+        return {"configured": False, "issues": [], "spike": None}
+    return {
+        "configured": True,
+        "stale": feed.stale,
+        "error": feed.last_error,
+        "fetched_at": feed.fetched_at.isoformat(timespec="seconds") if feed.fetched_at else None,
+        "issues": [
+            {
+                "id": i.id,
+                "short_id": i.short_id,
+                "title": i.title,
+                "culprit": i.culprit,
+                "level": i.level,
+                "count": i.count,
+                "users": i.users,
+                "first_seen": i.first_seen.isoformat() if i.first_seen else None,
+                "last_seen": i.last_seen.isoformat() if i.last_seen else None,
+                "badge": i.badge,
+                "busiest": i.busiest,
+                "permalink": i.permalink,
+            }
+            for i in feed.issues
+        ],
+        "spike": (
+            {
+                "current": feed.spike.current,
+                "baseline": feed.spike.baseline,
+                "spiking": feed.spike.spiking,
+                "reason": feed.spike.reason,
+            }
+            if feed.spike
+            else None
+        ),
+    }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from cockpit.errors import CockpitError, ConfigError
 from cockpit.gates import MetricState, RolloutFact, Verdict, VerdictInputs, verdict
 from cockpit.identity import Operator
 from cockpit.rollout import UndoPlan
+from cockpit.sources.errors import ErrorFeed
 from cockpit.sources.kube import ClusterSnapshot, DeploymentActions, DeploymentView
 from cockpit.state import (
     ITEM_STATUSES,
@@ -312,7 +314,7 @@ class GoLiveSession:
         return self.compiled.get(item_id, ())
 
     def check_context(self) -> CheckContext:
-        return CheckContext(self.config, self.env_name)
+        return CheckContext(self.config, self.env_name, started=self.go_live_started())
 
     async def run_items(
         self,
@@ -552,7 +554,41 @@ class GoLiveSession:
                 break
         return self._started
 
+    def start_release(self, version: str, *, deploy_marker: bool = True) -> str:
+        """Audit the start of a release; on Sentry, create the deploy marker too."""
+        self._refuse_if_read_only("start a release")
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._+@-]*$", version):
+            raise CockpitError(
+                f"{version!r} is not a release version",
+                "use letters, digits, '.', '_', '-', '+' or '@'",
+            )
+        tracker = self.environment.errors
+        marker = deploy_marker and tracker is not None and tracker.provider == "sentry"
+        self._audit("release_start", version=version, deploy_marker=marker)
+        if not marker:
+            return f"release {version} started"
+        from cockpit.checks.base import CheckContext
+        from cockpit.sources.errors import SentryClient, TrackerError
+
+        assert tracker is not None
+        ctx = CheckContext(self.config, self.env_name)
+        client = SentryClient(
+            tracker, ctx.secret(tracker.token_env, tracker.token_file, "token"), self.env_name
+        )
+        try:
+            client.create_deploy(version)
+        except TrackerError as exc:
+            self._audit("deploy_marker", version=version, outcome="failed", error=str(exc))
+            raise CockpitError(f"release {version} started, but {exc}") from exc
+        finally:
+            client.close()
+        self._audit("deploy_marker", version=version, outcome="created")
+        return f"release {version} started; Sentry deploy marker created for {client.environment}"
+
     def release_version(self, views: Sequence[DeploymentView] = ()) -> str | None:
+        for entry in reversed(list(self.audit.entries(self.env_name))):
+            if entry.action == "release_start" and isinstance(entry.fields.get("version"), str):
+                return str(entry.fields["version"])
         version = self.environment.placeholders.get("version")
         if version:
             return version
@@ -566,6 +602,7 @@ class GoLiveSession:
         self,
         metrics: Sequence[MetricState],
         snapshots: Sequence[ClusterSnapshot],
+        errors: ErrorFeed | None = None,
     ) -> Verdict:
         started = self.go_live_started()
         facts = []
@@ -585,12 +622,23 @@ class GoLiveSession:
         failed = [
             v.item.text for v in map(self.view, self.checklist.items()) if v.status == "failed"
         ]
+        tracker = self.environment.errors
+        spike = unknown = None
+        if tracker is not None and tracker.gate:
+            if errors is None or errors.fetched_at is None:
+                unknown = "no answer from the error tracker yet"
+            elif errors.last_error and errors.spike is None:
+                unknown = f"error tracker unreachable: {errors.last_error}"
+            elif errors.spike is not None and errors.spike.spiking:
+                spike = errors.spike.reason
         return verdict(
             VerdictInputs(
                 metrics=tuple(metrics),
                 rollouts=tuple(facts),
                 failed_items=tuple(failed),
                 rollouts_known=all(c.name in known for c in self.environment.clusters),
+                error_spike=spike,
+                errors_unknown=unknown,
             )
         )
 

@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
@@ -72,10 +73,11 @@ class CheckContext:
     env_name: str
     secrets: list[str] = field(default_factory=list)
     timeout: float = DEFAULT_TIMEOUT  # of the check being run; checks size their own waits by it
+    started: datetime | None = None  # when the go-live began (its first audit entry)
 
     def for_check(self, timeout: float) -> CheckContext:
         """A context for one check run; secrets stay shared so all output is scrubbed."""
-        return CheckContext(self.config, self.env_name, self.secrets, timeout)
+        return CheckContext(self.config, self.env_name, self.secrets, timeout, self.started)
 
     @property
     def environment(self) -> EnvironmentConfig:

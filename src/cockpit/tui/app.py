@@ -20,9 +20,11 @@ from cockpit.checklist import ChecklistItem, Section
 from cockpit.errors import CockpitError
 from cockpit.gates import MetricState
 from cockpit.session import GoLiveSession, ItemRunResult
+from cockpit.sources.errors import ErrorFeed, ErrorWatcher
 from cockpit.sources.kube import ClusterWatcher, DeploymentView
 from cockpit.sources.prometheus import MetricsWatcher
 from cockpit.tui.screens.confirm import ConfirmScreen
+from cockpit.tui.screens.error_detail import ErrorDetailScreen
 from cockpit.tui.screens.help import HelpScreen
 from cockpit.tui.screens.item_detail import ItemDetailScreen
 from cockpit.tui.screens.metric_detail import MetricDetailScreen
@@ -33,7 +35,7 @@ from cockpit.tui.screens.step_run import StepRunScreen
 from cockpit.tui.themes import ThemeCatalog
 from cockpit.tui.widgets.banner import EnvironmentBanner
 from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
-from cockpit.tui.widgets.errors import ErrorsPane
+from cockpit.tui.widgets.errors import ErrorsPane, ErrorTable
 from cockpit.tui.widgets.metrics import MetricsPane
 from cockpit.tui.widgets.rollout import RolloutPane, RolloutTable
 from cockpit.tui.widgets.verdict import VerdictBar
@@ -89,6 +91,8 @@ class CockpitApp(App[None]):
         self.watchers: list[ClusterWatcher] = []
         self.metrics_watcher: MetricsWatcher | None = None
         self.metric_states: dict[str, MetricState] = {}
+        self.error_watcher: ErrorWatcher | None = None
+        self.error_feed: ErrorFeed | None = None
         self.recommended = False
         self.auto_rolled_back: set[tuple[str, str, int]] = set()
         for theme in self.catalog.themes.values():
@@ -128,6 +132,7 @@ class CockpitApp(App[None]):
         if self.start_sources:
             self._start_watchers()
             self._start_metrics()
+            self._start_errors()
 
     # --- Kubernetes -------------------------------------------------------------------------------
 
@@ -155,6 +160,22 @@ class CockpitApp(App[None]):
         )
         self.metrics_watcher.start()
 
+    def _start_errors(self) -> None:
+        pane = self.query_one(ErrorsPane)
+        self.error_watcher = ErrorWatcher(
+            self.session,
+            lambda feed: pane.post_message(ErrorsPane.Update(feed)),
+            started=self.session.go_live_started(),
+        )
+        self.error_watcher.start()
+
+    def on_errors_pane_update(self, message: ErrorsPane.Update) -> None:
+        self.error_feed = message.feed
+        self._refresh_verdict()
+
+    def on_error_table_open(self, message: ErrorTable.Open) -> None:
+        self.push_screen(ErrorDetailScreen(message.issue))
+
     def on_metrics_pane_update(self, message: MetricsPane.Update) -> None:
         self.metric_states[message.state.metric.name] = message.state
         self._refresh_verdict()
@@ -167,7 +188,7 @@ class CockpitApp(App[None]):
 
     def _refresh_verdict(self) -> None:
         snapshots = list(self.query_one(RolloutPane).snapshots.values())
-        result = self.session.verdict(list(self.metric_states.values()), snapshots)
+        result = self.session.verdict(list(self.metric_states.values()), snapshots, self.error_feed)
         views = [v for s in snapshots for v in s.deployments]
         self.query_one(VerdictBar).show(result, self.session.release_version(views))
         if result.rollback_recommended and not self.recommended:
@@ -280,6 +301,8 @@ class CockpitApp(App[None]):
             watcher.stop()
         if self.metrics_watcher is not None:
             self.metrics_watcher.stop()
+        if self.error_watcher is not None:
+            self.error_watcher.stop()
         # Any clean exit closes the session in the audit log; a dropped SSH session or a
         # kill leaves a session_start without its end, which is what happened.
         try:

@@ -1,0 +1,78 @@
+"""One error issue: what, where, how often, since when, and its link (copyable over SSH)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from cockpit.rollout import format_age
+from cockpit.sources.errors import ErrorIssue
+
+
+class ErrorDetailScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    ErrorDetailScreen {
+        align: center middle;
+    }
+    ErrorDetailScreen > VerticalScroll {
+        width: 90%;
+        max-width: 120;
+        height: auto;
+        max-height: 80%;
+        border: thick $primary;
+        background: $panel;
+        padding: 0 1;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "escape,q", "close", "Close", tooltip="Back to the cockpit", id="error_detail.close"
+        ),
+        Binding(
+            "c",
+            "copy_link",
+            "Copy link",
+            tooltip="Copy the link to your clipboard (OSC 52: works over SSH)",
+            id="error_detail.copy",
+        ),
+    ]
+
+    def __init__(self, issue: ErrorIssue) -> None:
+        super().__init__()
+        self.issue = issue
+
+    def compose(self) -> ComposeResult:
+        issue = self.issue
+        lines = [
+            f"[b]{escape(issue.title)}[/b]",
+            "",
+            f"issue     {escape(issue.short_id)}  {escape(issue.badge or '')}",
+            f"level     {escape(issue.level)}",
+            f"where     {escape(issue.culprit or '-')}",
+            f"events    {issue.count}"
+            + (f"   users {issue.users}" if issue.users is not None else ""),
+            f"first     {format_age(issue.first_seen)} ago"
+            + (f" ({issue.first_seen:%Y-%m-%d %H:%M:%S} UTC)" if issue.first_seen else ""),
+            f"last      {format_age(issue.last_seen)} ago",
+            "",
+            f"link      {escape(issue.permalink or '-')}",
+            "",
+            "[dim]c copies the link · escape closes[/dim]",
+        ]
+        with VerticalScroll() as scroll:
+            scroll.border_title = "Error issue"
+            yield Static("\n".join(lines))
+
+    def action_copy_link(self) -> None:
+        if self.issue.permalink:
+            self.app.copy_to_clipboard(self.issue.permalink)
+            self.app.notify("Link copied (OSC 52).", title="Errors")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
