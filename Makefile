@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.installed
 # Debian packages the test suite drives (installed by `make test` when run as root).
 DEBIAN_PACKAGES := tmux postgresql redis-server prometheus
 
+BUGSINK_STAMP := .venv-bugsink/.installed
+
 .PHONY: demo test lint format venv system-packages clean
 
 $(STAMP): pyproject.toml
@@ -15,6 +17,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# Bugsink (a real Sentry-compatible server for the tests) in a venv of its own: its pinned
+# dependencies clash with the kubernetes client's.
+$(BUGSINK_STAMP):
+	$(PYTHON) -m venv .venv-bugsink
+	.venv-bugsink/bin/python -m pip install --quiet --upgrade pip
+	.venv-bugsink/bin/python -m pip install --quiet 'bugsink>=2.6,<3'
+	touch $(BUGSINK_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/cockpit rehearse
@@ -39,8 +49,8 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests
 	$(BIN)/ruff check --fix src tests
 
-test: $(STAMP) system-packages lint
+test: $(STAMP) $(BUGSINK_STAMP) system-packages lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-bugsink .mypy_cache .ruff_cache .pytest_cache

@@ -450,3 +450,93 @@ def prometheus_server(folder: Path, openmetrics: str) -> Iterator[int]:
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+# --- Bugsink ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Bugsink:
+    url: str
+    token: str
+    project: str
+    dsn: str
+
+
+def bugsink_bin() -> Path:
+    """Bugsink lives in a venv of its own (its pins clash with the kubernetes client's)."""
+    here = Path(__file__).resolve().parents[1] / ".venv-bugsink" / "bin"
+    if (here / "bugsink-manage").exists():
+        return here
+    message = "Bugsink is not installed: `make test` creates .venv-bugsink"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+    raise AssertionError
+
+
+@contextlib.contextmanager
+def bugsink_server(folder: Path) -> Iterator[Bugsink]:
+    import httpx
+
+    bin_dir = bugsink_bin()
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bugsink_conf", "PYTHONPATH": str(folder)}
+    subprocess.run(
+        [
+            str(bin_dir / "bugsink-create-conf"),
+            "--template=local",
+            "--host=127.0.0.1",
+            f"--port={port}",
+        ],
+        cwd=folder,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    manage = str(bin_dir / "bugsink-manage")
+    for args in (["migrate", "snappea", "--database=snappea"], ["migrate"]):
+        subprocess.run([manage, *args], cwd=folder, env=env, check=True, capture_output=True)
+    token = subprocess.run(
+        [manage, "create_auth_token"],
+        cwd=folder,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    proc = subprocess.Popen(
+        [manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError("bugsink exited")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("bugsink not ready after 60 s")
+            time.sleep(0.2)
+        api = httpx.Client(
+            base_url=f"{url}/api/canonical/0",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        team = api.post("/teams/", json={"name": "shop"}).json()["id"]
+        project = api.post(
+            "/projects/", json={"name": "servicedesk", "team": team, "visibility": "team_members"}
+        ).json()["id"]
+        dsn = api.get(f"/projects/{project}/").json()["dsn"]
+        api.close()
+        yield Bugsink(url=url, token=token, project=str(project), dsn=dsn)
+    finally:
+        proc.terminate()
+        proc.wait(20)

@@ -143,6 +143,11 @@ METRICS_CONFIG = (
 [environments.production.prometheus]
 url = "https://prometheus.example.com"
 
+[environments.production.errors]
+provider = "bugsink"
+url = "https://bugsink.example.com"
+project = "1"
+
 [[environments.production.metrics]]
 name = "p95 latency"
 query = "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))"
@@ -180,9 +185,47 @@ def test_metrics_pane_and_verdict(snap_compare, write_config, operator, size):
     app = CockpitApp(session, start_sources=False)
 
     async def feed(pilot):
+        from datetime import UTC, datetime, timedelta
+
+        from cockpit.sources.errors import ErrorFeed, ErrorIssue, SpikeState
+        from cockpit.tui.widgets.errors import ErrorsPane
+
         pane = app.query_one(MetricsPane)
         for state in metric_states(session):
             pane.post_message(MetricsPane.Update(state))
+        now = datetime.now(UTC)
+        issues = (
+            ErrorIssue(
+                "a",
+                "SERVICEDESK-7",
+                "RuntimeError: payment gateway timeout",
+                "orders.pay",
+                "error",
+                42,
+                None,
+                now - timedelta(minutes=4),
+                now - timedelta(seconds=5),
+                None,
+                "NEW",
+            ),
+            ErrorIssue(
+                "b",
+                "SERVICEDESK-2",
+                "KeyError: 'cart'",
+                "cart.view",
+                "error",
+                7,
+                None,
+                now - timedelta(days=3),
+                now - timedelta(seconds=50),
+                None,
+                "REGRESSED",
+            ),
+        )
+        spike = SpikeState(300, 45, 1.5, True, "45 events in 5m (baseline 1.5, spike at 10)")
+        app.query_one(ErrorsPane).post_message(
+            ErrorsPane.Update(ErrorFeed(issues, spike, fetched_at=now, last_ok=now))
+        )
         await pilot.pause()
         await pilot.pause()
 

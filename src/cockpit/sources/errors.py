@@ -352,8 +352,8 @@ def spike_from_series(
     limit = max(baseline * factor, float(min_events))
     spiking = current >= limit
     reason = (
-        f"{current} events in the last {int(window_seconds // 60)}m, baseline "
-        f"{baseline:.1f}; spike at {limit:.0f}"
+        f"{current} events in {int(window_seconds // 60)}m "
+        f"(baseline {baseline:.1f}, spike at {limit:.0f})"
     )
     return SpikeState(window_seconds, current, baseline, spiking, reason)
 

@@ -42,7 +42,10 @@ class ErrorsPane(Vertical):
     }
     ErrorsPane > #errors-status {
         height: auto;
+        max-height: 2;
         color: $text-muted;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     ErrorsPane.-stale > ErrorTable { opacity: 0.6; }
     ErrorsPane.-stale > #errors-status { color: $warning; }
