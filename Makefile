@@ -22,12 +22,11 @@ venv: $(STAMP)
 # dependencies clash with the kubernetes client's.
 $(BUGSINK_STAMP):
 	$(PYTHON) -m venv .venv-bugsink
-	.venv-bugsink/bin/python -m pip install --quiet --upgrade pip
 	.venv-bugsink/bin/python -m pip install --quiet 'bugsink>=2.6,<3'
 	touch $(BUGSINK_STAMP)
 
 demo: $(STAMP)
-	$(BIN)/cockpit rehearse
+	$(BIN)/cockpit rehearse bad-release
 
 system-packages:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

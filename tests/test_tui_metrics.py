@@ -127,6 +127,6 @@ async def test_failed_gate_after_a_rollout_recommends_rollback(cluster, tmp_path
         bar = app.query_one(VerdictBar)
         await until(pilot, lambda: bar.verdict.rollback_recommended)
         assert "ROLLBACK RECOMMENDED" in str(bar.render())
-        await pilot.press("ctrl+b")
+        await pilot.press("B")
         await until(pilot, lambda: isinstance(app.screen, RollbackScreen))
         assert app.screen.view.name == "rec"

@@ -320,7 +320,7 @@ def status(
     session = _open(ctx, config, env)
     monitor = RolloutMonitor(session)
     monitor.start()
-    metrics = MetricsWatcher(session, lambda _state: None, started=session.go_live_started())
+    metrics = MetricsWatcher(session, lambda _state: None, started=session.analysis_started)
     try:
         snapshots = monitor.wait_synced(wait_seconds)
         _print_status(
@@ -483,7 +483,7 @@ def gate(
     deadline = time.monotonic() + budget
     monitor = RolloutMonitor(session)
     monitor.start()
-    watcher = MetricsWatcher(session, lambda _state: None, started=session.go_live_started())
+    watcher = MetricsWatcher(session, lambda _state: None, started=session.analysis_started)
     pause = min([duration_seconds(m.interval) for m in session.environment.metrics] or [5.0])
     try:
         snapshots = monitor.wait_synced(min(10.0, max(budget, 3.0)))
@@ -616,6 +616,7 @@ _pause_command(False)
 
 
 @cli.command()
+@click.argument("scenario", required=False)
 @click.option("--headless", is_flag=True, help="No TUI: serve until interrupted.")
 @click.option(
     "--kubeconfig", "kubeconfig", type=click.Path(dir_okay=False), help="Write the kubeconfig here."
@@ -629,6 +630,7 @@ _pause_command(False)
     help="Runbook for the rehearsal (default: the sample).",
 )
 def rehearse(
+    scenario: str | None,
     headless: bool,
     kubeconfig: str | None,
     port: int,
@@ -636,12 +638,20 @@ def rehearse(
     pull_fail_image: tuple[str, ...],
     runbook: str | None,
 ) -> None:
-    """Start the rehearsal Kubernetes cluster on 127.0.0.1 and open the cockpit on it."""
+    """Start the rehearsal environment on 127.0.0.1 and open the cockpit on it.
+
+    Without SCENARIO: the rehearsal Kubernetes cluster alone. With one (clean-release,
+    bad-release, crash-loop, or a path to a scenario TOML): also Prometheus and Sentry
+    stand-ins whose answers follow the scenario, and a pipeline that rolls the release out.
+    """
     import signal
     import tempfile
     import time
 
     from cockpit.rehearsal.run import start_rehearsal
+    from cockpit.rehearsal.scenario import load_scenario
+
+    chosen = load_scenario(scenario) if scenario else None
 
     # the runbook's kubectl steps should find the kubectl installed beside cockpit, if any
     bin_dir = str(Path(sys.executable).parent)
@@ -654,6 +664,7 @@ def rehearse(
         crash_images=crash_image,
         pull_fail_images=pull_fail_image,
         runbook=Path(runbook) if runbook else None,
+        scenario=chosen,
     )
     try:
         if headless:

@@ -136,6 +136,14 @@ def evaluate(
         )
     if fetched_at is None:
         return MetricState(**base, phase="Pending", display="pending")  # type: ignore[arg-type]
+    if started is not None and (fetched_at - started).total_seconds() < delay:
+        return MetricState(
+            **base,  # type: ignore[arg-type]
+            phase="Pending",
+            display=display,
+            reason=f"initial_delay {metric.initial_delay} (analysis restarts after a release "
+            "or a rollback)",
+        )
     failures = [m for m in measurements if m.outcome == "Failed"]
     no_data = [m for m in measurements if m.outcome == "NoData"]
     if metric.no_data == "fail":

@@ -585,18 +585,27 @@ class GoLiveSession:
         self._audit("deploy_marker", version=version, outcome="created")
         return f"release {version} started; Sentry deploy marker created for {client.environment}"
 
+    def analysis_started(self) -> datetime | None:
+        """Where gate analysis starts: the go-live, or the latest release start or rollback
+        since (a rolled-back release's failures are history, not the current verdict)."""
+        latest = self.go_live_started()
+        for entry in self.audit.entries(self.env_name):
+            sent_rollback = entry.action == "rollback" and entry.fields.get("outcome") == "sent"
+            if sent_rollback or entry.action == "release_start":
+                moment = _parse_ts(entry.ts)
+                if moment is not None and (latest is None or moment > latest):
+                    latest = moment
+        return latest
+
     def release_version(self, views: Sequence[DeploymentView] = ()) -> str | None:
         for entry in reversed(list(self.audit.entries(self.env_name))):
             if entry.action == "release_start" and isinstance(entry.fields.get("version"), str):
                 return str(entry.fields["version"])
-        version = self.environment.placeholders.get("version")
-        if version:
-            return version
-        for view in views:
+        for view in views:  # what actually runs beats what the config expects
             for image in view.images:
                 if ":" in image.rsplit("/", 1)[-1]:
                     return image.rsplit(":", 1)[1]
-        return None
+        return self.environment.placeholders.get("version")
 
     def verdict(
         self,
@@ -608,14 +617,13 @@ class GoLiveSession:
         facts = []
         for snapshot in snapshots:
             for view in snapshot.deployments:
-                changed = view.last_change
                 facts.append(
                     RolloutFact(
                         name=f"{view.cluster}/{view.name}",
                         complete=view.found and view.verdict.state == "complete",
                         failing=view.failing,
                         message=(str(view.trouble[0]) if view.trouble else view.verdict.message),
-                        changed_during_go_live=bool(started and changed and changed >= started),
+                        changed_during_go_live=view.released_since(started),
                     )
                 )
         known = {s.cluster for s in snapshots if s.synced}

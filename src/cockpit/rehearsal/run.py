@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 import textwrap
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from cockpit.rehearsal.kube import RehearsalCluster, Timing
+from cockpit.rehearsal.scenario import (
+    ERROR_QUERY,
+    P95_QUERY,
+    RPS_QUERY,
+    Scenario,
+    StandIns,
+    World,
+)
 
 NAMESPACE = "servicedesk"
 DEPLOYMENTS = {"servicedesk-app": 4, "servicedesk-worker": 2}
@@ -19,9 +29,74 @@ class Rehearsal:
     cluster: RehearsalCluster
     kubeconfig: Path
     config: Path
+    standins: StandIns | None = None
+    pipeline: threading.Timer | None = None
 
     def stop(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.cancel()
+        if self.standins is not None:
+            self.standins.stop()
         self.cluster.stop()
+
+
+METRICS = f"""
+[[environments.rehearsal.metrics]]
+name = "p95 latency"
+query = "{P95_QUERY}"
+unit = "ms"
+scale = 1000
+window = "3m"
+step = "5s"
+interval = "5s"
+warn = 80
+fail = 100
+failure_limit = 2
+initial_delay = "15s"
+
+[[environments.rehearsal.metrics]]
+name = "error rate"
+query = "{ERROR_QUERY}"
+unit = "%"
+scale = 100
+window = "3m"
+step = "5s"
+interval = "5s"
+warn = 0.05
+fail = 0.1
+failure_limit = 2
+initial_delay = "15s"
+
+[[environments.rehearsal.metrics]]
+name = "throughput"
+query = "{RPS_QUERY}"
+unit = "req/s"
+window = "3m"
+step = "5s"
+interval = "5s"
+direction = "lower"
+warn = 1200
+fail = 1000
+failure_limit = 2
+initial_delay = "15s"
+"""
+
+
+def roll_out(cluster: RehearsalCluster, namespace: str, deployment: str, image: str) -> None:
+    """What the delivery pipeline does: a new image in the Deployment's template."""
+    from cockpit.rehearsal.kube import BY_PLURAL
+
+    kind = BY_PLURAL[("apps", "deployments")]
+
+    def change() -> None:
+        assert cluster.store is not None
+        current = copy.deepcopy(cluster.store.get(kind, namespace, deployment))
+        current["spec"]["template"]["spec"]["containers"][0]["image"] = image
+        annotations = current["metadata"].setdefault("annotations", {})
+        annotations["kubernetes.io/change-cause"] = f"pipeline: release {image.rsplit(':', 1)[-1]}"
+        cluster.store.put(kind, current)
+
+    cluster.call(change)
 
 
 def start_rehearsal(
@@ -32,10 +107,19 @@ def start_rehearsal(
     crash_images: tuple[str, ...] = (),
     pull_fail_images: tuple[str, ...] = (),
     runbook: Path | None = None,
+    scenario: Scenario | None = None,
 ) -> Rehearsal:
-    """The rehearsal cluster with the sample's deployments, a kubeconfig and a cockpit config."""
+    """The rehearsal cluster with the sample's deployments, a kubeconfig and a cockpit config;
+    with a scenario, also the Prometheus and Sentry stand-ins and the release pipeline."""
     folder.mkdir(parents=True, exist_ok=True)
-    cluster = RehearsalCluster(folder, timing=Timing(ready_after=1.0, restart_every=2.0))
+    scale = scenario.time_scale if scenario else 1.0
+    cluster = RehearsalCluster(
+        folder, timing=Timing(ready_after=2.0 * scale, restart_every=3.0 * scale)
+    )
+    if scenario is not None and scenario.release.crash:
+        cluster.faults.crash.add(scenario.release.image)
+    if scenario is not None and scenario.release.pull_fails:
+        cluster.faults.pull.add(scenario.release.image)
     cluster.faults.crash.update(crash_images)
     cluster.faults.pull.update(pull_fail_images)
     cluster.start(port)
@@ -83,4 +167,34 @@ def start_rehearsal(
             """
         )
     )
-    return Rehearsal(folder, cluster, config_path, cockpit_config)
+    rehearsal = Rehearsal(folder, cluster, config_path, cockpit_config)
+    if scenario is None:
+        return rehearsal
+    world = World(scenario, cluster, NAMESPACE)
+    rehearsal.standins = StandIns(world).start()
+    with cockpit_config.open("a", encoding="utf-8") as handle:
+        handle.write(
+            textwrap.dedent(
+                f"""
+                [environments.rehearsal.prometheus]
+                url = "http://127.0.0.1:{rehearsal.standins.prometheus_port}"
+                timeout = 5
+
+                [environments.rehearsal.errors]
+                provider = "sentry"
+                url = "http://127.0.0.1:{rehearsal.standins.sentry_port}"
+                org = "rehearsal"
+                project = "1"
+                interval = "5s"
+                gate = false
+                """
+            )
+            + METRICS
+        )
+    release = scenario.release
+    rehearsal.pipeline = threading.Timer(
+        release.after * scale, roll_out, (cluster, NAMESPACE, release.deployment, release.image)
+    )
+    rehearsal.pipeline.daemon = True
+    rehearsal.pipeline.start()
+    return rehearsal

@@ -195,6 +195,22 @@ class DeploymentView:
                 return parse_time(condition.get("lastUpdateTime"))
         return parse_time(self.deployment.get("metadata", {}).get("creationTimestamp"))
 
+    def released_since(self, started: datetime | None) -> bool:
+        """A new revision began rolling out after `started` (not just pods settling)."""
+        from cockpit.rollout import parse_time
+
+        current = self.new_replicaset
+        if started is None or current is None or len(self.replicasets) < 2:
+            return False
+        created = parse_time(current.get("metadata", {}).get("creationTimestamp"))
+        if created is not None and created >= started.replace(microsecond=0):
+            return True
+        # a rollback adopts an old ReplicaSet: its revision history says it came back
+        annotations = current.get("metadata", {}).get("annotations") or {}
+        return bool(annotations.get("deployment.kubernetes.io/revision-history")) and bool(
+            self.last_change and self.last_change >= started.replace(microsecond=0)
+        )
+
     def pods_of_new(self) -> list[JSON]:
         rs = self.new_replicaset
         if rs is None:

@@ -145,11 +145,11 @@ class MetricsWatcher:
         session: Any,
         on_update: Callable[[MetricState], object],
         *,
-        started: datetime | None = None,
+        started: datetime | Callable[[], datetime | None] | None = None,
     ) -> None:
         self.session = session
         self.on_update = on_update
-        self.started = started
+        self._started = started
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.states: dict[str, MetricState] = {}
@@ -169,6 +169,13 @@ class MetricsWatcher:
             ca_file=ctx.path(prom.ca_file) if prom.ca_file else None,
             auth=(prom.username, password or "") if prom.username else None,
         )
+
+    @property
+    def started(self) -> datetime | None:
+        """Analysis start; a callable is asked at every poll (it moves on a rollback)."""
+        if callable(self._started):
+            return self._started()
+        return self._started
 
     def query_of(self, metric: MetricConfig) -> str:
         from cockpit.checks.base import CheckContext

@@ -63,7 +63,7 @@ class CockpitApp(App[None]):
             "question_mark", "help", "Help", tooltip="Keys and what the panes mean", id="app.help"
         ),
         Binding(
-            "ctrl+b",
+            "B",
             "rollback_recommended",
             "ROLL BACK",
             tooltip="A gate failed after the rollout started: open the rollback",
@@ -156,7 +156,7 @@ class CockpitApp(App[None]):
         self.metrics_watcher = MetricsWatcher(
             self.session,
             lambda state: pane.post_message(MetricsPane.Update(state)),
-            started=self.session.go_live_started(),
+            started=self.session.analysis_started,
         )
         self.metrics_watcher.start()
 
@@ -194,7 +194,7 @@ class CockpitApp(App[None]):
         if result.rollback_recommended and not self.recommended:
             self.bell()
             self.notify(
-                "A gate failed after the rollout started. Press ctrl+b to roll back.",
+                "A gate failed after the rollout started. Press B to roll back.",
                 title="ROLLBACK RECOMMENDED",
                 severity="error",
                 timeout=30,
@@ -207,12 +207,8 @@ class CockpitApp(App[None]):
     def _recent_views(self) -> list[DeploymentView]:
         """Deployments that changed during this go-live, newest first."""
         started = self.session.go_live_started()
-        views = [
-            v
-            for v in self.query_one(RolloutPane).views.values()
-            if v.found and started and v.last_change and v.last_change >= started
-        ]
-        return sorted(views, key=lambda v: v.last_change or started, reverse=True)  # type: ignore[arg-type, return-value]
+        views = [v for v in self.query_one(RolloutPane).views.values() if v.released_since(started)]
+        return sorted(views, key=lambda v: v.revision, reverse=True)
 
     def action_rollback_recommended(self) -> None:
         recent = self._recent_views()

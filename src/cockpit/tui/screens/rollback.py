@@ -130,7 +130,11 @@ class RollbackScreen(ModalScreen[str | None]):
         self.query_one("#rb-resume", Button).display = False
         confirm = self.query_one("#rb-confirm", Input)
         confirm.set_class(not self.production, "-hidden")
-        self.query_one("#rb-cancel", Button).focus()
+        # in production, typing the name is the confirmation; elsewhere Cancel has the focus
+        if self.production:
+            confirm.focus()
+        else:
+            self.query_one("#rb-cancel", Button).focus()
         self._prepare(self.to_revision)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="prepare")
@@ -315,10 +319,12 @@ class RollbackAllScreen(ModalScreen[str | None]):
                 yield Button("Roll back all", id="rb-go", variant="error", disabled=True)
 
     def on_mount(self) -> None:
-        self.query_one("#rb-confirm", Input).set_class(
-            not self.session.environment.production, "-hidden"
-        )
-        self.query_one("#rb-cancel", Button).focus()
+        confirm = self.query_one("#rb-confirm", Input)
+        confirm.set_class(not self.session.environment.production, "-hidden")
+        if self.session.environment.production:
+            confirm.focus()
+        else:
+            self.query_one("#rb-cancel", Button).focus()
         self._prepare()
 
     @work(thread=True, exclusive=True, exit_on_error=False)

@@ -51,7 +51,7 @@ class VerdictBar(Static):
             text.append(f"  release {self.release}")
         text.append(f"  go-live {elapsed}")
         if verdict.rollback_recommended:
-            text.append("  ROLLBACK RECOMMENDED — press ctrl+b", style="bold")
+            text.append("  ROLLBACK RECOMMENDED — press B", style="bold")
         if verdict.reasons:
             more = f" (+{len(verdict.reasons) - 1} more)" if len(verdict.reasons) > 1 else ""
             text.append(f"\n{verdict.reasons[0]}{more}")
