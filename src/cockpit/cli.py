@@ -629,6 +629,16 @@ _pause_command(False)
     type=click.Path(exists=True, dir_okay=False),
     help="Runbook for the rehearsal (default: the sample).",
 )
+@click.option(
+    "--folder",
+    type=click.Path(file_okay=False),
+    help="Keep the rehearsal's config, state and audit here (default: a temporary folder).",
+)
+@click.option(
+    "--time-scale",
+    type=click.FloatRange(0.1, 10),
+    help="Speed the scenario up (< 1) or slow it down (> 1).",
+)
 def rehearse(
     scenario: str | None,
     headless: bool,
@@ -637,6 +647,8 @@ def rehearse(
     crash_image: tuple[str, ...],
     pull_fail_image: tuple[str, ...],
     runbook: str | None,
+    folder: str | None,
+    time_scale: float | None,
 ) -> None:
     """Start the rehearsal environment on 127.0.0.1 and open the cockpit on it.
 
@@ -652,13 +664,17 @@ def rehearse(
     from cockpit.rehearsal.scenario import load_scenario
 
     chosen = load_scenario(scenario) if scenario else None
+    if chosen is not None and time_scale is not None:
+        chosen = chosen.model_copy(update={"time_scale": time_scale})
 
     # the runbook's kubectl steps should find the kubectl installed beside cockpit, if any
     bin_dir = str(Path(sys.executable).parent)
     os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    folder = Path(tempfile.mkdtemp(prefix="cockpit-rehearsal-"))
+    where = (
+        Path(folder).absolute() if folder else Path(tempfile.mkdtemp(prefix="cockpit-rehearsal-"))
+    )
     rehearsal = start_rehearsal(
-        folder,
+        where,
         kubeconfig=Path(kubeconfig).absolute() if kubeconfig else None,
         port=port,
         crash_images=crash_image,
@@ -774,6 +790,34 @@ def select_items(
             section = matches[0]
         return list(section.walk_items())
     return list(session.checklist.items())
+
+
+@cli.command()
+@_env_options
+@click.option(
+    "--format",
+    "-f",
+    "output_format",
+    type=click.Choice(["md", "html"]),
+    default="md",
+    show_default=True,
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here, not stdout.")
+@click.pass_context
+def report(
+    ctx: click.Context, config: str | None, env: str | None, output_format: str, output: str | None
+) -> None:
+    """The go-live report: timeline, checklist with evidence, gates, rollbacks, verdict."""
+    from cockpit.report import build_html, build_markdown
+
+    ctx.find_root().params["read_only"] = True  # a report changes nothing
+    session = _open(ctx, config, env)
+    text = build_html(session) if output_format == "html" else build_markdown(session)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text)
 
 
 @cli.group()

@@ -585,6 +585,14 @@ class GoLiveSession:
         self._audit("deploy_marker", version=version, outcome="created")
         return f"release {version} started; Sentry deploy marker created for {client.environment}"
 
+    def record_verdict(self, result: Verdict, metric_states: Sequence[MetricState]) -> None:
+        """Audit a verdict change with every metric's value: the report's key moments."""
+        if self.read_only:
+            return
+        from cockpit.report import verdict_fields
+
+        self._audit("verdict", **verdict_fields(result, list(metric_states)))
+
     def analysis_started(self) -> datetime | None:
         """Where gate analysis starts: the go-live, or the latest release start or rollback
         since (a rolled-back release's failures are history, not the current verdict)."""

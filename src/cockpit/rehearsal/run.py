@@ -40,6 +40,17 @@ class Rehearsal:
         self.cluster.stop()
 
 
+def _metrics(scale: float) -> str:
+    def seconds(value: float) -> str:
+        return f"{max(1, round(value * scale))}s"
+
+    return (
+        METRICS.replace('step = "5s"', f'step = "{seconds(5)}"')
+        .replace('interval = "5s"', f'interval = "{seconds(5)}"')
+        .replace('initial_delay = "15s"', f'initial_delay = "{seconds(15)}"')
+    )
+
+
 METRICS = f"""
 [[environments.rehearsal.metrics]]
 name = "p95 latency"
@@ -189,7 +200,7 @@ def start_rehearsal(
                 gate = false
                 """
             )
-            + METRICS
+            + _metrics(scale)
         )
     release = scenario.release
     rehearsal.pipeline = threading.Timer(

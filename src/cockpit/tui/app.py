@@ -94,6 +94,7 @@ class CockpitApp(App[None]):
         self.error_watcher: ErrorWatcher | None = None
         self.error_feed: ErrorFeed | None = None
         self.recommended = False
+        self.last_recorded: str | None = None
         self.auto_rolled_back: set[tuple[str, str, int]] = set()
         for theme in self.catalog.themes.values():
             self.register_theme(theme)
@@ -191,6 +192,14 @@ class CockpitApp(App[None]):
         result = self.session.verdict(list(self.metric_states.values()), snapshots, self.error_feed)
         views = [v for s in snapshots for v in s.deployments]
         self.query_one(VerdictBar).show(result, self.session.release_version(views))
+        if result.state != self.last_recorded and (
+            self.metric_states or not self.session.environment.metrics
+        ):
+            self.last_recorded = result.state
+            try:
+                self.session.record_verdict(result, list(self.metric_states.values()))
+            except CockpitError as exc:
+                self._report(exc)
         if result.rollback_recommended and not self.recommended:
             self.bell()
             self.notify(
