@@ -230,3 +230,125 @@ def test_metrics_pane_and_verdict(snap_compare, write_config, operator, size):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=feed)
+
+
+def _rollout_snapshot(now):
+    from datetime import timedelta
+
+    from cockpit.sources.kube import ClusterSnapshot, DeploymentView
+
+    stamp = (now - timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    old_stamp = (now - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def rs(name, revision, image, replicas, created, uid):
+        return {
+            "metadata": {
+                "name": name,
+                "uid": uid,
+                "creationTimestamp": created,
+                "annotations": {"deployment.kubernetes.io/revision": str(revision)},
+                "ownerReferences": [{"uid": "dep-app", "controller": True}],
+            },
+            "spec": {
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "app", "image": image}]},
+                }
+            },
+            "status": {"replicas": replicas, "readyReplicas": replicas},
+        }
+
+    deployment = {
+        "metadata": {
+            "name": "web",
+            "uid": "dep-app",
+            "generation": 2,
+            "creationTimestamp": old_stamp,
+            "annotations": {"deployment.kubernetes.io/revision": "2"},
+        },
+        "spec": {
+            "replicas": 4,
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "app", "image": "shop/web:2.0.0"}]},
+            },
+        },
+        "status": {
+            "observedGeneration": 2,
+            "replicas": 4,
+            "updatedReplicas": 4,
+            "readyReplicas": 4,
+            "availableReplicas": 4,
+            "conditions": [
+                {
+                    "type": "Progressing",
+                    "status": "True",
+                    "reason": "NewReplicaSetAvailable",
+                    "lastUpdateTime": stamp,
+                }
+            ],
+        },
+    }
+    replicasets = (
+        rs("web-new", 2, "shop/web:2.0.0", 4, stamp, "rs-2"),
+        rs("web-old", 1, "shop/web:1.9.0", 0, old_stamp, "rs-1"),
+    )
+    view = DeploymentView("prod-eu", "shop", "web", deployment, replicasets)
+    return ClusterSnapshot("prod-eu", "shop", (view,), connected=True, synced=True, last_ok=now)
+
+
+README_CONFIG = (
+    METRICS_CONFIG
+    + """
+[[environments.production.clusters]]
+name = "prod-eu"
+namespace = "shop"
+deployments = ["web"]
+"""
+)
+
+
+def test_readme_picture(snap_compare, write_config, operator):
+    """The picture at the top of the README: the cockpit mid-incident (kept current here)."""
+    from datetime import UTC, datetime, timedelta
+
+    from cockpit.session import GoLiveSession
+    from cockpit.sources.errors import ErrorFeed, ErrorIssue, SpikeState
+    from cockpit.tui.widgets.errors import ErrorsPane
+    from cockpit.tui.widgets.metrics import MetricsPane
+    from cockpit.tui.widgets.rollout import RolloutPane
+
+    path = write_config(README_CONFIG)
+    session = GoLiveSession.open(path, "production", operator=operator)
+    session.mark_done("Change approved")
+    session.mark_done("Deploy")
+    app = CockpitApp(session, start_sources=False)
+
+    async def feed(pilot):
+        now = datetime.now(UTC)
+        app.query_one(RolloutPane).post_message(RolloutPane.Snapshot(_rollout_snapshot(now)))
+        for state in metric_states(session):
+            app.query_one(MetricsPane).post_message(MetricsPane.Update(state))
+        issues = (
+            ErrorIssue(
+                "a",
+                "SHOP-7",
+                "PaymentGatewayError: timeout talking to the provider",
+                "checkout.payments.charge",
+                "error",
+                412,
+                57,
+                now - timedelta(minutes=2),
+                now - timedelta(seconds=5),
+                None,
+                "NEW",
+            ),
+        )
+        spike = SpikeState(300, 412, 2.0, True, "412 events in 5m (baseline 2.0, spike at 10)")
+        app.query_one(ErrorsPane).post_message(
+            ErrorsPane.Update(ErrorFeed(issues, spike, fetched_at=now, last_ok=now))
+        )
+        await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(140, 36), run_before=feed)

@@ -698,6 +698,12 @@ def rehearse(
         from cockpit.tui.app import CockpitApp
 
         CockpitApp(session).run()
+        click.echo(
+            f"rehearsal files: {where}\n"
+            f"go-live report: {sys.argv[0]} report --config {rehearsal.config} "
+            "--format html --output report.html",
+            err=True,
+        )
     finally:
         rehearsal.stop()
 
