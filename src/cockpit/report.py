@@ -151,12 +151,14 @@ def build_markdown(session: GoLiveSession) -> str:
     lines.append("")
 
     lines += ["## Checklist", ""]
+    titles = {s.id: s.title for s in session.checklist.all_sections()}
     for section in session.checklist.all_sections():
         items = section.items
         if not items:
             continue
-        depth = section.id.count("/")
-        lines += [f"### {'  ' * depth}{section.title}", ""]
+        parts = section.id.split("/")
+        path = [titles.get("/".join(parts[: i + 1]), "") for i in range(len(parts))]
+        lines += [f"### {' › '.join(path)}", ""]
         for item in items:
             view = session.view(item)
             record = view.record
