@@ -20,9 +20,11 @@ venv: $(STAMP)
 
 # Bugsink (a real Sentry-compatible server for the tests) in a venv of its own: its pinned
 # dependencies clash with the kubernetes client's.
-$(BUGSINK_STAMP):
-	$(PYTHON) -m venv .venv-bugsink
-	.venv-bugsink/bin/python -m pip install --quiet 'bugsink>=2.6,<3'
+# The project venv's pip installs into it (the venv's own bundled pip broke mid-install here).
+$(BUGSINK_STAMP): $(STAMP)
+	rm -rf .venv-bugsink
+	$(PYTHON) -m venv --without-pip .venv-bugsink
+	$(BIN)/python -m pip --python .venv-bugsink/bin/python install --quiet 'bugsink>=2.6,<3'
 	touch $(BUGSINK_STAMP)
 
 demo: $(STAMP)
