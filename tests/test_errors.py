@@ -302,7 +302,7 @@ def test_sentry_pagination_is_bounded(sentry, tmp_path, operator):
 def test_sentry_429_waits_until_reset_then_succeeds(sentry, tmp_path, operator):
     session = sentry_session(tmp_path, sentry, operator)
     FakeSentry.mode = "429"
-    FakeSentry.reset_at = time.time() + 2
+    FakeSentry.reset_at = float(int(time.time()) + 2)  # Sentry announces whole seconds
     slept = []
     client = SentryClient(
         session.environment.errors,
@@ -313,7 +313,7 @@ def test_sentry_429_waits_until_reset_then_succeeds(sentry, tmp_path, operator):
     issues = client.issues("is:unresolved")
     assert slept and 0 < slept[0] <= 2.5
     assert issues  # the retry after the reset succeeded
-    FakeSentry.reset_at = time.time() + 3600
+    FakeSentry.reset_at = float(int(time.time()) + 3600)
     with pytest.raises(TrackerError, match="rate limit reached") as caught:
         client.issues("is:unresolved")
     assert caught.value.retry_at == pytest.approx(FakeSentry.reset_at, abs=1)

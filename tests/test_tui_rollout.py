@@ -58,9 +58,12 @@ async def test_production_rollback_needs_the_name_and_follows_through(cluster, t
         assert "revision 2" in details and "shop/t1:2" in details
         assert "back to: revision 1" in details and "shop/t1:1" in details
         assert "RBAC: you may patch" in details
-        assert app.focused.id == "rb-cancel"  # the default is Cancel
+        assert app.focused.id == "rb-confirm"  # production: typing the name is the confirmation
         assert screen.query_one("#rb-go").disabled
-        await pilot.press("enter")  # Enter on Cancel closes, nothing sent
+        await pilot.press("enter")  # a stray Enter with no name sends nothing
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, RollbackScreen)
+        await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, RollbackScreen))
         assert image_of(cluster, "t1") == "shop/t1:2"
         screen = await open_rollback(app, pilot, "t1")
@@ -81,7 +84,7 @@ async def test_production_rollback_needs_the_name_and_follows_through(cluster, t
             ),
         )
     assert image_of(cluster, "t1") == "shop/t1:1"
-    actions = [e.action for e in session.audit.entries()]
+    actions = [e.action for e in session.audit.entries() if e.action != "verdict"]
     assert actions[:3] == ["session_start", "rollback_requested", "rollback"]
 
 

@@ -192,8 +192,12 @@ class CockpitApp(App[None]):
         result = self.session.verdict(list(self.metric_states.values()), snapshots, self.error_feed)
         views = [v for s in snapshots for v in s.deployments]
         self.query_one(VerdictBar).show(result, self.session.release_version(views))
-        if result.state != self.last_recorded and (
-            self.metric_states or not self.session.environment.metrics
+        env = self.session.environment
+        judged = bool(env.metrics or env.clusters or env.errors)
+        if (
+            judged
+            and result.state != self.last_recorded
+            and (self.metric_states or not env.metrics)
         ):
             self.last_recorded = result.state
             try:
