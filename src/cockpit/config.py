@@ -503,9 +503,24 @@ def discover_config(explicit: str | os.PathLike[str] | None) -> Path:
     )
 
 
+def refuse_if_writable_by_others(path: Path, what: str) -> None:
+    """A file others can write decides what this cockpit runs and records: refuse it."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & 0o022:
+        raise ConfigError(
+            f"{what} {path} is writable by other users (mode {mode & 0o777:o}): whoever can "
+            "edit it can change what the cockpit runs or records",
+            f"chmod go-w {path}",
+        )
+
+
 def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
     """Read and validate a config file; every problem becomes one ConfigError listing all."""
     config_path = Path(path).expanduser().absolute()
+    refuse_if_writable_by_others(config_path, "config file")
     try:
         text = config_path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:

@@ -421,6 +421,7 @@ class GoLiveSession:
 
     def plan_step(self, item: ChecklistItem) -> StepPlan:
         """The exact commands a step would run here, or a CockpitError saying why not."""
+        self._refuse_if_read_only("run commands")
         return plan_step(self.check_context(), item)
 
     async def run_step(

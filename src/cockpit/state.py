@@ -143,6 +143,16 @@ class StateStore:
 
     def _read_or_quarantine(self) -> StateSnapshot:
         try:
+            mode = self.path.stat().st_mode
+        except FileNotFoundError:
+            mode = 0
+        if mode & 0o022:
+            raise StateError(
+                f"state file {self.path} is writable by other users (mode {mode & 0o777:o}): "
+                "anyone could rewrite the go-live's progress",
+                f"chmod go-w {self.path}",
+            )
+        try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
             return StateSnapshot(environment=self.environment)

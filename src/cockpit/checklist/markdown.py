@@ -44,6 +44,9 @@ class _OpenListItem:
 
 
 def load_checklist(path: Path) -> Checklist:
+    from cockpit.config import refuse_if_writable_by_others
+
+    refuse_if_writable_by_others(path, "runbook")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:

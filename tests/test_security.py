@@ -1,0 +1,225 @@
+"""Security: files others can write are refused, read-only removes every mutating action,
+and a canary secret never shows up in any output, file or report."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from cockpit.cli import cli
+from cockpit.errors import StateError
+from cockpit.session import GoLiveSession
+from cockpit.tui.app import CockpitApp
+from cockpit.tui.screens.rollback import RollbackScreen
+from cockpit.tui.screens.step_run import StepRunScreen
+from cockpit.tui.widgets.checklist import ChecklistPane
+from cockpit.tui.widgets.rollout import RolloutPane, RolloutTable
+
+from .servers import free_port
+from .test_kube import NS, config_for, kubectl, wait_rolled_out
+
+CANARY = "canary-7f3a9c-Secret-never-print-me"
+
+
+def test_config_and_runbook_writable_by_others_are_refused(write_config):
+    path = write_config()
+    runner = CliRunner()
+    path.chmod(0o666)
+    result = runner.invoke(cli, ["validate", "-c", str(path)])
+    assert result.exit_code == 2
+    assert "writable by other users (mode 666)" in result.output
+    assert f"chmod go-w {path}" in result.output
+    path.chmod(0o644)
+    runbook = path.parent / "runbook.md"
+    runbook.chmod(0o664)
+    result = runner.invoke(cli, ["checklist", "-c", str(path)])
+    assert result.exit_code == 2
+    assert "runbook" in result.output and "writable by other users" in result.output
+    runbook.chmod(0o644)
+    assert runner.invoke(cli, ["validate", "-c", str(path)]).exit_code == 0
+
+
+def test_state_file_writable_by_others_is_refused(open_session):
+    session = open_session()
+    session.mark_done("Change approved")
+    session.store.path.chmod(0o646)
+    with pytest.raises(StateError, match="writable by other users"):
+        open_session(path=session.config.path)
+
+
+def test_read_only_refuses_every_mutating_command(cluster, tmp_path):
+    cluster.create_deployment("ro", "shop/ro:1", namespace=NS, replicas=1)
+    wait_rolled_out(cluster, "ro")
+    kubectl(cluster, "set", "image", "deployment/ro", "app=shop/ro:2")
+    wait_rolled_out(cluster, "ro")
+    path = config_for(tmp_path, cluster, ["ro"])
+    text = path.read_text().replace(
+        "[environments.rehearsal]", "[environments.rehearsal]\nallow_commands = true", 1
+    ) + (
+        '\n[environments.rehearsal.errors]\nprovider = "sentry"\norg = "acme"\n'
+        f'url = "http://127.0.0.1:{free_port()}"\n'
+    )
+    text += '\n[[checks]]\nitem = "x"\ntype = "command"\nargv = ["touch", "ran"]\n'
+    path.write_text(text)
+    runner = CliRunner()
+    base = ["--read-only"]
+    for args in (
+        ["rollback", "ro", "--yes"],
+        ["pause", "ro"],
+        ["resume", "ro"],
+        ["release", "start", "2.0.0"],
+        ["mark", "x", "--done"],
+        ["check"],
+    ):
+        result = runner.invoke(cli, [*base, *args, "-c", str(path)])
+        assert result.exit_code == 2, (args, result.output)
+        assert "read-only" in result.output, (args, result.output)
+    assert not (tmp_path / "ran").exists()
+    image = json.loads(kubectl(cluster, "get", "deploy", "ro", "-o", "json").stdout)
+    assert image["spec"]["template"]["spec"]["containers"][0]["image"] == "shop/ro:2"
+    assert not image["spec"].get("paused")
+
+
+async def test_read_only_removes_mutating_keys_and_palette_entries(cluster, tmp_path, operator):
+    cluster.create_deployment("ro2", "shop/ro2:1", namespace=NS, replicas=1)
+    wait_rolled_out(cluster, "ro2")
+    path = config_for(tmp_path, cluster, ["ro2"])
+    runbook = tmp_path / "runbook.md"
+    runbook.write_text("## S\n- [ ] x\n\n1. **Deploy**\n   ```bash\n   touch ran\n   ```\n")
+    path.write_text(
+        path.read_text().replace(
+            "[environments.rehearsal]", "[environments.rehearsal]\nallow_commands = true", 1
+        )
+    )
+    session = GoLiveSession.open(path, None, operator=operator, read_only=True)
+    app = CockpitApp(session)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = app.query_one(RolloutPane)
+        for _ in range(200):
+            if pane.views[("rehearsal", "ro2")].found:
+                break
+            await pilot.pause(0.05)
+        table = app.query_one(RolloutTable)
+        table.focus()
+        await pilot.pause()
+        assert table.check_action("rollback", ()) is None
+        assert table.check_action("toggle_pause", ()) is None
+        await pilot.press("ctrl+z", "p")
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, RollbackScreen)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert not [t for t in titles if t.startswith("Rollout:")]
+        assert app.check_action("rollback_recommended", ()) is False
+        app.query_one(ChecklistPane).select_item("s/deploy")
+        app.query_one(ChecklistPane).checklist_tree.focus()
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, StepRunScreen)
+        assert any("read-only" in n.message for n in app._notifications)
+    assert not (tmp_path / "ran").exists()
+
+
+def test_a_canary_secret_never_leaves(tmp_path, monkeypatch):
+    """The same value in every secret slot; every command's output and every file it writes
+    is searched for it."""
+    for name in (
+        "PROM_TOKEN",
+        "SENTRY_TOKEN",
+        "DB_DSN",
+        "REDIS_PASSWORD",
+        "SMTP_PASSWORD",
+        "HTTP_TOKEN",
+        "PROM_PASSWORD",
+    ):
+        monkeypatch.setenv(name, CANARY)
+    closed = free_port()
+    (tmp_path / "runbook.md").write_text(
+        "## S\n- [ ] db\n- [ ] cache\n- [ ] mail\n- [ ] web\n- [ ] prom\n"
+    )
+    (tmp_path / "cockpit.toml").write_text(
+        f"""
+checklist = "runbook.md"
+[environments.production]
+production = true
+[environments.production.prometheus]
+url = "http://127.0.0.1:{closed}"
+token_env = "PROM_TOKEN"
+timeout = 1
+[environments.production.errors]
+provider = "sentry"
+url = "http://127.0.0.1:{closed}"
+org = "acme"
+project = "1"
+token_env = "SENTRY_TOKEN"
+[[environments.production.metrics]]
+name = "p95"
+query = "up"
+fail = 1
+
+[[checks]]
+item = "db"
+type = "postgres"
+dsn_env = "DB_DSN"
+timeout = 3
+[[checks]]
+item = "cache"
+type = "redis"
+url = "redis://127.0.0.1:{closed}/0"
+password_env = "REDIS_PASSWORD"
+timeout = 3
+[[checks]]
+item = "mail"
+type = "smtp"
+host = "127.0.0.1"
+port = {closed}
+username = "u"
+password_env = "SMTP_PASSWORD"
+timeout = 3
+[[checks]]
+item = "web"
+type = "http"
+url = "http://127.0.0.1:{closed}/"
+token_env = "HTTP_TOKEN"
+timeout = 3
+[[checks]]
+item = "prom"
+type = "prometheus"
+query = "up"
+condition = "> 0"
+timeout = 3
+"""
+    )
+    config = str(tmp_path / "cockpit.toml")
+    runner = CliRunner()
+    outputs = []
+    for args in (
+        ["validate"],
+        ["checklist", "--json"],
+        ["check", "--format", "json"],
+        ["check", "--format", "junit"],
+        ["status", "--json", "--wait", "1"],
+        ["gate", "--json"],
+        ["mark", "db", "--note", "checked by hand"],
+        ["audit", "show"],
+        ["audit", "verify"],
+        ["report", "--format", "md"],
+        ["report", "--format", "html", "--output", str(tmp_path / "report.html")],
+        ["schema"],
+    ):
+        result = runner.invoke(cli, [*args, "-c", config] if args[0] != "schema" else args)
+        outputs.append(result.output)
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+    for output in outputs:
+        assert CANARY not in output
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name == "audit.jsonl" for p in files) and any(p.suffix == ".html" for p in files)
+    for path in files:
+        if path.name == "cockpit.toml":
+            continue
+        assert CANARY.encode() not in path.read_bytes(), path
+    assert os.environ["DB_DSN"] == CANARY  # the slots really held the canary
