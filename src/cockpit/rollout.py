@@ -58,29 +58,50 @@ class RolloutVerdict:
         return self.state in ("complete", "failed")
 
 
+def _d(obj: Any, key: str) -> JSON:
+    """obj[key] when both are dicts, else {}: API objects from a broken server must not crash."""
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def _l(obj: Any, key: str) -> list[Any]:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, list) else []
+
+
+def _int(value: Any, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _dicts(value: Any) -> list[JSON]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
 def _name(obj: JSON) -> str:
-    return str(obj.get("metadata", {}).get("name", "?"))
+    return str(_d(obj, "metadata").get("name", "?"))
 
 
 def rollout_status(deployment: JSON) -> RolloutVerdict:
     """`kubectl rollout status deployment/X`, one evaluation, in kubectl's order."""
-    meta = deployment.get("metadata", {})
-    spec = deployment.get("spec", {})
-    status = deployment.get("status", {})
+    meta = _d(deployment, "metadata")
+    spec = _d(deployment, "spec")
+    status = _d(deployment, "status")
     name = _name(deployment)
-    if int(meta.get("generation", 0)) > int(status.get("observedGeneration", 0)):
+    if _int(meta.get("generation")) > _int(status.get("observedGeneration")):
         return RolloutVerdict("waiting", "Waiting for deployment spec update to be observed...")
-    for condition in status.get("conditions") or []:
+    for condition in _dicts(status.get("conditions")):
         if (
             condition.get("type") == "Progressing"
             and condition.get("reason") == "ProgressDeadlineExceeded"
         ):
             return RolloutVerdict("failed", f'deployment "{name}" exceeded its progress deadline')
-    raw_replicas = spec.get("replicas", 1)
-    replicas = 1 if raw_replicas is None else int(raw_replicas)
-    updated = int(status.get("updatedReplicas", 0))
-    total = int(status.get("replicas", 0))
-    available = int(status.get("availableReplicas", 0))
+    replicas = _int(spec.get("replicas", 1), 1)
+    updated = _int(status.get("updatedReplicas"))
+    total = _int(status.get("replicas"))
+    available = _int(status.get("availableReplicas"))
     waiting = f'Waiting for deployment "{name}" rollout to finish: '
     if updated < replicas:
         return RolloutVerdict(
@@ -103,7 +124,7 @@ def rollout_status(deployment: JSON) -> RolloutVerdict:
 
 def revision_of(obj: JSON) -> int:
     """The revision annotation; missing or malformed counts as 0, as in kubectl."""
-    raw = (obj.get("metadata", {}).get("annotations") or {}).get(REVISION)
+    raw = _d(_d(obj, "metadata"), "annotations").get(REVISION)
     try:
         return int(str(raw))
     except (TypeError, ValueError):
@@ -112,10 +133,10 @@ def revision_of(obj: JSON) -> int:
 
 def owned_replicasets(deployment: JSON, replicasets: list[JSON]) -> list[JSON]:
     """ReplicaSets whose controller owner is this Deployment (by UID)."""
-    uid = deployment.get("metadata", {}).get("uid")
+    uid = _d(deployment, "metadata").get("uid")
     owned = []
     for rs in replicasets:
-        for ref in rs.get("metadata", {}).get("ownerReferences") or []:
+        for ref in _dicts(_d(rs, "metadata").get("ownerReferences")):
             if ref.get("controller") and ref.get("uid") == uid:
                 owned.append(rs)
                 break
@@ -124,7 +145,7 @@ def owned_replicasets(deployment: JSON, replicasets: list[JSON]) -> list[JSON]:
 
 def template_without_hash(template: JSON) -> JSON:
     clean = copy.deepcopy(template)
-    labels = clean.get("metadata", {}).get("labels")
+    labels = _d(clean, "metadata").get("labels") if isinstance(clean, dict) else None
     if isinstance(labels, dict):
         labels.pop(POD_TEMPLATE_HASH, None)
     return clean
@@ -136,18 +157,18 @@ def same_template(a: JSON, b: JSON) -> bool:
 
 def new_replicaset(deployment: JSON, replicasets: list[JSON]) -> JSON | None:
     """The ReplicaSet running the Deployment's current template (oldest first, as kubectl)."""
-    template = deployment.get("spec", {}).get("template", {})
+    template = _d(_d(deployment, "spec"), "template")
     candidates = [
         rs
         for rs in owned_replicasets(deployment, replicasets)
-        if same_template(rs.get("spec", {}).get("template", {}), template)
+        if same_template(_d(_d(rs, "spec"), "template"), template)
     ]
-    candidates.sort(key=lambda rs: rs.get("metadata", {}).get("creationTimestamp", ""))
+    candidates.sort(key=lambda rs: _d(rs, "metadata").get("creationTimestamp", ""))
     return candidates[0] if candidates else None
 
 
 def images_of(template: JSON) -> list[str]:
-    containers = template.get("spec", {}).get("containers") or []
+    containers = _dicts(_d(template, "spec").get("containers"))
     return [str(c.get("image", "?")) for c in containers]
 
 
@@ -171,17 +192,17 @@ def history(deployment: JSON, replicasets: list[JSON]) -> list[HistoryRow]:
     current = new_replicaset(deployment, replicasets)
     rows = []
     for rs in owned_replicasets(deployment, replicasets):
-        meta = rs.get("metadata", {})
-        status = rs.get("status", {})
+        meta = _d(rs, "metadata")
+        status = _d(rs, "status")
         rows.append(
             HistoryRow(
                 revision=revision_of(rs),
                 replicaset=str(meta.get("name", "?")),
-                images=tuple(images_of(rs.get("spec", {}).get("template", {}))),
-                change_cause=str((meta.get("annotations") or {}).get(CHANGE_CAUSE, "")),
+                images=tuple(images_of(_d(_d(rs, "spec"), "template"))),
+                change_cause=str(_d(meta, "annotations").get(CHANGE_CAUSE, "")),
                 created=parse_time(meta.get("creationTimestamp")),
-                replicas=int(status.get("replicas", 0)),
-                ready=int(status.get("readyReplicas", 0)),
+                replicas=_int(status.get("replicas")),
+                ready=_int(status.get("readyReplicas")),
                 current=rs is current,
             )
         )
@@ -217,7 +238,7 @@ class UndoPlan:
 def undo_target(deployment: JSON, replicasets: list[JSON], to_revision: int = 0) -> JSON:
     """The ReplicaSet `kubectl rollout undo [--to-revision=N]` would roll back to."""
     name = _name(deployment)
-    if deployment.get("spec", {}).get("paused"):
+    if _d(deployment, "spec").get("paused"):
         raise UndoRefused(
             "you cannot rollback a paused deployment; resume it first with "
             "'kubectl rollout resume' and try again",
@@ -250,10 +271,10 @@ def undo_patch(deployment: JSON, target: JSON, resource_version: str | None = No
     Setting metadata.resourceVersion in the patch makes the API server refuse it with 409 if the
     Deployment changed since we looked, instead of rolling back over someone else's change.
     """
-    template = template_without_hash(target.get("spec", {}).get("template", {}))
-    current = deployment.get("metadata", {}).get("annotations") or {}
+    template = template_without_hash(_d(_d(target, "spec"), "template"))
+    current = _d(_d(deployment, "metadata"), "annotations")
     annotations = {k: v for k, v in current.items() if k in ANNOTATIONS_KEPT_ON_ROLLBACK}
-    for key, value in (target.get("metadata", {}).get("annotations") or {}).items():
+    for key, value in _d(_d(target, "metadata"), "annotations").items():
         if key not in ANNOTATIONS_KEPT_ON_ROLLBACK:
             annotations[key] = value
     patch: list[JSON] = []
@@ -270,21 +291,21 @@ def plan_undo(
     deployment: JSON, replicasets: list[JSON], to_revision: int = 0, *, precondition: bool = True
 ) -> UndoPlan:
     target = undo_target(deployment, replicasets, to_revision)
-    template = deployment.get("spec", {}).get("template", {})
+    template = _d(_d(deployment, "spec"), "template")
     target_revision = revision_of(target)
-    if same_template(target.get("spec", {}).get("template", {}), template):
+    if same_template(_d(_d(target, "spec"), "template"), template):
         raise UndoRefused(
             f"skipped rollback (current template already matches revision {target_revision})",
             skipped=True,
         )
-    rv = deployment.get("metadata", {}).get("resourceVersion") if precondition else None
+    rv = _d(deployment, "metadata").get("resourceVersion") if precondition else None
     return UndoPlan(
         deployment=_name(deployment),
         target_revision=target_revision,
         target_replicaset=_name(target),
         current_revision=revision_of(deployment),
         current_images=tuple(images_of(template)),
-        target_images=tuple(images_of(target.get("spec", {}).get("template", {}))),
+        target_images=tuple(images_of(_d(_d(target, "spec"), "template"))),
         patch=undo_patch(deployment, target, rv),
         mid_rollout=not rollout_status(deployment).done,
     )
@@ -315,19 +336,19 @@ def pod_trouble(
     """What is wrong with the pods of the new ReplicaSet, before any deadline says so."""
     if replicaset is None:
         return []
-    rs_uid = replicaset.get("metadata", {}).get("uid")
+    rs_uid = _d(replicaset, "metadata").get("uid")
     now = now or datetime.now(UTC)
     found: list[PodTrouble] = []
     for pod in pods:
-        refs = pod.get("metadata", {}).get("ownerReferences") or []
+        refs = _dicts(_d(pod, "metadata").get("ownerReferences"))
         if not any(ref.get("uid") == rs_uid for ref in refs):
             continue
         name = _name(pod)
-        statuses = pod.get("status", {}).get("containerStatuses") or []
-        restarts = sum(int(s.get("restartCount", 0)) for s in statuses)
+        statuses = _dicts(_d(pod, "status").get("containerStatuses"))
+        restarts = sum(_int(s.get("restartCount")) for s in statuses)
         reported = False
         for container in statuses:
-            waiting = (container.get("state") or {}).get("waiting") or {}
+            waiting = _d(_d(container, "state"), "waiting")
             reason = waiting.get("reason")
             if reason in TROUBLE_REASONS:
                 detail = str(waiting.get("message", ""))[:160]
@@ -341,16 +362,16 @@ def pod_trouble(
         if restarts >= restart_limit:
             last: JSON = {}
             for container in statuses:
-                last = (container.get("lastState") or {}).get("terminated") or last
+                last = _d(_d(container, "lastState"), "terminated") or last
             why = last.get("reason") or "terminated"
             found.append(
                 PodTrouble(name, "Restarting", restarts, f"{restarts} restarts; last: {why}")
             )
             continue
-        created = parse_time(pod.get("metadata", {}).get("creationTimestamp"))
+        created = parse_time(_d(pod, "metadata").get("creationTimestamp"))
         ready = any(
             c.get("type") == "Ready" and c.get("status") == "True"
-            for c in pod.get("status", {}).get("conditions") or []
+            for c in _dicts(_d(pod, "status").get("conditions"))
         )
         if not ready and created and (now - created).total_seconds() > not_ready_seconds:
             age = format_age(created, now)

@@ -207,9 +207,9 @@ class SentryClient:
         series: list[tuple[datetime, int]] = []
         try:
             for stamp, values in body.get("data", []):
-                count = sum(int(v.get("count", 0)) for v in values)
+                count = sum(_int(v.get("count")) or 0 for v in values)
                 series.append((datetime.fromtimestamp(float(stamp), UTC), count))
-        except (AttributeError, TypeError, ValueError) as exc:
+        except (AttributeError, TypeError, ValueError, OverflowError, OSError) as exc:
             raise TrackerError(f"Sentry's events-stats has an unexpected shape: {exc}") from exc
         return series
 
@@ -229,18 +229,29 @@ class SentryClient:
             )
 
 
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def sentry_issue(raw: Any) -> ErrorIssue:
+    """One issue of Sentry's list; odd fields degrade to blanks, never to an exception."""
+    if not isinstance(raw, dict):
+        raise TrackerError("Sentry's issue list holds something that is not an issue")
+    permalink = raw.get("permalink")
     return ErrorIssue(
         id=str(raw.get("id", "")),
         short_id=str(raw.get("shortId", raw.get("id", ""))),
         title=str(raw.get("title", "")),
         culprit=str(raw.get("culprit", "") or ""),
         level=str(raw.get("level", "error")),
-        count=int(raw.get("count", 0) or 0),
-        users=int(raw["userCount"]) if raw.get("userCount") is not None else None,
+        count=_int(raw.get("count")) or 0,
+        users=_int(raw.get("userCount")),
         first_seen=parse_time(raw.get("firstSeen")),
         last_seen=parse_time(raw.get("lastSeen")),
-        permalink=raw.get("permalink"),
+        permalink=permalink if isinstance(permalink, str) else None,
     )
 
 
@@ -295,22 +306,27 @@ class BugsinkClient:
 
     def project_event_count(self) -> int:
         body = self._get(f"/api/canonical/0/projects/{self.config.project}/")
-        try:
-            return int(body.get("digested_event_count", 0))
-        except (AttributeError, TypeError, ValueError) as exc:
-            raise TrackerError("Bugsink's project has no event count") from exc
+        count = _int(body.get("digested_event_count")) if isinstance(body, dict) else None
+        if count is None:
+            raise TrackerError("Bugsink's project has no event count")
+        return count
 
     def hourly_counts(self) -> list[tuple[datetime, int]]:
         body = self._get(f"/api/canonical/0/projects/{self.config.project}/event-counts/")
         series = []
-        for bucket in body.get("buckets", []) if isinstance(body, dict) else []:
+        buckets = body.get("buckets", []) if isinstance(body, dict) else []
+        for bucket in buckets if isinstance(buckets, list) else []:
+            if not isinstance(bucket, dict):
+                continue
             stamp = parse_time(bucket.get("timestamp"))
             if stamp is not None:
-                series.append((stamp, int(bucket.get("count", 0))))
+                series.append((stamp, _int(bucket.get("count")) or 0))
         return series
 
 
 def bugsink_issue(raw: Any, base_url: str) -> ErrorIssue:
+    if not isinstance(raw, dict):
+        raise TrackerError("Bugsink's issue list holds something that is not an issue")
     regressed = bool(raw.get("fixed_at")) and not raw.get("is_resolved")
     title = f"{raw.get('calculated_type', '')}: {raw.get('calculated_value', '')}".strip(": ")
     return ErrorIssue(
@@ -319,7 +335,7 @@ def bugsink_issue(raw: Any, base_url: str) -> ErrorIssue:
         title=title,
         culprit=str(raw.get("transaction", "") or ""),
         level="error",
-        count=int(raw.get("digested_event_count", 0) or 0),
+        count=_int(raw.get("digested_event_count")) or 0,
         users=None,
         first_seen=parse_time(raw.get("first_seen")),
         last_seen=parse_time(raw.get("last_seen")),
