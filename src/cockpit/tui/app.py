@@ -187,7 +187,13 @@ class CockpitApp(App[None]):
     def on_metrics_pane_open(self, message: MetricsPane.Open) -> None:
         self.push_screen(MetricDetailScreen(message.state))
 
+    def _shutting_down(self) -> bool:
+        """A late message from a source after the screen is gone: nothing left to update."""
+        return self._exit or not self.screen_stack or not self.query(RolloutPane)
+
     def _refresh_verdict(self) -> None:
+        if self._shutting_down():
+            return
         snapshots = list(self.query_one(RolloutPane).snapshots.values())
         result = self.session.verdict(list(self.metric_states.values()), snapshots, self.error_feed)
         views = [v for s in snapshots for v in s.deployments]
@@ -476,6 +482,8 @@ class CockpitApp(App[None]):
             self.session.notices.clear()
 
     def _refresh_views(self) -> None:
+        if self._shutting_down():
+            return
         self.query_one(ChecklistPane).refresh_labels()
         self.query_one(EnvironmentBanner).refresh_text()
         self._refresh_verdict()
