@@ -112,7 +112,9 @@ class AuditLog:
                 raise AuditError(
                     f"could not write the audit log {self.path}: {exc.strerror}; "
                     "the action was NOT carried out",
-                    "free some disk space" if exc.errno == errno.ENOSPC else "check the file",
+                    "free some disk space (or raise the file-size quota), then try again"
+                    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+                    else "check the file and its folder",
                 ) from exc
         finally:
             os.close(fd)

@@ -267,7 +267,8 @@ class StateStore:
         except OSError as exc:
             with contextlib.suppress(OSError):
                 temp.unlink()
-            hint = "free some disk space" if exc.errno == errno.ENOSPC else "check the state dir"
+            full = exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+            hint = "free some disk space, then try again" if full else "check the state dir"
             raise StateError(
                 f"could not save state to {self.path}: {exc.strerror}; "
                 "the previous state file is untouched and the action is in the audit log",

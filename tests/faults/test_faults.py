@@ -1,0 +1,81 @@
+"""Faults around the durable records: a full disk while writing, a dropped SSH session."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+from cockpit.state import StateStore
+
+from ..test_tui_process import COCKPIT, Terminal, wait_until
+
+FULL_DISK = textwrap.dedent(
+    """
+    import resource, signal, sys
+    from cockpit.identity import Operator
+    from cockpit.session import GoLiveSession
+    from cockpit.errors import CockpitError
+
+    session = GoLiveSession.open(sys.argv[1], None, operator=Operator("alice", None))
+    session.mark_done("Change approved")
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a full disk: writes fail with an error
+    limit = 64
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    try:
+        session.mark_done("Backup taken")
+    except CockpitError as exc:
+        print("REFUSED:", exc.message)
+        print("HINT:", exc.hint)
+    """
+)
+
+
+def test_full_disk_while_writing_is_a_clear_error_and_nothing_is_lost(write_config):
+    path = write_config()
+    run = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "REFUSED:" in run.stdout
+    assert "Traceback" not in run.stdout + run.stderr
+    assert "NOT carried out" in run.stdout or "could not save state" in run.stdout
+    store = StateStore(path.parent / ".cockpit" / "state", "staging")
+    snapshot = store.load()
+    assert store.last_corruption is None
+    assert snapshot.items["before/change-approved"].status == "done"
+    assert "before/backup-taken" not in snapshot.items  # refused, not half-written
+    leftovers = [p for p in store.directory.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == []
+    from cockpit.audit import AuditLog
+
+    assert AuditLog(path.parent / ".cockpit" / "audit.jsonl").verify().ok
+
+
+def test_sighup_from_a_dropped_ssh_session_loses_nothing(write_config, tmp_path):
+    path = write_config()
+    term = Terminal([COCKPIT, "--config", str(path), "--env", "production"], env={"USER": "dave"})
+    try:
+        term.wait_for(b"Announce completion")
+        term.send("]")
+        time.sleep(0.3)
+        term.send("d")
+        store = StateStore(tmp_path / ".cockpit" / "state", "production")
+        wait_until(lambda: (s := store.peek()) is not None and len(s.items) == 1)
+        os.killpg(term.proc.pid, signal.SIGHUP)  # the terminal goes away
+        term.proc.wait(20)
+    finally:
+        if term.proc.poll() is None:
+            term.kill()
+    snapshot = StateStore(tmp_path / ".cockpit" / "state", "production").load()
+    assert snapshot.items["before/change-approved"].by == "dave"
+    lines = (tmp_path / ".cockpit" / "audit.jsonl").read_text().splitlines()
+    assert [json.loads(line)["action"] for line in lines][:2] == ["session_start", "mark"]
