@@ -104,8 +104,34 @@ def _json(response: httpx.Response, what: str) -> Any:
         raise TrackerError(f"{what} answered something that is not JSON") from exc
 
 
-class SentryClient:
+class _TrackerClient:
+    """What both trackers' clients share: a bearer token, timeouts, a request count."""
+
+    NAME = "the tracker"
+
+    def __init__(self, config: ErrorsConfig, token: str | None, *, timeout: float) -> None:
+        self.config = config
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=config.url, headers=headers, timeout=timeout)
+        self.requests = 0
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        self.requests += 1
+        try:
+            return self.http.request(method, url, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise TrackerError(f"{self.NAME} did not answer in time") from exc
+        except httpx.HTTPError as exc:
+            raise TrackerError(f"cannot reach {self.NAME} at {self.config.url}: {exc}") from exc
+
+
+class SentryClient(_TrackerClient):
     """Sentry's Web API (sentry.io and self-hosted share /api/0/)."""
+
+    NAME = "Sentry"
 
     def __init__(
         self,
@@ -116,25 +142,13 @@ class SentryClient:
         timeout: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.config = config
+        super().__init__(config, token, timeout=timeout)
         self.environment = config.environment or environment
         self.sleep = sleep
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.http = httpx.Client(base_url=config.url, headers=headers, timeout=timeout)
-        self.requests = 0
-
-    def close(self) -> None:
-        self.http.close()
 
     def _get(self, path: str, params: dict[str, Any]) -> httpx.Response:
         for attempt in range(2):
-            self.requests += 1
-            try:
-                response = self.http.get(path, params=params)
-            except httpx.TimeoutException as exc:
-                raise TrackerError("Sentry did not answer in time") from exc
-            except httpx.HTTPError as exc:
-                raise TrackerError(f"cannot reach Sentry at {self.config.url}: {exc}") from exc
+            response = self._request("GET", path, params=params)
             if response.status_code == 429:
                 reset = response.headers.get("X-Sentry-Rate-Limit-Reset")
                 retry_at = float(reset) if reset and reset.replace(".", "").isdigit() else None
@@ -214,14 +228,11 @@ class SentryClient:
         return series
 
     def create_deploy(self, version: str) -> None:
-        self.requests += 1
-        try:
-            response = self.http.post(
-                f"/api/0/organizations/{self.config.org}/releases/{version}/deploys/",
-                json={"environment": self.environment},
-            )
-        except httpx.HTTPError as exc:
-            raise TrackerError(f"cannot reach Sentry: {exc}") from exc
+        response = self._request(
+            "POST",
+            f"/api/0/organizations/{self.config.org}/releases/{version}/deploys/",
+            json={"environment": self.environment},
+        )
         if response.status_code >= 400:
             raise TrackerError(
                 f"Sentry refused the deploy marker ({response.status_code}): "
@@ -255,26 +266,16 @@ def sentry_issue(raw: Any) -> ErrorIssue:
     )
 
 
-class BugsinkClient:
+class BugsinkClient(_TrackerClient):
     """Bugsink's canonical API (/api/canonical/0/)."""
 
-    def __init__(self, config: ErrorsConfig, token: str | None, *, timeout: float = 10.0) -> None:
-        self.config = config
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.http = httpx.Client(base_url=config.url, headers=headers, timeout=timeout)
-        self.requests = 0
+    NAME = "Bugsink"
 
-    def close(self) -> None:
-        self.http.close()
+    def __init__(self, config: ErrorsConfig, token: str | None, *, timeout: float = 10.0) -> None:
+        super().__init__(config, token, timeout=timeout)
 
     def _get(self, url: str, params: dict[str, Any] | None = None) -> Any:
-        self.requests += 1
-        try:
-            response = self.http.get(url, params=params)
-        except httpx.TimeoutException as exc:
-            raise TrackerError("Bugsink did not answer in time") from exc
-        except httpx.HTTPError as exc:
-            raise TrackerError(f"cannot reach Bugsink at {self.config.url}: {exc}") from exc
+        response = self._request("GET", url, params=params)
         if response.status_code in (401, 403):
             raise TrackerError(
                 f"Bugsink refused the token ({response.status_code}): create one with "

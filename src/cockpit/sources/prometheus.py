@@ -57,10 +57,10 @@ def connect(
     )
 
 
-def instant_query(client: PrometheusConnect, query: str) -> list[Sample]:
-    """Run an instant query; every failure becomes a PrometheusError with a readable reason."""
+def _ask(client: PrometheusConnect, call: Callable[[], Any]) -> Any:
+    """Run one client call; every failure becomes a PrometheusError with a readable reason."""
     try:
-        result = client.custom_query(query)
+        return call()
     except PrometheusApiClientException as exc:
         raise PrometheusError(_api_message(str(exc))) from exc
     except requests.exceptions.RetryError as exc:
@@ -73,6 +73,11 @@ def instant_query(client: PrometheusConnect, query: str) -> list[Sample]:
         raise PrometheusError(f"cannot reach Prometheus at {client.url}") from exc
     except (requests.exceptions.RequestException, ValueError) as exc:
         raise PrometheusError(f"bad answer from Prometheus: {exc}") from exc
+
+
+def instant_query(client: PrometheusConnect, query: str) -> list[Sample]:
+    """Run an instant query: its samples, or a PrometheusError."""
+    result = _ask(client, lambda: client.custom_query(query))
     samples: list[Sample] = []
     if not isinstance(result, list):
         raise PrometheusError(f"unexpected result shape: {type(result).__name__}")
@@ -102,22 +107,11 @@ def range_query(
     client: PrometheusConnect, query: str, start: datetime, end: datetime, step_seconds: float
 ) -> list[tuple[datetime, float]]:
     """One series (the first) of a range query as (time, value) points; [] for no data."""
-    try:
-        result = client.custom_query_range(
-            query, start_time=start, end_time=end, step=f"{max(1, int(step_seconds))}s"
-        )
-    except PrometheusApiClientException as exc:
-        raise PrometheusError(_api_message(str(exc))) from exc
-    except requests.exceptions.RetryError as exc:
-        raise PrometheusError(f"Prometheus kept failing: {exc}") from exc
-    except requests.exceptions.Timeout as exc:
-        raise PrometheusError("Prometheus did not answer in time") from exc
-    except requests.exceptions.ConnectionError as exc:
-        if "timed out" in str(exc).lower():
-            raise PrometheusError("Prometheus did not answer in time") from exc
-        raise PrometheusError(f"cannot reach Prometheus at {client.url}") from exc
-    except (requests.exceptions.RequestException, ValueError) as exc:
-        raise PrometheusError(f"bad answer from Prometheus: {exc}") from exc
+    step = f"{max(1, int(step_seconds))}s"
+    result = _ask(
+        client,
+        lambda: client.custom_query_range(query, start_time=start, end_time=end, step=step),
+    )
     if not isinstance(result, list):
         raise PrometheusError(f"unexpected result shape: {type(result).__name__}")
     if not result:
