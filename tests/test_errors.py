@@ -14,7 +14,6 @@ import time
 import zlib
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import httpx
 import pytest
@@ -407,4 +406,33 @@ def test_no_secret_leaves_in_a_crash_report(tmp_path):
     assert b"request failed with Authorization: Bearer ***" in sent
     assert canary.encode() not in sent
     assert b"publickey" not in sent.split(b"\n", 1)[1]  # the DSN's key is not in the event
-    assert Path(tmp_path / "cockpit.toml").exists()
+
+
+def test_errors_check_type_against_the_sentry_api(sentry, tmp_path, operator):
+    """The `errors` check: new issues since the go-live and a spike both fail it."""
+    import asyncio
+
+    from cockpit.checks import CheckContext, run_check
+    from cockpit.checks.errors import ErrorsCheck
+    from cockpit.checks.runner import BoundCheck
+
+    session = sentry_session(tmp_path, sentry, operator)
+    started = datetime.now(UTC) - timedelta(minutes=30)
+
+    def run(**fields):
+        ctx = CheckContext(session.config, session.env_name, started=started)
+        bound = BoundCheck(0, "s/x", ErrorsCheck(**fields), 30)
+        return asyncio.run(run_check(bound, ctx))
+
+    new = run()
+    assert not new.passed
+    assert "new issue(s) (at most 0)" in new.evidence and "SHOP-1" in new.evidence
+    tolerated = run(max_new_issues=10)
+    assert tolerated.passed, tolerated.evidence
+    assert "events in 5m" in tolerated.evidence
+    FakeSentry.mode = "spike"
+    spiking = run(max_new_issues=10)
+    assert not spiking.passed and "spike:" in spiking.evidence
+    FakeSentry.mode = "403"
+    refused = run(max_new_issues=10)
+    assert refused.reason == "unreachable" and "event:read" in refused.evidence

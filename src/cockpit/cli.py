@@ -739,7 +739,7 @@ def check(
     """
     import asyncio
 
-    from cockpit.reporting import check_report_json, check_report_junit, check_report_text
+    from cockpit.check_output import check_report_json, check_report_junit, check_report_text
 
     session = _open(ctx, config, env)
     items = select_items(session, section_ref, item_ref)

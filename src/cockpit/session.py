@@ -143,6 +143,7 @@ class GoLiveSession:
     _seen_mtime: int | None = None
     _actions: dict[str, DeploymentActions] = field(default_factory=dict)
     _started: datetime | None = None
+    _release: str | None = None  # "" once the audit was read and had no release start
 
     # --- opening -------------------------------------------------------------------------------
 
@@ -566,6 +567,7 @@ class GoLiveSession:
         tracker = self.environment.errors
         marker = deploy_marker and tracker is not None and tracker.provider == "sentry"
         self._audit("release_start", version=version, deploy_marker=marker)
+        self._release = version
         if not marker:
             return f"release {version} started"
         from cockpit.checks.base import CheckContext
@@ -606,10 +608,20 @@ class GoLiveSession:
                     latest = moment
         return latest
 
+    def _release_started(self) -> str | None:
+        """The version of the latest `release start`: read from the audit once, then kept
+        (the verdict bar asks on every update; this must not re-read the log each time)."""
+        if self._release is None:
+            self._release = ""
+            for entry in self.audit.entries(self.env_name):
+                if entry.action == "release_start" and isinstance(entry.fields.get("version"), str):
+                    self._release = str(entry.fields["version"])
+        return self._release or None
+
     def release_version(self, views: Sequence[DeploymentView] = ()) -> str | None:
-        for entry in reversed(list(self.audit.entries(self.env_name))):
-            if entry.action == "release_start" and isinstance(entry.fields.get("version"), str):
-                return str(entry.fields["version"])
+        started = self._release_started()
+        if started:
+            return started
         for view in views:  # what actually runs beats what the config expects
             for image in view.images:
                 if ":" in image.rsplit("/", 1)[-1]:

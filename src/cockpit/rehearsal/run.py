@@ -7,6 +7,9 @@ import textwrap
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import tomli_w
 
 from cockpit.rehearsal.kube import RehearsalCluster, Timing
 from cockpit.rehearsal.scenario import (
@@ -40,57 +43,50 @@ class Rehearsal:
         self.cluster.stop()
 
 
+# The rehearsal's gates: the three metrics the stand-in serves, on a fast clock.
+GATES: list[dict[str, Any]] = [
+    {
+        "name": "p95 latency",
+        "query": P95_QUERY,
+        "unit": "ms",
+        "scale": 1000,
+        "warn": 80,
+        "fail": 100,
+    },
+    {
+        "name": "error rate",
+        "query": ERROR_QUERY,
+        "unit": "%",
+        "scale": 100,
+        "warn": 0.05,
+        "fail": 0.1,
+    },
+    {
+        "name": "throughput",
+        "query": RPS_QUERY,
+        "unit": "req/s",
+        "direction": "lower",
+        "warn": 1200,
+        "fail": 1000,
+    },
+]
+
+
 def _metrics(scale: float) -> str:
+    """The gates as TOML, their analysis clock scaled like the scenario's."""
+
     def seconds(value: float) -> str:
         return f"{max(1, round(value * scale))}s"
 
-    return (
-        METRICS.replace('step = "5s"', f'step = "{seconds(5)}"')
-        .replace('interval = "5s"', f'interval = "{seconds(5)}"')
-        .replace('initial_delay = "15s"', f'initial_delay = "{seconds(15)}"')
-    )
-
-
-METRICS = f"""
-[[environments.rehearsal.metrics]]
-name = "p95 latency"
-query = "{P95_QUERY}"
-unit = "ms"
-scale = 1000
-window = "3m"
-step = "5s"
-interval = "5s"
-warn = 80
-fail = 100
-failure_limit = 2
-initial_delay = "15s"
-
-[[environments.rehearsal.metrics]]
-name = "error rate"
-query = "{ERROR_QUERY}"
-unit = "%"
-scale = 100
-window = "3m"
-step = "5s"
-interval = "5s"
-warn = 0.05
-fail = 0.1
-failure_limit = 2
-initial_delay = "15s"
-
-[[environments.rehearsal.metrics]]
-name = "throughput"
-query = "{RPS_QUERY}"
-unit = "req/s"
-window = "3m"
-step = "5s"
-interval = "5s"
-direction = "lower"
-warn = 1200
-fail = 1000
-failure_limit = 2
-initial_delay = "15s"
-"""
+    timing = {
+        "window": "3m",
+        "step": seconds(5),
+        "interval": seconds(5),
+        "failure_limit": 2,
+        "initial_delay": seconds(15),
+    }
+    metrics = [{**gate, **timing} for gate in GATES]
+    return "\n" + tomli_w.dumps({"environments": {"rehearsal": {"metrics": metrics}}})
 
 
 def roll_out(cluster: RehearsalCluster, namespace: str, deployment: str, image: str) -> None:

@@ -467,14 +467,7 @@ class ErrorWatcher:
             series = client.event_counts(window)
         finally:
             client.close()
-        spike = spike_from_series(
-            series,
-            started=self.started,
-            window_seconds=window,
-            factor=self.config.spike_factor,
-            min_events=self.config.spike_min_events,
-            now=now,
-        )
+        spike = self._spike(series, window, now)
         issues = self._classify(list(found.values()), now)
         return issues, spike, client.requests
 
@@ -496,7 +489,13 @@ class ErrorWatcher:
             self._baseline_hourly = hourly
         window = duration_seconds(self.config.spike_window)
         series = self._series_from_samples(now, window)
-        spike = spike_from_series(
+        spike = self._spike(series, window, now)
+        return self._classify(issues, now), spike, client.requests
+
+    def _spike(
+        self, series: list[tuple[datetime, int]], window: float, now: datetime
+    ) -> SpikeState:
+        return spike_from_series(
             series,
             started=self.started,
             window_seconds=window,
@@ -504,7 +503,6 @@ class ErrorWatcher:
             min_events=self.config.spike_min_events,
             now=now,
         )
-        return self._classify(issues, now), spike, client.requests
 
     def _series_from_samples(self, now: datetime, window: float) -> list[tuple[datetime, int]]:
         series: list[tuple[datetime, int]] = []

@@ -395,12 +395,9 @@ class ClusterWatcher:
 
     def _ok(self, kind: str) -> None:
         with self._lock:
-            changed = kind in self._failing
             self._failing.pop(kind, None)
             self._last_ok = datetime.now(UTC)
         self._dirty.set()
-        if changed:
-            self._dirty.set()
 
     def _fail(self, kind: str, reason: str) -> None:
         with self._lock:
