@@ -151,8 +151,19 @@ def template_without_hash(template: JSON) -> JSON:
     return clean
 
 
+def _hashless_view(template: JSON) -> JSON:
+    """The template with its pod-template-hash label left out, sharing everything else."""
+    metadata = template.get("metadata") if isinstance(template, dict) else None
+    labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    if not isinstance(labels, dict) or POD_TEMPLATE_HASH not in labels:
+        return template
+    rest = {k: v for k, v in labels.items() if k != POD_TEMPLATE_HASH}
+    return {**template, "metadata": {**metadata, "labels": rest}}  # type: ignore[dict-item]
+
+
 def same_template(a: JSON, b: JSON) -> bool:
-    return template_without_hash(a) == template_without_hash(b)
+    """kubectl's template equality, ignoring the hash label (no copies: this runs per redraw)."""
+    return _hashless_view(a) == _hashless_view(b)
 
 
 def new_replicaset(deployment: JSON, replicasets: list[JSON]) -> JSON | None:

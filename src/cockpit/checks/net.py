@@ -8,9 +8,8 @@ import socket
 import ssl
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import httpx
 from pydantic import Field, field_validator, model_validator
 
 from cockpit.checks.base import (
@@ -21,6 +20,9 @@ from cockpit.checks.base import (
     Stopwatch,
     register,
 )
+
+if TYPE_CHECKING:  # httpx loads when the first http check runs, not at start-up
+    import httpx
 
 
 def parse_status_expectation(value: int | list[int] | str) -> list[tuple[int, int]]:
@@ -129,6 +131,8 @@ class HttpCheck(CheckSpec):
             _ssl_context(self.ca_file, ctx) if self.verify_tls else False
         )
         follow = self.follow_redirects and not self.expect_https_redirect
+        import httpx
+
         watch = Stopwatch()
         try:
             async with httpx.AsyncClient(verify=verify, follow_redirects=follow) as client:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import smtplib
 import ssl
-from email.message import EmailMessage
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -203,6 +201,9 @@ class SmtpCheck(CheckSpec):
         return CheckResult(True, f"{host}:{self.port}: " + "; ".join(facts), watch.elapsed)
 
     def _converse(self, ctx: CheckContext, host: str, password: str | None) -> list[str]:
+        import smtplib  # with the email package, loaded on first use, not at start-up
+        from email.message import EmailMessage
+
         facts: list[str] = []
         try:
             with smtplib.SMTP(host, self.port, timeout=ctx.timeout) as smtp:

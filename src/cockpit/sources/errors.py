@@ -19,11 +19,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
-
-import httpx
+from typing import TYPE_CHECKING, Any, Literal
 
 from cockpit.config import ErrorsConfig, duration_seconds
+
+if TYPE_CHECKING:  # httpx loads with the first tracker client, not at start-up
+    import httpx
 
 Badge = Literal["NEW", "REGRESSED", ""]
 RATE_LIMIT_WAIT_CAP = 30.0
@@ -111,6 +112,8 @@ class _TrackerClient:
 
     def __init__(self, config: ErrorsConfig, token: str | None, *, timeout: float) -> None:
         self.config = config
+        import httpx
+
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.http = httpx.Client(base_url=config.url, headers=headers, timeout=timeout)
         self.requests = 0
@@ -119,6 +122,8 @@ class _TrackerClient:
         self.http.close()
 
     def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        import httpx
+
         self.requests += 1
         try:
             return self.http.request(method, url, **kwargs)

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from cockpit.config import ClusterConfig, LoadedConfig
@@ -115,19 +116,19 @@ class DeploymentView:
     def found(self) -> bool:
         return self.deployment is not None
 
-    @property
+    @cached_property
     def verdict(self) -> RolloutVerdict:
         if self.deployment is None:
             return RolloutVerdict("waiting", f'deployment "{self.name}" not found')
         return rollout_status(self.deployment)
 
-    @property
+    @cached_property
     def new_replicaset(self) -> JSON | None:
         if self.deployment is None:
             return None
         return new_replicaset(self.deployment, list(self.replicasets))
 
-    @property
+    @cached_property
     def trouble(self) -> list[PodTrouble]:
         return pod_trouble(list(self.pods), self.new_replicaset)
 
@@ -135,7 +136,7 @@ class DeploymentView:
     def failing(self) -> bool:
         return self.verdict.state == "failed" or bool(self.trouble)
 
-    @property
+    @cached_property
     def history(self) -> list[HistoryRow]:
         if self.deployment is None:
             return []
@@ -155,7 +156,7 @@ class DeploymentView:
             return []
         return images_of(self.deployment.get("spec", {}).get("template", {}))
 
-    @property
+    @cached_property
     def old_images(self) -> list[str]:
         """Images of older ReplicaSets that still run pods (mid-rollout)."""
         current = self.new_replicaset

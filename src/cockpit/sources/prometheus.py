@@ -12,16 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-import requests
-from prometheus_api_client import PrometheusConnect
-from prometheus_api_client.exceptions import PrometheusApiClientException
-from urllib3.util.retry import Retry
+from typing import TYPE_CHECKING, Any
 
 from cockpit.conditions import parse_sample_value
 from cockpit.config import MetricConfig, duration_seconds
 from cockpit.gates import MetricState, Point, evaluate
+
+if TYPE_CHECKING:  # the client and requests load on first use, not at start-up
+    from prometheus_api_client import PrometheusConnect
 
 
 class PrometheusError(Exception):
@@ -43,6 +41,10 @@ def connect(
     retries: int = 0,
     auth: tuple[str, str] | None = None,
 ) -> PrometheusConnect:
+    import requests
+    from prometheus_api_client import PrometheusConnect
+    from urllib3.util.retry import Retry
+
     session = requests.Session()
     if ca_file is not None:
         session.verify = str(ca_file)
@@ -59,6 +61,9 @@ def connect(
 
 def _ask(client: PrometheusConnect, call: Callable[[], Any]) -> Any:
     """Run one client call; every failure becomes a PrometheusError with a readable reason."""
+    import requests
+    from prometheus_api_client.exceptions import PrometheusApiClientException
+
     try:
         return call()
     except PrometheusApiClientException as exc:

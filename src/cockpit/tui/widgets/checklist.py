@@ -18,6 +18,7 @@ from textual.widgets.tree import TreeNode
 
 from cockpit.checklist import ChecklistItem, Section
 from cockpit.session import GoLiveSession, ItemView, Progress
+from cockpit.tui.themes import theme_variables
 
 GLYPHS = {
     "pending": "○",
@@ -242,6 +243,7 @@ class ChecklistPane(Vertical):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.session = session
         self._tree_nodes: dict[str, TreeNode[NodeRef]] = {}
+        self._colours: dict[tuple[str, str], RichColor | None] = {}
 
     def compose(self) -> ComposeResult:
         tree: ChecklistTree = ChecklistTree(self.session.checklist.title, data=NodeRef())
@@ -280,12 +282,15 @@ class ChecklistPane(Vertical):
 
     def _colour(self, variable: str) -> RichColor | None:
         """A theme variable as a solid colour (translucent ones blended over the surface)."""
-        variables = self.app.get_css_variables()
-        value = variables.get(variable)
-        if value is None:
-            return None
-        surface = Color.parse(variables.get("surface", "black"))
-        return (surface + Color.parse(value)).rich_color
+        key = (self.app.theme, variable)
+        if key not in self._colours:
+            variables = theme_variables(self.app)
+            value = variables.get(variable)
+            surface = Color.parse(variables.get("surface", "black"))
+            self._colours[key] = (
+                None if value is None else (surface + Color.parse(value)).rich_color
+            )
+        return self._colours[key]
 
     def refresh_labels(self) -> None:
         for node in self._tree_nodes.values():

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Static
 from cockpit.rollout import format_age
 from cockpit.session import GoLiveSession
 from cockpit.sources.errors import ErrorFeed, ErrorIssue
+from cockpit.tui.themes import theme_variables
 
 
 class ErrorTable(DataTable[Text]):
@@ -85,7 +86,7 @@ class ErrorsPane(Vertical):
         self.query_one("#errors-status", Static).update(f"{tracker.provider}: {tracker.url}")
 
     def _colour(self, variable: str) -> str:
-        return self.app.get_css_variables().get(variable, "")
+        return theme_variables(self.app).get(variable, "")
 
     def on_errors_pane_update(self, message: Update) -> None:
         feed = self.feed = message.feed

@@ -15,7 +15,9 @@ from textual.widgets import DataTable, Static
 from cockpit.rollout import format_age
 from cockpit.session import GoLiveSession
 from cockpit.sources.kube import ClusterSnapshot, DeploymentView
+from cockpit.tui.themes import theme_variables
 
+COLUMNS = ("Deployment", "Verdict", "Rev", "D/U/R/A", "Images", "Age", "Cluster")
 VERDICT_STYLE = {"complete": "success", "progressing": "accent", "waiting": "warning"}
 
 
@@ -95,7 +97,14 @@ class RolloutPane(Vertical):
     }
     RolloutPane > #rollout-status {
         height: auto;
+        max-height: 4;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
         color: $text-muted;
+    }
+    RolloutPane.-not-configured > #rollout-status {
+        text-wrap: wrap;
+        max-height: 100%;
     }
     RolloutPane.-stale > RolloutTable {
         opacity: 0.6;
@@ -115,6 +124,7 @@ class RolloutPane(Vertical):
         self.session = session
         self.snapshots: dict[str, ClusterSnapshot] = {}
         self.views: dict[tuple[str, str], DeploymentView] = {}
+        self._rows: dict[str, tuple[tuple[str, str], ...]] = {}
 
     def compose(self) -> ComposeResult:
         table = RolloutTable(cursor_type="row", zebra_stripes=False)
@@ -124,7 +134,7 @@ class RolloutPane(Vertical):
     def on_mount(self) -> None:
         self.border_title = "Rollout"
         table = self.query_one(RolloutTable)
-        for label in ("Deployment", "Verdict", "Rev", "D/U/R/A", "Images", "Age", "Cluster"):
+        for label in COLUMNS:
             table.add_column(label, key=label)
         clusters = self.session.environment.clusters
         if not clusters:
@@ -157,44 +167,67 @@ class RolloutPane(Vertical):
         self._redraw_status()
 
     def _colour(self, variable: str) -> str:
-        return self.app.get_css_variables().get(variable, "")
+        return theme_variables(self.app).get(variable, "")
+
+    def _row(self, view: DeploymentView, now: datetime) -> tuple[tuple[str, str], ...]:
+        """A row as (text, style) cells, in column order."""
+        verdict = view.verdict
+        trouble = view.trouble
+        if trouble or verdict.state == "failed":
+            state, variable = ("FAILING" if trouble else "FAILED"), "error"
+        elif not view.found:
+            synced = self.snapshots.get(view.cluster)
+            if synced is not None and synced.synced:
+                state, variable = "missing", "warning"
+            else:
+                state, variable = "waiting", "foreground-muted"
+        else:
+            state, variable = verdict.state, VERDICT_STYLE.get(verdict.state, "foreground")
+        if view.paused:
+            state += " (paused)"
+        images = ", ".join(view.images) or "-"
+        old = view.old_images
+        if old:
+            images += " ← " + ", ".join(old)
+        desired, updated, ready, available = view.counts
+        return (
+            (view.name, "bold"),
+            (state, f"bold {self._colour(variable)}"),
+            (str(view.revision or "-"), ""),
+            (f"{desired}/{updated}/{ready}/{available}", ""),
+            (images, ""),
+            (format_age(view.last_change, now) if view.found else "-", ""),
+            (view.cluster, ""),
+        )
 
     def _redraw(self) -> None:
+        """Update the cells that changed; rebuild only when the set of rows changed.
+
+        A busy cluster sends a snapshot every few hundred milliseconds: rebuilding a 100-row
+        table each time would cost more than the frame budget of the keys being pressed.
+        """
         table = self.query_one(RolloutTable)
-        cursor = table.cursor_row
-        table.clear()
         now = datetime.now(UTC)
-        for view in self.views.values():
-            verdict = view.verdict
-            trouble = view.trouble
-            if trouble or verdict.state == "failed":
-                state, variable = ("FAILING" if trouble else "FAILED"), "error"
-            elif not view.found:
-                synced = self.snapshots.get(view.cluster)
-                if synced is not None and synced.synced:
-                    state, variable = "missing", "warning"
-                else:
-                    state, variable = "waiting", "foreground-muted"
-            else:
-                state, variable = verdict.state, VERDICT_STYLE.get(verdict.state, "foreground")
-            if view.paused:
-                state += " (paused)"
-            images = ", ".join(view.images) or "-"
-            old = view.old_images
-            if old:
-                images += " ← " + ", ".join(old)
-            desired, updated, ready, available = view.counts
-            table.add_row(
-                Text(view.name, style="bold"),
-                Text(state, style=f"bold {self._colour(variable)}"),
-                Text(str(view.revision or "-")),
-                Text(f"{desired}/{updated}/{ready}/{available}"),
-                Text(images),
-                Text(format_age(view.last_change, now) if view.found else "-"),
-                Text(view.cluster),
-            )
-        if table.row_count:
-            table.move_cursor(row=min(cursor, table.row_count - 1))
+        rows = {
+            f"{cluster}/{name}": self._row(view, now)
+            for (cluster, name), view in self.views.items()
+        }
+        if list(rows) != list(self._rows):
+            cursor = table.cursor_row
+            table.clear()
+            for key, row in rows.items():
+                table.add_row(*(Text(text, style=style) for text, style in row), key=key)
+            if table.row_count:
+                table.move_cursor(row=min(cursor, table.row_count - 1))
+        else:
+            for key, row in rows.items():
+                before = self._rows[key]
+                for column, cell in enumerate(row):
+                    if cell != before[column]:
+                        table.update_cell(
+                            key, COLUMNS[column], Text(cell[0], style=cell[1]), update_width=True
+                        )
+        self._rows = rows
         self._redraw_status()
 
     def _redraw_status(self) -> None:
@@ -211,11 +244,17 @@ class RolloutPane(Vertical):
                 age = snapshot.stale_for(now)
                 since = f"stale for {int(age)}s" if age is not None else "never reached"
                 lines.append(f"{cluster.name}: {since} — {snapshot.last_error}")
+        moving: list[DeploymentView] = []
         for view in self.views.values():
             for trouble in view.trouble[:2]:
                 lines.append(f"{view.name}: {trouble}")
             if view.found and view.verdict.state in ("progressing", "waiting", "failed"):
-                lines.append(view.verdict.message)
+                moving.append(view)
+        if len(moving) == 1:
+            lines.append(moving[0].verdict.message)
+        elif moving:
+            names = ", ".join(v.name for v in moving[:3]) + (", …" if len(moving) > 3 else "")
+            lines.append(f"{len(moving)} rolling out: {names} (Enter on a row for details)")
         self.set_class(stale, "-stale")
         self.border_subtitle = "STALE" if stale else ("live" if self.snapshots else "connecting")
         self.query_one("#rollout-status", Static).update("\n".join(lines[:4]))
