@@ -220,8 +220,9 @@ class CockpitApp(App[None]):
             )
             if self.session.environment.auto_rollback and not self.session.read_only:
                 self._auto_rollback()
-        self.recommended = result.rollback_recommended
-        self.refresh_bindings()
+        if result.rollback_recommended != self.recommended:
+            self.recommended = result.rollback_recommended
+            self.refresh_bindings()  # B (recommended rollback) comes or goes
 
     def _recent_views(self) -> list[DeploymentView]:
         """Deployments that changed during this go-live, newest first."""

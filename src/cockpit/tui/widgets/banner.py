@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.widgets import Static
 
 from cockpit.session import GoLiveSession
+from cockpit.tui.widgets.shown import show_text
 
 
 class EnvironmentBanner(Static):
@@ -51,4 +52,4 @@ class EnvironmentBanner(Static):
         if progress.failed:
             parts.append(f"· {progress.failed} FAILED")
         parts.append(f"· {session.operator}")
-        self.update(" ".join(parts))
+        show_text(self, " ".join(parts))

@@ -15,6 +15,7 @@ from cockpit.rollout import format_age
 from cockpit.session import GoLiveSession
 from cockpit.sources.errors import ErrorFeed, ErrorIssue
 from cockpit.tui.themes import theme_variables
+from cockpit.tui.widgets.shown import show_text
 
 
 class ErrorTable(DataTable[Text]):
@@ -124,4 +125,4 @@ class ErrorsPane(Vertical):
             self.border_subtitle = f"{new} new · {regressed} regressed"
         if feed.spike is not None:
             lines.append(("SPIKE: " if spiking else "") + feed.spike.reason)
-        status.update("\n".join(lines))
+        show_text(status, "\n".join(lines))

@@ -16,6 +16,7 @@ from textual.widgets import Label, Sparkline, Static
 
 from cockpit.gates import MetricState, threshold_text
 from cockpit.session import GoLiveSession
+from cockpit.tui.widgets.shown import show_text
 
 DISPLAY_CLASS = {
     "ok": "-ok",
@@ -120,8 +121,8 @@ class MetricRow(Horizontal):
         self.set_class(state.stale, "-stale")
         data = [p.value for p in state.points if not math.isnan(p.value)]
         self.query_one(Sparkline).data = data
-        self.query_one(".metric-value", Label).update(value_text(state))
-        self.query_one(".metric-state", Label).update(state_word(state))
+        show_text(self.query_one(".metric-value", Label), value_text(state))
+        show_text(self.query_one(".metric-state", Label), state_word(state))
         self.tooltip = f"{threshold_text(state.metric)}\n{state.phase}: {state.reason}"
 
 
@@ -205,12 +206,13 @@ class MetricsPane(VerticalScroll, can_focus=True):
                 f"{int((datetime.now(UTC) - newest_ok).total_seconds())}s" if newest_ok else "start"
             )
             self.border_subtitle = f"STALE since {age}"
-            self.query_one("#metrics-status", Static).update(
-                Text(f"Prometheus: {stale[0].last_error}", style="italic")
+            show_text(
+                self.query_one("#metrics-status", Static),
+                Text(f"Prometheus: {stale[0].last_error}", style="italic"),
             )
         else:
             self.border_subtitle = "live"
-            self.query_one("#metrics-status", Static).update("")
+            show_text(self.query_one("#metrics-status", Static), "")
 
     def _rows(self) -> list[MetricRow]:
         return list(self.query(MetricRow))

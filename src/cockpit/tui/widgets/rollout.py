@@ -16,6 +16,7 @@ from cockpit.rollout import format_age
 from cockpit.session import GoLiveSession
 from cockpit.sources.kube import ClusterSnapshot, DeploymentView
 from cockpit.tui.themes import theme_variables
+from cockpit.tui.widgets.shown import show_text
 
 COLUMNS = ("Deployment", "Verdict", "Rev", "D/U/R/A", "Images", "Age", "Cluster")
 VERDICT_STYLE = {"complete": "success", "progressing": "accent", "waiting": "warning"}
@@ -125,6 +126,7 @@ class RolloutPane(Vertical):
         self.snapshots: dict[str, ClusterSnapshot] = {}
         self.views: dict[tuple[str, str], DeploymentView] = {}
         self._rows: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._found: frozenset[tuple[str, str]] = frozenset()
 
     def compose(self) -> ComposeResult:
         table = RolloutTable(cursor_type="row", zebra_stripes=False)
@@ -228,6 +230,10 @@ class RolloutPane(Vertical):
                             key, COLUMNS[column], Text(cell[0], style=cell[1]), update_width=True
                         )
         self._rows = rows
+        found = frozenset(key for key, view in self.views.items() if view.found)
+        if found != self._found:
+            self._found = found
+            self.app.refresh_bindings()  # rollback and pause apply to deployments found
         self._redraw_status()
 
     def _redraw_status(self) -> None:
@@ -257,4 +263,4 @@ class RolloutPane(Vertical):
             lines.append(f"{len(moving)} rolling out: {names} (Enter on a row for details)")
         self.set_class(stale, "-stale")
         self.border_subtitle = "STALE" if stale else ("live" if self.snapshots else "connecting")
-        self.query_one("#rollout-status", Static).update("\n".join(lines[:4]))
+        show_text(self.query_one("#rollout-status", Static), "\n".join(lines[:4]))

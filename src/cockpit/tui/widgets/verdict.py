@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from cockpit.gates import Verdict
 from cockpit.session import GoLiveSession
+from cockpit.tui.widgets.shown import show_text
 
 
 class VerdictBar(Static):
@@ -58,4 +59,4 @@ class VerdictBar(Static):
         self.set_class(verdict.state == "GO", "-go")
         self.set_class(verdict.state == "NO-GO", "-no-go")
         self.set_class(verdict.rollback_recommended, "-recommend")
-        self.update(text)
+        show_text(self, text)
