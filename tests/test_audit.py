@@ -121,3 +121,33 @@ def test_cli_verify_names_the_edited_line(write_config, operator):
     result = CliRunner().invoke(cli, ["audit", "verify", "--config", str(path)])
     assert result.exit_code == 1
     assert "line 2: content does not match its hash" in result.output
+
+
+def test_following_the_log_reads_only_what_was_appended(tmp_path):
+    log = filled_log(tmp_path, count=3)
+    first, offset = log.entries_after(0)
+    assert [e.seq for e in first] == [1, 2, 3]
+    assert log.entries_after(offset) == ([], offset)
+    log.append("mark", "staging", ALICE, item="s/item-9", status="done")
+    log.append("mark", "production", ALICE, item="s/item-8", status="done")
+    more, later = log.entries_after(offset, "production")
+    assert [e.seq for e in more] == [5] and later > offset
+    with log.path.open("a", encoding="utf-8") as handle:
+        handle.write('{"seq": 6, "env": "production"')  # a line still being written
+    assert log.entries_after(later) == ([], later)
+
+
+def test_analysis_restarts_when_another_process_starts_a_release(write_config, operator):
+    from cockpit.session import GoLiveSession
+
+    path = write_config()
+    session = GoLiveSession.open(path, "production", operator=operator)
+    session.mark_done("Change approved")
+    first = session.analysis_started()
+    assert first == session.go_live_started()
+    other = GoLiveSession.open(path, "production", operator=operator)
+    other.start_release("2.0.1", deploy_marker=False)
+    moved = session.analysis_started()
+    assert moved is not None and first is not None and moved > first
+    assert moved == other.analysis_started()
+    assert session.analysis_started() == moved  # nothing new: same answer from the offset

@@ -145,25 +145,34 @@ class AuditLog:
             return
         with handle:
             for raw in handle:
-                try:
-                    data = json.loads(raw)
-                except json.JSONDecodeError:
-                    continue
-                if not isinstance(data, dict):
-                    continue
-                if environment is not None and data.get("env") != environment:
-                    continue
-                yield AuditEntry(
-                    seq=int(data.get("seq", 0)),
-                    ts=str(data.get("ts", "")),
-                    action=str(data.get("action", "")),
-                    fields={
-                        k: v
-                        for k, v in data.items()
-                        if k not in ("seq", "ts", "action", "prev", "hash")
-                    },
-                    hash=str(data.get("hash", "")),
-                )
+                entry = _entry(raw, environment)
+                if entry is not None:
+                    yield entry
+
+    def entries_after(
+        self, offset: int, environment: str | None = None
+    ) -> tuple[list[AuditEntry], int]:
+        """Entries of the complete lines from byte `offset` on, and the offset after them.
+
+        For readers that follow the log as it grows (a line still being written is left for
+        next time). A log shorter than `offset` was replaced: it is read from the start.
+        """
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(0, 2)
+                if handle.tell() < offset:
+                    offset = 0
+                handle.seek(offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return [], 0
+        complete = data.rfind(b"\n") + 1
+        found = []
+        for raw in data[:complete].decode("utf-8", errors="replace").splitlines():
+            entry = _entry(raw, environment)
+            if entry is not None:
+                found.append(entry)
+        return found, offset + complete
 
     def verify(self, heads: list[tuple[str, AuditHead]] | None = None) -> VerifyResult:
         """Check every line's hash and link; `heads` are (label, head) pairs from state files."""
@@ -225,6 +234,24 @@ class AuditLog:
                     )
                 )
         return result
+
+
+def _entry(raw: str, environment: str | None) -> AuditEntry | None:
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    if environment is not None and data.get("env") != environment:
+        return None
+    return AuditEntry(
+        seq=int(data.get("seq", 0)),
+        ts=str(data.get("ts", "")),
+        action=str(data.get("action", "")),
+        fields={k: v for k, v in data.items() if k not in ("seq", "ts", "action", "prev", "hash")},
+        hash=str(data.get("hash", "")),
+    )
 
 
 def _last_link(fd: int) -> tuple[int, str]:

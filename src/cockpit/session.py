@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import re
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -144,6 +145,10 @@ class GoLiveSession:
     _actions: dict[str, DeploymentActions] = field(default_factory=dict)
     _started: datetime | None = None
     _release: str | None = None  # "" once the audit was read and had no release start
+    _analysis_lock: threading.Lock = field(default_factory=threading.Lock)
+    _analysis_offset: int = 0  # audit bytes already read by analysis_started()
+    _analysis_seen: int = 0
+    _analysis_latest: datetime | None = None
 
     # --- opening -------------------------------------------------------------------------------
 
@@ -599,14 +604,23 @@ class GoLiveSession:
     def analysis_started(self) -> datetime | None:
         """Where gate analysis starts: the go-live, or the latest release start or rollback
         since (a rolled-back release's failures are history, not the current verdict)."""
-        latest = self.go_live_started()
-        for entry in self.audit.entries(self.env_name):
-            sent_rollback = entry.action == "rollback" and entry.fields.get("outcome") == "sent"
-            if sent_rollback or entry.action == "release_start":
-                moment = _parse_ts(entry.ts)
-                if moment is not None and (latest is None or moment > latest):
-                    latest = moment
-        return latest
+        with self._analysis_lock:  # asked by the metrics thread at every poll: read only what
+            # was appended since the last time, not the whole log
+            entries, self._analysis_offset = self.audit.entries_after(
+                self._analysis_offset, self.env_name
+            )
+            if self._analysis_offset < self._analysis_seen:
+                self._analysis_latest = None  # the log was replaced: read again from the start
+            self._analysis_seen = self._analysis_offset
+            latest = self._analysis_latest or self.go_live_started()
+            for entry in entries:
+                sent = entry.action == "rollback" and entry.fields.get("outcome") == "sent"
+                if sent or entry.action == "release_start":
+                    moment = _parse_ts(entry.ts)
+                    if moment is not None and (latest is None or moment > latest):
+                        latest = moment
+            self._analysis_latest = latest
+            return latest
 
     def _release_started(self) -> str | None:
         """The version of the latest `release start`: read from the audit once, then kept

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -243,6 +244,8 @@ class ChecklistPane(Vertical):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.session = session
         self._tree_nodes: dict[str, TreeNode[NodeRef]] = {}
+        self._parent_section: dict[str, str] = {}
+        self._labels: dict[str, Text] = {}
         self._colours: dict[tuple[str, str], RichColor | None] = {}
 
     def compose(self) -> ComposeResult:
@@ -262,7 +265,7 @@ class ChecklistPane(Vertical):
             self._add_section(root, section)
         root.expand()
         self.refresh_labels()
-        self.watch(self.app, "theme", lambda _theme: self.refresh_labels(), init=False)
+        self.watch(self.app, "theme", lambda _theme: self._relabel_all(), init=False)
 
     def _add_section(self, parent: TreeNode[NodeRef], section: Section) -> None:
         node = parent.add(section.title, data=NodeRef(section=section), expand=True)
@@ -274,6 +277,7 @@ class ChecklistPane(Vertical):
             children[item.id] = child
             self._tree_nodes[item.id] = child
         for sub in section.sections:
+            self._parent_section[sub.id] = section.id
             self._add_section(node, sub)
         for item_node in children.values():
             item_node.allow_expand = bool(item_node.children)
@@ -292,19 +296,46 @@ class ChecklistPane(Vertical):
             )
         return self._colours[key]
 
-    def refresh_labels(self) -> None:
-        for node in self._tree_nodes.values():
-            ref = node.data
-            if ref is None:
+    def refresh_labels(self, items: Iterable[ChecklistItem] | None = None) -> None:
+        """Relabel the given items and the sections holding them, or every node.
+
+        A node is relabelled only when its label changed: the tree redraws each relabelled
+        node, and a 1,000-item runbook would otherwise redraw them all on every mark.
+        """
+        if items is None:
+            ids: Iterable[str] = self._tree_nodes
+        else:
+            chosen: list[str] = []
+            for item in items:
+                chosen.append(item.id)
+                section_id: str | None = item.section_id
+                while section_id is not None:
+                    chosen.append(section_id)
+                    section_id = self._parent_section.get(section_id)
+            ids = chosen
+        for node_id in ids:
+            node = self._tree_nodes.get(node_id)
+            ref = node.data if node is not None else None
+            if node is None or ref is None:
                 continue
             if ref.item is not None:
-                node.set_label(self._item_label(self.session.view(ref.item)))
+                label = self._item_label(self.session.view(ref.item))
             elif ref.section is not None:
-                node.set_label(self._section_label(ref.section, self.session.progress(ref.section)))
+                label = self._section_label(ref.section, self.session.progress(ref.section))
+            else:
+                continue
+            if self._labels.get(node_id) != label:
+                self._labels[node_id] = label
+                node.set_label(label)
         total = self.session.progress()
-        self.border_subtitle = f"{total.resolved}/{total.total} · {total.percent}%"
+        subtitle = f"{total.resolved}/{total.total} · {total.percent}%"
         if total.failed:
-            self.border_subtitle += f" · {total.failed} failed"
+            subtitle += f" · {total.failed} failed"
+        self.border_subtitle = subtitle
+
+    def _relabel_all(self) -> None:
+        self._labels.clear()  # new colours: every label changes
+        self.refresh_labels()
 
     def _item_label(self, view: ItemView) -> Text:
         colour = self._colour(STATE_VARIABLE[view.status])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -10,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
 from cockpit.rollout import format_age
@@ -18,6 +20,7 @@ from cockpit.sources.kube import ClusterSnapshot, DeploymentView
 from cockpit.tui.themes import theme_variables
 from cockpit.tui.widgets.shown import show_text
 
+REDRAW_INTERVAL = 0.25  # seconds between redraws while snapshots keep coming
 COLUMNS = ("Deployment", "Verdict", "Rev", "D/U/R/A", "Images", "Age", "Cluster")
 VERDICT_STYLE = {"complete": "success", "progressing": "accent", "waiting": "warning"}
 
@@ -127,6 +130,8 @@ class RolloutPane(Vertical):
         self.views: dict[tuple[str, str], DeploymentView] = {}
         self._rows: dict[str, tuple[tuple[str, str], ...]] = {}
         self._found: frozenset[tuple[str, str]] = frozenset()
+        self._redraw_timer: Timer | None = None
+        self._last_redraw = 0.0
 
     def compose(self) -> ComposeResult:
         table = RolloutTable(cursor_type="row", zebra_stripes=False)
@@ -157,13 +162,34 @@ class RolloutPane(Vertical):
         self._redraw()
         self.set_interval(1.0, self._tick)
 
+    class Redrawn(Message):
+        """The pane shows new snapshots: the verdict can be recomputed."""
+
     def on_rollout_pane_snapshot(self, message: Snapshot) -> None:
+        """Keep the snapshot; redraw now, or within REDRAW_INTERVAL when busy.
+
+        Three busy clusters send up to ten snapshots a second each; redrawing the table and
+        recomputing the verdict for every one would take the frame time keys need.
+        """
+        message.stop()
         snapshot = message.snapshot
         self.snapshots[snapshot.cluster] = snapshot
         if snapshot.synced:
             for view in snapshot.deployments:
                 self.views[(view.cluster, view.name)] = view
+        if self._redraw_timer is not None:
+            return
+        wait = self._last_redraw + REDRAW_INTERVAL - time.monotonic()
+        if wait <= 0:
+            self._redraw_now()
+        else:
+            self._redraw_timer = self.set_timer(wait, self._redraw_now)
+
+    def _redraw_now(self) -> None:
+        self._redraw_timer = None
+        self._last_redraw = time.monotonic()
         self._redraw()
+        self.post_message(self.Redrawn())
 
     def _tick(self) -> None:
         self._redraw_status()
