@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import time
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
@@ -15,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
@@ -45,6 +47,7 @@ from cockpit.tui.widgets.verdict import VerdictBar
 STATE_POLL_SECONDS = 2.0
 
 
+VERDICT_INTERVAL = 0.2  # seconds: source updates closer together share one verdict
 # Young-generation size for the garbage collector, in allocations (Python's default is 700).
 GC_YOUNG_THRESHOLD = 10_000
 
@@ -114,6 +117,8 @@ class CockpitApp(App[None]):
         self.error_watcher: ErrorWatcher | None = None
         self.error_feed: ErrorFeed | None = None
         self.recommended = False
+        self._verdict_timer: Timer | None = None
+        self._last_verdict = 0.0
         self.last_recorded: str | None = None
         self.auto_rolled_back: set[tuple[str, str, int]] = set()
         for theme in self.catalog.themes.values():
@@ -193,16 +198,34 @@ class CockpitApp(App[None]):
 
     def on_errors_pane_update(self, message: ErrorsPane.Update) -> None:
         self.error_feed = message.feed
-        self._refresh_verdict()
+        self._request_verdict()
 
     def on_error_table_open(self, message: ErrorTable.Open) -> None:
         self.push_screen(ErrorDetailScreen(message.issue))
 
     def on_metrics_pane_update(self, message: MetricsPane.Update) -> None:
         self.metric_states[message.state.metric.name] = message.state
-        self._refresh_verdict()
+        self._request_verdict()
 
     def on_rollout_pane_redrawn(self, _message: RolloutPane.Redrawn) -> None:
+        self._request_verdict()
+
+    def _request_verdict(self) -> None:
+        """Recompute the verdict now, or once at the end of a burst of source updates.
+
+        Every metric reports on its own: two dozen arrive together at each poll, and one
+        verdict for the lot is enough (keys pressed meanwhile are not kept waiting).
+        """
+        if self._verdict_timer is not None:
+            return
+        wait = self._last_verdict + VERDICT_INTERVAL - time.monotonic()
+        if wait <= 0:
+            self._refresh_verdict()
+        else:
+            self._verdict_timer = self.set_timer(wait, self._verdict_due)
+
+    def _verdict_due(self) -> None:
+        self._verdict_timer = None
         self._refresh_verdict()
 
     def on_metrics_pane_open(self, message: MetricsPane.Open) -> None:
@@ -218,6 +241,7 @@ class CockpitApp(App[None]):
             return True
 
     def _refresh_verdict(self) -> None:
+        self._last_verdict = time.monotonic()
         if self._shutting_down():
             return
         snapshots = list(self.query_one(RolloutPane).snapshots.values())

@@ -20,6 +20,7 @@ from textual.widgets.tree import TreeNode
 from cockpit.checklist import ChecklistItem, Section
 from cockpit.session import GoLiveSession, ItemView, Progress
 from cockpit.tui.themes import theme_variables
+from cockpit.tui.widgets.shown import show_subtitle
 
 GLYPHS = {
     "pending": "○",
@@ -331,7 +332,7 @@ class ChecklistPane(Vertical):
         subtitle = f"{total.resolved}/{total.total} · {total.percent}%"
         if total.failed:
             subtitle += f" · {total.failed} failed"
-        self.border_subtitle = subtitle
+        show_subtitle(self, subtitle)
 
     def _relabel_all(self) -> None:
         self._labels.clear()  # new colours: every label changes

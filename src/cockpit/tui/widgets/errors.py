@@ -15,7 +15,7 @@ from cockpit.rollout import format_age
 from cockpit.session import GoLiveSession
 from cockpit.sources.errors import ErrorFeed, ErrorIssue
 from cockpit.tui.themes import theme_variables
-from cockpit.tui.widgets.shown import show_text
+from cockpit.tui.widgets.shown import show_subtitle, show_text
 
 
 class ErrorTable(DataTable[Text]):
@@ -76,14 +76,14 @@ class ErrorsPane(Vertical):
             table.add_column(label, key=label or "badge")
         if tracker is None:
             self.add_class("-not-configured")
-            self.border_subtitle = "not configured"
+            show_subtitle(self, "not configured")
             table.display = False
             self.query_one("#errors-status", Static).update(
                 f"No error tracker configured for {self.session.env_name}.\n"
                 "See errors in docs/CONFIG.md."
             )
             return
-        self.border_subtitle = "waiting for data"
+        show_subtitle(self, "waiting for data")
         self.query_one("#errors-status", Static).update(f"{tracker.provider}: {tracker.url}")
 
     def _colour(self, variable: str) -> str:
@@ -118,11 +118,11 @@ class ErrorsPane(Vertical):
         if feed.stale:
             since = format_age(feed.last_ok) + " ago" if feed.last_ok else "never reached"
             lines.append(f"stale ({since}): {feed.last_error}")
-            self.border_subtitle = "STALE"
+            show_subtitle(self, "STALE")
         else:
             new = sum(1 for i in feed.issues if i.badge == "NEW")
             regressed = sum(1 for i in feed.issues if i.badge == "REGRESSED")
-            self.border_subtitle = f"{new} new · {regressed} regressed"
+            show_subtitle(self, f"{new} new · {regressed} regressed")
         if feed.spike is not None:
             lines.append(("SPIKE: " if spiking else "") + feed.spike.reason)
         show_text(status, "\n".join(lines))

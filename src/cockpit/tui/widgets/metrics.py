@@ -16,7 +16,7 @@ from textual.widgets import Label, Sparkline, Static
 
 from cockpit.gates import MetricState, threshold_text
 from cockpit.session import GoLiveSession
-from cockpit.tui.widgets.shown import show_text
+from cockpit.tui.widgets.shown import show_subtitle, show_text
 
 DISPLAY_CLASS = {
     "ok": "-ok",
@@ -182,9 +182,9 @@ class MetricsPane(VerticalScroll, can_focus=True):
         env = self.session.environment
         if env.prometheus is None or not env.metrics:
             self.add_class("-not-configured")
-            self.border_subtitle = "not configured"
+            show_subtitle(self, "not configured")
         else:
-            self.border_subtitle = "waiting for data"
+            show_subtitle(self, "waiting for data")
             self._highlight()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -205,13 +205,13 @@ class MetricsPane(VerticalScroll, can_focus=True):
             age = (
                 f"{int((datetime.now(UTC) - newest_ok).total_seconds())}s" if newest_ok else "start"
             )
-            self.border_subtitle = f"STALE since {age}"
+            show_subtitle(self, f"STALE since {age}")
             show_text(
                 self.query_one("#metrics-status", Static),
                 Text(f"Prometheus: {stale[0].last_error}", style="italic"),
             )
         else:
-            self.border_subtitle = "live"
+            show_subtitle(self, "live")
             show_text(self.query_one("#metrics-status", Static), "")
 
     def _rows(self) -> list[MetricRow]:

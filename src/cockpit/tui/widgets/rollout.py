@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -13,12 +14,13 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import ColumnKey
 
 from cockpit.rollout import format_age
 from cockpit.session import GoLiveSession
 from cockpit.sources.kube import ClusterSnapshot, DeploymentView
 from cockpit.tui.themes import theme_variables
-from cockpit.tui.widgets.shown import show_text
+from cockpit.tui.widgets.shown import show_subtitle, show_text
 
 REDRAW_INTERVAL = 0.25  # seconds between redraws while snapshots keep coming
 COLUMNS = ("Deployment", "Verdict", "Rev", "D/U/R/A", "Images", "Age", "Cluster")
@@ -146,7 +148,7 @@ class RolloutPane(Vertical):
         clusters = self.session.environment.clusters
         if not clusters:
             self.add_class("-not-configured")
-            self.border_subtitle = "not configured"
+            show_subtitle(self, "not configured")
             self.query_one("#rollout-status", Static).update(
                 f"No clusters configured for {self.session.env_name}.\n"
                 "See clusters in docs/CONFIG.md."
@@ -158,7 +160,7 @@ class RolloutPane(Vertical):
                 self.views[(cluster.name, name)] = DeploymentView(
                     cluster.name, cluster.namespace, name, None
                 )
-        self.border_subtitle = "connecting"
+        show_subtitle(self, "connecting")
         self._redraw()
         self.set_interval(1.0, self._tick)
 
@@ -252,8 +254,11 @@ class RolloutPane(Vertical):
                 before = self._rows[key]
                 for column, cell in enumerate(row):
                     if cell != before[column]:
+                        # widening a column re-lays-out the pane: only when the text needs it
+                        width = table.columns[ColumnKey(COLUMNS[column])].content_width
+                        wider = cell_len(cell[0]) > width
                         table.update_cell(
-                            key, COLUMNS[column], Text(cell[0], style=cell[1]), update_width=True
+                            key, COLUMNS[column], Text(cell[0], style=cell[1]), update_width=wider
                         )
         self._rows = rows
         found = frozenset(key for key, view in self.views.items() if view.found)
@@ -288,5 +293,5 @@ class RolloutPane(Vertical):
             names = ", ".join(v.name for v in moving[:3]) + (", …" if len(moving) > 3 else "")
             lines.append(f"{len(moving)} rolling out: {names} (Enter on a row for details)")
         self.set_class(stale, "-stale")
-        self.border_subtitle = "STALE" if stale else ("live" if self.snapshots else "connecting")
+        show_subtitle(self, "STALE" if stale else ("live" if self.snapshots else "connecting"))
         show_text(self.query_one("#rollout-status", Static), "\n".join(lines[:4]))
