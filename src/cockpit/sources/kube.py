@@ -18,7 +18,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -44,9 +44,27 @@ from cockpit.rollout import (
 )
 
 WATCH_SECONDS = 240
+READ_TIMEOUT = 45.0  # seconds of silence after which a request or a watch is given up
 BACKOFF_START = 0.5
 BACKOFF_CAP = 30.0
 EVENTS_KEPT = 200
+
+
+class _Relist(Exception):
+    """The watch's resourceVersion expired (410 Gone): list again."""
+
+
+def _lines(response: Any) -> Iterator[bytes]:
+    """The newline-separated JSON events of a streamed watch response."""
+    pending = b""
+    for chunk in response.stream(None, decode_content=True):  # each chunk as it comes
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            if line.strip():
+                yield line
+    if pending.strip():
+        yield pending
 
 
 class KubeError(CockpitError):
@@ -260,12 +278,14 @@ class ClusterWatcher:
         on_snapshot: Callable[[ClusterSnapshot], object],
         *,
         watch_seconds: int = WATCH_SECONDS,
+        read_timeout: float = READ_TIMEOUT,
         backoff_cap: float = BACKOFF_CAP,
     ) -> None:
         self.cluster = cluster
         self.loaded = loaded
         self.on_snapshot = on_snapshot
         self.watch_seconds = watch_seconds
+        self.read_timeout = read_timeout
         self.backoff_cap = backoff_cap
         self._lock = threading.Lock()
         self._objects: dict[str, dict[str, JSON]] = {kind: {} for kind in self.KINDS}
@@ -295,9 +315,9 @@ class ClusterWatcher:
     def stop(self) -> None:
         self._stop.set()
         self._dirty.set()
-        for watch in list(self._watches):
+        for response in list(self._watches):
             with contextlib.suppress(Exception):
-                watch.stop()
+                response.shutdown()  # interrupts the read blocked in the watch thread
 
     # --- threads ----------------------------------------------------------------------------------
 
@@ -316,7 +336,6 @@ class ClusterWatcher:
         }[kind]
 
     def _run(self, kind: str) -> None:
-        from kubernetes import watch
         from kubernetes.client.exceptions import ApiException
 
         backoff = BACKOFF_START
@@ -324,7 +343,11 @@ class ClusterWatcher:
         while not self._stop.is_set():
             try:
                 list_fn = self._api(kind)
-                body = _raw(list_fn(namespace, _preload_content=False, _request_timeout=(5, 30)))
+                body = _raw(
+                    list_fn(
+                        namespace, _preload_content=False, _request_timeout=(5, self.read_timeout)
+                    )
+                )
                 self.requests["list"] += 1
                 version = str(body.get("metadata", {}).get("resourceVersion", ""))
                 with self._lock:
@@ -334,50 +357,74 @@ class ClusterWatcher:
                     self._synced.add(kind)
                 self._ok(kind)
                 backoff = BACKOFF_START
-                relist = False
-                while not self._stop.is_set() and not relist:
-                    stream = watch.Watch()
-                    self._watches.append(stream)
-                    self.requests["watch"] += 1
-                    try:
-                        for event in stream.stream(
-                            list_fn,
-                            namespace,
-                            resource_version=version,
-                            timeout_seconds=self.watch_seconds,
-                            allow_watch_bookmarks=True,
-                            deserialize=False,
-                            _request_timeout=(5, self.watch_seconds + 30),
-                        ):
-                            if self._stop.is_set():
-                                break
-                            kind_of = event.get("type")
-                            obj = event.get("object") or {}
-                            if kind_of == "ERROR":
-                                if obj.get("code") == 410:
-                                    relist = True
-                                    break
-                                raise ApiException(
-                                    status=obj.get("code"), reason=obj.get("message")
-                                )
-                            version = str(obj.get("metadata", {}).get("resourceVersion", version))
-                            if kind_of == "BOOKMARK":
-                                continue
-                            self._apply(kind, str(kind_of), obj)
-                            self._ok(kind)
-                    finally:
-                        self._watches.remove(stream)
+                while not self._stop.is_set():
+                    version = self._watch(kind, list_fn, version)
+            except _Relist:
+                continue  # our resourceVersion is too old: list again
             except ApiException as exc:
                 if exc.status == 410:
-                    continue  # our resourceVersion is too old: list again
+                    continue
                 self._fail(kind, describe_api_error(exc))
             except Exception as exc:  # noqa: BLE001 - any transport failure: stale, then retry
                 self._fail(kind, describe_api_error(exc))
-            else:
-                continue
             delay = backoff * random.uniform(0.5, 1.0)
             backoff = min(self.backoff_cap, backoff * 2)
             self._stop.wait(delay)
+
+    def _watch(self, kind: str, list_fn: Callable[..., Any], version: str) -> str:
+        """One watch request, read line by line; returns the resourceVersion to go on from.
+
+        The server ends a watch after watch_seconds. A watch that stays silent longer than
+        read_timeout (no event, no bookmark) is ended by us and opened again quietly: a quiet
+        namespace is not a failure. But if the new request then gets no answer at all, the
+        exception reaches _run and the cluster shows STALE: that is how a server that accepts
+        connections and never answers is noticed.
+        """
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import ProtocolError, ReadTimeoutError
+
+        self.requests["watch"] += 1
+        response = list_fn(
+            self.cluster.namespace,
+            watch=True,
+            resource_version=version,
+            timeout_seconds=self.watch_seconds,
+            allow_watch_bookmarks=True,
+            _preload_content=False,
+            _request_timeout=(5, self.read_timeout),
+        )
+        self._watches.append(response)
+        self._ok(kind)
+        try:
+            for line in _lines(response):
+                if self._stop.is_set():
+                    break
+                try:
+                    event = json.loads(line)
+                except ValueError as exc:
+                    raise ValueError(f"watch of {kind}: a line that is not JSON") from exc
+                if not isinstance(event, dict):
+                    continue
+                kind_of = event.get("type")
+                obj: JSON = event["object"] if isinstance(event.get("object"), dict) else {}
+                if kind_of == "ERROR":
+                    if obj.get("code") == 410:
+                        raise _Relist
+                    raise ApiException(status=obj.get("code"), reason=obj.get("message"))
+                metadata: JSON = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
+                version = str(metadata.get("resourceVersion", version))
+                if kind_of == "BOOKMARK":
+                    continue
+                self._apply(kind, str(kind_of), obj)
+                self._ok(kind)
+        except (ReadTimeoutError, ProtocolError) as exc:
+            if "timed out" not in str(exc).lower() and not isinstance(exc, ReadTimeoutError):
+                raise
+        finally:
+            self._watches.remove(response)
+            with contextlib.suppress(Exception):
+                response.release_conn()
+        return version
 
     def _apply(self, kind: str, event_type: str, obj: JSON) -> None:
         name = obj.get("metadata", {}).get("name")
