@@ -180,6 +180,7 @@ class ErrorsConfig(_Strict):
         default=None, description="The tracker's environment name (default: the cockpit's)."
     )
     interval: Duration = Field(default="30s", description="How often to ask the tracker.")
+    timeout: float = Field(default=10.0, gt=0, description="Request timeout in seconds.")
     max_pages: int = Field(default=5, ge=1, le=50, description="Pages read per poll at most.")
     busiest_minutes: int = Field(
         default=15, ge=1, description="Also show the busiest issues of the last N minutes."

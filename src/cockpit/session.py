@@ -178,6 +178,7 @@ class GoLiveSession:
         session.bindings = bind_checks(loaded, checklist, env_name)
         session.compiled = compile_checks(loaded, session.bindings)
         session._load_state()
+        session._note_unfinished_rollbacks()
         return session
 
     @property
@@ -198,6 +199,25 @@ class GoLiveSession:
             self.notices.append(
                 f"state file {corrupt.path} was unreadable ({corrupt.reason}); it was moved to "
                 f"{corrupt.moved_to} and {rebuilt} item(s) were restored from the audit log"
+            )
+
+    def _note_unfinished_rollbacks(self) -> None:
+        """A rollback whose request is audited but whose outcome is not: the cockpit stopped
+        (killed, crashed, the machine went down) while waiting for the API server."""
+        pending: dict[tuple[str, str], AuditEntry] = {}
+        for entry in self.audit.entries(self.env_name):
+            key = (str(entry.fields.get("cluster")), str(entry.fields.get("deployment")))
+            if entry.action == "rollback_requested":
+                pending[key] = entry
+            elif entry.action == "rollback":
+                pending.pop(key, None)
+        for (cluster, deployment), entry in pending.items():
+            self.notices.append(
+                f"a rollback of {deployment} (cluster {cluster}) to revision "
+                f"{entry.fields.get('to_revision')} was requested at {entry.ts[:19]} by "
+                f"{entry.fields.get('actor')}, and no outcome was recorded: the cockpit stopped "
+                "while waiting for the API server. Check the deployment's revision in the "
+                "rollout pane (or `cockpit status`) before rolling back again."
             )
 
     def _rebuild_from_audit(self) -> int:
@@ -581,7 +601,10 @@ class GoLiveSession:
         assert tracker is not None
         ctx = CheckContext(self.config, self.env_name)
         client = SentryClient(
-            tracker, ctx.secret(tracker.token_env, tracker.token_file, "token"), self.env_name
+            tracker,
+            ctx.secret(tracker.token_env, tracker.token_file, "token"),
+            self.env_name,
+            timeout=tracker.timeout,
         )
         try:
             client.create_deploy(version)

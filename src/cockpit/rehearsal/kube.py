@@ -222,10 +222,19 @@ class Store:
 
 @dataclass
 class Faults:
-    """Images whose pods misbehave, and how."""
+    """Images whose pods misbehave, and how; and an API server having a bad day.
+
+    api: None (healthy), "500" (every request fails), "garbage" (200 with a body that is not
+    JSON), "huge" (200 with a valid list padded to HUGE_BODY bytes), "stall" (requests are
+    accepted and never answered); only for the HTTP methods in api_methods, when given."""
 
     crash: set[str] = field(default_factory=set)
     pull: set[str] = field(default_factory=set)
+    api: str | None = None
+    api_methods: set[str] | None = None
+
+
+HUGE_BODY = 48 * 2**20  # bytes of padding in a "huge" answer
 
 
 @dataclass
@@ -505,6 +514,30 @@ class RehearsalCluster:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append((request.method, request.path_qs))
+        fault = self.faults.api
+        methods = self.faults.api_methods
+        if methods is not None and request.method not in methods:
+            fault = None
+        if fault == "stall":
+            while self.faults.api == "stall" and not (self._stopped and self._stopped.is_set()):
+                await asyncio.sleep(0.1)
+            raise web.HTTPServiceUnavailable()  # the stall ended: drop this request
+        if fault == "500":
+            return web.json_response(
+                status_body(500, "InternalError", "rehearsal: the API server is failing"),
+                status=500,
+            )
+        if fault == "garbage":
+            return web.Response(body=b"\x00\x9fnot json{", content_type="application/json")
+        if fault == "huge":
+            padding = "x" * HUGE_BODY
+            body = {
+                "kind": "List",
+                "metadata": {"resourceVersion": "1"},
+                "items": [],
+                "pad": padding,
+            }
+            return web.json_response(body)
         try:
             token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
             if token not in (ADMIN_TOKEN, VIEWER_TOKEN):

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # httpx loads with the first tracker client, not at start-up
 
 Badge = Literal["NEW", "REGRESSED", ""]
 RATE_LIMIT_WAIT_CAP = 30.0
+MAX_BODY = 32 * 2**20  # bytes: a bigger answer is refused, not read into memory
 
 
 class TrackerError(Exception):
@@ -126,7 +127,21 @@ class _TrackerClient:
 
         self.requests += 1
         try:
-            return self.http.request(method, url, **kwargs)
+            with self.http.stream(method, url, **kwargs) as response:
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_BODY:
+                        raise TrackerError(
+                            f"{self.NAME} answered more than {MAX_BODY // 2**20} MB; "
+                            "not read (is the URL right?)"
+                        )
+            return httpx.Response(
+                response.status_code,
+                headers=response.headers,
+                content=bytes(body),
+                request=response.request,
+            )
         except httpx.TimeoutException as exc:
             raise TrackerError(f"{self.NAME} did not answer in time") from exc
         except httpx.HTTPError as exc:
@@ -455,7 +470,9 @@ class ErrorWatcher:
     def _poll_sentry(
         self, token: str | None, now: datetime
     ) -> tuple[list[ErrorIssue], SpikeState, int]:
-        client = SentryClient(self.config, token, self.session.env_name)
+        client = SentryClient(
+            self.config, token, self.session.env_name, timeout=self.config.timeout
+        )
         try:
             release = self.session.release_version()
             found = {
@@ -479,7 +496,7 @@ class ErrorWatcher:
     def _poll_bugsink(
         self, token: str | None, now: datetime
     ) -> tuple[list[ErrorIssue], SpikeState, int]:
-        client = BugsinkClient(self.config, token)
+        client = BugsinkClient(self.config, token, timeout=self.config.timeout)
         try:
             raw = client.issues()
             total = client.project_event_count()

@@ -44,7 +44,7 @@ from cockpit.rollout import (
 )
 
 WATCH_SECONDS = 240
-READ_TIMEOUT = 45.0  # seconds of silence after which a request or a watch is given up
+READ_TIMEOUT = 60.0  # seconds of silence after which a request or a watch is given up
 BACKOFF_START = 0.5
 BACKOFF_CAP = 30.0
 EVENTS_KEPT = 200
@@ -79,9 +79,17 @@ def api_client(cluster: ClusterConfig, loaded: LoadedConfig) -> Any:
         if cluster.in_cluster:
             configuration = client.Configuration()
             config.load_incluster_config(client_configuration=configuration)
+            configuration.retries = 0
             return client.ApiClient(configuration)
         kubeconfig = str(loaded.resolve(cluster.kubeconfig)) if cluster.kubeconfig else None
-        return config.new_client_from_config(config_file=kubeconfig, context=cluster.context)
+        configuration = client.Configuration()
+        config.load_kube_config(
+            config_file=kubeconfig, context=cluster.context, client_configuration=configuration
+        )
+        # No retries inside the client: a request that times out is reported at once (the
+        # watcher has its own backoff), instead of waiting out the timeout again.
+        configuration.retries = 0
+        return client.ApiClient(configuration)
     except config.ConfigException as exc:
         raise KubeError(
             f"cluster {cluster.name!r}: cannot load its kubeconfig: {exc}",

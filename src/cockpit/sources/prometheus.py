@@ -46,6 +46,7 @@ def connect(
     from urllib3.util.retry import Retry
 
     session = requests.Session()
+    session.hooks["response"].append(_read_capped)
     if ca_file is not None:
         session.verify = str(ca_file)
     headers = {"Authorization": f"Bearer {token}"} if token else None
@@ -57,6 +58,30 @@ def connect(
         timeout=timeout,
         retry=Retry(total=retries, backoff_factor=0.2, status_forcelist=[502, 503, 504]),
     )
+
+
+MAX_BODY = 32 * 2**20  # bytes: a bigger answer is refused, not read into memory
+
+
+def _read_capped(response: Any, *_args: Any, **_kwargs: Any) -> Any:
+    """A response hook: read the body here, at most MAX_BODY bytes (requests would read any
+    size). It runs before requests reads the body itself, which then finds it read."""
+    from urllib3.exceptions import HTTPError as Urllib3Error
+
+    try:
+        data = response.raw.read(MAX_BODY + 1, decode_content=True)
+    except Urllib3Error as exc:
+        response.close()
+        if "timed out" in str(exc).lower():
+            raise PrometheusError("Prometheus did not answer in time") from exc
+        raise PrometheusError(f"Prometheus broke off its answer: {exc}") from exc
+    if len(data) > MAX_BODY:
+        response.close()
+        raise PrometheusError(
+            f"Prometheus answered more than {MAX_BODY // 2**20} MB; not read (is the URL right?)"
+        )
+    response._content = data  # what requests itself sets once it has read a body
+    return response
 
 
 def _ask(client: PrometheusConnect, call: Callable[[], Any]) -> Any:
