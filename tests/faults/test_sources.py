@@ -108,7 +108,7 @@ def test_sentry_faults_go_stale_and_recover(sentry, tmp_path, operator):  # noqa
     assert reopened_status(tmp_path / "cockpit.toml", None, operator) == "done"
 
 
-# --- Kubernetes ------------------------------------------------------------------------------------
+# --- Kubernetes ---------------------------------------------------------------------------------
 
 
 class Snapshots:
