@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Debian packages the test suite drives (installed by `make test` when run as root).
-DEBIAN_PACKAGES := tmux postgresql redis-server prometheus
+DEBIAN_PACKAGES := tmux postgresql redis-server prometheus faketime
 
 BUGSINK_STAMP := .venv-bugsink/.installed
 

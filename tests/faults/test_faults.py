@@ -79,3 +79,52 @@ def test_sighup_from_a_dropped_ssh_session_loses_nothing(write_config, tmp_path)
     assert snapshot.items["before/change-approved"].by == "dave"
     lines = (tmp_path / ".cockpit" / "audit.jsonl").read_text().splitlines()
     assert [json.loads(line)["action"] for line in lines][:2] == ["session_start", "mark"]
+
+
+def test_sigkill_while_a_rollback_waits_for_the_api_loses_nothing(cluster, tmp_path, operator):
+    """The process is killed between the audited request and the API server's answer: the
+    records stay intact, the deployment is untouched, and the next start names the rollback
+    whose outcome was never recorded."""
+    from cockpit.audit import AuditLog
+    from cockpit.rehearsal.run import roll_out
+    from cockpit.session import GoLiveSession
+
+    from ..test_kube import NS, config_for, get_json, wait_rolled_out
+
+    cluster.create_deployment("k9", "shop/k9:1", namespace=NS, replicas=1)
+    wait_rolled_out(cluster, "k9")
+    roll_out(cluster, NS, "k9", "shop/k9:2")
+    wait_rolled_out(cluster, "k9")
+    path = config_for(tmp_path, cluster, ["k9"])
+    GoLiveSession.open(path, None, operator=operator).mark_done("x")
+    audit = AuditLog(tmp_path / ".cockpit" / "audit.jsonl")
+    cluster.faults.api, cluster.faults.api_methods = "stall", {"PATCH"}
+    try:
+        run = subprocess.Popen(
+            [COCKPIT, "-c", str(path), "rollback", "k9", "--yes"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        wait_until(lambda: any(e.action == "rollback_requested" for e in audit.entries()))
+        wait_until(lambda: any(m == "PATCH" for m, _path in cluster.requests[-20:]))
+        run.send_signal(signal.SIGKILL)
+        run.wait(20)
+    finally:
+        cluster.faults.api, cluster.faults.api_methods = None, None
+    assert audit.verify().ok
+    assert [e.action for e in audit.entries()][-1] == "rollback_requested"
+    image = get_json(cluster, "deploy", "k9")["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == "shop/k9:2", "the stalled PATCH was never applied"
+    again = GoLiveSession.open(path, None, operator=operator)
+    assert again.snapshot is not None and again.snapshot.items["s/x"].status == "done"
+    assert any("rollback of k9" in n and "no outcome was recorded" in n for n in again.notices)
+    status = subprocess.run(
+        [COCKPIT, "-c", str(path), "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert status.returncode == 0, status.stderr
+    assert "no outcome was recorded" in status.stdout + status.stderr
+    assert "Traceback" not in status.stdout + status.stderr

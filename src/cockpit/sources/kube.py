@@ -268,7 +268,7 @@ class ClusterSnapshot:
             return None
         if self.last_ok is None:
             return None
-        return ((now or datetime.now(UTC)) - self.last_ok).total_seconds()
+        return max(0.0, ((now or datetime.now(UTC)) - self.last_ok).total_seconds())
 
 
 # --- the watcher ---------------------------------------------------------------------------------

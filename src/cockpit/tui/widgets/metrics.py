@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 from typing import ClassVar
 
 from rich.text import Text
@@ -15,6 +14,7 @@ from textual.message import Message
 from textual.widgets import Label, Sparkline, Static
 
 from cockpit.gates import MetricState, threshold_text
+from cockpit.rollout import format_age
 from cockpit.session import GoLiveSession
 from cockpit.tui.widgets.shown import show_subtitle, show_text
 
@@ -202,9 +202,7 @@ class MetricsPane(VerticalScroll, can_focus=True):
         stale = [s for s in self.states.values() if s.stale]
         if stale:
             newest_ok = max((s.last_ok for s in stale if s.last_ok), default=None)
-            age = (
-                f"{int((datetime.now(UTC) - newest_ok).total_seconds())}s" if newest_ok else "start"
-            )
+            age = format_age(newest_ok) if newest_ok else "start"
             show_subtitle(self, f"STALE since {age}")
             show_text(
                 self.query_one("#metrics-status", Static),

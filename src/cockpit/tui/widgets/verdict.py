@@ -44,7 +44,8 @@ class VerdictBar(Static):
         started = self.session.go_live_started()
         elapsed = "-"
         if started is not None:
-            minutes = int((datetime.now(UTC) - started).total_seconds() // 60)
+            # max(): a wall clock set back (NTP step, a VM resumed) must not show -1:59
+            minutes = max(0, int((datetime.now(UTC) - started).total_seconds() // 60))
             elapsed = f"{minutes // 60}:{minutes % 60:02d}"
         text = Text()
         text.append(f" {verdict.state} ", style="bold reverse")
