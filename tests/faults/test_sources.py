@@ -237,3 +237,40 @@ def test_kubernetes_stall_is_noticed_within_the_read_timeout(cluster, tmp_path, 
     finally:
         cluster.faults.api = None
         watcher.stop()
+
+
+async def test_errors_pane_shows_stale_and_recovers(sentry, tmp_path, operator):  # noqa: F811
+    """What the operator sees: the errors pane says STALE with the reason, keeps the last
+    issues, and goes back to its counts when the tracker answers again."""
+    from cockpit.tui.app import CockpitApp
+    from cockpit.tui.widgets.errors import ErrorsPane, ErrorTable
+
+    upstream = int(sentry.rsplit(":", 1)[1])
+    proxy = FaultProxy(upstream)
+    session = sentry_session(
+        tmp_path, f"http://127.0.0.1:{proxy.port}", operator, timeout=1.0, interval="1s"
+    )
+    app = CockpitApp(session)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            pane = app.query_one(ErrorsPane)
+            table = app.query_one(ErrorTable)
+
+            async def until(predicate, seconds=20.0):
+                for _ in range(int(seconds / 0.1)):
+                    if predicate():
+                        return
+                    await pilot.pause(0.1)
+                raise AssertionError(f"not reached: {pane.border_subtitle}")
+
+            await until(lambda: "new" in str(pane.border_subtitle) and table.row_count > 0)
+            rows = table.row_count
+            proxy.set("http500")
+            await until(lambda: pane.border_subtitle == "STALE")
+            status = str(pane.query_one("#errors-status").render())
+            assert "stale" in status and "500" in status
+            assert table.row_count == rows, "the last issues stay on screen"
+            proxy.set("pass")
+            await until(lambda: "new" in str(pane.border_subtitle))
+    finally:
+        proxy.close()
