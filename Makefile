@@ -8,7 +8,7 @@ DEBIAN_PACKAGES := tmux postgresql redis-server prometheus faketime
 
 BUGSINK_STAMP := .venv-bugsink/.installed
 
-.PHONY: demo test lint format venv system-packages clean
+.PHONY: demo test bench lint format venv system-packages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,17 +41,25 @@ system-packages:
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
 
 test: $(STAMP) $(BUGSINK_STAMP) system-packages lint
 	$(BIN)/pytest
+
+# Performance figures (docs/PERFORMANCE.md): about 20 minutes, most of it the 5-minute idle run
+# and the 10-minute memory run. Prints figures; nothing here passes or fails on a number.
+bench: $(STAMP)
+	cd benchmarks && ../$(BIN)/python startup.py --runs 7
+	cd benchmarks && ../$(BIN)/python keys.py --keys 300
+	cd benchmarks && ../$(BIN)/python idle.py --seconds 300
+	cd benchmarks && ../$(BIN)/python memory.py --minutes 10
 
 clean:
 	rm -rf $(VENV) .venv-bugsink .mypy_cache .ruff_cache .pytest_cache

@@ -26,17 +26,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=300.0)
     parser.add_argument("--warmup", type=float, default=30.0)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        with World(Path(folder), churn=0, interval="30s") as world:
-            with PtyCockpit(world.config) as cockpit:
-                cockpit.wait_ready()
-                time.sleep(args.warmup)
-                start, cpu_start, rss_start = time.monotonic(), cockpit.cpu_seconds(), cockpit.rss_mb()
-                _, before = world.counts()
-                time.sleep(args.seconds)
-                end, cpu_end, rss_end = time.monotonic(), cockpit.cpu_seconds(), cockpit.rss_mb()
-                _, after = world.counts()
-                written = cockpit.output.bytes_between(start, end)
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        World(Path(folder), churn=0, interval="30s") as world,
+        PtyCockpit(world.config) as cockpit,
+    ):
+        cockpit.wait_ready()
+        time.sleep(args.warmup)
+        start, cpu_start, rss_start = (
+            time.monotonic(),
+            cockpit.cpu_seconds(),
+            cockpit.rss_mb(),
+        )
+        _, before = world.counts()
+        time.sleep(args.seconds)
+        end, cpu_end, rss_end = time.monotonic(), cockpit.cpu_seconds(), cockpit.rss_mb()
+        _, after = world.counts()
+        written = cockpit.output.bytes_between(start, end)
     elapsed = end - start
     minutes = elapsed / 60
     per_minute = {k: (after.get(k, 0) - before.get(k, 0)) / minutes for k in sorted(after)}

@@ -34,27 +34,27 @@ def main() -> None:
     )
     args = parser.parse_args()
     rng = random.Random(1)
-    with tempfile.TemporaryDirectory() as folder:
-        world_options = {"churn": args.churn, "interval": "5s", "items": 1000}
-        with World(Path(folder), **world_options) as world:
-            with PtyCockpit(
-                world.config, marks_per_second=1.0, slow_ms=args.slow_ms
-            ) as cockpit:
-                cockpit.wait_ready()
-                time.sleep(args.warmup)
-                cpu_start, started = cockpit.cpu_seconds(), time.monotonic()
-                _, before = world.counts()
-                sent = []
-                for index in range(args.keys):
-                    key = DOWN if (index // 20) % 2 == 0 else UP
-                    sent.append(cockpit.send(key))
-                    time.sleep(rng.uniform(0.12, 0.28))
-                time.sleep(1.0)
-                cpu = cockpit.cpu_seconds() - cpu_start
-                elapsed = time.monotonic() - started
-                _, after = world.counts()
-                timeline = cockpit.timeline()
-                timeline_lines = cockpit.log.read_text().splitlines()
+    world_options = {"churn": args.churn, "interval": "5s", "items": 1000}
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        World(Path(folder), **world_options) as world,
+        PtyCockpit(world.config, marks_per_second=1.0, slow_ms=args.slow_ms) as cockpit,
+    ):
+        cockpit.wait_ready()
+        time.sleep(args.warmup)
+        cpu_start, started = cockpit.cpu_seconds(), time.monotonic()
+        _, before = world.counts()
+        sent = []
+        for index in range(args.keys):
+            key = DOWN if (index // 20) % 2 == 0 else UP
+            sent.append(cockpit.send(key))
+            time.sleep(rng.uniform(0.12, 0.28))
+        time.sleep(1.0)
+        cpu = cockpit.cpu_seconds() - cpu_start
+        elapsed = time.monotonic() - started
+        _, after = world.counts()
+        timeline = cockpit.timeline()
+        timeline_lines = cockpit.log.read_text().splitlines()
     if args.slow_ms:
         slow: dict[str, list[float]] = {}
         for line in timeline_lines:
@@ -62,7 +62,9 @@ def main() -> None:
             if parts[0] == "slow" and float(parts[1]) >= sent[0]:
                 slow.setdefault(parts[3], []).append(float(parts[2]))
         for name, took in sorted(slow.items(), key=lambda kv: -sum(kv[1])):
-            print(f"slow: {name}: {len(took)} times over {args.slow_ms:g} ms, max {max(took):.0f} ms")
+            print(
+                f"slow: {name}: {len(took)} times over {args.slow_ms:g} ms, max {max(took):.0f} ms"
+            )
     handled = [t for kind, t in timeline if kind == "key" and t >= sent[0]]
     frames = sorted(t for kind, t in timeline if kind == "frame")
     frame_count = sum(1 for t in frames if sent[0] <= t <= sent[-1])

@@ -25,15 +25,17 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=120.0, help="seconds left out of the fit")
     args = parser.parse_args()
     samples: list[tuple[float, float]] = []
-    with tempfile.TemporaryDirectory() as folder:
-        with World(Path(folder), churn=2.0, interval="2s") as world:
-            with PtyCockpit(world.config, marks_per_second=0.5) as cockpit:
-                cockpit.wait_ready()
-                start = time.monotonic()
-                while time.monotonic() - start < args.minutes * 60:
-                    samples.append((time.monotonic() - start, cockpit.rss_mb()))
-                    time.sleep(5)
-                _, counts = world.counts()
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        World(Path(folder), churn=2.0, interval="2s") as world,
+        PtyCockpit(world.config, marks_per_second=0.5) as cockpit,
+    ):
+        cockpit.wait_ready()
+        start = time.monotonic()
+        while time.monotonic() - start < args.minutes * 60:
+            samples.append((time.monotonic() - start, cockpit.rss_mb()))
+            time.sleep(5)
+        _, counts = world.counts()
     fitted = [(t, rss) for t, rss in samples if t >= args.warmup]
     growth = slope_per_hour(fitted)
     print(f"machine: {machine()}")
