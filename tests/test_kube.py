@@ -487,3 +487,21 @@ def test_status_and_rollback_commands(cluster, tmp_path):
     ]
     assert [a["action"] for a in audit] == ["rollback_requested", "rollback"]
     assert audit[0]["from_revision"] == 2 and audit[0]["to_revision"] == 1
+
+
+def test_old_replicasets_beyond_the_history_limit_are_deleted(cluster):
+    """As the deployment controller does: a long go-live does not pile up ReplicaSets."""
+    cluster.create_deployment("h1", "shop/h1:1", namespace=NS, replicas=1)
+    wait_rolled_out(cluster, "h1")
+    kubectl(cluster, "patch", "deployment/h1", "-p", '{"spec":{"revisionHistoryLimit":2}}')
+    for version in range(2, 7):
+        kubectl(cluster, "set", "image", "deployment/h1", f"app=shop/h1:{version}")
+        wait_rolled_out(cluster, "h1")
+    names = kubectl(cluster, "get", "rs", "-l", "app=h1", "-o", "name").stdout.split()
+    assert len(names) == 3, names  # the current one and two old revisions
+    history = kubectl(cluster, "rollout", "history", "deployment/h1").stdout
+    assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == [
+        "4",
+        "5",
+        "6",
+    ]

@@ -1011,6 +1011,7 @@ class RehearsalCluster:
         ]
         if not paused and new_rs is not None:
             self._roll(dep, new_rs, old_rs, desired)
+            self._clean_up(dep, new_rs)
         # status
         owned = owned_replicasets(dep, store.list(rs_kind, namespace))
         current = next(
@@ -1124,6 +1125,24 @@ class RehearsalCluster:
             updated_dep["metadata"]["annotations"] = annotations
             # the controller's own writes do not change the spec, so no new generation
             store.put(dep_kind, updated_dep)
+
+    def _clean_up(self, dep: JSON, new_rs: JSON) -> None:
+        """Like the deployment controller: old ReplicaSets scaled to zero beyond
+        spec.revisionHistoryLimit are deleted, oldest revision first."""
+        assert self.store is not None
+        rs_kind = BY_PLURAL[("apps", "replicasets")]
+        limit = int(dep["spec"].get("revisionHistoryLimit", 10))
+        namespace = dep["metadata"]["namespace"]
+        idle = [
+            rs
+            for rs in owned_replicasets(dep, self.store.list(rs_kind, namespace))
+            if rs["metadata"]["uid"] != new_rs["metadata"]["uid"]
+            and not int(rs["spec"].get("replicas", 0))
+            and not int(rs.get("status", {}).get("replicas", 0))
+        ]
+        idle.sort(key=revision_of)
+        for rs in idle[: max(0, len(idle) - limit)]:
+            self.store.delete(rs_kind, namespace, rs["metadata"]["name"])
 
     def _create_replicaset(self, dep: JSON, revision: int) -> JSON:
         assert self.store is not None
