@@ -221,3 +221,52 @@ timeout = 3
         if path.name == "cockpit.toml":
             continue
         assert CANARY.encode() not in path.read_bytes(), path
+
+
+SHELL_RUNBOOK = """\
+## Deploy
+
+1. **Plain**
+   ```bash
+   echo plain words
+   ```
+2. **Piped**
+   ```bash
+   echo one | tr a-z A-Z > /tmp/cockpit-never-written
+   ```
+3. **Substituted**
+   ```bash
+   echo $(id -u)
+   ```
+"""
+
+
+def test_commands_run_without_a_shell_unless_the_config_says_so(write_config, operator):
+    from cockpit.errors import CockpitError
+    from cockpit.session import GoLiveSession
+
+    base = """
+    checklist = "runbook.md"
+    [environments.stage]
+    allow_commands = true
+    """
+    path = write_config(base, SHELL_RUNBOOK)
+    session = GoLiveSession.open(path, None, operator=operator)
+    plain = session.plan_step(session.find_item("Plain"))
+    assert [c.argv for c in plain.commands] == [("echo", "plain", "words")]
+    for name in ("Piped", "Substituted"):
+        with pytest.raises(CockpitError) as refused:
+            session.plan_step(session.find_item(name))
+        assert "needs a shell" in refused.value.message
+        assert "shell = true" in (refused.value.hint or "")
+    explicit = (
+        base
+        + """
+    [environments.stage.steps."deploy/piped"]
+    commands = ["echo one | tr a-z A-Z"]
+    shell = true
+    """
+    )
+    session = GoLiveSession.open(write_config(explicit, SHELL_RUNBOOK), None, operator=operator)
+    piped = session.plan_step(session.find_item("Piped"))
+    assert [c.argv for c in piped.commands] == [("/bin/sh", "-c", "echo one | tr a-z A-Z")]
