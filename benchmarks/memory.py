@@ -4,9 +4,10 @@ Everything runs faster than in real life, so an hour's worth of events passes in
 new rollouts a second over 100 deployments in 3 clusters, 24 metrics and 500 error issues
 polled every 2 s (15 times the default rate), an item marked every 2 s. Resident memory
 (RSS, from /proc) is sampled every 5 s; the growth is the least-squares slope after the
-warm-up, in MB per hour of wall time.
+warm-up (the first minutes fill Textual's render caches and Python's allocator arenas), in
+MB per hour of wall time.
 
-    .venv/bin/python benchmarks/memory.py [--minutes 10] [--warmup 120]
+    .venv/bin/python benchmarks/memory.py [--minutes 15] [--warmup 300]
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from harness import PtyCockpit, World, machine, slope_per_hour
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--warmup", type=float, default=120.0, help="seconds left out of the fit")
+    parser.add_argument("--minutes", type=float, default=15.0)
+    parser.add_argument("--warmup", type=float, default=300.0, help="seconds left out of the fit")
     args = parser.parse_args()
     samples: list[tuple[float, float]] = []
     with (
