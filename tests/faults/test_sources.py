@@ -127,6 +127,16 @@ class Snapshots:
         raise AssertionError(f"not reached in {seconds}s: {what} (last: {self.last})")
 
 
+def start_watcher(loaded, snapshots: Snapshots, **timing) -> ClusterWatcher:
+    """A watcher with short timeouts, so that failures show within seconds."""
+    cluster = loaded.model.environments["rehearsal"].clusters[0]
+    watcher = ClusterWatcher(
+        cluster, loaded, snapshots, read_timeout=2.0, backoff_cap=1.0, **timing
+    )
+    watcher.start()
+    return watcher
+
+
 def live(snapshot: ClusterSnapshot) -> bool:
     return snapshot.connected and snapshot.synced and all(v.found for v in snapshot.deployments)
 
@@ -148,15 +158,7 @@ def test_kubernetes_faults_go_stale_and_recover(cluster, tmp_path, operator):
     session.mark_done("x")
     loaded = load_config(path)
     snapshots = Snapshots()
-    watcher = ClusterWatcher(
-        loaded.model.environments["rehearsal"].clusters[0],
-        loaded,
-        snapshots,
-        watch_seconds=30,
-        read_timeout=2.0,
-        backoff_cap=1.0,
-    )
-    watcher.start()
+    watcher = start_watcher(loaded, snapshots, watch_seconds=30)
     try:
         snapshots.wait(live, "first sync")
         for fault in ("down", "stall", "garbage"):  # at the TCP level, in front of TLS
@@ -216,16 +218,8 @@ def test_kubernetes_stall_is_noticed_within_the_read_timeout(cluster, tmp_path, 
     timeout (one quiet re-watch, then one request with no answer), not after the watch ends."""
     cluster.create_deployment("f2", "shop/f2:1", namespace=NS, replicas=1)
     path = config_for(tmp_path, cluster, ["f2"])
-    loaded = load_config(path)
     snapshots = Snapshots()
-    watcher = ClusterWatcher(
-        loaded.model.environments["rehearsal"].clusters[0],
-        loaded,
-        snapshots,
-        read_timeout=2.0,
-        backoff_cap=1.0,
-    )
-    watcher.start()
+    watcher = start_watcher(load_config(path), snapshots)
     try:
         snapshots.wait(live, "first sync")
         cluster.faults.api = fault

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import time
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
@@ -16,7 +15,6 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
@@ -37,6 +35,7 @@ from cockpit.tui.screens.rollback import RollbackAllScreen, RollbackScreen
 from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
 from cockpit.tui.screens.step_run import StepRunScreen
 from cockpit.tui.themes import ThemeCatalog
+from cockpit.tui.throttle import Throttle
 from cockpit.tui.widgets.banner import EnvironmentBanner
 from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
 from cockpit.tui.widgets.errors import ErrorsPane, ErrorTable
@@ -117,8 +116,9 @@ class CockpitApp(App[None]):
         self.error_watcher: ErrorWatcher | None = None
         self.error_feed: ErrorFeed | None = None
         self.recommended = False
-        self._verdict_timer: Timer | None = None
-        self._last_verdict = 0.0
+        # Every metric reports on its own: two dozen arrive together at each poll, and one
+        # verdict for the lot is enough (keys pressed meanwhile are not kept waiting).
+        self._request_verdict = Throttle(self, VERDICT_INTERVAL, self._refresh_verdict)
         self.last_recorded: str | None = None
         self.auto_rolled_back: set[tuple[str, str, int]] = set()
         for theme in self.catalog.themes.values():
@@ -210,24 +210,6 @@ class CockpitApp(App[None]):
     def on_rollout_pane_redrawn(self, _message: RolloutPane.Redrawn) -> None:
         self._request_verdict()
 
-    def _request_verdict(self) -> None:
-        """Recompute the verdict now, or once at the end of a burst of source updates.
-
-        Every metric reports on its own: two dozen arrive together at each poll, and one
-        verdict for the lot is enough (keys pressed meanwhile are not kept waiting).
-        """
-        if self._verdict_timer is not None:
-            return
-        wait = self._last_verdict + VERDICT_INTERVAL - time.monotonic()
-        if wait <= 0:
-            self._refresh_verdict()
-        else:
-            self._verdict_timer = self.set_timer(wait, self._verdict_due)
-
-    def _verdict_due(self) -> None:
-        self._verdict_timer = None
-        self._refresh_verdict()
-
     def on_metrics_pane_open(self, message: MetricsPane.Open) -> None:
         self.push_screen(MetricDetailScreen(message.state))
 
@@ -241,7 +223,6 @@ class CockpitApp(App[None]):
             return True
 
     def _refresh_verdict(self) -> None:
-        self._last_verdict = time.monotonic()
         if self._shutting_down():
             return
         snapshots = list(self.query_one(RolloutPane).snapshots.values())

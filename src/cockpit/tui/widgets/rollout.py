@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -12,7 +11,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.timer import Timer
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey
 
@@ -20,6 +18,7 @@ from cockpit.rollout import format_age
 from cockpit.session import GoLiveSession
 from cockpit.sources.kube import ClusterSnapshot, DeploymentView
 from cockpit.tui.themes import theme_variables
+from cockpit.tui.throttle import Throttle
 from cockpit.tui.widgets.shown import show_subtitle, show_text
 
 REDRAW_INTERVAL = 0.25  # seconds between redraws while snapshots keep coming
@@ -132,8 +131,7 @@ class RolloutPane(Vertical):
         self.views: dict[tuple[str, str], DeploymentView] = {}
         self._rows: dict[str, tuple[tuple[str, str], ...]] = {}
         self._found: frozenset[tuple[str, str]] = frozenset()
-        self._redraw_timer: Timer | None = None
-        self._last_redraw = 0.0
+        self._redraw_soon = Throttle(self, REDRAW_INTERVAL, self._redraw_now)
 
     def compose(self) -> ComposeResult:
         table = RolloutTable(cursor_type="row", zebra_stripes=False)
@@ -179,17 +177,9 @@ class RolloutPane(Vertical):
         if snapshot.synced:
             for view in snapshot.deployments:
                 self.views[(view.cluster, view.name)] = view
-        if self._redraw_timer is not None:
-            return
-        wait = self._last_redraw + REDRAW_INTERVAL - time.monotonic()
-        if wait <= 0:
-            self._redraw_now()
-        else:
-            self._redraw_timer = self.set_timer(wait, self._redraw_now)
+        self._redraw_soon()
 
     def _redraw_now(self) -> None:
-        self._redraw_timer = None
-        self._last_redraw = time.monotonic()
         self._redraw()
         self.post_message(self.Redrawn())
 
