@@ -72,16 +72,16 @@ def test_wall_clock_jumps_lose_nothing_and_show_no_negative_time(
         FAKETIME_NO_CACHE="1",
         FAKETIME_DONT_FAKE_MONOTONIC="1",
     )
-    run = subprocess.run(
-        [sys.executable, "-c", PHASES, str(path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr
-    assert "Traceback" not in run.stderr
+
+    def run_faked(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            args, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stdout + done.stderr
+        return done
+
+    run = run_faked(sys.executable, "-c", PHASES, str(path))
     phases = json.loads(run.stdout)
     assert [p["offset"] for p in phases] == ["+0", "+1h", "-2h", "+0"]
     assert phases[1]["age"] == "60m", "the clock really jumped an hour ahead"
@@ -100,14 +100,6 @@ def test_wall_clock_jumps_lose_nothing_and_show_no_negative_time(
     audit = AuditLog(tmp_path / ".cockpit" / "audit.jsonl")
     assert audit.verify().ok, "a timestamp going backwards is not tampering"
     clock.write_text("-2h\n")
-    status = subprocess.run(
-        [COCKPIT, "-c", str(path), "-e", "healthy", "status"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert status.returncode == 0, status.stderr
-    assert "Traceback" not in status.stdout + status.stderr
+    status = run_faked(COCKPIT, "-c", str(path), "-e", "healthy", "status")
+    assert "healthy" in status.stdout
     assert shutil.which("faketime")  # the package make test installs
