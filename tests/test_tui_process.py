@@ -36,6 +36,9 @@ class Terminal:
             stderr=slave,
             env={**os.environ, "TERM": "xterm-256color", **(env or {})},
             start_new_session=True,
+            # as from a login shell: a test run started under nohup would otherwise pass on
+            # its ignored SIGHUP, and the dropped-session test would wait in vain
+            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),  # noqa: PLW1509 - only a signal disposition
         )
         os.close(slave)
         os.set_blocking(self.master, False)
