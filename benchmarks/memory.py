@@ -24,12 +24,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=15.0)
     parser.add_argument("--warmup", type=float, default=300.0, help="seconds left out of the fit")
+    parser.add_argument("--marks-per-second", type=float, default=0.5, help="0: no checklist marks")
     args = parser.parse_args()
     samples: list[tuple[float, float]] = []
     with (
         tempfile.TemporaryDirectory() as folder,
         World(Path(folder), churn=2.0, interval="2s") as world,
-        PtyCockpit(world.config, marks_per_second=0.5) as cockpit,
+        PtyCockpit(world.config, marks_per_second=args.marks_per_second) as cockpit,
     ):
         cockpit.wait_ready()
         start = time.monotonic()
@@ -42,7 +43,7 @@ def main() -> None:
     print(f"machine: {machine()}")
     print(
         f"accelerated monitoring for {args.minutes:g} min: 2 rollouts/s over 100 deployments, "
-        "24 metrics and 500 issues every 2 s, an item marked every 2 s"
+        f"24 metrics and 500 issues every 2 s, {args.marks_per_second:g} item marks per second"
     )
     print("served: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     print(
