@@ -163,7 +163,11 @@ def test_prometheus_stopped_mid_run_goes_stale_errors_and_recovers(tmp_path, ope
     assert stale.stale and stale.consecutive_errors == 1
     assert "cannot reach Prometheus" in stale.last_error
     assert stale.points  # the last good points stay on screen
-    assert stale.phase == "Successful"  # one failed query is not yet an Error
+    # one failed query is not yet an Error, but no longer a pass: the verdict cannot see it
+    assert stale.phase == "Stale"
+    pending = session.verdict([stale], [])
+    assert pending.state == "PENDING"
+    assert any(r.startswith("cannot see metric") for r in pending.reasons)
     for _ in range(3):
         stale = watcher.poll(metric, None)
     assert stale.phase == "Error"

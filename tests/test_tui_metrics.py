@@ -68,7 +68,7 @@ async def until(pilot, predicate, tries=300):
 
 async def quiet_metrics(app):
     """Stop the live poller (its Prometheus does not exist) so the test feeds the pane."""
-    watcher = app.metrics_watcher
+    watcher = app.board.metrics_watcher
     watcher.stop()
     if watcher._thread is not None:
         await asyncio.to_thread(watcher._thread.join, 10)
@@ -92,7 +92,7 @@ async def test_metric_detail_shows_plot_query_and_reason(tmp_path, operator):
     async with app.run_test(size=(120, 40)) as pilot:
         await quiet_metrics(app)
         pane = app.query_one(MetricsPane)
-        pane.post_message(MetricsPane.Update(failing_state(session.environment.metrics[0])))
+        app.board.push_metric(failing_state(session.environment.metrics[0]))
         await until(pilot, lambda: app.query_one(VerdictBar).verdict.state == "NO-GO")
         assert "gate p95 latency failed" in app.query_one(VerdictBar).verdict.reasons[0]
         pane.focus()
@@ -123,7 +123,7 @@ async def test_failed_gate_after_a_rollout_recommends_rollback(cluster, tmp_path
         await asyncio.to_thread(wait_rolled_out, cluster, "rec")
         await until(pilot, lambda: rollout.views[("rehearsal", "rec")].revision == 2)
         metric = session.environment.metrics[0]
-        app.query_one(MetricsPane).post_message(MetricsPane.Update(failing_state(metric)))
+        app.board.push_metric(failing_state(metric))
         bar = app.query_one(VerdictBar)
         await until(pilot, lambda: bar.verdict.rollback_recommended)
         assert "ROLLBACK RECOMMENDED" in str(bar.render())

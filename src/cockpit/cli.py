@@ -313,21 +313,19 @@ def status(
     watch: bool,
     wait_seconds: float,
 ) -> None:
-    """Summarise the go-live: checklist progress and the live rollouts."""
-    from cockpit.headless import RolloutMonitor, rollout_json, rollout_lines
-    from cockpit.sources.prometheus import MetricsWatcher
+    """Summarise the go-live: checklist progress, the live rollouts and the verdict."""
+    from cockpit.board import LiveBoard
+    from cockpit.headless import rollout_json, rollout_lines
 
     session = _open(ctx, config, env)
-    monitor = RolloutMonitor(session)
-    monitor.start()
-    metrics = MetricsWatcher(session, lambda _state: None, started=session.analysis_started)
+    board = LiveBoard(session)
+    board.start()
     try:
-        snapshots = monitor.wait_synced(wait_seconds)
-        _print_status(
-            session, snapshots, metrics.poll_all() if _has_metrics(session) else [], as_json
-        )
+        board.wait_ready(wait_seconds)
+        _print_status(session, board, as_json)
         while watch:
-            snapshots = monitor.next_change()
+            board.wait_change(3600)
+            snapshots = board.current_snapshots()
             if as_json:
                 click.echo(json.dumps({"rollouts": rollout_json(snapshots)}))
             else:
@@ -338,38 +336,28 @@ def status(
     except KeyboardInterrupt:
         pass
     finally:
-        monitor.stop()
+        board.stop()
 
 
 def _has_metrics(session: GoLiveSession) -> bool:
     return session.environment.prometheus is not None and bool(session.environment.metrics)
 
 
-def _error_feed(session: GoLiveSession) -> Any:
-    if session.environment.errors is None:
-        return None
-    from cockpit.sources.errors import ErrorWatcher
-
-    return ErrorWatcher(session, lambda _feed: None, started=session.go_live_started()).poll()
-
-
-def _print_status(
-    session: GoLiveSession,
-    snapshots: list[Any],
-    metric_states: list[Any],
-    as_json: bool,
-    errors: Any = None,
-) -> None:
+def _print_status(session: GoLiveSession, board: Any, as_json: bool) -> None:
     from cockpit.headless import (
         errors_json,
         metric_lines,
         metrics_json,
         rollout_json,
         rollout_lines,
+        run_json,
         verdict_json,
     )
 
-    result = session.verdict(metric_states, snapshots, errors)
+    snapshots = board.current_snapshots()
+    metric_states = board.metrics()
+    errors = board.errors
+    result = board.verdict()
 
     total = session.progress()
     failed = [v for v in map(session.view, session.checklist.items()) if v.status == "failed"]
@@ -397,6 +385,7 @@ def _print_status(
         ],
         "errors": errors_json(errors),
         "verdict": verdict_json(result),
+        "run": run_json(board.analysis.current),
         "release": session.release_version([v for s in snapshots for v in s.deployments]),
         "orphaned_state": session.orphaned_records(),
         "notices": session.notices,
@@ -433,12 +422,23 @@ def _print_status(
             )
         if data_errors["spike"]:
             click.echo(f"  spike check: {data_errors['spike']['reason']}")
+    _print_verdict(result)
+
+
+def _print_verdict(result: Any) -> None:
     colour = {"GO": "green", "NO-GO": "red"}.get(result.state, "yellow")
     click.secho(f"verdict: {result.state}", fg=colour, bold=True)
+    if result.judging:
+        click.echo(f"  judging: {result.judging}")
     for reason in result.reasons:
         click.echo(f"  - {reason}")
-    if result.rollback_recommended:
-        click.secho("  rollback recommended: cockpit rollback DEPLOYMENT", fg="red", bold=True)
+    for target in result.targets:
+        click.secho(
+            f"  rollback recommended: cockpit rollback {target.deployment} --cluster "
+            f"{target.cluster} --to-revision {target.revision}  ({target.why})",
+            fg="red",
+            bold=True,
+        )
 
 
 @cli.command()
@@ -462,15 +462,15 @@ def gate(
     """
     import time
 
+    from cockpit.board import LiveBoard
     from cockpit.config import duration_seconds
-    from cockpit.headless import RolloutMonitor, metric_lines, metrics_json, verdict_json
-    from cockpit.sources.prometheus import MetricsWatcher
+    from cockpit.headless import metric_lines, metrics_json, run_json, verdict_json
 
     try:
         budget = duration_seconds(wait_for)
     except ValueError as exc:
         raise CockpitError(f"--wait: {exc}") from None
-    session = _open(ctx, config, env)
+    session = _open(ctx, config, env, via="gate")
     if (
         not _has_metrics(session)
         and not session.environment.clusters
@@ -481,33 +481,48 @@ def gate(
             "add [[environments.NAME.metrics]] (docs/CONFIG.md)",
         )
     deadline = time.monotonic() + budget
-    monitor = RolloutMonitor(session)
-    monitor.start()
-    watcher = MetricsWatcher(session, lambda _state: None, started=session.analysis_started)
+    board = LiveBoard(session)
+    board.start()
     pause = min([duration_seconds(m.interval) for m in session.environment.metrics] or [5.0])
     try:
-        snapshots = monitor.wait_synced(min(10.0, max(budget, 3.0)))
+        board.wait_ready(min(10.0, max(budget, 3.0)))
+        shown: tuple[str, ...] = ()
         while True:
-            states = watcher.poll_all() if _has_metrics(session) else []
-            snapshots = monitor.current()
-            result = session.verdict(states, snapshots, _error_feed(session))
-            if not as_json:
+            result = board.verdict()
+            board.record(result)
+            said = (result.state, result.judging or "", *result.reasons)
+            if not as_json and said != shown:
+                shown = said
                 stamp = datetime.now(UTC).strftime("%H:%M:%S")
-                click.echo(f"{stamp} {result.state}")
+                judging = f"  judging {result.judging}" if result.judging else ""
+                click.echo(f"{stamp} {result.state}{judging}")
                 for reason in result.reasons:
                     click.echo(f"  - {reason}")
             if result.state != "PENDING" or time.monotonic() + pause > deadline:
                 break
-            time.sleep(pause)
+            board.wait_change(pause)
     finally:
-        monitor.stop()
+        board.stop()
+    states = board.metrics()
     if as_json:
         click.echo(
-            json.dumps({"verdict": verdict_json(result), "metrics": metrics_json(states)}, indent=2)
+            json.dumps(
+                {
+                    "verdict": verdict_json(result),
+                    "run": run_json(board.analysis.current),
+                    "metrics": metrics_json(states),
+                },
+                indent=2,
+            )
         )
-    elif states:
+    else:
         for line in metric_lines(states):
             click.echo(f"  {line}")
+        for target in result.targets:
+            click.echo(
+                f"  rollback recommended: cockpit rollback {target.deployment} --cluster "
+                f"{target.cluster} --to-revision {target.revision}  ({target.why})"
+            )
     sys.exit({"GO": 0, "NO-GO": 1}.get(result.state, 3))
 
 

@@ -195,6 +195,9 @@ class ErrorsConfig(_Strict):
         default=10, ge=1, description="...and at least this many events in the window."
     )
     gate: bool = Field(default=True, description="An error spike makes the verdict NO-GO.")
+    consecutive_error_limit: int = Field(
+        default=4, ge=1, description="Failed polls in a row that make the errors gate Error."
+    )
 
     _env = field_validator("token_env")(_check_env_name)
 
@@ -239,7 +242,13 @@ class MetricConfig(_Strict):
         default="inconclusive", description="What an empty or NaN answer means."
     )
     initial_delay: Duration = Field(
-        default="0s", description="Ignore measurements this long after the go-live starts."
+        default="0s",
+        description="Ignore measurements this long after a release analysis run starts.",
+    )
+    stale_after: Duration | None = Field(
+        default=None,
+        description="A newest point older than this is stale, never a pass "
+        "(default: 3 steps, at least 2m).",
     )
     deployment: str | None = Field(default=None, description="Value of {deployment}.")
     gate: bool = Field(default=True, description="Part of the GO / NO-GO verdict.")
@@ -293,7 +302,12 @@ class EnvironmentConfig(_Strict):
     )
     auto_rollback: bool = Field(
         default=False,
-        description="Roll back by itself when a gate fails after a rollout started (loud).",
+        description="Roll back by itself when a release analysis run fails (loud; at most "
+        "once per failed run, never onto a revision that failed).",
+    )
+    bake_time: Duration = Field(
+        default="5m",
+        description="A new revision is GO only after it has been measured this long.",
     )
     steps: dict[str, StepOverride] = Field(
         default_factory=dict, description="Per-step command replacements, by item ID."

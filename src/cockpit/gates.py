@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from cockpit.analysis import RollbackTarget, RunStatus
 from cockpit.config import MetricConfig, duration_seconds
 
 Outcome = Literal["Successful", "Failed", "Inconclusive", "Error", "NoData"]
-Phase = Literal["Pending", "Running", "Successful", "Failed", "Error", "Inconclusive"]
-Display = Literal["ok", "warn", "breach", "no data", "error", "pending"]
+Phase = Literal["Pending", "Running", "Successful", "Failed", "Error", "Inconclusive", "Stale"]
+Display = Literal["ok", "warn", "breach", "no data", "error", "pending", "stale"]
 VerdictState = Literal["GO", "NO-GO", "PENDING"]
 
 
@@ -51,6 +52,7 @@ class MetricState:
     consecutive_errors: int = 0
     fetched_at: datetime | None = None
     last_ok: datetime | None = None
+    run_started: datetime | None = None  # the analysis run these measurements belong to
 
     @property
     def current(self) -> float | None:
@@ -61,7 +63,7 @@ class MetricState:
 
     @property
     def stale(self) -> bool:
-        return self.consecutive_errors > 0
+        return self.phase == "Stale" or self.consecutive_errors > 0
 
 
 def threshold_text(metric: MetricConfig) -> str:
@@ -96,6 +98,47 @@ def display_of(metric: MetricConfig, value: float | None) -> Display:
     return "ok"
 
 
+def stale_after_seconds(metric: MetricConfig) -> float:
+    if metric.stale_after is not None:
+        return duration_seconds(metric.stale_after)
+    return max(120.0, 3 * duration_seconds(metric.step))
+
+
+def grid_floor(moment: datetime, step_seconds: float) -> datetime:
+    """The step-grid point at or before `moment`: range queries start and end on the grid, so
+    the same data always gives the same measurements, whenever it is asked."""
+    step = max(1, int(step_seconds))
+    return datetime.fromtimestamp(int(moment.timestamp()) // step * step, UTC)
+
+
+def grid_ceil(moment: datetime, step_seconds: float) -> datetime:
+    floor = grid_floor(moment, step_seconds)
+    return floor if floor == moment else floor + timedelta(seconds=max(1, int(step_seconds)))
+
+
+def measurements_of(
+    metric: MetricConfig, points: list[Point], *, since: datetime, until: datetime
+) -> tuple[Measurement, ...]:
+    """One measurement per grid step from `since` to `until`; a step the answer has no point
+    for is a NoData measurement (Prometheus leaves out steps without data)."""
+    step = max(1, int(duration_seconds(metric.step)))
+    by_time = {int(p.at.timestamp()) // step * step: p.value for p in points}  # grid slots
+    first = int(grid_ceil(since, step).timestamp())
+    last = int(grid_floor(until, step).timestamp())
+    if last - first > MAX_MEASUREMENTS * step:
+        first = last - MAX_MEASUREMENTS * step
+    found = []
+    for moment in range(first, last + 1, step):
+        value = by_time.get(moment, math.nan)
+        found.append(
+            Measurement(datetime.fromtimestamp(moment, UTC), value, classify(metric, value))
+        )
+    return tuple(found)
+
+
+MAX_MEASUREMENTS = 10_000  # Prometheus refuses more than 11,000 points per series
+
+
 def evaluate(
     metric: MetricConfig,
     query: str,
@@ -107,85 +150,102 @@ def evaluate(
     fetched_at: datetime | None = None,
     last_ok: datetime | None = None,
 ) -> MetricState:
-    """The metric's phase from the points of its last range query since the go-live began."""
+    """The metric's phase in the current release analysis run, from its range query.
+
+    `started` is when the run began; measurements count from `initial_delay` after it, one
+    per step on the step grid, up to the last successful answer (`last_ok`). Failed
+    measurements beyond `failure_limit` fail the metric, wherever they are in the run (fail
+    fast; the run keeps the failure even after the points leave the query's range).
+    """
     delay = duration_seconds(metric.initial_delay)
-    counted = [p for p in points if started is None or (p.at - started).total_seconds() >= delay]
-    measurements = tuple(Measurement(p.at, p.value, classify(metric, p.value)) for p in counted)
-    latest = counted[-1].value if counted else math.nan
+    shown_from = (last_ok or fetched_at or datetime.now(UTC)) - timedelta(
+        seconds=duration_seconds(metric.window)
+    )
     base = {
         "metric": metric,
         "query": query,
-        "points": tuple(points),
-        "measurements": measurements,
+        "points": tuple(p for p in points if p.at >= shown_from),  # the sparkline's window
         "last_error": last_error,
         "consecutive_errors": consecutive_errors,
         "fetched_at": fetched_at,
         "last_ok": last_ok,
+        "run_started": started,
     }
+    measured_from = started + timedelta(seconds=delay) if started is not None else None
+    measurements: tuple[Measurement, ...] = ()
+    if last_ok is not None:
+        since = measured_from or (points[0].at if points else last_ok)
+        if since <= last_ok:
+            measurements = measurements_of(metric, points, since=since, until=last_ok)
+    base["measurements"] = measurements
     shown_value = next((p.value for p in reversed(points) if not math.isnan(p.value)), None)
     display = display_of(metric, shown_value)
     sign = "<" if metric.direction == "upper" else ">="
     limit = f"{sign} {metric.fail:g}{metric.unit}" if metric.fail is not None else "no limit"
 
+    def state(phase: Phase, display: Display, reason: str) -> MetricState:
+        return MetricState(**base, phase=phase, display=display, reason=reason)  # type: ignore[arg-type]
+
     if consecutive_errors >= metric.consecutive_error_limit:
-        return MetricState(
-            **base,  # type: ignore[arg-type]
-            phase="Error",
-            display="error",
-            reason=f"{consecutive_errors} queries in a row failed: {last_error}",
-        )
-    if fetched_at is None:
-        return MetricState(**base, phase="Pending", display="pending")  # type: ignore[arg-type]
-    if started is not None and (fetched_at - started).total_seconds() < delay:
-        return MetricState(
-            **base,  # type: ignore[arg-type]
-            phase="Pending",
-            display=display,
-            reason=f"initial_delay {metric.initial_delay} (analysis restarts after a release "
-            "or a rollback)",
+        return state(
+            "Error", "error", f"{consecutive_errors} queries in a row failed: {last_error}"
         )
     failures = [m for m in measurements if m.outcome == "Failed"]
-    no_data = [m for m in measurements if m.outcome == "NoData"]
     if metric.no_data == "fail":
-        failures += no_data
+        failures += [m for m in measurements if m.outcome == "NoData"]
+        failures.sort(key=lambda m: m.at)
     if len(failures) > metric.failure_limit:
         worst = failures[-1]
         shown = "no data" if math.isnan(worst.value) else f"{worst.value:g}{metric.unit}"
-        return MetricState(
-            **base,  # type: ignore[arg-type]
-            phase="Failed",
-            display=display if display != "ok" else "breach",
-            reason=f"{len(failures)} failed measurement(s) (limit {metric.failure_limit}); "
+        return state(
+            "Failed",
+            display if display != "ok" else "breach",
+            f"{len(failures)} failed measurement(s) (limit {metric.failure_limit}); "
             f"latest failure {shown} at {worst.at:%H:%M:%S}, must be {limit}",
         )
-    if not counted or math.isnan(latest):
-        if metric.no_data == "pass":
-            return MetricState(
-                **base,  # type: ignore[arg-type]
-                phase="Successful",
-                display="no data",
-                reason="no data, and no_data = pass",
+    if consecutive_errors:
+        return state("Stale", "stale", f"cannot see it: the last query failed: {last_error}")
+    if last_ok is None or fetched_at is None:
+        return state("Pending", "pending", "no measurement yet")
+    stale_limit = stale_after_seconds(metric)
+    present = [p for p in points if not math.isnan(p.value)]
+    if present:
+        age = (last_ok - present[-1].at).total_seconds()
+        if age > stale_limit:
+            return state(
+                "Stale",
+                "stale",
+                f"cannot see it: newest point is {age:.0f}s old at {present[-1].at:%H:%M:%S} "
+                f"(stale_after {stale_limit:.0f}s)",
             )
-        return MetricState(
-            **base,  # type: ignore[arg-type]
-            phase="Inconclusive",
-            display="no data",
-            reason="no data (empty or NaN: no traffic?); no_data = inconclusive: a human decides",
+    if measured_from is not None and last_ok < measured_from:
+        left = (measured_from - last_ok).total_seconds()
+        return state(
+            "Pending",
+            display,
+            f"initial_delay {metric.initial_delay}: measuring starts in {left:.0f}s",
+        )
+    latest = measurements[-1].value if measurements else math.nan
+    if math.isnan(latest):
+        if metric.no_data == "pass":
+            return state("Successful", "no data", "no data, and no_data = pass")
+        return state(
+            "Inconclusive",
+            "no data",
+            "no data (empty or NaN: no traffic?); no_data = inconclusive: a human decides",
         )
     healthy = [m for m in measurements if m.outcome == "Successful"]
     if len(healthy) < metric.min_samples:
-        return MetricState(
-            **base,  # type: ignore[arg-type]
-            phase="Running",
-            display=display,
-            reason=f"{len(healthy)} of {metric.min_samples} measurements so far; "
+        return state(
+            "Running",
+            display,
+            f"{len(healthy)} of {metric.min_samples} measurements so far; "
             f"latest {latest:g}{metric.unit}, must be {limit}",
         )
-    return MetricState(
-        **base,  # type: ignore[arg-type]
-        phase="Successful",
-        display=display,
-        reason=f"{len(healthy)} measurements within {limit}; latest {latest:g}{metric.unit}",
+    return state(
+        "Successful",
+        display,
+        f"{len(healthy)} measurements within {limit}; latest {latest:g}{metric.unit}",
     )
 
 
@@ -197,6 +257,11 @@ class Verdict:
     state: VerdictState
     reasons: tuple[str, ...] = ()
     rollback_recommended: bool = False
+    judging: str | None = None  # the revision(s) the current run judges
+    run_id: str | None = None
+    failure: str | None = None  # what fails the run, when it is not recorded as failed yet
+    targets: tuple[RollbackTarget, ...] = ()  # where a rollback should go
+    bake_remaining: float = 0.0
 
     def __str__(self) -> str:
         return self.state + (": " + "; ".join(self.reasons) if self.reasons else "")
@@ -210,7 +275,9 @@ class RolloutFact:
     complete: bool
     failing: bool
     message: str
-    changed_during_go_live: bool = False
+
+
+ErrorsGateState = Literal["ok", "spike", "unknown", "stale", "error"]
 
 
 @dataclass(frozen=True)
@@ -218,46 +285,79 @@ class VerdictInputs:
     metrics: tuple[MetricState, ...] = ()
     rollouts: tuple[RolloutFact, ...] = ()
     failed_items: tuple[str, ...] = ()
-    rollouts_known: bool = True
-    error_spike: str | None = None  # the reason, when the errors gate sees a spike
-    errors_unknown: str | None = None  # why the errors gate cannot judge yet
+    unseen_clusters: tuple[str, ...] = ()  # why a cluster cannot be seen, one per cluster
+    errors: ErrorsGateState | None = None  # None: no errors gate
+    errors_reason: str = ""
+    run: RunStatus | None = None
+
+
+def duration_text(seconds: float) -> str:
+    seconds = max(0, int(seconds + 0.999))
+    minutes, rest = divmod(seconds, 60)
+    return f"{minutes}m{rest:02d}s" if minutes else f"{rest}s"
 
 
 def verdict(inputs: VerdictInputs) -> Verdict:
-    """GO when every gate passes, every rollout is complete and no checklist item failed;
-    NO-GO with its reasons when something failed; PENDING otherwise, also with reasons."""
+    """GO when the current run has baked, every gate passes, every rollout is complete and
+    no checklist item failed. NO-GO when something failed: a failure of the release (a gate
+    breached, pods failing, an error spike) fails the run for good and names where to roll
+    back to. PENDING otherwise, and whenever a source cannot be seen, each with its reason.
+    """
+    failures: list[str] = []  # the release itself failed: these fail the run
     no_go: list[str] = []
     pending: list[str] = []
-    gate_failed = False
     for state in inputs.metrics:
         if not state.metric.gate:
             continue
         name = state.metric.name
-        if state.phase in ("Failed", "Error"):
-            gate_failed = True
-            no_go.append(f"gate {name} {state.phase.lower()}: {state.reason}")
+        if state.phase == "Failed":
+            failures.append(f"gate {name} failed: {state.reason}")
+        elif state.phase == "Error":
+            no_go.append(f"cannot see metric {name}: {state.reason}")
+        elif state.phase == "Stale":
+            pending.append(f"cannot see metric {name}: {state.reason}")
         elif state.phase != "Successful":
             pending.append(f"gate {name} {state.phase.lower()}: {state.reason}")
     for rollout in inputs.rollouts:
         if rollout.failing:
-            no_go.append(f"rollout {rollout.name}: {rollout.message}")
+            failures.append(f"rollout {rollout.name}: {rollout.message}")
         elif not rollout.complete:
             pending.append(f"rollout {rollout.name}: {rollout.message}")
-    if not inputs.rollouts_known:
-        pending.append("rollout status not known yet")
+    pending.extend(inputs.unseen_clusters)
     for item in inputs.failed_items:
         no_go.append(f"checklist item failed: {item}")
-    if inputs.error_spike:
-        gate_failed = True
-        no_go.append(f"errors spike: {inputs.error_spike}")
-    elif inputs.errors_unknown:
-        pending.append(f"errors: {inputs.errors_unknown}")
-    if no_go:
-        rollout_failing = any(r.failing for r in inputs.rollouts)
-        recommend = (gate_failed or rollout_failing) and any(
-            r.changed_during_go_live for r in inputs.rollouts
+    if inputs.errors == "spike":
+        failures.append(f"errors spike: {inputs.errors_reason}")
+    elif inputs.errors == "error":
+        no_go.append(f"cannot see the error tracker: {inputs.errors_reason}")
+    elif inputs.errors in ("unknown", "stale"):
+        pending.append(f"errors: {inputs.errors_reason}")
+    status = inputs.run
+    run = status.run if status else None
+    judging = {"judging": run.label, "run_id": run.id} if run else {}
+    failed_before = run.failed if run else None
+    if failed_before or failures:
+        reasons = list(failures)
+        if failed_before and failed_before not in reasons:
+            at = f" at {run.failed_at:%H:%M:%S}" if run and run.failed_at else ""
+            reasons.insert(0, f"release analysis failed{at} (stays failed): {failed_before}")
+        reasons += no_go
+        targets = status.targets if status else ()
+        if status and status.no_target and not targets:
+            reasons.append(f"no rollback target: {status.no_target}")
+        return Verdict(
+            "NO-GO",
+            tuple(reasons),
+            rollback_recommended=bool(targets),
+            failure=None if failed_before else failures[0],
+            targets=targets,
+            **judging,  # type: ignore[arg-type]
         )
-        return Verdict("NO-GO", tuple(no_go), rollback_recommended=recommend)
+    if no_go:
+        return Verdict("NO-GO", tuple(no_go), **judging)  # type: ignore[arg-type]
+    remaining = status.bake_remaining if status else 0.0
+    if remaining > 0 and run is not None:
+        pending.append(f"baking {run.label}: {duration_text(remaining)} left")
     if pending:
-        return Verdict("PENDING", tuple(pending))
-    return Verdict("GO")
+        return Verdict("PENDING", tuple(pending), bake_remaining=remaining, **judging)  # type: ignore[arg-type]
+    return Verdict("GO", **judging)  # type: ignore[arg-type]

@@ -1,74 +1,14 @@
-"""Live sources for the headless commands: the same watchers the TUI uses, collected."""
+"""What the headless commands print: the live board's data as JSON and as lines."""
 
 from __future__ import annotations
 
 import math
-import threading
-import time
 from typing import Any
 
+from cockpit.analysis import ReleaseRun
 from cockpit.gates import MetricState, Verdict, threshold_text
-from cockpit.session import GoLiveSession
 from cockpit.sources.errors import ErrorFeed
-from cockpit.sources.kube import ClusterSnapshot, ClusterWatcher, DeploymentView
-
-
-class RolloutMonitor:
-    """Runs one ClusterWatcher per cluster and keeps their latest snapshots."""
-
-    def __init__(self, session: GoLiveSession) -> None:
-        self.session = session
-        self.snapshots: dict[str, ClusterSnapshot] = {}
-        self.watchers: list[ClusterWatcher] = []
-        self._changed = threading.Condition()
-        self._version = 0
-
-    def _receive(self, snapshot: ClusterSnapshot) -> None:
-        with self._changed:
-            self.snapshots[snapshot.cluster] = snapshot
-            self._version += 1
-            self._changed.notify_all()
-
-    def start(self) -> None:
-        for cluster in self.session.environment.clusters:
-            watcher = ClusterWatcher(cluster, self.session.config, self._receive)
-            watcher.start()
-            self.watchers.append(watcher)
-
-    def stop(self) -> None:
-        for watcher in self.watchers:
-            watcher.stop()
-
-    def current(self) -> list[ClusterSnapshot]:
-        with self._changed:
-            return [
-                self.snapshots[c.name]
-                for c in self.session.environment.clusters
-                if c.name in self.snapshots
-            ]
-
-    def wait_synced(self, seconds: float) -> list[ClusterSnapshot]:
-        """Until every cluster has been listed once, or has failed, or the time is up."""
-        deadline = time.monotonic() + seconds
-        names = [c.name for c in self.session.environment.clusters]
-        with self._changed:
-            while time.monotonic() < deadline:
-                settled = all(
-                    n in self.snapshots
-                    and (self.snapshots[n].synced or self.snapshots[n].last_error)
-                    for n in names
-                )
-                if settled:
-                    break
-                self._changed.wait(max(0.05, deadline - time.monotonic()))
-        return self.current()
-
-    def next_change(self) -> list[ClusterSnapshot]:
-        with self._changed:
-            seen = self._version
-            while self._version == seen:
-                self._changed.wait(1.0)
-        return self.current()
+from cockpit.sources.kube import ClusterSnapshot, DeploymentView
 
 
 def _verdict(view: DeploymentView) -> str:
@@ -153,7 +93,36 @@ def verdict_json(result: Verdict) -> dict[str, Any]:
     return {
         "state": result.state,
         "reasons": list(result.reasons),
+        "judging": result.judging,
+        "run": result.run_id,
+        "bake_remaining_seconds": round(result.bake_remaining),
         "rollback_recommended": result.rollback_recommended,
+        "rollback_targets": [
+            {
+                "cluster": t.cluster,
+                "deployment": t.deployment,
+                "revision": t.revision,
+                "images": list(t.images),
+                "why": t.why,
+            }
+            for t in result.targets
+        ],
+    }
+
+
+def run_json(run: ReleaseRun | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {
+        "id": run.id,
+        "kind": run.kind,
+        "judging": run.label,
+        "started": run.started.isoformat(timespec="seconds"),
+        "by": run.by,
+        "outcome": run.outcome,
+        "failed": run.failed,
+        "ended": run.ended,
+        "workloads": [w.as_json() for w in run.workloads],
     }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 
+from cockpit.analysis import RunHistory
 from cockpit.audit import AuditEntry
 from cockpit.session import GoLiveSession
 
@@ -74,7 +75,22 @@ def describe(entry: AuditEntry) -> str:
     if action in ("pause_requested", "resume_requested"):
         return f"{action.replace('_', ' ')}: {where}"
     if action == "verdict":
-        return f"verdict {f.get('state')}: " + "; ".join(f.get("reasons") or []) or ""
+        via = " (cockpit gate)" if f.get("via") == "gate" else ""
+        judging = f" — judging {f['judging']}" if f.get("judging") else ""
+        return f"verdict {f.get('state')}{via}{judging}: " + "; ".join(f.get("reasons") or [])
+    if action == "run_start":
+        kind = {
+            "baseline": "BASELINE",
+            "rollback": "ROLLBACK observed",
+            "rollout": "ROLLOUT observed",
+        }
+        return f"{kind.get(str(f.get('kind')), 'RUN')}: {f.get('label')} — {f.get('by')}"
+    if action == "run_failed":
+        return f"release analysis FAILED: {f.get('label')} — {f.get('reason')}"
+    if action == "run_passed":
+        return f"release analysis passed: {f.get('label')}"
+    if action == "run_end":
+        return f"release analysis ended ({f.get('reason')}), outcome {f.get('outcome')}"
     if action == "release_start":
         return f"release {f.get('version')} started"
     if action == "deploy_marker":
@@ -89,6 +105,8 @@ def build_markdown(session: GoLiveSession) -> str:
     progress = session.progress()
     verdicts = [e for e in entries if e.action == "verdict"]
     final = verdicts[-1].fields if verdicts else None
+    runs = RunHistory.of(entries)
+    last_run = runs.runs[-1] if runs.runs else None
     started = entries[0].ts[:19].replace("T", " ") if entries else "-"
     ended = entries[-1].ts[:19].replace("T", " ") if entries else "-"
     lines = [
@@ -96,11 +114,16 @@ def build_markdown(session: GoLiveSession) -> str:
         "",
         f"- Environment: **{session.env_name}**"
         + (" (production)" if session.environment.production else ""),
-        f"- Release: {session.release_version() or 'not recorded'}",
+        f"- Live at the end: {last_run.label}"
+        if last_run
+        else f"- Release: {session.release_version() or 'not recorded'}",
         f"- From {started} to {ended} UTC ({len(entries)} audited actions)",
         f"- Checklist: {progress.done} done, {progress.skipped} skipped, {progress.failed} failed, "
         f"{progress.pending} open, of {progress.total}",
-        f"- Final verdict: **{final['state']}**" if final else "- Final verdict: not recorded",
+        f"- Final verdict: **{final['state']}**"
+        + (f", judging {final['judging']}" if final.get("judging") else "")
+        if final
+        else "- Final verdict: not recorded",
     ]
     if final and final.get("reasons"):
         lines += [f"  - {_cell(r)}" for r in final["reasons"]]
@@ -121,6 +144,23 @@ def build_markdown(session: GoLiveSession) -> str:
             lines.append(f"| {_time(entry)} | {_cell(describe(entry))} | {actor} |")
     else:
         lines.append("None.")
+    lines.append("")
+
+    lines += ["## Release analysis runs", ""]
+    if runs.runs:
+        lines += ["| started | what was judged | by | outcome |", "|---|---|---|---|"]
+        for run in runs.runs:
+            outcome = run.outcome.upper() if run.failed else run.outcome
+            if run.failed:
+                outcome += f": {run.failed}"
+            if run.ended:
+                outcome += f" (then {run.ended})"
+            lines.append(
+                f"| {run.started:%H:%M:%S} | {_cell(run.label)} | {_cell(run.by)} | "
+                f"{_cell(outcome)} |"
+            )
+    else:
+        lines.append("No run was observed (no cluster configured, or the cockpit never saw one).")
     lines.append("")
 
     lines += ["## Gate values at key moments", ""]
@@ -213,6 +253,8 @@ def verdict_fields(result: Any, metric_states: list[Any]) -> dict[str, Any]:
     return {
         "state": result.state,
         "reasons": list(result.reasons),
+        "judging": getattr(result, "judging", None),
+        "run": getattr(result, "run_id", None),
         "metrics": {
             state.metric.name: {
                 "value": None if state.current is None else round(state.current, 4),

@@ -10,6 +10,8 @@ same target selection, same refusals, same patch.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -164,6 +166,13 @@ def _hashless_view(template: JSON) -> JSON:
 def same_template(a: JSON, b: JSON) -> bool:
     """kubectl's template equality, ignoring the hash label (no copies: this runs per redraw)."""
     return _hashless_view(a) == _hashless_view(b)
+
+
+def template_digest(template: JSON) -> str:
+    """A short, stable name for a pod template (the hash label left out): two objects run the
+    same pods exactly when their digests match, whichever ReplicaSet or revision carries it."""
+    canonical = json.dumps(_hashless_view(template), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
 def new_replicaset(deployment: JSON, replicasets: list[JSON]) -> JSON | None:

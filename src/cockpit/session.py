@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from cockpit.analysis import RunStatus
 from cockpit.audit import AuditEntry, AuditLog
 from cockpit.checklist import Checklist, ChecklistItem, Section, load_checklist
 from cockpit.checks import BoundCheck, CheckContext, CheckResult, compile_binding, run_checks
@@ -32,7 +33,15 @@ from cockpit.config import (
     load_config,
 )
 from cockpit.errors import CockpitError, ConfigError
-from cockpit.gates import MetricState, RolloutFact, Verdict, VerdictInputs, verdict
+from cockpit.gates import (
+    ErrorsGateState,
+    MetricState,
+    RolloutFact,
+    Verdict,
+    VerdictInputs,
+    duration_text,
+    verdict,
+)
 from cockpit.identity import Operator
 from cockpit.rollout import UndoPlan
 from cockpit.sources.errors import ErrorFeed
@@ -524,8 +533,11 @@ class GoLiveSession:
         to_revision: int = 0,
         *,
         trigger: str = "operator",
+        run: str | None = None,
     ) -> UndoPlan:
-        """kubectl rollout undo, audited before (what was asked) and after (what happened)."""
+        """kubectl rollout undo, audited before (what was asked) and after (what happened).
+
+        `run`: the release analysis run an automatic rollback answers (one per failed run)."""
         self._refuse_if_read_only("roll back")
         actions = self.actions(cluster)
         plan = actions.plan_rollback(deployment, to_revision)
@@ -537,6 +549,7 @@ class GoLiveSession:
         }
         self._audit(
             "rollback_requested",
+            run=run,
             **where,
             from_revision=plan.current_revision,
             to_revision=plan.target_revision,
@@ -670,43 +683,67 @@ class GoLiveSession:
         metrics: Sequence[MetricState],
         snapshots: Sequence[ClusterSnapshot],
         errors: ErrorFeed | None = None,
+        run: RunStatus | None = None,
+        now: datetime | None = None,
     ) -> Verdict:
-        started = self.go_live_started()
+        """The verdict from these sources' latest data (the live board passes its own)."""
+        now = now or datetime.now(UTC)
         facts = []
-        for snapshot in snapshots:
-            for view in snapshot.deployments:
+        for shot in snapshots:
+            for view in shot.deployments:
                 facts.append(
                     RolloutFact(
                         name=f"{view.cluster}/{view.name}",
                         complete=view.found and view.verdict.state == "complete",
                         failing=view.failing,
                         message=(str(view.trouble[0]) if view.trouble else view.verdict.message),
-                        changed_during_go_live=view.released_since(started),
                     )
                 )
-        known = {s.cluster for s in snapshots if s.synced}
+        by_name = {s.cluster: s for s in snapshots}
+        unseen: list[str] = []
+        for cluster in self.environment.clusters:
+            snapshot = by_name.get(cluster.name)
+            if snapshot is None or not snapshot.synced:
+                why = f": {snapshot.last_error}" if snapshot and snapshot.last_error else ""
+                unseen.append(f"cannot see cluster {cluster.name}: not listed yet{why}")
+            elif not snapshot.connected:
+                age = snapshot.stale_for(now)
+                since = f" for {duration_text(age)}" if age is not None else ""
+                unseen.append(f"cannot see cluster {cluster.name}{since}: {snapshot.last_error}")
         failed = [
             v.item.text for v in map(self.view, self.checklist.items()) if v.status == "failed"
         ]
-        tracker = self.environment.errors
-        spike = unknown = None
-        if tracker is not None and tracker.gate:
-            if errors is None or errors.fetched_at is None:
-                unknown = "no answer from the error tracker yet"
-            elif errors.last_error and errors.spike is None:
-                unknown = f"error tracker unreachable: {errors.last_error}"
-            elif errors.spike is not None and errors.spike.spiking:
-                spike = errors.spike.reason
+        gate, why = self._errors_gate(errors)
         return verdict(
             VerdictInputs(
                 metrics=tuple(metrics),
                 rollouts=tuple(facts),
                 failed_items=tuple(failed),
-                rollouts_known=all(c.name in known for c in self.environment.clusters),
-                error_spike=spike,
-                errors_unknown=unknown,
+                unseen_clusters=tuple(unseen),
+                errors=gate,
+                errors_reason=why,
+                run=run,
             )
         )
+
+    def _errors_gate(self, errors: ErrorFeed | None) -> tuple[ErrorsGateState | None, str]:
+        tracker = self.environment.errors
+        if tracker is None or not tracker.gate:
+            return None, ""
+        if errors is None or errors.fetched_at is None:
+            return "unknown", "no answer from the error tracker yet"
+        if errors.consecutive_errors >= tracker.consecutive_error_limit:
+            return (
+                "error",
+                f"{errors.consecutive_errors} polls in a row failed: {errors.last_error}",
+            )
+        if errors.last_error:
+            return "stale", f"cannot see the error tracker: {errors.last_error}"
+        if errors.spike is None:
+            return "unknown", "no event counts from the error tracker yet"
+        if errors.spike.spiking:
+            return "spike", errors.spike.reason
+        return "ok", ""
 
     # --- output --------------------------------------------------------------------------------
 

@@ -23,6 +23,8 @@ from cockpit.rehearsal.scenario import (
 from cockpit.starter import TARGET_METRICS
 
 NAMESPACE = "servicedesk"
+# A new revision is GO after this long on the rehearsal's clock (production default: 5m).
+REHEARSAL_BAKE_SECONDS = 30
 DEPLOYMENTS = {"servicedesk-app": 4, "servicedesk-worker": 2}
 RELEASE_IMAGE = "registry.example.com/servicedesk:{version}"
 
@@ -143,6 +145,7 @@ def start_rehearsal(
             label = "ServiceDesk REHEARSAL"
             production = true
             allow_commands = true
+            bake_time = "{max(1, round(REHEARSAL_BAKE_SECONDS * scale))}s"
 
             [environments.rehearsal.placeholders]
             version = "2.0.0"

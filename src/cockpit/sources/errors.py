@@ -72,6 +72,8 @@ class ErrorFeed:
     last_ok: datetime | None = None
     last_error: str | None = None
     requests: int = 0
+    consecutive_errors: int = 0
+    run_started: datetime | None = None  # the analysis run its spike counts events for
 
     @property
     def stale(self) -> bool:
@@ -376,9 +378,15 @@ def spike_from_series(
     factor: float,
     min_events: int,
     now: datetime,
+    since: datetime | None = None,
 ) -> SpikeState:
-    """Events in the last window against the average per window before the go-live."""
-    current = sum(c for at, c in series if (now - at).total_seconds() <= window_seconds)
+    """Events in the last window (and since the analysis run began: what the revision
+    before it caused is not this one's) against the average per window before the go-live."""
+    current = sum(
+        c
+        for at, c in series
+        if (now - at).total_seconds() <= window_seconds and (since is None or at >= since)
+    )
     cut = started or (now - timedelta(seconds=window_seconds))
     before = [(at, c) for at, c in series if at < cut]
     if before:
@@ -402,10 +410,12 @@ class ErrorWatcher:
     session: Any
     on_update: Callable[[ErrorFeed], object]
     started: datetime | None = None
+    run_started: datetime | None = None  # set by the live board when a run starts
     feed: ErrorFeed = field(default_factory=ErrorFeed)
     _samples: deque[tuple[datetime, int]] = field(default_factory=lambda: deque(maxlen=2000))
     _baseline_hourly: list[tuple[datetime, int]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _wake: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     @property
@@ -422,6 +432,7 @@ class ErrorWatcher:
 
     def poll(self) -> ErrorFeed:
         now = datetime.now(UTC)
+        run_started = self.run_started
         config = self.config
         try:
             token = self._token()
@@ -441,11 +452,17 @@ class ErrorWatcher:
             last_ok=now,
             last_error=None,
             requests=self.feed.requests + requests,
+            run_started=run_started,
         )
         return self.feed
 
     def _failed(self, now: datetime, error: str) -> ErrorFeed:
-        self.feed = replace(self.feed, fetched_at=now, last_error=error)
+        self.feed = replace(
+            self.feed,
+            fetched_at=now,
+            last_error=error,
+            consecutive_errors=self.feed.consecutive_errors + 1,
+        )
         return self.feed
 
     def _classify(self, issues: list[ErrorIssue], now: datetime) -> list[ErrorIssue]:
@@ -524,6 +541,7 @@ class ErrorWatcher:
             factor=self.config.spike_factor,
             min_events=self.config.spike_min_events,
             now=now,
+            since=self.run_started,
         )
 
     def _series_from_samples(self, now: datetime, window: float) -> list[tuple[datetime, int]]:
@@ -547,6 +565,11 @@ class ErrorWatcher:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Poll now (a new analysis run started), not at the next interval."""
+        self._wake.set()
 
     def _run(self) -> None:
         interval = duration_seconds(self.config.interval)
@@ -556,4 +579,5 @@ class ErrorWatcher:
             wait = interval
             if feed.last_error and "rate limit" in feed.last_error:
                 wait = max(interval, 60.0)
-            self._stop.wait(wait)
+            self._wake.wait(wait)
+            self._wake.clear()

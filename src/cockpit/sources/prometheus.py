@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit.conditions import parse_sample_value
 from cockpit.config import MetricConfig, duration_seconds
-from cockpit.gates import MetricState, Point, evaluate
+from cockpit.gates import MAX_MEASUREMENTS, MetricState, Point, evaluate, grid_floor
 
 if TYPE_CHECKING:  # the client and requests load on first use, not at start-up
     from prometheus_api_client import PrometheusConnect
@@ -159,6 +159,20 @@ def range_query(
         raise PrometheusError(f"malformed series in the answer: {exc}") from exc
 
 
+def query_span(
+    metric: MetricConfig, started: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """The range a poll asks for, on the step grid: the sparkline's window, and back to the
+    start of the release analysis run (every measurement of the run is judged), capped at
+    what Prometheus answers in one series."""
+    step = duration_seconds(metric.step)
+    end = grid_floor(now, step)
+    start = end - timedelta(seconds=duration_seconds(metric.window))
+    if started is not None:
+        start = min(start, grid_floor(started, step))
+    return max(start, end - timedelta(seconds=MAX_MEASUREMENTS * max(1, int(step)))), end
+
+
 class MetricsWatcher:
     """Polls each metric at its own interval from one thread, so polls never overlap; each
     update goes to the callback as a MetricState (stale with its error when Prometheus fails,
@@ -175,6 +189,7 @@ class MetricsWatcher:
         self.on_update = on_update
         self._started = started
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.states: dict[str, MetricState] = {}
         self.requests = 0
@@ -219,7 +234,6 @@ class MetricsWatcher:
         previous = self.states.get(metric.name)
         query = self.query_of(metric)
         now = datetime.now(UTC)
-        window = duration_seconds(metric.window)
         step = duration_seconds(metric.step)
         errors = previous.consecutive_errors if previous else 0
         last_ok = previous.last_ok if previous else None
@@ -229,7 +243,8 @@ class MetricsWatcher:
             if client is None:
                 client = self._client()
             self.requests += 1
-            raw = range_query(client, query, now - timedelta(seconds=window), now, step)
+            start, end = query_span(metric, self.started, now)
+            raw = range_query(client, query, start, end, step)
             points = [Point(at, value * metric.scale) for at, value in raw]
             errors, last_ok = 0, now
         except PrometheusError as exc:
@@ -266,12 +281,20 @@ class MetricsWatcher:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Poll every metric now (a new analysis run started), not at its next interval."""
+        self._wake.set()
 
     def _run(self) -> None:
         metrics = list(self.session.environment.metrics)
         due = {m.name: 0.0 for m in metrics}
         client: PrometheusConnect | None = None
         while not self._stop.is_set():
+            if self._wake.is_set():
+                self._wake.clear()
+                due = dict.fromkeys(due, 0.0)
             now = time.monotonic()
             for metric in metrics:
                 if self._stop.is_set():
@@ -289,7 +312,7 @@ class MetricsWatcher:
                 due[metric.name] = time.monotonic() + duration_seconds(metric.interval)
                 self.on_update(state)
             wait = min(due.values()) - time.monotonic()
-            self._stop.wait(max(0.1, min(wait, 5.0)))
+            self._wake.wait(max(0.1, min(wait, 5.0)))
 
 
 def fill_placeholders(text: str, values: dict[str, str]) -> str:

@@ -15,16 +15,17 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
+from cockpit.analysis import RollbackTarget
+from cockpit.board import LiveBoard
 from cockpit.checklist import ChecklistItem, Section
 from cockpit.errors import CockpitError
-from cockpit.gates import MetricState
+from cockpit.gates import Verdict
 from cockpit.session import GoLiveSession, ItemRunResult
-from cockpit.sources.errors import ErrorFeed, ErrorWatcher
-from cockpit.sources.kube import ClusterWatcher, DeploymentView
-from cockpit.sources.prometheus import MetricsWatcher
+from cockpit.sources.kube import DeploymentView
 from cockpit.tui.screens.confirm import ConfirmScreen
 from cockpit.tui.screens.error_detail import ErrorDetailScreen
 from cockpit.tui.screens.help import HelpScreen
@@ -92,6 +93,13 @@ class CockpitApp(App[None]):
             id="app.rollback_recommended",
         ),
         Binding(
+            "v",
+            "toggle_reasons",
+            "Why",
+            tooltip="Show every reason of the verdict, or only the first",
+            id="app.verdict_reasons",
+        ),
+        Binding(
             "ctrl+q", "quit", "Quit", tooltip="Quit; everything is already saved", id="app.quit"
         ),
     ]
@@ -110,17 +118,18 @@ class CockpitApp(App[None]):
         self.state_poll_seconds = state_poll_seconds
         self.exit_problem: str | None = None
         self.start_sources = start_sources
-        self.watchers: list[ClusterWatcher] = []
-        self.metrics_watcher: MetricsWatcher | None = None
-        self.metric_states: dict[str, MetricState] = {}
-        self.error_watcher: ErrorWatcher | None = None
-        self.error_feed: ErrorFeed | None = None
+        # The board owns the watchers and the verdict; panes get its updates as messages.
+        self.board = LiveBoard(
+            session,
+            on_cluster=lambda snapshot: self._to_pane(RolloutPane, RolloutPane.Snapshot(snapshot)),
+            on_metric=lambda state: self._to_pane(MetricsPane, MetricsPane.Update(state)),
+            on_errors=lambda feed: self._to_pane(ErrorsPane, ErrorsPane.Update(feed)),
+        )
+        self.verdict_now: Verdict | None = None
         self.recommended = False
         # Every metric reports on its own: two dozen arrive together at each poll, and one
         # verdict for the lot is enough (keys pressed meanwhile are not kept waiting).
         self._request_verdict = Throttle(self, VERDICT_INTERVAL, self._refresh_verdict)
-        self.last_recorded: str | None = None
-        self.auto_rolled_back: set[tuple[str, str, int]] = set()
         for theme in self.catalog.themes.values():
             self.register_theme(theme)
         theme, fallback_message = self.catalog.pick(session.config.model.theme)
@@ -156,55 +165,32 @@ class CockpitApp(App[None]):
             self.notify(notice, title="State recovered", severity="warning", timeout=30)
         self.query_one(ChecklistTree).focus()
         self.set_interval(self.state_poll_seconds, self._poll_state)
+        self.set_interval(1.0, self._tick_countdown)
         if self.start_sources:
-            self._start_watchers()
-            self._start_metrics()
-            self._start_errors()
+            self._start_sources()
 
-    # --- Kubernetes -------------------------------------------------------------------------------
+    # --- sources -------------------------------------------------------------------------------
 
-    def _start_watchers(self) -> None:
-        pane = self.query_one(RolloutPane)
-        for cluster in self.session.environment.clusters:
-            try:
-                watcher = ClusterWatcher(
-                    cluster,
-                    self.session.config,
-                    lambda snapshot: pane.post_message(RolloutPane.Snapshot(snapshot)),
-                )
-                watcher.start()
-            except CockpitError as exc:
-                self._report(exc)
-                continue
-            self.watchers.append(watcher)
+    def _to_pane(self, pane: type[Widget], message: Message) -> None:
+        """From a watcher thread: hand the update to its pane (messages are thread-safe)."""
+        try:
+            self.query_one(pane).post_message(message)
+        except NoMatches:  # the screen is gone (shutting down)
+            return
 
-    def _start_metrics(self) -> None:
-        pane = self.query_one(MetricsPane)
-        self.metrics_watcher = MetricsWatcher(
-            self.session,
-            lambda state: pane.post_message(MetricsPane.Update(state)),
-            started=self.session.analysis_started,
-        )
-        self.metrics_watcher.start()
+    def _start_sources(self) -> None:
+        self.board.start()
+        for problem in self.board.problems:
+            self._report(problem)
+        self.board.problems.clear()
 
-    def _start_errors(self) -> None:
-        pane = self.query_one(ErrorsPane)
-        self.error_watcher = ErrorWatcher(
-            self.session,
-            lambda feed: pane.post_message(ErrorsPane.Update(feed)),
-            started=self.session.go_live_started(),
-        )
-        self.error_watcher.start()
-
-    def on_errors_pane_update(self, message: ErrorsPane.Update) -> None:
-        self.error_feed = message.feed
+    def on_errors_pane_update(self, _message: ErrorsPane.Update) -> None:
         self._request_verdict()
 
     def on_error_table_open(self, message: ErrorTable.Open) -> None:
         self.push_screen(ErrorDetailScreen(message.issue))
 
-    def on_metrics_pane_update(self, message: MetricsPane.Update) -> None:
-        self.metric_states[message.state.metric.name] = message.state
+    def on_metrics_pane_update(self, _message: MetricsPane.Update) -> None:
         self._request_verdict()
 
     def on_rollout_pane_redrawn(self, _message: RolloutPane.Redrawn) -> None:
@@ -225,67 +211,77 @@ class CockpitApp(App[None]):
     def _refresh_verdict(self) -> None:
         if self._shutting_down():
             return
-        snapshots = list(self.query_one(RolloutPane).snapshots.values())
-        result = self.session.verdict(list(self.metric_states.values()), snapshots, self.error_feed)
-        views = [v for s in snapshots for v in s.deployments]
-        self.query_one(VerdictBar).show(result, self.session.release_version(views))
-        env = self.session.environment
-        judged = bool(env.metrics or env.clusters or env.errors)
-        if (
-            judged
-            and result.state != self.last_recorded
-            and (self.metric_states or not env.metrics)
-        ):
-            self.last_recorded = result.state
-            try:
-                self.session.record_verdict(result, list(self.metric_states.values()))
-            except CockpitError as exc:
-                self._report(exc)
+        result = self.board.verdict()
+        self.verdict_now = result
+        self.query_one(VerdictBar).show(result, self.session.release_version(self.board.views()))
+        try:
+            self.board.record(result)
+        except CockpitError as exc:
+            self._report(exc)
+        for problem in self.board.problems:
+            self._report(problem)
+        self.board.problems.clear()
         if result.rollback_recommended and not self.recommended:
             self.bell()
             self.notify(
-                "A gate failed after the rollout started. Press B to roll back.",
+                "The release analysis failed. Press B to roll back to the last good revision.",
                 title="ROLLBACK RECOMMENDED",
                 severity="error",
                 timeout=30,
             )
-            if self.session.environment.auto_rollback and not self.session.read_only:
-                self._auto_rollback()
+        if result.rollback_recommended and self.session.environment.auto_rollback:
+            self._maybe_auto_rollback(result)
         if result.rollback_recommended != self.recommended:
             self.recommended = result.rollback_recommended
             self.refresh_bindings()  # B (recommended rollback) comes or goes
 
-    def _recent_views(self) -> list[DeploymentView]:
-        """Deployments that changed during this go-live, newest first."""
-        started = self.session.go_live_started()
-        views = [v for v in self.query_one(RolloutPane).views.values() if v.released_since(started)]
-        return sorted(views, key=lambda v: v.revision, reverse=True)
+    def _target_view(self, target: RollbackTarget) -> DeploymentView | None:
+        return self.query_one(RolloutPane).views.get((target.cluster, target.deployment))
 
     def action_rollback_recommended(self) -> None:
-        recent = self._recent_views()
-        if len(recent) == 1:
-            self.perform_rollout("rollback", recent[0])
-        elif recent:
-            self.push_screen(RollbackAllScreen(self.session, recent), self._after_rollback)
+        result = self.verdict_now
+        if result is None or not result.targets:
+            return
+        target = result.targets[0]
+        view = self._target_view(target)
+        if view is None or self.session.read_only:
+            return
+        if len(result.targets) > 1:
+            rest = ", ".join(t.deployment for t in result.targets[1:])
+            self.notify(f"Also to roll back after this one: {rest}", title="Rollback", timeout=20)
+        self.push_screen(
+            RollbackScreen(self.session, view, target.revision, target.why), self._after_rollback
+        )
+
+    def _maybe_auto_rollback(self, result: Verdict) -> None:
+        """At most one automatic rollback per failed run, only onto a revision that has not
+        failed (the targets say which); a run whose targets are gone says why and stops."""
+        run = self.board.analysis.current
+        if self.session.read_only or run is None or run.id != result.run_id:
+            return
+        if not self.board.analysis.auto_rollback_due(run):
+            return
+        self.board.analysis.note_auto_rollback(run)
+        self._auto_rollback(run.id, list(result.targets))
 
     @work(thread=True, exit_on_error=False, group="kube-action")
-    def _auto_rollback(self) -> None:
-        for view in self.call_from_thread(self._recent_views):
-            key = (view.cluster, view.name, view.revision)
-            if key in self.auto_rolled_back:
-                continue
-            self.auto_rolled_back.add(key)
+    def _auto_rollback(self, run_id: str, targets: list[RollbackTarget]) -> None:
+        for target in targets:
             try:
                 plan = self.session.rollback(
-                    self.session.cluster(view.cluster), view.name, trigger="auto_rollback"
+                    self.session.cluster(target.cluster),
+                    target.deployment,
+                    target.revision,
+                    trigger="auto_rollback",
+                    run=run_id,
                 )
             except CockpitError as exc:
                 self.call_from_thread(self._report, exc)
                 continue
             self.call_from_thread(
                 self.notify,
-                f"AUTO-ROLLBACK: {view.name} back to revision {plan.target_revision} "
-                "(auto_rollback = true in this environment)",
+                f"AUTO-ROLLBACK: {target.deployment} back to revision {plan.target_revision} "
+                f"({target.why}; auto_rollback = true in this environment)",
                 title="AUTO-ROLLBACK",
                 severity="error",
                 timeout=60,
@@ -344,18 +340,21 @@ class CockpitApp(App[None]):
         self.push_screen(RollbackAllScreen(self.session, views), self._after_rollback)
 
     def on_unmount(self) -> None:
-        for watcher in self.watchers:
-            watcher.stop()
-        if self.metrics_watcher is not None:
-            self.metrics_watcher.stop()
-        if self.error_watcher is not None:
-            self.error_watcher.stop()
+        self.board.stop()
         # Any clean exit closes the session in the audit log; a dropped SSH session or a
         # kill leaves a session_start without its end, which is what happened.
         try:
             self.session.end()
         except CockpitError as exc:
             self.exit_problem = exc.render()  # printed by the CLI once the screen is gone
+
+    def action_toggle_reasons(self) -> None:
+        self.query_one(VerdictBar).toggle()
+
+    def _tick_countdown(self) -> None:
+        """Bake time and initial delays count down on screen while they last."""
+        if self.verdict_now is not None and self.verdict_now.bake_remaining > 0:
+            self._request_verdict()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -89,12 +89,19 @@ class RollbackScreen(ModalScreen[str | None]):
             self.outcome = outcome
             self.error = error
 
-    def __init__(self, session: GoLiveSession, view: DeploymentView) -> None:
+    def __init__(
+        self,
+        session: GoLiveSession,
+        view: DeploymentView,
+        to_revision: int = 0,
+        why: str | None = None,
+    ) -> None:
         super().__init__()
         self.session = session
         self.view = view
         self.cluster: ClusterConfig = session.cluster(view.cluster)
-        self.to_revision = 0
+        self.to_revision = to_revision  # the recommended target, when the verdict names one
+        self.why = why
         self.prepared: Prepared | None = None
         self.busy = False
 
@@ -114,12 +121,17 @@ class RollbackScreen(ModalScreen[str | None]):
                     Option(
                         f"revision {r.revision}: {', '.join(r.images)}"
                         + (f" — {r.change_cause}" if r.change_cause else "")
-                        + f" ({r.age()} old)",
+                        + f" ({r.age()} old)"
+                        + (" — RECOMMENDED: last good" if r.revision == self.to_revision else ""),
                         id=str(r.revision),
                     )
                     for r in rows
                 ]
-                yield OptionList(*options, id="rb-revisions")
+                revisions = OptionList(*options, id="rb-revisions")
+                ids = [option.id for option in options]
+                if str(self.to_revision) in ids:
+                    revisions.highlighted = ids.index(str(self.to_revision))
+                yield revisions
             yield Input(placeholder=f"type {self.view.name} to confirm", id="rb-confirm")
             with Horizontal(id="rb-buttons"):
                 yield Button("Cancel", id="rb-cancel", variant="primary")

@@ -25,6 +25,7 @@ class VerdictBar(Static):
     VerdictBar.-go { background: $success-darken-2; }
     VerdictBar.-no-go { background: $error-darken-1; }
     VerdictBar.-recommend { text-style: bold; }
+    VerdictBar.-expanded { max-height: 12; text-wrap: wrap; }
     """
 
     def __init__(self, session: GoLiveSession, **kwargs: str) -> None:
@@ -32,6 +33,7 @@ class VerdictBar(Static):
         self.session = session
         self.verdict = Verdict("PENDING", ("waiting for the first measurements",))
         self.release: str | None = None
+        self.expanded = False  # every reason on its own line, not just the first
 
     def on_mount(self) -> None:
         self.show(self.verdict)
@@ -54,10 +56,22 @@ class VerdictBar(Static):
         text.append(f"  go-live {elapsed}")
         if verdict.rollback_recommended:
             text.append("  ROLLBACK RECOMMENDED — press B", style="bold")
-        if verdict.reasons:
-            more = f" (+{len(verdict.reasons) - 1} more)" if len(verdict.reasons) > 1 else ""
+        if verdict.judging:
+            text.append(f"  judging {verdict.judging}")
+        if verdict.reasons and self.expanded:
+            for reason in verdict.reasons:
+                text.append(f"\n• {reason}")
+        elif verdict.reasons:
+            more = (
+                f" (+{len(verdict.reasons) - 1} more: press v)" if len(verdict.reasons) > 1 else ""
+            )
             text.append(f"\n{verdict.reasons[0]}{more}")
         self.set_class(verdict.state == "GO", "-go")
         self.set_class(verdict.state == "NO-GO", "-no-go")
         self.set_class(verdict.rollback_recommended, "-recommend")
+        self.set_class(self.expanded, "-expanded")
         show_text(self, text)
+
+    def toggle(self) -> None:
+        self.expanded = not self.expanded
+        self.show(self.verdict)

@@ -1,0 +1,559 @@
+"""Release analysis runs: which revision the verdict is judging, and what became of it.
+
+A run starts whenever a watched Deployment gets a new pod template, whoever changed it: the
+cockpit, `kubectl set image`, CI, a GitOps controller. A template that comes back (a rollback,
+from the cockpit or `kubectl rollout undo`) ends the run as rolled back and starts a run for
+the restored revision. Within a run a failure is final (fail fast, and the run stays Failed
+until a newer run starts), and GO needs the bake time. Runs and their outcomes are audit
+entries (`run_start`, `run_failed`, `run_passed`, `run_end`), so a restarted cockpit,
+`cockpit status` and `cockpit gate` all judge the same run.
+
+The rollback target follows from the runs: the last revision that was live and did not fail
+before the failed run; never a revision whose run failed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from cockpit.audit import AuditEntry, AuditLog
+from cockpit.identity import Operator
+from cockpit.rollout import JSON, owned_replicasets, parse_time, revision_of, template_digest
+
+RunKind = Literal["baseline", "rollout", "rollback"]
+RUN_ACTIONS = frozenset({"run_start", "run_failed", "run_passed", "run_end"})
+OBSERVED = "observed in the cluster"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One watched Deployment at one pod template."""
+
+    cluster: str
+    deployment: str
+    template: str  # template_digest of its pod template
+    revision: int = 0
+    images: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.cluster}/{self.deployment}"
+
+    @property
+    def label(self) -> str:
+        version = ", ".join(_short_image(i) for i in self.images) or "?"
+        return f"{self.deployment} rev {self.revision or '?'} ({version})"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "cluster": self.cluster,
+            "deployment": self.deployment,
+            "template": self.template,
+            "revision": self.revision,
+            "images": list(self.images),
+        }
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Workload | None:
+        if not isinstance(raw, dict):
+            return None
+        try:
+            return cls(
+                cluster=str(raw["cluster"]),
+                deployment=str(raw["deployment"]),
+                template=str(raw["template"]),
+                revision=int(raw.get("revision") or 0),
+                images=tuple(str(i) for i in raw.get("images") or ()),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def _short_image(image: str) -> str:
+    tail = image.rsplit("/", 1)[-1]
+    return tail.split(":", 1)[1] if ":" in tail else tail
+
+
+@dataclass(frozen=True)
+class ReleaseRun:
+    id: str
+    kind: RunKind
+    started: datetime
+    workloads: tuple[Workload, ...]
+    changed: tuple[str, ...] = ()  # keys of the workloads this run changed
+    by: str = OBSERVED
+    failed: str | None = None
+    failed_at: datetime | None = None
+    passed_at: datetime | None = None
+    ended: str | None = None
+
+    @property
+    def templates(self) -> dict[str, str]:
+        return {w.key: w.template for w in self.workloads}
+
+    def workload(self, key: str) -> Workload | None:
+        return next((w for w in self.workloads if w.key == key), None)
+
+    @property
+    def label(self) -> str:
+        """What this run judges, in the operator's words."""
+        changed = [w for w in self.workloads if w.key in self.changed]
+        if self.kind == "baseline" or not changed:
+            return "the revisions live at the go-live start: " + ", ".join(
+                w.label for w in self.workloads
+            )
+        what = ", ".join(w.label for w in changed)
+        return f"{what} (rolled back to)" if self.kind == "rollback" else what
+
+    @property
+    def outcome(self) -> str:
+        if self.failed:
+            return "failed"
+        if self.passed_at:
+            return "passed"
+        return "running" if self.ended is None else "unjudged"
+
+
+@dataclass(frozen=True)
+class RollbackTarget:
+    cluster: str
+    deployment: str
+    revision: int
+    images: tuple[str, ...]
+    why: str  # which run it comes from
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """What the verdict needs to know about the current run."""
+
+    run: ReleaseRun
+    bake_remaining: float
+    targets: tuple[RollbackTarget, ...] = ()
+    no_target: str | None = None
+
+
+def workloads_of(views: Iterable[Any]) -> list[Workload]:
+    """The watched Deployments that exist, each at its current pod template."""
+    found: list[Workload] = []
+    for view in views:
+        deployment: JSON | None = view.deployment
+        if deployment is None:
+            continue
+        template = deployment.get("spec", {}).get("template", {})
+        found.append(
+            Workload(
+                cluster=view.cluster,
+                deployment=view.name,
+                template=template_digest(template if isinstance(template, dict) else {}),
+                revision=view.revision,
+                images=tuple(view.images),
+            )
+        )
+    return found
+
+
+def latest_manager(deployment: JSON) -> str | None:
+    """The field manager that last changed the Deployment (kubectl-set, argocd, helm...)."""
+    entries = deployment.get("metadata", {}).get("managedFields") or []
+    best: tuple[str, str] | None = None
+    for entry in entries:
+        if not isinstance(entry, dict) or not entry.get("manager"):
+            continue
+        stamp = str(entry.get("time") or "")
+        if best is None or stamp >= best[0]:
+            best = (stamp, str(entry["manager"]))
+    return best[1] if best else None
+
+
+class RunHistory:
+    """Runs folded from audit entries, in order: what the report and every process read."""
+
+    def __init__(self) -> None:
+        self.runs: list[ReleaseRun] = []
+        self._rollbacks: list[AuditEntry] = []  # the cockpit's own sent rollbacks
+        self._auto: set[str] = set()  # runs an automatic rollback was already made for
+
+    @classmethod
+    def of(cls, entries: Iterable[AuditEntry]) -> RunHistory:
+        history = cls()
+        for entry in entries:
+            history._fold(entry)
+        return history
+
+    def _fold(self, entry: AuditEntry) -> None:
+        f = entry.fields
+        if entry.action == "rollback" and f.get("outcome") == "sent":
+            self._rollbacks.append(entry)
+        auto = entry.action == "rollback_requested" and f.get("trigger") == "auto_rollback"
+        if auto and isinstance(f.get("run"), str):
+            self._auto.add(str(f["run"]))
+        if entry.action not in RUN_ACTIONS:
+            return
+        run_id = f.get("run")
+        at = _parse_ts(f.get("at")) or _parse_ts(entry.ts) or datetime.now(UTC)
+        if entry.action == "run_start":
+            workloads = tuple(
+                w for w in map(Workload.from_json, f.get("workloads") or ()) if w is not None
+            )
+            current = self.current
+            if current is not None and current.templates == {w.key: w.template for w in workloads}:
+                return  # another process recorded the same run: it is the one we have
+            if current is not None and current.ended is None:
+                self._replace(replace(current, ended=str(f.get("ends") or "superseded")))
+            kind = (
+                f.get("kind") if f.get("kind") in ("baseline", "rollout", "rollback") else "rollout"
+            )
+            begun = ReleaseRun(
+                id=str(run_id or f"run-{entry.seq}"),
+                kind=kind,  # type: ignore[arg-type]
+                started=at,
+                workloads=workloads,
+                changed=tuple(str(c) for c in f.get("changed") or ()),
+                by=str(f.get("by") or OBSERVED),
+            )
+            self.runs = [*self.runs, begun]
+            return
+        run = self._run(str(run_id))
+        if run is None:
+            return
+        if entry.action == "run_failed" and not run.failed:
+            self._replace(replace(run, failed=str(f.get("reason") or "failed"), failed_at=at))
+        elif entry.action == "run_passed" and not run.passed_at:
+            self._replace(replace(run, passed_at=at))
+        elif entry.action == "run_end" and run.ended is None:
+            self._replace(replace(run, ended=str(f.get("reason") or "ended")))
+
+    def _run(self, run_id: str) -> ReleaseRun | None:
+        return next((r for r in self.runs if r.id == run_id), None)
+
+    def _replace(self, run: ReleaseRun) -> None:
+        self.runs = [run if r.id == run.id else r for r in self.runs]
+
+    @property
+    def current(self) -> ReleaseRun | None:
+        runs = self.runs  # replaced whole, never changed in place: safe to read from any thread
+        return runs[-1] if runs else None
+
+
+class ReleaseAnalysis(RunHistory):
+    """The runs of one environment, folded from the audit log and from what the cluster does.
+
+    Thread-safe: cluster snapshots arrive from watcher threads while the screen asks for the
+    verdict. Several processes (the TUI, `status`, `gate`) may observe the same change; each
+    reads what the others recorded before recording a run itself, and a duplicate `run_start`
+    for templates already being judged is folded into the run it repeats.
+    """
+
+    def __init__(
+        self,
+        audit: AuditLog,
+        env_name: str,
+        operator: Operator,
+        *,
+        read_only: bool = False,
+        via: str = "cli",
+        bake_seconds: float = 300.0,
+    ) -> None:
+        self.audit = audit
+        self.env_name = env_name
+        self.operator = operator
+        self.read_only = read_only
+        self.via = via
+        self.bake_seconds = bake_seconds
+        super().__init__()
+        self._offset = 0
+        self._size = 0
+        self._lock = threading.RLock()
+        self.refresh()
+
+    # --- reading the audit -------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Fold in what was appended to the audit since the last read (by anyone)."""
+        with self._lock:
+            entries, offset = self.audit.entries_after(self._offset, self.env_name)
+            if offset < self._size:  # the log was replaced: start again
+                self.runs, self._rollbacks, self._auto = [], [], set()
+                entries, offset = self.audit.entries_after(0, self.env_name)
+            self._offset = self._size = offset
+            for entry in entries:
+                self._fold(entry)
+
+    # --- observing the cluster ---------------------------------------------------------------
+
+    def observe(self, views: Sequence[Any], now: datetime | None = None) -> ReleaseRun | None:
+        """Every watched Deployment as the clusters show it now; returns the run that starts
+        when their pod templates differ from the current run's, else None."""
+        now = now or datetime.now(UTC)
+        workloads = workloads_of(views)
+        if not workloads:
+            return None
+        with self._lock:
+            self.refresh()
+            current = self.current
+            templates = {w.key: w.template for w in workloads}
+            if current is not None and current.templates == templates:
+                self._update_revisions(current, workloads)
+                return None
+            by_key = {v_key(v): v for v in views}
+            if current is None:
+                run = ReleaseRun(
+                    id=self._new_id(now),
+                    kind="baseline",
+                    started=_baseline_start(views, now),
+                    workloads=tuple(workloads),
+                    by=OBSERVED,
+                )
+                return self._start(run, ends=None)
+            before = current.templates
+            changed = [w for w in workloads if before.get(w.key) != w.template]
+            if not changed:  # a watched deployment went away: same pods judged, no new run
+                return None
+            seen = self._templates_seen()
+            rollback = any(
+                w.template in seen.get(w.key, set()) or _adopted(by_key.get(w.key), current.started)
+                for w in changed
+            )
+            started = now if rollback else _rollout_start(changed, by_key, current.started, now)
+            run = ReleaseRun(
+                id=self._new_id(now),
+                kind="rollback" if rollback else "rollout",
+                started=started,
+                workloads=tuple(workloads),
+                changed=tuple(w.key for w in changed),
+                by=self._who(changed, by_key, current.started),
+            )
+            ends = "rolled back" if rollback else "superseded by a newer revision"
+            return self._start(run, ends=ends)
+
+    def _update_revisions(self, run: ReleaseRun, workloads: list[Workload]) -> None:
+        """A rollback adopts an old ReplicaSet and renumbers it after the run began."""
+        fresh = {w.key: w for w in workloads}
+        updated = tuple(
+            replace(w, revision=fresh[w.key].revision)
+            if w.key in fresh and fresh[w.key].revision and fresh[w.key].revision != w.revision
+            else w
+            for w in run.workloads
+        )
+        if updated != run.workloads:
+            self._replace(replace(run, workloads=updated))
+
+    def _templates_seen(self) -> dict[str, set[str]]:
+        seen: dict[str, set[str]] = {}
+        for run in self.runs:
+            for w in run.workloads:
+                seen.setdefault(w.key, set()).add(w.template)
+        return seen
+
+    def _who(self, changed: list[Workload], by_key: dict[str, Any], since: datetime) -> str:
+        """The cockpit's own rollback by its operator, else what the cluster says."""
+        for entry in reversed(self._rollbacks):
+            at = _parse_ts(entry.ts)
+            key = f"{entry.fields.get('cluster')}/{entry.fields.get('deployment')}"
+            if at is not None and at >= since and any(w.key == key for w in changed):
+                trigger = entry.fields.get("trigger")
+                how = "automatic rollback" if trigger == "auto_rollback" else "rollback"
+                return f"cockpit {how} by {entry.fields.get('actor')}"
+        parts: list[str] = []
+        for w in changed:
+            view = by_key.get(w.key)
+            deployment: JSON = (view.deployment if view is not None else None) or {}
+            manager = latest_manager(deployment)
+            cause = (deployment.get("metadata", {}).get("annotations") or {}).get(
+                "kubernetes.io/change-cause"
+            )
+            bits = [b for b in (f"by {manager}" if manager else "", cause and f'"{cause}"') if b]
+            if bits:
+                parts.append(" ".join(str(b) for b in bits))
+        return OBSERVED + (f" ({'; '.join(parts)})" if parts else "")
+
+    def _new_id(self, now: datetime) -> str:
+        return f"run-{now:%Y%m%dT%H%M%S}-{len(self.runs) + 1}"
+
+    def _start(self, run: ReleaseRun, *, ends: str | None) -> ReleaseRun:
+        current = self.current
+        if current is not None and current.ended is None:
+            self._replace(replace(current, ended=ends or "superseded"))
+        self.runs = [*self.runs, run]
+        if not self.read_only:
+            self._append(
+                "run_start",
+                run=run.id,
+                kind=run.kind,
+                at=run.started.isoformat(timespec="seconds"),
+                workloads=[w.as_json() for w in run.workloads],
+                changed=list(run.changed),
+                by=run.by,
+                ends=ends,
+                label=run.label,
+            )
+            if current is not None and current.ended is None:
+                self._append("run_end", run=current.id, reason=ends, outcome=current.outcome)
+        return run
+
+    def _append(self, action: str, **fields: Any) -> None:
+        """Audit one run event; what others appended meanwhile is folded in too (our own
+        entry is already in memory)."""
+        ours = self.audit.append(action, self.env_name, self.operator, via=self.via, **fields)
+        entries, self._offset = self.audit.entries_after(self._offset, self.env_name)
+        self._size = self._offset
+        for entry in entries:
+            if entry.seq != ours.seq:
+                self._fold(entry)
+
+    # --- judging ----------------------------------------------------------------------------
+
+    def judged(self, *, failed: str | None, passed: bool, values: dict[str, Any]) -> None:
+        """What the latest verdict said of the current run: a failure is final for the run; a
+        pass is recorded once."""
+        with self._lock:
+            run = self.current
+            if run is None:
+                return
+            now = datetime.now(UTC)
+            if failed and not run.failed:
+                self._replace(replace(run, failed=failed, failed_at=now))
+                if not self.read_only:
+                    self._append(
+                        "run_failed", run=run.id, reason=failed, label=run.label, values=values
+                    )
+            elif passed and not run.failed and not run.passed_at:
+                self._replace(replace(run, passed_at=now))
+                if not self.read_only:
+                    self._append("run_passed", run=run.id, label=run.label, values=values)
+
+    def status(self, views: Sequence[Any], now: datetime | None = None) -> RunStatus | None:
+        run = self.current
+        if run is None:
+            return None
+        now = now or datetime.now(UTC)
+        remaining = max(0.0, self.bake_seconds - (now - run.started).total_seconds())
+        targets: list[RollbackTarget] = []
+        no_target: str | None = None
+        if run.failed:
+            targets, no_target = self.rollback_targets(run, views)
+        return RunStatus(run, remaining, tuple(targets), no_target)
+
+    def rollback_targets(
+        self, run: ReleaseRun, views: Sequence[Any]
+    ) -> tuple[list[RollbackTarget], str | None]:
+        """For each deployment the failed run changed (a baseline: each one), the revision of
+        the last earlier run that did not fail, found among the Deployment's ReplicaSets."""
+        earlier = [r for r in self.runs if r.started <= run.started and r.id != run.id]
+        failed: dict[str, set[str]] = {}
+        for r in self.runs:
+            if r.failed:
+                for w in r.workloads:
+                    failed.setdefault(w.key, set()).add(w.template)
+        keys = list(run.changed) or [w.key for w in run.workloads]
+        by_key = {v_key(v): v for v in views}
+        targets: list[RollbackTarget] = []
+        reasons: list[str] = []
+        for key in keys:
+            current = run.workload(key)
+            view = by_key.get(key)
+            if current is None or view is None or view.deployment is None:
+                continue
+            bad = failed.get(key, set()) | {current.template}
+            source: tuple[ReleaseRun, Workload] | None = None
+            for earlier_run in reversed(earlier):
+                candidate = earlier_run.workload(key)
+                if candidate is not None and candidate.template not in bad:
+                    source = (earlier_run, candidate)
+                    break
+            if source is None:
+                tried = sorted(
+                    {w.label for r in self.runs if r.failed for w in r.workloads if w.key == key}
+                )
+                reasons.append(
+                    f"{key}: no revision to roll back to that has not failed "
+                    f"(failed: {', '.join(tried) or current.label})"
+                )
+                continue
+            earlier_run, workload = source
+            replicaset = _replicaset_with(
+                view.deployment, list(view.replicasets), workload.template
+            )
+            if replicaset is None:
+                reasons.append(
+                    f"{key}: {workload.label} was last good, but its ReplicaSet is gone "
+                    "(revisionHistoryLimit): roll forward instead"
+                )
+                continue
+            why = "passed" if earlier_run.passed_at else "live, not failed"
+            targets.append(
+                RollbackTarget(
+                    cluster=workload.cluster,
+                    deployment=workload.deployment,
+                    revision=revision_of(replicaset),
+                    images=workload.images,
+                    why=f"{workload.label}: {why} before this run",
+                )
+            )
+        return targets, "; ".join(reasons) or None
+
+    def auto_rollback_due(self, run: ReleaseRun) -> bool:
+        """At most one automatic rollback per failed run (across restarts: from the audit)."""
+        with self._lock:
+            self.refresh()
+            return run.id not in self._auto
+
+    def note_auto_rollback(self, run: ReleaseRun) -> None:
+        with self._lock:
+            self._auto.add(run.id)
+
+
+def v_key(view: Any) -> str:
+    return f"{view.cluster}/{view.name}"
+
+
+def _replicaset_with(deployment: JSON, replicasets: list[JSON], template: str) -> JSON | None:
+    for rs in owned_replicasets(deployment, replicasets):
+        spec = rs.get("spec", {}).get("template", {})
+        if template_digest(spec if isinstance(spec, dict) else {}) == template:
+            return rs
+    return None
+
+
+def _rs_created(view: Any) -> datetime | None:
+    rs = view.new_replicaset if view is not None else None
+    if rs is None:
+        return None
+    return parse_time(rs.get("metadata", {}).get("creationTimestamp"))
+
+
+def _adopted(view: Any, since: datetime) -> bool:
+    """The Deployment's template is an existing ReplicaSet's from before the current run:
+    the template came back (a rollback), it was not rolled out anew."""
+    created = _rs_created(view)
+    return created is not None and created < since.replace(microsecond=0)
+
+
+def _rollout_start(
+    changed: list[Workload], by_key: dict[str, Any], previous: datetime, now: datetime
+) -> datetime:
+    """When the new pods began: the new ReplicaSet's creation, as the cluster recorded it."""
+    moments = [c for w in changed if (c := _rs_created(by_key.get(w.key))) is not None]
+    if not moments:
+        return now  # the controller has not made the ReplicaSet yet
+    return min(now, max(*moments, previous))
+
+
+def _baseline_start(views: Sequence[Any], now: datetime) -> datetime:
+    moments = [c for v in views if (c := _rs_created(v)) is not None]
+    return min(now, max(moments)) if moments else now
+
+
+def _parse_ts(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
