@@ -1,0 +1,296 @@
+"""Gate and run semantics at their boundaries: pure functions and the run history, no servers."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cockpit.analysis import ReleaseAnalysis
+from cockpit.audit import AuditLog
+from cockpit.config import MetricConfig
+from cockpit.gates import (
+    Point,
+    VerdictInputs,
+    evaluate,
+    grid_floor,
+    verdict,
+)
+from cockpit.identity import Operator
+from cockpit.sources.kube import DeploymentView
+from cockpit.sources.prometheus import query_span
+
+T0 = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)  # on every step grid used here
+
+
+def metric(**kw):
+    values = {"name": "p95", "query": "q", "fail": 100.0, "step": "30s", "window": "30m"}
+    values.update(kw)
+    return MetricConfig(**values)
+
+
+def points(values, start=T0, step=30):
+    return [Point(start + timedelta(seconds=i * step), v) for i, v in enumerate(values)]
+
+
+def judge(m, values, *, started=T0, errors=0, now=None):
+    pts = points(values)
+    last = now or (pts[-1].at if pts else T0 + timedelta(minutes=5))
+    return evaluate(
+        m, m.query, pts, started=started, consecutive_errors=errors, fetched_at=last, last_ok=last
+    )
+
+
+# --- thresholds ---------------------------------------------------------------------------------
+
+
+def test_exactly_at_the_fail_threshold_fails_an_upper_bound():
+    assert judge(metric(), [50, 50, 100]).phase == "Failed"
+    assert judge(metric(), [50, 50, 99.999]).phase == "Successful"
+
+
+def test_exactly_at_the_fail_threshold_passes_a_lower_bound():
+    low = metric(direction="lower", fail=10.0)
+    assert judge(low, [20, 20, 10]).phase == "Successful"
+    assert judge(low, [20, 20, 9.999]).phase == "Failed"
+
+
+def test_failure_limit_exactly_reached_passes_and_exceeded_fails():
+    m = metric(failure_limit=2)
+    assert judge(m, [50, 150, 50, 150, 50]).phase == "Successful"  # 2 failures: the limit
+    assert judge(m, [150, 50, 150, 50, 150]).phase == "Failed"  # 3: beyond it
+
+
+def test_min_samples_boundary():
+    m = metric(min_samples=3)
+    assert judge(m, [50, 50]).phase == "Running"
+    assert judge(m, [50, 50, 50]).phase == "Successful"
+
+
+def test_no_data_fail_applies_to_an_empty_answer():
+    later = T0 + timedelta(minutes=2)
+    assert judge(metric(no_data="fail"), [], now=later).phase == "Failed"
+    assert judge(metric(no_data="inconclusive"), [], now=later).phase == "Inconclusive"
+
+
+def test_a_missing_step_is_no_data():
+    m = metric(no_data="fail", failure_limit=0)
+    pts = [p for i, p in enumerate(points([50, 50, 50, 50])) if i != 2]  # one step missing
+    last = pts[-1].at
+    state = evaluate(m, "q", pts, started=T0, fetched_at=last, last_ok=last)
+    assert state.phase == "Failed" and "no data" in state.reason
+
+
+def test_a_failure_older_than_the_window_still_fails_the_run():
+    m = metric(window="3m")
+    values = [500] + [50] * 40  # the failure is 20 minutes before the newest point
+    state = judge(m, values)
+    assert state.phase == "Failed"
+    assert all(p.at >= state.points[-1].at - timedelta(minutes=3) for p in state.points)
+
+
+def test_a_stale_newest_point_is_never_a_pass():
+    m = metric(stale_after="2m")
+    pts = points([50, 50, 50, 50])
+    now = pts[-1].at + timedelta(minutes=5)
+    state = evaluate(m, "q", pts, started=T0, fetched_at=now, last_ok=now)
+    assert state.phase == "Stale"
+    result = verdict(VerdictInputs(metrics=(state,)))
+    assert result.state == "PENDING" and "cannot see metric p95" in result.reasons[0]
+    exactly = evaluate(
+        m,
+        "q",
+        pts,
+        started=T0,
+        fetched_at=pts[-1].at + timedelta(minutes=2),
+        last_ok=pts[-1].at + timedelta(minutes=2),
+    )
+    assert exactly.phase != "Stale"  # exactly at the limit is not stale yet
+
+
+def test_one_failed_query_is_stale_and_the_limit_is_error():
+    m = metric(consecutive_error_limit=3)
+    assert judge(m, [50, 50, 50], errors=2).phase == "Stale"
+    error = judge(m, [50, 50, 50], errors=3)
+    assert error.phase == "Error"
+    result = verdict(VerdictInputs(metrics=(error,)))
+    assert result.state == "NO-GO" and not result.rollback_recommended
+
+
+def test_the_same_data_judged_at_different_moments_gives_the_same_answer():
+    m = metric(step="30s", window="10m")
+    series = {T0 + timedelta(seconds=30 * i): 50.0 + (60 if i == 7 else 0) for i in range(60)}
+
+    def prometheus(start, end):  # what a range query answers: the grid points in the span
+        return [Point(at, v) for at, v in series.items() if start <= at <= end]
+
+    answers = set()
+    for offset in range(0, 30, 3):  # polls 3 s apart within one step
+        now = T0 + timedelta(minutes=20, seconds=offset)
+        start, end = query_span(m, T0, now)
+        assert start == grid_floor(start, 30) and end == grid_floor(now, 30)
+        state = evaluate(m, "q", prometheus(start, end), started=T0, fetched_at=now, last_ok=now)
+        answers.add((state.phase, len(state.measurements), state.reason))
+    assert len(answers) == 1
+
+
+def test_initial_delay_counts_down_then_measures():
+    m = metric(initial_delay="1m", min_samples=1)
+    early = judge(m, [500, 500], now=T0 + timedelta(seconds=30))
+    assert early.phase == "Pending" and "measuring starts in 30s" in early.reason
+    assert judge(m, [500, 500, 50, 50, 50]).phase == "Successful"  # before the delay: ignored
+
+
+# --- runs ---------------------------------------------------------------------------------------
+
+
+def _deployment(template_image, revision, rs_list):
+    uid = "uid-app"
+    deployment = {
+        "metadata": {
+            "name": "app",
+            "uid": uid,
+            "generation": 1,
+            "annotations": {"deployment.kubernetes.io/revision": str(revision)},
+        },
+        "spec": {
+            "replicas": 1,
+            "template": {
+                "metadata": {"labels": {"app": "app"}},
+                "spec": {"containers": [{"name": "app", "image": template_image}]},
+            },
+        },
+        "status": {
+            "observedGeneration": 1,
+            "replicas": 1,
+            "updatedReplicas": 1,
+            "availableReplicas": 1,
+            "readyReplicas": 1,
+        },
+    }
+    replicasets = []
+    for image, rev, created in rs_list:
+        replicasets.append(
+            {
+                "metadata": {
+                    "name": f"app-{image}",
+                    "uid": f"rs-{image}",
+                    "creationTimestamp": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "annotations": {"deployment.kubernetes.io/revision": str(rev)},
+                    "ownerReferences": [{"uid": uid, "controller": True}],
+                },
+                "spec": {
+                    "template": {
+                        "metadata": {"labels": {"app": "app", "pod-template-hash": image}},
+                        "spec": {"containers": [{"name": "app", "image": image}]},
+                    }
+                },
+            }
+        )
+    return DeploymentView("c", "ns", "app", deployment, tuple(replicasets))
+
+
+class World:
+    """One deployment whose image changes; ReplicaSets kept like the controller keeps them."""
+
+    def __init__(self):
+        self.rs: dict[str, tuple[int, datetime]] = {}
+        self.revision = 0
+
+    def show(self, image, at):
+        if image not in self.rs or self.rs[image][0] != self.revision:
+            self.revision += 1
+            created = self.rs[image][1] if image in self.rs else at
+            self.rs[image] = (self.revision, created)
+        rs_list = [(i, rev, created) for i, (rev, created) in self.rs.items()]
+        return [_deployment(image, self.revision, rs_list)]
+
+
+@pytest.fixture
+def analysis(tmp_path):
+    def make(**kw):
+        return ReleaseAnalysis(
+            AuditLog(tmp_path / "audit.jsonl"), "prod", Operator("alice", None), **kw
+        )
+
+    return make
+
+
+def test_a_new_template_starts_a_run_and_a_template_that_comes_back_is_a_rollback(analysis):
+    world = World()
+    runs = analysis(bake_seconds=60)
+    baseline = runs.observe(world.show("v1", T0), T0)
+    assert baseline is not None and baseline.kind == "baseline"
+    assert runs.observe(world.show("v1", T0), T0 + timedelta(seconds=5)) is None  # same pods
+    rollout = runs.observe(world.show("v2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
+    assert rollout is not None and rollout.kind == "rollout" and "v2" in rollout.label
+    back = runs.observe(world.show("v1", T0 + timedelta(minutes=2)), T0 + timedelta(minutes=2))
+    assert back is not None and back.kind == "rollback"
+    assert runs.runs[1].ended == "rolled back"
+    # another process reading the same audit judges the same run
+    other = analysis(bake_seconds=60)
+    assert other.current is not None and other.current.id == back.id
+
+
+def test_bake_time_boundary(analysis):
+    world = World()
+    runs = analysis(bake_seconds=60)
+    runs.observe(world.show("v1", T0), T0)
+    views = world.show("v1", T0)
+    almost = runs.status(views, T0 + timedelta(seconds=59))
+    assert verdict(VerdictInputs(run=almost)).state == "PENDING"
+    assert "1s left" in verdict(VerdictInputs(run=almost)).reasons[0]
+    done = runs.status(views, T0 + timedelta(seconds=60))
+    assert verdict(VerdictInputs(run=done)).state == "GO"
+
+
+def test_a_failed_run_stays_failed_and_points_back_to_the_last_good_revision(analysis):
+    world = World()
+    runs = analysis(bake_seconds=0)
+    runs.observe(world.show("v1", T0), T0)
+    runs.judged(failed=None, passed=True, values={})
+    views = world.show("v2", T0 + timedelta(minutes=1))
+    runs.observe(views, T0 + timedelta(minutes=1))
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+    # later every metric is healthy again: the run is still failed
+    result = verdict(VerdictInputs(run=runs.status(views, T0 + timedelta(minutes=40))))
+    assert result.state == "NO-GO" and "stays failed" in result.reasons[0]
+    assert [(t.deployment, t.revision) for t in result.targets] == [("app", 1)]
+    assert result.rollback_recommended
+
+
+def test_auto_rollback_when_both_releases_fail_rolls_back_once_and_says_why_it_stops(analysis):
+    world = World()
+    runs = analysis(bake_seconds=0)
+    runs.observe(world.show("v1", T0), T0)
+    views = world.show("v2", T0 + timedelta(minutes=1))
+    runs.observe(views, T0 + timedelta(minutes=1))
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+    failed_run = runs.current
+    assert runs.auto_rollback_due(failed_run)
+    runs.note_auto_rollback(failed_run)
+    assert not runs.auto_rollback_due(failed_run)  # at most once per failed run
+    # the rollback restores v1, and v1 fails too
+    views = world.show("v1", T0 + timedelta(minutes=2))
+    restored = runs.observe(views, T0 + timedelta(minutes=2))
+    assert restored.kind == "rollback"
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+    result = verdict(VerdictInputs(run=runs.status(views, T0 + timedelta(minutes=3))))
+    assert result.state == "NO-GO"
+    assert not result.rollback_recommended and not result.targets  # never onto v2 again
+    assert any(r.startswith("no rollback target: c/app: no revision") for r in result.reasons)
+
+
+def test_unseen_cluster_and_tracker_are_pending_not_go():
+    result = verdict(VerdictInputs(unseen_clusters=("cannot see cluster eu: timed out",)))
+    assert result.state == "PENDING" and result.reasons == ("cannot see cluster eu: timed out",)
+    stale = verdict(VerdictInputs(errors="stale", errors_reason="HTTP 401"))
+    assert stale.state == "PENDING"
+    error = verdict(VerdictInputs(errors="error", errors_reason="4 polls in a row failed"))
+    assert error.state == "NO-GO" and not error.rollback_recommended
+
+
+def test_measurements_skip_nan_values_as_no_data():
+    state = judge(metric(no_data="inconclusive"), [50, 50, math.nan])
+    assert state.phase == "Inconclusive"
