@@ -131,8 +131,9 @@ def metric_states(session):
     states = []
     for metric in session.environment.metrics:
         points = [Point(start + timedelta(minutes=i), v) for i, v in enumerate(curves[metric.name])]
+        last = points[-1].at
         states.append(
-            evaluate(metric, metric.query, points, started=None, fetched_at=start, last_ok=start)
+            evaluate(metric, metric.query, points, started=None, fetched_at=last, last_ok=last)
         )
     return states
 
@@ -178,7 +179,6 @@ fail = 1000
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_metrics_pane_and_verdict(snap_compare, write_config, operator, size):
     from cockpit.session import GoLiveSession
-    from cockpit.tui.widgets.metrics import MetricsPane
 
     path = write_config(METRICS_CONFIG)
     session = GoLiveSession.open(path, "production", operator=operator)
@@ -188,11 +188,9 @@ def test_metrics_pane_and_verdict(snap_compare, write_config, operator, size):
         from datetime import UTC, datetime, timedelta
 
         from cockpit.sources.errors import ErrorFeed, ErrorIssue, SpikeState
-        from cockpit.tui.widgets.errors import ErrorsPane
 
-        pane = app.query_one(MetricsPane)
         for state in metric_states(session):
-            pane.post_message(MetricsPane.Update(state))
+            app.board.push_metric(state)
         now = datetime.now(UTC)
         issues = (
             ErrorIssue(
@@ -223,16 +221,15 @@ def test_metrics_pane_and_verdict(snap_compare, write_config, operator, size):
             ),
         )
         spike = SpikeState(300, 45, 1.5, True, "45 events in 5m (baseline 1.5, spike at 10)")
-        app.query_one(ErrorsPane).post_message(
-            ErrorsPane.Update(ErrorFeed(issues, spike, fetched_at=now, last_ok=now))
-        )
+        app.board.push_errors(ErrorFeed(issues, spike, fetched_at=now, last_ok=now))
         await pilot.pause()
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=feed)
 
 
-def _rollout_snapshot(now):
+def _rollout_snapshot(now, released=True):
+    """web at 2.0.0 three minutes after its rollout; released=False: still at 1.9.0."""
     from datetime import timedelta
 
     from cockpit.sources.kube import ClusterSnapshot, DeploymentView
@@ -264,13 +261,17 @@ def _rollout_snapshot(now):
             "uid": "dep-app",
             "generation": 2,
             "creationTimestamp": old_stamp,
-            "annotations": {"deployment.kubernetes.io/revision": "2"},
+            "annotations": {"deployment.kubernetes.io/revision": "2" if released else "1"},
         },
         "spec": {
             "replicas": 4,
             "template": {
                 "metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "app", "image": "shop/web:2.0.0"}]},
+                "spec": {
+                    "containers": [
+                        {"name": "app", "image": "shop/web:2.0.0" if released else "shop/web:1.9.0"}
+                    ]
+                },
             },
         },
         "status": {
@@ -293,6 +294,8 @@ def _rollout_snapshot(now):
         rs("web-new", 2, "shop/web:2.0.0", 4, stamp, "rs-2"),
         rs("web-old", 1, "shop/web:1.9.0", 0, old_stamp, "rs-1"),
     )
+    if not released:
+        replicasets = (rs("web-old", 1, "shop/web:1.9.0", 4, old_stamp, "rs-1"),)
     view = DeploymentView("prod-eu", "shop", "web", deployment, replicasets)
     return ClusterSnapshot("prod-eu", "shop", (view,), connected=True, synced=True, last_ok=now)
 
@@ -314,9 +317,6 @@ def test_readme_picture(snap_compare, write_config, operator):
 
     from cockpit.session import GoLiveSession
     from cockpit.sources.errors import ErrorFeed, ErrorIssue, SpikeState
-    from cockpit.tui.widgets.errors import ErrorsPane
-    from cockpit.tui.widgets.metrics import MetricsPane
-    from cockpit.tui.widgets.rollout import RolloutPane
 
     path = write_config(README_CONFIG)
     session = GoLiveSession.open(path, "production", operator=operator)
@@ -326,9 +326,10 @@ def test_readme_picture(snap_compare, write_config, operator):
 
     async def feed(pilot):
         now = datetime.now(UTC)
-        app.query_one(RolloutPane).post_message(RolloutPane.Snapshot(_rollout_snapshot(now)))
+        app.board.push_cluster(_rollout_snapshot(now, released=False))  # at the go-live start
+        app.board.push_cluster(_rollout_snapshot(now))  # then 2.0.0 rolled out
         for state in metric_states(session):
-            app.query_one(MetricsPane).post_message(MetricsPane.Update(state))
+            app.board.push_metric(state)
         issues = (
             ErrorIssue(
                 "a",
@@ -345,9 +346,7 @@ def test_readme_picture(snap_compare, write_config, operator):
             ),
         )
         spike = SpikeState(300, 412, 2.0, True, "412 events in 5m (baseline 2.0, spike at 10)")
-        app.query_one(ErrorsPane).post_message(
-            ErrorsPane.Update(ErrorFeed(issues, spike, fetched_at=now, last_ok=now))
-        )
+        app.board.push_errors(ErrorFeed(issues, spike, fetched_at=now, last_ok=now))
         await pilot.pause()
         await pilot.pause()
 

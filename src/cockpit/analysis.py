@@ -107,7 +107,7 @@ class ReleaseRun:
                 w.label for w in self.workloads
             )
         what = ", ".join(w.label for w in changed)
-        return f"{what} (rolled back to)" if self.kind == "rollback" else what
+        return f"{what}, an earlier template back" if self.kind == "rollback" else what
 
     @property
     def outcome(self) -> str:
@@ -177,6 +177,7 @@ class RunHistory:
         self.runs: list[ReleaseRun] = []
         self._rollbacks: list[AuditEntry] = []  # the cockpit's own sent rollbacks
         self._auto: set[str] = set()  # runs an automatic rollback was already made for
+        self.last_verdict: tuple[str, str | None] | None = None  # state and run, by anyone
 
     @classmethod
     def of(cls, entries: Iterable[AuditEntry]) -> RunHistory:
@@ -192,6 +193,9 @@ class RunHistory:
         auto = entry.action == "rollback_requested" and f.get("trigger") == "auto_rollback"
         if auto and isinstance(f.get("run"), str):
             self._auto.add(str(f["run"]))
+        if entry.action == "verdict":
+            run = f.get("run")
+            self.last_verdict = (str(f.get("state")), run if isinstance(run, str) else None)
         if entry.action not in RUN_ACTIONS:
             return
         run_id = f.get("run")
@@ -362,14 +366,9 @@ class ReleaseAnalysis(RunHistory):
         parts: list[str] = []
         for w in changed:
             view = by_key.get(w.key)
-            deployment: JSON = (view.deployment if view is not None else None) or {}
-            manager = latest_manager(deployment)
-            cause = (deployment.get("metadata", {}).get("annotations") or {}).get(
-                "kubernetes.io/change-cause"
-            )
-            bits = [b for b in (f"by {manager}" if manager else "", cause and f'"{cause}"') if b]
-            if bits:
-                parts.append(" ".join(str(b) for b in bits))
+            manager = latest_manager((view.deployment if view is not None else None) or {})
+            if manager:
+                parts.append(f"{w.deployment} by {manager}")
         return OBSERVED + (f" ({'; '.join(parts)})" if parts else "")
 
     def _new_id(self, now: datetime) -> str:

@@ -64,7 +64,6 @@ class LiveBoard:
         self.error_watcher: ErrorWatcher | None = None
         self._changed = threading.Condition(threading.RLock())
         self._version = 0
-        self._recorded: tuple[str, tuple[str, ...], str | None] | None = None
 
     # --- sources -------------------------------------------------------------------------------
 
@@ -212,17 +211,20 @@ class LiveBoard:
         return result
 
     def record(self, result: Verdict) -> bool:
-        """Audit a verdict that differs from the last one recorded here: the report's key
-        moments, from the TUI and from headless `gate` alike."""
-        key = (result.state, result.reasons[:1], result.run_id)
-        if key == self._recorded or self.session.read_only:
+        """Audit a verdict whose state or run differs from the last one recorded by anyone
+        (this screen, another cockpit, headless `gate`): the report's key moments."""
+        if self.session.read_only:
             return False
         env = self.session.environment
         if not (env.metrics or env.clusters or env.errors):
             return False
         if env.metrics and not self.metric_states:
             return False  # nothing measured yet: not a verdict worth keeping
-        self._recorded = key
+        self.analysis.refresh()
+        key = (result.state, result.run_id)
+        if key == self.analysis.last_verdict:
+            return False
+        self.analysis.last_verdict = key
         self.session.record_verdict(result, self.metrics())
         return True
 

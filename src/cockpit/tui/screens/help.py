@@ -40,6 +40,8 @@ HELP_TEXT = """\
   tab / shift+tab  move between panes
   ctrl+p           command palette: every action, searchable
   ?                this help
+  v                every reason of the verdict, or only the first
+  B                roll back to the last good revision (when the run failed)
   ctrl+q           quit (everything is already saved)
 
 [b]Item states[/b]
