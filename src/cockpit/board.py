@@ -182,7 +182,7 @@ class LiveBoard:
         run = self.analysis.current
         with self._changed:
             feed = self.errors
-        if feed is None or run is None or feed.run_started == run.started:
+        if feed is None or run is None or feed.run_started in (None, run.started):
             return feed
         return replace(feed, spike=None, fetched_at=feed.fetched_at if feed.last_error else None)
 

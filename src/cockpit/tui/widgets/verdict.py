@@ -62,10 +62,9 @@ class VerdictBar(Static):
             for reason in verdict.reasons:
                 text.append(f"\n• {reason}")
         elif verdict.reasons:
-            more = (
-                f" (+{len(verdict.reasons) - 1} more: press v)" if len(verdict.reasons) > 1 else ""
-            )
-            text.append(f"\n{verdict.reasons[0]}{more}")
+            # first, so a narrow terminal cuts the reason, not the hint that there are more
+            more = f"(+{len(verdict.reasons) - 1} more: v) " if len(verdict.reasons) > 1 else ""
+            text.append(f"\n{more}{verdict.reasons[0]}")
         self.set_class(verdict.state == "GO", "-go")
         self.set_class(verdict.state == "NO-GO", "-no-go")
         self.set_class(verdict.rollback_recommended, "-recommend")
