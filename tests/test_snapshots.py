@@ -351,3 +351,35 @@ def test_readme_picture(snap_compare, write_config, operator):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(140, 36), run_before=feed)
+
+
+def test_verdict_bar_shows_every_reason(snap_compare, write_config, operator):
+    """`v` unfolds the verdict bar: every reason on its own line, not just the first."""
+    from datetime import UTC, datetime
+
+    from cockpit.session import GoLiveSession
+    from cockpit.sources.errors import ErrorFeed, SpikeState
+    from cockpit.tui.widgets.verdict import VerdictBar
+
+    path = write_config(README_CONFIG)
+    session = GoLiveSession.open(path, "production", operator=operator)
+    app = CockpitApp(session, start_sources=False)
+
+    async def feed(pilot):
+        now = datetime.now(UTC)
+        app.board.push_cluster(_rollout_snapshot(now, released=False))
+        app.board.push_cluster(_rollout_snapshot(now))
+        for state in metric_states(session):
+            app.board.push_metric(state)
+        spike = SpikeState(300, 412, 2.0, True, "412 events in 5m (baseline 2.0, spike at 10)")
+        app.board.push_errors(ErrorFeed((), spike, fetched_at=now, last_ok=now))
+        await pilot.pause(0.3)
+        await pilot.press("v")
+        await pilot.pause()
+        bar = app.query_one(VerdictBar)
+        shown = str(bar.render())
+        assert len(bar.verdict.reasons) >= 2
+        for reason in bar.verdict.reasons:
+            assert reason[:40] in shown
+
+    assert snap_compare(app, terminal_size=(120, 30), run_before=feed)
