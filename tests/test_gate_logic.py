@@ -255,7 +255,7 @@ def test_a_failed_run_stays_failed_and_points_back_to_the_last_good_revision(ana
     runs.judged(failed="gate p95 failed", passed=False, values={})
     # later every metric is healthy again: the run is still failed
     result = verdict(VerdictInputs(run=runs.status(views, T0 + timedelta(minutes=40))))
-    assert result.state == "NO-GO" and "stays failed" in result.reasons[0]
+    assert result.state == "NO-GO" and "until a newer revision" in result.reasons[0]
     assert [(t.deployment, t.revision) for t in result.targets] == [("app", 1)]
     assert result.rollback_recommended
 

@@ -103,11 +103,9 @@ class ReleaseRun:
         """What this run judges, in the operator's words."""
         changed = [w for w in self.workloads if w.key in self.changed]
         if self.kind == "baseline" or not changed:
-            return "the revisions live at the go-live start: " + ", ".join(
-                w.label for w in self.workloads
-            )
+            return "starting revisions " + ", ".join(w.label for w in self.workloads)
         what = ", ".join(w.label for w in changed)
-        return f"{what}, an earlier template back" if self.kind == "rollback" else what
+        return f"back to {what}" if self.kind == "rollback" else what
 
     @property
     def outcome(self) -> str:

@@ -236,10 +236,11 @@ def evaluate(
         )
     healthy = [m for m in measurements if m.outcome == "Successful"]
     if len(healthy) < metric.min_samples:
+        tolerated = f", {len(failures)} failed (limit {metric.failure_limit})" if failures else ""
         return state(
             "Running",
             display,
-            f"{len(healthy)} of {metric.min_samples} measurements so far; "
+            f"{len(healthy)} of {metric.min_samples} healthy measurements so far{tolerated}; "
             f"latest {latest:g}{metric.unit}, must be {limit}",
         )
     return state(
@@ -340,7 +341,8 @@ def verdict(inputs: VerdictInputs) -> Verdict:
         reasons = list(failures)
         if failed_before and failed_before not in reasons:
             at = f" at {run.failed_at:%H:%M:%S}" if run and run.failed_at else ""
-            reasons.insert(0, f"release analysis failed{at} (stays failed): {failed_before}")
+            why = "" if failures else f": {failed_before}"  # else the failures say it again
+            reasons.insert(0, f"release analysis failed{at}, until a newer revision{why}")
         reasons += no_go
         targets = status.targets if status else ()
         if status and status.no_target and not targets:
