@@ -153,7 +153,7 @@ def test_kubectl_rollout_and_undo_drive_the_verdict_and_the_report(rehearsal):
     assert "passed" in rows[2] and "1.9.0" in rows[2] and "observed" in rows[2]
     assert "FAILED" in rows[3] and "2.0.0" in rows[3]
     assert "cockpit rollback by" in rows[4] and "passed" in rows[4]
-    assert "Final verdict: **GO**, judging servicedesk-app" in report
+    assert "Final verdict: **GO**, judging back to servicedesk-app" in report
     assert "1.9.0" in report.split("Final verdict:", 1)[1].splitlines()[0]
     assert "Live at the end: servicedesk-app" in report
     assert "verdict NO-GO (cockpit gate)" in report  # headless gate's verdicts are recorded

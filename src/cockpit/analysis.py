@@ -90,6 +90,7 @@ class ReleaseRun:
     failed_at: datetime | None = None
     passed_at: datetime | None = None
     ended: str | None = None
+    values: tuple[tuple[str, str], ...] = ()  # each metric's value when it was judged
 
     @property
     def templates(self) -> dict[str, str]:
@@ -223,10 +224,12 @@ class RunHistory:
         run = self._run(str(run_id))
         if run is None:
             return
+        values = tuple((str(k), str(v)) for k, v in dict(f.get("values") or {}).items())
         if entry.action == "run_failed" and not run.failed:
-            self._replace(replace(run, failed=str(f.get("reason") or "failed"), failed_at=at))
+            failure = str(f.get("reason") or "failed")
+            self._replace(replace(run, failed=failure, failed_at=at, values=values))
         elif entry.action == "run_passed" and not run.passed_at:
-            self._replace(replace(run, passed_at=at))
+            self._replace(replace(run, passed_at=at, values=values))
         elif entry.action == "run_end" and run.ended is None:
             self._replace(replace(run, ended=str(f.get("reason") or "ended")))
 
@@ -413,14 +416,15 @@ class ReleaseAnalysis(RunHistory):
             if run is None:
                 return
             now = datetime.now(UTC)
+            judged_values = tuple((k, str(v)) for k, v in values.items())
             if failed and not run.failed:
-                self._replace(replace(run, failed=failed, failed_at=now))
+                self._replace(replace(run, failed=failed, failed_at=now, values=judged_values))
                 if not self.read_only:
                     self._append(
                         "run_failed", run=run.id, reason=failed, label=run.label, values=values
                     )
             elif passed and not run.failed and not run.passed_at:
-                self._replace(replace(run, passed_at=now))
+                self._replace(replace(run, passed_at=now, values=judged_values))
                 if not self.read_only:
                     self._append("run_passed", run=run.id, label=run.label, values=values)
 

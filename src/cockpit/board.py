@@ -197,7 +197,10 @@ class LiveBoard:
         result = self.session.verdict(
             metrics, snapshots, errors, self.analysis.status(views, now), now
         )
-        values = {m.metric.name: m.current for m in metrics}
+        values = {
+            m.metric.name: "-" if m.current is None else f"{m.current:.4g}{m.metric.unit}"
+            for m in metrics
+        }
         try:
             if result.failure:
                 self.analysis.judged(failed=result.failure, passed=False, values=values)

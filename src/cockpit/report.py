@@ -114,7 +114,7 @@ def build_markdown(session: GoLiveSession) -> str:
         "",
         f"- Environment: **{session.env_name}**"
         + (" (production)" if session.environment.production else ""),
-        f"- Live at the end: {last_run.label}"
+        "- Live at the end: " + ", ".join(w.label for w in last_run.workloads)
         if last_run
         else f"- Release: {session.release_version() or 'not recorded'}",
         f"- From {started} to {ended} UTC ({len(entries)} audited actions)",
@@ -148,16 +148,23 @@ def build_markdown(session: GoLiveSession) -> str:
 
     lines += ["## Release analysis runs", ""]
     if runs.runs:
-        lines += ["| started | what was judged | by | outcome |", "|---|---|---|---|"]
+        lines += [
+            "| started | what was judged | by | outcome | gate values then |",
+            "|---|---|---|---|---|",
+        ]
         for run in runs.runs:
             outcome = run.outcome.upper() if run.failed else run.outcome
+            judged_at = run.failed_at or run.passed_at
+            if judged_at is not None:
+                outcome += f" at {judged_at:%H:%M:%S}"
             if run.failed:
                 outcome += f": {run.failed}"
             if run.ended:
                 outcome += f" (then {run.ended})"
+            values = ", ".join(f"{name} {value}" for name, value in run.values) or "-"
             lines.append(
                 f"| {run.started:%H:%M:%S} | {_cell(run.label)} | {_cell(run.by)} | "
-                f"{_cell(outcome)} |"
+                f"{_cell(outcome)} | {_cell(values)} |"
             )
     else:
         lines.append("No run was observed (no cluster configured, or the cockpit never saw one).")
