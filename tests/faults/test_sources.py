@@ -95,6 +95,8 @@ def test_sentry_faults_go_stale_and_recover(sentry, tmp_path, operator):  # noqa
             no_traceback(feed.last_error)
             reasons[fault] = feed.last_error
             assert feed.issues == good.issues, f"{fault}: the last issues stay on screen"
+            blind = session.verdict([], [], feed)
+            assert blind.state == "PENDING" and "cannot see the error tracker" in blind.reasons[0]
             proxy.set("pass")
             good = watcher.poll()
             assert not good.stale and good.issues, f"no recovery after {fault}"
@@ -164,6 +166,9 @@ def test_kubernetes_faults_go_stale_and_recover(cluster, tmp_path, operator):
             stale = snapshots.wait(lambda s: not s.connected, f"STALE on {fault}")
             no_traceback(stale.last_error)
             assert all(v.found for v in stale.deployments), "the last rows stay on screen"
+            blind = session.verdict([], [stale])  # never GO on rows it cannot see now
+            assert blind.state == "PENDING", blind
+            assert blind.reasons[0].startswith("cannot see cluster"), blind
             proxy.set("pass")
             snapshots.wait(live, f"live again after {fault}")
         for fault in ("500", "garbage"):  # at the HTTP level, from the API server itself
