@@ -24,6 +24,8 @@ from cockpit.sources.errors import ErrorFeed, ErrorWatcher
 from cockpit.sources.kube import ClusterSnapshot, ClusterWatcher, DeploymentView
 from cockpit.sources.prometheus import MetricsWatcher
 
+MEASURE_ANYWAY_AFTER = 3.0  # seconds: metrics start without a run when clusters stay silent
+
 
 class LiveBoard:
     """Latest cluster, metric and error snapshots and the current run, behind one lock.
@@ -64,6 +66,9 @@ class LiveBoard:
         self.error_watcher: ErrorWatcher | None = None
         self._changed = threading.Condition(threading.RLock())
         self._version = 0
+        self._measuring = False
+        self._stopped = False
+        self._measuring_timer: threading.Timer | None = None
 
     # --- sources -------------------------------------------------------------------------------
 
@@ -77,6 +82,24 @@ class LiveBoard:
                 self.problems.append(exc)
                 continue
             self.watchers.append(watcher)
+        if self.watchers and self.analysis.current is None:
+            # Measure once the run is known (the first sync of the clusters), so the first
+            # measurements already count from the revisions' start; a cluster that does not
+            # answer does not hold the metrics back for long.
+            self._measuring_timer = threading.Timer(MEASURE_ANYWAY_AFTER, self._start_measuring)
+            self._measuring_timer.daemon = True
+            self._measuring_timer.start()
+        else:
+            self._start_measuring()
+
+    def _start_measuring(self) -> None:
+        env = self.session.environment
+        with self._changed:
+            if self._measuring or self._stopped:
+                return
+            self._measuring = True
+        if self._measuring_timer is not None:
+            self._measuring_timer.cancel()
         if env.prometheus is not None and env.metrics:
             self.metrics_watcher = MetricsWatcher(
                 self.session, self.push_metric, started=self.analysis_started
@@ -93,6 +116,10 @@ class LiveBoard:
             self.error_watcher.start()
 
     def stop(self) -> None:
+        with self._changed:
+            self._stopped = True
+        if self._measuring_timer is not None:
+            self._measuring_timer.cancel()
         for watcher in self.watchers:
             watcher.stop()
         if self.metrics_watcher is not None:
@@ -121,6 +148,8 @@ class LiveBoard:
             self._bump()
         if started is not None:
             self._run_started(started)
+        if self.analysis.current is not None and not self._measuring:
+            self._start_measuring()
         if self.on_cluster is not None:
             self.on_cluster(snapshot)
 
@@ -244,10 +273,10 @@ class LiveBoard:
                     and (self.snapshots[c.name].synced or self.snapshots[c.name].last_error)
                     for c in env.clusters
                 )
-                metrics = self.metrics_watcher is None or all(
+                metrics = not (env.prometheus and env.metrics) or all(
                     m.name in self.metric_states for m in env.metrics
                 )
-                errors = self.error_watcher is None or self.errors is not None
+                errors = env.errors is None or self.errors is not None
                 if clusters and metrics and errors:
                     return
                 self._changed.wait(max(0.05, min(1.0, deadline - time.monotonic())))

@@ -486,13 +486,15 @@ def gate(
     pause = min([duration_seconds(m.interval) for m in session.environment.metrics] or [5.0])
     try:
         board.wait_ready(min(10.0, max(budget, 3.0)))
-        shown: tuple[str, ...] = ()
+        shown: tuple[str, str] | None = None
+        printed = 0.0
         while True:
             result = board.verdict()
             board.record(result)
-            said = (result.state, result.judging or "", *result.reasons)
-            if not as_json and said != shown:
-                shown = said
+            said = (result.state, result.judging or "")
+            # a line when the verdict or the run changes, and every 30 s while it waits
+            if not as_json and (said != shown or time.monotonic() - printed >= 30):
+                shown, printed = said, time.monotonic()
                 stamp = datetime.now(UTC).strftime("%H:%M:%S")
                 judging = f"  judging {result.judging}" if result.judging else ""
                 click.echo(f"{stamp} {result.state}{judging}")
