@@ -62,8 +62,10 @@ async def test_both_releases_failing_roll_back_once_and_say_why(cluster, tmp_pat
         assert auto.fields["trigger"] == "auto_rollback" and auto.fields["to_revision"] == 1
         # back on 1.0, whose pods fail as well: NO-GO, no target, and no second rollback
         await until(
-            lambda: any("no rollback target" in r for r in bar.verdict.reasons)
-            and "back to ar" in (bar.verdict.judging or "")
+            lambda: (
+                any("no rollback target" in r for r in bar.verdict.reasons)
+                and "back to ar" in (bar.verdict.judging or "")
+            )
         )
         assert not bar.verdict.rollback_recommended
         assert "no revision to roll back to that has not failed" in " ".join(bar.verdict.reasons)

@@ -138,7 +138,7 @@ def test_the_same_data_judged_at_different_moments_gives_the_same_answer():
 def test_initial_delay_counts_down_then_measures():
     m = metric(initial_delay="1m", min_samples=1)
     early = judge(m, [500, 500], now=T0 + timedelta(seconds=30))
-    assert early.phase == "Pending" and "measuring starts in 30s" in early.reason
+    assert early.phase == "Pending" and "measuring starts at 12:01:00" in early.reason
     assert judge(m, [500, 500, 50, 50, 50]).phase == "Successful"  # before the delay: ignored
 
 
@@ -294,3 +294,19 @@ def test_unseen_cluster_and_tracker_are_pending_not_go():
 def test_measurements_skip_nan_values_as_no_data():
     state = judge(metric(no_data="inconclusive"), [50, 50, math.nan])
     assert state.phase == "Inconclusive"
+
+
+def test_a_run_recorded_twice_by_two_processes_is_one_run(analysis, tmp_path):
+    world = World()
+    runs = analysis(bake_seconds=0)
+    runs.observe(world.show("v1", T0), T0)
+    first = runs.observe(world.show("v2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
+    # `gate` saw the same change at the same moment and recorded it under its own id
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    gate_op = Operator("ci", None)
+    workloads = [w.as_json() for w in first.workloads]
+    audit.append("run_start", "prod", gate_op, run="run-gate", kind="rollout", workloads=workloads)
+    audit.append("run_failed", "prod", gate_op, run="run-gate", reason="gate p95 failed")
+    runs.refresh()
+    assert len(runs.runs) == 2 and runs.current.id == first.id
+    assert runs.current.failed == "gate p95 failed"

@@ -177,6 +177,7 @@ class RunHistory:
         self._rollbacks: list[AuditEntry] = []  # the cockpit's own sent rollbacks
         self._auto: set[str] = set()  # runs an automatic rollback was already made for
         self.last_verdict: tuple[str, str | None] | None = None  # state and run, by anyone
+        self._aliases: dict[str, str] = {}  # duplicate run ids -> the run they repeat
 
     @classmethod
     def of(cls, entries: Iterable[AuditEntry]) -> RunHistory:
@@ -205,7 +206,11 @@ class RunHistory:
             )
             current = self.current
             if current is not None and current.templates == {w.key: w.template for w in workloads}:
-                return  # another process recorded the same run: it is the one we have
+                # another process recorded the same run at the same time: it is the one we
+                # have, and what it records about its id is about ours
+                if run_id and str(run_id) != current.id:
+                    self._aliases[str(run_id)] = current.id
+                return
             if current is not None and current.ended is None:
                 self._replace(replace(current, ended=str(f.get("ends") or "superseded")))
             kind = (
@@ -234,6 +239,7 @@ class RunHistory:
             self._replace(replace(run, ended=str(f.get("reason") or "ended")))
 
     def _run(self, run_id: str) -> ReleaseRun | None:
+        run_id = self._aliases.get(run_id, run_id)
         return next((r for r in self.runs if r.id == run_id), None)
 
     def _replace(self, run: ReleaseRun) -> None:
@@ -283,7 +289,7 @@ class ReleaseAnalysis(RunHistory):
         with self._lock:
             entries, offset = self.audit.entries_after(self._offset, self.env_name)
             if offset < self._size:  # the log was replaced: start again
-                self.runs, self._rollbacks, self._auto = [], [], set()
+                RunHistory.__init__(self)
                 entries, offset = self.audit.entries_after(0, self.env_name)
             self._offset = self._size = offset
             for entry in entries:

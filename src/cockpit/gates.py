@@ -219,11 +219,10 @@ def evaluate(
                 f"(stale_after {stale_limit:.0f}s)",
             )
     if measured_from is not None and last_ok < measured_from:
-        left = (measured_from - last_ok).total_seconds()
         return state(
             "Pending",
             display,
-            f"initial_delay {metric.initial_delay}: measuring starts in {left:.0f}s",
+            f"initial_delay {metric.initial_delay}: measuring starts at {measured_from:%H:%M:%S}",
         )
     latest = measurements[-1].value if measurements else math.nan
     if math.isnan(latest):
