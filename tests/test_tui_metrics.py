@@ -68,6 +68,10 @@ async def until(pilot, predicate, tries=300):
 
 async def quiet_metrics(app):
     """Stop the live poller (its Prometheus does not exist) so the test feeds the pane."""
+    for _ in range(100):  # it starts once the clusters' first answer names the run
+        if app.board.metrics_watcher is not None:
+            break
+        await asyncio.sleep(0.1)
     watcher = app.board.metrics_watcher
     watcher.stop()
     if watcher._thread is not None:

@@ -66,6 +66,7 @@ class LiveBoard:
         self.error_watcher: ErrorWatcher | None = None
         self._changed = threading.Condition(threading.RLock())
         self._version = 0
+        self._live = False  # start() was called: the board runs its own watchers
         self._measuring = False
         self._stopped = False
         self._measuring_timer: threading.Timer | None = None
@@ -73,6 +74,7 @@ class LiveBoard:
     # --- sources -------------------------------------------------------------------------------
 
     def start(self) -> None:
+        self._live = True
         env = self.session.environment
         for cluster in env.clusters:
             try:
@@ -148,7 +150,7 @@ class LiveBoard:
             self._bump()
         if started is not None:
             self._run_started(started)
-        if self.analysis.current is not None and not self._measuring:
+        if self._live and self.analysis.current is not None and not self._measuring:
             self._start_measuring()
         if self.on_cluster is not None:
             self.on_cluster(snapshot)
