@@ -375,6 +375,11 @@ def test_task_items_in_comments_or_code_or_escaped_or_empty_never_count():
         """
         ## S
         <!-- - [ ] one-line comment -->
+        <!--
+        - [ ] hidden in a comment over lines
+
+        - [ ] even past a blank line
+        -->
         ```
         - [ ] in code
         ```
@@ -436,12 +441,14 @@ def test_the_same_text_again_is_numbered_past_any_natural_slug():
         - [ ] Drain node
         - [ ] Drain node
         - [ ] Drain node 2
+        - [ ] Drain -- node  (3)
         """
     )
     assert [i.id for i in checklist.items()] == [
         "nodes/drain-node",
         "nodes/drain-node--2",
         "nodes/drain-node-2",
+        "nodes/drain-node-3",
     ]
 
 
