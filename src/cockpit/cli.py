@@ -154,6 +154,13 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
         for index, binding in enumerate(loaded.model.checks)
         if binding.suggested
     ]
+    warnings += [
+        f"{loaded.path}: environments.{name}.metrics[{index}] ({metric.name!r}) is still marked "
+        "suggested = true: check its query and thresholds, then delete that line"
+        for name, environment in loaded.model.environments.items()
+        for index, metric in enumerate(environment.metrics)
+        if metric.suggested
+    ]
     for other in loaded.model.environments:
         if other != env_name:
             warnings.extend(loaded.secret_problems(other))
@@ -200,9 +207,10 @@ def init(checklist_path: str, output: str, force: bool) -> None:
     """Write a starter cockpit.toml for a runbook, with suggested check bindings."""
     from cockpit.starter import write_starter
 
-    written, suggestions = write_starter(Path(checklist_path), Path(output), force=force)
+    written, suggestions, gates = write_starter(Path(checklist_path), Path(output), force=force)
     click.echo(
-        f"wrote {written} with {suggestions} suggested check(s); review them (suggested = true), "
+        f"wrote {written} with {suggestions} suggested check(s) and {gates} gate(s) for the "
+        "targets the runbook states; review them (suggested = true), "
         f"then run: cockpit validate --config {written}"
     )
 

@@ -243,6 +243,10 @@ class MetricConfig(_Strict):
     )
     deployment: str | None = Field(default=None, description="Value of {deployment}.")
     gate: bool = Field(default=True, description="Part of the GO / NO-GO verdict.")
+    suggested: bool = Field(
+        default=False,
+        description="Written by `cockpit init`: not reviewed yet. Delete once reviewed.",
+    )
 
     @model_validator(mode="after")
     def _thresholds_in_order(self) -> MetricConfig:

@@ -89,6 +89,19 @@ def parse_checklist(text: str) -> Checklist:
     return _Builder(_MARKDOWN.parse(text)).build()
 
 
+def runbook_prose(text: str) -> list[str]:
+    """Every paragraph, heading and bullet of a runbook as shown text, code and comments aside.
+
+    `cockpit init` reads targets ("p95 below 100 ms") wherever the author wrote them, which is
+    often a plain bullet list rather than a `- [ ]` item.
+    """
+    return [
+        shown
+        for token in _MARKDOWN.parse(text)
+        if token.type == "inline" and (shown := render_inline(token))
+    ]
+
+
 class _Builder:
     def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
@@ -162,6 +175,7 @@ class _Builder:
             if text and (task or step):
                 item = self._new_item(index, text, "step" if step else "manual", parent)
                 item.done_in_document = task and _checked(inline)
+                item.links = _links(inline)
         self.lists.append(_OpenListItem(ordered=ordered, item=item))
 
     def _new_item(
@@ -327,6 +341,14 @@ def _first_inline(tokens: list[Token], index: int) -> Token | None:
         if candidate.type == "inline":
             return candidate
     return None
+
+
+def _links(inline: Token) -> list[str]:
+    return [
+        str(child.attrGet("href"))
+        for child in inline.children or []
+        if child.type == "link_open" and child.attrGet("href")
+    ]
 
 
 def _checked(inline: Token) -> bool:

@@ -57,6 +57,7 @@ class ChecklistItem:
     parent_id: str | None = None
     blocks: list[CommandBlock] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)  # link targets in the item's text
 
     @property
     def scripts(self) -> list[str]:

@@ -447,10 +447,13 @@ class CockpitApp(App[None]):
         session = self.session
         items = list(section.walk_items())
         check_items = [i for i in items if session.checks_for(i.id)]
+        # an item with checks is run by its checks, a step bound to one included (as `r` does)
         steps = [
             i
             for i in items
-            if i.kind == "step" and (i.scripts or i.id in session.environment.steps)
+            if i.kind == "step"
+            and i not in check_items
+            and (i.scripts or i.id in session.environment.steps)
         ]
         if not check_items and not steps:
             self.notify(f"Nothing in {section.title!r} can be run.", title="Run section")
