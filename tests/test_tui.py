@@ -377,3 +377,20 @@ async def test_curly_brackets_jump_between_sections(open_session):
         await pilot.press("left_curly_bracket")  # from an item: the top of its own section
         await pilot.pause()
         assert at() == "after"
+
+
+async def test_the_palette_goes_to_a_section_even_one_a_filter_hides(open_session):
+    session = open_session()
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("slash", *"login", "enter")
+        await pilot.pause()
+        assert "after" not in shown_ids(app)
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert "Checklist: filter items" in commands
+        commands["Checklist: go to section After"].callback()
+        await pilot.pause()
+        await pilot.pause()
+        tree = app.query_one(ChecklistTree)
+        assert tree.has_focus and tree.cursor_node.data.section.id == "after"
+        assert "before/change-approved" in shown_ids(app)  # the filter was cleared

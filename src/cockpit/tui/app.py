@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import ClassVar
 
 from textual import work
@@ -620,6 +621,18 @@ class CockpitApp(App[None]):
             yield SystemCommand(
                 "Checklist: next to do", "Jump to the next unresolved item", tree.action_next_open
             )
+            yield SystemCommand(
+                "Checklist: filter items",
+                "Show only the items whose text or ID holds what you type [checklist.filter]",
+                tree.action_filter,
+            )
+            pane = self.query_one(ChecklistPane)
+            for section in self.session.checklist.all_sections():
+                yield SystemCommand(
+                    f"Checklist: go to section {section.title}",
+                    f"Move the cursor to {section.id}",
+                    partial(pane.go_to_section, section.id),
+                )
             yield SystemCommand(
                 "Checklist: run section",
                 "Run the section's checks, and its steps in order [checklist.run_section]",

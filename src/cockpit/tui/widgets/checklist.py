@@ -136,6 +136,7 @@ class ChecklistTree(Tree[NodeRef]):
             "slash",
             "filter",
             "Filter",
+            show=False,  # the footer has no room left at 80 columns: `?` help must stay
             tooltip="Show only the items whose text or ID holds what you type",
             id="checklist.filter",
         ),
@@ -523,6 +524,25 @@ class ChecklistPane(Vertical):
         if node is not None:
             self.checklist_tree.move_cursor(node)
 
+    def go_to_section(self, section_id: str) -> None:
+        """Put the cursor on a section, clearing a filter that hides it."""
+        if section_id not in self._tree_nodes:
+            self.query_one(ChecklistFilter).value = ""
+            self.apply_filter("")
+            self.remove_class("-filtering")
+        self.call_after_refresh(self._cursor_to, section_id)
+        self.checklist_tree.focus()
+
+    def _cursor_to(self, node_id: str) -> None:
+        node = self._tree_nodes.get(node_id)
+        if node is None:
+            return
+        parent = node.parent
+        while parent is not None:
+            parent.expand()
+            parent = parent.parent
+        self.checklist_tree.move_cursor(node)
+
     def move_to_section(self, step: int) -> None:
         """The next (+1) or previous (-1) section shown, from the one under the cursor."""
         tree = self.checklist_tree
@@ -538,12 +558,7 @@ class ChecklistPane(Vertical):
             if step < 0 and not on_section:
                 at += 1  # from an item, `{` goes to the top of its own section first
             target = sections[max(0, min(len(sections) - 1, at + step))]
-        node = self._tree_nodes[target.id]
-        parent = node.parent
-        while parent is not None:
-            parent.expand()
-            parent = parent.parent
-        tree.move_cursor(node)
+        self._cursor_to(target.id)
 
     def move_to_next_open(self) -> None:
         items = [i for i in self.session.checklist.items() if i.id in self._tree_nodes]
