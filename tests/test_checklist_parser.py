@@ -537,3 +537,13 @@ def test_a_loop_and_a_console_block_under_steps():
         'for pod in $(kubectl get pods -o name); do\n  kubectl delete "$pod"\ndone\n'
     ]
     assert look.scripts == ["kubectl get pods\n"]
+
+
+def test_control_characters_in_runbook_text_are_shown_never_sent():
+    checklist = parse_checklist(
+        "## S\x1b]0;pwned\x07\n- [ ] evil \x1b[31mred\x1b[0m\x7f\x9b and\ttab\n"
+    )
+    item = next(checklist.items())
+    assert item.text == "evil ␛[31mred␛[0m␡\\x9b and tab"
+    assert checklist.sections[0].title == "S␛]0;pwned␇"
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in item.text + item.id)

@@ -166,3 +166,51 @@ def test_the_old_shell_switch_is_refused_with_what_changed(write_config):
     rendered = caught.value.render()
     assert "`shell` is no longer a setting" in rendered
     assert "delete the `shell` line" in rendered
+
+
+def test_a_script_runs_as_written_but_is_shown_with_its_control_characters_visible(
+    write_config, operator
+):
+    from cockpit.cli import cli
+
+    runbook = '## Deploy\n\n1. **Colour**\n   ```bash\n   printf "\x1b[2J"\n   ```\n'
+    path = write_config(
+        "checklist = 'runbook.md'\n[environments.stage]\nallow_commands = true\n", runbook
+    )
+    session = GoLiveSession.open(path, None, operator=operator)
+    plan = session.plan_step(session.find_item("Colour"))
+    assert plan.commands[0].argv[-1] == 'printf "\x1b[2J"\n'  # the script itself is untouched
+    assert plan.commands[0].headline == 'printf "␛[2J"'
+    from click.testing import CliRunner
+
+    listed = CliRunner().invoke(cli, ["checklist", "-c", str(path)])
+    assert listed.exit_code == 0, listed.output
+    assert '$ printf "␛[2J"' in listed.output and "\x1b" not in listed.output
+
+
+async def test_the_confirmation_shows_the_whole_script_with_controls_visible(
+    write_config, operator
+):
+    from cockpit.tui.app import CockpitApp
+    from cockpit.tui.screens.step_run import StepRunScreen
+    from cockpit.tui.widgets.checklist import ChecklistPane
+
+    runbook = (
+        "## Deploy\n\n1. **Loop**\n   ```bash\n   for n in 1 2; do\n"
+        '     printf "\x1b[2J%s" "$n"\n   done\n   ```\n'
+    )
+    path = write_config(
+        "checklist = 'runbook.md'\n[environments.stage]\nallow_commands = true\n", runbook
+    )
+    session = GoLiveSession.open(path, None, operator=operator, via="tui")
+    app = CockpitApp(session, start_sources=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one(ChecklistPane).select_item("deploy/loop")
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, StepRunScreen)
+        shown = str(app.screen.query_one("#step-commands").render())
+        assert 'for n in 1 2; do\n  printf "␛[2J%s" "$n"\ndone' in shown
+        assert "\x1b" not in shown
+        await pilot.press("escape")

@@ -17,6 +17,7 @@ import click
 
 from cockpit import __version__
 from cockpit.checklist import ChecklistItem
+from cockpit.checklist.model import visible_text
 from cockpit.config import (
     CheckBinding,
     LoadedConfig,
@@ -265,7 +266,8 @@ def _print_section(section: dict[str, Any], depth: int) -> None:
         )
         for script in item["scripts"]:
             # a script is shown whole, as it runs: its first line after `$ `, the rest below
-            for number, line in enumerate(script.rstrip("\n").splitlines()):
+            shown = visible_text(script.rstrip("\n"), keep_newlines=True)
+            for number, line in enumerate(shown.splitlines()):
                 click.echo(f"{pad}      {'$ ' if number == 0 else '  '}{line}")
     for child in section["sections"]:
         _print_section(child, depth + 1)

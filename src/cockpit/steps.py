@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cockpit.checklist import ChecklistItem
+from cockpit.checklist.model import visible_text
 from cockpit.checks.base import CheckContext, Stopwatch
 from cockpit.checks.command import run_process
 from cockpit.errors import CockpitError
@@ -35,7 +36,9 @@ class PlannedCommand:
     @property
     def headline(self) -> str:
         """The script's first command line, to name it in evidence."""
-        lines = [line.strip() for line in self.display.splitlines()]
+        lines = [
+            line.strip() for line in visible_text(self.display, keep_newlines=True).split("\n")
+        ]
         first = next((line for line in lines if line and not line.startswith("#")), "")
         more = sum(1 for line in lines if line and not line.startswith("#")) > 1
         return first[:80] + (" …" if more or len(first) > 80 else "")
@@ -96,7 +99,8 @@ async def execute_step(
     watch = Stopwatch()
     for number, command in enumerate(plan.commands, start=1):
         if on_line is not None:
-            for line in command.display.rstrip("\n").splitlines():
+            shown = visible_text(command.display.rstrip("\n"), keep_newlines=True)
+            for line in shown.split("\n"):
                 on_line(f"$ {line}")
         try:
             outcome = await run_process(

@@ -36,6 +36,7 @@ from cockpit.checklist.model import (
     Section,
     section_slug,
     text_slug,
+    visible_text,
 )
 from cockpit.errors import ChecklistError
 
@@ -423,4 +424,4 @@ def render_inline(token: Token) -> str:
             out.append(" ")
         elif child.type == "image":
             out.append(child.content)
-    return " ".join("".join(out).split())
+    return visible_text(" ".join("".join(out).split()))

@@ -20,6 +20,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Log, Static
 
 from cockpit.checklist import ChecklistItem
+from cockpit.checklist.model import visible_text
 from cockpit.errors import CockpitError
 from cockpit.session import GoLiveSession
 from cockpit.steps import StepPlan
@@ -112,7 +113,7 @@ class StepRunScreen(ModalScreen[StepOutcome]):
             yield Static(f"[b]{escape(self.item.text)}[/b]  ({self.plan.source})", markup=True)
             commands = "\n\n".join(
                 f"# script {n} of {len(self.plan.commands)} (bash -euo pipefail)\n"
-                + c.display.rstrip("\n")
+                + visible_text(c.display.rstrip("\n"), keep_newlines=True)
                 for n, c in enumerate(self.plan.commands, start=1)
             )
             yield Static(commands, id="step-commands", markup=False)
