@@ -203,9 +203,7 @@ def test_text_checklist_output_shows_ids_and_commands(write_config, runner):
     )
 
 
-def test_validate_refuses_two_items_that_would_share_an_id_naming_both_lines(
-    write_config, runner
-):
+def test_validate_refuses_two_items_that_would_share_an_id_naming_both_lines(write_config, runner):
     runbook = "## Deploy\n- [ ] Smoke\n  - [ ] Login works\n\n### Smoke\n- [ ] Login works\n"
     result = runner.invoke(cli, ["validate", "-c", str(write_config(runbook=runbook))])
     assert result.exit_code == 2, result.output
