@@ -83,6 +83,7 @@ async def test_a_block_with_a_pipe_a_loop_and_a_quoted_string_runs_as_one_script
     entries = [e for e in again.audit.entries() if e.fields.get("item") == item.id]
     assert [e.action for e in entries] == ["run", "result"]
     assert entries[0].fields["commands"] == [script.display]
+    assert entries[1].fields["exit_code"] == 0
     assert entries[1].fields["output_tail"][-2:] == [
         "found servicedesk-app",
         "found servicedesk-worker",
@@ -113,6 +114,8 @@ async def test_a_failing_pipeline_stage_or_an_unset_variable_stops_the_script(
     record = session.view(item).record
     assert record is not None and record.status == "failed"
     assert "exited 1" in (record.evidence or "")
+    result_entry = [e for e in session.audit.entries() if e.action == "result"][-1]
+    assert result_entry.fields["exit_code"] == 1
 
 
 STEP_RUNBOOK = """\
@@ -214,3 +217,35 @@ async def test_the_confirmation_shows_the_whole_script_with_controls_visible(
         assert 'for n in 1 2; do\n  printf "␛[2J%s" "$n"\ndone' in shown
         assert "\x1b" not in shown
         await pilot.press("escape")
+
+
+async def test_a_script_past_its_timeout_is_killed_with_everything_it_started(
+    write_config, operator, tmp_path
+):
+    import asyncio
+
+    pidfile = tmp_path / "sleeper.pid"
+    runbook = (
+        "## Deploy\n\n1. **Hang**\n   ```bash\n"
+        f"   sleep 30 | cat &\n   echo $! > {pidfile}\n   wait\n   echo never\n   ```\n"
+    )
+    path = write_config(
+        "checklist = 'runbook.md'\n[environments.stage]\nallow_commands = true\n", runbook
+    )
+    session = GoLiveSession.open(path, None, operator=operator)
+    seen: list[str] = []
+    result = await session.run_step(session.find_item("Hang"), on_line=seen.append, timeout=1)
+    assert not result.passed
+    assert "killed after 1 s (timeout)" in result.evidence
+    assert "never" not in seen
+    pid = int(pidfile.read_text())
+    for _ in range(50):  # the pipeline's processes are gone, not left behind
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail(f"process {pid} of the killed script still runs")
+    entry = [e for e in session.audit.entries() if e.action == "result"][-1]
+    assert entry.fields.get("exit_code") is None  # killed: no exit status of its own

@@ -486,6 +486,7 @@ class GoLiveSession:
             status=outcome.status,
             evidence=result.evidence,
             output_tail=list(result.tail)[-20:],
+            exit_code=result.exit_code,
         )
         return outcome
 

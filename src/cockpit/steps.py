@@ -59,6 +59,7 @@ class StepResult:
     passed: bool
     evidence: str
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=200))
+    exit_code: int | None = None  # of the last script that ran; None: killed or never started
 
 
 def plan_step(ctx: CheckContext, item: ChecklistItem) -> StepPlan:
@@ -116,6 +117,7 @@ async def execute_step(
             result.evidence = f"script {number}: {command.argv[0]}: {exc.strerror}"
             return result
         result.tail.extend(outcome.tail)
+        result.exit_code = None if outcome.timed_out else outcome.exit_code
         if outcome.timed_out:
             result.passed = False
             result.evidence = (
