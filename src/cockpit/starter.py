@@ -463,11 +463,17 @@ def _step_checks(item: ChecklistItem) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
+def _code_span_check(item: ChecklistItem) -> tuple[str, dict[str, Any]] | None:
+    """An item whose text quotes one command that only looks: "`kubectl rollout status ...`"."""
+    spans = re.findall(r"`([^`]+)`", item.text)
+    return _verification(spans[0]) if len(spans) == 1 else None
+
+
 def suggest(item: ChecklistItem) -> list[Suggestion]:
     """What `init` proposes for one item: nothing, rather than something wrong."""
     if item.kind == "step":
         return [Suggestion(item, reason, check) for reason, check in _step_checks(item)]
-    for rule in (_url_check, _wording):
+    for rule in (_code_span_check, _url_check, _wording):
         found = rule(item)
         if found is not None:
             return [Suggestion(item, found[0], found[1])]
