@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from cockpit.checklist import parse_checklist
-from cockpit.checklist.markdown import load_checklist, split_commands
+from cockpit.checklist.markdown import block_script, load_checklist
 from cockpit.errors import ChecklistError
 
 from .conftest import REFERENCE_CHECKLIST, SAMPLE_RUNBOOK
@@ -46,12 +46,11 @@ def test_reference_numbered_steps_and_their_commands(reference):
         "Verify Rollback",
         "Post-Mortem",
     ]
-    assert steps["Database Migration"].commands == [
-        "npm run migrate:status",
-        "npm run migrate:run",
+    assert steps["Database Migration"].scripts == [
+        "npm run migrate:status\nnpm run migrate:run\n",
     ]
-    assert steps["Execute Rollback"].commands == [
-        "kubectl rollout undo deployment/servicedesk-app -n servicedesk"
+    assert steps["Execute Rollback"].scripts == [
+        "kubectl rollout undo deployment/servicedesk-app -n servicedesk\n"
     ]
     assert steps["Identify Issue"].notes == [
         "Check Sentry for errors",
@@ -125,7 +124,7 @@ def test_same_text_twice_in_one_section_is_numbered():
         - [ ] Ping
         """
     )
-    assert [i.id for i in checklist.items()] == ["checks/ping", "checks/ping-2"]
+    assert [i.id for i in checklist.items()] == ["checks/ping", "checks/ping--2"]
 
 
 def test_setext_and_deep_atx_headings_nest():
@@ -176,7 +175,7 @@ def test_nothing_inside_code_blocks_becomes_a_heading_or_item():
     assert [i.text for i in checklist.items()] == ["real item"]
 
 
-def test_several_top_level_headings_are_all_sections():
+def test_an_opening_h1_is_the_title_and_later_h1s_are_sections():
     checklist = parse(
         """
         # One
@@ -185,8 +184,22 @@ def test_several_top_level_headings_are_all_sections():
         - [ ] b
         """
     )
+    assert checklist.title == "One"
     assert [s.title for s in checklist.sections] == ["One", "Two"]
+    assert [i.id for i in checklist.items()] == ["one/a", "two/b"]
+
+
+def test_an_h1_after_prose_is_a_section_not_the_title():
+    checklist = parse(
+        """
+        Some words first.
+
+        # Deploy
+        - [ ] a
+        """
+    )
     assert checklist.title == "Checklist"
+    assert [i.id for i in checklist.items()] == ["deploy/a"]
 
 
 def test_items_before_the_first_heading_are_kept():
@@ -239,7 +252,7 @@ def test_numbered_step_with_code_but_no_bold_title_is_a_step():
     )
     items = list(checklist.items())
     assert [(i.kind, i.text) for i in items] == [("step", "Apply the manifests:")]
-    assert items[0].commands == ["kubectl apply -f app.yaml"]
+    assert items[0].scripts == ["kubectl apply -f app.yaml\n"]
 
 
 def test_non_shell_blocks_are_kept_but_are_not_commands():
@@ -257,29 +270,32 @@ def test_non_shell_blocks_are_kept_but_are_not_commands():
     )
     step = next(checklist.items())
     assert [b.language for b in step.blocks] == ["sql", "bash"]
-    assert step.commands == ["psql -c 'select 1'"]
+    assert step.scripts == ["psql -c 'select 1'\n"]
 
 
-def test_split_commands_handles_comments_continuations_heredocs_and_transcripts():
+def test_a_shell_block_is_kept_whole_as_one_script():
     source = textwrap.dedent(
         """\
         # a comment
         kubectl set image deploy/app \\
           app=image:2
-
         cat <<'EOF' > /tmp/x
-        # not a comment inside a here-document
+        $ not a prompt inside a here-document
         EOF
-        echo done
         """
     )
-    assert split_commands(source) == [
-        "kubectl set image deploy/app app=image:2",
-        "cat <<'EOF' > /tmp/x\n# not a comment inside a here-document\nEOF",
-        "echo done",
-    ]
-    transcript = "$ kubectl get pods\nNAME READY\napp-1 1/1\n$ echo ok\nok\n"
-    assert split_commands(transcript, "console") == ["kubectl get pods", "echo ok"]
+    assert block_script(source, "bash") == source
+    assert block_script(source, "") == source
+
+
+def test_a_transcript_runs_only_its_prompt_lines():
+    transcript = "$ kubectl get pods\nNAME READY\napp-1 1/1\n$ echo ok \\\n>   more\nok\n"
+    expected = "kubectl get pods\necho ok \\\n  more\n"
+    assert block_script(transcript, "console") == expected
+    assert block_script(transcript, "shell-session") == expected
+    # a bash block written as a transcript is one too: `$ ` cannot start a real script
+    assert block_script(transcript, "bash") == expected
+    assert block_script("NAME READY\n", "console") == ""
 
 
 def test_sample_runbook_parses_with_steps_commands_and_placeholders():
@@ -287,8 +303,8 @@ def test_sample_runbook_parses_with_steps_commands_and_placeholders():
     steps = [i for i in checklist.items() if i.kind == "step"]
     assert len(steps) >= 4
     rollout = next(s for s in steps if s.text == "Roll out the new image")
-    assert rollout.commands[0].startswith("kubectl -n {namespace} set image")
-    assert "app=registry.example.com/servicedesk:{version}" in rollout.commands[0]
+    assert rollout.scripts[0].startswith("kubectl -n {namespace} set image")
+    assert "app=registry.example.com/servicedesk:{version}" in rollout.scripts[0]
 
 
 def test_missing_or_binary_runbook_is_a_clear_error(tmp_path):
@@ -298,3 +314,236 @@ def test_missing_or_binary_runbook_is_a_clear_error(tmp_path):
     bad.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(ChecklistError, match="not UTF-8"):
         load_checklist(bad)
+
+
+# --- runbooks as their authors wrote them --------------------------------------------------------
+
+ISSUE_TEMPLATE = """\
+---
+name: Release checklist
+about: Steps for every release
+title: "Release {version}"
+labels: release
+---
+
+# Release 4.2
+
+## Prepare
+- [ ] Create a thread: <!-- paste the link here -->
+- [ ] Tag the <em>release</em> commit<br>on main
+<!--
+- [ ] Hidden on GitHub, never an item
+-->
+- \\[ \\] escaped brackets are text
+- [ ]
+- [ ] <!-- only a hint -->
+"""
+
+
+def test_front_matter_is_skipped_and_the_opening_h1_is_the_title():
+    checklist = parse_checklist(ISSUE_TEMPLATE)
+    assert checklist.title == "Release 4.2"
+    assert [s.id for s in checklist.all_sections()] == ["prepare"]
+    assert [(i.id, i.line) for i in checklist.items()] == [
+        ("prepare/create-a-thread", 11),
+        ("prepare/tag-the-release-commit-on-main", 12),
+    ]
+
+
+def test_front_matter_title_names_a_document_without_an_h1():
+    checklist = parse_checklist(ISSUE_TEMPLATE.replace("# Release 4.2\n", ""))
+    assert checklist.title == "Release {version}"
+    assert [s.id for s in checklist.all_sections()] == ["prepare"]
+    broken = parse_checklist("---\ntitle: [unclosed\n---\n- [ ] a\n")
+    assert broken.title == "Checklist"
+    assert [i.text for i in broken.items()] == ["a"]
+
+
+def test_html_comments_and_tags_leave_only_the_text_github_shows():
+    items = list(parse_checklist(ISSUE_TEMPLATE).items())
+    assert [i.text for i in items] == ["Create a thread:", "Tag the release commit on main"]
+    filled = parse_checklist(
+        ISSUE_TEMPLATE.replace("<!-- paste the link here -->", "<!-- https://chat/t/1 -->")
+    )
+    assert [i.id for i in filled.items()] == [i.id for i in items]
+    headed = parse("## Deploy <!-- owner: ops --> <b>now</b>\n- [ ] x\n")
+    assert [s.title for s in headed.all_sections()] == ["Deploy now"]
+
+
+def test_task_items_in_comments_or_code_or_escaped_or_empty_never_count():
+    checklist = parse(
+        """
+        ## S
+        <!-- - [ ] one-line comment -->
+        <!--
+        - [ ] hidden in a comment over lines
+
+        - [ ] even past a blank line
+        -->
+        ```
+        - [ ] in code
+        ```
+        - \\[x\\] escaped
+        - [x]
+        - [ ] real
+        """
+    )
+    assert [i.text for i in checklist.items()] == ["real"]
+
+
+def test_a_numbered_task_holding_a_fence_is_a_step_with_its_script():
+    checklist = parse(
+        """
+        ## Rotate
+        1. [ ] Rotate the database password
+           ```bash
+           vault write -f database/rotate-root/app
+           ```
+        2. [x] Restart the workers
+           ```sh
+           kubectl rollout restart deploy/worker
+           ```
+        3. [ ] Tell the team
+        """
+    )
+    items = list(checklist.items())
+    assert [(i.kind, i.text, i.done_in_document) for i in items] == [
+        ("step", "Rotate the database password", False),
+        ("step", "Restart the workers", True),
+        ("manual", "Tell the team", False),
+    ]
+    assert items[0].scripts == ["vault write -f database/rotate-root/app\n"]
+
+
+def test_bold_lead_ins_in_a_design_document_are_not_steps():
+    checklist = parse(
+        """
+        ## Motivation
+        1. **Goals**: cut the time to restore service by half.
+        2. **Drawbacks** the cockpit needs a bastion host.
+        3. **Non-goals:**
+           replacing the pager.
+        4. **Apply the migrations**
+        5. **Check the pods**:
+        """
+    )
+    assert [(i.kind, i.text) for i in checklist.items()] == [
+        ("step", "Non-goals: replacing the pager."),
+        ("step", "Apply the migrations"),
+        ("step", "Check the pods:"),
+    ]
+
+
+def test_the_same_text_again_is_numbered_past_any_natural_slug():
+    checklist = parse(
+        """
+        ## Nodes
+        - [ ] Drain node
+        - [ ] Drain node
+        - [ ] Drain node 2
+        - [ ] Drain -- node  (3)
+        """
+    )
+    assert [i.id for i in checklist.items()] == [
+        "nodes/drain-node",
+        "nodes/drain-node--2",
+        "nodes/drain-node-2",
+        "nodes/drain-node-3",
+    ]
+
+
+def test_two_items_that_would_share_an_id_are_refused_naming_both_lines():
+    runbook = textwrap.dedent(
+        """\
+        ## Deploy
+        - [ ] Smoke
+          - [ ] Login works
+
+        ### Smoke
+        - [ ] Login works
+        """
+    )
+    with pytest.raises(ChecklistError) as refused:
+        parse_checklist(runbook)
+    message = refused.value.message
+    assert "line 3" in message and "line 6" in message
+    assert "deploy/smoke/login-works" in message
+    assert "reword" in refused.value.hint
+
+
+def test_duplicate_sections_are_numbered_past_natural_slugs():
+    checklist = parse(
+        """
+        ## Checks
+        - [ ] a
+        ## Checks 2
+        - [ ] a
+        ## Checks
+        - [ ] a
+        """
+    )
+    assert [i.id for i in checklist.items()] == ["checks/a", "checks-2/a", "checks--2/a"]
+
+
+JAPANESE = """\
+# リリース手順
+
+## 事前確認
+- [ ] バックアップを取得する
+- [ ] 監視ダッシュボードを開く
+- [ ] 🚀
+- [ ] Verificação de integridade concluída
+"""
+
+
+def test_non_ascii_texts_get_stable_ids_from_their_words():
+    checklist = parse_checklist(JAPANESE)
+    ids = [i.id for i in checklist.items()]
+    assert ids[:2] == ["事前確認/バックアップを取得する", "事前確認/監視ダッシュボードを開く"]
+    assert ids[2].startswith("事前確認/item-") and len(ids[2]) == len("事前確認/item-") + 4
+    assert ids[3] == "事前確認/verificação-de-integridade-concluída"
+    lines = JAPANESE.splitlines()
+    reordered = parse_checklist("\n".join([*lines[:3], lines[6], lines[5], lines[4], lines[3]]))
+    assert {i.text: i.id for i in reordered.items()} == {i.text: i.id for i in checklist.items()}
+
+
+def test_an_appendix_h1_at_the_end_renames_nothing():
+    before = parse_checklist(JAPANESE)
+    after = parse_checklist(JAPANESE + "\n# Appendix\n\n- [ ] Extra\n")
+    assert after.title == before.title == "リリース手順"
+    assert [i.id for i in after.items()] == [*(i.id for i in before.items()), "appendix/extra"]
+
+
+def test_a_loop_and_a_console_block_under_steps():
+    checklist = parse(
+        """
+        ## Restart
+        1. **Restart every worker**
+           ```bash
+           for pod in $(kubectl get pods -o name); do
+             kubectl delete "$pod"
+           done
+           ```
+        2. **Look at the pods**
+           ```console
+           $ kubectl get pods
+           NAME      READY
+           app-1     1/1
+           ```
+        """
+    )
+    loop, look = checklist.items()
+    assert loop.scripts == [
+        'for pod in $(kubectl get pods -o name); do\n  kubectl delete "$pod"\ndone\n'
+    ]
+    assert look.scripts == ["kubectl get pods\n"]
+
+
+def test_control_characters_in_runbook_text_are_shown_never_sent():
+    checklist = parse_checklist(
+        "## S\x1b]0;pwned\x07\n- [ ] evil \x1b[31mred\x1b[0m\x7f\x9b and\ttab\n"
+    )
+    item = next(checklist.items())
+    assert item.text == "evil ␛[31mred␛[0m␡\\x9b and tab"
+    assert checklist.sections[0].title == "S␛]0;pwned␇"
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in item.text + item.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -39,10 +40,10 @@ def test_checklist_json_on_the_reference_document(tmp_path, runner):
     steps = [i for i in items if i["kind"] == "step"]
     assert len(manual) == 155
     assert len({i["id"] for i in items}) == len(items) == data["total"] == 165
-    assert {"id", "text", "kind", "commands", "status"} <= set(items[0])
+    assert {"id", "text", "kind", "scripts", "status"} <= set(items[0])
     assert all(i["status"] == "pending" for i in items)
-    with_commands = {s["text"]: s["commands"] for s in steps if s["commands"]}
-    assert with_commands["Deploy to Production"] == ["kubectl apply -k k8s/overlays/production"]
+    with_commands = {s["text"]: s["scripts"] for s in steps if s["scripts"]}
+    assert with_commands["Deploy to Production"] == ["kubectl apply -k k8s/overlays/production\n"]
     assert len(with_commands) == 6
     first = data["sections"][0]
     assert {"id", "title", "level", "sections", "items"} <= set(first)
@@ -195,5 +196,18 @@ def test_text_checklist_output_shows_ids_and_commands(write_config, runner):
     result = runner.invoke(cli, ["checklist", "-c", str(write_config())])
     assert result.exit_code == 0
     assert "before/change-approved" in result.output
-    assert "$ kubectl apply -k overlays/{namespace}" in result.output
-    assert "# apply the manifests" not in result.output
+    # the script is shown whole, as it will run: its comment first, then the command
+    assert "$ # apply the manifests\n" in result.output
+    assert re.search(
+        r"\$ # apply the manifests\n +kubectl apply -k overlays/\{namespace\}\n", result.output
+    )
+
+
+def test_validate_refuses_two_items_that_would_share_an_id_naming_both_lines(write_config, runner):
+    runbook = "## Deploy\n- [ ] Smoke\n  - [ ] Login works\n\n### Smoke\n- [ ] Login works\n"
+    result = runner.invoke(cli, ["validate", "-c", str(write_config(runbook=runbook))])
+    assert result.exit_code == 2, result.output
+    assert "line 3 ('Login works') and line 6 ('Login works')" in result.output
+    assert "deploy/smoke/login-works" in result.output
+    assert "runbook.md" in result.output
+    assert "Traceback" not in result.output

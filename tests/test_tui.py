@@ -114,7 +114,8 @@ async def test_detail_shows_commands_and_acts(open_session):
         await pilot.pause()
         assert isinstance(app.screen, ItemDetailScreen)
         body = str(app.screen.query_one("#detail-body").render())
-        assert "$ kubectl apply -k overlays/{namespace}" in body
+        # the block is shown whole, as the one script it runs
+        assert "  # apply the manifests\n  kubectl apply -k overlays/{namespace}\n" in body
         assert "rollout/deploy" in body
         await pilot.press("d")
         await pilot.pause()
@@ -288,3 +289,108 @@ async def test_left_folds_and_right_unfolds(open_session):
         await pilot.press("right")
         await pilot.pause()
         assert tree.cursor_node.is_expanded
+
+
+def shown_ids(app):
+    return set(app.query_one(ChecklistPane)._tree_nodes)
+
+
+async def test_slash_filters_items_by_text_and_escape_brings_them_back(open_session):
+    session = open_session()
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        everything = shown_ids(app)
+        await pilot.press("slash")
+        await pilot.press(*"LOGIN")  # case does not matter
+        await pilot.pause()
+        assert shown_ids(app) == {"rollout", "rollout/smoke-test/login-works"}
+        pane = app.query_one(ChecklistPane)
+        assert "1 match 'LOGIN'" in str(pane.border_title)
+        await pilot.press("enter")  # back to the tree, on the first match, filter kept
+        await pilot.pause()
+        tree = app.query_one(ChecklistTree)
+        assert tree.has_focus
+        assert tree.selected_item().id == "rollout/smoke-test/login-works"
+        await pilot.press("d")  # the keys act on the filtered tree
+        await pilot.pause()
+        assert status_of(session, "rollout/smoke-test/login-works") == "done"
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press("escape")  # clears the filter, not the app's cancel
+        await pilot.pause()
+        assert shown_ids(app) == everything
+        assert tree.has_focus and tree.selected_item().id == "rollout/smoke-test/login-works"
+        assert str(pane.border_title) == "Checklist"
+
+
+async def test_filter_matches_ids_and_section_titles_and_nothing_is_markup(write_config, operator):
+    from cockpit.session import GoLiveSession
+
+    runbook = (
+        "## Before\n- [ ] Change approved\n- [ ] [b]not bold[/b] and \\[x\\] text\n"
+        "## After the window\n- [ ] Announce completion\n"
+    )
+    session = GoLiveSession.open(write_config(runbook=runbook), None, operator=operator)
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(ChecklistPane)
+        # a section's title shows all of its items ("after the" is in no text and no ID)
+        await pilot.press("slash", *"after the")
+        await pilot.pause()
+        assert shown_ids(app) == {"after-the-window", "after-the-window/announce-completion"}
+        pane.query_one("ChecklistFilter").value = ""
+        await pilot.press(*"[b]")
+        await pilot.pause()
+        assert shown_ids(app) == {"before", "before/b-not-bold-b-and-x-text"}
+        label = pane._tree_nodes["before/b-not-bold-b-and-x-text"].label
+        assert "[b]not bold[/b] and [x] text" in str(label)  # shown as written, not as markup
+        pane.query_one("ChecklistFilter").value = ""
+        await pilot.press(*"before/change")  # an ID typed whole
+        await pilot.pause()
+        assert shown_ids(app) == {"before", "before/change-approved"}
+        await pilot.press(*"-nothing-like-it")
+        await pilot.pause()
+        assert shown_ids(app) == set()
+
+
+async def test_curly_brackets_jump_between_sections(open_session):
+    session = open_session()
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await select(app, pilot, "before/backup-taken")
+        tree = app.query_one(ChecklistTree)
+
+        def at():
+            node = tree.cursor_node
+            return node.data.section.id if node.data.section else node.data.item.id
+
+        await pilot.press("right_curly_bracket")
+        await pilot.pause()
+        assert at() == "rollout"
+        await pilot.press("right_curly_bracket", "right_curly_bracket")
+        await pilot.pause()
+        assert at() == "after"  # and no further: the last section stays
+        await pilot.press("left_curly_bracket")
+        await pilot.pause()
+        assert at() == "rollout"
+        await select(app, pilot, "after/announce-completion")
+        await pilot.press("left_curly_bracket")  # from an item: the top of its own section
+        await pilot.pause()
+        assert at() == "after"
+
+
+async def test_the_palette_goes_to_a_section_even_one_a_filter_hides(open_session):
+    session = open_session()
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("slash", *"login", "enter")
+        await pilot.pause()
+        assert "after" not in shown_ids(app)
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert "Checklist: filter items" in commands
+        commands["Checklist: go to section After"].callback()
+        await pilot.pause()
+        await pilot.pause()
+        tree = app.query_one(ChecklistTree)
+        assert tree.has_focus and tree.cursor_node.data.section.id == "after"
+        assert "before/change-approved" in shown_ids(app)  # the filter was cleared

@@ -17,6 +17,7 @@ import click
 
 from cockpit import __version__
 from cockpit.checklist import ChecklistItem
+from cockpit.checklist.model import visible_text
 from cockpit.config import (
     CheckBinding,
     LoadedConfig,
@@ -154,6 +155,13 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
         for index, binding in enumerate(loaded.model.checks)
         if binding.suggested
     ]
+    warnings += [
+        f"{loaded.path}: environments.{name}.metrics[{index}] ({metric.name!r}) is still marked "
+        "suggested = true: check its query and thresholds, then delete that line"
+        for name, environment in loaded.model.environments.items()
+        for index, metric in enumerate(environment.metrics)
+        if metric.suggested
+    ]
     for other in loaded.model.environments:
         if other != env_name:
             warnings.extend(loaded.secret_problems(other))
@@ -200,9 +208,10 @@ def init(checklist_path: str, output: str, force: bool) -> None:
     """Write a starter cockpit.toml for a runbook, with suggested check bindings."""
     from cockpit.starter import write_starter
 
-    written, suggestions = write_starter(Path(checklist_path), Path(output), force=force)
+    written, suggestions, gates = write_starter(Path(checklist_path), Path(output), force=force)
     click.echo(
-        f"wrote {written} with {suggestions} suggested check(s); review them (suggested = true), "
+        f"wrote {written} with {suggestions} suggested check(s) and {gates} gate(s) for the "
+        "targets the runbook states; review them (suggested = true), "
         f"then run: cockpit validate --config {written}"
     )
 
@@ -255,8 +264,11 @@ def _print_section(section: dict[str, Any], depth: int) -> None:
             f"{pad}{click.style(mark, fg=colour.get(item['status']))} {item['text']}{kind}  "
             + click.style(item["id"], dim=True)
         )
-        for command in item["commands"]:
-            click.echo(f"{pad}      $ {command}")
+        for script in item["scripts"]:
+            # a script is shown whole, as it runs: its first line after `$ `, the rest below
+            shown = visible_text(script.rstrip("\n"), keep_newlines=True)
+            for number, line in enumerate(shown.splitlines()):
+                click.echo(f"{pad}      {'$ ' if number == 0 else '  '}{line}")
     for child in section["sections"]:
         _print_section(child, depth + 1)
 

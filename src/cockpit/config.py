@@ -252,6 +252,10 @@ class MetricConfig(_Strict):
     )
     deployment: str | None = Field(default=None, description="Value of {deployment}.")
     gate: bool = Field(default=True, description="Part of the GO / NO-GO verdict.")
+    suggested: bool = Field(
+        default=False,
+        description="Written by `cockpit init`: not reviewed yet. Delete once reviewed.",
+    )
 
     @model_validator(mode="after")
     def _thresholds_in_order(self) -> MetricConfig:
@@ -268,12 +272,23 @@ class MetricConfig(_Strict):
 
 
 class StepOverride(_Strict):
-    """Replaces the commands a runbook step carries, for one environment."""
+    """Replaces the scripts a runbook step carries, for one environment."""
 
-    commands: list[str] = Field(description="Commands to run instead of the runbook's.")
-    shell: bool = Field(
-        default=False, description="Run each command through /bin/sh -c (pipes, redirects)."
+    commands: list[str] = Field(
+        description="Scripts to run instead of the runbook's, each with bash -euo pipefail."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_shell_switch(cls, data: Any) -> Any:
+        # Steps used to run line by line without a shell unless `shell = true`; a config
+        # written then should say clearly what changed rather than "extra input".
+        if isinstance(data, dict) and "shell" in data:
+            raise ValueError(
+                "`shell` is no longer a setting: every step script runs with bash "
+                "(-euo pipefail), pipes and loops included; delete the `shell` line"
+            )
+        return data
 
 
 class EnvironmentConfig(_Strict):

@@ -466,7 +466,7 @@ class GoLiveSession:
         on_line: Callable[[str], object] | None = None,
         timeout: float | None = None,
     ) -> ItemRunResult:
-        """Run a step's commands in order, stopping at the first that fails; audited."""
+        """Run a step's scripts in order, stopping at the first that fails; audited."""
         self._refuse_if_read_only("run commands")
         plan = self.plan_step(item)
         assert self.snapshot is not None
@@ -495,6 +495,7 @@ class GoLiveSession:
             status=outcome.status,
             evidence=result.evidence,
             output_tail=list(result.tail)[-20:],
+            exit_code=result.exit_code,
         )
         return outcome
 
@@ -773,7 +774,7 @@ class GoLiveSession:
                 "kind": view.kind,
                 "status": view.status,
                 "line": item.line,
-                "commands": item.commands,
+                "scripts": item.scripts,
             }
             if item.parent_id:
                 out["parent"] = item.parent_id

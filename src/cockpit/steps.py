@@ -1,30 +1,47 @@
 """Runbook steps with commands: what exactly would run, and running it.
 
-A step's commands come from the runbook, or from `[environments.E.steps."ITEM_ID"]` when the
-environment replaces them. `{placeholders}` are filled from the environment. Commands run
-without a shell, split like a shell would split them; a command that needs shell syntax
-(pipes, redirects, `&&`) is refused unless the environment's step override says `shell = true`,
-so a runbook line never gets a shell by accident.
+A step's scripts come from the runbook (one per shell block), or from
+`[environments.E.steps."ITEM_ID"]` when the environment replaces them. `{placeholders}` are
+filled from the environment. Each script runs whole, as its author wrote it and as a CI `run:`
+step would: with bash, `-euo pipefail`, so the first failing command (or a failing stage of a
+pipeline, or an unset variable) stops it. Splitting a block into lines would break every loop,
+pipe and quoted string that spans them; what guards the operator instead is `allow_commands`,
+and the confirmation screen that shows each script exactly as it will run.
 """
 
 from __future__ import annotations
 
-import shlex
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cockpit.checklist import ChecklistItem
+from cockpit.checklist.model import visible_text
 from cockpit.checks.base import CheckContext, Stopwatch
-from cockpit.checks.command import needs_shell, run_process
+from cockpit.checks.command import run_process
 from cockpit.errors import CockpitError
+
+# No profile or rc file: the script sees the environment the cockpit gives it, nothing more.
+BASH = ("bash", "--noprofile", "--norc", "-euo", "pipefail", "-c")
 
 
 @dataclass(frozen=True)
 class PlannedCommand:
+    """One script of a step: as shown to the operator, and the argv that runs it."""
+
     display: str
     argv: tuple[str, ...]
+
+    @property
+    def headline(self) -> str:
+        """The script's first command line, to name it in evidence."""
+        lines = [
+            line.strip() for line in visible_text(self.display, keep_newlines=True).split("\n")
+        ]
+        first = next((line for line in lines if line and not line.startswith("#")), "")
+        more = sum(1 for line in lines if line and not line.startswith("#")) > 1
+        return first[:80] + (" …" if more or len(first) > 80 else "")
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,7 @@ class StepResult:
     passed: bool
     evidence: str
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=200))
+    exit_code: int | None = None  # of the last script that ran; None: killed or never started
 
 
 def plan_step(ctx: CheckContext, item: ChecklistItem) -> StepPlan:
@@ -53,32 +71,18 @@ def plan_step(ctx: CheckContext, item: ChecklistItem) -> StepPlan:
         )
     override = env.steps.get(item.id)
     if override is not None:
-        lines, shell, source = override.commands, override.shell, "config"
+        scripts, source = override.commands, "config"
     else:
-        lines, shell, source = item.commands, False, "runbook"
-    if not lines:
+        scripts, source = item.scripts, "runbook"
+    if not scripts:
         raise CockpitError(
             f"step {item.text!r} has no commands to run",
             "mark it done with d once you have done it by hand",
         )
     planned: list[PlannedCommand] = []
-    for line in lines:
-        text = ctx.fill(line)
-        if shell:
-            planned.append(PlannedCommand(text, ("/bin/sh", "-c", text)))
-            continue
-        if needs_shell(text) or "\n" in text:
-            raise CockpitError(
-                f"this command needs a shell: {text}",
-                "replace the step's commands under "
-                f'[environments.{ctx.env_name}.steps."{item.id}"] with shell = true, '
-                "or write it without pipes and redirects",
-            )
-        try:
-            argv = tuple(shlex.split(text))
-        except ValueError as exc:
-            raise CockpitError(f"cannot split {text!r}: {exc}", "check the quoting") from exc
-        planned.append(PlannedCommand(text, argv))
+    for script in scripts:
+        text = ctx.fill(script)
+        planned.append(PlannedCommand(text, (*BASH, text)))
     return StepPlan(
         item, tuple(planned), source, ctx.env_name, env.production, tuple(ctx.command_env().items())
     )
@@ -91,12 +95,14 @@ async def execute_step(
     on_line: Callable[[str], object] | None = None,
     cwd: Path | None = None,
 ) -> StepResult:
-    """Run the commands in order; stop at the first that fails or times out."""
+    """Run the scripts in order; stop at the first that fails or times out."""
     result = StepResult(passed=True, evidence="")
     watch = Stopwatch()
     for number, command in enumerate(plan.commands, start=1):
         if on_line is not None:
-            on_line(f"$ {command.display}")
+            shown = visible_text(command.display.rstrip("\n"), keep_newlines=True)
+            for line in shown.split("\n"):
+                on_line(f"$ {line}")
         try:
             outcome = await run_process(
                 list(command.argv),
@@ -108,21 +114,22 @@ async def execute_step(
             )
         except (FileNotFoundError, PermissionError) as exc:
             result.passed = False
-            result.evidence = f"command {number}: {command.argv[0]}: {exc.strerror}"
+            result.evidence = f"script {number}: {command.argv[0]}: {exc.strerror}"
             return result
         result.tail.extend(outcome.tail)
+        result.exit_code = None if outcome.timed_out else outcome.exit_code
         if outcome.timed_out:
             result.passed = False
             result.evidence = (
-                f"command {number} ({command.display}) killed after {timeout:g} s (timeout)"
+                f"script {number} ({command.headline}) killed after {timeout:g} s (timeout)"
             )
             return result
         if outcome.exit_code != 0:
             result.passed = False
             last = outcome.tail[-1][:120] if outcome.tail else ""
-            result.evidence = f"command {number} ({command.display}) exited {outcome.exit_code}" + (
+            result.evidence = f"script {number} ({command.headline}) exited {outcome.exit_code}" + (
                 f": {last}" if last else ""
             )
             return result
-    result.evidence = f"{len(plan.commands)} command(s) succeeded in {watch.elapsed:.1f} s"
+    result.evidence = f"{len(plan.commands)} script(s) succeeded in {watch.elapsed:.1f} s"
     return result

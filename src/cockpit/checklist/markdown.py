@@ -1,25 +1,32 @@
 """Markdown runbook -> Checklist, from markdown-it-py's token stream.
 
 Working on tokens (not lines) is what keeps a `- [ ]` inside a code block, or a `#` comment
-in a shell snippet, from ever turning into an item or a heading.
+in a shell snippet, from ever turning into an item or a heading. The parser reads what GitHub
+shows: YAML front matter is not text, HTML comments vanish with what they hold, inline tags
+give way to their text, and task items follow GitHub's rule (mdit_py_plugins' tasklists), so
+`\\[ \\]` is text and an empty `- [ ]` is nothing.
 
 What becomes what:
-- every heading (ATX or setext, any depth) opens a section nested by level; a single level-1
-  heading that opens the document is its title rather than a section;
+- every heading (ATX or setext, any depth) opens a section nested by level; a level-1 heading
+  that opens the document is its title rather than a section (later headings never change it);
 - a list item whose text starts with `[ ]`, `[x]` or `[X]` is a manual item (`[x]` = done by the
   document), wherever the list sits, including under numbered steps;
-- a numbered list item with a bold title, or one that holds a fenced code block, is a step; the
-  code blocks under it are its commands, and its plain bullets are its notes.
+- a numbered list item whose first line is a bold title, or one that holds a fenced code block,
+  is a step (with or without a `[ ]`); the code blocks under it are its scripts, and its plain
+  bullets are its notes.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+from mdit_py_plugins.front_matter import front_matter_plugin
+from mdit_py_plugins.tasklists import tasklists_plugin
 
 from cockpit.checklist.model import (
     SHELL_LANGUAGES,
@@ -29,11 +36,18 @@ from cockpit.checklist.model import (
     Section,
     section_slug,
     text_slug,
+    visible_text,
 )
 from cockpit.errors import ChecklistError
 
-_TASK_MARKERS = ("[ ]", "[x]", "[X]")
-_HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
+_CONSOLE_LANGUAGES = frozenset({"console", "shell-session"})
+_PROMPT = "$ "
+# Inline tags that stand for a break between words rather than around them.
+_BREAK_TAGS = ("<br", "<hr", "<p", "</p", "<li", "</li", "<div", "</div")
+
+_MARKDOWN = (
+    MarkdownIt("commonmark").enable("strikethrough").use(front_matter_plugin).use(tasklists_plugin)
+)
 
 
 @dataclass
@@ -62,33 +76,42 @@ def load_checklist(path: Path) -> Checklist:
         ) from exc
     except OSError as exc:
         raise ChecklistError(f"cannot read checklist {path}: {exc.strerror}") from exc
-    checklist = parse_checklist(text)
+    try:
+        checklist = parse_checklist(text)
+    except ChecklistError as exc:
+        exc.message = f"{path}: {exc.message}"
+        raise
     checklist.source = path
     return checklist
 
 
 def parse_checklist(text: str) -> Checklist:
-    tokens = MarkdownIt("commonmark").parse(text)
-    return _Builder(tokens).build()
+    """The checklist of a runbook; two items that would share an ID are refused, not merged."""
+    return _Builder(_MARKDOWN.parse(text)).build()
+
+
+def runbook_prose(text: str) -> list[str]:
+    """Every paragraph, heading and bullet of a runbook as shown text, code and comments aside.
+
+    `cockpit init` reads targets ("p95 below 100 ms") wherever the author wrote them, which is
+    often a plain bullet list rather than a `- [ ]` item.
+    """
+    return [
+        shown
+        for token in _MARKDOWN.parse(text)
+        if token.type == "inline" and (shown := render_inline(token))
+    ]
 
 
 class _Builder:
     def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
-        self.title = ""
+        self.title = _front_matter_title(tokens)
         self.roots: list[Section] = []
         self.stack: list[Section] = []
         self.lists: list[_OpenListItem] = []
         self.ordered_stack: list[bool] = []
-        self.title_index = self._title_heading()
-
-    def _title_heading(self) -> int | None:
-        headings = [i for i, t in enumerate(self.tokens) if t.type == "heading_open"]
-        if not headings or self.tokens[headings[0]].tag != "h1":
-            return None
-        if sum(1 for i in headings if self.tokens[i].tag == "h1") != 1:
-            return None
-        return headings[0]
+        self.title_index = _title_heading(tokens)
 
     def build(self) -> Checklist:
         tokens = self.tokens
@@ -120,7 +143,7 @@ class _Builder:
 
     def _heading(self, index: int) -> None:
         open_token = self.tokens[index]
-        title = _render_inline(self.tokens[index + 1]).strip() or "(untitled)"
+        title = render_inline(self.tokens[index + 1]) or "(untitled)"
         if index == self.title_index:
             self.title = title
             return
@@ -147,15 +170,13 @@ class _Builder:
         item: ChecklistItem | None = None
         parent = self._enclosing_item()
         if inline is not None:
-            rendered = _render_inline(inline)
-            marker = rendered[:3]
-            if marker in _TASK_MARKERS and (len(rendered) == 3 or rendered[3].isspace()):
-                text = " ".join(rendered[3:].split())
-                item = self._new_item(index, text, "manual", parent)
-                item.done_in_document = marker != "[ ]"
-            elif ordered and (_starts_bold(inline) or _holds_code(self.tokens, index)):
-                text = " ".join(rendered.split())
-                item = self._new_item(index, text, "step", parent)
+            text = render_inline(inline)
+            task = "task-list-item" in str(self.tokens[index].attrGet("class") or "")
+            step = ordered and (_bold_title(inline) or _holds_fence(self.tokens, index))
+            if text and (task or step):
+                item = self._new_item(index, text, "step" if step else "manual", parent)
+                item.done_in_document = task and _checked(inline)
+                item.links = _links(inline)
         self.lists.append(_OpenListItem(ordered=ordered, item=item))
 
     def _new_item(
@@ -165,7 +186,7 @@ class _Builder:
         section = self._current_section(line)
         item = ChecklistItem(
             id="",
-            text=text or "(empty item)",
+            text=text,
             kind="step" if kind == "step" else "manual",
             section_id="",
             line=line,
@@ -198,7 +219,7 @@ class _Builder:
             return  # the item's own text
         step = self._enclosing_step()
         if step is not None:
-            note = " ".join(_render_inline(token).split())
+            note = render_inline(token)
             if note:
                 step.notes.append(note)
 
@@ -207,74 +228,74 @@ class _Builder:
         if step is None:
             return
         language = (token.info or "").strip().split(" ")[0].lower()
-        commands = split_commands(token.content, language) if language in SHELL_LANGUAGES else ()
+        script = block_script(token.content, language) if language in SHELL_LANGUAGES else ""
         step.blocks.append(
-            CommandBlock(
-                language=language,
-                commands=tuple(commands),
-                source=token.content,
-                line=_line(token),
-            )
+            CommandBlock(language=language, script=script, source=token.content, line=_line(token))
         )
 
 
-def split_commands(source: str, language: str = "bash") -> list[str]:
-    """Commands of a shell block: comments and blanks dropped, `\\` continuations and
-    here-documents kept whole, and in console transcripts only the `$ ` lines."""
-    console = language in ("console", "shell-session")
+def block_script(source: str, language: str = "bash") -> str:
+    """What a shell block runs: the block itself, or a transcript's prompt lines only.
+
+    A `console` block, or any shell block whose first line is a `$ ` prompt, is a transcript:
+    the lines after a prompt are the output the author saw, not commands. A prompt line ending
+    in `\\` continues on the next line (a leading `> ` there is the shell's prompt, dropped).
+    """
+    lines = source.splitlines()
+    first = next((line.strip() for line in lines if line.strip()), "")
+    if language not in _CONSOLE_LANGUAGES and not first.startswith(_PROMPT):
+        return source
     commands: list[str] = []
-    pending: list[str] = []
-    heredoc_end: str | None = None
-    for raw in source.splitlines():
-        if heredoc_end is not None:
-            pending.append(raw)
-            if raw.strip() == heredoc_end:
-                commands.append("\n".join(pending))
-                pending, heredoc_end = [], None
-            continue
+    continuing = False
+    for raw in lines:
         line = raw.strip()
-        if not pending:
-            if console:
-                if not line.startswith("$ "):
-                    continue  # output shown in a transcript, not a command
-                line = line[2:].strip()
-            if not line or line.startswith("#"):
-                continue
-        if line.endswith("\\"):
-            pending.append(line[:-1].rstrip())
-            continue
-        pending.append(line)
-        heredoc = _HEREDOC.search(line)
-        if heredoc:
-            heredoc_end = heredoc.group(2)
-            continue
-        commands.append(" ".join(p for p in pending if p))
-        pending = []
-    if pending:
-        commands.append(("\n" if heredoc_end else " ").join(pending))
-    return commands
+        if continuing:
+            line = line[2:] if line.startswith("> ") else line
+        elif line.startswith(_PROMPT):
+            line = line[len(_PROMPT) :]
+        else:
+            continue  # output shown in the transcript
+        commands.append(line)
+        continuing = line.endswith("\\")
+    return "\n".join(commands) + ("\n" if commands else "")
 
 
 def _assign_ids(roots: list[Section]) -> None:
+    """Section path + text slug; the same text again under the same parent gets `--2`.
+
+    `--` never occurs inside a slug, so a numbered ID cannot collide with another item's text;
+    what can still collide (a task nested under an item and the same text under a later
+    heading of the item's name) is refused with both lines, rather than merged.
+    """
     by_marker: dict[str, ChecklistItem] = {}
+    taken: dict[str, ChecklistItem] = {}
+
+    def numbered(base: str, counts: dict[str, int]) -> str:
+        counts[base] = counts.get(base, 0) + 1
+        return base if counts[base] == 1 else f"{base}--{counts[base]}"
 
     def visit(sections: list[Section], prefix: str) -> None:
-        taken_sections: dict[str, int] = {}
+        section_counts: dict[str, int] = {}
         for section in sections:
-            slug = section_slug(section.title)
-            taken_sections[slug] = taken_sections.get(slug, 0) + 1
-            if taken_sections[slug] > 1:
-                slug = f"{slug}-{taken_sections[slug]}"
+            slug = numbered(section_slug(section.title), section_counts)
             section.id = f"{prefix}/{slug}" if prefix else slug
-            taken_items: dict[str, int] = {}
+            item_counts: dict[str, int] = {}
             for item in section.items:
                 by_marker[f"@{id(item)}"] = item
                 parent = by_marker.get(item.parent_id or "")
                 base = f"{parent.id if parent else section.id}/{text_slug(item.text)}"
-                taken_items[base] = taken_items.get(base, 0) + 1
-                item.id = base if taken_items[base] == 1 else f"{base}-{taken_items[base]}"
+                item.id = numbered(base, item_counts)
                 item.section_id = section.id
                 item.parent_id = parent.id if parent else None
+                other = taken.get(item.id)
+                if other is not None:
+                    raise ChecklistError(
+                        f"line {other.line} ({other.text!r}) and line {item.line} "
+                        f"({item.text!r}) would share the ID {item.id}",
+                        "reword one of the two items, or rename the heading that gives them "
+                        "the same path, so that each item has an ID of its own",
+                    )
+                taken[item.id] = item
             visit(section.sections, section.id)
 
     visit(roots, "")
@@ -287,6 +308,33 @@ def _line(token: Token) -> int:
     return token.map[0] + 1 if token.map else 0
 
 
+def _front_matter_title(tokens: list[Token]) -> str:
+    """The `title` of YAML front matter, when it has one; bad YAML is just not a title."""
+    if not tokens or tokens[0].type != "front_matter":
+        return ""
+    try:
+        data: Any = yaml.safe_load(tokens[0].content)
+    except yaml.YAMLError:
+        return ""
+    title = data.get("title") if isinstance(data, dict) else None
+    return " ".join(title.split()) if isinstance(title, str) else ""
+
+
+def _title_heading(tokens: list[Token]) -> int | None:
+    """The index of the h1 that opens the document (after front matter and comments)."""
+    for index, token in enumerate(tokens):
+        if token.type == "front_matter" or (token.type == "html_block" and _is_comment(token)):
+            continue
+        if token.type == "heading_open" and token.tag == "h1":
+            return index
+        return None
+    return None
+
+
+def _is_comment(token: Token) -> bool:
+    return token.content.lstrip().startswith("<!--")
+
+
 def _first_inline(tokens: list[Token], index: int) -> Token | None:
     """The inline token of a list item's first paragraph, if the item starts with one."""
     if index + 2 < len(tokens) and tokens[index + 1].type == "paragraph_open":
@@ -296,12 +344,54 @@ def _first_inline(tokens: list[Token], index: int) -> Token | None:
     return None
 
 
-def _starts_bold(inline: Token) -> bool:
-    children = [c for c in inline.children or [] if not (c.type == "text" and not c.content)]
-    return bool(children) and children[0].type == "strong_open"
+def _links(inline: Token) -> list[str]:
+    return [
+        str(child.attrGet("href"))
+        for child in inline.children or []
+        if child.type == "link_open" and child.attrGet("href")
+    ]
 
 
-def _holds_code(tokens: list[Token], index: int) -> bool:
+def _checked(inline: Token) -> bool:
+    children = inline.children or []
+    return bool(children) and 'checked="checked"' in children[0].content
+
+
+def _bold_title(inline: Token) -> bool:
+    """Whether the item's first line is all bold (a trailing `:` or `.` aside).
+
+    `1. **Apply the migrations**` is a step; `1. **Goals**: cut latency by half` in a design
+    document is prose with a bold lead-in, not a step.
+    """
+    children = [c for c in inline.children or [] if not _is_markup_only(c)]
+    if not children or children[0].type != "strong_open":
+        return False
+    depth = 0
+    for position, child in enumerate(children):
+        if child.type == "strong_open":
+            depth += 1
+        elif child.type == "strong_close":
+            depth -= 1
+            if depth == 0:
+                rest = children[position + 1 :]
+                tail = _line_of(rest)
+                return all(c.type == "text" and c.content.strip() in ("", ":", ".") for c in tail)
+    return False
+
+
+def _line_of(children: list[Token]) -> list[Token]:
+    for position, child in enumerate(children):
+        if child.type in ("softbreak", "hardbreak"):
+            return children[:position]
+    return children
+
+
+def _is_markup_only(child: Token) -> bool:
+    """Inline tokens that GitHub does not show as text: checkboxes, comments, empty text."""
+    return (child.type == "text" and not child.content.strip()) or child.type == "html_inline"
+
+
+def _holds_fence(tokens: list[Token], index: int) -> bool:
     depth = 0
     for token in tokens[index:]:
         if token.type == "list_item_open":
@@ -315,16 +405,23 @@ def _holds_code(tokens: list[Token], index: int) -> bool:
     return False
 
 
-def _render_inline(token: Token) -> str:
-    """Inline markup -> the text an operator reads (code spans keep their backticks)."""
+def render_inline(token: Token) -> str:
+    """Inline markup -> the text an operator reads, on one line (code spans keep backticks).
+
+    HTML comments go with what they hold, tags give way to their text: a filled-in
+    `<!-- paste link -->` hint does not change the item, and `<em>` never shows raw.
+    """
     out: list[str] = []
     for child in token.children or []:
-        if child.type in ("text", "html_inline"):
+        if child.type == "text":
             out.append(child.content)
+        elif child.type == "html_inline":
+            if child.content.lower().startswith(_BREAK_TAGS):
+                out.append(" ")
         elif child.type == "code_inline":
             out.append(f"`{child.content}`")
         elif child.type in ("softbreak", "hardbreak"):
             out.append(" ")
         elif child.type == "image":
             out.append(child.content)
-    return "".join(out)
+    return visible_text(" ".join("".join(out).split()))

@@ -2,7 +2,8 @@
 
 Item IDs are derived from the section path and the item's text, not from its position, so
 that an ID written in the TOML (or typed in `cockpit mark`) keeps pointing at the same line of
-the runbook when someone adds or reorders unrelated items.
+the runbook when someone adds or reorders unrelated items. Slugs keep letters of every script,
+so a runbook written in Japanese or Portuguese gets IDs as stable as an English one.
 """
 
 from __future__ import annotations
@@ -23,10 +24,15 @@ _TEXT_SLUG_MAX = 60
 
 @dataclass(frozen=True)
 class CommandBlock:
-    """A fenced code block under a step: its language, and the commands it holds."""
+    """A fenced code block under a step: its language, its text, and the script it runs.
+
+    A shell block is one script, as its author wrote it (loops, pipes and quoted strings over
+    several lines included); a transcript (`console`, or a block whose first line is a `$ `
+    prompt) runs only its prompt lines, never the output shown after them.
+    """
 
     language: str
-    commands: tuple[str, ...]
+    script: str
     source: str
     line: int
 
@@ -51,11 +57,12 @@ class ChecklistItem:
     parent_id: str | None = None
     blocks: list[CommandBlock] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)  # link targets in the item's text
 
     @property
-    def commands(self) -> list[str]:
-        """Shell commands of a step, in order (comments and blank lines dropped)."""
-        return [cmd for block in self.blocks if block.is_shell for cmd in block.commands]
+    def scripts(self) -> list[str]:
+        """The shell scripts of a step, one per shell block, in order."""
+        return [block.script for block in self.blocks if block.is_shell and block.script.strip()]
 
     @property
     def plain_text(self) -> str:
@@ -125,17 +132,56 @@ class Checklist:
         ]
 
 
+def visible_text(text: str, *, keep_newlines: bool = False) -> str:
+    """Runbook text as it may reach a terminal: control characters shown, never obeyed.
+
+    An escape sequence in a runbook (pasted from a terminal, or planted) must not recolour,
+    move or retitle the operator's screen: C0 controls become their Unicode pictures (␛ for
+    ESC), DEL becomes ␡, and C1 controls their `\\x..` escape; tabs become spaces.
+    """
+    out: list[str] = []
+    for char in text:
+        code = ord(char)
+        if char == "\n" and keep_newlines:
+            out.append(char)
+        elif char == "\t":
+            out.append(" ")
+        elif code < 0x20:
+            out.append(chr(0x2400 + code))
+        elif code == 0x7F:
+            out.append("\u2421")
+        elif 0x80 <= code < 0xA0:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
 def _normalise_text(text: str) -> str:
     return " ".join(text.split())
 
 
+def _slug_character(char: str) -> str:
+    """A letter or digit of any script is kept (with its combining marks); the rest separates."""
+    if char.isascii():
+        return char if char.isalnum() else "-"
+    return char if char.isalnum() or unicodedata.category(char).startswith("M") else "-"
+
+
 def slugify(text: str, limit: int) -> str:
-    """A readable, typeable slug; truncated slugs get a short hash so they stay distinct."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "item"
+    """A readable slug; truncated slugs get a short hash so they stay distinct.
+
+    A slug never holds two dashes in a row: `--` is left free for the number that tells
+    apart items (or sections) of the same text, so that number never collides with a slug.
+    A text with no letters at all (an emoji) gets a slug from its hash, never its position.
+    """
+    folded = unicodedata.normalize("NFC", text).lower()
+    slug = re.sub(r"-+", "-", "".join(_slug_character(c) for c in folded)).strip("-")
+    digest = hashlib.sha1(text.encode()).hexdigest()[:4]
+    if not slug:
+        return f"item-{digest}"
     if len(slug) <= limit:
         return slug
-    digest = hashlib.sha1(text.encode()).hexdigest()[:4]
     return f"{slug[: limit - 5].rstrip('-')}-{digest}"
 
 

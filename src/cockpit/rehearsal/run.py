@@ -11,6 +11,7 @@ from typing import Any
 
 import tomli_w
 
+from cockpit.checklist.markdown import runbook_prose
 from cockpit.rehearsal.kube import RehearsalCluster, Timing
 from cockpit.rehearsal.scenario import (
     ERROR_QUERY,
@@ -20,7 +21,7 @@ from cockpit.rehearsal.scenario import (
     StandIns,
     World,
 )
-from cockpit.starter import TARGET_METRICS
+from cockpit.starter import stated_gates
 
 NAMESPACE = "servicedesk"
 # A new revision is GO after this long on the rehearsal's clock (production default: 5m).
@@ -46,17 +47,26 @@ class Rehearsal:
         self.cluster.stop()
 
 
-# The rehearsal's gates: the usual targets `cockpit init` suggests, on the three series the
-# stand-in serves (and on a fast clock, below).
-STAND_IN_QUERIES = {"p95 latency": P95_QUERY, "error rate": ERROR_QUERY, "throughput": RPS_QUERY}
-GATES: list[dict[str, Any]] = [
-    {**metric, "query": STAND_IN_QUERIES[metric["name"]]}
-    for metric in TARGET_METRICS
-    if metric["name"] in STAND_IN_QUERIES
-]
+SAMPLE_RUNBOOK = Path(__file__).resolve().parents[3] / "sample-configs" / "servicedesk-runbook.md"
+
+STAND_IN_QUERIES = {"p95 latency": P95_QUERY, "error rate": ERROR_QUERY}
 
 
-def _metrics(scale: float) -> str:
+def rehearsal_gates(runbook: Path) -> list[dict[str, Any]]:
+    """The gates `cockpit init` suggests for the targets the runbook states, on the series the
+    stand-in serves. Throughput is shown too, for the picture, but gates nothing unless the
+    runbook states a floor for it."""
+    gates = [
+        {**gate, "query": STAND_IN_QUERIES.get(gate["name"], RPS_QUERY), "suggested": False}
+        for gate in stated_gates(runbook_prose(runbook.read_text(encoding="utf-8")))
+        if gate["name"] in STAND_IN_QUERIES or gate["name"] == "throughput"
+    ]
+    if not any(gate["name"] == "throughput" for gate in gates):
+        gates.append({"name": "throughput", "query": RPS_QUERY, "unit": "req/s", "gate": False})
+    return gates
+
+
+def _metrics(scale: float, runbook: Path) -> str:
     """The gates as TOML, their analysis clock scaled like the scenario's."""
 
     def seconds(value: float) -> str:
@@ -69,7 +79,7 @@ def _metrics(scale: float) -> str:
         "failure_limit": 2,
         "initial_delay": seconds(15),
     }
-    metrics = [{**gate, **timing} for gate in GATES]
+    metrics = [{**gate, **timing} for gate in rehearsal_gates(runbook)]
     return "\n" + tomli_w.dumps({"environments": {"rehearsal": {"metrics": metrics}}})
 
 
@@ -124,9 +134,7 @@ def start_rehearsal(
         )
     config_path = cluster.write_kubeconfig(kubeconfig or folder / "kubeconfig", NAMESPACE)
     cockpit_config = folder / "cockpit.toml"
-    checklist = runbook or Path(__file__).resolve().parents[3] / "sample-configs" / (
-        "servicedesk-runbook.md"
-    )
+    checklist = runbook or SAMPLE_RUNBOOK
     deployments = ", ".join(f'"{name}"' for name in DEPLOYMENTS)
     cockpit_config.write_text(
         textwrap.dedent(
@@ -181,7 +189,7 @@ def start_rehearsal(
                 gate = false
                 """
             )
-            + _metrics(scale)
+            + _metrics(scale, checklist)
         )
     release = scenario.release
     rehearsal.pipeline = threading.Timer(

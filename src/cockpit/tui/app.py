@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import ClassVar
 
 from textual import work
@@ -446,10 +447,13 @@ class CockpitApp(App[None]):
         session = self.session
         items = list(section.walk_items())
         check_items = [i for i in items if session.checks_for(i.id)]
+        # an item with checks is run by its checks, a step bound to one included (as `r` does)
         steps = [
             i
             for i in items
-            if i.kind == "step" and (i.commands or i.id in session.environment.steps)
+            if i.kind == "step"
+            and i not in check_items
+            and (i.scripts or i.id in session.environment.steps)
         ]
         if not check_items and not steps:
             self.notify(f"Nothing in {section.title!r} can be run.", title="Run section")
@@ -616,6 +620,18 @@ class CockpitApp(App[None]):
             yield SystemCommand(
                 "Checklist: next to do", "Jump to the next unresolved item", tree.action_next_open
             )
+            yield SystemCommand(
+                "Checklist: filter items",
+                "Show only the items whose text or ID holds what you type [checklist.filter]",
+                tree.action_filter,
+            )
+            pane = self.query_one(ChecklistPane)
+            for section in self.session.checklist.all_sections():
+                yield SystemCommand(
+                    f"Checklist: go to section {section.title}",
+                    f"Move the cursor to {section.id}",
+                    partial(pane.go_to_section, section.id),
+                )
             yield SystemCommand(
                 "Checklist: run section",
                 "Run the section's checks, and its steps in order [checklist.run_section]",

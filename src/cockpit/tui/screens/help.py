@@ -22,9 +22,14 @@ HELP_TEXT = """\
   n              add a note to the item
   u              reopen: set the item back to pending
   ]              jump to the next item that is not resolved
-  r              run the item: its bound checks, or its step's commands
-                 (commands need allow_commands = true; you confirm them first,
-                 in production by typing the environment's name)
+  /              filter: only the items whose text or ID holds what you type
+                 (enter keeps the filter, escape clears it)
+  { }            jump to the previous / next section
+                 (ctrl+p "go to section" reaches any section by name)
+  r              run the item: its bound checks, or its step's scripts
+                 (each shell block runs whole with bash -euo pipefail; scripts
+                 need allow_commands = true; you confirm them first, in
+                 production by typing the environment's name)
   R              run the section: checks at the same time, steps in order,
                  stopping at the first step that fails
   escape         stop what is running (the cancel is audited)

@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from cockpit.checklist.model import visible_text
 from cockpit.session import GoLiveSession, ItemView
 
 
@@ -82,13 +83,15 @@ class ItemDetailScreen(ModalScreen[str | None]):
         if item.notes:
             lines += ["", "[b]Guidance[/b]", *[f"• {escape(n)}" for n in item.notes]]
         if item.blocks:
-            lines += ["", "[b]Commands[/b] (run them in your shell, then mark the step done)"]
+            lines += ["", "[b]Commands[/b] (each shell block runs as one bash script)"]
             for block in item.blocks:
                 if block.is_shell:
-                    lines += [f"  $ {escape(cmd)}" for cmd in block.commands]
+                    script = visible_text(block.script, keep_newlines=True)
+                    lines += [f"  {escape(line)}" for line in script.splitlines()]
                 else:
                     lines.append(f"  ({escape(block.language)} block)")
-                    lines += [f"  {escape(src)}" for src in block.source.splitlines()]
+                    shown = visible_text(block.source, keep_newlines=True)
+                    lines += [f"  {escape(src)}" for src in shown.splitlines()]
         if view.checks:
             lines += ["", "[b]Bound checks[/b]"]
             lines += [f"  {escape(binding.type)}" for binding in view.checks]

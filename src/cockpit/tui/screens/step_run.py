@@ -20,6 +20,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Log, Static
 
 from cockpit.checklist import ChecklistItem
+from cockpit.checklist.model import visible_text
 from cockpit.errors import CockpitError
 from cockpit.session import GoLiveSession
 from cockpit.steps import StepPlan
@@ -110,7 +111,11 @@ class StepRunScreen(ModalScreen[StepOutcome]):
         with Vertical() as box:
             box.border_title = f"Run step · {self.session.label}"
             yield Static(f"[b]{escape(self.item.text)}[/b]  ({self.plan.source})", markup=True)
-            commands = "\n".join(f"$ {c.display}" for c in self.plan.commands)
+            commands = "\n\n".join(
+                f"# script {n} of {len(self.plan.commands)} (bash -euo pipefail)\n"
+                + visible_text(c.display.rstrip("\n"), keep_newlines=True)
+                for n, c in enumerate(self.plan.commands, start=1)
+            )
             yield Static(commands, id="step-commands", markup=False)
             if self.plan.production:
                 prompt = (

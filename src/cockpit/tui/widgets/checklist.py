@@ -1,4 +1,10 @@
-"""The checklist pane: the runbook as a tree of sections and items, with progress."""
+"""The checklist pane: the runbook as a tree of sections and items, with progress.
+
+`/` filters the tree to the items whose text or ID holds what the operator types (a section
+whose title matches keeps all its items), so a 200-item runbook is searchable mid-incident;
+`{` and `}` jump between sections. The tree is rebuilt for a filter rather than hidden in
+parts: Textual's Tree has no hidden nodes, and a rebuild of even a large runbook is quick.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.color import Color
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Tree
+from textual.widgets import Input, Tree
 from textual.widgets.tree import TreeNode
 
 from cockpit.checklist import ChecklistItem, Section
@@ -126,6 +132,30 @@ class ChecklistTree(Tree[NodeRef]):
             tooltip="Jump to the next item that is not resolved",
             id="checklist.next",
         ),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            show=False,  # the footer has no room left at 80 columns: `?` help must stay
+            tooltip="Show only the items whose text or ID holds what you type",
+            id="checklist.filter",
+        ),
+        Binding(
+            "right_curly_bracket",
+            "next_section",
+            "Next section",
+            show=False,
+            tooltip="Jump to the next section",
+            id="checklist.next_section",
+        ),
+        Binding(
+            "left_curly_bracket",
+            "previous_section",
+            "Previous section",
+            show=False,
+            tooltip="Jump to the previous section",
+            id="checklist.previous_section",
+        ),
     ]
 
     class Intent(Message):
@@ -229,6 +259,41 @@ class ChecklistTree(Tree[NodeRef]):
         if pane is not None:
             pane.move_to_next_open()
 
+    def action_filter(self) -> None:
+        pane = self._pane()
+        if pane is not None:
+            pane.open_filter()
+
+    def action_next_section(self) -> None:
+        pane = self._pane()
+        if pane is not None:
+            pane.move_to_section(+1)
+
+    def action_previous_section(self) -> None:
+        pane = self._pane()
+        if pane is not None:
+            pane.move_to_section(-1)
+
+
+class ChecklistFilter(Input):
+    """The filter line under the tree: Enter goes back to the tree, Escape clears it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "escape",
+            "clear_filter",
+            "Clear filter",
+            tooltip="Show every item again",
+            id="checklist.filter_clear",
+        ),
+    ]
+
+    def action_clear_filter(self) -> None:
+        for ancestor in self.ancestors:
+            if isinstance(ancestor, ChecklistPane):
+                ancestor.close_filter()
+                return
+
 
 class ChecklistPane(Vertical):
     """The runbook pane; it owns its tree and redraws labels when state changes."""
@@ -239,6 +304,15 @@ class ChecklistPane(Vertical):
         background: $surface;
         overflow-x: hidden;
     }
+    ChecklistPane > ChecklistFilter {
+        display: none;
+        border: none;
+        height: 1;
+        padding: 0 1;
+    }
+    ChecklistPane.-filtering > ChecklistFilter {
+        display: block;
+    }
     """
 
     def __init__(self, session: GoLiveSession, **kwargs: object) -> None:
@@ -248,12 +322,14 @@ class ChecklistPane(Vertical):
         self._parent_section: dict[str, str] = {}
         self._labels: dict[str, Text] = {}
         self._colours: dict[tuple[str, str], RichColor | None] = {}
+        self.filter_text = ""
 
     def compose(self) -> ComposeResult:
         tree: ChecklistTree = ChecklistTree(self.session.checklist.title, data=NodeRef())
         tree.show_root = False
         tree.guide_depth = 2
         yield tree
+        yield ChecklistFilter(placeholder="filter: text or ID; Enter keeps it, Escape clears")
 
     @property
     def checklist_tree(self) -> ChecklistTree:
@@ -261,27 +337,97 @@ class ChecklistPane(Vertical):
 
     def on_mount(self) -> None:
         self.border_title = "Checklist"
-        root = self.checklist_tree.root
-        for section in self.session.checklist.sections:
-            self._add_section(root, section)
-        root.expand()
-        self.refresh_labels()
+        self._build(None)
         self.watch(self.app, "theme", lambda _theme: self._relabel_all(), init=False)
 
-    def _add_section(self, parent: TreeNode[NodeRef], section: Section) -> None:
+    def _build(self, shown: set[str] | None) -> None:
+        """(Re)build the tree with every item, or with the items whose IDs are in `shown`."""
+        tree = self.checklist_tree
+        tree.clear()
+        self._tree_nodes.clear()
+        self._parent_section.clear()
+        self._labels.clear()
+        for section in self.session.checklist.sections:
+            self._add_section(tree.root, section, shown)
+        tree.root.expand()
+        self.refresh_labels()
+
+    def _add_section(
+        self, parent: TreeNode[NodeRef], section: Section, shown: set[str] | None
+    ) -> None:
+        if shown is not None and not any(i.id in shown for i in section.walk_items()):
+            return
         node = parent.add(section.title, data=NodeRef(section=section), expand=True)
         self._tree_nodes[section.id] = node
         children: dict[str, TreeNode[NodeRef]] = {}
         for item in section.items:
+            if shown is not None and item.id not in shown:
+                continue
             host = children.get(item.parent_id or "", node)
             child = host.add(item.text, data=NodeRef(item=item), expand=True, allow_expand=False)
             children[item.id] = child
             self._tree_nodes[item.id] = child
         for sub in section.sections:
             self._parent_section[sub.id] = section.id
-            self._add_section(node, sub)
+            self._add_section(node, sub, shown)
         for item_node in children.values():
             item_node.allow_expand = bool(item_node.children)
+
+    # --- filter --------------------------------------------------------------------------------
+
+    def matching(self, query: str) -> set[str]:
+        """IDs of the items a filter shows: text or ID holds it, or a section title does."""
+        wanted = query.casefold()
+        shown: set[str] = set()
+        for section in self.session.checklist.all_sections():
+            if wanted in section.title.casefold():
+                shown.update(item.id for item in section.walk_items())
+        for item in self.session.checklist.items():
+            if any(wanted in text.casefold() for text in (item.text, item.plain_text, item.id)):
+                shown.add(item.id)
+        return shown
+
+    def apply_filter(self, query: str) -> None:
+        if query.strip() == self.filter_text:
+            return  # e.g. the Changed message of the clearing close_filter already did
+        selected = self.checklist_tree.selected_item()
+        self.filter_text = query.strip()
+        if not self.filter_text:
+            self._build(None)
+            self.border_title = "Checklist"
+            if selected is not None:
+                # the rebuilt tree has its lines only after the next refresh
+                self.call_after_refresh(self.select_item, selected.id)
+            return
+        shown = self.matching(self.filter_text)
+        self._build(shown)
+        self.border_title = f"Checklist · {len(shown)} match {self.filter_text!r}"
+        first = next((i for i in self.session.checklist.items() if i.id in shown), None)
+        if first is not None:
+            self.call_after_refresh(self.select_item, first.id)
+
+    def open_filter(self) -> None:
+        self.add_class("-filtering")
+        self.query_one(ChecklistFilter).focus()
+
+    def close_filter(self) -> None:
+        box = self.query_one(ChecklistFilter)
+        box.value = ""
+        self.apply_filter("")
+        self.remove_class("-filtering")
+        self.checklist_tree.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if isinstance(event.input, ChecklistFilter):
+            event.stop()
+            self.apply_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if isinstance(event.input, ChecklistFilter):
+            event.stop()
+            if not self.filter_text:
+                self.remove_class("-filtering")
+            self.checklist_tree.focus()
 
     # --- labels --------------------------------------------------------------------------------
 
@@ -346,8 +492,11 @@ class ChecklistPane(Vertical):
         label.append(view.item.text, style=text_style)
         if view.kind == "step":
             label.append("  step", style=Style(color=self._colour("accent"), italic=True))
-            if view.item.commands:
-                label.append(f" ({len(view.item.commands)} cmd)", style=Style(dim=True))
+            scripts = len(view.item.scripts)
+            if scripts:
+                label.append(
+                    " (script)" if scripts == 1 else f" ({scripts} scripts)", style=Style(dim=True)
+                )
         elif view.kind == "check":
             label.append("  check", style=Style(color=self._colour("primary"), italic=True))
         if view.status == "skipped":
@@ -375,8 +524,44 @@ class ChecklistPane(Vertical):
         if node is not None:
             self.checklist_tree.move_cursor(node)
 
+    def go_to_section(self, section_id: str) -> None:
+        """Put the cursor on a section, clearing a filter that hides it."""
+        if section_id not in self._tree_nodes:
+            self.query_one(ChecklistFilter).value = ""
+            self.apply_filter("")
+            self.remove_class("-filtering")
+        self.call_after_refresh(self._cursor_to, section_id)
+        self.checklist_tree.focus()
+
+    def _cursor_to(self, node_id: str) -> None:
+        node = self._tree_nodes.get(node_id)
+        if node is None:
+            return
+        parent = node.parent
+        while parent is not None:
+            parent.expand()
+            parent = parent.parent
+        self.checklist_tree.move_cursor(node)
+
+    def move_to_section(self, step: int) -> None:
+        """The next (+1) or previous (-1) section shown, from the one under the cursor."""
+        tree = self.checklist_tree
+        sections = [s for s in self.session.checklist.all_sections() if s.id in self._tree_nodes]
+        if not sections:
+            return
+        current = tree.selected_section()
+        on_section = tree.cursor_node is not None and tree.selected_item() is None
+        if current not in sections:
+            target = sections[0]
+        else:
+            at = sections.index(current)
+            if step < 0 and not on_section:
+                at += 1  # from an item, `{` goes to the top of its own section first
+            target = sections[max(0, min(len(sections) - 1, at + step))]
+        self._cursor_to(target.id)
+
     def move_to_next_open(self) -> None:
-        items = list(self.session.checklist.items())
+        items = [i for i in self.session.checklist.items() if i.id in self._tree_nodes]
         current = self.checklist_tree.selected_item()
         start = items.index(current) + 1 if current in items else 0
         for item in items[start:] + items[:start]:
