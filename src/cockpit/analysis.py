@@ -136,19 +136,32 @@ class RunStatus:
     no_target: str | None = None
 
 
-def workloads_of(views: Iterable[Any]) -> list[Workload]:
-    """The watched Deployments that exist, each at its current pod template."""
+def workloads_of(
+    views: Iterable[Any], cache: dict[tuple[str, str], str] | None = None
+) -> list[Workload]:
+    """The watched Deployments that exist, each at its current pod template. `cache` keeps
+    digests by (uid, resourceVersion): the same version of an object has the same template."""
     found: list[Workload] = []
     for view in views:
         deployment: JSON | None = view.deployment
         if deployment is None:
             continue
-        template = deployment.get("spec", {}).get("template", {})
+        metadata = deployment.get("metadata", {})
+        key = (str(metadata.get("uid") or ""), str(metadata.get("resourceVersion") or ""))
+        cached = cache is not None and all(key)
+        digest = cache.get(key) if cache is not None and cached else None
+        if digest is None:
+            template = deployment.get("spec", {}).get("template", {})
+            digest = template_digest(template if isinstance(template, dict) else {})
+            if cache is not None and cached:
+                if len(cache) > 10_000:
+                    cache.clear()
+                cache[key] = digest
         found.append(
             Workload(
                 cluster=view.cluster,
                 deployment=view.name,
-                template=template_digest(template if isinstance(template, dict) else {}),
+                template=digest,
                 revision=view.revision,
                 images=tuple(view.images),
             )
@@ -280,6 +293,7 @@ class ReleaseAnalysis(RunHistory):
         self._offset = 0
         self._size = 0
         self._lock = threading.RLock()
+        self._digests: dict[tuple[str, str], str] = {}
         self.refresh()
 
     # --- reading the audit -------------------------------------------------------------------
@@ -301,7 +315,7 @@ class ReleaseAnalysis(RunHistory):
         """Every watched Deployment as the clusters show it now; returns the run that starts
         when their pod templates differ from the current run's, else None."""
         now = now or datetime.now(UTC)
-        workloads = workloads_of(views)
+        workloads = workloads_of(views, self._digests)
         if not workloads:
             return None
         with self._lock:
