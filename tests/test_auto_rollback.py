@@ -50,14 +50,14 @@ async def test_both_releases_failing_roll_back_once_and_say_why(cluster, tmp_pat
             raise AssertionError(f"not reached in {seconds}s: {bar.verdict}")
 
         await until(lambda: bar.verdict.state == "GO")  # the starting revision is fine
-        # 2.0 crash-loops; and from now on 1.0's new pods do too (a bad config both read)
-        cluster.faults.crash.update({"shop/ar:2", "shop/ar:1"})
+        cluster.faults.crash.add("shop/ar:2")  # 2.0 crash-loops
         await asyncio.to_thread(kubectl, cluster, "set", "image", "deployment/ar", "app=shop/ar:2")
 
         def rollbacks():
             return [e for e in session.audit.entries() if e.action == "rollback_requested"]
 
         await until(lambda: len(rollbacks()) == 1)
+        cluster.faults.crash.add("shop/ar:1")  # and now 1.0 too (a bad config both read)
         (auto,) = rollbacks()
         assert auto.fields["trigger"] == "auto_rollback" and auto.fields["to_revision"] == 1
         # back on 1.0, whose pods fail as well: NO-GO, no target, and no second rollback
