@@ -310,3 +310,28 @@ def test_a_run_recorded_twice_by_two_processes_is_one_run(analysis, tmp_path):
     runs.refresh()
     assert len(runs.runs) == 2 and runs.current.id == first.id
     assert runs.current.failed == "gate p95 failed"
+
+
+def test_a_cockpit_started_during_a_release_judges_the_release_not_a_baseline(analysis):
+    world = World()
+    world.show("v1", T0 - timedelta(hours=5))
+    views = world.show("v2", T0)  # rolled out just before the cockpit first looked
+    runs = analysis(bake_seconds=300)
+    run = runs.observe(views, T0 + timedelta(seconds=20))
+    assert [r.kind for r in runs.runs] == ["baseline", "rollout"]
+    assert run is not None and run.kind == "rollout" and "v2" in run.label
+    assert run.started == T0  # the new ReplicaSet's creation
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+    targets, _ = runs.rollback_targets(runs.current, views)
+    assert [(t.revision, t.images) for t in targets] == [(1, ("v1",))]
+
+
+def test_a_release_older_than_the_bake_time_is_the_baseline(tmp_path):
+    world = World()
+    world.show("v1", T0 - timedelta(hours=5))
+    views = world.show("v2", T0)
+    runs = ReleaseAnalysis(
+        AuditLog(tmp_path / "other.jsonl"), "prod", Operator("bob", None), bake_seconds=300
+    )
+    runs.observe(views, T0 + timedelta(seconds=301))
+    assert [r.kind for r in runs.runs] == ["baseline"] and "v2" in runs.current.label

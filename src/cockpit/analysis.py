@@ -22,7 +22,14 @@ from typing import Any, Literal
 
 from cockpit.audit import AuditEntry, AuditLog
 from cockpit.identity import Operator
-from cockpit.rollout import JSON, owned_replicasets, parse_time, revision_of, template_digest
+from cockpit.rollout import (
+    JSON,
+    images_of,
+    owned_replicasets,
+    parse_time,
+    revision_of,
+    template_digest,
+)
 
 RunKind = Literal["baseline", "rollout", "rollback"]
 RUN_ACTIONS = frozenset({"run_start", "run_failed", "run_passed", "run_end"})
@@ -327,14 +334,23 @@ class ReleaseAnalysis(RunHistory):
                 return None
             by_key = {v_key(v): v for v in views}
             if current is None:
-                run = ReleaseRun(
+                # The first look. A Deployment whose new ReplicaSet is younger than the bake
+                # time is being released right now (the cockpit was started late): its
+                # baseline is the revision before, from the ReplicaSet history, and the
+                # release gets a run of its own below.
+                young = max(self.bake_seconds, MIN_YOUNG_SECONDS)
+                before_release = [_previous(by_key.get(w.key), now, young) or w for w in workloads]
+                baseline = ReleaseRun(
                     id=self._new_id(now),
                     kind="baseline",
                     started=_baseline_start(views, now),
-                    workloads=tuple(workloads),
-                    by=OBSERVED,
+                    workloads=tuple(before_release),
+                    by=OBSERVED if before_release == workloads else f"{OBSERVED} (history)",
                 )
-                return self._start(run, ends=None)
+                self._start(baseline, ends=None)
+                if before_release == workloads:
+                    return baseline
+                current = baseline
             before = current.templates
             changed = [w for w in workloads if before.get(w.key) != w.template]
             if not changed:  # a watched deployment went away: same pods judged, no new run
@@ -531,6 +547,31 @@ class ReleaseAnalysis(RunHistory):
 
 def v_key(view: Any) -> str:
     return f"{view.cluster}/{view.name}"
+
+
+MIN_YOUNG_SECONDS = 60.0
+
+
+def _previous(view: Any, now: datetime, young_seconds: float) -> Workload | None:
+    """The revision before the current one, when the current one is still young."""
+    created = _rs_created(view)
+    if view is None or created is None or (now - created).total_seconds() > young_seconds:
+        return None
+    current = view.new_replicaset
+    older = [
+        rs for rs in owned_replicasets(view.deployment, list(view.replicasets)) if rs is not current
+    ]
+    if not older:
+        return None
+    rs = max(older, key=revision_of)
+    template = rs.get("spec", {}).get("template", {})
+    return Workload(
+        cluster=view.cluster,
+        deployment=view.name,
+        template=template_digest(template if isinstance(template, dict) else {}),
+        revision=revision_of(rs),
+        images=tuple(images_of(template if isinstance(template, dict) else {})),
+    )
 
 
 def _replicaset_with(deployment: JSON, replicasets: list[JSON], template: str) -> JSON | None:
