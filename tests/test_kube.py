@@ -21,7 +21,7 @@ from cockpit.cli import cli
 from cockpit.config import load_config
 from cockpit.rehearsal.kube import BY_PLURAL, RehearsalCluster, Timing
 from cockpit.rollout import REVISION, REVISION_HISTORY, UndoRefused, rollout_status
-from cockpit.sources.kube import ClusterWatcher, DeploymentActions, KubeError
+from cockpit.sources.kube import ClusterWatcher, DeploymentActions, KubeError, RollbackConflict
 
 KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or "kubectl"
 NS = "shop"
@@ -233,7 +233,7 @@ def test_rollback_refusals_match_kubectl(cluster, tmp_path):
     assert unknown.value.message == "unable to find specified revision 9 in history"
 
 
-def test_rollback_with_a_stale_resource_version_is_a_conflict(cluster, tmp_path):
+def test_rollback_over_a_changed_spec_is_refused(cluster, tmp_path):
     from cockpit.rollout import plan_undo
 
     cluster.create_deployment("k4", "shop/k4:1", namespace=NS, replicas=1)
@@ -243,16 +243,18 @@ def test_rollback_with_a_stale_resource_version_is_a_conflict(cluster, tmp_path)
     cockpit = actions_for(tmp_path, cluster, "k4")
     deployment, replicasets = cockpit.fetch("k4")
     plan = plan_undo(deployment, replicasets)
-    kubectl(cluster, "annotate", "deployment/k4", "someone=else")  # the object moves on
+    kubectl(cluster, "set", "image", "deployment/k4", "app=shop/k4:3")  # someone moves on
     apps, _ = cockpit._apis()
     from kubernetes.client.exceptions import ApiException
 
-    with pytest.raises(ApiException) as conflict:
+    with pytest.raises(ApiException) as refused:
         apps.patch_namespaced_deployment("k4", NS, plan.patch, _preload_content=False)
-    assert conflict.value.status == 409
+    assert refused.value.status == 422  # the patch's test of the generation failed
+    with pytest.raises(RollbackConflict):
+        cockpit.send_rollback(plan)
     assert (
         get_json(cluster, "deploy", "k4")["spec"]["template"]["spec"]["containers"][0]["image"]
-        == "shop/k4:2"
+        == "shop/k4:3"
     )
 
 

@@ -150,8 +150,13 @@ def test_undo_patch_is_kubectls_with_a_precondition():
             "deployment.kubernetes.io/desired-replicas": "4",
         },
     )
-    patch = undo_patch(dep, target, "77")
-    assert patch[0] == {"op": "replace", "path": "/metadata/resourceVersion", "value": "77"}
+    patch = undo_patch(dep, target, precondition=True)
+    metadata = dep["metadata"]
+    assert patch[:2] == [
+        {"op": "test", "path": "/metadata/uid", "value": metadata["uid"]},
+        {"op": "test", "path": "/metadata/generation", "value": metadata["generation"]},
+    ]
+    patch = patch[1:]
     assert patch[1]["path"] == "/spec/template"
     assert "pod-template-hash" not in patch[1]["value"]["metadata"]["labels"]
     assert patch[1]["value"]["spec"]["containers"][0]["image"] == "web:1"

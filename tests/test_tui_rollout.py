@@ -189,3 +189,47 @@ async def test_roll_back_all_deployments_with_one_confirmation(cluster, tmp_path
         assert image_of(cluster, name) == f"shop/{name}:1"
     requested = [e for e in session.audit.entries() if e.action == "rollback_requested"]
     assert sorted(e.fields["deployment"] for e in requested) == ["all-a", "all-b"]
+
+
+async def test_a_change_between_preview_and_confirm_is_refused_and_previewed_anew(
+    cluster, tmp_path, operator
+):
+    """The screen showed 2 → 1; `kubectl set image …:3` lands before Enter: nothing is sent
+    (the API's 409 on the previewed resourceVersion), a new preview shows 3, and confirming
+    that sends exactly the new preview's patch."""
+    cluster.create_deployment("pc", "shop/pc:1", namespace=NS, replicas=1)
+    wait_rolled_out(cluster, "pc")
+    kubectl(cluster, "set", "image", "deployment/pc", "app=shop/pc:2")
+    wait_rolled_out(cluster, "pc")
+    path = config_for(tmp_path, cluster, ["pc"], production=True)
+    session = GoLiveSession.open(path, None, operator=operator, via="tui")
+    app = CockpitApp(session)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_rollback(app, pilot, "pc")
+        first = screen.prepared.plan
+        assert (first.current_revision, first.target_revision) == (2, 1)
+        await asyncio.to_thread(kubectl, cluster, "set", "image", "deployment/pc", "app=shop/pc:3")
+        screen.query_one("#rb-confirm").focus()
+        await pilot.press(*"pc", "enter")
+        await until(
+            pilot,
+            lambda: screen.prepared is not None and screen.prepared.plan is not first,
+            tries=400,
+        )
+        assert isinstance(app.screen, RollbackScreen)  # still asking
+        assert image_of(cluster, "pc") == "shop/pc:3"  # nothing was sent over the change
+        warnings = str(screen.query_one("#rb-warnings").render())
+        assert "NOT SENT" in warnings and "changed since this rollback was previewed" in warnings
+        second = screen.prepared.plan
+        assert second.current_revision == 3 and "shop/pc:3" in second.current_images
+        assert screen.query_one("#rb-go").disabled  # the name must be typed again
+        await pilot.press(*"pc", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, RollbackScreen), tries=400)
+    sent = get_json(cluster, "deploy", "pc")["spec"]["template"]
+    previewed = next(op["value"] for op in second.patch if op["path"] == "/spec/template")
+    assert sent["spec"]["containers"][0]["image"] == previewed["spec"]["containers"][0]["image"]
+    requested = [e for e in session.audit.entries() if e.action == "rollback_requested"]
+    assert [e.fields["generation"] for e in requested] == [first.generation, second.generation]
+    assert first.generation != second.generation
+    outcomes = [e.fields["outcome"] for e in session.audit.entries() if e.action == "rollback"]
+    assert outcomes == ["failed", "sent"]

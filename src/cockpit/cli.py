@@ -589,7 +589,7 @@ def rollback(
                 raise CockpitError("not confirmed; nothing was sent")
         elif not click.confirm("Roll back?", default=False):
             raise CockpitError("not confirmed; nothing was sent")
-    done = session.rollback(cluster, deployment, to_revision)
+    done = session.rollback(cluster, deployment, plan=plan)  # exactly what was shown
     click.echo(
         f"rollback sent: {deployment} back to revision {done.target_revision} "
         f"({', '.join(done.target_images)}); follow it with `cockpit status --watch`"

@@ -254,6 +254,17 @@ class UndoPlan:
     patch: list[JSON]
     mid_rollout: bool
 
+    resource_version: str | None = None  # of the Deployment the plan was made from
+
+    @property
+    def generation(self) -> int | None:
+        """The Deployment's spec generation this plan was made from (its precondition)."""
+        for op in self.patch:
+            if op.get("op") == "test" and op.get("path") == "/metadata/generation":
+                value = op.get("value")
+                return value if isinstance(value, int) else None
+        return None
+
 
 def undo_target(deployment: JSON, replicasets: list[JSON], to_revision: int = 0) -> JSON:
     """The ReplicaSet `kubectl rollout undo [--to-revision=N]` would roll back to."""
@@ -285,11 +296,14 @@ def undo_target(deployment: JSON, replicasets: list[JSON], to_revision: int = 0)
     return previous
 
 
-def undo_patch(deployment: JSON, target: JSON, resource_version: str | None = None) -> list[JSON]:
+def undo_patch(deployment: JSON, target: JSON, precondition: bool = False) -> list[JSON]:
     """kubectl's JSON patch (template and annotations), optionally with a precondition.
 
-    Setting metadata.resourceVersion in the patch makes the API server refuse it with 409 if the
-    Deployment changed since we looked, instead of rolling back over someone else's change.
+    The precondition is two `test` operations: the same object (uid) with the same spec
+    (generation) as when the plan was made. If anyone changed the spec since (a new image, a
+    rollback, a scale), the API server refuses the whole patch (422) instead of rolling back
+    over their change. Status updates, which a rolling Deployment gets every second, do not
+    bump the generation, so they do not invalidate what the operator confirmed.
     """
     template = template_without_hash(_d(_d(target, "spec"), "template"))
     current = _d(_d(deployment, "metadata"), "annotations")
@@ -298,9 +312,11 @@ def undo_patch(deployment: JSON, target: JSON, resource_version: str | None = No
         if key not in ANNOTATIONS_KEPT_ON_ROLLBACK:
             annotations[key] = value
     patch: list[JSON] = []
-    if resource_version:
+    metadata = _d(deployment, "metadata")
+    if precondition:
+        patch.append({"op": "test", "path": "/metadata/uid", "value": metadata.get("uid")})
         patch.append(
-            {"op": "replace", "path": "/metadata/resourceVersion", "value": resource_version}
+            {"op": "test", "path": "/metadata/generation", "value": metadata.get("generation")}
         )
     patch.append({"op": "replace", "path": "/spec/template", "value": template})
     patch.append({"op": "replace", "path": "/metadata/annotations", "value": annotations})
@@ -318,7 +334,6 @@ def plan_undo(
             f"skipped rollback (current template already matches revision {target_revision})",
             skipped=True,
         )
-    rv = _d(deployment, "metadata").get("resourceVersion") if precondition else None
     return UndoPlan(
         deployment=_name(deployment),
         target_revision=target_revision,
@@ -326,7 +341,8 @@ def plan_undo(
         current_revision=revision_of(deployment),
         current_images=tuple(images_of(template)),
         target_images=tuple(images_of(_d(_d(target, "spec"), "template"))),
-        patch=undo_patch(deployment, target, rv),
+        patch=undo_patch(deployment, target, precondition),
+        resource_version=str(_d(deployment, "metadata").get("resourceVersion") or "") or None,
         mid_rollout=not rollout_status(deployment).done,
     )
 

@@ -533,15 +533,21 @@ class GoLiveSession:
         deployment: str,
         to_revision: int = 0,
         *,
+        plan: UndoPlan | None = None,
         trigger: str = "operator",
         run: str | None = None,
     ) -> UndoPlan:
         """kubectl rollout undo, audited before (what was asked) and after (what happened).
 
-        `run`: the release analysis run an automatic rollback answers (one per failed run)."""
+        `plan`: the plan the operator saw and confirmed; exactly it is sent, and a Deployment
+        changed since refuses it (RollbackConflict). Without one (automatic rollback), the
+        plan is made now. `run`: the release analysis run an automatic rollback answers."""
         self._refuse_if_read_only("roll back")
         actions = self.actions(cluster)
-        plan = actions.plan_rollback(deployment, to_revision)
+        if plan is None:
+            plan = actions.plan_rollback(deployment, to_revision)
+        elif plan.deployment != deployment:
+            raise CockpitError(f"the plan is for {plan.deployment}, not {deployment}")
         where = {
             "cluster": cluster.name,
             "namespace": cluster.namespace,
@@ -557,9 +563,11 @@ class GoLiveSession:
             from_images=list(plan.current_images),
             to_images=list(plan.target_images),
             mid_rollout=plan.mid_rollout,
+            resource_version=plan.resource_version,
+            generation=plan.generation,
         )
         try:
-            done = actions.rollback(deployment, to_revision)
+            done = actions.send_rollback(plan)
         except CockpitError as exc:
             self._audit("rollback", **where, outcome="failed", error=exc.message)
             raise

@@ -71,6 +71,10 @@ class KubeError(CockpitError):
     """The Kubernetes API refused or could not be reached; the message says which."""
 
 
+class RollbackConflict(KubeError):
+    """The Deployment changed between the preview and the confirmation (HTTP 409)."""
+
+
 def api_client(cluster: ClusterConfig, loaded: LoadedConfig) -> Any:
     """One ApiClient for one configured cluster."""
     from kubernetes import client, config
@@ -648,29 +652,48 @@ class DeploymentActions:
         return plan_undo(deployment, replicasets, to_revision)
 
     def rollback(self, name: str, to_revision: int = 0) -> UndoPlan:
-        """Fetch, plan with kubectl's rules, and send kubectl's patch with a precondition."""
+        """Fetch, plan with kubectl's rules, and send that plan."""
+        return self.send_rollback(self.plan_rollback(name, to_revision))
+
+    def send_rollback(self, plan: UndoPlan) -> UndoPlan:
+        """Send exactly this plan: kubectl's patch, with the resourceVersion of the Deployment
+        as it was when the plan was made. If anyone changed the Deployment since (kubectl, CI,
+        a controller), the API server refuses with 409 and nothing changes."""
         from kubernetes.client.exceptions import ApiException
 
-        plan = self.plan_rollback(name, to_revision)
         apps, _ = self._apis()
         try:
             apps.patch_namespaced_deployment(
-                name,
+                plan.deployment,
                 self.cluster.namespace,
                 plan.patch,
                 _preload_content=False,
                 _request_timeout=(5, 30),
             )
         except ApiException as exc:
-            if exc.status == 409:
-                raise KubeError(
-                    f"{name} changed while the rollback was being prepared; nothing was sent twice",
-                    "look at the rollout pane, then roll back again if it is still needed",
+            if exc.status in (409, 422) and self._changed_since(plan):
+                raise RollbackConflict(
+                    f"{plan.deployment} changed since this rollback was previewed (its spec "
+                    f"is no longer generation {plan.generation}); nothing was sent",
+                    "read the new preview and confirm again if it is still what you want",
                 ) from exc
-            raise KubeError(f"rollback of {name} refused: {describe_api_error(exc)}") from exc
+            raise KubeError(
+                f"rollback of {plan.deployment} refused: {describe_api_error(exc)}"
+            ) from exc
         except Exception as exc:
-            raise KubeError(f"rollback of {name} failed: {describe_api_error(exc)}") from exc
+            raise KubeError(
+                f"rollback of {plan.deployment} failed: {describe_api_error(exc)}"
+            ) from exc
         return plan
+
+    def _changed_since(self, plan: UndoPlan) -> bool:
+        """After a refusal: is the Deployment's spec another than the one the plan saw?"""
+        try:
+            deployment, _ = self.fetch(plan.deployment)
+        except KubeError:
+            return False
+        generation = deployment.get("metadata", {}).get("generation")
+        return bool(generation != plan.generation)
 
     def set_paused(self, name: str, paused: bool) -> None:
         from kubernetes.client.exceptions import ApiException
@@ -698,6 +721,7 @@ __all__ = [
     "DeploymentActions",
     "DeploymentView",
     "KubeError",
+    "RollbackConflict",
     "UndoRefused",
     "api_client",
 ]

@@ -26,7 +26,7 @@ from cockpit.config import ClusterConfig
 from cockpit.errors import CockpitError
 from cockpit.rollout import UndoPlan, UndoRefused
 from cockpit.session import GoLiveSession
-from cockpit.sources.kube import AccessCheck, DeploymentView
+from cockpit.sources.kube import AccessCheck, DeploymentView, RollbackConflict
 
 CSS = """
 RollbackScreen, RollbackAllScreen {
@@ -84,10 +84,11 @@ class RollbackScreen(ModalScreen[str | None]):
             self.prepared = prepared
 
     class Finished(Message):
-        def __init__(self, outcome: str | None, error: str | None) -> None:
+        def __init__(self, outcome: str | None, error: str | None, conflict: bool = False) -> None:
             super().__init__()
             self.outcome = outcome
             self.error = error
+            self.conflict = conflict
 
     def __init__(
         self,
@@ -103,6 +104,7 @@ class RollbackScreen(ModalScreen[str | None]):
         self.to_revision = to_revision  # the recommended target, when the verdict names one
         self.why = why
         self.prepared: Prepared | None = None
+        self.changed: str | None = None  # why the last confirmation was refused (409)
         self.busy = False
 
     @property
@@ -185,6 +187,11 @@ class RollbackScreen(ModalScreen[str | None]):
                     "The rollout is still in progress: rolling back now stops it and returns "
                     "to the target revision."
                 )
+        if self.changed:
+            warnings.append(
+                f"NOT SENT: {self.changed}. This is the new preview: read it and confirm again."
+            )
+            self.changed = None
         if prepared.refusal is not None:
             warnings.append(f"kubectl would refuse: {prepared.refusal.message}")
         if prepared.error:
@@ -240,15 +247,23 @@ class RollbackScreen(ModalScreen[str | None]):
             self._resume()
 
     def _go(self) -> None:
+        assert self.prepared is not None and self.prepared.plan is not None
         self.busy = True
         self._update_go()
         self.query_one("#rb-details", Static).update("Sending the rollback…")
-        self._send(self.to_revision)
+        self._send(self.prepared.plan)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="send")
-    def _send(self, to_revision: int) -> None:
+    def _send(self, previewed: UndoPlan) -> None:
+        """Exactly the plan on screen; if the Deployment changed since, a new preview."""
         try:
-            plan = self.session.rollback(self.cluster, self.view.name, to_revision)
+            plan = self.session.rollback(
+                self.cluster, self.view.name, previewed.target_revision, plan=previewed
+            )
+        except RollbackConflict as exc:
+            self.changed = exc.message
+            self.post_message(self.Finished(None, None, conflict=True))
+            return
         except UndoRefused as exc:
             self.post_message(self.Finished(None, exc.message))
             return
@@ -276,6 +291,13 @@ class RollbackScreen(ModalScreen[str | None]):
 
     def on_rollback_screen_finished(self, message: Finished) -> None:
         self.busy = False
+        if message.conflict:
+            # someone changed the Deployment after the preview: show the new state, ask again
+            self.prepared = None
+            self.query_one("#rb-confirm", Input).value = ""
+            self._update_go()
+            self._prepare(self.to_revision)
+            return
         if message.error:
             self.query_one("#rb-warnings", Static).update(
                 f"Not rolled back: {escape(message.error)}"
@@ -315,6 +337,7 @@ class RollbackAllScreen(ModalScreen[str | None]):
         super().__init__()
         self.session = session
         self.views = [v for v in views if v.found]
+        self.plans: dict[tuple[str, str], UndoPlan] = {}  # what the preview showed, sent as is
         self.ready = False
         self.busy = False
         self.done = False
@@ -343,6 +366,7 @@ class RollbackAllScreen(ModalScreen[str | None]):
     def _prepare(self) -> None:
         lines: list[str] = []
         ready = bool(self.views)
+        self.plans = {}
         for view in self.views:
             cluster = self.session.cluster(view.cluster)
             actions = self.session.actions(cluster)
@@ -360,6 +384,7 @@ class RollbackAllScreen(ModalScreen[str | None]):
                 ready = False
                 lines.append(f"{view.cluster}/{view.name}: RBAC denies patch: {access.reason}")
                 continue
+            self.plans[(view.cluster, view.name)] = plan
             lines.append(
                 f"{view.cluster}/{view.name}: revision {plan.current_revision} → "
                 f"{plan.target_revision} ({', '.join(plan.target_images)})"
@@ -402,8 +427,12 @@ class RollbackAllScreen(ModalScreen[str | None]):
         lines = []
         for view in self.views:
             cluster = self.session.cluster(view.cluster)
+            previewed = self.plans.get((view.cluster, view.name))
+            if previewed is None:
+                lines.append(f"{view.cluster}/{view.name}: skipped (see the preview)")
+                continue
             try:
-                plan = self.session.rollback(cluster, view.name)
+                plan = self.session.rollback(cluster, view.name, plan=previewed)
                 lines.append(f"{view.cluster}/{view.name}: sent, back to {plan.target_revision}")
             except UndoRefused as exc:
                 lines.append(f"{view.cluster}/{view.name}: skipped: {exc.message}")
