@@ -497,7 +497,7 @@ def gate(
     board.start()
     pause = min([duration_seconds(m.interval) for m in session.environment.metrics] or [5.0])
     try:
-        board.wait_ready(min(10.0, max(budget, 3.0)))
+        board.wait_ready(10.0)  # returns as soon as every source has answered once
         shown: tuple[str, str] | None = None
         printed = 0.0
         while True:
