@@ -52,6 +52,7 @@ class StepPlan:
     environment: str
     production: bool
     env: tuple[tuple[str, str], ...] = ()
+    target: str | None = None  # the cluster, context and namespace kubectl acts on
 
 
 @dataclass
@@ -84,7 +85,13 @@ def plan_step(ctx: CheckContext, item: ChecklistItem) -> StepPlan:
         text = ctx.fill(script)
         planned.append(PlannedCommand(text, (*BASH, text)))
     return StepPlan(
-        item, tuple(planned), source, ctx.env_name, env.production, tuple(ctx.command_env().items())
+        item,
+        tuple(planned),
+        source,
+        ctx.env_name,
+        env.production,
+        tuple(ctx.command_env().items()),
+        ctx.command_target(),
     )
 
 

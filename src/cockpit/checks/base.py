@@ -107,12 +107,29 @@ class CheckContext:
         return value
 
     def command_env(self) -> dict[str, str]:
-        """Environment for commands: KUBECONFIG points at the environment's first cluster, so
-        a runbook's `kubectl` talks to the cluster this go-live is about, not a default one."""
+        """Environment for commands: KUBECONFIG is a private kubeconfig pinned to the context
+        and namespace of the environment's first cluster, so a runbook's `kubectl` acts on the
+        cluster this go-live is about, whatever the operator's kubeconfig points at."""
+        from cockpit.kubeconfig import pinned_kubeconfig
+
         clusters = self.environment.clusters
-        if clusters and clusters[0].kubeconfig is not None:
-            return {"KUBECONFIG": str(self.path(clusters[0].kubeconfig))}
-        return {}
+        if not clusters:
+            return {}
+        pinned = pinned_kubeconfig(clusters[0], self.config, self.env_name)
+        return {"KUBECONFIG": str(pinned)} if pinned is not None else {}
+
+    def command_target(self) -> str | None:
+        """Which cluster, context and namespace commands act on, in the operator's words."""
+        clusters = self.environment.clusters
+        if not clusters:
+            return None
+        first = clusters[0]
+        if first.in_cluster:
+            return f"cluster {first.name} (in-cluster service account), namespace {first.namespace}"
+        from cockpit.kubeconfig import pinned_config
+
+        context = pinned_config(first, self.config)["current-context"]
+        return f"cluster {first.name}, context {context}, namespace {first.namespace}"
 
     def placeholders(self) -> dict[str, str]:
         env = self.environment

@@ -28,6 +28,7 @@ from cockpit.checks.base import (
     Stopwatch,
     register,
 )
+from cockpit.errors import CockpitError
 
 KILL_GRACE_SECONDS = 2.0
 SHELL_MARKERS = ("|", "&&", "||", ";", ">", "<", "$(", "`", "*", "?", "~", "&")
@@ -160,11 +161,17 @@ class CommandCheck(CheckSpec):
             shown = shlex.join(argv)
         watch = Stopwatch()
         try:
+            env = ctx.command_env()
+        except CockpitError as exc:
+            raise CheckFailed(
+                f"no kubeconfig for the command: {exc.message}", reason="error"
+            ) from exc
+        try:
             outcome = await run_process(
                 argv,
                 timeout=ctx.timeout,
                 cwd=ctx.path(self.cwd) if self.cwd else ctx.config.base_dir,
-                env={**ctx.command_env(), **{k: ctx.fill(v) for k, v in self.env.items()}},
+                env={**env, **{k: ctx.fill(v) for k, v in self.env.items()}},
                 keep_lines=max(self.output_lines, 1),
             )
         except FileNotFoundError as exc:

@@ -117,6 +117,8 @@ class StepRunScreen(ModalScreen[StepOutcome]):
                 for n, c in enumerate(self.plan.commands, start=1)
             )
             yield Static(commands, id="step-commands", markup=False)
+            if self.plan.target:
+                yield Static(f"kubectl acts on: {self.plan.target}", id="step-target", markup=False)
             if self.plan.production:
                 prompt = (
                     f"PRODUCTION: type {self.session.env_name!r} and press Enter to run "
