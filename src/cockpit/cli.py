@@ -17,7 +17,6 @@ import click
 
 from cockpit import __version__
 from cockpit.checklist import ChecklistItem
-from cockpit.checklist.model import visible_text
 from cockpit.config import (
     CheckBinding,
     LoadedConfig,
@@ -27,6 +26,7 @@ from cockpit.config import (
 )
 from cockpit.errors import CockpitError
 from cockpit.session import GoLiveSession, Progress
+from cockpit.text import visible_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 

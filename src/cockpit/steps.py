@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cockpit.checklist import ChecklistItem
-from cockpit.checklist.model import visible_text
 from cockpit.checks.base import CheckContext, Stopwatch
 from cockpit.checks.command import run_process
 from cockpit.errors import CockpitError
+from cockpit.text import visible_text
 
 # No profile or rc file: the script sees the environment the cockpit gives it, nothing more.
 BASH = ("bash", "--noprofile", "--norc", "-euo", "pipefail", "-c")

@@ -36,9 +36,9 @@ from cockpit.checklist.model import (
     Section,
     section_slug,
     text_slug,
-    visible_text,
 )
 from cockpit.errors import ChecklistError
+from cockpit.text import visible_text
 
 _CONSOLE_LANGUAGES = frozenset({"console", "shell-session"})
 _PROMPT = "$ "

@@ -132,31 +132,6 @@ class Checklist:
         ]
 
 
-def visible_text(text: str, *, keep_newlines: bool = False) -> str:
-    """Runbook text as it may reach a terminal: control characters shown, never obeyed.
-
-    An escape sequence in a runbook (pasted from a terminal, or planted) must not recolour,
-    move or retitle the operator's screen: C0 controls become their Unicode pictures (␛ for
-    ESC), DEL becomes ␡, and C1 controls their `\\x..` escape; tabs become spaces.
-    """
-    out: list[str] = []
-    for char in text:
-        code = ord(char)
-        if char == "\n" and keep_newlines:
-            out.append(char)
-        elif char == "\t":
-            out.append(" ")
-        elif code < 0x20:
-            out.append(chr(0x2400 + code))
-        elif code == 0x7F:
-            out.append("\u2421")
-        elif 0x80 <= code < 0xA0:
-            out.append(f"\\x{code:02x}")
-        else:
-            out.append(char)
-    return "".join(out)
-
-
 def _normalise_text(text: str) -> str:
     return " ".join(text.split())
 

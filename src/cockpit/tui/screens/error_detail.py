@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -13,6 +12,7 @@ from textual.widgets import Static
 
 from cockpit.rollout import format_age
 from cockpit.sources.errors import ErrorIssue
+from cockpit.tui.plain import safe
 
 
 class ErrorDetailScreen(ModalScreen[None]):
@@ -50,18 +50,18 @@ class ErrorDetailScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         issue = self.issue
         lines = [
-            f"[b]{escape(issue.title)}[/b]",
+            f"[b]{safe(issue.title)}[/b]",
             "",
-            f"issue     {escape(issue.short_id)}  {escape(issue.badge or '')}",
-            f"level     {escape(issue.level)}",
-            f"where     {escape(issue.culprit or '-')}",
+            f"issue     {safe(issue.short_id)}  {safe(issue.badge or '')}",
+            f"level     {safe(issue.level)}",
+            f"where     {safe(issue.culprit or '-')}",
             f"events    {issue.count}"
             + (f"   users {issue.users}" if issue.users is not None else ""),
             f"first     {format_age(issue.first_seen)} ago"
             + (f" ({issue.first_seen:%Y-%m-%d %H:%M:%S} UTC)" if issue.first_seen else ""),
             f"last      {format_age(issue.last_seen)} ago",
             "",
-            f"link      {escape(issue.permalink or '-')}",
+            f"link      {safe(issue.permalink or '-')}",
             "",
             "[dim]c copies the link · escape closes[/dim]",
         ]

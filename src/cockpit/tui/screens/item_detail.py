@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from cockpit.checklist.model import visible_text
 from cockpit.session import GoLiveSession, ItemView
+from cockpit.text import visible_text
+from cockpit.tui.plain import safe
 
 
 class ItemDetailScreen(ModalScreen[str | None]):
@@ -60,10 +60,10 @@ class ItemDetailScreen(ModalScreen[str | None]):
         item = view.item
         section = self.session.checklist.section(item.section_id)
         lines = [
-            f"[b]{escape(item.text)}[/b]",
+            f"[b]{safe(item.text)}[/b]",
             "",
-            f"ID        {escape(item.id)}",
-            f"Section   {escape(section.title if section else item.section_id)}",
+            f"ID        {safe(item.id)}",
+            f"Section   {safe(section.title if section else item.section_id)}",
             f"Kind      {view.kind}",
             f"Status    [b]{view.status}[/b]",
         ]
@@ -71,30 +71,30 @@ class ItemDetailScreen(ModalScreen[str | None]):
             lines.append("          (ticked in the runbook itself)")
         record = view.record
         if record is not None and view.source == "state":
-            who = escape(record.by or "?") + (
-                f" from {escape(record.address)}" if record.address else ""
+            who = safe(record.by or "?") + (
+                f" from {safe(record.address)}" if record.address else ""
             )
             when = record.at.strftime("%Y-%m-%d %H:%M:%S UTC") if record.at else "?"
             lines.append(f"By        {who}, {when}")
         if record is not None and record.evidence:
-            lines.append(f"Evidence  {escape(record.evidence)}")
+            lines.append(f"Evidence  {safe(record.evidence)}")
         if record is not None and record.note:
-            lines += ["", "[b]Notes[/b]", escape(record.note)]
+            lines += ["", "[b]Notes[/b]", safe(record.note)]
         if item.notes:
-            lines += ["", "[b]Guidance[/b]", *[f"• {escape(n)}" for n in item.notes]]
+            lines += ["", "[b]Guidance[/b]", *[f"• {safe(n)}" for n in item.notes]]
         if item.blocks:
             lines += ["", "[b]Commands[/b] (each shell block runs as one bash script)"]
             for block in item.blocks:
                 if block.is_shell:
                     script = visible_text(block.script, keep_newlines=True)
-                    lines += [f"  {escape(line)}" for line in script.splitlines()]
+                    lines += [f"  {safe(line)}" for line in script.splitlines()]
                 else:
-                    lines.append(f"  ({escape(block.language)} block)")
+                    lines.append(f"  ({safe(block.language)} block)")
                     shown = visible_text(block.source, keep_newlines=True)
-                    lines += [f"  {escape(src)}" for src in shown.splitlines()]
+                    lines += [f"  {safe(src)}" for src in shown.splitlines()]
         if view.checks:
             lines += ["", "[b]Bound checks[/b]"]
-            lines += [f"  {escape(binding.type)}" for binding in view.checks]
+            lines += [f"  {safe(binding.type)}" for binding in view.checks]
         keys = (
             "esc close"
             if self.session.read_only
@@ -102,7 +102,7 @@ class ItemDetailScreen(ModalScreen[str | None]):
         )
         lines += ["", f"[dim]{keys}[/dim]"]
         source = self.session.checklist.source
-        lines += ["", f"[dim]{escape(source.name if source else 'runbook')}:{item.line}[/dim]"]
+        lines += ["", f"[dim]{safe(source.name if source else 'runbook')}:{item.line}[/dim]"]
         return "\n".join(lines)
 
     def action_close(self) -> None:

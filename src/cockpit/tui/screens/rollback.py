@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -27,6 +26,7 @@ from cockpit.errors import CockpitError
 from cockpit.rollout import UndoPlan, UndoRefused
 from cockpit.session import GoLiveSession
 from cockpit.sources.kube import AccessCheck, DeploymentView, RollbackConflict
+from cockpit.tui.plain import safe
 
 CSS = """
 RollbackScreen, RollbackAllScreen {
@@ -171,16 +171,16 @@ class RollbackScreen(ModalScreen[str | None]):
         details = self.query_one("#rb-details", Static)
         warnings: list[str] = []
         lines = [
-            f"[b]{escape(self.view.name)}[/b] in cluster [b]{escape(self.cluster.name)}[/b], "
-            f"namespace {escape(self.cluster.namespace)}",
+            f"[b]{safe(self.view.name)}[/b] in cluster [b]{safe(self.cluster.name)}[/b], "
+            f"namespace {safe(self.cluster.namespace)}",
         ]
         plan = prepared.plan
         if plan is not None:
             lines += [
                 f"now:     revision {plan.current_revision}  "
-                f"{escape(', '.join(plan.current_images))}",
-                f"back to: revision {plan.target_revision}  {escape(', '.join(plan.target_images))}"
-                f"  (ReplicaSet {escape(plan.target_replicaset)})",
+                f"{safe(', '.join(plan.current_images))}",
+                f"back to: revision {plan.target_revision}  {safe(', '.join(plan.target_images))}"
+                f"  (ReplicaSet {safe(plan.target_replicaset)})",
             ]
             if plan.mid_rollout:
                 warnings.append(
@@ -206,7 +206,7 @@ class RollbackScreen(ModalScreen[str | None]):
                     f"{access.reason}. Nothing will be sent."
                 )
         details.update("\n".join(lines))
-        self.query_one("#rb-warnings", Static).update("\n".join(escape(w) for w in warnings))
+        self.query_one("#rb-warnings", Static).update("\n".join(safe(w) for w in warnings))
         paused = prepared.refusal is not None and prepared.refusal.paused
         self.query_one("#rb-resume", Button).display = paused and not self.session.read_only
         self._update_go()
@@ -299,9 +299,7 @@ class RollbackScreen(ModalScreen[str | None]):
             self._prepare(self.to_revision)
             return
         if message.error:
-            self.query_one("#rb-warnings", Static).update(
-                f"Not rolled back: {escape(message.error)}"
-            )
+            self.query_one("#rb-warnings", Static).update(f"Not rolled back: {safe(message.error)}")
             self._update_go()
             return
         self.dismiss(message.outcome)
@@ -394,7 +392,7 @@ class RollbackAllScreen(ModalScreen[str | None]):
 
     def on_rollback_all_screen_ready(self, message: Ready) -> None:
         self.ready = message.ready
-        self.query_one("#rb-details", Static).update(escape("\n".join(message.lines)))
+        self.query_one("#rb-details", Static).update(safe("\n".join(message.lines)))
         if not message.ready:
             self.query_one("#rb-warnings", Static).update(
                 "Nothing will be sent while any deployment cannot be rolled back."
@@ -443,7 +441,7 @@ class RollbackAllScreen(ModalScreen[str | None]):
     def on_rollback_all_screen_finished(self, message: Finished) -> None:
         self.busy = False
         self.done = True
-        self.query_one("#rb-details", Static).update(escape("\n".join(message.lines)))
+        self.query_one("#rb-details", Static).update(safe("\n".join(message.lines)))
         self.query_one("#rb-warnings", Static).update("Done. Cancel closes this view.")
         self._update_go()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -13,26 +12,25 @@ from textual.widgets import Static
 
 from cockpit.rollout import format_age, parse_time, revision_of
 from cockpit.sources.kube import DeploymentView
+from cockpit.tui.plain import safe
 
 
 def describe(view: DeploymentView) -> str:
-    lines = [
-        f"[b]{escape(view.name)}[/b]  cluster {escape(view.cluster)} / {escape(view.namespace)}"
-    ]
+    lines = [f"[b]{safe(view.name)}[/b]  cluster {safe(view.cluster)} / {safe(view.namespace)}"]
     if not view.found:
         return lines[0] + "\n\nnot found in the cluster"
     verdict = view.verdict
-    lines.append(f"kubectl rollout status: {escape(verdict.message)}")
+    lines.append(f"kubectl rollout status: {safe(verdict.message)}")
     for trouble in view.trouble:
-        lines.append(f"[b]pod trouble[/b]: {escape(str(trouble))}")
+        lines.append(f"[b]pod trouble[/b]: {safe(str(trouble))}")
     if view.paused:
         lines.append("[b]paused[/b]: the controller does not roll out until resumed")
     lines += ["", "[b]History[/b]  (revision, images, change-cause, age, ready/replicas)"]
     for row in reversed(view.history):
         marker = "→" if row.current else " "
-        cause = f"  {escape(row.change_cause)}" if row.change_cause else ""
+        cause = f"  {safe(row.change_cause)}" if row.change_cause else ""
         lines.append(
-            f" {marker} {row.revision:>3}  {escape(', '.join(row.images))}{cause}  "
+            f" {marker} {row.revision:>3}  {safe(', '.join(row.images))}{cause}  "
             f"{row.age()}  {row.ready}/{row.replicas}"
         )
     lines += ["", "[b]Pods[/b]  (name, revision, phase, ready, restarts, reason)"]
@@ -48,9 +46,9 @@ def describe(view: DeploymentView) -> str:
             if waiting:
                 reason = waiting.get("reason", "")
         lines.append(
-            f"  {escape(pod['metadata']['name'])}  rev {rs_revision.get(owner.get('uid'), '?')}  "
+            f"  {safe(pod['metadata']['name'])}  rev {rs_revision.get(owner.get('uid'), '?')}  "
             f"{pod.get('status', {}).get('phase', '?')}  {ready}/{len(statuses)}  "
-            f"{restarts}  {escape(reason)}"
+            f"{restarts}  {safe(reason)}"
         )
     lines += ["", "[b]Recent events[/b]"]
     for event in view.events[-12:]:
@@ -58,8 +56,8 @@ def describe(view: DeploymentView) -> str:
             event.get("lastTimestamp") or event.get("metadata", {}).get("creationTimestamp")
         )
         lines.append(
-            f"  {format_age(when)} ago  {escape(str(event.get('reason', '')))}: "
-            f"{escape(str(event.get('message', '')))}"
+            f"  {format_age(when)} ago  {safe(str(event.get('reason', '')))}: "
+            f"{safe(str(event.get('message', '')))}"
         )
     return "\n".join(lines)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar, Literal
 
-from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -20,10 +19,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Log, Static
 
 from cockpit.checklist import ChecklistItem
-from cockpit.checklist.model import visible_text
 from cockpit.errors import CockpitError
 from cockpit.session import GoLiveSession
 from cockpit.steps import StepPlan
+from cockpit.text import visible_text
+from cockpit.tui.plain import safe
 
 StepOutcome = Literal["passed", "failed", "cancelled", "declined"]
 
@@ -110,7 +110,7 @@ class StepRunScreen(ModalScreen[StepOutcome]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = f"Run step · {self.session.label}"
-            yield Static(f"[b]{escape(self.item.text)}[/b]  ({self.plan.source})", markup=True)
+            yield Static(f"[b]{safe(self.item.text)}[/b]  ({self.plan.source})", markup=True)
             commands = "\n\n".join(
                 f"# script {n} of {len(self.plan.commands)} (bash -euo pipefail)\n"
                 + visible_text(c.display.rstrip("\n"), keep_newlines=True)
@@ -145,7 +145,7 @@ class StepRunScreen(ModalScreen[StepOutcome]):
             return
         if self.plan.production and event.value.strip() != self.confirm_word:
             self._status(
-                f"[b]Not started[/b]: type exactly {escape(self.confirm_word)!r} to confirm",
+                f"[b]Not started[/b]: type exactly {safe(self.confirm_word)!r} to confirm",
             )
             event.input.value = ""
             return
@@ -171,13 +171,13 @@ class StepRunScreen(ModalScreen[StepOutcome]):
         except CockpitError as exc:
             self.outcome = "failed"
             self.state = "done"
-            self._status(f"[b]not run[/b]: {escape(exc.message)}")
+            self._status(f"[b]not run[/b]: {safe(exc.message)}")
             return
         self.outcome = result.status  # type: ignore[assignment]
         self.state = "done"
         self.refresh_bindings()
         word = "[b]passed[/b]" if result.passed else "[b]FAILED[/b]"
-        self._status(f"{word}: {escape(result.evidence)} — Enter or Escape closes")
+        self._status(f"{word}: {safe(result.evidence)} — Enter or Escape closes")
 
     def on_step_run_screen_output_line(self, message: OutputLine) -> None:
         self.query_one("#step-output", Log).write_line(message.line)
