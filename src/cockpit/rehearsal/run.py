@@ -12,6 +12,7 @@ from typing import Any
 import tomli_w
 
 from cockpit.rehearsal.kube import RehearsalCluster, Timing
+from cockpit.rehearsal.samples import sample_runbook
 from cockpit.rehearsal.scenario import (
     ERROR_QUERY,
     P95_QUERY,
@@ -122,9 +123,7 @@ def start_rehearsal(
         )
     config_path = cluster.write_kubeconfig(kubeconfig or folder / "kubeconfig", NAMESPACE)
     cockpit_config = folder / "cockpit.toml"
-    checklist = runbook or Path(__file__).resolve().parents[3] / "sample-configs" / (
-        "servicedesk-runbook.md"
-    )
+    checklist = (runbook or sample_runbook()).absolute()
     deployments = ", ".join(f'"{name}"' for name in DEPLOYMENTS)
     cockpit_config.write_text(
         textwrap.dedent(
