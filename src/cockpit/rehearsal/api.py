@@ -24,7 +24,7 @@ from cockpit.rehearsal.admission import admit, allocate_cluster_ip
 from cockpit.rehearsal.patching import PatchError, json_patch, merge_patch, strategic_merge_patch
 from cockpit.rehearsal.protobuf import ProtobufError, decode_object
 from cockpit.rehearsal.selectors import selector
-from cockpit.rehearsal.server_side_apply import server_side_apply
+from cockpit.rehearsal.server_side_apply import record_update, server_side_apply
 from cockpit.rehearsal.store import (
     ADMIN_TOKEN,
     BY_PLURAL,
@@ -111,7 +111,12 @@ class ApiServer:
             token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
             if token not in USERS:
                 raise ApiError(401, "Unauthorized", "Unauthorized")
-            return await self._route(request, token)
+            response = await self._route(request, token)
+            for warning in request.get("warnings", []):
+                if not response.prepared:
+                    quoted = warning.replace("\\", "\\\\").replace('"', '\\"')
+                    response.headers.add("Warning", f'299 - "{quoted}"')
+            return response
         except ApiError as exc:
             return _status(exc)
         except PatchError as exc:
@@ -213,7 +218,7 @@ class ApiServer:
         if verb == "create":
             body = await self._body(request, kind)
             self._namespace_exists(kind, ns)
-            created = self._create(kind, ns, body, dry_run)
+            created = self._create(kind, ns, body, dry_run, self._manager(request))
             return _json(created, 201)
         if verb == "deletecollection":
             return _json(self._delete_collection(request, kind, namespace, dry_run))
@@ -224,7 +229,9 @@ class ApiServer:
         if verb == "update":
             body = await self._body(request, kind)
             current = self.store.get(kind, ns, name)
-            return _json(self._update(kind, current, body, subresource, dry_run))
+            return _json(
+                self._update(kind, current, body, subresource, dry_run, self._manager(request))
+            )
         # patch
         content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
         if content_type not in PATCH_TYPES:
@@ -233,6 +240,8 @@ class ApiServer:
         if content_type == "application/apply-patch+yaml":
             return await self._apply(request, kind, ns, name, subresource, raw, dry_run)
         patch = self._decode_json(raw)
+        if subresource is None and content_type != "application/json-patch+json":
+            self._validate_fields(request, kind, patch)
         current = self.store.get(kind, ns, name)
         base = copy.deepcopy(current if subresource != "scale" else self._scale_body(kind, current))
         if content_type == "application/json-patch+json":
@@ -241,7 +250,11 @@ class ApiServer:
             patched = merge_patch(base, patch)
         else:
             patched = strategic_merge_patch(base, patch)
-        return _json(self._update(kind, current, patched, subresource, dry_run))
+        if subresource is None and content_type == "application/json-patch+json":
+            self._validate_fields(request, kind, patched)
+        return _json(
+            self._update(kind, current, patched, subresource, dry_run, self._manager(request))
+        )
 
     @staticmethod
     def _subresource_verbs(subresource: str) -> tuple[str, ...]:
@@ -320,17 +333,33 @@ class ApiServer:
                 if sent[0] != kind.api_version
                 else f"{sent[1]} in version {kind.version!r} cannot be handled as a {kind.kind}",
             )
-        if request.query.get("fieldValidation", "") == "Strict":
-            unknown = openapi.unknown_fields(kind, body)
-            if unknown:
-                raise ApiError(
-                    400,
-                    "BadRequest",
-                    f'{kind.kind} in version "{kind.version}" cannot be handled as a '
-                    f"{kind.kind}: strict decoding error: "
-                    + ", ".join(f'unknown field "{f}"' for f in unknown),
-                )
+        self._validate_fields(request, kind, body)
         return body
+
+    def _validate_fields(self, request: web.Request, kind: Kind, body: Any) -> None:
+        """fieldValidation: Strict refuses unknown fields; Warn and Ignore (the default) drop
+        them, Warn with a warning per field, as a real API server does."""
+        if not isinstance(body, dict):
+            return
+        mode = request.query.get("fieldValidation", "Ignore")
+        if mode not in ("Ignore", "Warn", "Strict"):
+            raise ApiError(
+                400,
+                "BadRequest",
+                f'Invalid field validation directive: "{mode}": supported values: "Ignore", '
+                '"Warn", "Strict"',
+            )
+        unknown = openapi.unknown_fields(kind, body, prune=mode != "Strict")
+        if unknown and mode == "Strict":
+            raise ApiError(
+                400,
+                "BadRequest",
+                f'{kind.kind} in version "{kind.version}" cannot be handled as a '
+                f"{kind.kind}: strict decoding error: "
+                + ", ".join(f'unknown field "{f}"' for f in unknown),
+            )
+        if unknown and mode == "Warn":
+            request["warnings"] = [f'unknown field "{f}"' for f in unknown]
 
     async def _optional_body(self, request: web.Request) -> JSON:
         raw = await request.read()
@@ -362,7 +391,15 @@ class ApiServer:
             allocate_cluster_ip(obj, taken)
         return obj
 
-    def _create(self, kind: Kind, namespace: str, body: JSON, dry_run: bool) -> JSON:
+    @staticmethod
+    def _manager(request: web.Request) -> str:
+        """The field manager: as sent, or the client's user agent up to its first `/`."""
+        sent = request.query.get("fieldManager")
+        return sent or request.headers.get("User-Agent", "unknown").split("/", 1)[0]
+
+    def _create(
+        self, kind: Kind, namespace: str, body: JSON, dry_run: bool, manager: str | None
+    ) -> JSON:
         meta = body.setdefault("metadata", {})
         if kind.namespaced:
             sent = meta.get("namespace")
@@ -379,12 +416,21 @@ class ApiServer:
         if kind.kind not in ("Pod", "Namespace", "Node", "Service"):
             body.pop("status", None)
         admit(kind, body, None)
+        if manager is not None:
+            meta.pop("managedFields", None)
+            record_update(kind, None, body, manager)
         created = self.store.put(kind, self._stored_form(kind, body), create=True, dry_run=dry_run)
         self._notify()
         return copy.deepcopy(created)
 
     def _update(
-        self, kind: Kind, current: JSON, body: JSON, subresource: str | None, dry_run: bool
+        self,
+        kind: Kind,
+        current: JSON,
+        body: JSON,
+        subresource: str | None,
+        dry_run: bool,
+        manager: str | None,
     ) -> JSON:
         meta = body.setdefault("metadata", {}) if isinstance(body, dict) else None
         if meta is None:
@@ -419,6 +465,8 @@ class ApiServer:
             merged = copy.deepcopy(current)
             merged["spec"]["replicas"] = replicas
             body = merged
+            if manager is not None:
+                record_update(kind, current, body, manager)
         else:
             for key in ("uid", "creationTimestamp", "generation", "deletionTimestamp"):
                 if key in current["metadata"]:
@@ -431,6 +479,9 @@ class ApiServer:
             if "managedFields" not in meta and "managedFields" in current["metadata"]:
                 meta["managedFields"] = current["metadata"]["managedFields"]
             admit(kind, body, current)
+            if manager is not None:
+                meta["managedFields"] = current["metadata"].get("managedFields", [])
+                record_update(kind, current, body, manager)
         updated = self.store.put(kind, self._stored_form(kind, body), dry_run=dry_run)
         self._notify()
         if subresource == "scale":
@@ -470,11 +521,11 @@ class ApiServer:
         meta["name"] = name
         if current is None:
             self._namespace_exists(kind, namespace)
-            return _json(self._create(kind, namespace, merged, dry_run), 201)
+            return _json(self._create(kind, namespace, merged, dry_run, None), 201)
         meta.pop("resourceVersion", None)
         if intent.get("metadata", {}).get("resourceVersion"):
             meta["resourceVersion"] = intent["metadata"]["resourceVersion"]
-        return _json(self._update(kind, current, merged, None, dry_run))
+        return _json(self._update(kind, current, merged, None, dry_run, None))
 
     def _delete(
         self,
