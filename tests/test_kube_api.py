@@ -204,3 +204,132 @@ def test_unknown_resources_methods_and_media_types_are_refused_with_a_status(clu
     )
     assert (code, body["reason"]) == (422, "Invalid")
     assert "`selector` does not match template `labels`" in body["message"]
+
+
+# --- declarative verbs: OpenAPI, validation, apply, diff, kustomize, server-side apply -----------
+
+MANIFEST = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  labels: {{app: {name}}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      containers:
+      - name: app
+        image: shop/{name}:{version}
+{extra}---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: {name}-settings}}
+data: {{mode: "{version}"}}
+"""
+
+
+def manifest(tmp_path, name, version, extra=""):
+    path = tmp_path / f"{name}-{version}.yaml"
+    path.write_text(MANIFEST.format(name=name, version=version, extra=extra))
+    return path
+
+
+def image_of(cluster, name):
+    return get_json(cluster, "deploy", name)["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+def test_apply_and_diff_work_with_validation_on(cluster, tmp_path):
+    first = manifest(tmp_path, "decl", "1", "        env: [{name: A, value: '1'}]\n")
+    out = kubectl(cluster, "apply", "-f", str(first))
+    assert out.stdout.split("\n")[:2] == [
+        "deployment.apps/decl created",
+        "configmap/decl-settings created",
+    ], out.stderr
+    wait_rolled_out(cluster, "decl")
+    assert "unchanged" in kubectl(cluster, "apply", "-f", str(first)).stdout
+    second = manifest(tmp_path, "decl", "2")
+    cluster.freeze()
+    try:
+        before = versions(cluster, "deploy", "decl")
+        diff = kubectl(cluster, "diff", "-f", str(second), check=False)
+        assert diff.returncode == 1, diff.stderr  # 1: differences found
+        removed = [line for line in diff.stdout.splitlines() if line.startswith("-")]
+        added = [line for line in diff.stdout.splitlines() if line.startswith("+")]
+        assert any("image: shop/decl:1" in line for line in removed), diff.stdout
+        assert any("image: shop/decl:2" in line for line in added), diff.stdout
+        assert f"-  generation: {before[1]}" in removed
+        assert f"+  generation: {before[1] + 1}" in added
+        assert versions(cluster, "deploy", "decl") == before  # diff is a dry run
+    finally:
+        cluster.thaw()
+    kubectl(cluster, "apply", "-f", str(second))
+    deployed = get_json(cluster, "deploy", "decl")
+    container = deployed["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "shop/decl:2"
+    assert "env" not in container  # client-side apply removes what the manifest dropped
+    assert kubectl(cluster, "diff", "-f", str(second), check=False).returncode == 0
+    typo = manifest(tmp_path, "decl", "3", "        imagePulPolicy: Always\n")
+    refused = kubectl(cluster, "apply", "-f", str(typo), check=False)
+    assert refused.returncode == 1
+    assert 'unknown field "spec.template.spec.containers[0].imagePulPolicy"' in refused.stderr
+    assert image_of(cluster, "decl") == "shop/decl:2"
+    warned = kubectl(cluster, "apply", "-f", str(typo), "--validate=warn")
+    assert 'unknown field "spec.template.spec.containers[0].imagePulPolicy"' in warned.stderr
+    container = get_json(cluster, "deploy", "decl")["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "shop/decl:3" and "imagePulPolicy" not in container
+    explained = kubectl(cluster, "explain", "deployment.spec.strategy")
+    assert "rollingUpdate" in explained.stdout
+
+
+def test_apply_k_and_diff_k_take_a_kustomization(cluster, tmp_path):
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "app.yaml").write_text(MANIFEST.format(name="kust", version="1", extra=""))
+    (base / "kustomization.yaml").write_text(
+        "resources: [app.yaml]\nlabels:\n- pairs: {team: shop}\n"
+    )
+    out = kubectl(cluster, "apply", "-k", str(base))
+    assert "deployment.apps/kust created" in out.stdout, out.stderr
+    assert get_json(cluster, "deploy", "kust")["metadata"]["labels"]["team"] == "shop"
+    assert kubectl(cluster, "diff", "-k", str(base), check=False).returncode == 0
+    (base / "app.yaml").write_text(MANIFEST.format(name="kust", version="2", extra=""))
+    assert kubectl(cluster, "diff", "-k", str(base), check=False).returncode == 1
+    assert image_of(cluster, "kust") == "shop/kust:1"
+
+
+def test_server_side_apply_owns_fields_and_refuses_conflicts(cluster, tmp_path):
+    first = manifest(tmp_path, "ssa", "1", "        env: [{name: A, value: '1'}]\n")
+    out = kubectl(cluster, "apply", "--server-side", "-f", str(first))
+    assert "deployment.apps/ssa serverside-applied" in out.stdout, out.stderr
+    managed = json.loads(
+        kubectl(cluster, "get", "deploy", "ssa", "-o", "json", "--show-managed-fields").stdout
+    )["metadata"]["managedFields"]
+    assert [(m["manager"], m["operation"]) for m in managed] == [("kubectl", "Apply")]
+    kubectl(cluster, "set", "image", "deployment/ssa", "app=shop/ssa:9")
+    conflict = kubectl(cluster, "apply", "--server-side", "-f", str(first), check=False)
+    assert conflict.returncode == 1
+    assert (
+        'conflict with "kubectl-set" using apps/v1: .spec.template.spec.containers[name="app"]'
+        ".image" in conflict.stderr
+    )
+    assert image_of(cluster, "ssa") == "shop/ssa:9"
+    kubectl(cluster, "set", "env", "deployment/ssa", "B=2")
+    forced = manifest(tmp_path, "ssa", "1")  # no env: A was ours, B is kubectl-set-env's
+    kubectl(cluster, "apply", "--server-side", "--force-conflicts", "-f", str(forced))
+    container = get_json(cluster, "deploy", "ssa")["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "shop/ssa:1"
+    assert container["env"] == [{"name": "B", "value": "2"}]
+    cluster.freeze()
+    try:
+        before = versions(cluster, "deploy", "ssa")
+        kubectl(
+            cluster, "apply", "--server-side", "--dry-run=server", "-f",
+            str(manifest(tmp_path, "ssa", "5")),
+        )  # fmt: skip
+        assert versions(cluster, "deploy", "ssa") == before
+        assert image_of(cluster, "ssa") == "shop/ssa:1"
+    finally:
+        cluster.thaw()

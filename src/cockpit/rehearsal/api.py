@@ -45,6 +45,7 @@ from cockpit.rehearsal.tables import table
 if TYPE_CHECKING:
     from cockpit.rehearsal.kube import RehearsalCluster
 
+WARNINGS = web.RequestKey("warnings", list[str])
 HUGE_BODY = 48 * 2**20  # bytes of padding in a "huge" answer
 USERS = {ADMIN_TOKEN: "rehearsal-admin", VIEWER_TOKEN: "rehearsal-viewer"}
 PATCH_TYPES = (
@@ -112,7 +113,7 @@ class ApiServer:
             if token not in USERS:
                 raise ApiError(401, "Unauthorized", "Unauthorized")
             response = await self._route(request, token)
-            for warning in request.get("warnings", []):
+            for warning in request.get(WARNINGS, []):
                 if not response.prepared:
                     quoted = warning.replace("\\", "\\\\").replace('"', '\\"')
                     response.headers.add("Warning", f'299 - "{quoted}"')
@@ -359,7 +360,7 @@ class ApiServer:
                 + ", ".join(f'unknown field "{f}"' for f in unknown),
             )
         if unknown and mode == "Warn":
-            request["warnings"] = [f'unknown field "{f}"' for f in unknown]
+            request[WARNINGS] = [f'unknown field "{f}"' for f in unknown]
 
     async def _optional_body(self, request: web.Request) -> JSON:
         raw = await request.read()
