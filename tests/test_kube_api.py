@@ -11,11 +11,13 @@ import base64
 import ipaddress
 import json
 import ssl
+import subprocess
+import time
 import urllib.error
 import urllib.request
 
 from cockpit.rehearsal.kube import ADMIN_TOKEN
-from tests.test_kube import NS, get_json, kubectl, wait_rolled_out
+from tests.test_kube import KUBECTL, NS, get_json, kubectl, wait_rolled_out
 
 
 def raw_request(cluster, method, path, body=b"", content_type="application/json"):
@@ -333,3 +335,183 @@ def test_server_side_apply_owns_fields_and_refuses_conflicts(cluster, tmp_path):
         assert image_of(cluster, "ssa") == "shop/ssa:1"
     finally:
         cluster.thaw()
+
+
+# --- what kubectl get, logs, top and events show ------------------------------------------------
+
+
+def wait_for(predicate, timeout=20, every=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(every)
+    raise AssertionError("timed out")
+
+
+def pods_of(cluster, app):
+    return json.loads(kubectl(cluster, "get", "pods", "-l", f"app={app}", "-o", "json").stdout)[
+        "items"
+    ]
+
+
+def test_failing_pods_report_warning_events_and_logs(cluster):
+    cluster.faults.crash.add("shop/loop:bad")
+    cluster.faults.pull.add("shop/nopull:bad")
+    cluster.create_deployment("loop", "shop/loop:bad", namespace=NS, replicas=1)
+    cluster.create_deployment("nopull", "shop/nopull:bad", namespace=NS, replicas=1)
+    loop = wait_for(
+        lambda: [
+            p
+            for p in pods_of(cluster, "loop")
+            if p["status"]["containerStatuses"][0]["restartCount"] >= 2
+        ]
+    )[0]["metadata"]["name"]
+    puller = wait_for(
+        lambda: [
+            p
+            for p in pods_of(cluster, "nopull")
+            if p["status"]["containerStatuses"][0]["state"].get("waiting", {}).get("reason")
+            == "ImagePullBackOff"
+        ]
+    )[0]["metadata"]["name"]
+    warnings = kubectl(cluster, "get", "events", "--field-selector", "type=Warning").stdout
+    header = warnings.splitlines()[0].split()
+    assert header == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert all(line.split()[1] == "Warning" for line in warnings.splitlines()[1:])
+    assert f"pod/{loop}" in warnings and "Back-off restarting failed container app" in warnings
+    assert 'Failed to pull image "shop/nopull:bad"' in warnings
+    about = kubectl(
+        cluster, "get", "events", "--field-selector",
+        f"involvedObject.name={puller},reason=Failed", "-o", "json",
+    )  # fmt: skip
+    reasons = {e["message"] for e in json.loads(about.stdout)["items"]}
+    assert "Error: ImagePullBackOff" in reasons and "Error: ErrImagePull" in reasons
+    current = kubectl(cluster, "logs", loop).stdout
+    assert current.endswith("exit code 1\n")
+    previous = kubectl(cluster, "logs", loop, "--previous").stdout
+    assert "starting shop/loop:bad" in previous
+    waiting = kubectl(cluster, "logs", puller, check=False)
+    assert waiting.returncode == 1
+    assert "is waiting to start: trying and failing to pull image" in waiting.stderr
+    kubectl(cluster, "delete", "deployment", "loop", "nopull")
+
+
+def test_logs_tail_and_follow(cluster):
+    cluster.create_deployment("talk", "shop/talk:1", namespace=NS, replicas=1)
+    wait_rolled_out(cluster, "talk")
+    everything = kubectl(cluster, "logs", "deploy/talk").stdout.splitlines()
+    assert everything == ["rehearsal: starting shop/talk:1", "rehearsal: ready"]
+    assert kubectl(cluster, "logs", "deploy/talk", "--tail=1").stdout == "rehearsal: ready\n"
+    stamped = kubectl(cluster, "logs", "deploy/talk", "--timestamps").stdout.splitlines()
+    assert stamped[0].split(" ", 1)[1] == everything[0] and stamped[0][:4].isdigit()
+    # follow streams until the pod goes
+    follower = subprocess.Popen(
+        [KUBECTL, "--kubeconfig", str(cluster.kubeconfig), "-n", NS, "logs", "-f", "deploy/talk"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follower.stdout.readline() == "rehearsal: starting shop/talk:1\n"
+        time.sleep(1)
+        assert follower.poll() is None  # still following
+        kubectl(cluster, "delete", "deployment", "talk")
+        follower.wait(15)
+    finally:
+        follower.kill()
+    assert follower.returncode == 0
+
+
+def test_selectors_tables_and_the_cluster_kinds(cluster):
+    cluster.create_deployment("sel-a", "shop/sel:1", namespace=NS, replicas=1)
+    cluster.create_deployment("sel-b", "shop/sel:1", namespace=NS, replicas=1)
+    wait_rolled_out(cluster, "sel-a")
+    wait_rolled_out(cluster, "sel-b")
+
+    def names(*args):
+        shown = kubectl(cluster, "get", *args, "-o", "jsonpath={.items[*].metadata.labels.app}")
+        return sorted(shown.stdout.split())
+
+    assert names("deploy", "-l", "app in (sel-a,sel-b)") == ["sel-a", "sel-b"]
+    assert names("deploy", "-l", "app in (sel-a, sel-b),app notin (sel-a)") == ["sel-b"]
+    assert names("pods", "-l", "app in (sel-a),!nothing") == ["sel-a"]
+    assert names("pods", "-l", "app=sel-a", "--field-selector", "status.phase=Running") == ["sel-a"]
+    assert names("pods", "-l", "app=sel-a", "--field-selector", "status.phase=Pending") == []
+    assert names("deploy", "--field-selector", "metadata.name=sel-b") == ["sel-b"]
+    wide = kubectl(cluster, "get", "deploy", "sel-a", "-o", "wide").stdout.splitlines()
+    assert wide[0].split() == [
+        "NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR",
+    ]  # fmt: skip
+    assert wide[1].split()[5:] == ["app", "shop/sel:1", "app=sel-a"]
+    nodes = kubectl(cluster, "get", "nodes").stdout.splitlines()
+    assert nodes[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    assert nodes[1].split()[:2] == ["rehearsal-node-1", "Ready"]
+    everything = kubectl(cluster, "get", "all").stdout
+    assert "pod/sel-a-" in everything and "deployment.apps/sel-b" in everything
+    services = kubectl(cluster, "get", "svc", "kubernetes", "-n", "default").stdout
+    assert "10.96.0.1" in services.splitlines()[1]
+    namespaces = kubectl(cluster, "get", "ns", "default").stdout.splitlines()
+    assert namespaces[0].split() == ["NAME", "STATUS", "AGE"] and "Active" in namespaces[1]
+    top = kubectl(cluster, "top", "pods", "-l", "app=sel-a").stdout.splitlines()
+    assert top[0].split() == ["NAME", "CPU(cores)", "MEMORY(bytes)"]
+    assert top[1].startswith("sel-a-") and top[1].split()[1].endswith("m")
+    assert kubectl(cluster, "top", "nodes").stdout.splitlines()[1].startswith("rehearsal-node-1")
+
+
+# --- controllers: garbage collection, paused deadlines, minReadySeconds --------------------------
+
+
+def test_deleting_a_deployment_collects_its_replicasets_and_pods(cluster):
+    cluster.create_deployment("gc", "shop/gc:1", namespace=NS, replicas=2)
+    wait_rolled_out(cluster, "gc")
+    assert len(pods_of(cluster, "gc")) == 2
+    kubectl(cluster, "delete", "deployment", "gc")
+    wait_for(lambda: not pods_of(cluster, "gc"))
+    assert "No resources found" in kubectl(cluster, "get", "rs", "-l", "app=gc").stderr
+    cluster.create_deployment("orphans", "shop/orphans:1", namespace=NS, replicas=1)
+    wait_rolled_out(cluster, "orphans")
+    kubectl(cluster, "delete", "deployment", "orphans", "--cascade=orphan")
+    time.sleep(1)
+    (rs,) = json.loads(kubectl(cluster, "get", "rs", "-l", "app=orphans", "-o", "json").stdout)[
+        "items"
+    ]
+    assert "ownerReferences" not in rs["metadata"]
+    assert len(pods_of(cluster, "orphans")) == 1
+    kubectl(cluster, "delete", "rs", rs["metadata"]["name"], "--cascade=foreground")
+    wait_for(lambda: not pods_of(cluster, "orphans"))
+
+
+def test_progress_deadline_exceeded_is_kept_while_paused(cluster):
+    cluster.faults.crash.add("shop/stuck:bad")
+    cluster.create_deployment(
+        "stuck", "shop/stuck:1", namespace=NS, replicas=1, progress_deadline=2
+    )
+    wait_rolled_out(cluster, "stuck")
+    kubectl(cluster, "set", "image", "deployment/stuck", "app=shop/stuck:bad")
+    failed = kubectl(cluster, "rollout", "status", "deployment/stuck", "--timeout=20s", check=False)
+    assert "exceeded its progress deadline" in failed.stderr
+    kubectl(cluster, "rollout", "pause", "deployment/stuck")
+    time.sleep(0.5)
+
+    def progressing():
+        conditions = get_json(cluster, "deploy", "stuck")["status"]["conditions"]
+        return next(c for c in conditions if c["type"] == "Progressing")
+
+    assert progressing()["reason"] == "ProgressDeadlineExceeded"
+    kubectl(cluster, "rollout", "resume", "deployment/stuck")
+    kubectl(cluster, "rollout", "undo", "deployment/stuck")
+    wait_rolled_out(cluster, "stuck")
+    assert progressing()["reason"] == "NewReplicaSetAvailable"
+
+
+def test_min_ready_seconds_holds_back_availability(cluster):
+    cluster.create_deployment("slow", "shop/slow:1", namespace=NS, replicas=1)
+    wait_rolled_out(cluster, "slow")
+    kubectl(cluster, "patch", "deployment/slow", "-p", '{"spec":{"minReadySeconds":3}}')
+    kubectl(cluster, "set", "image", "deployment/slow", "app=shop/slow:2")
+    started = time.monotonic()
+    wait_rolled_out(cluster, "slow")
+    assert time.monotonic() - started >= 2.5
+    rs = json.loads(kubectl(cluster, "get", "rs", "-l", "app=slow", "-o", "json").stdout)["items"]
+    assert {r["spec"]["minReadySeconds"] for r in rs if r["spec"]["replicas"]} == {3}
