@@ -515,3 +515,67 @@ def test_min_ready_seconds_holds_back_availability(cluster):
     assert time.monotonic() - started >= 2.5
     rs = json.loads(kubectl(cluster, "get", "rs", "-l", "app=slow", "-o", "json").stdout)["items"]
     assert {r["spec"]["minReadySeconds"] for r in rs if r["spec"]["replicas"]} == {3}
+
+
+# --- StatefulSets and DaemonSets ---------------------------------------------------------------
+
+WORKLOADS = """\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 3
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: "shop/db:1"}]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers: [{name: agent, image: "shop/agent:1"}]
+"""
+
+
+def test_statefulsets_and_daemonsets_roll_out_and_back_with_controller_revisions(cluster, tmp_path):
+    path = tmp_path / "workloads.yaml"
+    path.write_text(WORKLOADS)
+    kubectl(cluster, "apply", "-f", str(path))
+    done = kubectl(cluster, "rollout", "status", "statefulset/db", "--timeout=30s").stdout
+    assert "Waiting for 3 pods to be ready..." in done  # OrderedReady: one pod after another
+    assert done.splitlines()[-1] == "partitioned roll out complete: 3 new pods have been updated..."
+    assert "successfully rolled out" in kubectl(cluster, "rollout", "status", "ds/agent").stdout
+    names = sorted(p["metadata"]["name"] for p in pods_of(cluster, "db"))
+    assert names == ["db-0", "db-1", "db-2"]
+    assert len(pods_of(cluster, "agent")) == 1  # one node
+    kubectl(cluster, "set", "image", "statefulset/db", "db=shop/db:2")
+    kubectl(cluster, "rollout", "status", "statefulset/db", "--timeout=30s")
+    sts = get_json(cluster, "sts", "db")
+    assert sts["status"]["currentRevision"] == sts["status"]["updateRevision"]
+    assert {p["spec"]["containers"][0]["image"] for p in pods_of(cluster, "db")} == {"shop/db:2"}
+    history = kubectl(cluster, "rollout", "history", "statefulset/db").stdout
+    assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "2"]
+    assert "rolled back" in kubectl(cluster, "rollout", "undo", "statefulset/db").stdout
+    kubectl(cluster, "rollout", "status", "statefulset/db", "--timeout=30s")
+    assert {p["spec"]["containers"][0]["image"] for p in pods_of(cluster, "db")} == {"shop/db:1"}
+    history = kubectl(cluster, "rollout", "history", "statefulset/db").stdout
+    assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["2", "3"]
+    kubectl(cluster, "set", "image", "daemonset/agent", "agent=shop/agent:2")
+    kubectl(cluster, "rollout", "status", "daemonset/agent", "--timeout=30s")
+    assert [p["spec"]["containers"][0]["image"] for p in pods_of(cluster, "agent")] == [
+        "shop/agent:2"
+    ]
+    revisions = kubectl(cluster, "get", "controllerrevisions").stdout
+    assert "statefulset.apps/db" in revisions and "daemonset.apps/agent" in revisions
+    listed = kubectl(cluster, "get", "sts,ds").stdout
+    assert "statefulset.apps/db   3/3" in listed and "daemonset.apps/agent" in listed
+    kubectl(cluster, "delete", "-f", str(path))
+    wait_for(lambda: not pods_of(cluster, "db") and not pods_of(cluster, "agent"))
+    assert "No resources found" in kubectl(cluster, "get", "controllerrevisions").stderr

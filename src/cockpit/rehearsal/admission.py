@@ -76,6 +76,27 @@ def deployment_defaults(obj: JSON) -> None:
 def _defaults(kind: Kind, obj: JSON, existing: JSON | None) -> None:
     if kind.kind == "Deployment":
         deployment_defaults(obj)
+    elif kind.kind in ("StatefulSet", "DaemonSet"):
+        spec = obj.setdefault("spec", {})
+        spec.setdefault("revisionHistoryLimit", 10)
+        strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
+        if kind.kind == "StatefulSet":
+            spec.setdefault("replicas", 1)
+            spec.setdefault("podManagementPolicy", "OrderedReady")
+            if strategy.get("type") == "RollingUpdate":
+                strategy.setdefault("rollingUpdate", {}).setdefault("partition", 0)
+            spec.setdefault(
+                "persistentVolumeClaimRetentionPolicy",
+                {"whenDeleted": "Retain", "whenScaled": "Retain"},
+            )
+        elif strategy.get("type") == "RollingUpdate":
+            rolling = strategy.setdefault("rollingUpdate", {})
+            rolling.setdefault("maxUnavailable", 1)
+            rolling.setdefault("maxSurge", 0)
+        template = spec.setdefault("template", {})
+        template.setdefault("metadata", {})
+        pod_spec_defaults(template.setdefault("spec", {}))
+        obj.setdefault("status", {})
     elif kind.kind == "Pod":
         pod_spec_defaults(obj.setdefault("spec", {}))
         obj.setdefault("status", {"phase": "Pending"})
@@ -123,7 +144,7 @@ def _validate(kind: Kind, obj: JSON, existing: JSON | None) -> list[tuple[str, s
                 "alphanumeric character",
             )
         )
-    if kind.kind in ("Deployment", "ReplicaSet"):
+    if kind.kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"):
         spec = obj.get("spec") or {}
         selector = (spec.get("selector") or {}).get("matchLabels")
         expressions = (spec.get("selector") or {}).get("matchExpressions")

@@ -19,6 +19,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from cockpit.rehearsal.store import BY_PLURAL, JSON, KINDS, Store, now_iso, record_event
+from cockpit.rehearsal.workloads import Workloads
 from cockpit.rollout import (
     CHANGE_CAUSE,
     POD_TEMPLATE_HASH,
@@ -60,6 +61,7 @@ class Controllers:
 
     def __init__(self, cluster: RehearsalCluster) -> None:
         self.cluster = cluster
+        self.workloads = Workloads(cluster)
         self._progress: dict[str, tuple[Any, float]] = {}
 
     @property
@@ -88,6 +90,8 @@ class Controllers:
             if not deployment["metadata"].get("deletionTimestamp"):
                 self._reconcile_deployment(copy.deepcopy(deployment))
         self._reconcile_replicasets()
+        self.workloads.reconcile(time.monotonic())
+        self.cluster.kubelet.advance_unowned(time.monotonic())
         self._collect_garbage()
         return store.rv != before
 

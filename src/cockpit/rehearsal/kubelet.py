@@ -219,6 +219,12 @@ class Kubelet:
             status.setdefault("startTime", now_iso())
         return self._store_if_changed(pod, status)
 
+    def advance_unowned(self, now: float) -> None:
+        """Pods no controller moves along itself: bare pods (`kubectl run`)."""
+        for pod in self.store.list(BY_PLURAL[("", "pods")], None):
+            if not pod["metadata"].get("ownerReferences"):
+                self.advance_pod(pod, now)
+
     def _store_if_changed(self, pod: JSON, status: JSON) -> JSON:
         stored = self.store.get(
             BY_PLURAL[("", "pods")], pod["metadata"]["namespace"], pod["metadata"]["name"]

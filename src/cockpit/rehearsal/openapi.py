@@ -365,6 +365,50 @@ def _kind_schemas() -> dict[tuple[str, str], tuple[str, JSON]]:
                 },
             ),
         ),
+        ("apps", "StatefulSet"): (
+            "io.k8s.api.apps.v1.StatefulSet",
+            _object(
+                by_kind[("apps", "StatefulSet")],
+                "Pods with stable names, started and replaced in order.",
+                {
+                    "spec": {
+                        **OPEN,
+                        "properties": {
+                            "replicas": INTEGER,
+                            "selector": ref(f"{META}.LabelSelector"),
+                            "template": ref("io.k8s.api.core.v1.PodTemplateSpec"),
+                            "serviceName": STRING,
+                        },
+                    },
+                    "status": WORKLOAD_STATUS,
+                },
+            ),
+        ),
+        ("apps", "DaemonSet"): (
+            "io.k8s.api.apps.v1.DaemonSet",
+            _object(
+                by_kind[("apps", "DaemonSet")],
+                "A pod on each node.",
+                {
+                    "spec": {
+                        **OPEN,
+                        "properties": {
+                            "selector": ref(f"{META}.LabelSelector"),
+                            "template": ref("io.k8s.api.core.v1.PodTemplateSpec"),
+                        },
+                    },
+                    "status": WORKLOAD_STATUS,
+                },
+            ),
+        ),
+        ("apps", "ControllerRevision"): (
+            "io.k8s.api.apps.v1.ControllerRevision",
+            _object(
+                by_kind[("apps", "ControllerRevision")],
+                "One recorded template of a StatefulSet or DaemonSet.",
+                {"data": OPEN, "revision": INT64},
+            ),
+        ),
         ("batch", "CronJob"): (
             "io.k8s.api.batch.v1.CronJob",
             _object(by_kind[("batch", "CronJob")], "A job run on a schedule.", spec_open),

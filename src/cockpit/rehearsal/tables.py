@@ -151,6 +151,45 @@ def _node(o: JSON) -> list[Any]:
     ]
 
 
+def _statefulset(o: JSON) -> list[Any]:
+    names, images = _containers(o)
+    ready = o.get("status", {}).get("readyReplicas", 0)
+    return [
+        o["metadata"]["name"],
+        f"{ready}/{o.get('spec', {}).get('replicas', 1)}",
+        _created(o),
+        names,
+        images,
+    ]
+
+
+def _daemonset(o: JSON) -> list[Any]:
+    s = o.get("status", {})
+    names, images = _containers(o)
+    selector = o.get("spec", {}).get("template", {}).get("spec", {}).get("nodeSelector") or {}
+    return [
+        o["metadata"]["name"],
+        s.get("desiredNumberScheduled", 0),
+        s.get("currentNumberScheduled", 0),
+        s.get("numberReady", 0),
+        s.get("updatedNumberScheduled", 0),
+        s.get("numberAvailable", 0),
+        ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or "<none>",
+        _created(o),
+        names,
+        images,
+        _selector(o.get("spec", {}).get("selector")),
+    ]
+
+
+def _revision(o: JSON) -> list[Any]:
+    owner = next(
+        (r for r in o["metadata"].get("ownerReferences") or [] if r.get("controller")), None
+    )
+    shown = f"{owner['kind'].lower()}.apps/{owner['name']}" if owner else "<none>"
+    return [o["metadata"]["name"], shown, o.get("revision", 0), _created(o)]
+
+
 def _name_age(o: JSON) -> list[Any]:
     return [o["metadata"]["name"], _created(o)]
 
@@ -210,6 +249,41 @@ TABLES: dict[str, tuple[list[Column], Row]] = {
             ("Name", "string", 1),
         ],
         _event,
+    ),
+    "statefulsets": (
+        [
+            ("Name", "string", 0),
+            ("Ready", "string", 0),
+            ("Age", "string", 0),
+            ("Containers", "string", 1),
+            ("Images", "string", 1),
+        ],
+        _statefulset,
+    ),
+    "daemonsets": (
+        [
+            ("Name", "string", 0),
+            ("Desired", "integer", 0),
+            ("Current", "integer", 0),
+            ("Ready", "integer", 0),
+            ("Up-to-date", "integer", 0),
+            ("Available", "integer", 0),
+            ("Node Selector", "string", 0),
+            ("Age", "string", 0),
+            ("Containers", "string", 1),
+            ("Images", "string", 1),
+            ("Selector", "string", 1),
+        ],
+        _daemonset,
+    ),
+    "controllerrevisions": (
+        [
+            ("Name", "string", 0),
+            ("Controller", "string", 0),
+            ("Revision", "integer", 0),
+            ("Age", "string", 0),
+        ],
+        _revision,
     ),
     "services": (
         [
