@@ -549,7 +549,8 @@ def test_statefulsets_and_daemonsets_roll_out_and_back_with_controller_revisions
     path.write_text(WORKLOADS)
     kubectl(cluster, "apply", "-f", str(path))
     done = kubectl(cluster, "rollout", "status", "statefulset/db", "--timeout=30s").stdout
-    assert "Waiting for 3 pods to be ready..." in done  # OrderedReady: one pod after another
+    for left in (3, 2, 1):  # OrderedReady: each pod starts once the one before is ready
+        assert f"Waiting for {left} pods to be ready..." in done
     assert done.splitlines()[-1] == "partitioned roll out complete: 3 new pods have been updated..."
     assert "successfully rolled out" in kubectl(cluster, "rollout", "status", "ds/agent").stdout
     names = sorted(p["metadata"]["name"] for p in pods_of(cluster, "db"))
@@ -560,13 +561,17 @@ def test_statefulsets_and_daemonsets_roll_out_and_back_with_controller_revisions
     sts = get_json(cluster, "sts", "db")
     assert sts["status"]["currentRevision"] == sts["status"]["updateRevision"]
     assert {p["spec"]["containers"][0]["image"] for p in pods_of(cluster, "db")} == {"shop/db:2"}
+    kubectl(cluster, "set", "env", "statefulset/db", "MODE=fast")
+    kubectl(cluster, "rollout", "status", "statefulset/db", "--timeout=30s")
     history = kubectl(cluster, "rollout", "history", "statefulset/db").stdout
-    assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "2"]
+    assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "2", "3"]
     assert "rolled back" in kubectl(cluster, "rollout", "undo", "statefulset/db").stdout
     kubectl(cluster, "rollout", "status", "statefulset/db", "--timeout=30s")
-    assert {p["spec"]["containers"][0]["image"] for p in pods_of(cluster, "db")} == {"shop/db:1"}
+    containers = [p["spec"]["containers"][0] for p in pods_of(cluster, "db")]
+    assert {c["image"] for c in containers} == {"shop/db:2"}
+    assert not any("env" in c for c in containers)  # revision 2's template, not a merge
     history = kubectl(cluster, "rollout", "history", "statefulset/db").stdout
-    assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["2", "3"]
+    assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "3", "4"]
     kubectl(cluster, "set", "image", "daemonset/agent", "agent=shop/agent:2")
     kubectl(cluster, "rollout", "status", "daemonset/agent", "--timeout=30s")
     assert [p["spec"]["containers"][0]["image"] for p in pods_of(cluster, "agent")] == [
