@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
+import os
 import ssl
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from cockpit.rehearsal.kube import ADMIN_TOKEN
 from tests.test_kube import KUBECTL, NS, get_json, kubectl, wait_rolled_out
@@ -584,3 +586,45 @@ def test_statefulsets_and_daemonsets_roll_out_and_back_with_controller_revisions
     kubectl(cluster, "delete", "-f", str(path))
     wait_for(lambda: not pods_of(cluster, "db") and not pods_of(cluster, "agent"))
     assert "No resources found" in kubectl(cluster, "get", "controllerrevisions").stderr
+
+
+# --- the sample runbook's shell steps ---------------------------------------------------------
+
+
+def test_the_sample_runbooks_kubectl_steps_against_the_rehearsal(cluster, tmp_path):
+    """Each shell step, as written, with the placeholders the rehearsal config fills in. The
+    steps that exec into a container are refused plainly: no process runs in a rehearsal pod."""
+    from cockpit.checklist.markdown import load_checklist
+    from tests.conftest import SAMPLE_RUNBOOK
+
+    cluster.create_deployment(
+        "servicedesk-app", "registry.example.com/servicedesk:1.9.0", namespace=NS, replicas=2
+    )
+    wait_rolled_out(cluster, "servicedesk-app")
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(cluster.kubeconfig),
+        "PATH": f"{Path(KUBECTL).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    results = {}
+    for item in load_checklist(SAMPLE_RUNBOOK).items():
+        for command in item.commands:
+            shown = command.replace("{namespace}", NS).replace("{version}", "2.0.0")
+            results[shown] = subprocess.run(
+                ["bash", "-c", shown],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=120,
+                check=False,
+            )
+    ran = {c: r for c, r in results.items() if " exec " not in c}
+    assert len(ran) == 3
+    for command, result in ran.items():
+        assert result.returncode == 0, (command, result.stderr)
+    assert image_of(cluster, "servicedesk-app") == "registry.example.com/servicedesk:1.9.0"
+    refused = [r for c, r in results.items() if " exec " in c]
+    assert len(refused) == 2
+    for result in refused:
+        assert result.returncode == 1
+        assert "pods/exec is not served" in result.stderr

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 WARNINGS = web.RequestKey("warnings", list[str])
 HUGE_BODY = 48 * 2**20  # bytes of padding in a "huge" answer
+STREAMS = ("exec", "attach", "portforward", "proxy")
 USERS = {ADMIN_TOKEN: "rehearsal-admin", VIEWER_TOKEN: "rehearsal-viewer"}
 PATCH_TYPES = (
     "application/json-patch+json",
@@ -177,6 +178,13 @@ class ApiServer:
             raise ApiError(404, "NotFound", NO_RESOURCE)
         name = rest[1] if len(rest) > 1 else None
         subresource = rest[2] if len(rest) > 2 else None
+        if kind.kind == "Pod" and subresource in STREAMS:
+            raise ApiError(
+                404,
+                "NotFound",
+                f"pods/{subresource} is not served: the rehearsal cluster's containers run no "
+                "processes to stream",
+            )
         if subresource is not None and subresource not in kind.subresources:
             raise ApiError(404, "NotFound", NO_RESOURCE)
         if kind.namespaced and namespace is None and (name is not None or request.method != "GET"):

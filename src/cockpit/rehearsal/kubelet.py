@@ -43,6 +43,7 @@ class Kubelet:
         self.cluster = cluster
         self.logs: dict[tuple[str, str, str], ContainerLog] = {}
         self._reported: dict[str, tuple[str, int]] = {}  # pod uid -> (state, restarts) reported
+        self._started: dict[str, float] = {}  # pod uid -> when its containers started
         self.changed = 0  # bumped on every new log line, for followers
 
     @property
@@ -76,6 +77,7 @@ class Kubelet:
         for key in [k for k in self.logs if k[:2] == (meta["namespace"], meta["name"])]:
             del self.logs[key]
         self._reported.pop(meta["uid"], None)
+        self._started.pop(meta["uid"], None)
 
     def _schedule(self, pod: JSON, status: JSON) -> bool:
         """Bind the pod to the node when its nodeSelector allows; False while unschedulable."""
@@ -121,12 +123,26 @@ class Kubelet:
                 pod["status"] = status
                 return self.store.put(pods, pod)
             return pod
-        started = float(pod["metadata"].get("annotations", {}).get("rehearsal/started", now))
+        uid = pod["metadata"]["uid"]
+        noted = (pod["metadata"].get("annotations") or {}).get("rehearsal/started")
+        started = float(noted) if noted else self._started.setdefault(uid, now)
+        if not status.get("containerStatuses"):
+            status["phase"] = "Pending"
+            status["containerStatuses"] = [
+                {
+                    "name": c.get("name", ""),
+                    "image": c.get("image", ""),
+                    "ready": False,
+                    "restartCount": 0,
+                    "started": False,
+                    "state": {"waiting": {"reason": "ContainerCreating"}},
+                }
+                for c in pod["spec"].get("containers") or []
+            ]
         age = now - started
         images = [c.get("image", "") for c in pod["spec"].get("containers") or []]
         statuses = status.get("containerStatuses") or []
         timing = self.cluster.timing
-        uid = pod["metadata"]["uid"]
         reported, reported_restarts = self._reported.get(uid, ("", 0))
         if any(image in self.cluster.faults.pull for image in images):
             if age < timing.ready_after:
