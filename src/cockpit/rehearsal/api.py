@@ -754,11 +754,13 @@ class ApiServer:
 
     def _metrics(self, request: web.Request, version: str, rest: list[str]) -> web.Response:
         """metrics.k8s.io as metrics-server serves it: usage of each running pod and the node."""
-        if version != "v1beta1" or request.method != "GET":
+        if version != "v1beta1":
+            raise ApiError(404, "NotFound", NO_RESOURCE)
+        if request.method != "GET":
             raise ApiError(
-                404 if version != "v1beta1" else 405,
-                "NotFound" if version != "v1beta1" else "MethodNotAllowed",
-                NO_RESOURCE,
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
             )
         namespace = None
         if len(rest) >= 3 and rest[0] == "namespaces":

@@ -190,6 +190,20 @@ def _revision(o: JSON) -> list[Any]:
     return [o["metadata"]["name"], shown, o.get("revision", 0), _created(o)]
 
 
+def _cronjob(o: JSON) -> list[Any]:
+    spec, status = o.get("spec", {}), o.get("status", {})
+    last = status.get("lastScheduleTime")
+    return [
+        o["metadata"]["name"],
+        spec.get("schedule", ""),
+        spec.get("timeZone", "<none>"),
+        "True" if spec.get("suspend") else "False",
+        len(status.get("active") or []),
+        _age(last) if last else "<none>",
+        _created(o),
+    ]
+
+
 def _name_age(o: JSON) -> list[Any]:
     return [o["metadata"]["name"], _created(o)]
 
@@ -284,6 +298,26 @@ TABLES: dict[str, tuple[list[Column], Row]] = {
             ("Age", "string", 0),
         ],
         _revision,
+    ),
+    "cronjobs": (
+        [
+            ("Name", "string", 0),
+            ("Schedule", "string", 0),
+            ("Timezone", "string", 0),
+            ("Suspend", "boolean", 0),
+            ("Active", "integer", 0),
+            ("Last Schedule", "string", 0),
+            ("Age", "string", 0),
+        ],
+        _cronjob,
+    ),
+    "leases": (
+        [("Name", "string", 0), ("Holder", "string", 0), ("Age", "string", 0)],
+        lambda o: [
+            o["metadata"]["name"],
+            o.get("spec", {}).get("holderIdentity", ""),
+            _created(o),
+        ],
     ),
     "services": (
         [

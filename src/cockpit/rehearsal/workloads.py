@@ -260,12 +260,9 @@ class Workloads:
                 and int(n.rsplit("-", 1)[1]) >= partition
             ]
             if stale and all(kubelet.pod_ready(p) for p in pods.values()):
-                self._delete_pod(sts, max(stale, key=lambda s: s[0])[1])
-                pods = {
-                    n: p
-                    for n, p in pods.items()
-                    if n != max(stale, key=lambda s: s[0])[1]["metadata"]["name"]
-                }
+                _, highest = max(stale, key=lambda found: found[0])
+                self._delete_pod(sts, highest)
+                del pods[highest["metadata"]["name"]]
         ready = [p for p in pods.values() if kubelet.pod_ready(p)]
         updated = [
             p for p in pods.values() if p["metadata"]["labels"].get(REVISION_HASH) == update_name
