@@ -628,3 +628,20 @@ def test_the_sample_runbooks_kubectl_steps_against_the_rehearsal(cluster, tmp_pa
     for result in refused:
         assert result.returncode == 1
         assert "pods/exec is not served" in result.stderr
+
+
+def test_events_expire_after_the_event_ttl(tmp_path):
+    from cockpit.rehearsal.kube import RehearsalCluster, Timing
+
+    short = RehearsalCluster(tmp_path, timing=Timing(ready_after=0.2, tick=0.05, event_ttl=1))
+    short.start()
+    try:
+        short.create_deployment("brief", "shop/brief:1", namespace="default", replicas=1)
+
+        def events():
+            return short.list_objects("events", "default", group="")
+
+        wait_for(events)
+        wait_for(lambda: not events(), timeout=10)
+    finally:
+        short.stop()

@@ -93,6 +93,7 @@ class Controllers:
         self.workloads.reconcile(time.monotonic())
         self.cluster.kubelet.advance_unowned(time.monotonic())
         self._collect_garbage()
+        self._expire_events()
         return store.rv != before
 
     def _reconcile_deployment(self, dep: JSON) -> None:
@@ -491,6 +492,15 @@ class Controllers:
             component="replicaset-controller",
         )
         return pod
+
+    def _expire_events(self) -> None:
+        """Events last an hour after their last occurrence, as the API server keeps them."""
+        events = BY_PLURAL[("", "events")]
+        cutoff = time.time() - self.cluster.timing.event_ttl
+        for event in self.store.list(events, None):
+            last = parse_time(event.get("lastTimestamp") or event["metadata"]["creationTimestamp"])
+            if last is not None and last.timestamp() < cutoff:
+                self.store.delete(events, event["metadata"]["namespace"], event["metadata"]["name"])
 
     def _collect_garbage(self) -> None:
         """Like the garbage collector: an object none of whose owners exists any more is deleted

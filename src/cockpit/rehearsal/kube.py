@@ -66,11 +66,13 @@ class Faults:
 
 @dataclass
 class Timing:
-    """Seconds a pod takes to become ready, and between crash-loop restarts."""
+    """Seconds a pod takes to become ready, between crash-loop restarts, between controller
+    passes, and how long an Event is kept (the API server's --event-ttl, one hour)."""
 
     ready_after: float = 1.0
     restart_every: float = 1.0
     tick: float = 0.1
+    event_ttl: float = 3600.0
 
 
 class RehearsalCluster:
