@@ -84,6 +84,11 @@ def test_auth_can_i_and_whoami_answer_for_the_caller(cluster):
         cluster, "auth", "can-i", "patch", "deployments", context="rehearsal-viewer", check=False
     )
     assert viewer.returncode == 1 and viewer.stdout.startswith("no")
+    rules = kubectl(cluster, "auth", "can-i", "--list", context="rehearsal-viewer").stdout
+    (deployments,) = [line for line in rules.splitlines() if line.startswith("deployments.apps")]
+    assert "get" in deployments and "patch" not in deployments
+    everything = kubectl(cluster, "auth", "can-i", "--list").stdout.splitlines()[1].split()
+    assert everything == ["*.*", "[]", "[]", "[*]"]
     who = kubectl(cluster, "auth", "whoami", "-o", "json")
     assert json.loads(who.stdout)["status"]["userInfo"]["username"] == "rehearsal-admin"
 

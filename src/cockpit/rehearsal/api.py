@@ -631,6 +631,13 @@ class ApiServer:
                 }
             }
             return review
+        if kind.kind == "SelfSubjectRulesReview":
+            review["status"] = {
+                "resourceRules": self._rules(token),
+                "nonResourceRules": [{"verbs": ["get"], "nonResourceURLs": ["*"]}],
+                "incomplete": False,
+            }
+            return review
         spec = review.setdefault("spec", {})
         attributes = spec.get("resourceAttributes")
         if attributes is None and spec.get("nonResourceAttributes") is None:
@@ -650,6 +657,25 @@ class ApiServer:
         if not allowed:
             review["status"]["reason"] = f"rehearsal RBAC: this user may not {verb} {resource}"
         return review
+
+    def _rules(self, token: str) -> list[JSON]:
+        """The caller's rights as RBAC rules: everything, less what it is denied (rules only
+        add, so a resource with a denied verb is listed with the verbs that remain)."""
+        denied = self.cluster.denied.get(token, set())
+        if not denied:
+            return [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]
+        rules: list[JSON] = []
+        for kind in KINDS:
+            verbs = [v for v in kind.verbs if (v, kind.plural) not in denied]
+            if verbs:
+                rules.append(
+                    {
+                        "verbs": verbs if len(verbs) < len(kind.verbs) else ["*"],
+                        "apiGroups": [kind.group],
+                        "resources": [kind.plural],
+                    }
+                )
+        return rules
 
     def _scale_body(self, kind: Kind, obj: JSON) -> JSON:
         labels = (obj.get("spec", {}).get("selector") or {}).get("matchLabels") or {}

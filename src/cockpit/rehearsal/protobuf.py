@@ -1,8 +1,8 @@
 """Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`), decoded to JSON.
 
-kubectl's typed clients (`create namespace|configmap|secret|deployment|service`, `auth can-i`,
-`auth whoami`) send protobuf and do not fall back to JSON, so the rehearsal API decodes the
-messages those commands build. The envelope is the 4-byte magic `k8s\\0` and a
+kubectl's typed clients (`create namespace|configmap|secret|deployment|service`, `auth can-i
+[--list]`, `auth whoami`) send protobuf and do not fall back to JSON, so the rehearsal API
+decodes the messages those commands build. The envelope is the 4-byte magic `k8s\\0` and a
 runtime.Unknown (typeMeta, raw object bytes); the field numbers below are those of the
 Kubernetes API's generated.proto files. A field this table does not know is not guessed at:
 the body is refused with 415, as a server refuses a media type it cannot read.
@@ -199,6 +199,12 @@ MESSAGES: dict[str, dict[int, F]] = {
         7: F("name", "string"),
     },
     "NonResourceAttributes": {1: F("path", "string"), 2: F("verb", "string")},
+    "SelfSubjectRulesReview": {
+        1: F("metadata", "ObjectMeta"),
+        2: F("spec", "SelfSubjectRulesReviewSpec"),
+        3: F("status", "skip"),
+    },
+    "SelfSubjectRulesReviewSpec": {1: F("namespace", "string")},
     "SelfSubjectReview": {1: F("metadata", "ObjectMeta"), 2: F("status", "skip")},
     "Unknown": {
         1: F("typeMeta", "TypeMeta"),

@@ -141,6 +141,15 @@ KINDS = [
         stored=False,
     ),
     Kind(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectRulesReview",
+        "selfsubjectrulesreviews",
+        namespaced=False,
+        verbs=("create",),
+        stored=False,
+    ),
+    Kind(
         "authentication.k8s.io",
         "v1",
         "SelfSubjectReview",
