@@ -18,7 +18,7 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
-from cockpit.rehearsal.store import BY_PLURAL, JSON, KINDS, Store, now_iso, record_event
+from cockpit.rehearsal.store import BY_PLURAL, JSON, Kind, Store, now_iso, record_event
 from cockpit.rehearsal.workloads import Workloads
 from cockpit.rollout import (
     CHANGE_CAUSE,
@@ -63,6 +63,7 @@ class Controllers:
         self.cluster = cluster
         self.workloads = Workloads(cluster)
         self._progress: dict[str, tuple[Any, float]] = {}
+        self._expired_at = 0.0
 
     @property
     def store(self) -> Store:
@@ -421,7 +422,7 @@ class Controllers:
                     )
                 )
                 for pod in pods[: len(pods) - wanted]:
-                    store.delete(pod_kind, namespace, pod["metadata"]["name"])
+                    self._delete(pod_kind, pod)
                 pods = pods[len(pods) - wanted :]
             ready = available = 0
             min_ready = float(rs["spec"].get("minReadySeconds", 0))
@@ -495,6 +496,9 @@ class Controllers:
 
     def _expire_events(self) -> None:
         """Events last an hour after their last occurrence, as the API server keeps them."""
+        if time.monotonic() - self._expired_at < 1:
+            return  # once a second is often enough for an hour's TTL
+        self._expired_at = time.monotonic()
         events = BY_PLURAL[("", "events")]
         cutoff = time.time() - self.cluster.timing.event_ttl
         for event in self.store.list(events, None):
@@ -507,38 +511,37 @@ class Controllers:
         (background propagation); an owner deleted in the foreground goes once its dependents
         are gone."""
         store = self.store
-        uids = {obj["metadata"]["uid"] for obj in store.objects.values()}
-        kinds = [k for k in KINDS if k.stored]
-        for kind in kinds:
-            for obj in store.list(kind, None):
-                owners = obj["metadata"].get("ownerReferences") or []
-                if owners and not any(ref.get("uid") in uids for ref in owners):
-                    store.delete(
-                        kind, obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
-                    )
-        for kind in kinds:
-            for obj in store.list(kind, None):
-                meta = obj["metadata"]
-                if "foregroundDeletion" not in (meta.get("finalizers") or []):
-                    continue
-                uid = meta["uid"]
-                dependents = [
-                    (k, d)
-                    for k in kinds
-                    for d in store.list(k, None)
-                    if any(
-                        ref.get("uid") == uid for ref in d["metadata"].get("ownerReferences") or []
-                    )
-                ]
-                for dep_kind, dependent in dependents:
-                    if not dependent["metadata"].get("deletionTimestamp"):
-                        store.delete(
-                            dep_kind,
-                            dependent["metadata"].get("namespace", ""),
-                            dependent["metadata"]["name"],
-                        )
-                if not dependents:
-                    store.delete(kind, meta.get("namespace", ""), meta["name"])
+        everything = store.all_objects()
+        uids = {obj["metadata"]["uid"] for _, obj in everything}
+        dependents: dict[str, list[tuple[Kind, JSON]]] = {}
+        for kind, obj in everything:
+            owners = obj["metadata"].get("ownerReferences") or []
+            for ref in owners:
+                dependents.setdefault(str(ref.get("uid")), []).append((kind, obj))
+            if owners and not any(ref.get("uid") in uids for ref in owners):
+                self._delete(kind, obj)
+        for kind, obj in everything:
+            meta = obj["metadata"]
+            if "foregroundDeletion" not in (meta.get("finalizers") or []):
+                continue
+            waiting = [
+                (k, d)
+                for k, d in dependents.get(meta["uid"], [])
+                if store.find(k, d["metadata"].get("namespace", ""), d["metadata"]["name"])
+            ]
+            for dependent_kind, dependent in waiting:
+                if not dependent["metadata"].get("deletionTimestamp"):
+                    self._delete(dependent_kind, dependent)
+            if not waiting:
+                self._delete(kind, obj)
+
+    def _delete(self, kind: Kind, obj: JSON) -> None:
+        meta = obj["metadata"]
+        if self.store.find(kind, meta.get("namespace", ""), meta["name"]) is None:
+            return
+        deleted = self.store.delete(kind, meta.get("namespace", ""), meta["name"])
+        if kind.kind == "Pod":
+            self.cluster.kubelet.forget(deleted)
 
 
 def _ready_for(pod: JSON) -> float:

@@ -31,6 +31,16 @@ class ContainerLog:
     previous: list[str] | None = None
 
 
+def _ready(ready: bool, pod: JSON) -> JSON:
+    """The Ready condition, its transition time kept while its status does not change."""
+    value = "True" if ready else "False"
+    for condition in pod.get("status", {}).get("conditions") or []:
+        same = condition.get("type") == "Ready" and condition.get("status") == value
+        if same and condition.get("lastTransitionTime"):
+            return dict(condition)
+    return {"type": "Ready", "status": value, "lastTransitionTime": now_iso()}
+
+
 def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -116,8 +126,9 @@ class Kubelet:
         """Move a pod along: scheduled, then ready after a delay, or crash-looping, or unable to
         pull its image; each change is reported as events and log lines, as a kubelet does."""
         pods = BY_PLURAL[("", "pods")]
-        pod = copy.deepcopy(pod)
         status = copy.deepcopy(pod["status"])
+        if not pod["spec"].get("nodeName"):
+            pod = copy.deepcopy(pod)  # scheduling writes spec.nodeName
         if not pod["spec"].get("nodeName") and not self._schedule(pod, status):
             if status != pod["status"]:
                 pod["status"] = status
@@ -202,15 +213,7 @@ class Kubelet:
                 }
             self._reported[uid] = ("CrashLoopBackOff", restarts)
             status["phase"] = "Running"
-            status["conditions"] = [
-                {"type": "Ready", "status": "False", "lastTransitionTime": now_iso()}
-            ]
-            if (
-                pod["status"].get("conditions")
-                and pod["status"]["conditions"][0].get("status") == "False"
-                and pod["status"]["conditions"][0].get("lastTransitionTime")
-            ):
-                status["conditions"] = pod["status"]["conditions"]
+            status["conditions"] = [_ready(False, pod)]
         else:
             if age < timing.ready_after or self.pod_ready(pod):
                 return self._store_if_changed(pod, status)
@@ -227,9 +230,7 @@ class Kubelet:
                 cs["state"] = {"running": {"startedAt": now_iso()}}
             self._reported[uid] = ("Running", 0)
             status["phase"] = "Running"
-            status["conditions"] = [
-                {"type": "Ready", "status": "True", "lastTransitionTime": now_iso()}
-            ]
+            status["conditions"] = [_ready(True, pod)]
             status["podIP"] = "10.0.0.1"
             status["hostIP"] = "10.0.0.1"
             status.setdefault("startTime", now_iso())
@@ -242,13 +243,13 @@ class Kubelet:
                 self.advance_pod(pod, now)
 
     def _store_if_changed(self, pod: JSON, status: JSON) -> JSON:
-        stored = self.store.get(
-            BY_PLURAL[("", "pods")], pod["metadata"]["namespace"], pod["metadata"]["name"]
-        )
+        pods = BY_PLURAL[("", "pods")]
+        stored = self.store.get(pods, pod["metadata"]["namespace"], pod["metadata"]["name"])
         if status == stored["status"] and pod["spec"] == stored["spec"]:
             return stored
-        pod["status"] = status
-        return self.store.put(BY_PLURAL[("", "pods")], pod)
+        fresh = copy.deepcopy(pod)
+        fresh["status"] = status
+        return self.store.put(pods, fresh)
 
     def pod_usage(self, pod: JSON) -> list[JSON]:
         """What metrics-server would report: a steady, made-up usage per running container."""

@@ -8,6 +8,7 @@ goes through the same steps and returns what would be stored, leaving the store 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import copy
 import uuid
 from collections import deque
@@ -222,6 +223,8 @@ class Store:
     def __init__(self, history: int = 5000) -> None:
         self.rv = 100
         self.objects: dict[tuple[str, str, str, str], JSON] = {}
+        # the same objects by kind, so a list reads one kind's objects, not everything
+        self._by_kind: dict[tuple[str, str], dict[tuple[str, str], JSON]] = {}
         self.log: deque[WatchEvent] = deque(maxlen=history)
         self.changed = asyncio.Condition()
 
@@ -238,11 +241,14 @@ class Store:
         return self.objects.get(self.key(kind, namespace, name))
 
     def list(self, kind: Kind, namespace: str | None) -> list[JSON]:
+        """One kind's objects (in one namespace, or all), ordered by namespace and name."""
+        found = self._by_kind.get((kind.group, kind.plural), {})
         return [
-            obj
-            for (group, plural, ns, _), obj in sorted(self.objects.items())
-            if group == kind.group and plural == kind.plural and (namespace in (None, ns))
+            obj for (ns, _), obj in sorted(found.items()) if namespace is None or namespace == ns
         ]
+
+    def all_objects(self) -> builtins.list[tuple[Kind, JSON]]:
+        return [(BY_PLURAL[(g, p)], obj) for (g, p, _, _), obj in self.objects.items()]
 
     def _record(self, event_type: str, kind: Kind, obj: JSON) -> None:
         self.log.append(WatchEvent(self.rv, event_type, kind, copy.deepcopy(obj)))
@@ -298,6 +304,7 @@ class Store:
         self.rv += 1
         meta["resourceVersion"] = str(self.rv)
         self.objects[key] = obj
+        self._by_kind.setdefault(key[:2], {})[key[2:]] = obj
         self._record("ADDED" if existing is None else "MODIFIED", kind, obj)
         return obj
 
@@ -305,7 +312,9 @@ class Store:
         obj = self.get(kind, namespace, name)
         if dry_run:
             return copy.deepcopy(obj)
-        del self.objects[self.key(kind, namespace, name)]
+        key = self.key(kind, namespace, name)
+        del self.objects[key]
+        del self._by_kind[key[:2]][key[2:]]
         self.rv += 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
         self._record("DELETED", kind, obj)
