@@ -403,6 +403,17 @@ def test_failing_pods_report_warning_events_and_logs(cluster):
     assert waiting.returncode == 1
     assert "is waiting to start: trying and failing to pull image" in waiting.stderr
     kubectl(cluster, "delete", "deployment", "loop", "nopull")
+    kubectl(
+        cluster, "run", "pinned", "--image=shop/pinned:1",
+        '--overrides={"spec":{"nodeSelector":{"disk":"ssd"}}}',
+    )  # fmt: skip
+    selector = "involvedObject.name=pinned,reason=FailedScheduling"
+    unscheduled = wait_for(
+        lambda: kubectl(cluster, "get", "events", "--field-selector", selector).stdout
+    )
+    assert "didn't match Pod's node affinity/selector" in unscheduled
+    assert get_json(cluster, "pod", "pinned")["status"]["phase"] == "Pending"
+    kubectl(cluster, "delete", "pod", "pinned")
 
 
 def test_logs_tail_and_follow(cluster):

@@ -99,7 +99,8 @@ def _defaults(kind: Kind, obj: JSON, existing: JSON | None) -> None:
         obj.setdefault("status", {})
     elif kind.kind == "Pod":
         pod_spec_defaults(obj.setdefault("spec", {}))
-        obj.setdefault("status", {"phase": "Pending"})
+        if existing is None:
+            obj["status"] = {"phase": "Pending"}  # the rest is the kubelet's to write
     elif kind.kind == "Namespace":
         obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
         obj["status"] = (existing or {}).get("status") or {"phase": "Active"}
