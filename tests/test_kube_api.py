@@ -112,6 +112,16 @@ def test_scale_goes_through_the_scale_subresource(cluster):
         cluster, "scale", "deployment/scaled", "--current-replicas=2", "--replicas=1", check=False
     )
     assert stale.returncode == 1 and "Expected replicas to be 2, was 3" in stale.stderr
+    path = f"/apis/apps/v1/namespaces/{NS}/deployments/scaled/scale"
+    put = {"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "scaled"}}
+    code, body = raw_request(
+        cluster, "PUT", path, json.dumps({**put, "spec": {"replicas": 2}}).encode()
+    )
+    assert (code, body["kind"], body["spec"]["replicas"]) == (200, "Scale", 2)
+    wrong = {**put, "kind": "Deployment", "apiVersion": "apps/v1", "spec": {"replicas": 1}}
+    code, body = raw_request(cluster, "PUT", path, json.dumps(wrong).encode())
+    assert (code, body["reason"]) == (400, "BadRequest")
+    assert get_json(cluster, "deploy", "scaled")["spec"]["replicas"] == 2
 
 
 # --- dry runs -------------------------------------------------------------------------------------

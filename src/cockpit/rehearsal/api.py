@@ -236,7 +236,7 @@ class ApiServer:
             options = await self._optional_body(request)
             return _json(self._delete(request, kind, ns, name, options, dry_run))
         if verb == "update":
-            body = await self._body(request, kind)
+            body = await self._body(request, kind, subresource)
             current = self.store.get(kind, ns, name)
             return _json(
                 self._update(kind, current, body, subresource, dry_run, self._manager(request))
@@ -305,7 +305,7 @@ class ApiServer:
                 400, "BadRequest", f"the request body is not valid JSON: {exc}"
             ) from None
 
-    async def _body(self, request: web.Request, kind: Kind) -> JSON:
+    async def _body(self, request: web.Request, kind: Kind, subresource: str | None = None) -> JSON:
         raw = await request.read()
         content_type = request.headers.get("Content-Type", "application/json").split(";")[0]
         if content_type.strip() == "application/vnd.kubernetes.protobuf":
@@ -333,16 +333,25 @@ class ApiServer:
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "the request body is not an object")
         sent = (body.get("apiVersion"), body.get("kind"))
-        if sent not in ((None, None), (kind.api_version, kind.kind)):
+        expected = (
+            ("autoscaling/v1", "Scale")
+            if subresource == "scale"
+            else (
+                kind.api_version,
+                kind.kind,
+            )
+        )
+        if sent not in ((None, None), expected):
             raise ApiError(
                 400,
                 "BadRequest",
                 f"the API version in the data ({sent[0]}) does not match the expected API "
-                f"version ({kind.api_version})"
-                if sent[0] != kind.api_version
-                else f"{sent[1]} in version {kind.version!r} cannot be handled as a {kind.kind}",
+                f"version ({expected[0]})"
+                if sent[0] != expected[0]
+                else f"{sent[1]} in version {expected[0]!r} cannot be handled as a {expected[1]}",
             )
-        self._validate_fields(request, kind, body)
+        if subresource != "scale":
+            self._validate_fields(request, kind, body)
         return body
 
     def _validate_fields(self, request: web.Request, kind: Kind, body: Any) -> None:
