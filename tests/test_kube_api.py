@@ -201,6 +201,14 @@ def test_unknown_resources_methods_and_media_types_are_refused_with_a_status(clu
     )
     assert code == 400 and "dryRun" in body["message"]
     code, body = raw_request(
+        cluster, "POST", f"/api/v1/namespaces/{NS}/configmaps", b'{"metadata":"not a map"}'
+    )
+    assert (code, body["reason"]) == (400, "BadRequest")
+    code, body = raw_request(
+        cluster, "GET", f"/api/v1/namespaces/{NS}/pods?watch=1&resourceVersion=x"
+    )
+    assert (code, body["reason"]) == (400, "BadRequest")
+    code, body = raw_request(
         cluster, "POST", "/api/v1/namespaces/nowhere/configmaps", b'{"metadata":{"name":"x"}}'
     )
     assert (code, body["message"]) == (404, 'namespaces "nowhere" not found')

@@ -123,6 +123,15 @@ class ApiServer:
             return _status(exc)
         except PatchError as exc:
             return _json(status_body(422, "Invalid", str(exc)), 422)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            # a body or parameter of the wrong shape (`tailLines=x`, `metadata: "a"`): the API
+            # server answers 400 for what it cannot decode, never a bare 500
+            return _json(
+                status_body(
+                    400, "BadRequest", f"the request cannot be decoded: {type(exc).__name__}: {exc}"
+                ),
+                400,
+            )
 
     # --- routing -------------------------------------------------------------------------------
 
@@ -883,14 +892,18 @@ class ApiServer:
             kind, request.query.get("labelSelector", ""), request.query.get("fieldSelector", "")
         )
         as_table = "as=Table" in request.headers.get("Accept", "")
+        since_raw = request.query.get("resourceVersion", "")
+        try:
+            timeout = float(request.query.get("timeoutSeconds", "1800"))
+            int(since_raw or "0")
+        except ValueError as exc:
+            raise ApiError(400, "BadRequest", f"invalid watch parameter: {exc}") from None
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(request)
         task = asyncio.current_task()
         if task is not None:
             self.cluster.watch_tasks.add(task)
-        timeout = float(request.query.get("timeoutSeconds", "1800"))
         deadline = time.monotonic() + timeout
-        since_raw = request.query.get("resourceVersion", "")
         initial = request.query.get("sendInitialEvents") == "true"
         bookmarks = request.query.get("allowWatchBookmarks") == "true"
 
