@@ -113,21 +113,36 @@ def merge_patch(document: Any, patch: Any) -> Any:
     return result
 
 
+def _strip_directives(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_directives(v) for k, v in value.items() if not k.startswith("$")}
+    if isinstance(value, list):
+        return [_strip_directives(v) for v in value]
+    return copy.deepcopy(value)
+
+
 def strategic_merge_patch(document: Any, patch: Any) -> Any:
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
+    if patch.get("$patch") == "replace":
+        return _strip_directives(patch)  # the map is replaced, not merged
     result = copy.deepcopy(document) if isinstance(document, dict) else {}
     for key, value in patch.items():
-        if key.startswith("$setElementOrder/") or key in ("$retainKeys",):
+        if key.startswith("$deleteFromPrimitiveList/"):
+            field = key.split("/", 1)[1]
+            if isinstance(result.get(field), list) and isinstance(value, list):
+                result[field] = [v for v in result[field] if v not in value]
             continue
-        if value is None:
+        if key.startswith("$"):  # $setElementOrder/..., $retainKeys, $patch: merge
+            continue
+        if value is None or (isinstance(value, dict) and value.get("$patch") == "delete"):
             result.pop(key, None)
         elif isinstance(value, list) and _named_list(value) and _named_list(result.get(key)):
             result[key] = _merge_named(result.get(key) or [], value)
         elif isinstance(value, dict):
             result[key] = strategic_merge_patch(result.get(key), value)
         else:
-            result[key] = copy.deepcopy(value)
+            result[key] = _strip_directives(value)
     return result
 
 

@@ -13,6 +13,7 @@ import tomli_w
 
 from cockpit.checklist.markdown import runbook_prose
 from cockpit.rehearsal.kube import RehearsalCluster, Timing
+from cockpit.rehearsal.samples import sample_runbook
 from cockpit.rehearsal.scenario import (
     ERROR_QUERY,
     P95_QUERY,
@@ -46,8 +47,6 @@ class Rehearsal:
             self.standins.stop()
         self.cluster.stop()
 
-
-SAMPLE_RUNBOOK = Path(__file__).resolve().parents[3] / "sample-configs" / "servicedesk-runbook.md"
 
 STAND_IN_QUERIES = {"p95 latency": P95_QUERY, "error rate": ERROR_QUERY}
 
@@ -134,7 +133,7 @@ def start_rehearsal(
         )
     config_path = cluster.write_kubeconfig(kubeconfig or folder / "kubeconfig", NAMESPACE)
     cockpit_config = folder / "cockpit.toml"
-    checklist = runbook or SAMPLE_RUNBOOK
+    checklist = (runbook or sample_runbook()).absolute()
     deployments = ", ".join(f'"{name}"' for name in DEPLOYMENTS)
     cockpit_config.write_text(
         textwrap.dedent(

@@ -1,11 +1,11 @@
 """Rehearsal scenarios: what the release does, and what Prometheus and Sentry see because of it.
 
-A scenario is a TOML file (sample-configs/rehearsal/). The rehearsal cluster runs the real
-rollout; a sampler records, every second, which share of the ready pods runs the new image
-("broken" share). The Prometheus and Sentry stand-ins derive their answers from that record,
-so whatever the operator does in the cockpit — roll back, pause — shows up in the metrics and
-the error feed a few seconds later, through the same clients and HTTP the cockpit uses in
-production.
+A scenario is a TOML file (sample-configs/rehearsal/, shipped in the package). The rehearsal
+cluster runs the real rollout; a sampler records, every second, which share of the ready pods
+runs the new image ("broken" share). The Prometheus and Sentry stand-ins derive their answers
+from that record, so whatever the operator does in the cockpit — roll back, pause — shows up in
+the metrics and the error feed a few seconds later, through the same clients and HTTP the
+cockpit uses in production.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cockpit.errors import CockpitError
 from cockpit.rehearsal.kube import RehearsalCluster
-
-SCENARIO_DIR = Path(__file__).resolve().parents[3] / "sample-configs" / "rehearsal"
+from cockpit.rehearsal.samples import scenario_dir
 
 P95_QUERY = "servicedesk:http_request_duration_seconds:p95"
 ERROR_QUERY = "servicedesk:http_requests:error_ratio"
@@ -64,13 +63,13 @@ class Scenario(_Strict):
 
 
 def scenario_names() -> list[str]:
-    return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+    return sorted(p.stem for p in scenario_dir().glob("*.toml"))
 
 
 def load_scenario(name_or_path: str) -> Scenario:
     path = Path(name_or_path)
     if not path.suffix:
-        path = SCENARIO_DIR / f"{name_or_path}.toml"
+        path = scenario_dir() / f"{name_or_path}.toml"
     try:
         return Scenario.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
