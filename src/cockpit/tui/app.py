@@ -15,6 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer
@@ -27,6 +28,7 @@ from cockpit.errors import CockpitError
 from cockpit.gates import Verdict
 from cockpit.session import GoLiveSession, ItemRunResult
 from cockpit.sources.kube import DeploymentView
+from cockpit.text import visible_text
 from cockpit.tui.screens.confirm import ConfirmScreen
 from cockpit.tui.screens.error_detail import ErrorDetailScreen
 from cockpit.tui.screens.help import HelpScreen
@@ -348,6 +350,21 @@ class CockpitApp(App[None]):
             self.session.end()
         except CockpitError as exc:
             self.exit_problem = exc.render()  # printed by the CLI once the screen is gone
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Notifications carry outside text (API errors, item texts, evidence): plain text,
+        controls made visible, unless a caller asks for markup on its own words."""
+        if not markup:
+            message, title = visible_text(message, keep_newlines=True), visible_text(title)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def action_toggle_reasons(self) -> None:
         self.query_one(VerdictBar).toggle()

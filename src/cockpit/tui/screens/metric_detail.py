@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from cockpit.gates import MetricState, threshold_text
+from cockpit.text import visible_text
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -96,7 +97,7 @@ class MetricDetailScreen(ModalScreen[None]):
             yield Static(plot(state))
             summary = Text()
             summary.append(f"\nphase {state.phase}", style="bold")
-            summary.append(f" — {state.reason}\n")
+            summary.append(f" — {visible_text(state.reason)}\n")
             summary.append(
                 f"threshold: {threshold_text(metric)}; failure_limit "
                 f"{metric.failure_limit}; no_data = {metric.no_data}; "
@@ -104,9 +105,9 @@ class MetricDetailScreen(ModalScreen[None]):
             )
             summary.append(f"window {metric.window}, step {metric.step}, every {metric.interval}\n")
             summary.append("query: ", style="bold")
-            summary.append(state.query + "\n")
+            summary.append(visible_text(state.query) + "\n")
             if state.last_error:
-                summary.append(f"last error: {state.last_error}\n", style="red")
+                summary.append(f"last error: {visible_text(state.last_error)}\n", style="red")
             summary.append("\nlast measurements\n", style="bold")
             for measurement in state.measurements[-10:]:
                 shown = "NaN" if math.isnan(measurement.value) else f"{measurement.value:.4g}"

@@ -121,8 +121,8 @@ class RollbackScreen(ModalScreen[str | None]):
                 options = [Option("previous revision (kubectl's default)", id="0")]
                 options += [
                     Option(
-                        f"revision {r.revision}: {', '.join(r.images)}"
-                        + (f" — {r.change_cause}" if r.change_cause else "")
+                        f"revision {r.revision}: {safe(', '.join(r.images))}"
+                        + (f" — {safe(r.change_cause)}" if r.change_cause else "")
                         + f" ({r.age()} old)"
                         + (" — RECOMMENDED: last good" if r.revision == self.to_revision else ""),
                         id=str(r.revision),

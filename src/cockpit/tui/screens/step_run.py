@@ -180,7 +180,7 @@ class StepRunScreen(ModalScreen[StepOutcome]):
         self._status(f"{word}: {safe(result.evidence)} — Enter or Escape closes")
 
     def on_step_run_screen_output_line(self, message: OutputLine) -> None:
-        self.query_one("#step-output", Log).write_line(message.line)
+        self.query_one("#step-output", Log).write_line(visible_text(message.line))
 
     def _status(self, markup: str) -> None:
         self.query_one("#step-status", Static).update(markup)

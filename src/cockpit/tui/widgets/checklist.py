@@ -25,6 +25,7 @@ from textual.widgets.tree import TreeNode
 
 from cockpit.checklist import ChecklistItem, Section
 from cockpit.session import GoLiveSession, ItemView, Progress
+from cockpit.text import visible_text
 from cockpit.tui.themes import theme_variables
 from cockpit.tui.widgets.shown import show_subtitle
 
@@ -357,14 +358,22 @@ class ChecklistPane(Vertical):
     ) -> None:
         if shown is not None and not any(i.id in shown for i in section.walk_items()):
             return
-        node = parent.add(section.title, data=NodeRef(section=section), expand=True)
+        # labels as Text: a str would be parsed as markup (a title holding "[/]" crashes)
+        node = parent.add(
+            Text(visible_text(section.title)), data=NodeRef(section=section), expand=True
+        )
         self._tree_nodes[section.id] = node
         children: dict[str, TreeNode[NodeRef]] = {}
         for item in section.items:
             if shown is not None and item.id not in shown:
                 continue
             host = children.get(item.parent_id or "", node)
-            child = host.add(item.text, data=NodeRef(item=item), expand=True, allow_expand=False)
+            child = host.add(
+                Text(visible_text(item.text)),
+                data=NodeRef(item=item),
+                expand=True,
+                allow_expand=False,
+            )
             children[item.id] = child
             self._tree_nodes[item.id] = child
         for sub in section.sections:
@@ -489,7 +498,7 @@ class ChecklistPane(Vertical):
         label = Text()
         label.append(GLYPHS[view.status] + " ", style=Style(color=colour, bold=True))
         text_style = Style(dim=True) if view.status in ("done", "passed", "skipped") else Style()
-        label.append(view.item.text, style=text_style)
+        label.append(visible_text(view.item.text), style=text_style)
         if view.kind == "step":
             label.append("  step", style=Style(color=self._colour("accent"), italic=True))
             scripts = len(view.item.scripts)
@@ -506,7 +515,7 @@ class ChecklistPane(Vertical):
         return label
 
     def _section_label(self, section: Section, progress: Progress) -> Text:
-        label = Text(section.title, style=Style(bold=True))
+        label = Text(visible_text(section.title), style=Style(bold=True))
         complete = progress.total and progress.resolved == progress.total
         variable = "error" if progress.failed else ("success" if complete else "foreground-muted")
         label.append(

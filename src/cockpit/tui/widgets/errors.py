@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Static
 from cockpit.rollout import format_age
 from cockpit.session import GoLiveSession
 from cockpit.sources.errors import ErrorFeed, ErrorIssue
+from cockpit.text import visible_text
 from cockpit.tui.themes import theme_variables
 from cockpit.tui.widgets.shown import show_subtitle, show_text
 
@@ -101,8 +102,8 @@ class ErrorsPane(Vertical):
                     issue.badge or ("busy" if issue.busiest else ""),
                     style=f"bold {self._colour(badge_style)}" if badge_style else "dim",
                 ),
-                Text(issue.short_id),
-                Text(issue.title[:80]),
+                Text(visible_text(issue.short_id)),
+                Text(visible_text(issue.title[:80])),
                 Text(str(issue.count), justify="right"),
                 Text("-" if issue.users is None else str(issue.users), justify="right"),
                 Text(format_age(issue.first_seen)),

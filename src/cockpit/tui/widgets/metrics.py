@@ -16,6 +16,7 @@ from textual.widgets import Label, Sparkline, Static
 from cockpit.gates import MetricState, threshold_text
 from cockpit.rollout import format_age
 from cockpit.session import GoLiveSession
+from cockpit.text import visible_text
 from cockpit.tui.widgets.shown import show_subtitle, show_text
 
 DISPLAY_CLASS = {
@@ -206,7 +207,7 @@ class MetricsPane(VerticalScroll, can_focus=True):
             show_subtitle(self, f"STALE since {age}")
             show_text(
                 self.query_one("#metrics-status", Static),
-                Text(f"Prometheus: {stale[0].last_error}", style="italic"),
+                Text(visible_text(f"Prometheus: {stale[0].last_error}"), style="italic"),
             )
         else:
             show_subtitle(self, "live")

@@ -17,6 +17,7 @@ from textual.widgets.data_table import ColumnKey
 from cockpit.rollout import format_age
 from cockpit.session import GoLiveSession
 from cockpit.sources.kube import ClusterSnapshot, DeploymentView
+from cockpit.text import visible_text
 from cockpit.tui.themes import theme_variables
 from cockpit.tui.throttle import Throttle
 from cockpit.tui.widgets.shown import show_subtitle, show_text
@@ -236,7 +237,9 @@ class RolloutPane(Vertical):
             cursor = table.cursor_row
             table.clear()
             for key, row in rows.items():
-                table.add_row(*(Text(text, style=style) for text, style in row), key=key)
+                table.add_row(
+                    *(Text(visible_text(text), style=style) for text, style in row), key=key
+                )
             if table.row_count:
                 table.move_cursor(row=min(cursor, table.row_count - 1))
         else:
@@ -248,7 +251,10 @@ class RolloutPane(Vertical):
                         width = table.columns[ColumnKey(COLUMNS[column])].content_width
                         wider = cell_len(cell[0]) > width
                         table.update_cell(
-                            key, COLUMNS[column], Text(cell[0], style=cell[1]), update_width=wider
+                            key,
+                            COLUMNS[column],
+                            Text(visible_text(cell[0]), style=cell[1]),
+                            update_width=wider,
                         )
         self._rows = rows
         found = frozenset(key for key, view in self.views.items() if view.found)

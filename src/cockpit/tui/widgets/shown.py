@@ -13,6 +13,8 @@ from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import Static
 
+from cockpit.text import visible_text
+
 _SHOWN: WeakKeyDictionary[Static, str | Text] = WeakKeyDictionary()
 
 
@@ -23,7 +25,10 @@ def _shape(content: str | Text) -> tuple[int, int]:
 
 def show_text(widget: Static, content: str | Text) -> None:
     """widget.update(content), unless that is what the widget already shows; re-lay-out only
-    when the widget's size can depend on the difference."""
+    when the widget's size can depend on the difference. A str is plain text (it carries
+    outside text: never parsed as markup), with control characters made visible."""
+    if isinstance(content, str):
+        content = Text(visible_text(content, keep_newlines=True))
     old = _SHOWN.get(widget)
     if old is not None and old == content:
         return

@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from cockpit.gates import Verdict
 from cockpit.session import GoLiveSession
+from cockpit.text import visible_text
 from cockpit.tui.widgets.shown import show_text
 
 
@@ -52,19 +53,19 @@ class VerdictBar(Static):
         text = Text()
         text.append(f" {verdict.state} ", style="bold reverse")
         if self.release:
-            text.append(f"  release {self.release}")
+            text.append(f"  release {visible_text(self.release)}")
         text.append(f"  go-live {elapsed}")
         if verdict.rollback_recommended:
             text.append("  ROLLBACK RECOMMENDED — press B", style="bold")
         if verdict.judging:
-            text.append(f"  judging {verdict.judging}")
+            text.append(f"  judging {visible_text(verdict.judging)}")
         if verdict.reasons and self.expanded:
             for reason in verdict.reasons:
-                text.append(f"\n• {reason}")
+                text.append(f"\n• {visible_text(reason)}")
         elif verdict.reasons:
             # first, so a narrow terminal cuts the reason, not the hint that there are more
             more = f"(+{len(verdict.reasons) - 1} more: v) " if len(verdict.reasons) > 1 else ""
-            text.append(f"\n{more}{verdict.reasons[0]}")
+            text.append(f"\n{more}{visible_text(verdict.reasons[0])}")
         self.set_class(verdict.state == "GO", "-go")
         self.set_class(verdict.state == "NO-GO", "-no-go")
         self.set_class(verdict.rollback_recommended, "-recommend")
