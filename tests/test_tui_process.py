@@ -8,6 +8,7 @@ import os
 import pty
 import shutil
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -125,3 +126,43 @@ def test_startup_error_is_a_message_not_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
     assert "environments.prod.lable: unknown key; did you mean 'label'?" in result.stderr
     assert f"{bad}:3:" in result.stderr
+
+
+def test_a_bug_in_the_tui_leaves_a_private_crash_file_and_one_line(tmp_path):
+    """A bug (injected: the banner raises, with a secret in its message) closes the cockpit:
+    the terminal gets one line naming the crash file, no traceback with local variables; the
+    file is 0600, has the traceback, and no secret."""
+    canary = "canary-9f3b-secret-value"
+    (tmp_path / "runbook.md").write_text("# R\n\n## S\n- [ ] x\n")
+    (tmp_path / "cockpit.toml").write_text(
+        'checklist = "runbook.md"\n[environments.staging]\n'
+        '[environments.staging.prometheus]\nurl = "http://127.0.0.1:9"\n'
+        'token_env = "COCKPIT_TEST_TOKEN"\n'
+    )
+    inject = (
+        "import os, cockpit.tui.widgets.banner as banner\n"
+        "def boom(self):\n"
+        "    raise RuntimeError('banner broke: ' + os.environ['COCKPIT_TEST_TOKEN'])\n"
+        "banner.EnvironmentBanner.refresh_text = boom\n"
+        "import sys; sys.argv = ['cockpit', 'run', '--config', sys.argv[1]]\n"
+        "from cockpit.cli import main; main()\n"
+    )
+    env = {"COCKPIT_TEST_TOKEN": canary, "XDG_STATE_HOME": str(tmp_path / "xdg")}
+    terminal = Terminal([sys.executable, "-c", inject, str(tmp_path / "cockpit.toml")], env=env)
+    try:
+        wait_until(lambda: terminal.pump() or terminal.proc.poll() is not None, timeout=30)
+        terminal.pump()
+    finally:
+        if terminal.proc.poll() is None:
+            terminal.proc.kill()
+        os.close(terminal.master)
+    assert terminal.proc.returncode == 70
+    out = terminal.output.decode("utf-8", "replace")
+    assert "internal error: RuntimeError: banner broke: ***" in out
+    assert canary not in out and "locals" not in out.lower()
+    (crash,) = (tmp_path / "xdg" / "cockpit").glob("crash-*.log")
+    assert f"Details: {crash}" in out.replace("\r\n", "").replace("\n", "")
+    assert stat.S_IMODE(crash.stat().st_mode) == 0o600
+    text = crash.read_text()
+    assert "Traceback" in text and "RuntimeError: banner broke: ***" in text
+    assert canary not in text

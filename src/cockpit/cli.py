@@ -68,6 +68,7 @@ def _open(ctx: click.Context, config: str | None, env: str | None, **kw: Any) ->
     )
     from cockpit import telemetry
 
+    _OPENED.append(session.config)
     telemetry.install(session.config)
     for notice in session.notices:
         click.secho(f"notice: {notice}", fg="yellow", err=True)
@@ -113,6 +114,8 @@ def run(ctx: click.Context, config: str | None, env: str | None) -> None:
 
     app = CockpitApp(session)
     app.run()
+    if app.crashed is not None:  # the terminal is restored by now; state was saved already
+        _report_crash(app.crashed)
     if app.exit_problem:
         click.echo(app.exit_problem, err=True)
     if app.return_code:
@@ -941,26 +944,49 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence for the operator
-        from cockpit import telemetry
-
-        telemetry.report_crash(exc)
-        crash = _write_crash_file()
-        click.echo(
-            f"internal error: {type(exc).__name__}: {exc}\n"
-            f"This is a bug in cockpit, not in your setup. Details: {crash}",
-            err=True,
-        )
-        sys.exit(70)
+        _report_crash(exc)
     # without standalone mode click returns the code of ctx.exit() instead of exiting
     if isinstance(result, int) and not isinstance(result, bool):
         sys.exit(result)
 
 
-def _write_crash_file() -> Path:
+_OPENED: list[Any] = []  # the config of the session this process opened: its secrets
+
+
+def _report_crash(exc: BaseException) -> None:
+    """A bug: one short line naming the crash file; the file has the traceback without local
+    variables, every configured secret scrubbed. Exit 70."""
+    from cockpit import telemetry
+
+    telemetry.report_crash(exc)
+    crash = _write_crash_file(exc)
+    summary = visible_text(f"{type(exc).__name__}: {exc}")[:200]
+    for secret in _crash_secrets():
+        summary = summary.replace(secret, "***")
+    click.echo(
+        f"internal error: {summary}\n"
+        f"This is a bug in cockpit, not in your setup; everything was saved. Details: {crash}",
+        err=True,
+    )
+    sys.exit(70)
+
+
+def _crash_secrets() -> list[str]:
+    from cockpit.telemetry import secret_values
+
+    return [s for loaded in _OPENED for s in secret_values(loaded)]
+
+
+def _write_crash_file(exc: BaseException) -> Path:
     base = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "cockpit"
-    base.mkdir(parents=True, exist_ok=True)
+    base.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = base / f"crash-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}.log"
-    path.write_text(traceback.format_exc(), encoding="utf-8")
+    text = "".join(traceback.format_exception(exc))  # no local variables: they hold secrets
+    for secret in _crash_secrets():
+        text = text.replace(secret, "***")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
     return path
 
 

@@ -120,6 +120,7 @@ class CockpitApp(App[None]):
         self.catalog = catalog or ThemeCatalog.load(session.config)
         self.state_poll_seconds = state_poll_seconds
         self.exit_problem: str | None = None
+        self.crashed: Exception | None = None  # a bug that closed the app (see cockpit run)
         self.start_sources = start_sources
         # The board owns the watchers and the verdict; panes get its updates as messages.
         self.board = LiveBoard(
@@ -365,6 +366,19 @@ class CockpitApp(App[None]):
         if not markup:
             message, title = visible_text(message, keep_newlines=True), visible_text(title)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A bug in the cockpit. Textual would print a traceback with local variables (they
+        hold tokens, cluster objects, runbook text) over the operator's screen; instead the
+        app closes, the terminal is restored, and `cockpit run` writes the crash file and
+        prints one line. Everything the operator did is already in the audit log and state."""
+        self.crashed = error
+        self._return_code = 70
+        if self._exception is None:  # Pilot re-raises it in tests
+            self._exception = error
+            self._exception_event.set()
+        self.bell()
+        self._close_messages_no_wait()
 
     def action_toggle_reasons(self) -> None:
         self.query_one(VerdictBar).toggle()
