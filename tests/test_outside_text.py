@@ -202,3 +202,31 @@ def test_the_real_process_never_writes_the_runbooks_escape_sequences(tmp_path):
         terminal.kill()
     assert b"\x1b]52;c;ZXZpbA" not in terminal.output
     assert b"\x1b]2;pwned" not in terminal.output
+
+
+async def test_step_output_is_shown_literally(tmp_path, operator):
+    from cockpit.tui.screens.step_run import StepRunScreen
+
+    (tmp_path / "runbook.md").write_text(
+        "# Go-live\n\n## Steps\n\n1. **Print it**\n   ```bash\n"
+        "   printf '\\033]52;c;ZXZpbA==\\007 [@click=app.quit]q[/] [/tmp]\\n'\n   ```\n"
+    )
+    (tmp_path / "cockpit.toml").write_text(
+        'checklist = "runbook.md"\n[environments.staging]\nallow_commands = true\n'
+    )
+    session = GoLiveSession.open(tmp_path / "cockpit.toml", None, operator=operator)
+    item = session.find_item("Print it")
+    app = CockpitApp(session, start_sources=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.push_screen(StepRunScreen(session, item, session.plan_step(item), ask=True))
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        for _ in range(100):
+            if session.view(item).status == "passed":
+                break
+            await pilot.pause(0.1)
+        await pilot.pause(0.3)
+        shown = svg_text(app)
+        assert "␛]52;c;ZXZpbA==" in shown and SHOWN in shown and "[/tmp]" in shown
+        assert "\x1b" not in shown
+        assert app.is_running
