@@ -3,6 +3,7 @@ and a canary secret never shows up in any output, file or report."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -122,9 +123,9 @@ async def test_read_only_removes_mutating_keys_and_palette_entries(cluster, tmp_
     assert not (tmp_path / "ran").exists()
 
 
-def test_a_canary_secret_never_leaves(tmp_path, monkeypatch):
+def test_a_canary_secret_never_leaves(tmp_path, monkeypatch, operator):
     """The same value in every secret slot; every command's output and every file it writes
-    is searched for it."""
+    is searched for it, after a step and command checks printed their whole environment."""
     for name in (
         "PROM_TOKEN",
         "SENTRY_TOKEN",
@@ -137,13 +138,18 @@ def test_a_canary_secret_never_leaves(tmp_path, monkeypatch):
         monkeypatch.setenv(name, CANARY)
     closed = free_port()
     (tmp_path / "runbook.md").write_text(
-        "## S\n- [ ] db\n- [ ] cache\n- [ ] mail\n- [ ] web\n- [ ] prom\n"
+        "## S\n- [ ] db\n- [ ] cache\n- [ ] mail\n- [ ] web\n- [ ] prom\n- [ ] env\n"
+        "- [ ] shell\n\n"
+        "1. **Dump**\n   ```bash\n   printenv\n   env | sort\n   ```\n"
+        '2. **Use**\n   ```bash\n   echo "token is $PROM_TOKEN"\n'
+        "   printenv PROM_TOKEN | rev | rev\n   exit 3\n   ```\n"
     )
     (tmp_path / "cockpit.toml").write_text(
         f"""
 checklist = "runbook.md"
 [environments.production]
 production = true
+allow_commands = true
 [environments.production.prometheus]
 url = "http://127.0.0.1:{closed}"
 token_env = "PROM_TOKEN"
@@ -190,8 +196,30 @@ type = "prometheus"
 query = "up"
 condition = "> 0"
 timeout = 3
+[[checks]]
+item = "env"
+type = "command"
+argv = ["printenv"]
+output_lines = 200
+[[checks]]
+item = "shell"
+type = "command"
+command = 'env; echo "$SENTRY_TOKEN" | tr a-z A-Z | tr A-Z a-z; exit 1'
+shell = true
+output_lines = 200
 """
     )
+    # steps run from the TUI: run them through the session it drives, watching every line
+    session = GoLiveSession.open(tmp_path / "cockpit.toml", None, operator=operator)
+    shown: list[str] = []
+    dump = asyncio.run(session.run_step(session.find_item("s/dump"), on_line=shown.append))
+    assert dump.passed, dump.evidence
+    assert any(line.startswith("PATH=") for line in shown)  # it did print its environment
+    assert not [line for line in shown if line.startswith(("PROM_TOKEN=", "SENTRY_TOKEN="))]
+    use = asyncio.run(session.run_step(session.find_item("s/use"), on_line=shown.append))
+    assert not use.passed
+    assert "token is ***" in shown  # named by the script: passed on, and scrubbed
+    assert CANARY not in "\n".join(shown)
     config = str(tmp_path / "cockpit.toml")
     runner = CliRunner()
     outputs = []
@@ -203,6 +231,7 @@ timeout = 3
         ["status", "--json", "--wait", "1"],
         ["gate", "--json"],
         ["mark", "db", "--note", "checked by hand"],
+        ["mark", "cache", "--note", f"pasted {CANARY} by mistake"],
         ["audit", "show"],
         ["audit", "verify"],
         ["report", "--format", "md"],
@@ -221,3 +250,27 @@ timeout = 3
         if path.name == "cockpit.toml":
             continue
         assert CANARY.encode() not in path.read_bytes(), path
+
+
+def test_every_secret_variable_the_config_names_is_kept_from_children(tmp_path, monkeypatch):
+    """Secrets of every environment, every check and the cockpit's own telemetry DSN are
+    hidden from a command; one the command names itself is passed on (its output scrubbed)."""
+    from cockpit.checks.base import CheckContext
+    from cockpit.config import load_config
+    from cockpit.secrets import secret_variables
+
+    (tmp_path / "runbook.md").write_text("## S\n- [ ] x\n")
+    (tmp_path / "c.toml").write_text(
+        'checklist = "runbook.md"\ndefault_environment = "a"\n'
+        "[telemetry]\nsentry_dsn_env = 'COCKPIT_DSN'\n"
+        "[environments.a]\n[environments.a.prometheus]\nurl = 'http://p'\ntoken_env = 'A_TOKEN'\n"
+        "[environments.b]\n[environments.b.errors]\nprovider = 'bugsink'\ntoken_env = 'B_TOKEN'\n"
+        "[[checks]]\nitem = 'x'\ntype = 'redis'\nurl = 'redis://h'\npassword_env = 'R_PASS'\n"
+    )
+    loaded = load_config(tmp_path / "c.toml")
+    assert secret_variables(loaded) == {"COCKPIT_DSN", "A_TOKEN", "B_TOKEN", "R_PASS"}
+    ctx = CheckContext(loaded, "a")
+    assert ctx.hidden_variables('curl -H "Authorization: $A_TOKEN" ${B_TOKEN}x') == {
+        "COCKPIT_DSN",
+        "R_PASS",
+    }

@@ -14,7 +14,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Any
 
 from cockpit.errors import AuditError
 from cockpit.identity import Operator
+from cockpit.secrets import scrub_data
 from cockpit.state import AuditHead
 
 GENESIS = "0" * 64
@@ -67,8 +68,11 @@ def _digest(prev: str, body: dict[str, Any]) -> str:
 
 
 class AuditLog:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, secrets: Sequence[str] = ()) -> None:
         self.path = path
+        # configured secrets' values: scrubbed from every field before the line is written
+        # (and so from the state and the report, which are built from these lines)
+        self.secrets = tuple(secrets)
 
     def append(
         self, action: str, environment: str, operator: Operator, **fields: Any
@@ -95,7 +99,9 @@ class AuditLog:
             }
             if operator.address:
                 body["from"] = operator.address
-            body.update({k: v for k, v in fields.items() if v is not None})
+            body.update(
+                {k: scrub_data(v, self.secrets) for k, v in fields.items() if v is not None}
+            )
             body["prev"] = prev_hash
             entry_hash = _digest(prev_hash, body)
             line = json.dumps({**body, "hash": entry_hash}, ensure_ascii=False) + "\n"

@@ -44,6 +44,7 @@ from cockpit.gates import (
 )
 from cockpit.identity import Operator
 from cockpit.rollout import UndoPlan
+from cockpit.secrets import secret_values
 from cockpit.sources.errors import ErrorFeed
 from cockpit.sources.kube import ClusterSnapshot, DeploymentActions, DeploymentView
 from cockpit.state import (
@@ -148,6 +149,9 @@ class GoLiveSession:
     via: str = "cli"
     bindings: dict[str, tuple[CheckBinding, ...]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    # every configured secret's value: scrubbed from the audit log (and so from state and
+    # report), from check and step output, and kept from child processes by name
+    secrets: tuple[str, ...] = ()
     snapshot: StateSnapshot | None = None
     compiled: dict[str, tuple[BoundCheck, ...]] = field(default_factory=dict)
     _seen_mtime: int | None = None
@@ -174,12 +178,14 @@ class GoLiveSession:
         loaded = load_config(discover_config(config_path))
         env_name = loaded.environment_name(environment)
         checklist = load_checklist(loaded.checklist_path)
+        secrets = secret_values(loaded)
         session = cls(
             config=loaded,
             env_name=env_name,
             checklist=checklist,
             store=StateStore(loaded.state_dir, env_name),
-            audit=AuditLog(loaded.audit_path),
+            audit=AuditLog(loaded.audit_path, secrets=secrets),
+            secrets=secrets,
             operator=operator or Operator.current(),
             read_only=read_only or loaded.environment(env_name).read_only,
             via=via,
@@ -349,7 +355,9 @@ class GoLiveSession:
         return self.compiled.get(item_id, ())
 
     def check_context(self) -> CheckContext:
-        return CheckContext(self.config, self.env_name, started=self.go_live_started())
+        return CheckContext(
+            self.config, self.env_name, list(self.secrets), started=self.go_live_started()
+        )
 
     async def run_items(
         self,
@@ -478,6 +486,7 @@ class GoLiveSession:
                 timeout=timeout or self.environment.step_timeout,
                 on_line=on_line,
                 cwd=self.config.base_dir,
+                secrets=self.secrets,
             )
         except asyncio.CancelledError:
             self._record(
