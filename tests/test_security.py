@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 
 import pytest
 from click.testing import CliRunner
 
 from cockpit.cli import cli
-from cockpit.errors import StateError
+from cockpit.errors import CockpitError, StateError
 from cockpit.session import GoLiveSession
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.rollback import RollbackScreen
@@ -274,3 +275,100 @@ def test_every_secret_variable_the_config_names_is_kept_from_children(tmp_path, 
         "COCKPIT_DSN",
         "R_PASS",
     }
+
+
+# --- files: never through a link, private whatever the umask -----------------------------------
+
+
+def _mode(path):
+    return path.lstat().st_mode & 0o777
+
+
+def test_files_and_folders_are_private_even_with_umask_000(
+    open_session, tmp_path, monkeypatch, write_config
+):
+    from cockpit.cli import _write_crash_file
+
+    path = write_config()  # the operator's own files are theirs to get right
+    old = os.umask(0)
+    try:
+        session = open_session(path=path)
+        session.mark_done("Change approved")
+        config = str(session.config.path)
+        report = tmp_path / "out" / "report.md"
+        report.parent.mkdir()
+        result = CliRunner().invoke(cli, ["report", "-c", config, "-o", str(report)])
+        assert result.exit_code == 0, result.output
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            crash = _write_crash_file()
+    finally:
+        os.umask(old)
+    cockpit = tmp_path / ".cockpit"
+    assert _mode(cockpit) == 0o700
+    assert _mode(cockpit / "state") == 0o700
+    assert _mode(cockpit / "audit.jsonl") == 0o600
+    assert _mode(cockpit / "state" / "staging.toml") == 0o600
+    assert _mode(cockpit / "state" / ".staging.lock") == 0o600
+    assert _mode(report) == 0o600
+    assert _mode(crash) == 0o600 and _mode(crash.parent) == 0o700
+
+
+@pytest.mark.parametrize(
+    ("planted", "what"),
+    [
+        (".cockpit/state/.staging.lock", "lock file"),
+        (f".cockpit/state/.staging.toml.{os.getpid()}.tmp", "state temp file"),
+        (".cockpit/audit.jsonl", "audit log"),
+        (".cockpit/state/staging.toml", "state file"),
+    ],
+)
+def test_a_planted_symlink_is_refused_and_nothing_is_written_through_it(
+    open_session, tmp_path, planted, what
+):
+    session = open_session()
+    session.mark_done("Change approved")  # folders and files exist; now plant the link
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    link = tmp_path / planted
+    if link.exists():
+        link.unlink()
+    link.symlink_to(victim)
+    with pytest.raises(CockpitError) as caught:
+        open_session(path=session.config.path).mark_done("Backup taken")
+    assert f"{what} {link} is a symbolic link" in caught.value.message
+    assert f"rm {link}" in caught.value.hint
+    assert victim.read_text() == "precious\n"
+
+
+def test_a_symlinked_report_file_is_refused(open_session, tmp_path):
+    session = open_session()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (tmp_path / "report.md").symlink_to(victim)
+    result = CliRunner().invoke(
+        cli, ["report", "-c", str(session.config.path), "-o", str(tmp_path / "report.md")]
+    )
+    assert result.exit_code == 2
+    assert "report file" in result.output and "is a symbolic link" in result.output
+    assert victim.read_text() == "precious\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="handing a link to another user needs root")
+def test_a_state_folder_linked_into_another_users_folder_is_refused(open_session, tmp_path):
+    elsewhere = tmp_path / "someone-elses"
+    elsewhere.mkdir()
+    os.chown(elsewhere, 4242, 4242)
+    (tmp_path / ".cockpit").mkdir(mode=0o700)
+    (tmp_path / ".cockpit" / "state").symlink_to(elsewhere)
+    with pytest.raises(StateError, match="is a symbolic link that another user owns"):
+        open_session().mark_done("Change approved")
+    assert not list(elsewhere.iterdir())
+
+
+def test_a_state_folder_others_can_write_is_refused(open_session, tmp_path):
+    (tmp_path / ".cockpit" / "state").mkdir(parents=True)
+    (tmp_path / ".cockpit" / "state").chmod(0o777)
+    with pytest.raises(StateError, match=r"writable by other users \(mode 777\)"):
+        open_session().mark_done("Change approved")

@@ -22,6 +22,7 @@ from typing import Any
 
 from cockpit.errors import AuditError
 from cockpit.identity import Operator
+from cockpit.private_files import open_private, private_directory, read_private
 from cockpit.secrets import scrub_data
 from cockpit.state import AuditHead
 
@@ -78,9 +79,11 @@ class AuditLog:
         self, action: str, environment: str, operator: Operator, **fields: Any
     ) -> AuditEntry:
         """Write one line and fsync it before returning: an action is audited before it acts."""
+        private_directory(self.path.parent, "audit log folder", AuditError)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+            fd = open_private(
+                self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, "audit log", AuditError
+            )
         except OSError as exc:
             raise AuditError(
                 f"cannot open audit log {self.path}: {exc.strerror}",
@@ -134,7 +137,7 @@ class AuditLog:
 
     def head(self) -> AuditHead | None:
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = open_private(self.path, os.O_RDONLY, "audit log", AuditError)
         except FileNotFoundError:
             return None
         try:
@@ -146,10 +149,10 @@ class AuditLog:
     def entries(self, environment: str | None = None) -> Iterator[AuditEntry]:
         """Entries in order; lines that do not parse are skipped (verify reports them)."""
         try:
-            handle = self.path.open(encoding="utf-8", errors="replace")
+            fd = open_private(self.path, os.O_RDONLY, "audit log", AuditError)
         except FileNotFoundError:
             return
-        with handle:
+        with open(fd, encoding="utf-8", errors="replace") as handle:
             for raw in handle:
                 entry = _entry(raw, environment)
                 if entry is not None:
@@ -164,7 +167,8 @@ class AuditLog:
         next time). A log shorter than `offset` was replaced: it is read from the start.
         """
         try:
-            with self.path.open("rb") as handle:
+            fd = open_private(self.path, os.O_RDONLY, "audit log", AuditError)
+            with open(fd, "rb") as handle:
                 handle.seek(0, 2)
                 if handle.tell() < offset:
                     offset = 0
@@ -184,7 +188,7 @@ class AuditLog:
         """Check every line's hash and link; `heads` are (label, head) pairs from state files."""
         result = VerifyResult()
         try:
-            raw_lines = self.path.read_bytes().split(b"\n")
+            raw_lines = read_private(self.path, "audit log", AuditError).split(b"\n")
         except FileNotFoundError:
             if heads:
                 result.problems.append(

@@ -26,6 +26,7 @@ from cockpit.config import (
     load_config,
 )
 from cockpit.errors import CockpitError
+from cockpit.private_files import open_private, private_directory, write_private
 from cockpit.secrets import scrub, secret_values, seen
 from cockpit.session import GoLiveSession, Progress
 
@@ -797,7 +798,7 @@ def check(
         text = check_report_text(session, results, colour=output is None and sys.stdout.isatty())
     text = scrub(text, session.secrets)
     if output:
-        Path(output).write_text(text + "\n", encoding="utf-8")
+        write_private(Path(output), (text + "\n").encode(), "check output file", CockpitError)
         echo(f"wrote {output}", err=True)
     else:
         echo(text)
@@ -860,7 +861,7 @@ def report(
     text = build_html(session) if output_format == "html" else build_markdown(session)
     text = scrub(text, session.secrets)
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        write_private(Path(output), text.encode(), "report file", CockpitError)
         echo(f"wrote {output}", err=True)
     else:
         echo(text)
@@ -956,7 +957,10 @@ def main() -> None:
         from cockpit import telemetry
 
         telemetry.report_crash(exc)
-        crash = _write_crash_file()
+        try:
+            crash: object = _write_crash_file()
+        except (CockpitError, OSError) as problem:  # say so, but still name the bug
+            crash = f"no crash file: {getattr(problem, 'message', problem)}"
         echo(
             f"internal error: {type(exc).__name__}: {exc}\n"
             f"This is a bug in cockpit, not in your setup. Details: {crash}",
@@ -970,9 +974,11 @@ def main() -> None:
 
 def _write_crash_file() -> Path:
     base = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "cockpit"
-    base.mkdir(parents=True, exist_ok=True)
+    private_directory(base, "crash file folder", check_parent=False)
     path = base / f"crash-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}.log"
-    path.write_text(scrub(traceback.format_exc(), seen()), encoding="utf-8")
+    fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, "crash file", CockpitError)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(scrub(traceback.format_exc(), seen()))
     return path
 
 
