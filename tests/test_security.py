@@ -372,3 +372,47 @@ def test_a_state_folder_others_can_write_is_refused(open_session, tmp_path):
     (tmp_path / ".cockpit" / "state").chmod(0o777)
     with pytest.raises(StateError, match=r"writable by other users \(mode 777\)"):
         open_session().mark_done("Change approved")
+
+
+# --- identity: from the uid, never from USER ----------------------------------------------------
+
+
+def test_the_actor_is_the_real_uid_not_a_forged_user(write_config, monkeypatch):
+    import pwd
+
+    from cockpit.identity import Operator
+
+    monkeypatch.setenv("USER", "admin")
+    monkeypatch.setenv("LOGNAME", "admin")
+    monkeypatch.delenv("SUDO_USER", raising=False)
+    me = pwd.getpwuid(os.getuid()).pw_name
+    assert Operator.current().user == me
+    path = write_config()
+    assert (
+        CliRunner().invoke(cli, ["mark", "Change approved", "--done", "-c", str(path)]).exit_code
+        == 0
+    )
+    lines = (path.parent / ".cockpit" / "audit.jsonl").read_text().splitlines()
+    assert {json.loads(line)["actor"] for line in lines} == {me}
+    state = (path.parent / ".cockpit" / "state" / "staging.toml").read_text()
+    assert f'by = "{me}"' in state and "admin" not in state
+
+
+def test_under_sudo_the_person_who_asked_is_recorded(monkeypatch):
+    import pwd
+
+    from cockpit import identity
+
+    monkeypatch.setenv("USER", "root")
+    monkeypatch.setenv("SUDO_USER", "alice")
+    monkeypatch.setattr(identity.os, "getuid", lambda: 0)
+    assert identity.Operator.current().user == "alice (sudo)"
+    # SUDO_USER means nothing to a process that is not root: anyone can set it
+    nobody = pwd.getpwnam("nobody").pw_uid
+    monkeypatch.setattr(identity.os, "getuid", lambda: nobody)
+    assert identity.Operator.current().user == "nobody"
+    monkeypatch.setattr(identity.os, "getuid", lambda: 0)
+    monkeypatch.setenv("SUDO_USER", "x\n{evil}")
+    assert identity.Operator.current().user == "root"
+    monkeypatch.setattr(identity.os, "getuid", lambda: 4_000_000)  # no passwd entry
+    assert identity.Operator.current().user == "uid-4000000"

@@ -27,6 +27,7 @@ from typing import Any, Literal, get_args
 import tomli_w
 
 from cockpit.errors import StateError
+from cockpit.identity import login_name
 from cockpit.private_files import open_private, private_directory, read_private
 
 ItemStatus = Literal["pending", "running", "passed", "failed", "done", "skipped"]
@@ -307,7 +308,7 @@ class StateStore:
                         ) from None
                     time.sleep(0.02)
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()} {os.environ.get('USER', '')}\n".encode(), 0)
+            os.pwrite(fd, f"{os.getpid()} {login_name()}\n".encode(), 0)
             yield
         finally:
             os.close(fd)  # closing releases the flock
