@@ -416,3 +416,76 @@ def test_under_sudo_the_person_who_asked_is_recorded(monkeypatch):
     assert identity.Operator.current().user == "root"
     monkeypatch.setattr(identity.os, "getuid", lambda: 4_000_000)  # no passwd entry
     assert identity.Operator.current().user == "uid-4000000"
+
+
+# --- integrity: every field hashed; state rebuilt and saved by whoever opens it ----------------
+
+
+def test_editing_only_a_timestamp_is_detected(tmp_path):
+    from cockpit.audit import AuditLog
+    from cockpit.identity import Operator
+
+    log = AuditLog(tmp_path / "audit.jsonl")
+    for n in range(3):
+        log.append("mark", "production", Operator("alice", None), item=f"i{n}", status="done")
+    lines = log.path.read_text().splitlines()
+    entry = json.loads(lines[1])
+    entry["ts"] = "2020-01-01T00:00:00.000000+00:00"  # "it was done long before the outage"
+    lines[1] = json.dumps(entry, ensure_ascii=False)
+    log.path.write_text("\n".join(lines) + "\n")
+    result = log.verify()
+    assert [(p.line, "edited" in p.message) for p in result.problems] == [(2, True)]
+
+
+def test_a_missing_state_file_is_rebuilt_from_the_audit_log_and_saved(open_session):
+    session = open_session("production")
+    session.mark_done("Change approved")
+    session.skip("Backup taken", "restored last week")
+    session.store.path.unlink()
+    again = open_session("production", path=session.config.path)
+    assert again.notices == [
+        f"state file {session.store.path} was missing; 2 item(s) were restored from the audit log"
+    ]
+    assert again.view(again.find_item("Change approved")).status == "done"
+    saved = again.store.peek()
+    assert saved is not None and saved.items["before/backup-taken"].status == "skipped"
+    assert not open_session("production", path=session.config.path).notices  # done once
+    assert again.audit.verify([("state", saved.audit_head)]).ok
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete"])
+def test_report_after_damage_saves_the_rebuilt_state(open_session, damage):
+    session = open_session("production")
+    session.mark_done("Change approved")
+    session.mark_done("Backup taken")
+    state = session.store.path
+    if damage == "truncate":
+        state.write_bytes(state.read_bytes()[:-30])
+    else:
+        state.unlink()
+    config = str(session.config.path)
+    runner = CliRunner()
+    report = runner.invoke(cli, ["report", "--env", "production", "-c", config])
+    assert report.exit_code == 0, report.output
+    assert "restored from the audit log" in report.output
+    saved = session.store.peek()
+    assert saved is not None, "the report rebuilt the state but did not save it"
+    assert {k: v.status for k, v in saved.items.items()} == {
+        "before/change-approved": "done",
+        "before/backup-taken": "done",
+    }
+    listing = runner.invoke(cli, ["checklist", "--json", "--env", "production", "-c", config])
+    assert "restored" not in listing.output
+    data = json.loads(listing.output[listing.output.index("{") :])
+    assert data["done"] >= 2  # progress did not drop to 0
+
+
+def test_audit_verify_says_what_it_can_and_cannot_prove(write_config, operator):
+    path = write_config()
+    GoLiveSession.open(path, None, operator=operator).mark_done("Change approved")
+    result = CliRunner().invoke(cli, ["audit", "verify", "-c", str(path)])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "proves: no line was edited (every field, timestamps included" in text
+    assert "deleted, inserted or moved" in text and "not cut off" in text
+    assert "cannot prove" in text and "rewrote the whole log" in text

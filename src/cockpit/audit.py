@@ -57,6 +57,8 @@ class AuditProblem:
 class VerifyResult:
     lines: int = 0
     problems: list[AuditProblem] = field(default_factory=list)
+    last_seq: int = 0  # of the last line: kept elsewhere, it catches even a whole rewrite
+    last_hash: str = ""
 
     @property
     def ok(self) -> bool:
@@ -233,6 +235,7 @@ class AuditLog:
                 )
             prev_seq = seq if isinstance(seq, int) else prev_seq + 1
             prev_hash = str(stored)
+            result.last_seq, result.last_hash = prev_seq, prev_hash
             seen[prev_seq] = prev_hash
         for label, head in heads or []:
             if seen.get(head.seq) != head.hash:

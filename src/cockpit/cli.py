@@ -907,10 +907,31 @@ def audit_verify(ctx: click.Context, config: str | None) -> None:
     result = AuditLog(loaded.audit_path).verify(heads)
     if result.ok:
         echo(f"ok: {loaded.audit_path}: {result.lines} entries, hash chain intact")
+        echo(
+            "  proves: no line was edited (every field, timestamps included, is hashed), "
+            "deleted, inserted or moved since it was written"
+            + (
+                f"; and the log was not cut off after the last entry the state of "
+                f"{len(heads)} environment(s) recorded"
+                if heads
+                else "; no state file records a head, so a cut-off tail would not show"
+            )
+        )
+        echo(
+            "  cannot prove: that nobody rewrote the whole log (and the state files) with "
+            "hashes recomputed: anyone who can write these files can do that. Keep a copy of "
+            "the last hash elsewhere to rule it out: "
+            + (f"seq {result.last_seq} {result.last_hash}" if result.last_seq else "(empty)")
+        )
         return
     secho(f"FAILED: {loaded.audit_path}: the log has been altered", fg="red", err=True)
     for problem in result.problems:
         echo(f"  {problem}", err=True)
+    echo(
+        "  the lines named above were edited, deleted, inserted, moved or cut off; lines "
+        "before the first one named are intact",
+        err=True,
+    )
     sys.exit(1)
 
 

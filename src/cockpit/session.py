@@ -32,7 +32,7 @@ from cockpit.config import (
     discover_config,
     load_config,
 )
-from cockpit.errors import CockpitError, ConfigError
+from cockpit.errors import CockpitError, ConfigError, StateError
 from cockpit.gates import (
     ErrorsGateState,
     MetricState,
@@ -205,16 +205,26 @@ class GoLiveSession:
         return self.environment.label or self.env_name
 
     def _load_state(self) -> None:
+        """The state file, or, when it is damaged or missing, the state rebuilt from the audit
+        log and saved: whichever command opens it first (a `report` too) repairs it for all."""
+        missing = not self.store.path.exists() and not self.store.path.is_symlink()
         self.snapshot = self.store.load()
         self._seen_mtime = self.store.mtime_ns()
         corrupt = self.store.last_corruption
         if corrupt is not None:
             self.store.last_corruption = None
-            rebuilt = self._rebuild_from_audit()
+            rebuilt, saved = self._rebuild_from_audit()
             self.notices.append(
                 f"state file {corrupt.path} was unreadable ({corrupt.reason}); it was moved to "
-                f"{corrupt.moved_to} and {rebuilt} item(s) were restored from the audit log"
+                f"{corrupt.moved_to} and {rebuilt} item(s) were restored from the audit log" + saved
             )
+        elif missing:
+            rebuilt, saved = self._rebuild_from_audit(only_if_any=True)
+            if rebuilt:
+                self.notices.append(
+                    f"state file {self.store.path} was missing; {rebuilt} item(s) were "
+                    "restored from the audit log" + saved
+                )
 
     def _note_unfinished_rollbacks(self) -> None:
         """A rollback whose request is audited but whose outcome is not: the cockpit stopped
@@ -235,19 +245,28 @@ class GoLiveSession:
                 "rollout pane (or `cockpit status`) before rolling back again."
             )
 
-    def _rebuild_from_audit(self) -> int:
+    def _rebuild_from_audit(self, *, only_if_any: bool = False) -> tuple[int, str]:
+        """Fold this environment's audit entries into a state and save it; (items, a note on
+        the saving). A read-only cockpit saves it too (it is the cockpit's own record, not an
+        effect), without an audit line of its own; when it cannot write, it says so."""
         records: dict[str, ItemRecord] = {}
         for entry in self.audit.entries(self.env_name):
             apply_entry(records, entry)
-        if not self.read_only:
-            entry = self._audit("state_rebuilt", items=len(records))
-            self.snapshot = self.store.update(
-                lambda items: items.update(records), audit_head=_head(entry)
-            )
-            self._seen_mtime = self.store.mtime_ns()
-        else:
+        if only_if_any and not records:
+            return 0, ""
+        try:
+            if self.read_only:
+                head = self.audit.head()
+            else:
+                head = _head(self._audit("state_rebuilt", items=len(records)))
+            self.snapshot = self.store.update(lambda items: items.update(records), audit_head=head)
+        except StateError as exc:
+            if not self.read_only:
+                raise
             self.snapshot = StateSnapshot(environment=self.env_name, items=records)
-        return len(records)
+            return len(records), f" (not saved: {exc.message})"
+        self._seen_mtime = self.store.mtime_ns()
+        return len(records), ""
 
     def reload_if_changed(self) -> bool:
         """Pick up changes another cockpit (or `cockpit mark`) made to the same state file."""
