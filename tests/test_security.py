@@ -489,3 +489,81 @@ def test_audit_verify_says_what_it_can_and_cannot_prove(write_config, operator):
     assert "proves: no line was edited (every field, timestamps included" in text
     assert "deleted, inserted or moved" in text and "not cut off" in text
     assert "cannot prove" in text and "rewrote the whole log" in text
+
+
+# --- read-only refuses every effect; production pause/resume are confirmed ----------------------
+
+
+def test_read_only_refuses_checks_that_post_or_send_mail(tmp_path):
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.3)
+    port = listener.getsockname()[1]
+    (tmp_path / "runbook.md").write_text("## S\n- [ ] hook\n- [ ] mail\n- [ ] put\n")
+    (tmp_path / "cockpit.toml").write_text(
+        'checklist = "runbook.md"\n[environments.staging]\nread_only = true\n'
+        f'[[checks]]\nitem = "hook"\ntype = "http"\nurl = "http://127.0.0.1:{port}/deploy"\n'
+        'method = "POST"\ntimeout = 2\n'
+        f'[[checks]]\nitem = "put"\ntype = "http"\nurl = "http://127.0.0.1:{port}/x"\n'
+        'method = "PUT"\ntimeout = 2\n'
+        f'[[checks]]\nitem = "mail"\ntype = "smtp"\nhost = "127.0.0.1"\nport = {port}\n'
+        'send_to = "ops@example.com"\ntimeout = 2\n'
+    )
+    runner = CliRunner()
+    config = str(tmp_path / "cockpit.toml")
+    for item, effect in (
+        ("hook", f"sends an HTTP POST to http://127.0.0.1:{port}/deploy"),
+        ("put", "sends an HTTP PUT"),
+        ("mail", "sends a test mail to ops@example.com"),
+    ):
+        result = runner.invoke(cli, ["check", "--item", item, "-c", config])
+        assert result.exit_code == 2, result.output
+        assert "read-only" in result.output and effect in result.output, result.output
+    with pytest.raises(TimeoutError):
+        listener.accept()  # nothing was even connected to
+    listener.close()
+
+
+def _production_with_a_cluster(tmp_path):
+    (tmp_path / "runbook.md").write_text("## S\n- [ ] x\n")
+    path = tmp_path / "cockpit.toml"
+    path.write_text(
+        'checklist = "runbook.md"\n[environments.production]\nproduction = true\n'
+        "[[environments.production.clusters]]\nname = 'eu'\nnamespace = 'shop'\n"
+        f"kubeconfig = '{tmp_path / 'no-kubeconfig'}'\ndeployments = ['web']\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize("verb", ["pause", "resume"])
+def test_production_pause_and_resume_need_a_terminal_or_yes(tmp_path, verb):
+    path = _production_with_a_cluster(tmp_path)
+    result = CliRunner().invoke(cli, [verb, "web", "-c", str(path)])
+    assert result.exit_code == 2, result.output
+    assert f"refusing to {verb} web in production without a terminal" in result.output
+    assert f"cockpit {verb} web --yes" in result.output
+    audit = tmp_path / ".cockpit" / "audit.jsonl"
+    assert not audit.exists() or f"{verb}_requested" not in audit.read_text()
+    # --yes goes on to the cluster (which this config cannot reach: a clear error, audited)
+    result = CliRunner().invoke(cli, [verb, "web", "--yes", "-c", str(path)])
+    assert f"{verb}_requested" in audit.read_text()
+
+
+def test_production_pause_on_a_terminal_asks_for_the_deployment_name(tmp_path):
+    from .test_tui_process import COCKPIT, Terminal
+
+    path = _production_with_a_cluster(tmp_path)
+    term = Terminal([COCKPIT, "pause", "web", "-c", str(path)])
+    try:
+        term.wait_for(b"PRODUCTION: type 'web' to pause its rollout (cluster eu")
+        term.send("wbe\r")
+        term.wait_for(b"not confirmed; nothing was sent")
+        assert term.proc.wait(10) == 2
+    finally:
+        if term.proc.poll() is None:
+            term.kill()
+    audit = tmp_path / ".cockpit" / "audit.jsonl"
+    assert not audit.exists() or "pause_requested" not in audit.read_text()

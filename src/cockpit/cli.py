@@ -633,6 +633,7 @@ def _pause_command(paused: bool) -> None:
     @click.argument("deployment")
     @_env_options
     @click.option("--cluster", "cluster_name", metavar="NAME", help="Cluster (if several).")
+    @click.option("--yes", is_flag=True, help="Do not ask (production: needed without a terminal).")
     @click.pass_context
     def command(
         ctx: click.Context,
@@ -640,9 +641,27 @@ def _pause_command(paused: bool) -> None:
         config: str | None,
         env: str | None,
         cluster_name: str | None,
+        yes: bool,
     ) -> None:
         session = _open(ctx, config, env)
-        session.set_paused(_cluster_for(session, deployment, cluster_name), deployment, paused)
+        session.refuse_if_read_only(f"{verb} a rollout")
+        cluster = _cluster_for(session, deployment, cluster_name)
+        if session.environment.production and not yes:
+            # pausing production stops a rollout (or a rollback) half way: confirm like one
+            if not sys.stdin.isatty():
+                raise CockpitError(
+                    f"refusing to {verb} {deployment} in production without a terminal to "
+                    "confirm on; nothing was sent",
+                    f"pass --yes: cockpit {verb} {deployment} --yes",
+                )
+            typed = click.prompt(
+                f"PRODUCTION: type {deployment!r} to {verb} its rollout (cluster "
+                f"{cluster.name}, namespace {cluster.namespace})",
+                default="",
+            )
+            if typed.strip() != deployment:
+                raise CockpitError("not confirmed; nothing was sent")
+        session.set_paused(cluster, deployment, paused)
         echo(f"{deployment} {verb}d")
 
     cli.command(name=verb, help=f"{verb.title()} DEPLOYMENT's rollout (kubectl rollout {verb}).")(

@@ -23,7 +23,6 @@ from cockpit.analysis import RunStatus
 from cockpit.audit import AuditEntry, AuditLog
 from cockpit.checklist import Checklist, ChecklistItem, Section, load_checklist
 from cockpit.checks import BoundCheck, CheckContext, CheckResult, compile_binding, run_checks
-from cockpit.checks.command import CommandCheck
 from cockpit.config import (
     CheckBinding,
     ClusterConfig,
@@ -340,13 +339,13 @@ class GoLiveSession:
         if not text.strip():
             raise CockpitError("the note is empty", "type some text for the note")
         item = self.find_item(reference)
-        self._refuse_if_read_only("add a note")
+        self.refuse_if_read_only("add a note")
         self._record("note", item, note=text.strip())
         return self.view(item)
 
     def _set_status(self, reference: str, action: str, status: ItemStatus, note: str) -> ItemView:
         item = self.find_item(reference)
-        self._refuse_if_read_only("change the checklist")
+        self.refuse_if_read_only("change the checklist")
         self._record(action, item, status=status, note=note or None)
         return self.view(item)
 
@@ -358,7 +357,7 @@ class GoLiveSession:
         if not self.read_only:
             self._audit("session_end")
 
-    def _refuse_if_read_only(self, what: str) -> None:
+    def refuse_if_read_only(self, what: str) -> None:
         if self.read_only:
             raise CockpitError(
                 f"read-only: cannot {what} in environment {self.env_name!r}",
@@ -395,15 +394,20 @@ class GoLiveSession:
         if not runnable:
             return []
         if self.read_only:
-            commands = [
-                item.text
+            effects = [
+                f"{item.text!r} {effect}"
                 for item in runnable
-                if any(isinstance(b.spec, CommandCheck) for b in self.checks_for(item.id))
+                for bound in self.checks_for(item.id)
+                if (effect := bound.spec.effect()) is not None
             ]
-            if commands:
+            if effects:
+                more = f" (and {len(effects) - 3} more)" if len(effects) > 3 else ""
                 raise CockpitError(
-                    "read-only: command checks would run commands: " + "; ".join(commands[:3]),
-                    "run them in a cockpit that is not read-only",
+                    "read-only: these checks would change something, so none was run: "
+                    + "; ".join(effects[:3])
+                    + more,
+                    "run them in a cockpit that is not read-only, or leave those items out "
+                    "(cockpit check --item ID)",
                 )
         ctx = self.check_context()
         before: dict[str, ItemRecord | None] = {}
@@ -483,7 +487,7 @@ class GoLiveSession:
 
     def plan_step(self, item: ChecklistItem) -> StepPlan:
         """The exact commands a step would run here, or a CockpitError saying why not."""
-        self._refuse_if_read_only("run commands")
+        self.refuse_if_read_only("run commands")
         return plan_step(self.check_context(), item)
 
     async def run_step(
@@ -494,7 +498,7 @@ class GoLiveSession:
         timeout: float | None = None,
     ) -> ItemRunResult:
         """Run a step's scripts in order, stopping at the first that fails; audited."""
-        self._refuse_if_read_only("run commands")
+        self.refuse_if_read_only("run commands")
         plan = self.plan_step(item)
         assert self.snapshot is not None
         previous = self.snapshot.record(item.id)
@@ -567,7 +571,7 @@ class GoLiveSession:
         """kubectl rollout undo, audited before (what was asked) and after (what happened).
 
         `run`: the release analysis run an automatic rollback answers (one per failed run)."""
-        self._refuse_if_read_only("roll back")
+        self.refuse_if_read_only("roll back")
         actions = self.actions(cluster)
         plan = actions.plan_rollback(deployment, to_revision)
         where = {
@@ -602,7 +606,7 @@ class GoLiveSession:
         return done
 
     def set_paused(self, cluster: ClusterConfig, deployment: str, paused: bool) -> None:
-        self._refuse_if_read_only("pause or resume")
+        self.refuse_if_read_only("pause or resume")
         action = "pause" if paused else "resume"
         where = {"cluster": cluster.name, "namespace": cluster.namespace, "deployment": deployment}
         self._audit(f"{action}_requested", **where)
@@ -625,7 +629,7 @@ class GoLiveSession:
 
     def start_release(self, version: str, *, deploy_marker: bool = True) -> str:
         """Audit the start of a release; on Sentry, create the deploy marker too."""
-        self._refuse_if_read_only("start a release")
+        self.refuse_if_read_only("start a release")
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._+@-]*$", version):
             raise CockpitError(
                 f"{version!r} is not a release version",

@@ -166,6 +166,11 @@ class CheckSpec(BaseModel):
         """A short name for the check, shown in lists and JUnit test case names."""
         return self.TYPE
 
+    def effect(self) -> str | None:
+        """What running this check changes outside the cockpit (runs a command, sends a mail,
+        POSTs), or None: a read-only cockpit refuses every check that has one."""
+        return None
+
     async def run(self, ctx: CheckContext) -> CheckResult:
         raise NotImplementedError
 

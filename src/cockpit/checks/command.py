@@ -159,6 +159,9 @@ class CommandCheck(CheckSpec):
         shown = self.command if self.command is not None else shlex.join(self.argv or [])
         return f"command {shown}"
 
+    def effect(self) -> str | None:
+        return f"runs the command {self.describe().removeprefix('command ')}"
+
     async def run(self, ctx: CheckContext) -> CheckResult:
         if self.command is not None:
             argv = ["/bin/sh", "-c", ctx.fill(self.command)]
