@@ -103,7 +103,7 @@ async def execute_step(
     timeout: float,
     on_line: Callable[[str], object] | None = None,
     cwd: Path | None = None,
-    secrets: Sequence[str] = (),
+    secrets: Sequence[str],
 ) -> StepResult:
     """Run the scripts in order; stop at the first that fails or times out.
 

@@ -62,15 +62,15 @@ async def run_process(
     env: dict[str, str] | None = None,
     on_line: Callable[[str], object] | None = None,
     keep_lines: int = 200,
-    hidden: Iterable[str] = (),
-    secrets: Sequence[str] = (),
+    hidden: Iterable[str],
+    secrets: Sequence[str],
 ) -> ProcessOutcome:
     """Run argv in a new process group; on timeout or cancel, kill the whole group.
 
     The child gets the cockpit's environment without the `hidden` variables (the configured
     secrets it does not name), plus `env`; every line it prints is scrubbed of `secrets`
     before anything sees it, so no later cut (a 120-character evidence line) can leave half
-    a token behind."""
+    a token behind. Both are required: a new caller must decide, not inherit a leak."""
     outcome = ProcessOutcome(exit_code=None, tail=deque(maxlen=keep_lines))
     proc = await asyncio.create_subprocess_exec(
         *argv,
