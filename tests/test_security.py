@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -567,3 +568,32 @@ def test_production_pause_on_a_terminal_asks_for_the_deployment_name(tmp_path):
             term.kill()
     audit = tmp_path / ".cockpit" / "audit.jsonl"
     assert not audit.exists() or "pause_requested" not in audit.read_text()
+
+
+def test_the_crash_file_and_the_crash_line_hold_no_secret(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from cockpit import cli as cli_module
+
+    monkeypatch.setenv("PROM_TOKEN", CANARY)
+    (tmp_path / "runbook.md").write_text("## S\n- [ ] x\n")
+    (tmp_path / "cockpit.toml").write_text(
+        'checklist = "runbook.md"\n[environments.e]\n[environments.e.prometheus]\n'
+        'url = "http://127.0.0.1:9"\ntoken_env = "PROM_TOKEN"\n'
+    )
+
+    def explode(*_args, **_kwargs):
+        GoLiveSession.open(tmp_path / "cockpit.toml", None)  # reads the secrets, as any command
+        raise RuntimeError(f"server said: bad token {CANARY}")
+
+    monkeypatch.setattr(cli_module.cli, "main", explode)
+    monkeypatch.setattr(sys, "argv", ["cockpit"])
+    with pytest.raises(SystemExit) as exited:
+        cli_module.main()
+    assert exited.value.code == 70
+    err = capsys.readouterr().err
+    assert "server said: bad token ***" in err and CANARY not in err
+    crash = next(Path(os.environ["XDG_STATE_HOME"], "cockpit").glob("crash-*.log"))
+    text = crash.read_text()
+    assert "RuntimeError: server said: bad token ***" in text and CANARY not in text
+    assert _mode(crash) == 0o600
