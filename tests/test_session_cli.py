@@ -10,13 +10,15 @@ from click.testing import CliRunner
 
 from cockpit.cli import cli
 from cockpit.errors import CockpitError
+from cockpit.identity import login_name
 
 from .conftest import BASE_CONFIG, REFERENCE_CHECKLIST
 
 
 @pytest.fixture
 def runner(monkeypatch):
-    monkeypatch.setenv("USER", "bob")
+    monkeypatch.setenv("USER", "bob")  # forged: the actor is the real uid's login name
+    monkeypatch.delenv("SUDO_USER", raising=False)
     monkeypatch.setenv("SSH_CONNECTION", "192.0.2.44 50000 10.0.0.1 22")
     return CliRunner()
 
@@ -65,12 +67,12 @@ def test_mark_done_skip_note_reopen_from_the_command_line(write_config, runner):
     data = json.loads(runner.invoke(cli, ["checklist", "--json", "-c", path]).output)
     before = {i["text"]: i for i in data["sections"][0]["items"]}
     assert before["Change approved"]["status"] == "done"
-    assert before["Change approved"]["by"] == "bob"
+    assert before["Change approved"]["by"] == login_name()
     assert before["Change approved"]["from"] == "192.0.2.44"
     assert before["Backup taken"]["status"] == "skipped"
     first, second = before["Backup taken"]["note"].splitlines()
-    assert first.endswith(" bob] n/a")
-    assert second.endswith(" bob] ask DBA")
+    assert first.endswith(f" {login_name()}] n/a")
+    assert second.endswith(f" {login_name()}] ask DBA")
     assert before["Branch frozen"]["status"] == "done"
     assert before["Branch frozen"]["by"] == "document"
     reopened = runner.invoke(cli, ["mark", "Change approved", "--reopen", "-c", path])

@@ -19,6 +19,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from cockpit.cli import cli
+from cockpit.identity import login_name
 from cockpit.state import StateStore
 
 COCKPIT = shutil.which("cockpit", path=str(Path(sys.executable).parent)) or "cockpit"
@@ -81,7 +82,10 @@ def wait_until(predicate, timeout: float = 15.0) -> None:
 
 def test_marks_made_in_the_tui_survive_sigkill(write_config, tmp_path):
     path = write_config()
-    term = Terminal([COCKPIT, "--config", str(path), "--env", "production"], env={"USER": "carol"})
+    term = Terminal(
+        [COCKPIT, "--config", str(path), "--env", "production"],
+        env={"USER": "carol", "SUDO_USER": ""},
+    )
     try:
         term.wait_for(b"Checklist")
         term.wait_for(b"Announce completion")
@@ -109,7 +113,7 @@ def test_marks_made_in_the_tui_survive_sigkill(write_config, tmp_path):
     )
     before = {i["text"]: i for i in status["sections"][0]["items"]}
     assert before["Change approved"]["status"] == "done"
-    assert before["Change approved"]["by"] == "carol"
+    assert before["Change approved"]["by"] == login_name()  # not the forged USER
     assert before["Backup taken"]["status"] == "done"
     verify = runner.invoke(cli, ["audit", "verify", "-c", str(path)])
     assert verify.exit_code == 0, verify.output

@@ -14,7 +14,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,8 @@ from typing import Any
 
 from cockpit.errors import AuditError
 from cockpit.identity import Operator
+from cockpit.private_files import open_private, private_directory, read_private
+from cockpit.secrets import scrub_data
 from cockpit.state import AuditHead
 
 GENESIS = "0" * 64
@@ -55,6 +57,8 @@ class AuditProblem:
 class VerifyResult:
     lines: int = 0
     problems: list[AuditProblem] = field(default_factory=list)
+    last_seq: int = 0  # of the last line: kept elsewhere, it catches even a whole rewrite
+    last_hash: str = ""
 
     @property
     def ok(self) -> bool:
@@ -67,16 +71,21 @@ def _digest(prev: str, body: dict[str, Any]) -> str:
 
 
 class AuditLog:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, secrets: Sequence[str] = ()) -> None:
         self.path = path
+        # configured secrets' values: scrubbed from every field before the line is written
+        # (and so from the state and the report, which are built from these lines)
+        self.secrets = tuple(secrets)
 
     def append(
         self, action: str, environment: str, operator: Operator, **fields: Any
     ) -> AuditEntry:
         """Write one line and fsync it before returning: an action is audited before it acts."""
+        private_directory(self.path.parent, "audit log folder", AuditError)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+            fd = open_private(
+                self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, "audit log", AuditError
+            )
         except OSError as exc:
             raise AuditError(
                 f"cannot open audit log {self.path}: {exc.strerror}",
@@ -95,7 +104,9 @@ class AuditLog:
             }
             if operator.address:
                 body["from"] = operator.address
-            body.update({k: v for k, v in fields.items() if v is not None})
+            body.update(
+                {k: scrub_data(v, self.secrets) for k, v in fields.items() if v is not None}
+            )
             body["prev"] = prev_hash
             entry_hash = _digest(prev_hash, body)
             line = json.dumps({**body, "hash": entry_hash}, ensure_ascii=False) + "\n"
@@ -128,7 +139,7 @@ class AuditLog:
 
     def head(self) -> AuditHead | None:
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = open_private(self.path, os.O_RDONLY, "audit log", AuditError)
         except FileNotFoundError:
             return None
         try:
@@ -140,10 +151,10 @@ class AuditLog:
     def entries(self, environment: str | None = None) -> Iterator[AuditEntry]:
         """Entries in order; lines that do not parse are skipped (verify reports them)."""
         try:
-            handle = self.path.open(encoding="utf-8", errors="replace")
+            fd = open_private(self.path, os.O_RDONLY, "audit log", AuditError)
         except FileNotFoundError:
             return
-        with handle:
+        with open(fd, encoding="utf-8", errors="replace") as handle:
             for raw in handle:
                 entry = _entry(raw, environment)
                 if entry is not None:
@@ -158,7 +169,8 @@ class AuditLog:
         next time). A log shorter than `offset` was replaced: it is read from the start.
         """
         try:
-            with self.path.open("rb") as handle:
+            fd = open_private(self.path, os.O_RDONLY, "audit log", AuditError)
+            with open(fd, "rb") as handle:
                 handle.seek(0, 2)
                 if handle.tell() < offset:
                     offset = 0
@@ -178,7 +190,7 @@ class AuditLog:
         """Check every line's hash and link; `heads` are (label, head) pairs from state files."""
         result = VerifyResult()
         try:
-            raw_lines = self.path.read_bytes().split(b"\n")
+            raw_lines = read_private(self.path, "audit log", AuditError).split(b"\n")
         except FileNotFoundError:
             if heads:
                 result.problems.append(
@@ -223,6 +235,7 @@ class AuditLog:
                 )
             prev_seq = seq if isinstance(seq, int) else prev_seq + 1
             prev_hash = str(stored)
+            result.last_seq, result.last_hash = prev_seq, prev_hash
             seen[prev_seq] = prev_hash
         for label, head in heads or []:
             if seen.get(head.seq) != head.hash:

@@ -25,6 +25,8 @@ from cockpit.config import (
     load_config,
 )
 from cockpit.errors import CockpitError
+from cockpit.private_files import open_private, private_directory, write_private
+from cockpit.secrets import scrub, secret_values, seen
 from cockpit.session import GoLiveSession, Progress
 from cockpit.text import visible_text
 
@@ -38,6 +40,16 @@ STATUS_MARKS = {
     "done": "[x]",
     "skipped": "[-]",
 }
+
+
+def echo(message: object = None, **kwargs: Any) -> None:
+    """click.echo, with every secret this process has read replaced by *** (all output goes
+    through here: a source's error text or a check's evidence may quote a token)."""
+    click.echo(None if message is None else scrub(str(message), seen()), **kwargs)
+
+
+def secho(message: object = None, **kwargs: Any) -> None:
+    click.secho(None if message is None else scrub(str(message), seen()), **kwargs)
 
 
 def _env_options(func: F) -> F:
@@ -68,10 +80,10 @@ def _open(ctx: click.Context, config: str | None, env: str | None, **kw: Any) ->
     )
     from cockpit import telemetry
 
-    _OPENED.append(session.config)
+    secret_values(session.config)  # remembered: a crash file scrubs them
     telemetry.install(session.config)
     for notice in session.notices:
-        click.secho(f"notice: {notice}", fg="yellow", err=True)
+        secho(f"notice: {notice}", fg="yellow", err=True)
     return session
 
 
@@ -82,7 +94,7 @@ class CockpitGroup(click.Group):
         try:
             return super().invoke(ctx)
         except CockpitError as exc:
-            click.echo(exc.render(), err=True)
+            echo(exc.render(), err=True)
             ctx.exit(exc.exit_code)
 
 
@@ -117,7 +129,7 @@ def run(ctx: click.Context, config: str | None, env: str | None) -> None:
     if app.crashed is not None:  # the terminal is restored by now; state was saved already
         _report_crash(app.crashed)
     if app.exit_problem:
-        click.echo(app.exit_problem, err=True)
+        echo(app.exit_problem, err=True)
     if app.return_code:
         sys.exit(app.return_code)
 
@@ -169,9 +181,9 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
         if other != env_name:
             warnings.extend(loaded.secret_problems(other))
     for warning in warnings:
-        click.secho(f"warning: {warning}", fg="yellow", err=True)
+        secho(f"warning: {warning}", fg="yellow", err=True)
     items = list(checklist.items())
-    click.echo(
+    echo(
         f"ok: {loaded.path} (environment {env_name!r}): checklist {loaded.checklist_path.name} "
         f"has {len(items)} items in {sum(1 for _ in checklist.all_sections())} sections, "
         f"{len(bindings)} bound to checks; theme {loaded.model.theme!r}"
@@ -212,7 +224,7 @@ def init(checklist_path: str, output: str, force: bool) -> None:
     from cockpit.starter import write_starter
 
     written, suggestions, gates = write_starter(Path(checklist_path), Path(output), force=force)
-    click.echo(
+    echo(
         f"wrote {written} with {suggestions} suggested check(s) and {gates} gate(s) for the "
         "targets the runbook states; review them (suggested = true), "
         f"then run: cockpit validate --config {written}"
@@ -222,7 +234,7 @@ def init(checklist_path: str, output: str, force: bool) -> None:
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of cockpit.toml (for editor completion)."""
-    click.echo(json.dumps(config_json_schema(), indent=2))
+    echo(json.dumps(config_json_schema(), indent=2))
 
 
 @cli.command()
@@ -234,11 +246,11 @@ def checklist(ctx: click.Context, config: str | None, env: str | None, as_json: 
     session = _open(ctx, config, env)
     data = session.checklist_json()
     if as_json:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     total = session.progress()
-    click.secho(f"{data['title']} — {session.label}", bold=True)
-    click.echo(_progress_line(total))
+    secho(f"{data['title']} — {session.label}", bold=True)
+    echo(_progress_line(total))
     for section in data["sections"]:
         _print_section(section, 0)
 
@@ -256,14 +268,14 @@ def _progress_line(progress: Progress) -> str:
 def _print_section(section: dict[str, Any], depth: int) -> None:
     indent = "  " * depth
     resolved = section["done"] + section["skipped"]
-    click.echo()
-    click.secho(f"{indent}{section['title']}  ({resolved}/{section['total']})", bold=True)
+    echo()
+    secho(f"{indent}{section['title']}  ({resolved}/{section['total']})", bold=True)
     for item in section["items"]:
         pad = indent + "  " + ("  " if "parent" in item else "")
         mark = STATUS_MARKS.get(item["status"], "[?]")
         kind = {"step": " (step)", "check": " (check)"}.get(item["kind"], "")
         colour = {"failed": "red", "passed": "green", "done": "green", "skipped": "yellow"}
-        click.echo(
+        echo(
             f"{pad}{click.style(mark, fg=colour.get(item['status']))} {item['text']}{kind}  "
             + click.style(item["id"], dim=True)
         )
@@ -271,7 +283,7 @@ def _print_section(section: dict[str, Any], depth: int) -> None:
             # a script is shown whole, as it runs: its first line after `$ `, the rest below
             shown = visible_text(script.rstrip("\n"), keep_newlines=True)
             for number, line in enumerate(shown.splitlines()):
-                click.echo(f"{pad}      {'$ ' if number == 0 else '  '}{line}")
+                echo(f"{pad}      {'$ ' if number == 0 else '  '}{line}")
     for child in section["sections"]:
         _print_section(child, depth + 1)
 
@@ -307,9 +319,7 @@ def mark(
         view = session.add_note(item, note)
     else:
         raise CockpitError("nothing to record", "pass --done, --skip --note REASON, or --note")
-    click.echo(
-        f"{STATUS_MARKS[view.status]} {view.item.text}  ({view.item.id}) in {session.env_name}"
-    )
+    echo(f"{STATUS_MARKS[view.status]} {view.item.text}  ({view.item.id}) in {session.env_name}")
 
 
 @cli.command()
@@ -342,12 +352,12 @@ def status(
             board.wait_change(3600)
             snapshots = board.current_snapshots()
             if as_json:
-                click.echo(json.dumps({"rollouts": rollout_json(snapshots)}))
+                echo(json.dumps({"rollouts": rollout_json(snapshots)}))
             else:
                 stamp = datetime.now(UTC).strftime("%H:%M:%S")
-                click.echo(f"--- {stamp}")
+                echo(f"--- {stamp}")
                 for line in rollout_lines(snapshots):
-                    click.echo(line)
+                    echo(line)
     except KeyboardInterrupt:
         pass
     finally:
@@ -407,48 +417,48 @@ def _print_status(session: GoLiveSession, board: Any, as_json: bool) -> None:
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if as_json:
-        click.echo(json.dumps(data, indent=2))
+        echo(json.dumps(data, indent=2))
         return
     banner = " PRODUCTION" if session.environment.production else ""
-    click.secho(f"{session.label} ({session.env_name}){banner}", bold=True)
-    click.echo(f"checklist: {_progress_line(total)}")
+    secho(f"{session.label} ({session.env_name}){banner}", bold=True)
+    echo(f"checklist: {_progress_line(total)}")
     for view in failed:
-        click.secho(f"  failed: {view.item.text} ({view.item.id})", fg="red")
+        secho(f"  failed: {view.item.text} ({view.item.id})", fg="red")
     for orphan in session.orphaned_records():
-        click.secho(f"  state for an item no longer in the runbook: {orphan}", fg="yellow")
+        secho(f"  state for an item no longer in the runbook: {orphan}", fg="yellow")
     if session.environment.clusters:
-        click.echo("rollouts:")
+        echo("rollouts:")
         for line in rollout_lines(snapshots):
-            click.echo(f"  {line}")
+            echo(f"  {line}")
     if metric_states:
-        click.echo("metrics:")
+        echo("metrics:")
         for line in metric_lines(metric_states):
-            click.echo(f"  {line}")
+            echo(f"  {line}")
     if errors is not None:
         data_errors = errors_json(errors)
-        click.echo(
+        echo(
             f"errors: {len(data_errors['issues'])} issue(s) to look at"
             + (f" (STALE: {errors.last_error})" if errors.last_error else "")
         )
         for issue in data_errors["issues"][:10]:
-            click.echo(
+            echo(
                 f"  {issue['badge'] or '   '} {issue['short_id']}  {issue['title']}  "
                 f"({issue['count']} events)"
             )
         if data_errors["spike"]:
-            click.echo(f"  spike check: {data_errors['spike']['reason']}")
+            echo(f"  spike check: {data_errors['spike']['reason']}")
     _print_verdict(result)
 
 
 def _print_verdict(result: Any) -> None:
     colour = {"GO": "green", "NO-GO": "red"}.get(result.state, "yellow")
-    click.secho(f"verdict: {result.state}", fg=colour, bold=True)
+    secho(f"verdict: {result.state}", fg=colour, bold=True)
     if result.judging:
-        click.echo(f"  judging: {result.judging}")
+        echo(f"  judging: {result.judging}")
     for reason in result.reasons:
-        click.echo(f"  - {reason}")
+        echo(f"  - {reason}")
     for target in result.targets:
-        click.secho(
+        secho(
             f"  rollback recommended: cockpit rollback {target.deployment} --cluster "
             f"{target.cluster} --to-revision {target.revision}  ({target.why})",
             fg="red",
@@ -512,9 +522,9 @@ def gate(
                 shown, printed = said, time.monotonic()
                 stamp = datetime.now(UTC).strftime("%H:%M:%S")
                 judging = f"  judging {result.judging}" if result.judging else ""
-                click.echo(f"{stamp} {result.state}{judging}")
+                echo(f"{stamp} {result.state}{judging}")
                 for reason in result.reasons:
-                    click.echo(f"  - {reason}")
+                    echo(f"  - {reason}")
             if result.state != "PENDING" or time.monotonic() + pause > deadline:
                 break
             board.wait_change(pause)
@@ -522,7 +532,7 @@ def gate(
         board.stop()
     states = board.metrics()
     if as_json:
-        click.echo(
+        echo(
             json.dumps(
                 {
                     "verdict": verdict_json(result),
@@ -534,9 +544,9 @@ def gate(
         )
     else:
         for line in metric_lines(states):
-            click.echo(f"  {line}")
+            echo(f"  {line}")
         for target in result.targets:
-            click.echo(
+            echo(
                 f"  rollback recommended: cockpit rollback {target.deployment} --cluster "
                 f"{target.cluster} --to-revision {target.revision}  ({target.why})"
             )
@@ -571,11 +581,11 @@ def rollback(
         hint = f"resume it first: cockpit resume {deployment}" if exc.paused else "nothing was sent"
         raise CockpitError(f"{deployment}: {exc.message}", hint) from None
     access = actions.can_patch()
-    click.echo(f"{deployment} in cluster {cluster.name}, namespace {cluster.namespace}")
-    click.echo(f"  now:     revision {plan.current_revision}  {', '.join(plan.current_images)}")
-    click.echo(f"  back to: revision {plan.target_revision}  {', '.join(plan.target_images)}")
+    echo(f"{deployment} in cluster {cluster.name}, namespace {cluster.namespace}")
+    echo(f"  now:     revision {plan.current_revision}  {', '.join(plan.current_images)}")
+    echo(f"  back to: revision {plan.target_revision}  {', '.join(plan.target_images)}")
     if plan.mid_rollout:
-        click.secho("  the rollout is still in progress; rolling back stops it", fg="yellow")
+        secho("  the rollout is still in progress; rolling back stops it", fg="yellow")
     if not access.allowed:
         raise CockpitError(
             f"RBAC: you may not patch deployments in {cluster.namespace}: {access.reason}",
@@ -593,7 +603,7 @@ def rollback(
         elif not click.confirm("Roll back?", default=False):
             raise CockpitError("not confirmed; nothing was sent")
     done = session.rollback(cluster, deployment, plan=plan)  # exactly what was shown
-    click.echo(
+    echo(
         f"rollback sent: {deployment} back to revision {done.target_revision} "
         f"({', '.join(done.target_images)}); follow it with `cockpit status --watch`"
     )
@@ -626,6 +636,7 @@ def _pause_command(paused: bool) -> None:
     @click.argument("deployment")
     @_env_options
     @click.option("--cluster", "cluster_name", metavar="NAME", help="Cluster (if several).")
+    @click.option("--yes", is_flag=True, help="Do not ask (production: needed without a terminal).")
     @click.pass_context
     def command(
         ctx: click.Context,
@@ -633,10 +644,28 @@ def _pause_command(paused: bool) -> None:
         config: str | None,
         env: str | None,
         cluster_name: str | None,
+        yes: bool,
     ) -> None:
         session = _open(ctx, config, env)
-        session.set_paused(_cluster_for(session, deployment, cluster_name), deployment, paused)
-        click.echo(f"{deployment} {verb}d")
+        session.refuse_if_read_only(f"{verb} a rollout")
+        cluster = _cluster_for(session, deployment, cluster_name)
+        if session.environment.production and not yes:
+            # pausing production stops a rollout (or a rollback) half way: confirm like one
+            if not sys.stdin.isatty():
+                raise CockpitError(
+                    f"refusing to {verb} {deployment} in production without a terminal to "
+                    "confirm on; nothing was sent",
+                    f"pass --yes: cockpit {verb} {deployment} --yes",
+                )
+            typed = click.prompt(
+                f"PRODUCTION: type {deployment!r} to {verb} its rollout (cluster "
+                f"{cluster.name}, namespace {cluster.namespace})",
+                default="",
+            )
+            if typed.strip() != deployment:
+                raise CockpitError("not confirmed; nothing was sent")
+        session.set_paused(cluster, deployment, paused)
+        echo(f"{deployment} {verb}d")
 
     cli.command(name=verb, help=f"{verb.title()} DEPLOYMENT's rollout (kubectl rollout {verb}).")(
         command
@@ -716,11 +745,11 @@ def rehearse(
     )
     try:
         if headless:
-            click.echo(f"rehearsal Kubernetes API: {rehearsal.cluster.url}")
-            click.echo(f"kubeconfig: {rehearsal.kubeconfig}")
-            click.echo(f"cockpit config: {rehearsal.config}")
-            click.echo(f"try: KUBECONFIG={rehearsal.kubeconfig} kubectl get deploy,rs,pods")
-            click.echo("Ctrl-C stops it.", err=True)
+            echo(f"rehearsal Kubernetes API: {rehearsal.cluster.url}")
+            echo(f"kubeconfig: {rehearsal.kubeconfig}")
+            echo(f"cockpit config: {rehearsal.config}")
+            echo(f"try: KUBECONFIG={rehearsal.kubeconfig} kubectl get deploy,rs,pods")
+            echo("Ctrl-C stops it.", err=True)
             signal.signal(signal.SIGTERM, _interrupt)
             with contextlib.suppress(KeyboardInterrupt):
                 while True:
@@ -730,7 +759,7 @@ def rehearse(
         from cockpit.tui.app import CockpitApp
 
         CockpitApp(session).run()
-        click.echo(
+        echo(
             f"rehearsal files: {where}\n"
             f"go-live report: {sys.argv[0]} report --config {rehearsal.config} "
             "--format html --output report.html",
@@ -789,11 +818,12 @@ def check(
         text = check_report_junit(session, results)
     else:
         text = check_report_text(session, results, colour=output is None and sys.stdout.isatty())
+    text = scrub(text, session.secrets)
     if output:
-        Path(output).write_text(text + "\n", encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
+        write_private(Path(output), (text + "\n").encode(), "check output file", CockpitError)
+        echo(f"wrote {output}", err=True)
     else:
-        click.echo(text)
+        echo(text)
     if not all(result.passed for result in results):
         sys.exit(1)
 
@@ -851,11 +881,12 @@ def report(
     ctx.find_root().params["read_only"] = True  # a report changes nothing
     session = _open(ctx, config, env)
     text = build_html(session) if output_format == "html" else build_markdown(session)
+    text = scrub(text, session.secrets)
     if output:
-        Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
+        write_private(Path(output), text.encode(), "report file", CockpitError)
+        echo(f"wrote {output}", err=True)
     else:
-        click.echo(text)
+        echo(text)
 
 
 @cli.group()
@@ -873,7 +904,7 @@ def release_start(
 ) -> None:
     """Start release VERSION in the environment."""
     session = _open(ctx, config, env)
-    click.echo(session.start_release(version, deploy_marker=not no_marker))
+    echo(session.start_release(version, deploy_marker=not no_marker))
 
 
 @cli.group()
@@ -897,11 +928,32 @@ def audit_verify(ctx: click.Context, config: str | None) -> None:
             heads.append((f"state of {env_name!r}", snapshot.audit_head))
     result = AuditLog(loaded.audit_path).verify(heads)
     if result.ok:
-        click.echo(f"ok: {loaded.audit_path}: {result.lines} entries, hash chain intact")
+        echo(f"ok: {loaded.audit_path}: {result.lines} entries, hash chain intact")
+        echo(
+            "  proves: no line was edited (every field, timestamps included, is hashed), "
+            "deleted, inserted or moved since it was written"
+            + (
+                f"; and the log was not cut off after the last entry the state of "
+                f"{len(heads)} environment(s) recorded"
+                if heads
+                else "; no state file records a head, so a cut-off tail would not show"
+            )
+        )
+        echo(
+            "  cannot prove: that nobody rewrote the whole log (and the state files) with "
+            "hashes recomputed: anyone who can write these files can do that. Keep a copy of "
+            "the last hash elsewhere to rule it out: "
+            + (f"seq {result.last_seq} {result.last_hash}" if result.last_seq else "(empty)")
+        )
         return
-    click.secho(f"FAILED: {loaded.audit_path}: the log has been altered", fg="red", err=True)
+    secho(f"FAILED: {loaded.audit_path}: the log has been altered", fg="red", err=True)
     for problem in result.problems:
-        click.echo(f"  {problem}", err=True)
+        echo(f"  {problem}", err=True)
+    echo(
+        "  the lines named above were edited, deleted, inserted, moved or cut off; lines "
+        "before the first one named are intact",
+        err=True,
+    )
     sys.exit(1)
 
 
@@ -914,12 +966,13 @@ def audit_show(ctx: click.Context, config: str | None, env: str | None, tail: in
     loaded = load_config(discover_config(_pick(ctx, "config", config)))
     from cockpit.audit import AuditLog
 
+    secret_values(loaded)  # older lines may predate scrubbing: echo() masks them
     wanted = _pick(ctx, "env", env)
     entries = list(AuditLog(loaded.audit_path).entries(wanted))[-tail:]
     for entry in entries:
         extra = {k: v for k, v in entry.fields.items() if k not in ("env", "actor", "via", "text")}
         who = entry.fields.get("actor", "?")
-        click.echo(
+        echo(
             f"{entry.seq:>6} {entry.ts[:19]} {entry.fields.get('env', '-'):<12} {who:<10} "
             f"{entry.action:<14} " + " ".join(f"{k}={v}" for k, v in extra.items())
         )
@@ -931,10 +984,10 @@ def main() -> None:
     try:
         result = cli.main(standalone_mode=False)
     except CockpitError as exc:
-        click.echo(exc.render(), err=True)
+        echo(exc.render(), err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
@@ -950,20 +1003,18 @@ def main() -> None:
         sys.exit(result)
 
 
-_OPENED: list[Any] = []  # the config of the session this process opened: its secrets
-
-
 def _report_crash(exc: BaseException) -> None:
     """A bug: one short line naming the crash file; the file has the traceback without local
-    variables, every configured secret scrubbed. Exit 70."""
+    variables, every secret this process read or its config names scrubbed. Exit 70."""
     from cockpit import telemetry
 
     telemetry.report_crash(exc)
-    crash = _write_crash_file(exc)
-    summary = visible_text(f"{type(exc).__name__}: {exc}")[:200]
-    for secret in _crash_secrets():
-        summary = summary.replace(secret, "***")
-    click.echo(
+    try:
+        crash: object = _write_crash_file(exc)
+    except (CockpitError, OSError) as problem:  # say so, but still name the bug
+        crash = f"no crash file: {getattr(problem, 'message', problem)}"
+    summary = scrub(visible_text(f"{type(exc).__name__}: {exc}")[:200], seen())
+    echo(
         f"internal error: {summary}\n"
         f"This is a bug in cockpit, not in your setup; everything was saved. Details: {crash}",
         err=True,
@@ -971,22 +1022,14 @@ def _report_crash(exc: BaseException) -> None:
     sys.exit(70)
 
 
-def _crash_secrets() -> list[str]:
-    from cockpit.telemetry import secret_values
-
-    return [s for loaded in _OPENED for s in secret_values(loaded)]
-
-
 def _write_crash_file(exc: BaseException) -> Path:
     base = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "cockpit"
-    base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_directory(base, "crash file folder", check_parent=False)
     path = base / f"crash-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}.log"
+    fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, "crash file", CockpitError)
     text = "".join(traceback.format_exception(exc))  # no local variables: they hold secrets
-    for secret in _crash_secrets():
-        text = text.replace(secret, "***")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
+        handle.write(scrub(text, seen()))
     return path
 
 

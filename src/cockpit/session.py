@@ -23,7 +23,6 @@ from cockpit.analysis import RunStatus
 from cockpit.audit import AuditEntry, AuditLog
 from cockpit.checklist import Checklist, ChecklistItem, Section, load_checklist
 from cockpit.checks import BoundCheck, CheckContext, CheckResult, compile_binding, run_checks
-from cockpit.checks.command import CommandCheck
 from cockpit.config import (
     CheckBinding,
     ClusterConfig,
@@ -32,7 +31,7 @@ from cockpit.config import (
     discover_config,
     load_config,
 )
-from cockpit.errors import CockpitError, ConfigError
+from cockpit.errors import CockpitError, ConfigError, StateError
 from cockpit.gates import (
     ErrorsGateState,
     MetricState,
@@ -44,6 +43,7 @@ from cockpit.gates import (
 )
 from cockpit.identity import Operator
 from cockpit.rollout import UndoPlan
+from cockpit.secrets import secret_values
 from cockpit.sources.errors import ErrorFeed
 from cockpit.sources.kube import ClusterSnapshot, DeploymentActions, DeploymentView
 from cockpit.state import (
@@ -148,6 +148,9 @@ class GoLiveSession:
     via: str = "cli"
     bindings: dict[str, tuple[CheckBinding, ...]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    # every configured secret's value: scrubbed from the audit log (and so from state and
+    # report), from check and step output, and kept from child processes by name
+    secrets: tuple[str, ...] = ()
     snapshot: StateSnapshot | None = None
     compiled: dict[str, tuple[BoundCheck, ...]] = field(default_factory=dict)
     _seen_mtime: int | None = None
@@ -174,12 +177,14 @@ class GoLiveSession:
         loaded = load_config(discover_config(config_path))
         env_name = loaded.environment_name(environment)
         checklist = load_checklist(loaded.checklist_path)
+        secrets = secret_values(loaded)
         session = cls(
             config=loaded,
             env_name=env_name,
             checklist=checklist,
             store=StateStore(loaded.state_dir, env_name),
-            audit=AuditLog(loaded.audit_path),
+            audit=AuditLog(loaded.audit_path, secrets=secrets),
+            secrets=secrets,
             operator=operator or Operator.current(),
             read_only=read_only or loaded.environment(env_name).read_only,
             via=via,
@@ -199,16 +204,26 @@ class GoLiveSession:
         return self.environment.label or self.env_name
 
     def _load_state(self) -> None:
+        """The state file, or, when it is damaged or missing, the state rebuilt from the audit
+        log and saved: whichever command opens it first (a `report` too) repairs it for all."""
+        missing = not self.store.path.exists() and not self.store.path.is_symlink()
         self.snapshot = self.store.load()
         self._seen_mtime = self.store.mtime_ns()
         corrupt = self.store.last_corruption
         if corrupt is not None:
             self.store.last_corruption = None
-            rebuilt = self._rebuild_from_audit()
+            rebuilt, saved = self._rebuild_from_audit()
             self.notices.append(
                 f"state file {corrupt.path} was unreadable ({corrupt.reason}); it was moved to "
-                f"{corrupt.moved_to} and {rebuilt} item(s) were restored from the audit log"
+                f"{corrupt.moved_to} and {rebuilt} item(s) were restored from the audit log" + saved
             )
+        elif missing:
+            rebuilt, saved = self._rebuild_from_audit(only_if_any=True)
+            if rebuilt:
+                self.notices.append(
+                    f"state file {self.store.path} was missing; {rebuilt} item(s) were "
+                    "restored from the audit log" + saved
+                )
 
     def _note_unfinished_rollbacks(self) -> None:
         """A rollback whose request is audited but whose outcome is not: the cockpit stopped
@@ -229,19 +244,28 @@ class GoLiveSession:
                 "rollout pane (or `cockpit status`) before rolling back again."
             )
 
-    def _rebuild_from_audit(self) -> int:
+    def _rebuild_from_audit(self, *, only_if_any: bool = False) -> tuple[int, str]:
+        """Fold this environment's audit entries into a state and save it; (items, a note on
+        the saving). A read-only cockpit saves it too (it is the cockpit's own record, not an
+        effect), without an audit line of its own; when it cannot write, it says so."""
         records: dict[str, ItemRecord] = {}
         for entry in self.audit.entries(self.env_name):
             apply_entry(records, entry)
-        if not self.read_only:
-            entry = self._audit("state_rebuilt", items=len(records))
-            self.snapshot = self.store.update(
-                lambda items: items.update(records), audit_head=_head(entry)
-            )
-            self._seen_mtime = self.store.mtime_ns()
-        else:
+        if only_if_any and not records:
+            return 0, ""
+        try:
+            if self.read_only:
+                head = self.audit.head()
+            else:
+                head = _head(self._audit("state_rebuilt", items=len(records)))
+            self.snapshot = self.store.update(lambda items: items.update(records), audit_head=head)
+        except StateError as exc:
+            if not self.read_only:
+                raise
             self.snapshot = StateSnapshot(environment=self.env_name, items=records)
-        return len(records)
+            return len(records), f" (not saved: {exc.message})"
+        self._seen_mtime = self.store.mtime_ns()
+        return len(records), ""
 
     def reload_if_changed(self) -> bool:
         """Pick up changes another cockpit (or `cockpit mark`) made to the same state file."""
@@ -315,13 +339,13 @@ class GoLiveSession:
         if not text.strip():
             raise CockpitError("the note is empty", "type some text for the note")
         item = self.find_item(reference)
-        self._refuse_if_read_only("add a note")
+        self.refuse_if_read_only("add a note")
         self._record("note", item, note=text.strip())
         return self.view(item)
 
     def _set_status(self, reference: str, action: str, status: ItemStatus, note: str) -> ItemView:
         item = self.find_item(reference)
-        self._refuse_if_read_only("change the checklist")
+        self.refuse_if_read_only("change the checklist")
         self._record(action, item, status=status, note=note or None)
         return self.view(item)
 
@@ -333,7 +357,7 @@ class GoLiveSession:
         if not self.read_only:
             self._audit("session_end")
 
-    def _refuse_if_read_only(self, what: str) -> None:
+    def refuse_if_read_only(self, what: str) -> None:
         if self.read_only:
             raise CockpitError(
                 f"read-only: cannot {what} in environment {self.env_name!r}",
@@ -349,7 +373,9 @@ class GoLiveSession:
         return self.compiled.get(item_id, ())
 
     def check_context(self) -> CheckContext:
-        return CheckContext(self.config, self.env_name, started=self.go_live_started())
+        return CheckContext(
+            self.config, self.env_name, list(self.secrets), started=self.go_live_started()
+        )
 
     async def run_items(
         self,
@@ -368,15 +394,20 @@ class GoLiveSession:
         if not runnable:
             return []
         if self.read_only:
-            commands = [
-                item.text
+            effects = [
+                f"{item.text!r} {effect}"
                 for item in runnable
-                if any(isinstance(b.spec, CommandCheck) for b in self.checks_for(item.id))
+                for bound in self.checks_for(item.id)
+                if (effect := bound.spec.effect()) is not None
             ]
-            if commands:
+            if effects:
+                more = f" (and {len(effects) - 3} more)" if len(effects) > 3 else ""
                 raise CockpitError(
-                    "read-only: command checks would run commands: " + "; ".join(commands[:3]),
-                    "run them in a cockpit that is not read-only",
+                    "read-only: these checks would change something, so none was run: "
+                    + "; ".join(effects[:3])
+                    + more,
+                    "run them in a cockpit that is not read-only, or leave those items out "
+                    "(cockpit check --item ID)",
                 )
         ctx = self.check_context()
         before: dict[str, ItemRecord | None] = {}
@@ -456,7 +487,7 @@ class GoLiveSession:
 
     def plan_step(self, item: ChecklistItem) -> StepPlan:
         """The exact commands a step would run here, or a CockpitError saying why not."""
-        self._refuse_if_read_only("run commands")
+        self.refuse_if_read_only("run commands")
         return plan_step(self.check_context(), item)
 
     async def run_step(
@@ -467,7 +498,7 @@ class GoLiveSession:
         timeout: float | None = None,
     ) -> ItemRunResult:
         """Run a step's scripts in order, stopping at the first that fails; audited."""
-        self._refuse_if_read_only("run commands")
+        self.refuse_if_read_only("run commands")
         plan = self.plan_step(item)
         assert self.snapshot is not None
         previous = self.snapshot.record(item.id)
@@ -478,6 +509,7 @@ class GoLiveSession:
                 timeout=timeout or self.environment.step_timeout,
                 on_line=on_line,
                 cwd=self.config.base_dir,
+                secrets=self.secrets,
             )
         except asyncio.CancelledError:
             self._record(
@@ -542,7 +574,7 @@ class GoLiveSession:
         `plan`: the plan the operator saw and confirmed; exactly it is sent, and a Deployment
         changed since refuses it (RollbackConflict). Without one (automatic rollback), the
         plan is made now. `run`: the release analysis run an automatic rollback answers."""
-        self._refuse_if_read_only("roll back")
+        self.refuse_if_read_only("roll back")
         actions = self.actions(cluster)
         if plan is None:
             plan = actions.plan_rollback(deployment, to_revision)
@@ -582,7 +614,7 @@ class GoLiveSession:
         return done
 
     def set_paused(self, cluster: ClusterConfig, deployment: str, paused: bool) -> None:
-        self._refuse_if_read_only("pause or resume")
+        self.refuse_if_read_only("pause or resume")
         action = "pause" if paused else "resume"
         where = {"cluster": cluster.name, "namespace": cluster.namespace, "deployment": deployment}
         self._audit(f"{action}_requested", **where)
@@ -605,7 +637,7 @@ class GoLiveSession:
 
     def start_release(self, version: str, *, deploy_marker: bool = True) -> str:
         """Audit the start of a release; on Sentry, create the deploy marker too."""
-        self._refuse_if_read_only("start a release")
+        self.refuse_if_read_only("start a release")
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._+@-]*$", version):
             raise CockpitError(
                 f"{version!r} is not a release version",

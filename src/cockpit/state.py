@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import json
 import os
+import stat
 import time
 import tomllib
 from collections.abc import Callable, Iterator
@@ -26,6 +27,8 @@ from typing import Any, Literal, get_args
 import tomli_w
 
 from cockpit.errors import StateError
+from cockpit.identity import login_name
+from cockpit.private_files import open_private, private_directory, read_private
 
 ItemStatus = Literal["pending", "running", "passed", "failed", "done", "skipped"]
 ITEM_STATUSES: tuple[str, ...] = get_args(ItemStatus)
@@ -131,8 +134,8 @@ class StateStore:
     def peek(self) -> StateSnapshot | None:
         """The state as it is on disk, or None when missing or unreadable; changes nothing."""
         try:
-            return self._parse(self.path.read_bytes())
-        except (OSError, ValueError):
+            return self._parse(read_private(self.path, "state file", StateError))
+        except (OSError, ValueError, StateError):
             return None
 
     def mtime_ns(self) -> int | None:
@@ -143,17 +146,17 @@ class StateStore:
 
     def _read_or_quarantine(self) -> StateSnapshot:
         try:
-            mode = self.path.stat().st_mode
+            mode = os.lstat(self.path).st_mode
         except FileNotFoundError:
             mode = 0
-        if mode & 0o022:
+        if mode & 0o022 and not stat.S_ISLNK(mode):  # a link is refused just below
             raise StateError(
                 f"state file {self.path} is writable by other users (mode {mode & 0o777:o}): "
                 "anyone could rewrite the go-live's progress",
                 f"chmod go-w {self.path}",
             )
         try:
-            raw = self.path.read_bytes()
+            raw = read_private(self.path, "state file", StateError)
         except FileNotFoundError:
             return StateSnapshot(environment=self.environment)
         except OSError as exc:
@@ -253,7 +256,9 @@ class StateStore:
         ).encode("utf-8")
         temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = open_private(
+                temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, "state temp file", StateError
+            )
             try:
                 view = memoryview(body)
                 while view:
@@ -279,9 +284,9 @@ class StateStore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        private_directory(self.directory, "state directory", StateError)
         try:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = open_private(self.lock_path, os.O_RDWR | os.O_CREAT, "lock file", StateError)
         except OSError as exc:
             raise StateError(
                 f"cannot open state directory {self.directory}: {exc.strerror}",
@@ -303,7 +308,7 @@ class StateStore:
                         ) from None
                     time.sleep(0.02)
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()} {os.environ.get('USER', '')}\n".encode(), 0)
+            os.pwrite(fd, f"{os.getpid()} {login_name()}\n".encode(), 0)
             yield
         finally:
             os.close(fd)  # closing releases the flock

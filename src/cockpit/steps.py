@@ -12,7 +12,7 @@ and the confirmation screen that shows each script exactly as it will run.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from cockpit.checklist import ChecklistItem
 from cockpit.checks.base import CheckContext, Stopwatch
 from cockpit.checks.command import run_process
 from cockpit.errors import CockpitError
+from cockpit.secrets import scrub
 from cockpit.text import visible_text
 
 # No profile or rc file: the script sees the environment the cockpit gives it, nothing more.
@@ -52,6 +53,8 @@ class StepPlan:
     environment: str
     production: bool
     env: tuple[tuple[str, str], ...] = ()
+    # configured secret variables the scripts do not name: the child never sees them
+    hidden: tuple[str, ...] = ()
     target: str | None = None  # the cluster, context and namespace kubectl acts on
 
 
@@ -91,6 +94,7 @@ def plan_step(ctx: CheckContext, item: ChecklistItem) -> StepPlan:
         ctx.env_name,
         env.production,
         tuple(ctx.command_env().items()),
+        tuple(sorted(ctx.hidden_variables(*(c.display for c in planned)))),
         ctx.command_target(),
     )
 
@@ -101,15 +105,38 @@ async def execute_step(
     timeout: float,
     on_line: Callable[[str], object] | None = None,
     cwd: Path | None = None,
+    secrets: Sequence[str],
 ) -> StepResult:
-    """Run the scripts in order; stop at the first that fails or times out."""
-    result = StepResult(passed=True, evidence="")
+    """Run the scripts in order; stop at the first that fails or times out.
+
+    Every line shown or kept is scrubbed of `secrets` (the configured secrets' values)."""
+    result = await _execute(
+        plan,
+        StepResult(passed=True, evidence=""),
+        timeout=timeout,
+        on_line=on_line,
+        cwd=cwd,
+        secrets=secrets,
+    )
+    result.evidence = scrub(result.evidence, secrets)
+    return result
+
+
+async def _execute(
+    plan: StepPlan,
+    result: StepResult,
+    *,
+    timeout: float,
+    on_line: Callable[[str], object] | None,
+    cwd: Path | None,
+    secrets: Sequence[str],
+) -> StepResult:
     watch = Stopwatch()
     for number, command in enumerate(plan.commands, start=1):
         if on_line is not None:
             shown = visible_text(command.display.rstrip("\n"), keep_newlines=True)
             for line in shown.split("\n"):
-                on_line(f"$ {line}")
+                on_line(scrub(f"$ {line}", secrets))
         try:
             outcome = await run_process(
                 list(command.argv),
@@ -118,6 +145,8 @@ async def execute_step(
                 cwd=cwd,
                 on_line=on_line,
                 keep_lines=200,
+                hidden=plan.hidden,
+                secrets=secrets,
             )
         except (FileNotFoundError, PermissionError) as exc:
             result.passed = False

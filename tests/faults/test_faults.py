@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 
+from cockpit.identity import login_name
 from cockpit.state import StateStore
 
 from ..test_tui_process import COCKPIT, Terminal, wait_until
@@ -62,7 +63,10 @@ def test_full_disk_while_writing_is_a_clear_error_and_nothing_is_lost(write_conf
 
 def test_sighup_from_a_dropped_ssh_session_loses_nothing(write_config, tmp_path):
     path = write_config()
-    term = Terminal([COCKPIT, "--config", str(path), "--env", "production"], env={"USER": "dave"})
+    term = Terminal(
+        [COCKPIT, "--config", str(path), "--env", "production"],
+        env={"USER": "dave", "SUDO_USER": ""},
+    )
     try:
         term.wait_for(b"Announce completion")
         term.send("]")
@@ -76,7 +80,7 @@ def test_sighup_from_a_dropped_ssh_session_loses_nothing(write_config, tmp_path)
         if term.proc.poll() is None:
             term.kill()
     snapshot = StateStore(tmp_path / ".cockpit" / "state", "production").load()
-    assert snapshot.items["before/change-approved"].by == "dave"
+    assert snapshot.items["before/change-approved"].by == login_name()  # not the forged USER
     lines = (tmp_path / ".cockpit" / "audit.jsonl").read_text().splitlines()
     assert [json.loads(line)["action"] for line in lines][:2] == ["session_start", "mark"]
 

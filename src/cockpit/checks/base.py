@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from cockpit.config import EnvironmentConfig, LoadedConfig
 from cockpit.errors import CockpitError
+from cockpit.secrets import named_variables, remember, scrub, secret_variables
 
 DEFAULT_TIMEOUT = 10.0
 _PLACEHOLDER = re.compile(r"(?<![$\\])\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -37,7 +38,7 @@ class CheckResult:
     reason: str | None = None  # "timeout", "unreachable", "cancelled", "error" or None
 
     def scrubbed(self, secrets: Iterable[str]) -> CheckResult:
-        values = [s for s in secrets if s and len(s) >= 4]
+        values = remember(secrets)
         if not values:
             return self
         return CheckResult(
@@ -47,13 +48,6 @@ class CheckResult:
             details=tuple(scrub(line, values) for line in self.details),
             reason=self.reason,
         )
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
 
 
 class CheckFailed(Exception):
@@ -105,6 +99,11 @@ class CheckContext:
             return None
         self.secrets.append(value)
         return value
+
+    def hidden_variables(self, *commands: str) -> frozenset[str]:
+        """Secret variables a child process must not inherit: every one the config names,
+        except those the command itself names (`$NAME`), which it evidently needs."""
+        return secret_variables(self.config) - named_variables(commands)
 
     def command_env(self) -> dict[str, str]:
         """Environment for commands: KUBECONFIG is a private kubeconfig pinned to the context
@@ -183,6 +182,11 @@ class CheckSpec(BaseModel):
     def describe(self) -> str:
         """A short name for the check, shown in lists and JUnit test case names."""
         return self.TYPE
+
+    def effect(self) -> str | None:
+        """What running this check changes outside the cockpit (runs a command, sends a mail,
+        POSTs), or None: a read-only cockpit refuses every check that has one."""
+        return None
 
     async def run(self, ctx: CheckContext) -> CheckResult:
         raise NotImplementedError

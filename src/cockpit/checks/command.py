@@ -13,7 +13,7 @@ import os
 import shlex
 import signal
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -29,6 +29,7 @@ from cockpit.checks.base import (
     register,
 )
 from cockpit.errors import CockpitError
+from cockpit.secrets import child_environment, scrub
 
 KILL_GRACE_SECONDS = 2.0
 SHELL_MARKERS = ("|", "&&", "||", ";", ">", "<", "$(", "`", "*", "?", "~", "&")
@@ -62,8 +63,15 @@ async def run_process(
     env: dict[str, str] | None = None,
     on_line: Callable[[str], object] | None = None,
     keep_lines: int = 200,
+    hidden: Iterable[str],
+    secrets: Sequence[str],
 ) -> ProcessOutcome:
-    """Run argv in a new process group; on timeout or cancel, kill the whole group."""
+    """Run argv in a new process group; on timeout or cancel, kill the whole group.
+
+    The child gets the cockpit's environment without the `hidden` variables (the configured
+    secrets it does not name), plus `env`; every line it prints is scrubbed of `secrets`
+    before anything sees it, so no later cut (a 120-character evidence line) can leave half
+    a token behind. Both are required: a new caller must decide, not inherit a leak."""
     outcome = ProcessOutcome(exit_code=None, tail=deque(maxlen=keep_lines))
     proc = await asyncio.create_subprocess_exec(
         *argv,
@@ -71,7 +79,7 @@ async def run_process(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         cwd=str(cwd) if cwd else None,
-        env={**os.environ, **(env or {})},
+        env=child_environment(hidden, env),
         start_new_session=True,
     )
 
@@ -81,7 +89,7 @@ async def run_process(
             raw = await proc.stdout.readline()
             if not raw:
                 break
-            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            line = scrub(raw.decode("utf-8", errors="replace").rstrip("\n"), secrets)
             outcome.lines += 1
             outcome.tail.append(line)
             if on_line is not None:
@@ -152,6 +160,9 @@ class CommandCheck(CheckSpec):
         shown = self.command if self.command is not None else shlex.join(self.argv or [])
         return f"command {shown}"
 
+    def effect(self) -> str | None:
+        return f"runs the command {self.describe().removeprefix('command ')}"
+
     async def run(self, ctx: CheckContext) -> CheckResult:
         if self.command is not None:
             argv = ["/bin/sh", "-c", ctx.fill(self.command)]
@@ -173,6 +184,8 @@ class CommandCheck(CheckSpec):
                 cwd=ctx.path(self.cwd) if self.cwd else ctx.config.base_dir,
                 env={**env, **{k: ctx.fill(v) for k, v in self.env.items()}},
                 keep_lines=max(self.output_lines, 1),
+                hidden=ctx.hidden_variables(*argv, *self.env.values()),
+                secrets=ctx.secrets,
             )
         except FileNotFoundError as exc:
             raise CheckFailed(f"{argv[0]}: command not found", reason="error") from exc

@@ -74,6 +74,10 @@ def _lookup(document: Any, dotted: str) -> Any:
     return current
 
 
+# methods that may change what they are sent to (RFC 9110 "unsafe"): never from read-only
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 @register
 class HttpCheck(CheckSpec):
     """An HTTP(S) endpoint answers as expected: status, latency, headers, body."""
@@ -120,6 +124,11 @@ class HttpCheck(CheckSpec):
 
     def describe(self) -> str:
         return f"http {self.method} {self.url}"
+
+    def effect(self) -> str | None:
+        if self.method in UNSAFE_METHODS:
+            return f"sends an HTTP {self.method} to {self.url}"
+        return None
 
     async def run(self, ctx: CheckContext) -> CheckResult:
         url = ctx.fill(self.url)

@@ -193,6 +193,9 @@ class SmtpCheck(CheckSpec):
     def describe(self) -> str:
         return f"smtp {self.host}:{self.port}"
 
+    def effect(self) -> str | None:
+        return f"sends a test mail to {self.send_to}" if self.send_to else None
+
     async def run(self, ctx: CheckContext) -> CheckResult:
         password = ctx.secret(self.password_env, self.password_file, "password")
         host = ctx.fill(self.host)
