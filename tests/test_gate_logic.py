@@ -335,3 +335,33 @@ def test_a_release_older_than_the_bake_time_is_the_baseline(tmp_path):
     )
     runs.observe(views, T0 + timedelta(seconds=301))
     assert [r.kind for r in runs.runs] == ["baseline"] and "v2" in runs.current.label
+
+
+def test_a_revision_numbered_after_the_run_began_is_recorded(analysis, tmp_path):
+    world = World()
+    runs = analysis(bake_seconds=0)
+    runs.observe(world.show("v1", T0), T0)
+    views = world.show("v2", T0 + timedelta(minutes=1))
+    early = [
+        DeploymentView(
+            v.cluster,
+            v.namespace,
+            v.name,
+            {
+                **v.deployment,
+                "metadata": {
+                    **v.deployment["metadata"],
+                    "annotations": {"deployment.kubernetes.io/revision": "1"},
+                },
+            },
+            v.replicasets,
+        )
+        for v in views
+    ]  # the template changed; the controller has not numbered it yet
+    run = runs.observe(early, T0 + timedelta(minutes=1))
+    assert run.workloads[0].revision == 1
+    runs.observe(views, T0 + timedelta(minutes=1, seconds=2))
+    assert runs.current.workloads[0].revision == 2
+    reread = analysis(bake_seconds=0)  # another process, or the report
+    assert reread.current.workloads[0].revision == 2
+    assert "rev 2" in reread.current.label

@@ -32,7 +32,7 @@ from cockpit.rollout import (
 )
 
 RunKind = Literal["baseline", "rollout", "rollback"]
-RUN_ACTIONS = frozenset({"run_start", "run_failed", "run_passed", "run_end"})
+RUN_ACTIONS = frozenset({"run_start", "run_revisions", "run_failed", "run_passed", "run_end"})
 OBSERVED = "observed in the cluster"
 
 
@@ -249,6 +249,13 @@ class RunHistory:
         run = self._run(str(run_id))
         if run is None:
             return
+        if entry.action == "run_revisions":  # the controller numbered the revision later
+            workloads = tuple(
+                w for w in map(Workload.from_json, f.get("workloads") or ()) if w is not None
+            )
+            if workloads and {w.key: w.template for w in workloads} == run.templates:
+                self._replace(replace(run, workloads=workloads))
+            return
         values = tuple((str(k), str(v)) for k, v in dict(f.get("values") or {}).items())
         if entry.action == "run_failed" and not run.failed:
             failure = str(f.get("reason") or "failed")
@@ -383,6 +390,8 @@ class ReleaseAnalysis(RunHistory):
         )
         if updated != run.workloads:
             self._replace(replace(run, workloads=updated))
+            if not self.read_only:  # so the report and other processes name it rightly
+                self._append("run_revisions", run=run.id, workloads=[w.as_json() for w in updated])
 
     def _templates_seen(self) -> dict[str, set[str]]:
         seen: dict[str, set[str]] = {}

@@ -85,6 +85,13 @@ def describe(entry: AuditEntry) -> str:
             "rollout": "ROLLOUT observed",
         }
         return f"{kind.get(str(f.get('kind')), 'RUN')}: {f.get('label')} — {f.get('by')}"
+    if action == "run_revisions":
+        named = ", ".join(
+            f"{w.get('deployment')} rev {w.get('revision')}"
+            for w in f.get("workloads") or []
+            if isinstance(w, dict)
+        )
+        return f"the cluster numbered the revisions being judged: {named}"
     if action == "run_failed":
         return f"release analysis FAILED: {f.get('label')} — {f.get('reason')}"
     if action == "run_passed":
