@@ -313,6 +313,29 @@ def test_crash_loop_is_flagged_within_two_restarts(cluster, tmp_path):
     assert view.failing
 
 
+def test_unschedulable_pod_is_flagged_with_the_schedulers_reason(cluster, tmp_path):
+    cluster.create_deployment("picky", "shop/picky:1", namespace=NS, replicas=1)
+    wait_rolled_out(cluster, "picky")
+    loaded = load_config(config_for(tmp_path, cluster, ["picky"]))
+    snapshots = []
+    watcher = ClusterWatcher(
+        loaded.model.environments["rehearsal"].clusters[0], loaded, snapshots.append
+    )
+    watcher.start()
+    try:
+        wait_snapshot(snapshots, lambda s: s.synced)
+        assert not snapshots[-1].deployments[0].trouble
+        patch = '{"spec":{"template":{"spec":{"nodeSelector":{"disk":"ssd"}}}}}'
+        kubectl(cluster, "patch", "deployment/picky", "-p", patch)
+        flagged = wait_snapshot(snapshots, lambda s: bool(s.deployments[0].trouble))
+    finally:
+        watcher.stop()
+    trouble = flagged.deployments[0].trouble[0]
+    assert trouble.reason == "Unschedulable"
+    assert "didn't match Pod's node affinity/selector" in trouble.detail
+    assert flagged.deployments[0].failing
+
+
 def test_api_stopped_mid_watch_goes_stale_then_recovers(tmp_path):
     running = RehearsalCluster(tmp_path / "c", timing=Timing(ready_after=0.2, tick=0.05)).start()
     running.kubeconfig = running.write_kubeconfig(tmp_path / "kubeconfig", NS)
