@@ -313,6 +313,36 @@ def test_crash_loop_is_flagged_within_two_restarts(cluster, tmp_path):
     assert view.failing
 
 
+def test_a_cluster_without_namespace_watches_the_contexts_namespace(cluster, tmp_path):
+    """The rehearsal's kubeconfig context names namespace shop; kubectl uses it, so must we."""
+    cluster.create_deployment("ctxns", "shop/ctxns:1", namespace=NS, replicas=1)
+    wait_rolled_out(cluster, "ctxns")
+    path = config_for(tmp_path, cluster, ["ctxns"])
+    path.write_text(path.read_text().replace(f'namespace = "{NS}"\n', ""))
+    loaded = load_config(path)
+    config = loaded.model.environments["rehearsal"].clusters[0]
+    assert config.namespace == NS
+    said = subprocess.run(  # no -n: kubectl takes the context's namespace
+        [
+            *(KUBECTL, "--kubeconfig", str(cluster.kubeconfig), "--context", "rehearsal"),
+            *("rollout", "status", "deployment/ctxns", "--timeout=5s"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    snapshots = []
+    watcher = ClusterWatcher(config, loaded, snapshots.append)
+    watcher.start()
+    try:
+        seen = wait_snapshot(snapshots, lambda s: s.synced and s.deployments[0].found)
+    finally:
+        watcher.stop()
+    assert seen.namespace == NS
+    assert seen.deployments[0].verdict.message in said.stdout
+
+
 def test_unschedulable_pod_is_flagged_with_the_schedulers_reason(cluster, tmp_path):
     cluster.create_deployment("picky", "shop/picky:1", namespace=NS, replicas=1)
     wait_rolled_out(cluster, "picky")

@@ -137,6 +137,8 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
     bindings = bind_checks(loaded, checklist, env_name)
     problems = loaded.secret_problems(env_name)
     problems.extend(check_secret_problems(loaded, env_name, bindings))
+    kube_problems, kube_warnings = kubeconfig_problems(loaded, env_name)
+    problems.extend(kube_problems)
     from cockpit.tui.themes import ThemeCatalog
 
     catalog = ThemeCatalog.load(loaded)
@@ -165,6 +167,7 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
         for index, metric in enumerate(environment.metrics)
         if metric.suggested
     ]
+    warnings += kube_warnings
     for other in loaded.model.environments:
         if other != env_name:
             warnings.extend(loaded.secret_problems(other))
@@ -176,6 +179,25 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
         f"has {len(items)} items in {sum(1 for _ in checklist.all_sections())} sections, "
         f"{len(bindings)} bound to checks; theme {loaded.model.theme!r}"
     )
+
+
+def kubeconfig_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str], list[str]]:
+    """Each cluster's context must be in the kubeconfig kubectl would read for it. No kubeconfig
+    at all is only a warning: this may be a machine without the cluster's credentials (CI)."""
+    from cockpit.kubeconfig import KubeconfigMissing, context_problem
+
+    problems: list[str] = []
+    warnings: list[str] = []
+    for index, cluster in enumerate(loaded.model.environments[env_name].clusters):
+        problem = context_problem(cluster, loaded)
+        if problem is not None:
+            where = f"environments.{env_name}.clusters[{index}]"
+            hint = f" ({problem.hint})" if problem.hint else ""
+            missing = isinstance(problem, KubeconfigMissing)
+            (warnings if missing else problems).append(
+                f"{loaded.path}: {where}: {problem.message}{hint}"
+            )
+    return problems, warnings
 
 
 def check_secret_problems(
