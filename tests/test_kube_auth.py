@@ -245,3 +245,76 @@ def _cluster_config():
     from cockpit.config import ClusterConfig
 
     return ClusterConfig(name="c", namespace=NS, deployments=["web"])
+
+
+def _status_config(tmp_path, port):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "dead",
+                "clusters": [{"name": "dead", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [
+                    {"name": "dead", "context": {"cluster": "dead", "user": "u", "namespace": NS}}
+                ],
+            }
+        )
+    )
+    config_with(tmp_path, kubeconfig, ["web"])  # writes cockpit.toml and checks it loads
+    return tmp_path / "cockpit.toml"
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_status_against_a_refusing_cluster_ends_its_watcher_threads(tmp_path):
+    import threading
+
+    from click.testing import CliRunner
+
+    from cockpit.cli import cli
+
+    config = _status_config(tmp_path, _free_port())
+    result = CliRunner().invoke(cli, ["status", "-c", str(config), "--wait", "3"])
+    assert result.exit_code == 0, result.output
+    assert "connection refused" in result.output
+    left = [t.name for t in threading.enumerate() if t.name.startswith("kube-") and t.is_alive()]
+    assert left == []  # stopped and joined before status returns: nothing runs at shutdown
+
+
+def test_status_against_a_silent_cluster_exits_cleanly(tmp_path):
+    """A server that accepts and never answers keeps a request blocked past the join: the
+    process still ends with its code and its whole output, never an abort (134)."""
+    import socket
+    import subprocess
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    try:
+        config = _status_config(tmp_path, server.getsockname()[1])
+        started = time.monotonic()
+        done = subprocess.run(
+            [
+                *(sys.executable, "-c", "from cockpit.cli import main; main()"),
+                *("status", "-c", str(config), "--wait", "1"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        server.close()
+    assert done.returncode == 0, done.stderr
+    assert "verdict: PENDING" in done.stdout
+    assert "Fatal Python error" not in done.stderr
+    assert time.monotonic() - started < 30  # not the client's 60 s read timeout

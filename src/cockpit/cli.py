@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import difflib
 import json
@@ -373,7 +374,7 @@ def status(
     except KeyboardInterrupt:
         pass
     finally:
-        board.stop()
+        _stop_board(board)
 
 
 def _has_metrics(session: GoLiveSession) -> bool:
@@ -541,7 +542,7 @@ def gate(
                 break
             board.wait_change(pause)
     finally:
-        board.stop()
+        _stop_board(board)
     states = board.metrics()
     if as_json:
         click.echo(
@@ -947,9 +948,43 @@ def audit_show(ctx: click.Context, config: str | None, env: str | None, tail: in
         )
 
 
+BOARD_JOIN_SECONDS = 3.0
+_UNSETTLED: list[Any] = []  # boards whose threads outlived stop() and the join
+
+
+def _stop_board(board: Any) -> None:
+    board.stop()
+    if not board.join(BOARD_JOIN_SECONDS):
+        _UNSETTLED.append(board)
+
+
+def _leave_now(code: object) -> None:
+    """Exit without the interpreter's shutdown, which a watcher thread still blocked in a
+    request to a silent server could make abort (134): output flushed, exit handlers run (the
+    pinned kubeconfigs removed), then the process ends with its code."""
+    if isinstance(code, str):
+        click.echo(code, err=True)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    atexit._run_exitfuncs()
+    os._exit(code if isinstance(code, int) else (0 if code is None else 1))
+
+
 def main() -> None:
     """Entry point: operator errors exit 2 with a message; bugs leave a crash file, not a
     traceback on the operator's screen."""
+    try:
+        _main()
+    except SystemExit as exc:
+        if _UNSETTLED:
+            _leave_now(exc.code)
+        raise
+    if _UNSETTLED:
+        _leave_now(0)
+
+
+def _main() -> None:
     try:
         result = cli.main(standalone_mode=False)
     except CockpitError as exc:

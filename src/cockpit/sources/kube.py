@@ -323,6 +323,14 @@ class ClusterWatcher:
             with contextlib.suppress(Exception):
                 response.shutdown()  # interrupts the read blocked in the watch thread
 
+    def join(self, timeout: float) -> bool:
+        """Wait (at most timeout seconds) for the threads to end after stop(); True if they
+        did. A thread blocked in a request to a server that does not answer may not."""
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)
+
     # --- threads ----------------------------------------------------------------------------------
 
     def _api(self, kind: str) -> tuple[Any, Callable[..., Any]]:
@@ -620,6 +628,10 @@ class DeploymentActions:
             raise KubeError(exc.message, exc.hint) from exc
         return client.AppsV1Api(self._client), client.AuthorizationV1Api(self._client)
 
+    def _refused(self, exc: Any) -> None:
+        if getattr(exc, "status", None) == 401:
+            self.client.unauthorized(self._client)  # next time: a new credential
+
     def fetch(self, name: str) -> tuple[JSON, list[JSON]]:
         from kubernetes.client.exceptions import ApiException
 
@@ -630,6 +642,7 @@ class DeploymentActions:
                 self._client, namespace, name, (5, 20), with_pods=False
             )
         except ApiException as exc:
+            self._refused(exc)
             raise KubeError(
                 f"{self.cluster.name}/{namespace}/{name}: {describe_api_error(exc)}"
             ) from exc
@@ -692,6 +705,7 @@ class DeploymentActions:
                 _request_timeout=(5, 30),
             )
         except ApiException as exc:
+            self._refused(exc)
             if exc.status in (409, 422) and self._changed_since(plan):
                 raise RollbackConflict(
                     f"{plan.deployment} changed since this rollback was previewed (its spec "
@@ -729,6 +743,7 @@ class DeploymentActions:
                 _request_timeout=(5, 30),
             )
         except ApiException as exc:
+            self._refused(exc)
             verb = "pause" if paused else "resume"
             raise KubeError(f"{verb} of {name} refused: {describe_api_error(exc)}") from exc
         except Exception as exc:
