@@ -136,6 +136,9 @@ def test_a_failing_exec_plugin_is_stated_run_once_and_recovered_from(
         watcher.stop()
     assert back.deployments[0].verdict.state == "complete"
     assert "aws sso login" not in capfd.readouterr().err  # nothing drawn over the TUI
+    ran = runs(tmp_path)
+    DeploymentActions(config, loaded).fetch("sso-web")  # a rollback's preview
+    assert runs(tmp_path) == ran  # shares the watchers' credential: no plugin run of its own
 
 
 def test_a_plugin_token_without_expiry_is_renewed_after_a_401(cluster, tmp_path, quick_retries):

@@ -42,7 +42,7 @@ from cockpit.rollout import (
     revision_of,
     rollout_status,
 )
-from cockpit.sources.kube_auth import ClusterClient, CredentialError, build_client
+from cockpit.sources.kube_auth import ClusterClient, CredentialError, shared_client
 
 WATCH_SECONDS = 240
 # Kinds without which the rollout cannot be judged; the others (events) only add detail, so
@@ -81,9 +81,10 @@ class RollbackConflict(KubeError):
 
 
 def api_client(cluster: ClusterConfig, loaded: LoadedConfig) -> Any:
-    """A new ApiClient for one configured cluster (its credential plugin run, if any)."""
+    """The ApiClient of one configured cluster, shared in the process (its credential plugin
+    run when there is no valid credential yet)."""
     try:
-        return build_client(cluster, loaded).api
+        return shared_client(cluster, loaded).get()
     except CredentialError as exc:
         raise KubeError(exc.message, exc.hint) from exc
 
@@ -300,7 +301,13 @@ class ClusterWatcher:
         self._threads: list[threading.Thread] = []
         self._watches: list[Any] = []
         self.requests: dict[str, int] = {"list": 0, "watch": 0}
-        self.client = ClusterClient(cluster, loaded)
+        self._shared: ClusterClient | None = None
+
+    @property
+    def client(self) -> ClusterClient:
+        if self._shared is None:
+            self._shared = shared_client(self.cluster, self.loaded)
+        return self._shared
 
     def start(self) -> None:
         for kind in self.KINDS:
@@ -616,7 +623,7 @@ class DeploymentActions:
     def __init__(self, cluster: ClusterConfig, loaded: LoadedConfig) -> None:
         self.cluster = cluster
         self.loaded = loaded
-        self.client = ClusterClient(cluster, loaded)
+        self.client = shared_client(cluster, loaded)
         self._client: Any = None
 
     def _apis(self) -> tuple[Any, Any]:

@@ -295,3 +295,36 @@ class ClusterClient:
         """Forget a failure (the operator says they logged in): the next get() tries again."""
         with self._lock:
             self._failed = None
+
+
+_shared_lock = threading.Lock()
+_shared: dict[tuple[str, ...], ClusterClient] = {}
+
+
+def shared_client(cluster: ClusterConfig, loaded: LoadedConfig) -> ClusterClient:
+    """The process's one ClusterClient for this cluster: the watchers, the rollback actions
+    and the checks share its credential, so a plugin runs once per refresh for all of them.
+    A kubeconfig edited since (another server, another user) gets a client of its own."""
+    from cockpit.kubeconfig import source_paths
+
+    sources = [] if cluster.in_cluster else source_paths(cluster, loaded)
+    key = (
+        str(loaded.path),
+        cluster.name,
+        str(cluster.context),
+        str(cluster.kubeconfig),
+        str(cluster.in_cluster),
+        *(f"{p}@{_mtime(p)}" for p in sources),
+    )
+    with _shared_lock:
+        found = _shared.get(key)
+        if found is None:
+            found = _shared[key] = ClusterClient(cluster, loaded)
+        return found
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
