@@ -322,3 +322,65 @@ def test_status_against_a_silent_cluster_exits_cleanly(tmp_path):
     assert "verdict: PENDING" in done.stdout
     assert "Fatal Python error" not in done.stderr
     assert time.monotonic() - started < 30  # not the client's 60 s read timeout
+
+
+def test_plugin_failures_are_stated_in_words(tmp_path):
+    from cockpit.sources.kube_auth import CredentialError, run_exec_plugin
+
+    spec = {"apiVersion": "client.authentication.k8s.io/v1", "command": "no-such-plugin-xyz"}
+    spec["installHint"] = "brew install no-such-plugin-xyz"
+    with pytest.raises(CredentialError) as missing:
+        run_exec_plugin(spec, "eu", tmp_path)
+    assert "credential plugin 'no-such-plugin-xyz' is not installed" in missing.value.message
+    assert missing.value.hint == "brew install no-such-plugin-xyz"
+    script = tmp_path / "say.py"
+    script.write_text("import sys; print('hello'); sys.stderr.write('\\x1b[31mlogin first\\n')")
+    spec = {"command": sys.executable, "args": [str(script)]}
+    with pytest.raises(CredentialError) as garbage:
+        run_exec_plugin(spec, "eu", tmp_path)
+    text = garbage.value.message
+    assert "did not print an ExecCredential" in text and "login first" in text
+    assert "\x1b" not in text  # the plugin's escape sequences never reach the screen
+    script.write_text("import sys, os; print(os.environ['KUBERNETES_EXEC_INFO']); sys.exit(0)")
+    with pytest.raises(CredentialError):
+        run_exec_plugin(spec, "eu", tmp_path)  # echoes its input: no status, refused
+
+
+def test_a_credential_is_renewed_when_it_expires(monkeypatch):
+    from cockpit.sources.kube_auth import BuiltClient, ClusterClient
+
+    built = []
+
+    def build(cluster, loaded, *, expires):
+        built.append(object())
+        return BuiltClient(built[-1], expires)
+
+    client = ClusterClient(_cluster_config(), None)
+    monkeypatch.setattr(kube_auth, "build_client", lambda c, lo: build(c, lo, expires=None))
+    first = client.get()
+    assert client.get() is first and len(built) == 1  # no expiry: kept until a 401
+    client.unauthorized(object())  # a 401 of some other, older client: nothing to renew
+    assert client.get() is first
+    client.unauthorized(first)
+    assert client.get() is not first and len(built) == 2
+    monkeypatch.setattr(
+        kube_auth, "build_client", lambda c, lo: build(c, lo, expires=time.monotonic() - 1)
+    )
+    client.unauthorized(built[-1])
+    client.get()
+    client.get()
+    assert len(built) == 4  # expired at once: each get() renews it
+
+
+def test_in_cluster_takes_the_service_accounts_namespace(tmp_path, monkeypatch):
+    from cockpit import kubeconfig
+
+    (tmp_path / "namespace").write_text("shop-prod\n")
+    monkeypatch.setattr(kubeconfig, "SERVICE_ACCOUNT_NAMESPACE", tmp_path / "namespace")
+    (tmp_path / "runbook.md").write_text("## S\n- [ ] x\n")
+    path = tmp_path / "cockpit.toml"
+    path.write_text(
+        'checklist = "runbook.md"\n[environments.p]\n[[environments.p.clusters]]\n'
+        'name = "here"\nin_cluster = true\n'
+    )
+    assert load_config(path).model.environments["p"].clusters[0].namespace == "shop-prod"
