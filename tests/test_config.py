@@ -220,3 +220,107 @@ def test_every_config_key_is_documented():
             if f"`{key}`" not in doc:
                 missing.append(f"{kind}.{key}")
     assert missing == []
+
+
+KUBECONFIG_TWO_CONTEXTS = """\
+apiVersion: v1
+kind: Config
+current-context: shop-ctx
+clusters:
+- name: k
+  cluster: {server: "https://127.0.0.1:1"}
+users:
+- name: u
+  user: {token: t}
+contexts:
+- name: shop-ctx
+  context: {cluster: k, user: u, namespace: shop}
+- name: bare-ctx
+  context: {cluster: k, user: u}
+"""
+
+
+def test_a_cluster_without_namespace_gets_its_contexts_as_kubectl(write_config, tmp_path):
+    (tmp_path / "kube.yaml").write_text(KUBECONFIG_TWO_CONTEXTS)
+    path = write_config(
+        BASE_CONFIG
+        + """
+[[environments.production.clusters]]
+name = "named"
+kubeconfig = "kube.yaml"
+context = "shop-ctx"
+[[environments.production.clusters]]
+name = "current"
+kubeconfig = "kube.yaml"
+[[environments.production.clusters]]
+name = "bare"
+kubeconfig = "kube.yaml"
+context = "bare-ctx"
+[[environments.production.clusters]]
+name = "given"
+kubeconfig = "kube.yaml"
+context = "shop-ctx"
+namespace = "other"
+"""
+    )
+    clusters = load_config(path).environment("production").clusters
+    assert [(c.name, c.namespace) for c in clusters] == [
+        ("named", "shop"),
+        ("current", "shop"),  # the current-context's namespace
+        ("bare", "default"),
+        ("given", "other"),
+    ]
+
+
+def test_validate_refuses_a_context_missing_from_the_kubeconfig(write_config, tmp_path):
+    (tmp_path / "kube.yaml").write_text(KUBECONFIG_TWO_CONTEXTS)
+    path = write_config(
+        BASE_CONFIG
+        + """
+[[environments.production.clusters]]
+name = "prod"
+kubeconfig = "kube.yaml"
+context = "shop-ctz"
+"""
+    )
+    runner = CliRunner()
+    result = runner.invoke(cli, ["validate", "--config", str(path), "--env", "production"])
+    assert result.exit_code == 2, result.output
+    assert "environments.production.clusters[0]: cluster 'prod': context 'shop-ctz'" in (
+        result.output
+    )
+    assert "contexts there: shop-ctx, bare-ctx" in result.output
+    assert "Traceback" not in result.output
+    path.write_text(path.read_text().replace("shop-ctz", "shop-ctx"))
+    result = runner.invoke(cli, ["validate", "--config", str(path), "--env", "production"])
+    assert result.exit_code == 0, result.output
+
+
+def test_two_clusters_with_one_name_are_refused_naming_both_lines(write_config):
+    path = write_config(
+        BASE_CONFIG
+        + """
+[[environments.production.clusters]]
+name = "eu"
+namespace = "a"
+[[environments.production.clusters]]
+name = "eu"
+namespace = "b"
+[[environments.staging.clusters]]
+name = "eu"
+"""
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    text = error_text(caught.value)
+    lines = path.read_text().splitlines()
+    first = lines.index('name = "eu"') + 1
+    second = lines.index('name = "eu"', first) + 1
+    assert (
+        f"{path}:{second}: environments.production.clusters[1].name: cluster name 'eu' is "
+        f"already used by environments.production.clusters[0] ({path}:{first})"
+    ) in text
+    assert "environments.staging" not in text  # the same name in another environment is fine
+    runner = CliRunner()
+    result = runner.invoke(cli, ["validate", "--config", str(path), "--env", "production"])
+    assert result.exit_code == 2 and "already used by" in result.output

@@ -313,6 +313,59 @@ def test_crash_loop_is_flagged_within_two_restarts(cluster, tmp_path):
     assert view.failing
 
 
+def test_a_cluster_without_namespace_watches_the_contexts_namespace(cluster, tmp_path):
+    """The rehearsal's kubeconfig context names namespace shop; kubectl uses it, so must we."""
+    cluster.create_deployment("ctxns", "shop/ctxns:1", namespace=NS, replicas=1)
+    wait_rolled_out(cluster, "ctxns")
+    path = config_for(tmp_path, cluster, ["ctxns"])
+    path.write_text(path.read_text().replace(f'namespace = "{NS}"\n', ""))
+    loaded = load_config(path)
+    config = loaded.model.environments["rehearsal"].clusters[0]
+    assert config.namespace == NS
+    said = subprocess.run(  # no -n: kubectl takes the context's namespace
+        [
+            *(KUBECTL, "--kubeconfig", str(cluster.kubeconfig), "--context", "rehearsal"),
+            *("rollout", "status", "deployment/ctxns", "--timeout=5s"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    snapshots = []
+    watcher = ClusterWatcher(config, loaded, snapshots.append)
+    watcher.start()
+    try:
+        seen = wait_snapshot(snapshots, lambda s: s.synced and s.deployments[0].found)
+    finally:
+        watcher.stop()
+    assert seen.namespace == NS
+    assert seen.deployments[0].verdict.message in said.stdout
+
+
+def test_unschedulable_pod_is_flagged_with_the_schedulers_reason(cluster, tmp_path):
+    cluster.create_deployment("picky", "shop/picky:1", namespace=NS, replicas=1)
+    wait_rolled_out(cluster, "picky")
+    loaded = load_config(config_for(tmp_path, cluster, ["picky"]))
+    snapshots = []
+    watcher = ClusterWatcher(
+        loaded.model.environments["rehearsal"].clusters[0], loaded, snapshots.append
+    )
+    watcher.start()
+    try:
+        wait_snapshot(snapshots, lambda s: s.synced)
+        assert not snapshots[-1].deployments[0].trouble
+        patch = '{"spec":{"template":{"spec":{"nodeSelector":{"disk":"ssd"}}}}}'
+        kubectl(cluster, "patch", "deployment/picky", "-p", patch)
+        flagged = wait_snapshot(snapshots, lambda s: bool(s.deployments[0].trouble))
+    finally:
+        watcher.stop()
+    trouble = flagged.deployments[0].trouble[0]
+    assert trouble.reason == "Unschedulable"
+    assert "didn't match Pod's node affinity/selector" in trouble.detail
+    assert flagged.deployments[0].failing
+
+
 def test_api_stopped_mid_watch_goes_stale_then_recovers(tmp_path):
     running = RehearsalCluster(tmp_path / "c", timing=Timing(ready_after=0.2, tick=0.05)).start()
     running.kubeconfig = running.write_kubeconfig(tmp_path / "kubeconfig", NS)

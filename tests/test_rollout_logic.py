@@ -172,22 +172,50 @@ def test_undo_patch_is_kubectls_with_a_precondition():
     assert [op["op"] for op in undo_patch(dep, target)] == ["replace", "replace"]
 
 
-def pod(name, rs_uid, *, waiting=None, restarts=0, ready=False, age_seconds=10, last=None):
-    created = (datetime.now(UTC) - timedelta(seconds=age_seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+def stamp(seconds_ago, now=None):
+    when = (now or datetime.now(UTC)) - timedelta(seconds=seconds_ago)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pod(
+    name,
+    rs_uid,
+    *,
+    waiting=None,
+    restarts=0,
+    ready=False,
+    age_seconds=10,
+    last=None,
+    last_ago=None,
+    exit_code=None,
+    init=None,
+    conditions=None,
+    phase="Running",
+):
     state = {"waiting": {"reason": waiting}} if waiting else {"running": {}}
     status = {"name": "app", "restartCount": restarts, "state": state}
     if last:
         status["lastState"] = {"terminated": {"reason": last}}
+        if last_ago is not None:
+            status["lastState"]["terminated"]["finishedAt"] = stamp(last_ago)
+        if exit_code is not None:
+            status["lastState"]["terminated"]["exitCode"] = exit_code
+    body = {
+        "phase": phase,
+        "containerStatuses": [status],
+        "conditions": conditions
+        if conditions is not None
+        else [{"type": "Ready", "status": "True" if ready else "False"}],
+    }
+    if init is not None:
+        body["initContainerStatuses"] = [init]
     return {
         "metadata": {
             "name": name,
-            "creationTimestamp": created,
+            "creationTimestamp": stamp(age_seconds),
             "ownerReferences": [{"uid": rs_uid}],
         },
-        "status": {
-            "containerStatuses": [status],
-            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-        },
+        "status": body,
     }
 
 
@@ -196,7 +224,7 @@ def test_pod_trouble_of_the_new_replicaset_only():
     pods = [
         pod("a", "uid-web-2", waiting="CrashLoopBackOff", restarts=1),
         pod("b", "uid-web-2", waiting="ImagePullBackOff"),
-        pod("c", "uid-web-2", restarts=2, ready=True, last="OOMKilled"),
+        pod("c", "uid-web-2", restarts=2, ready=True, last="Error", last_ago=30, exit_code=1),
         pod("d", "uid-web-2", age_seconds=900),
         pod("e", "uid-web-2", ready=True),
         pod("old", "uid-web-1", waiting="CrashLoopBackOff", restarts=9),
@@ -205,9 +233,101 @@ def test_pod_trouble_of_the_new_replicaset_only():
     assert set(found) == {"a", "b", "c", "d"}
     assert found["a"].reason == "CrashLoopBackOff" and found["a"].restarts == 1
     assert found["b"].reason == "ImagePullBackOff"
-    assert found["c"].reason == "Restarting" and "OOMKilled" in found["c"].detail
+    assert found["c"].reason == "Restarting" and "last: Error, exit code 1" in found["c"].detail
     assert found["d"].reason == "NotReady"
     assert pod_trouble(pods, None) == []
+
+
+def test_old_restarts_of_a_ready_pod_are_not_trouble():
+    """Restarts count while recent: the window's edge, and a Ready pod without timestamps."""
+    new = replicaset("web-2", 2, "web:2")
+    window = 600
+
+    def judged(**kw):
+        return pod_trouble([pod("p", "uid-web-2", **kw)], new, restart_window=window)
+
+    assert judged(restarts=2, ready=True, last="Error", last_ago=window + 5, age_seconds=9000) == []
+    assert [
+        t.reason for t in judged(restarts=2, ready=True, last="Error", last_ago=window - 5)
+    ] == ["Restarting"]
+    # one recent restart is under the limit; two are not
+    assert judged(restarts=1, ready=False, last="Error", last_ago=5) == []
+    assert judged(restarts=2, ready=False, last="Error", last_ago=5)[0].restarts == 2
+    # no time known: a Ready pod keeps kubectl's verdict, a pod that is not Ready does not
+    assert judged(restarts=3, ready=True, last="Error") == []
+    assert judged(restarts=3, ready=False, last="Error")[0].reason == "Restarting"
+
+
+def test_oom_killed_is_named_with_its_exit_code():
+    new = replicaset("web-2", 2, "web:2")
+    found = pod_trouble(
+        [pod("p", "uid-web-2", restarts=2, last="OOMKilled", last_ago=20, exit_code=137)], new
+    )
+    assert found[0].reason == "OOMKilled"
+    assert "OOMKilled, exit code 137" in found[0].detail and "2 restarts" in found[0].detail
+    crash = pod_trouble(
+        [
+            pod(
+                "q",
+                "uid-web-2",
+                waiting="CrashLoopBackOff",
+                restarts=4,
+                last="OOMKilled",
+                last_ago=20,
+                exit_code=137,
+            )
+        ],
+        new,
+    )
+    assert crash[0].reason == "CrashLoopBackOff" and "OOMKilled, exit code 137" in crash[0].detail
+
+
+def test_init_container_trouble_is_flagged():
+    new = replicaset("web-2", 2, "web:2")
+    looping = {
+        "name": "migrate",
+        "restartCount": 3,
+        "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}},
+        "lastState": {"terminated": {"reason": "Error", "exitCode": 2}},
+    }
+    found = pod_trouble(
+        [pod("p", "uid-web-2", waiting="PodInitializing", phase="Pending", init=looping)], new
+    )
+    assert found[0].reason == "Init:CrashLoopBackOff"
+    assert "init container migrate" in found[0].detail and "exit code 2" in found[0].detail
+    assert found[0].restarts == 3
+    pulling = {
+        "name": "migrate",
+        "restartCount": 0,
+        "state": {"waiting": {"reason": "ErrImagePull"}},
+    }
+    found = pod_trouble([pod("p", "uid-web-2", init=pulling)], new)
+    assert found[0].reason == "Init:ErrImagePull"
+    # an init container restarting (between back-offs) counts towards the restart limit
+    restarting = {
+        "name": "migrate",
+        "restartCount": 2,
+        "state": {"running": {}},
+        "lastState": {"terminated": {"reason": "Error", "exitCode": 1, "finishedAt": stamp(3)}},
+    }
+    found = pod_trouble([pod("p", "uid-web-2", init=restarting)], new)
+    assert found[0].reason == "Init:Restarting"
+
+
+def test_unschedulable_pod_is_flagged_with_the_schedulers_message():
+    new = replicaset("web-2", 2, "web:2")
+    message = "0/3 nodes are available: 3 Insufficient cpu."
+    scheduled_false = [
+        {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}
+    ]
+    found = pod_trouble([pod("p", "uid-web-2", phase="Pending", conditions=scheduled_false)], new)
+    assert [(t.reason, t.detail) for t in found] == [("Unschedulable", message)]
+    # merely not scheduled yet (no reason) is not trouble, and neither is a pod going away
+    waiting = [{"type": "PodScheduled", "status": "False"}]
+    assert pod_trouble([pod("p", "uid-web-2", phase="Pending", conditions=waiting)], new) == []
+    leaving = pod("p", "uid-web-2", phase="Pending", conditions=scheduled_false)
+    leaving["metadata"]["deletionTimestamp"] = stamp(1)
+    assert pod_trouble([leaving], new) == []
 
 
 def test_history_rows():

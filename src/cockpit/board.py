@@ -129,6 +129,14 @@ class LiveBoard:
         if self.error_watcher is not None:
             self.error_watcher.stop()
 
+    def join(self, timeout: float) -> bool:
+        """After stop(): wait for the cluster watchers' threads; True when all have ended.
+
+        A daemon thread still inside the client's TLS or socket code when the interpreter
+        shuts down can make it abort (exit 134): the headless commands wait here first."""
+        deadline = time.monotonic() + timeout
+        return all(w.join(max(0.0, deadline - time.monotonic())) for w in self.watchers)
+
     def analysis_started(self) -> datetime | None:
         """Where measurements count from: the current run's start; without clusters to
         follow, the go-live or the latest `release start` or rollback."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import difflib
 import json
@@ -149,6 +150,8 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
     bindings = bind_checks(loaded, checklist, env_name)
     problems = loaded.secret_problems(env_name)
     problems.extend(check_secret_problems(loaded, env_name, bindings))
+    kube_problems, kube_warnings = kubeconfig_problems(loaded, env_name)
+    problems.extend(kube_problems)
     from cockpit.tui.themes import ThemeCatalog
 
     catalog = ThemeCatalog.load(loaded)
@@ -177,6 +180,7 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
         for index, metric in enumerate(environment.metrics)
         if metric.suggested
     ]
+    warnings += kube_warnings
     for other in loaded.model.environments:
         if other != env_name:
             warnings.extend(loaded.secret_problems(other))
@@ -188,6 +192,25 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
         f"has {len(items)} items in {sum(1 for _ in checklist.all_sections())} sections, "
         f"{len(bindings)} bound to checks; theme {loaded.model.theme!r}"
     )
+
+
+def kubeconfig_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str], list[str]]:
+    """Each cluster's context must be in the kubeconfig kubectl would read for it. No kubeconfig
+    at all is only a warning: this may be a machine without the cluster's credentials (CI)."""
+    from cockpit.kubeconfig import KubeconfigMissing, context_problem
+
+    problems: list[str] = []
+    warnings: list[str] = []
+    for index, cluster in enumerate(loaded.model.environments[env_name].clusters):
+        problem = context_problem(cluster, loaded)
+        if problem is not None:
+            where = f"environments.{env_name}.clusters[{index}]"
+            hint = f" ({problem.hint})" if problem.hint else ""
+            missing = isinstance(problem, KubeconfigMissing)
+            (warnings if missing else problems).append(
+                f"{loaded.path}: {where}: {problem.message}{hint}"
+            )
+    return problems, warnings
 
 
 def check_secret_problems(
@@ -361,7 +384,7 @@ def status(
     except KeyboardInterrupt:
         pass
     finally:
-        board.stop()
+        _stop_board(board)
 
 
 def _has_metrics(session: GoLiveSession) -> bool:
@@ -529,7 +552,7 @@ def gate(
                 break
             board.wait_change(pause)
     finally:
-        board.stop()
+        _stop_board(board)
     states = board.metrics()
     if as_json:
         echo(
@@ -978,9 +1001,43 @@ def audit_show(ctx: click.Context, config: str | None, env: str | None, tail: in
         )
 
 
+BOARD_JOIN_SECONDS = 3.0
+_UNSETTLED: list[Any] = []  # boards whose threads outlived stop() and the join
+
+
+def _stop_board(board: Any) -> None:
+    board.stop()
+    if not board.join(BOARD_JOIN_SECONDS):
+        _UNSETTLED.append(board)
+
+
+def _leave_now(code: object) -> None:
+    """Exit without the interpreter's shutdown, which a watcher thread still blocked in a
+    request to a silent server could make abort (134): output flushed, exit handlers run (the
+    pinned kubeconfigs removed), then the process ends with its code."""
+    if isinstance(code, str):
+        click.echo(code, err=True)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    atexit._run_exitfuncs()
+    os._exit(code if isinstance(code, int) else (0 if code is None else 1))
+
+
 def main() -> None:
     """Entry point: operator errors exit 2 with a message; bugs leave a crash file, not a
     traceback on the operator's screen."""
+    try:
+        _main()
+    except SystemExit as exc:
+        if _UNSETTLED:
+            _leave_now(exc.code)
+        raise
+    if _UNSETTLED:
+        _leave_now(0)
+
+
+def _main() -> None:
     try:
         result = cli.main(standalone_mode=False)
     except CockpitError as exc:

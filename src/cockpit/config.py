@@ -120,7 +120,11 @@ class ClusterConfig(_Strict):
     in_cluster: bool = Field(
         default=False, description="Use the pod's service account instead of a kubeconfig."
     )
-    namespace: str = Field(default="default", description="Namespace of the deployments.")
+    namespace: str = Field(
+        default="default",
+        description="Namespace of the deployments; default: the kubeconfig context's namespace "
+        "(the service account's in a pod), else default, as kubectl.",
+    )
     deployments: list[str] = Field(
         default_factory=list, description="Deployments to watch and roll back."
     )
@@ -586,7 +590,60 @@ def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
             "each check type's keys are listed in docs/CONFIG.md",
             details=check_problems,
         )
-    return LoadedConfig(path=config_path, model=model)
+    duplicates = _duplicate_cluster_problems(config_path, TomlLocator(text), model)
+    if duplicates:
+        count = len(duplicates)
+        raise ConfigError(
+            f"{config_path}: {count} cluster name{'s' if count != 1 else ''} used twice",
+            "give each cluster of an environment its own name (the rollout pane, status and "
+            "rollback know clusters by name)",
+            details=duplicates,
+        )
+    return _with_context_namespaces(LoadedConfig(path=config_path, model=model))
+
+
+def _duplicate_cluster_problems(path: Path, locator: TomlLocator, model: Config) -> list[str]:
+    problems = []
+    for env_name, environment in model.environments.items():
+        first: dict[str, int] = {}
+        for index, cluster in enumerate(environment.clusters):
+            if cluster.name not in first:
+                first[cluster.name] = index
+                continue
+            earlier = ("environments", env_name, "clusters", first[cluster.name], "name")
+            line = locator.line_of(earlier)
+            where = f"{path}:{line}" if line else str(path)
+            err = {
+                "loc": ("environments", env_name, "clusters", index, "name"),
+                "type": "value_error",
+                "msg": f"cluster name {cluster.name!r} is already used by "
+                f"{_dotted(earlier[:-1])} ({where})",
+            }
+            problems.append(_describe(path, locator, err))
+    return problems
+
+
+def _with_context_namespaces(loaded: LoadedConfig) -> LoadedConfig:
+    """Clusters without a namespace get the one kubectl would use: their context's."""
+    from cockpit.kubeconfig import context_namespace
+
+    environments = {}
+    changed = False
+    for env_name, environment in loaded.model.environments.items():
+        clusters = []
+        for given in environment.clusters:
+            cluster = given
+            if "namespace" not in given.model_fields_set:
+                namespace = context_namespace(given, loaded)
+                if namespace and namespace != given.namespace:
+                    cluster = given.model_copy(update={"namespace": namespace})
+                    changed = True
+            clusters.append(cluster)
+        environments[env_name] = environment.model_copy(update={"clusters": clusters})
+    if not changed:
+        return loaded
+    model = loaded.model.model_copy(update={"environments": environments})
+    return LoadedConfig(path=loaded.path, model=model)
 
 
 def _check_binding_problems(path: Path, locator: TomlLocator, model: Config) -> list[str]:

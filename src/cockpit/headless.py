@@ -14,7 +14,9 @@ from cockpit.sources.kube import ClusterSnapshot, DeploymentView
 def _verdict(view: DeploymentView) -> str:
     if view.trouble:
         return "failing"
-    return view.verdict.state if view.found else "missing"
+    if not view.found:
+        return "unknown" if view.unknown else "missing"
+    return view.verdict.state
 
 
 def rollout_json(snapshots: list[ClusterSnapshot]) -> list[dict[str, Any]]:

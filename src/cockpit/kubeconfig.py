@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +60,33 @@ def _read(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def pinned_config(cluster: ClusterConfig, loaded: LoadedConfig) -> dict[str, Any]:
-    """The one-context kubeconfig for this cluster, merged as kubectl merges: for each name,
-    the first file that defines it wins, and so does the first current-context."""
+@dataclass(frozen=True)
+class MergedKubeconfig:
+    """The kubeconfig files kubectl would read for a cluster, merged as kubectl merges them:
+    for each name, the first file that defines it wins, and so does the first current-context."""
+
+    paths: tuple[Path, ...]
+    found: bool
+    current: str | None
+    entries: dict[str, dict[str, tuple[dict[str, Any], Path]]]
+
+    @property
+    def where(self) -> str:
+        return ", ".join(str(p) for p in self.paths)
+
+    @property
+    def contexts(self) -> list[str]:
+        return list(self.entries["contexts"])
+
+    def context(self, name: str | None) -> dict[str, Any] | None:
+        """The named context's body, or None when there is no context of that name."""
+        if not name or name not in self.entries["contexts"]:
+            return None
+        body = self.entries["contexts"][name][0].get("context")
+        return dict(body) if isinstance(body, dict) else {}
+
+
+def merged_kubeconfig(cluster: ClusterConfig, loaded: LoadedConfig) -> MergedKubeconfig:
     paths = source_paths(cluster, loaded)
     entries: dict[str, dict[str, tuple[dict[str, Any], Path]]] = {
         "clusters": {},
@@ -81,21 +106,66 @@ def pinned_config(cluster: ClusterConfig, loaded: LoadedConfig) -> dict[str, Any
             for entry in data.get(kind) or []:
                 if isinstance(entry, dict) and entry.get("name") and entry["name"] not in named:
                     named[str(entry["name"])] = (entry, path)
-    where = ", ".join(str(p) for p in paths)
-    if not found:
-        raise CockpitError(
-            f"cluster {cluster.name!r}: no kubeconfig found ({where})",
+    return MergedKubeconfig(tuple(paths), found, current, entries)
+
+
+class KubeconfigMissing(CockpitError):
+    """None of the kubeconfig files kubectl would read exists (on this machine, at least)."""
+
+
+def context_problem(cluster: ClusterConfig, loaded: LoadedConfig) -> CockpitError | None:
+    """Why kubectl could not use this cluster's context (no file, no such context), or None."""
+    if cluster.in_cluster:
+        return None
+    try:
+        merged = merged_kubeconfig(cluster, loaded)
+    except CockpitError as exc:
+        return exc
+    if not merged.found:
+        return KubeconfigMissing(
+            f"cluster {cluster.name!r}: no kubeconfig found ({merged.where})",
             "set kubeconfig for this cluster in the config, or KUBECONFIG",
         )
-    name = cluster.context or current
-    if not name or name not in entries["contexts"]:
-        known = ", ".join(entries["contexts"]) or "none"
-        raise CockpitError(
-            f"cluster {cluster.name!r}: context {name!r} is not in {where}",
+    name = cluster.context or merged.current
+    if merged.context(name) is None:
+        known = ", ".join(merged.contexts) or "none"
+        what = f"context {name!r} is not in" if name else "no context named, and none current in"
+        return CockpitError(
+            f"cluster {cluster.name!r}: {what} {merged.where}",
             f"contexts there: {known}; set context for this cluster in the config",
         )
-    context_entry, _ = entries["contexts"][name]
-    context = dict(context_entry.get("context") or {})
+    return None
+
+
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def context_namespace(cluster: ClusterConfig, loaded: LoadedConfig) -> str | None:
+    """The namespace kubectl would use for this cluster when none is given: the context's (or,
+    inside a pod, the service account's); None when there is none or it cannot be read."""
+    if cluster.in_cluster:
+        try:
+            return SERVICE_ACCOUNT_NAMESPACE.read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None
+    try:
+        merged = merged_kubeconfig(cluster, loaded)
+    except CockpitError:
+        return None  # validate and the connection report the broken file
+    context = merged.context(cluster.context or merged.current) or {}
+    namespace = context.get("namespace")
+    return namespace if isinstance(namespace, str) and namespace else None
+
+
+def pinned_config(cluster: ClusterConfig, loaded: LoadedConfig) -> dict[str, Any]:
+    """The one-context kubeconfig for this cluster, from the files merged as kubectl does."""
+    problem = context_problem(cluster, loaded)
+    if problem is not None:
+        raise problem
+    merged = merged_kubeconfig(cluster, loaded)
+    name = cluster.context or merged.current
+    assert name is not None  # context_problem said it names a context
+    context = merged.context(name) or {}
     context["namespace"] = cluster.namespace
     pinned: dict[str, Any] = {
         "apiVersion": "v1",
@@ -107,8 +177,8 @@ def pinned_config(cluster: ClusterConfig, loaded: LoadedConfig) -> dict[str, Any
     }
     for kind, key, field in (("clusters", "cluster", "cluster"), ("users", "user", "user")):
         wanted = context.get(key)
-        if wanted and wanted in entries[kind]:
-            entry, path = entries[kind][wanted]
+        if wanted and wanted in merged.entries[kind]:
+            entry, path = merged.entries[kind][wanted]
             pinned[kind].append({"name": wanted, field: _absolute(entry.get(field), path, field)})
     return pinned
 

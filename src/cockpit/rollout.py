@@ -349,6 +349,11 @@ def plan_undo(
 
 # --- pods -----------------------------------------------------------------------------------
 
+# Restarts older than this, of a container that has run since, are history, not trouble: a pod
+# that restarted twice while a dependency came up, and has been Ready since, is healthy.
+RESTART_WINDOW_SECONDS = 600.0
+UNSCHEDULABLE_REASONS = frozenset({"Unschedulable", "FailedScheduling"})
+
 
 @dataclass(frozen=True)
 class PodTrouble:
@@ -361,58 +366,149 @@ class PodTrouble:
         return f"{self.pod}: {self.reason}" + (f" ({self.detail})" if self.detail else "")
 
 
+def _termination(container: JSON) -> str:
+    """'OOMKilled, exit code 137' from the container's last termination, or ''."""
+    last = _d(_d(container, "lastState"), "terminated") or _d(_d(container, "state"), "terminated")
+    if not last:
+        return ""
+    reason = str(last.get("reason") or "terminated")
+    code = last.get("exitCode")
+    return reason + (f", exit code {code}" if isinstance(code, int) else "")
+
+
+def _last_restart(container: JSON) -> datetime | None:
+    """When the container last restarted: its last run's end, else its current run's start."""
+    last = _d(_d(container, "lastState"), "terminated")
+    return parse_time(last.get("finishedAt")) or parse_time(
+        _d(_d(container, "state"), "running").get("startedAt")
+    )
+
+
+def _recent_restarts(container: JSON, pod_ready: bool, window: float, now: datetime) -> int:
+    """The container's restarts, when they belong to the revision and are not long past.
+
+    The kubelet keeps only a lifetime count and the last restart's time, so the count is taken
+    whole when the last restart is recent and dropped when it is old. A revision's pods are
+    created after it started, so their restarts are its own; a rollback that adopts a ReplicaSet
+    whose pods still run brings their old restarts, which the window leaves out.
+    When the time cannot be told, a Ready pod is given the benefit of the doubt (kubectl's
+    verdict still applies) and a pod that is not Ready is not.
+    """
+    restarts = _int(container.get("restartCount"))
+    if restarts <= 0:
+        return 0
+    when = _last_restart(container)
+    if when is None:
+        return 0 if pod_ready else restarts
+    return restarts if (now - when).total_seconds() <= window else 0
+
+
+def _unschedulable(status: JSON) -> JSON | None:
+    if status.get("phase") not in (None, "Pending"):
+        return None
+    for condition in _dicts(status.get("conditions")):
+        if (
+            condition.get("type") == "PodScheduled"
+            and condition.get("status") == "False"
+            and condition.get("reason") in UNSCHEDULABLE_REASONS
+        ):
+            return condition
+    return None
+
+
 def pod_trouble(
     pods: list[JSON],
     replicaset: JSON | None,
     *,
     restart_limit: int = 2,
     not_ready_seconds: float = 300.0,
+    restart_window: float = RESTART_WINDOW_SECONDS,
     now: datetime | None = None,
 ) -> list[PodTrouble]:
-    """What is wrong with the pods of the new ReplicaSet, before any deadline says so."""
+    """What is wrong with the pods of the new ReplicaSet, before any deadline says so.
+
+    Only the new revision's pods are judged, and only on what happened to them lately (within
+    `restart_window`): a crash loop or a
+    pull error in a container or an init container, repeated recent restarts (OOMKilled named
+    as such), a pod the scheduler cannot place, a pod not Ready for too long.
+    """
     if replicaset is None:
         return []
     rs_uid = _d(replicaset, "metadata").get("uid")
     now = now or datetime.now(UTC)
     found: list[PodTrouble] = []
     for pod in pods:
-        refs = _dicts(_d(pod, "metadata").get("ownerReferences"))
+        meta = _d(pod, "metadata")
+        refs = _dicts(meta.get("ownerReferences"))
         if not any(ref.get("uid") == rs_uid for ref in refs):
             continue
-        name = _name(pod)
-        statuses = _dicts(_d(pod, "status").get("containerStatuses"))
-        restarts = sum(_int(s.get("restartCount")) for s in statuses)
-        reported = False
-        for container in statuses:
-            waiting = _d(_d(container, "state"), "waiting")
-            reason = waiting.get("reason")
-            if reason in TROUBLE_REASONS:
-                detail = str(waiting.get("message", ""))[:160]
-                if restarts:
-                    detail = f"{restarts} restarts" + (f"; {detail}" if detail else "")
-                found.append(PodTrouble(name, str(reason), restarts, detail))
-                reported = True
-                break
-        if reported:
-            continue
-        if restarts >= restart_limit:
-            last: JSON = {}
-            for container in statuses:
-                last = _d(_d(container, "lastState"), "terminated") or last
-            why = last.get("reason") or "terminated"
-            found.append(
-                PodTrouble(name, "Restarting", restarts, f"{restarts} restarts; last: {why}")
-            )
-            continue
-        created = parse_time(_d(pod, "metadata").get("creationTimestamp"))
-        ready = any(
-            c.get("type") == "Ready" and c.get("status") == "True"
-            for c in _dicts(_d(pod, "status").get("conditions"))
-        )
-        if not ready and created and (now - created).total_seconds() > not_ready_seconds:
-            age = format_age(created, now)
-            found.append(PodTrouble(name, "NotReady", restarts, f"not ready after {age}"))
+        trouble = _trouble_of(pod, restart_limit, not_ready_seconds, restart_window, now)
+        if trouble is not None:
+            found.append(trouble)
     return found
+
+
+def _trouble_of(
+    pod: JSON,
+    restart_limit: int,
+    not_ready_seconds: float,
+    restart_window: float,
+    now: datetime,
+) -> PodTrouble | None:
+    name = _name(pod)
+    meta = _d(pod, "metadata")
+    status = _d(pod, "status")
+    ready = any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in _dicts(status.get("conditions"))
+    )
+    init = _dicts(status.get("initContainerStatuses"))
+    regular = _dicts(status.get("containerStatuses"))
+    containers = [("Init:", c) for c in init] + [("", c) for c in regular]
+    recent = {id(c): _recent_restarts(c, ready, restart_window, now) for _, c in containers}
+    restarts = sum(recent.values())
+    for prefix, container in containers:
+        waiting = _d(_d(container, "state"), "waiting")
+        reason = waiting.get("reason")
+        if reason not in TROUBLE_REASONS:
+            continue
+        parts = []
+        if prefix:
+            parts.append(f"init container {container.get('name', '?')}")
+        own = _int(container.get("restartCount"))
+        if own:
+            parts.append(f"{own} restarts")
+        if own and (last := _termination(container)):
+            parts.append(f"last: {last}")
+        if message := str(waiting.get("message") or "")[:160]:
+            parts.append(message)
+        return PodTrouble(name, f"{prefix}{reason}", restarts or own, "; ".join(parts))
+    if restarts >= restart_limit:
+        worst = max(containers, key=lambda pc: recent[id(pc[1])])
+        prefix, container = worst
+        last = _termination(container)
+        oom = "OOMKilled" in last
+        when = _last_restart(container)
+        parts = [
+            f"{restarts} restarts" + (f", the last {format_age(when, now)} ago" if when else "")
+        ]
+        if prefix:
+            parts.append(f"init container {container.get('name', '?')}")
+        parts.append(f"last: {last or 'terminated'}")
+        return PodTrouble(
+            name, f"{prefix}{'OOMKilled' if oom else 'Restarting'}", restarts, "; ".join(parts)
+        )
+    if meta.get("deletionTimestamp"):
+        return None  # going away: neither its scheduling nor its readiness matters now
+    created = parse_time(meta.get("creationTimestamp"))
+    if (condition := _unschedulable(status)) is not None:
+        message = str(condition.get("message") or "")[:160]
+        return PodTrouble(
+            name, "Unschedulable", restarts, message or "the scheduler cannot place it"
+        )
+    if not ready and created and (now - created).total_seconds() > not_ready_seconds:
+        return PodTrouble(name, "NotReady", restarts, f"not ready after {format_age(created, now)}")
+    return None
 
 
 # --- time ----------------------------------------------------------------------------------------

@@ -84,11 +84,19 @@ class ApiServer:
         assert self.cluster.store is not None
         return self.cluster.store
 
+    def _user(self, token: str) -> str:
+        return USERS.get(token) or self.cluster.tokens.get(token, "")
+
     # --- entry ---------------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         cluster = self.cluster
         cluster.requests.append((request.method, request.path_qs))
+        seen = {"User-Agent": request.headers.getall("User-Agent", [])}
+        for name in request.headers:
+            if name.lower().startswith("impersonate-"):
+                seen[name] = request.headers.getall(name)
+        cluster.request_headers.append(seen)
         fault = cluster.faults.api
         methods = cluster.faults.api_methods
         if methods is not None and request.method not in methods:
@@ -111,7 +119,7 @@ class ApiServer:
             )
         try:
             token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-            if token not in USERS:
+            if token not in USERS and token not in cluster.tokens:
                 raise ApiError(401, "Unauthorized", "Unauthorized")
             response = await self._route(request, token)
             for warning in request.get(WARNINGS, []):
@@ -211,7 +219,7 @@ class ApiServer:
             raise ApiError(
                 403,
                 "Forbidden",
-                f'{kind.resource} "{name or ""}" is forbidden: User "{USERS[token]}" cannot '
+                f'{kind.resource} "{name or ""}" is forbidden: User "{self._user(token)}" cannot '
                 f'{verb} resource "{kind.plural}" in API group "{kind.group}"'
                 + (f' in the namespace "{namespace}"' if namespace else " at the cluster scope"),
                 {"name": name or "", "group": kind.group, "kind": kind.plural},
@@ -644,7 +652,7 @@ class ApiServer:
         if kind.kind == "SelfSubjectReview":
             review["status"] = {
                 "userInfo": {
-                    "username": USERS[token],
+                    "username": self._user(token),
                     "groups": ["system:authenticated"],
                 }
             }

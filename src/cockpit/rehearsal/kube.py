@@ -102,6 +102,9 @@ class RehearsalCluster:
         self.controllers = Controllers(self)
         self.kubelet = Kubelet(self)
         self.requests: list[tuple[str, str]] = []
+        # who asked: the User-Agent and Impersonate-* headers of each request, in order
+        self.request_headers: list[dict[str, list[str]]] = []
+        self.tokens: dict[str, str] = {}  # further bearer tokens -> user names (tests add them)
         self.frozen = False  # tests freeze the controllers to compare a still picture
         self.denied: dict[str, set[tuple[str, str]]] = {VIEWER_TOKEN: {("patch", "deployments")}}
 

@@ -42,11 +42,16 @@ from cockpit.rollout import (
     revision_of,
     rollout_status,
 )
+from cockpit.sources.kube_auth import ClusterClient, CredentialError, shared_client
 
 WATCH_SECONDS = 240
+# Kinds without which the rollout cannot be judged; the others (events) only add detail, so
+# their failure is stated but does not make the cluster STALE.
+REQUIRED_KINDS = frozenset({"deployments", "replicasets", "pods"})
 READ_TIMEOUT = 60.0  # seconds of silence after which a request or a watch is given up
 BACKOFF_START = 0.5
 BACKOFF_CAP = 30.0
+WATCH_HELD = 10.0  # seconds a watch must last before its failure resets the backoff
 EVENTS_KEPT = 200
 
 
@@ -76,31 +81,12 @@ class RollbackConflict(KubeError):
 
 
 def api_client(cluster: ClusterConfig, loaded: LoadedConfig) -> Any:
-    """One ApiClient for one configured cluster."""
-    from kubernetes import client, config
-
+    """The ApiClient of one configured cluster, shared in the process (its credential plugin
+    run when there is no valid credential yet)."""
     try:
-        if cluster.in_cluster:
-            configuration = client.Configuration()
-            config.load_incluster_config(client_configuration=configuration)
-            configuration.retries = 0
-            return client.ApiClient(configuration)
-        kubeconfig = str(loaded.resolve(cluster.kubeconfig)) if cluster.kubeconfig else None
-        configuration = client.Configuration()
-        config.load_kube_config(
-            config_file=kubeconfig, context=cluster.context, client_configuration=configuration
-        )
-        # No retries inside the client: a request that times out is reported at once (the
-        # watcher has its own backoff), instead of waiting out the timeout again.
-        configuration.retries = 0
-        return client.ApiClient(configuration)
-    except config.ConfigException as exc:
-        raise KubeError(
-            f"cluster {cluster.name!r}: cannot load its kubeconfig: {exc}",
-            "check kubeconfig and context in the config (kubectl config get-contexts)",
-        ) from exc
-    except OSError as exc:
-        raise KubeError(f"cluster {cluster.name!r}: cannot read kubeconfig: {exc}") from exc
+        return shared_client(cluster, loaded).get()
+    except CredentialError as exc:
+        raise KubeError(exc.message, exc.hint) from exc
 
 
 def _raw(response: Any) -> JSON:
@@ -113,6 +99,8 @@ def describe_api_error(exc: BaseException) -> str:
     """A one-line reason for an API failure, without the client's multi-line dumps."""
     from kubernetes.client.exceptions import ApiException
 
+    if isinstance(exc, CockpitError):
+        return exc.message
     if isinstance(exc, ApiException):
         message = exc.reason or ""
         with contextlib.suppress(ValueError, TypeError):
@@ -141,6 +129,7 @@ class DeploymentView:
     replicasets: tuple[JSON, ...] = ()
     pods: tuple[JSON, ...] = ()
     events: tuple[JSON, ...] = ()
+    unknown: str | None = None  # why the Deployment cannot be seen (403, plugin failing...)
 
     @property
     def found(self) -> bool:
@@ -148,6 +137,8 @@ class DeploymentView:
 
     @cached_property
     def verdict(self) -> RolloutVerdict:
+        if self.deployment is None and self.unknown:
+            return RolloutVerdict("waiting", f"cannot see: {self.unknown}")
         if self.deployment is None:
             return RolloutVerdict("waiting", f'deployment "{self.name}" not found')
         return rollout_status(self.deployment)
@@ -305,11 +296,18 @@ class ClusterWatcher:
         self._failing: dict[str, str] = {}
         self._last_ok: datetime | None = None
         self._stop = threading.Event()
+        self._retry = threading.Event()
         self._dirty = threading.Event()
         self._threads: list[threading.Thread] = []
         self._watches: list[Any] = []
         self.requests: dict[str, int] = {"list": 0, "watch": 0}
-        self._client: Any = None
+        self._shared: ClusterClient | None = None
+
+    @property
+    def client(self) -> ClusterClient:
+        if self._shared is None:
+            self._shared = shared_client(self.cluster, self.loaded)
+        return self._shared
 
     def start(self) -> None:
         for kind in self.KINDS:
@@ -326,35 +324,52 @@ class ClusterWatcher:
 
     def stop(self) -> None:
         self._stop.set()
+        self._retry.set()
         self._dirty.set()
         for response in list(self._watches):
             with contextlib.suppress(Exception):
                 response.shutdown()  # interrupts the read blocked in the watch thread
 
+    def join(self, timeout: float) -> bool:
+        """Wait (at most timeout seconds) for the threads to end after stop(); True if they
+        did. A thread blocked in a request to a server that does not answer may not."""
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)
+
     # --- threads ----------------------------------------------------------------------------------
 
-    def _api(self, kind: str) -> Callable[..., Any]:
+    def _api(self, kind: str) -> tuple[Any, Callable[..., Any]]:
         from kubernetes import client
 
-        if self._client is None:
-            self._client = api_client(self.cluster, self.loaded)
-        apps = client.AppsV1Api(self._client)
-        core = client.CoreV1Api(self._client)
-        return {
+        api = self.client.get()
+        apps = client.AppsV1Api(api)
+        core = client.CoreV1Api(api)
+        return api, {
             "deployments": apps.list_namespaced_deployment,
             "replicasets": apps.list_namespaced_replica_set,
             "pods": core.list_namespaced_pod,
             "events": core.list_namespaced_event,
         }[kind]
 
+    def retry_now(self) -> None:
+        """The operator says the cause is fixed (logged in): try again now, not after backoff."""
+        self.client.retry_now()
+        self._retry.set()
+
     def _run(self, kind: str) -> None:
+        """List, then watch until the watch breaks; again after a backoff that grows until a
+        watch holds (a list that succeeds does not reset it: a watch denied at once would
+        otherwise re-list every half second)."""
         from kubernetes.client.exceptions import ApiException
 
         backoff = BACKOFF_START
         namespace = self.cluster.namespace
         while not self._stop.is_set():
+            api = None
             try:
-                list_fn = self._api(kind)
+                api, list_fn = self._api(kind)
                 body = _raw(
                     list_fn(
                         namespace, _preload_content=False, _request_timeout=(5, self.read_timeout)
@@ -368,20 +383,30 @@ class ClusterWatcher:
                     }
                     self._synced.add(kind)
                 self._ok(kind)
-                backoff = BACKOFF_START
                 while not self._stop.is_set():
-                    version = self._watch(kind, list_fn, version)
+                    opened = time.monotonic()
+                    try:
+                        version = self._watch(kind, list_fn, version)
+                    except Exception:
+                        if time.monotonic() - opened >= WATCH_HELD:
+                            backoff = BACKOFF_START  # it held a while before it broke
+                        raise
+                    backoff = BACKOFF_START  # a watch that ends as watches end has held
             except _Relist:
                 continue  # our resourceVersion is too old: list again
             except ApiException as exc:
                 if exc.status == 410:
                     continue
+                if exc.status == 401 and api is not None:
+                    self.client.unauthorized(api)  # a new credential next time (plugin re-run)
                 self._fail(kind, describe_api_error(exc))
             except Exception as exc:  # noqa: BLE001 - any transport failure: stale, then retry
                 self._fail(kind, describe_api_error(exc))
             delay = backoff * random.uniform(0.5, 1.0)
             backoff = min(self.backoff_cap, backoff * 2)
-            self._stop.wait(delay)
+            if self._retry.wait(delay):
+                self._retry.clear()
+                backoff = BACKOFF_START
 
     def _watch(self, kind: str, list_fn: Callable[..., Any], version: str) -> str:
         """One watch request, read line by line; returns the resourceVersion to go on from.
@@ -482,6 +507,7 @@ class ClusterWatcher:
             synced = set(self._synced)
             last_ok = self._last_ok
         by_name = {d["metadata"]["name"]: d for d in objects["deployments"]}
+        unknown = failing.get("deployments")
         views = []
         for name in self.cluster.deployments:
             deployment = by_name.get(name)
@@ -517,14 +543,21 @@ class ClusterWatcher:
                     replicasets=tuple(replicasets),
                     pods=tuple(pods),
                     events=tuple(events),
+                    unknown=unknown if deployment is None else None,
                 )
             )
-        error = "; ".join(f"{kind}: {why}" for kind, why in sorted(failing.items())) or None
+        kinds_by_reason: dict[str, list[str]] = {}
+        for kind, why in sorted(failing.items()):
+            kinds_by_reason.setdefault(why, []).append(kind)
+        error = (
+            "; ".join(f"{', '.join(kinds)}: {why}" for why, kinds in kinds_by_reason.items())
+            or None
+        )
         return ClusterSnapshot(
             cluster=self.cluster.name,
             namespace=self.cluster.namespace,
             deployments=tuple(views),
-            connected=not failing,
+            connected=not (REQUIRED_KINDS & failing.keys()),
             synced={"deployments", "replicasets", "pods"} <= synced,
             last_ok=last_ok,
             last_error=error,
@@ -590,14 +623,21 @@ class DeploymentActions:
     def __init__(self, cluster: ClusterConfig, loaded: LoadedConfig) -> None:
         self.cluster = cluster
         self.loaded = loaded
+        self.client = shared_client(cluster, loaded)
         self._client: Any = None
 
     def _apis(self) -> tuple[Any, Any]:
         from kubernetes import client
 
-        if self._client is None:
-            self._client = api_client(self.cluster, self.loaded)
+        try:
+            self._client = self.client.get()
+        except CredentialError as exc:
+            raise KubeError(exc.message, exc.hint) from exc
         return client.AppsV1Api(self._client), client.AuthorizationV1Api(self._client)
+
+    def _refused(self, exc: Any) -> None:
+        if getattr(exc, "status", None) == 401:
+            self.client.unauthorized(self._client)  # next time: a new credential
 
     def fetch(self, name: str) -> tuple[JSON, list[JSON]]:
         from kubernetes.client.exceptions import ApiException
@@ -609,6 +649,7 @@ class DeploymentActions:
                 self._client, namespace, name, (5, 20), with_pods=False
             )
         except ApiException as exc:
+            self._refused(exc)
             raise KubeError(
                 f"{self.cluster.name}/{namespace}/{name}: {describe_api_error(exc)}"
             ) from exc
@@ -671,6 +712,7 @@ class DeploymentActions:
                 _request_timeout=(5, 30),
             )
         except ApiException as exc:
+            self._refused(exc)
             if exc.status in (409, 422) and self._changed_since(plan):
                 raise RollbackConflict(
                     f"{plan.deployment} changed since this rollback was previewed (its spec "
@@ -708,6 +750,7 @@ class DeploymentActions:
                 _request_timeout=(5, 30),
             )
         except ApiException as exc:
+            self._refused(exc)
             verb = "pause" if paused else "resume"
             raise KubeError(f"{verb} of {name} refused: {describe_api_error(exc)}") from exc
         except Exception as exc:

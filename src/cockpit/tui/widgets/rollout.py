@@ -196,6 +196,8 @@ class RolloutPane(Vertical):
         trouble = view.trouble
         if trouble or verdict.state == "failed":
             state, variable = ("FAILING" if trouble else "FAILED"), "error"
+        elif not view.found and view.unknown:
+            state, variable = "unknown", "warning"  # the message says why it cannot be seen
         elif not view.found:
             synced = self.snapshots.get(view.cluster)
             if synced is not None and synced.synced:
