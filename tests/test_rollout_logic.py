@@ -343,3 +343,22 @@ def test_history_rows():
         (1, ("web:1",), "first", False),
         (2, ("web:2",), "", True),
     ]
+
+
+def test_an_unschedulable_pod_fails_the_release_only_after_the_autoscalers_grace():
+    from datetime import UTC, datetime, timedelta
+
+    from cockpit.rollout import UNSCHEDULABLE_GRACE_SECONDS
+
+    new = replicaset("web-2", 2, "web:2")
+    since = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    condition = {
+        "type": "PodScheduled",
+        "status": "False",
+        "reason": "Unschedulable",
+        "lastTransitionTime": since.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    (found,) = pod_trouble([pod("p", "uid-web-2", phase="Pending", conditions=[condition])], new)
+    grace = timedelta(seconds=UNSCHEDULABLE_GRACE_SECONDS)
+    assert not found.failing(since + grace - timedelta(seconds=1))  # shown, not yet a failure
+    assert found.failing(since + grace)  # exactly at the limit it is

@@ -12,7 +12,7 @@ from cockpit.sources.kube import ClusterSnapshot, DeploymentView
 
 
 def _verdict(view: DeploymentView) -> str:
-    if view.trouble:
+    if view.failing and view.trouble:
         return "failing"
     if not view.found:
         return "unknown" if view.unknown else "missing"

@@ -13,7 +13,7 @@ import copy
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 JSON = dict[str, Any]
@@ -353,6 +353,9 @@ def plan_undo(
 # that restarted twice while a dependency came up, and has been Ready since, is healthy.
 RESTART_WINDOW_SECONDS = 600.0
 UNSCHEDULABLE_REASONS = frozenset({"Unschedulable", "FailedScheduling"})
+# A cluster autoscaler commonly needs a minute or two to add a node: a pod unschedulable for
+# less than this is shown, but does not yet fail the release (nor trigger auto_rollback).
+UNSCHEDULABLE_GRACE_SECONDS = 180.0
 
 
 @dataclass(frozen=True)
@@ -361,6 +364,10 @@ class PodTrouble:
     reason: str
     restarts: int
     detail: str
+    grace_until: datetime | None = None  # shown now, but a failure only from then on
+
+    def failing(self, now: datetime | None = None) -> bool:
+        return self.grace_until is None or (now or datetime.now(UTC)) >= self.grace_until
 
     def __str__(self) -> str:
         return f"{self.pod}: {self.reason}" + (f" ({self.detail})" if self.detail else "")
@@ -503,8 +510,13 @@ def _trouble_of(
     created = parse_time(meta.get("creationTimestamp"))
     if (condition := _unschedulable(status)) is not None:
         message = str(condition.get("message") or "")[:160]
+        since = parse_time(condition.get("lastTransitionTime")) or created or now
         return PodTrouble(
-            name, "Unschedulable", restarts, message or "the scheduler cannot place it"
+            name,
+            "Unschedulable",
+            restarts,
+            message or "the scheduler cannot place it",
+            grace_until=since + timedelta(seconds=UNSCHEDULABLE_GRACE_SECONDS),
         )
     if not ready and created and (now - created).total_seconds() > not_ready_seconds:
         return PodTrouble(name, "NotReady", restarts, f"not ready after {format_age(created, now)}")

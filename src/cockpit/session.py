@@ -731,7 +731,10 @@ class GoLiveSession:
         now = now or datetime.now(UTC)
         facts = []
         for shot in snapshots:
+            blind = not (shot.connected and shot.synced)
             for view in shot.deployments:
+                if blind and not view.found:
+                    continue  # the cluster's own "cannot see" line says it once for its rows
                 facts.append(
                     RolloutFact(
                         name=f"{view.cluster}/{view.name}",

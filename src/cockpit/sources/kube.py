@@ -155,7 +155,9 @@ class DeploymentView:
 
     @property
     def failing(self) -> bool:
-        return self.verdict.state == "failed" or bool(self.trouble)
+        """kubectl's failed verdict, or pod trouble past its grace (an unschedulable pod may
+        be waiting for the autoscaler)."""
+        return self.verdict.state == "failed" or any(t.failing() for t in self.trouble)
 
     @cached_property
     def history(self) -> list[HistoryRow]:

@@ -193,9 +193,12 @@ class RolloutPane(Vertical):
     def _row(self, view: DeploymentView, now: datetime) -> tuple[tuple[str, str], ...]:
         """A row as (text, style) cells, in column order."""
         verdict = view.verdict
-        trouble = view.trouble
+        trouble = [t for t in view.trouble if t.failing()]
+        waiting = len(trouble) < len(view.trouble)  # unschedulable, within its grace
         if trouble or verdict.state == "failed":
             state, variable = ("FAILING" if trouble else "FAILED"), "error"
+        elif waiting:
+            state, variable = "waiting", "warning"  # the trouble line below says for what
         elif not view.found and view.unknown:
             state, variable = "unknown", "warning"  # the message says why it cannot be seen
         elif not view.found:
