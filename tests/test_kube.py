@@ -392,8 +392,11 @@ def test_api_stopped_mid_watch_goes_stale_then_recovers(tmp_path):
         assert watcher.snapshot().stale_for() >= 1.0
         running.restart()
         kubectl(running, "set", "image", "deployment/web", "app=shop/web:2")
+        # every kind back, events too (they are optional: the cluster is live before them)
         recovered = wait_snapshot(
-            snapshots, lambda s: s.connected and s.deployments[0].revision == 2, timeout=30
+            snapshots,
+            lambda s: s.connected and s.deployments[0].revision == 2 and s.last_error is None,
+            timeout=30,
         )
         assert recovered.last_error is None
     finally:

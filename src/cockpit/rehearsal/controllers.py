@@ -18,6 +18,7 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
+from cockpit.rehearsal.kubelet import new_pod_status
 from cockpit.rehearsal.store import BY_PLURAL, JSON, Kind, Store, now_iso, record_event
 from cockpit.rehearsal.workloads import Workloads
 from cockpit.rollout import (
@@ -468,21 +469,7 @@ class Controllers:
                 ],
             },
             "spec": spec,
-            "status": {
-                "phase": "Pending",
-                "conditions": [{"type": "Ready", "status": "False"}],
-                "containerStatuses": [
-                    {
-                        "name": c.get("name", "app"),
-                        "image": c.get("image", ""),
-                        "ready": False,
-                        "restartCount": 0,
-                        "started": False,
-                        "state": {"waiting": {"reason": "ContainerCreating"}},
-                    }
-                    for c in containers
-                ],
-            },
+            "status": new_pod_status(containers),
         }
         pod = self.store.put(BY_PLURAL[("", "pods")], body, create=True)
         record_event(

@@ -274,3 +274,22 @@ class Kubelet:
         )
         memory = 900 + sum(int(c["usage"]["memory"][:-2]) for p in pods for c in self.pod_usage(p))
         return {"cpu": f"{cpu}n", "memory": f"{memory}Mi"}
+
+
+def new_pod_status(containers: list[JSON]) -> JSON:
+    """The status of a pod a controller has just made: pending, its containers being created."""
+    return {
+        "phase": "Pending",
+        "conditions": [{"type": "Ready", "status": "False"}],
+        "containerStatuses": [
+            {
+                "name": c.get("name", "app"),
+                "image": c.get("image", ""),
+                "ready": False,
+                "restartCount": 0,
+                "started": False,
+                "state": {"waiting": {"reason": "ContainerCreating"}},
+            }
+            for c in containers
+        ],
+    }

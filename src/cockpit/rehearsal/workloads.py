@@ -14,7 +14,7 @@ import copy
 import time
 from typing import TYPE_CHECKING, Any
 
-from cockpit.rehearsal.kubelet import NODE, NODE_LABELS
+from cockpit.rehearsal.kubelet import NODE, NODE_LABELS, new_pod_status
 from cockpit.rehearsal.store import BY_PLURAL, JSON, Store, record_event
 from cockpit.rollout import CHANGE_CAUSE
 
@@ -140,21 +140,7 @@ class Workloads:
                 "ownerReferences": [_owner(owner)],
             },
             "spec": template.get("spec", {}),
-            "status": {
-                "phase": "Pending",
-                "conditions": [{"type": "Ready", "status": "False"}],
-                "containerStatuses": [
-                    {
-                        "name": c.get("name", "app"),
-                        "image": c.get("image", ""),
-                        "ready": False,
-                        "restartCount": 0,
-                        "started": False,
-                        "state": {"waiting": {"reason": "ContainerCreating"}},
-                    }
-                    for c in template.get("spec", {}).get("containers") or []
-                ],
-            },
+            "status": new_pod_status(template.get("spec", {}).get("containers") or []),
         }
         if name:
             body["metadata"]["name"] = name
