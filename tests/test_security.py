@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -597,3 +598,22 @@ def test_the_crash_file_and_the_crash_line_hold_no_secret(tmp_path, monkeypatch,
     text = crash.read_text()
     assert "RuntimeError: server said: bad token ***" in text and CANARY not in text
     assert _mode(crash) == 0o600
+
+
+def test_init_writes_a_config_the_cockpit_accepts_even_with_umask_000(tmp_path):
+    from click.testing import CliRunner
+
+    from cockpit.cli import cli
+
+    runbook = tmp_path / "runbook.md"
+    runbook.write_text("# R\n\n## S\n- [ ] Health endpoint answers\n")
+    old = os.umask(0)
+    try:
+        out = tmp_path / "cockpit.toml"
+        result = CliRunner().invoke(cli, ["init", "--checklist", str(runbook), "-o", str(out)])
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    checked = CliRunner().invoke(cli, ["checklist", "--config", str(out)])
+    assert checked.exit_code == 0, checked.output

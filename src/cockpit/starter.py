@@ -27,6 +27,7 @@ import tomli_w
 from cockpit.checklist import Checklist, ChecklistItem, load_checklist
 from cockpit.checklist.markdown import runbook_prose
 from cockpit.errors import CockpitError
+from cockpit.private_files import write_private
 
 
 def latency_query(quantile: float) -> str:
@@ -621,6 +622,7 @@ def write_starter(checklist_path: Path, output: Path, *, force: bool) -> tuple[P
     reference = os.path.relpath(checklist_path.resolve(), output.resolve().parent)
     document = starter_document(checklist, reference, prose)
     text = HEADER.format(runbook=checklist_path.name) + tomli_w.dumps(document)
-    output.write_text(text, encoding="utf-8")
+    # 0600 whatever the umask: the cockpit refuses a config that others may write
+    write_private(output, text.encode("utf-8"), "config", CockpitError)
     gates = document["environments"]["production"].get("metrics", [])
     return output, len(document["checks"]), len(gates)
