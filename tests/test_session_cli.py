@@ -12,7 +12,7 @@ from cockpit.cli import cli
 from cockpit.errors import CockpitError
 from cockpit.identity import login_name
 
-from .conftest import BASE_CONFIG, REFERENCE_CHECKLIST
+from .conftest import BASE_CONFIG, REFERENCE_CHECKLIST, needs_reference
 
 
 @pytest.fixture
@@ -23,6 +23,7 @@ def runner(monkeypatch):
     return CliRunner()
 
 
+@needs_reference
 def test_checklist_json_on_the_reference_document(tmp_path, runner):
     (tmp_path / "cockpit.toml").write_text(
         f'checklist = "{REFERENCE_CHECKLIST}"\n[environments.production]\nproduction = true\n'

@@ -14,6 +14,7 @@ from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.step_run import StepRunScreen
 from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
 
+from .conftest import needs_reference
 from .servers import free_port
 
 RUNBOOK = """\
@@ -264,6 +265,7 @@ def test_sample_config_binds_at_least_15_items_and_gives_valid_junit(tmp_path):
     assert len(root.findall("./testsuite/testcase")) == bound_checks
 
 
+@needs_reference
 def test_init_writes_a_valid_starter_config_with_suggestions(tmp_path, monkeypatch):
     from .conftest import REFERENCE_CHECKLIST
 
