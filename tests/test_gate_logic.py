@@ -365,3 +365,17 @@ def test_a_revision_numbered_after_the_run_began_is_recorded(analysis, tmp_path)
     reread = analysis(bake_seconds=0)  # another process, or the report
     assert reread.current.workloads[0].revision == 2
     assert "rev 2" in reread.current.label
+
+
+def test_the_release_shown_is_what_runs_not_the_last_release_start(tmp_path, operator):
+    from cockpit.session import GoLiveSession
+
+    (tmp_path / "runbook.md").write_text("## S\n- [ ] x\n")
+    (tmp_path / "cockpit.toml").write_text('checklist = "runbook.md"\n[environments.prod]\n')
+    session = GoLiveSession.open(tmp_path / "cockpit.toml", None, operator=operator)
+    session.start_release("2.0.0", deploy_marker=False)
+    world = World()
+    world.show("shop/web:2.0.0", T0)
+    rolled_back = world.show("shop/web:1.9.0", T0 + timedelta(minutes=5))  # kubectl undo
+    assert session.release_version(rolled_back) == "1.9.0"
+    assert session.release_version() == "2.0.0"  # nothing seen running: the marker

@@ -710,14 +710,13 @@ class GoLiveSession:
         return self._release or None
 
     def release_version(self, views: Sequence[DeploymentView] = ()) -> str | None:
-        started = self._release_started()
-        if started:
-            return started
-        for view in views:  # what actually runs beats what the config expects
+        """The version running now: the watched images' tag (what the cluster runs, whoever
+        changed it), else the latest `release start`, else the configured placeholder."""
+        for view in views:
             for image in view.images:
                 if ":" in image.rsplit("/", 1)[-1]:
                     return image.rsplit(":", 1)[1]
-        return self.environment.placeholders.get("version")
+        return self._release_started() or self.environment.placeholders.get("version")
 
     def verdict(
         self,
