@@ -609,6 +609,9 @@ def rollback(
     echo(f"  back to: revision {plan.target_revision}  {', '.join(plan.target_images)}")
     if plan.mid_rollout:
         secho("  the rollout is still in progress; rolling back stops it", fg="yellow")
+    for manager in plan.managed_by:
+        colour = "red" if manager.reverts else "yellow"
+        secho(f"  WARNING: {manager.warning(deployment)}", fg=colour)
     if not access.allowed:
         raise CockpitError(
             f"RBAC: you may not patch deployments in {cluster.namespace}: {access.reason}",
