@@ -473,22 +473,30 @@ def redis_server() -> Iterator[Redis]:
 
 
 @contextlib.contextmanager
-def prometheus_server(folder: Path, openmetrics: str) -> Iterator[int]:
-    """Prometheus with `openmetrics` backfilled by promtool (samples carry timestamps)."""
+def prometheus_server(
+    folder: Path, openmetrics: str = "", *, web_config: str | None = None
+) -> Iterator[int]:
+    """Prometheus with `openmetrics` backfilled by promtool (samples carry timestamps), or
+    empty. `web_config`: Prometheus's own --web.config.file (TLS, client certificates, basic
+    auth); readiness is then seen as the port accepting connections."""
     prometheus = need("prometheus")
-    promtool = need("promtool")
     folder.mkdir(parents=True, exist_ok=True)
     data = folder / "tsdb"
-    source = folder / "backfill.om"
-    source.write_text(openmetrics)
-    subprocess.run(
-        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(source), str(data)],
-        check=True,
-        capture_output=True,
-    )
+    if openmetrics:
+        source = folder / "backfill.om"
+        source.write_text(openmetrics)
+        subprocess.run(
+            [need("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(source), str(data)],
+            check=True,
+            capture_output=True,
+        )
     config = folder / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 1h\n")
     port = free_port()
+    extra = []
+    if web_config is not None:
+        (folder / "web.yml").write_text(web_config)
+        extra.append(f"--web.config.file={folder / 'web.yml'}")
     proc = subprocess.Popen(
         [
             prometheus,
@@ -496,6 +504,7 @@ def prometheus_server(folder: Path, openmetrics: str) -> Iterator[int]:
             f"--storage.tsdb.path={data}",
             "--storage.tsdb.retention.time=10y",
             f"--web.listen-address=127.0.0.1:{port}",
+            *extra,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -507,6 +516,10 @@ def prometheus_server(folder: Path, openmetrics: str) -> Iterator[int]:
         while True:
             if proc.poll() is not None:
                 raise RuntimeError("prometheus exited")
+            if web_config is not None:
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                    time.sleep(0.5)  # the listener is up; TSDB opening an empty folder is quick
+                    break
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=1) as r:
                     if r.status == 200:

@@ -84,6 +84,9 @@ class Client:
                 auth=conn.auth,
                 timeout=self.timeout,
                 stream=True,
+                # given explicitly: requests lets REQUESTS_CA_BUNDLE override the session's
+                verify=conn._session.verify,
+                cert=conn._session.cert,
             )
         except requests.exceptions.RetryError as exc:
             raise PrometheusError(f"Prometheus kept failing: {_reason(exc)}") from exc
@@ -185,7 +188,12 @@ def connect(
 
     session = requests.Session()
     if not verify:
+        import urllib3
+
         session.verify = False
+        # said once by validate and in the pane; urllib3's per-request warning would be
+        # written to stderr, over the TUI
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     elif ca_file is not None:
         session.verify = str(ca_file)
     if cert is not None:
