@@ -16,6 +16,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from cockpit.rehearsal.kube import ADMIN_TOKEN
@@ -622,12 +623,159 @@ def test_statefulsets_and_daemonsets_roll_out_and_back_with_controller_revisions
     assert "No resources found" in kubectl(cluster, "get", "controllerrevisions").stderr
 
 
+# --- exec, attach, port-forward ----------------------------------------------------------------
+
+
+@dataclass
+class Terminal:
+    output: bytes
+    code: int
+
+
+def interactive(cluster, args, keys, timeout=15):
+    """kubectl on a pseudo-terminal, as an operator types: each key line once the output so
+    far ends with a prompt; what the terminal showed, and kubectl's exit code."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [KUBECTL, "--kubeconfig", str(cluster.kubeconfig), "-n", NS, *args],
+        stdin=slave, stdout=slave, stderr=slave,
+    )  # fmt: skip
+    os.close(slave)
+    output = b""
+    pending = list(keys)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if pending and output.endswith(b"# "):
+                os.write(master, pending.pop(0))
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # the other side closed: kubectl has exited
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            elif process.poll() is not None:
+                break
+        return Terminal(output, process.wait(timeout=5))
+    finally:
+        process.kill()
+        os.close(master)
+
+
+def test_exec_runs_the_images_declared_commands_and_nothing_on_the_host(cluster):
+    cluster.create_deployment("shell", "registry.example.com/servicedesk:1.9.0", namespace=NS,
+                              replicas=1)  # fmt: skip
+    wait_rolled_out(cluster, "shell")
+    pod = pods_of(cluster, "shell")[0]["metadata"]["name"]
+    said = kubectl(cluster, "exec", "deploy/shell", "--", "sh", "-c", "echo $HOSTNAME; exit 3",
+                   check=False)  # fmt: skip
+    assert said.stdout == f"{pod}\n"
+    assert said.returncode == 3 and "command terminated with exit code 3" in said.stderr
+    assert kubectl(cluster, "exec", pod, "-c", "app", "--", "false", check=False).returncode == 1
+    echoed = kubectl(cluster, "exec", "-i", pod, "--", "cat", stdin="line one\nline two\n")
+    assert echoed.stdout == "line one\nline two\n"
+    status = kubectl(cluster, "exec", pod, "--", "npm", "run", "migrate:status").stdout
+    assert "1 migration pending" in status  # from the image's declared commands
+    unknown = kubectl(cluster, "exec", pod, "--", "npm", "run", "seed", check=False)
+    assert unknown.returncode == 1 and 'Missing script: "seed"' in unknown.stderr
+    # a binary the image lacks: the container runtime's refusal, relayed by the API server
+    missing = kubectl(cluster, "exec", pod, "--", "rm", "-rf", "/tmp/x", check=False)
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("error: Internal error occurred: Internal error occurred: "
+                                     "error executing command in container")  # fmt: skip
+    assert 'exec: "rm": executable file not found in $PATH' in missing.stderr
+    in_shell = kubectl(cluster, "exec", pod, "--", "sh", "-c", "rm -rf /tmp/x", check=False)
+    assert in_shell.returncode == 127 and in_shell.stderr.startswith("sh: 1: rm: not found")
+    # -ti without a terminal: kubectl says so and runs without one
+    tty = kubectl(cluster, "exec", "-ti", pod, "--", "echo", "ok")
+    assert tty.stdout == "ok\n" and "Unable to use a TTY" in tty.stderr
+    # on a terminal: an interactive shell, its echo and prompt, its exit code
+    typed = interactive(
+        cluster, ["exec", "-ti", pod, "--", "sh"], [b"echo hi $HOSTNAME\r", b"exit 4\r"]
+    )
+    assert f"# echo hi $HOSTNAME\r\nhi {pod}\r\n# exit 4\r\n".encode() in typed.output
+    assert typed.code == 4 and b"command terminated with exit code 4" in typed.output
+    wrong = kubectl(cluster, "exec", pod, "-c", "sidecar", "--", "true", check=False)
+    assert wrong.returncode == 1 and "container sidecar is not valid for pod" in wrong.stderr
+    kubectl(cluster, "delete", "deployment", "shell")
+
+
+def test_exec_and_attach_refuse_pods_whose_container_does_not_run(cluster):
+    cluster.faults.crash.add("shop/down:bad")
+    cluster.create_deployment("down", "shop/down:bad", namespace=NS, replicas=1)
+    kubectl(
+        cluster, "run", "unplaced", "--image=shop/unplaced:1",
+        '--overrides={"spec":{"nodeSelector":{"disk":"ssd"}}}',
+    )  # fmt: skip
+    crashing = wait_for(
+        lambda: [
+            p["metadata"]["name"]
+            for p in pods_of(cluster, "down")
+            if p["status"]["containerStatuses"][0]["restartCount"] >= 1
+        ]
+    )[0]
+    for verb in ("exec", "attach"):
+        args = [verb, crashing] + (["--", "true"] if verb == "exec" else [])
+        down = kubectl(cluster, *args, check=False)
+        assert down.returncode == 1
+        assert (
+            "error: Internal error occurred: unable to upgrade connection: "
+            'container not found ("app")\n'
+        ) in down.stderr
+        args = [verb, "unplaced"] + (["--", "true"] if verb == "exec" else [])
+        pending = kubectl(cluster, *args, check=False)
+        assert pending.returncode == 1
+        assert "pod unplaced does not have a host assigned" in pending.stderr
+    kubectl(cluster, "delete", "deployment", "down")
+    kubectl(cluster, "delete", "pod", "unplaced")
+
+
+def test_attach_streams_what_the_container_writes_from_now_on(cluster):
+    import threading
+
+    cluster.create_deployment("chatty", "shop/chatty:1", namespace=NS, replicas=1)
+    wait_rolled_out(cluster, "chatty")
+    pod = pods_of(cluster, "chatty")[0]
+    attached = subprocess.Popen(
+        [KUBECTL, "--kubeconfig", str(cluster.kubeconfig), "-n", NS, "attach",
+         pod["metadata"]["name"]],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+
+    def read():
+        for line in attached.stdout:
+            lines.append(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        before = "rehearsal: ready"  # written at start, before the attach: not streamed again
+
+        def said():
+            cluster.call(lambda: cluster.kubelet.write(pod, "app", "request served"))
+            return lines
+
+        wait_for(said)
+        assert lines[0] == "request served\n" and before + "\n" not in lines
+        kubectl(cluster, "delete", "pod", pod["metadata"]["name"], "--wait=false")
+        assert attached.wait(timeout=20) == 0  # the process ended with its pod
+    finally:
+        attached.kill()
+    kubectl(cluster, "delete", "deployment", "chatty")
+
+
 # --- the sample runbook's shell steps ---------------------------------------------------------
 
 
 def test_the_sample_runbooks_kubectl_steps_against_the_rehearsal(cluster, tmp_path):
-    """Each shell step, as written, with the placeholders the rehearsal config fills in. The
-    steps that exec into a container are refused plainly: no process runs in a rehearsal pod."""
+    """Each shell step, as written, with the placeholders the rehearsal config fills in: the
+    migrations exec into the app's container, the rollout and the rollback."""
     from cockpit.checklist.markdown import load_checklist
     from cockpit.steps import BASH
     from tests.conftest import SAMPLE_RUNBOOK
@@ -653,16 +801,14 @@ def test_the_sample_runbooks_kubectl_steps_against_the_rehearsal(cluster, tmp_pa
                 timeout=120,
                 check=False,
             )
-    ran = {c: r for c, r in results.items() if " exec " not in c}
-    assert len(ran) == 2  # roll out (set image, rollout status), roll back (undo)
-    for command, result in ran.items():
+    assert len(results) == 3  # migrations (two execs), roll out (set image, status), roll back
+    for command, result in results.items():
         assert result.returncode == 0, (command, result.stderr)
+    migrations = next(r for c, r in results.items() if " exec " in c)
+    assert "1 migration pending" in migrations.stdout  # migrate:status, from the image's file
+    assert migrations.stdout.endswith("the schema is up to date\n")  # then migrate:run
     assert image_of(cluster, "servicedesk-app") == "registry.example.com/servicedesk:1.9.0"
-    refused = [r for c, r in results.items() if " exec " in c]
-    assert len(refused) == 1  # the migrations: the first exec stops the script
-    for result in refused:
-        assert result.returncode == 1
-        assert "pods/exec is not served" in result.stderr
+    kubectl(cluster, "delete", "deployment", "servicedesk-app")
 
 
 def test_events_expire_after_the_event_ttl(tmp_path):

@@ -71,7 +71,7 @@ class Kubelet:
         meta = pod["metadata"]
         return self.logs.setdefault((meta["namespace"], meta["name"], container), ContainerLog())
 
-    def _write(self, pod: JSON, container: str, line: str) -> None:
+    def write(self, pod: JSON, container: str, line: str) -> None:
         self.log(pod, container).current.append(f"{_stamp()} {line}")
         self.changed += 1
 
@@ -190,8 +190,8 @@ class Kubelet:
                     if entry.current or reported_restarts:
                         entry.previous = entry.current
                     entry.current = []
-                    self._write(pod, cs["name"], f"rehearsal: starting {cs['image']}")
-                    self._write(
+                    self.write(pod, cs["name"], f"rehearsal: starting {cs['image']}")
+                    self.write(
                         pod, cs["name"], "rehearsal: this image is set to crash; exit code 1"
                     )
                     self._event(
@@ -223,8 +223,8 @@ class Kubelet:
                 )
                 self._event(pod, "Created", f"Created container: {cs['name']}")
                 self._event(pod, "Started", f"Started container {cs['name']}")
-                self._write(pod, cs["name"], f"rehearsal: starting {cs['image']}")
-                self._write(pod, cs["name"], "rehearsal: ready")
+                self.write(pod, cs["name"], f"rehearsal: starting {cs['image']}")
+                self.write(pod, cs["name"], "rehearsal: ready")
                 cs["ready"] = True
                 cs["started"] = True
                 cs["state"] = {"running": {"startedAt": now_iso()}}
