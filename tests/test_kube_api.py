@@ -8,6 +8,7 @@ resource does not allow), a plain HTTPS client sends it and reads the Status obj
 from __future__ import annotations
 
 import base64
+import contextlib
 import ipaddress
 import json
 import os
@@ -768,6 +769,62 @@ def test_attach_streams_what_the_container_writes_from_now_on(cluster):
     finally:
         attached.kill()
     kubectl(cluster, "delete", "deployment", "chatty")
+
+
+def port_forward(cluster, target, *ports):
+    """kubectl port-forward to random local ports; the process, and its local port per remote
+    port once it says it forwards them."""
+    import re
+    import threading
+
+    process = subprocess.Popen(
+        [KUBECTL, "--kubeconfig", str(cluster.kubeconfig), "-n", NS, "port-forward", target,
+         *(f"0:{p}" for p in ports)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+
+    def read():
+        for line in process.stdout:
+            lines.append(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    found = {}
+
+    def listening():
+        for line in list(lines):
+            seen = re.match(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)", line)
+            if seen:
+                found[int(seen.group(2))] = int(seen.group(1))
+        return len(found) == len(ports) or process.poll() is not None
+
+    wait_for(listening)
+    return process, found
+
+
+def test_port_forward_reaches_the_ports_a_pod_declares(cluster):
+    kubectl(cluster, "run", "fwd", "--image=shop/fwd:1", "--port=8080")
+    kubectl(cluster, "expose", "pod", "fwd", "--port=80", "--target-port=8080")
+    kubectl(cluster, "wait", "--for=condition=Ready", "pod/fwd", "--timeout=20s")
+    forwarding, local = port_forward(cluster, "svc/fwd", 80)  # kubectl maps 80 to pod port 8080
+    try:
+        for _ in range(2):  # one SPDY stream pair per connection, on one tunnel
+            with urllib.request.urlopen(f"http://127.0.0.1:{local[8080]}/healthz", timeout=10) as r:
+                assert r.read() == b"rehearsal pod fwd answered GET /healthz on port 8080\n"
+    finally:
+        forwarding.kill()
+    # nothing listens on 9999 in the pod: the kubelet's refusal, and kubectl gives up
+    forwarding, local = port_forward(cluster, "pod/fwd", 9999)
+    try:
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{local[9999]}/", timeout=10)
+        assert forwarding.wait(timeout=20) == 1
+        refusal = forwarding.stderr.read()
+        assert "error forwarding port 9999 to pod" in refusal
+        assert "connect: connection refused" in refusal and "lost connection to pod" in refusal
+    finally:
+        forwarding.kill()
+    kubectl(cluster, "delete", "pod,svc", "fwd")
 
 
 # --- the sample runbook's shell steps ---------------------------------------------------------

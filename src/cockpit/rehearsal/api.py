@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 WARNINGS = web.RequestKey("warnings", list[str])
 HUGE_BODY = 48 * 2**20  # bytes of padding in a "huge" answer
-STREAMS = ("portforward", "proxy")
+STREAMS = ("proxy",)
 USERS = {ADMIN_TOKEN: "rehearsal-admin", VIEWER_TOKEN: "rehearsal-viewer"}
 PATCH_TYPES = (
     "application/json-patch+json",
@@ -203,8 +203,7 @@ class ApiServer:
             raise ApiError(
                 404,
                 "NotFound",
-                f"pods/{subresource} is not served: the rehearsal cluster's pods listen on no "
-                "ports",
+                f"pods/{subresource} is not served by the rehearsal cluster (use port-forward)",
             )
         if subresource is not None and subresource not in kind.subresources:
             raise ApiError(404, "NotFound", NO_RESOURCE)
@@ -1058,7 +1057,9 @@ class ApiServer:
                         "name": f"pods/{sub}",
                         "singularName": "",
                         "namespaced": True,
-                        "kind": f"Pod{sub.capitalize()}Options",
+                        "kind": {"portforward": "PodPortForwardOptions"}.get(
+                            sub, f"Pod{sub.capitalize()}Options"
+                        ),
                         "verbs": ["create", "get"],
                     }
                     for sub in STREAMED

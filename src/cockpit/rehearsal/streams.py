@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 from aiohttp import WSMsgType, web
 
 from cockpit.rehearsal.containers import ExecFailed, Process
+from cockpit.rehearsal.portforward import PROTOCOL as PORT_FORWARD
+from cockpit.rehearsal.portforward import PortForward
 from cockpit.rehearsal.store import BY_PLURAL, JSON, ApiError
 
 if TYPE_CHECKING:
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 STDIN, STDOUT, STDERR, ERROR, RESIZE = 0, 1, 2, 3, 4
 CLOSE = 255
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
-STREAMED = ("exec", "attach")
+STREAMED = ("exec", "attach", "portforward")
 
 
 def _flag(request: web.Request, name: str) -> bool:
@@ -192,6 +194,8 @@ class Streams:
         pod = store.get(BY_PLURAL[("", "pods")], namespace, name)
         if not pod.get("spec", {}).get("nodeName"):
             raise ApiError(400, "BadRequest", f"pod {name} does not have a host assigned")
+        if subresource == "portforward":
+            return await self._port_forward(request, pod)
         container = choose_container(pod, request.query.get("container"))
         command = request.query.getall("command", [])
         if subresource == "exec" and not command:
@@ -245,6 +249,42 @@ class Streams:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
+            if task is not None:
+                self.cluster.watch_tasks.discard(task)
+            with contextlib.suppress(ConnectionResetError, RuntimeError):
+                await ws.close()
+        return ws
+
+    async def _port_forward(self, request: web.Request, pod: JSON) -> web.StreamResponse:
+        upgrade = request.headers.get("Upgrade", "").lower()
+        if upgrade != "websocket":
+            if upgrade.startswith("spdy/"):
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    f"rehearsal: pods/portforward is served as SPDY tunneled in WebSocket "
+                    f"({PORT_FORWARD}, kubectl 1.31 and later); plain SPDY/3.1 upgrades are not "
+                    "served",
+                )
+            raise ApiError(400, "BadRequest", "Upgrade request required")
+        ws = web.WebSocketResponse(protocols=(PORT_FORWARD,), autoping=True, max_msg_size=2**20)
+        ready = ws.can_prepare(request)
+        if not ready.ok or ready.protocol is None:
+            offered = request.headers.get("Sec-WebSocket-Protocol", "")
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"requested protocol(s) are not supported: [{offered}]; supports [{PORT_FORWARD}]",
+            )
+        await ws.prepare(request)
+        task = asyncio.current_task()
+        if task is not None:
+            self.cluster.watch_tasks.add(task)
+        try:
+            await PortForward(self.cluster, ws, pod).run()
+        except (asyncio.CancelledError, ConnectionResetError):
+            pass
+        finally:
             if task is not None:
                 self.cluster.watch_tasks.discard(task)
             with contextlib.suppress(ConnectionResetError, RuntimeError):
