@@ -673,6 +673,7 @@ def test_exec_runs_the_images_declared_commands_and_nothing_on_the_host(cluster)
     cluster.create_deployment("shell", "registry.example.com/servicedesk:1.9.0", namespace=NS,
                               replicas=1)  # fmt: skip
     wait_rolled_out(cluster, "shell")
+    kubectl(cluster, "wait", "--for=condition=Available", "deploy/shell", "--timeout=10s")
     pod = pods_of(cluster, "shell")[0]["metadata"]["name"]
     said = kubectl(cluster, "exec", "deploy/shell", "--", "sh", "-c", "echo $HOSTNAME; exit 3",
                    check=False)  # fmt: skip
@@ -825,6 +826,62 @@ def test_port_forward_reaches_the_ports_a_pod_declares(cluster):
     finally:
         forwarding.kill()
     kubectl(cluster, "delete", "pod,svc", "fwd")
+
+
+# --- jobs -------------------------------------------------------------------------------------
+
+BROKEN_JOB = """
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: broken
+spec:
+  backoffLimit: 1
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: step
+        image: shop/step:1
+        command: ["sh", "-c", "echo giving up; exit 2"]
+"""
+
+
+def test_jobs_run_their_pods_to_completion_or_give_up(cluster):
+    kubectl(cluster, "create", "job", "migrate", "--image=registry.example.com/servicedesk:2.0.0",
+            "--", "npm", "run", "migrate:run")  # fmt: skip
+    kubectl(cluster, "wait", "--for=condition=complete", "job/migrate", "--timeout=20s")
+    row = kubectl(cluster, "get", "jobs", "migrate").stdout.splitlines()[1].split()
+    assert row[:3] == ["migrate", "Complete", "1/1"]
+    assert kubectl(cluster, "logs", "job/migrate").stdout.endswith("the schema is up to date\n")
+    pod = kubectl(cluster, "get", "pods", "-l", "job-name=migrate").stdout.splitlines()[1].split()
+    assert pod[1:4] == ["0/1", "Completed", "0"]
+    # a pod that fails is replaced until backoffLimit is spent; then the Job fails
+    kubectl(cluster, "create", "-f", "-", stdin=BROKEN_JOB)
+    kubectl(cluster, "wait", "--for=condition=failed", "job/broken", "--timeout=20s")
+    broken = get_json(cluster, "job", "broken")
+    assert broken["status"]["failed"] == 2 and "completionTime" not in broken["status"]
+    assert [c["type"] for c in broken["status"]["conditions"]] == ["FailureTarget", "Failed"]
+    assert {c["reason"] for c in broken["status"]["conditions"]} == {"BackoffLimitExceeded"}
+    pods = kubectl(cluster, "get", "pods", "-l", "job-name=broken").stdout.splitlines()[1:]
+    assert len(pods) == 2 and all(line.split()[2] == "Error" for line in pods)
+    assert kubectl(cluster, "logs", pods[0].split()[0]).stdout == "giving up\n"
+    warned = kubectl(cluster, "get", "events", "--field-selector", "involvedObject.name=broken")
+    assert "BackoffLimitExceeded" in warned.stdout
+    # a Job's pods must not restart forever: Always is refused, as a real server refuses it
+    always = BROKEN_JOB.replace("restartPolicy: Never", "restartPolicy: Always")
+    refused = kubectl(cluster, "create", "-f", "-", check=False, stdin=always)
+    assert refused.returncode == 1
+    assert 'spec.template.spec.restartPolicy: Unsupported value: "Always"' in refused.stderr
+    kubectl(cluster, "delete", "job", "migrate", "broken")
+    wait_for(
+        lambda: "No resources found" in kubectl(cluster, "get", "pods", "-l", "job-name").stderr
+    )
+    # a bare pod that runs to completion, as `kubectl run --restart=Never` makes it
+    kubectl(cluster, "run", "once", "--image=shop/once:1", "--restart=Never", "--", "echo", "hi")
+    wait_for(lambda: get_json(cluster, "pod", "once")["status"]["phase"] == "Succeeded")
+    assert kubectl(cluster, "logs", "once").stdout == "hi\n"
+    kubectl(cluster, "delete", "pod", "once")
 
 
 # --- the sample runbook's shell steps ---------------------------------------------------------
