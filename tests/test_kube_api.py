@@ -703,6 +703,13 @@ def test_exec_runs_the_images_declared_commands_and_nothing_on_the_host(cluster)
     )
     assert f"# echo hi $HOSTNAME\r\nhi {pod}\r\n# exit 4\r\n".encode() in typed.output
     assert typed.code == 4 and b"command terminated with exit code 4" in typed.output
+    # a viewer may not get into pods, as with RBAC's view role
+    viewer = kubectl(cluster, "exec", pod, "--", "true", check=False, context="rehearsal-viewer")
+    assert viewer.returncode == 1
+    assert 'cannot create resource "pods/exec" in API group ""' in viewer.stderr
+    can_i = kubectl(cluster, "auth", "can-i", "create", "pods", "--subresource=exec",
+                    check=False, context="rehearsal-viewer")  # fmt: skip
+    assert can_i.stdout.startswith("no")
     wrong = kubectl(cluster, "exec", pod, "-c", "sidecar", "--", "true", check=False)
     assert wrong.returncode == 1 and "container sidecar is not valid for pod" in wrong.stderr
     kubectl(cluster, "delete", "deployment", "shell")

@@ -198,6 +198,18 @@ class ApiServer:
         name = rest[1] if len(rest) > 1 else None
         subresource = rest[2] if len(rest) > 2 else None
         if kind.kind == "Pod" and subresource in STREAMED and name and namespace:
+            # a WebSocket upgrade is a GET, yet it needs `create`, as API servers check since
+            # 1.31 (AuthorizePodWebsocketUpgradeCreatePermission)
+            verb = "create"
+            if (verb, f"pods/{subresource}") in self.cluster.denied.get(token, set()):
+                raise ApiError(
+                    403,
+                    "Forbidden",
+                    f'pods "{name}" is forbidden: User "{self._user(token)}" cannot {verb} '
+                    f'resource "pods/{subresource}" in API group "" in the namespace '
+                    f'"{namespace}"',
+                    {"name": name, "kind": "pods"},
+                )
             return await self.streams.serve(request, namespace, name, subresource)
         if kind.kind == "Pod" and subresource in STREAMS:
             raise ApiError(
@@ -680,6 +692,8 @@ class ApiServer:
         attributes = attributes or {}
         verb = attributes.get("verb", "")
         resource = attributes.get("resource", "")
+        if attributes.get("subresource"):
+            resource = f"{resource}/{attributes['subresource']}"
         denied = self.cluster.denied.get(token, set())
         allowed = (verb, resource) not in denied and not (verb == "*" and denied)
         review["status"] = {"allowed": allowed}
