@@ -715,6 +715,31 @@ def test_exec_runs_the_images_declared_commands_and_nothing_on_the_host(cluster)
     kubectl(cluster, "delete", "deployment", "shell")
 
 
+def test_exec_with_the_python_client_over_v4_channels(cluster):
+    """The kubernetes Python client speaks v4.channel.k8s.io (no close signal) and reads pods
+    typed, which needs every required field of a container status."""
+    from kubernetes import client, config
+    from kubernetes.stream import stream
+
+    cluster.create_deployment("typed", "registry.example.com/servicedesk:1.9.0", namespace=NS,
+                              replicas=1)  # fmt: skip
+    wait_rolled_out(cluster, "typed")
+    api = client.CoreV1Api(config.new_client_from_config(str(cluster.kubeconfig)))
+    (pod,) = api.list_namespaced_pod(NS, label_selector="app=typed").items
+    running = pod.status.container_statuses[0]
+    assert running.image_id.startswith("registry.example.com/servicedesk@sha256:")
+    assert running.container_id.startswith("containerd://")
+    said = stream(
+        api.connect_get_namespaced_pod_exec, pod.metadata.name, NS,
+        command=["sh", "-c", "echo $HOSTNAME; exit 3"], stderr=True, stdin=False, stdout=True,
+        tty=False, _preload_content=False,
+    )  # fmt: skip
+    said.run_forever(timeout=10)
+    assert said.read_stdout() == f"{pod.metadata.name}\n"
+    assert said.returncode == 3
+    kubectl(cluster, "delete", "deployment", "typed")
+
+
 def test_exec_and_attach_refuse_pods_whose_container_does_not_run(cluster):
     cluster.faults.crash.add("shop/down:bad")
     cluster.create_deployment("down", "shop/down:bad", namespace=NS, replicas=1)

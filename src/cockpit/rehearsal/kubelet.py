@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -40,6 +42,15 @@ def _ready(ready: bool, pod: JSON) -> JSON:
         if same and condition.get("lastTransitionTime"):
             return dict(condition)
     return {"type": "Ready", "status": value, "lastTransitionTime": now_iso()}
+
+
+def _started_ids(cs: JSON) -> None:
+    """What the runtime reports once a container runs: the image's digest and its own id."""
+    image = str(cs.get("image", ""))
+    digest = hashlib.sha256(image.encode()).hexdigest()
+    cs["imageID"] = f"{image.rsplit(':', 1)[0] if ':' in image.rsplit('/', 1)[-1] else image}"
+    cs["imageID"] += f"@sha256:{digest}"
+    cs["containerID"] = f"containerd://{secrets.token_hex(32)}"
 
 
 def _stamp() -> str:
@@ -151,6 +162,7 @@ class Kubelet:
                 {
                     "name": c.get("name", ""),
                     "image": c.get("image", ""),
+                    "imageID": "",
                     "ready": False,
                     "restartCount": 0,
                     "started": False,
@@ -240,6 +252,7 @@ class Kubelet:
                 cs["ready"] = True
                 cs["started"] = True
                 cs["state"] = {"running": {"startedAt": now_iso()}}
+                _started_ids(cs)
             self._reported[uid] = ("Running", 0)
             status["phase"] = "Running"
             status["conditions"] = [_ready(True, pod)]
@@ -356,6 +369,7 @@ class Kubelet:
         task.add_done_callback(self.cluster.background.discard)
         self._runs[(pod["metadata"]["uid"], name)] = task
         cs.update(started=True, ready=False, state={"running": {"startedAt": now_iso()}})
+        _started_ids(cs)
 
     @staticmethod
     def _outcome(run: asyncio.Task[int]) -> tuple[int, str, str]:
@@ -424,6 +438,7 @@ def new_pod_status(containers: list[JSON]) -> JSON:
             {
                 "name": c.get("name", "app"),
                 "image": c.get("image", ""),
+                "imageID": "",
                 "ready": False,
                 "restartCount": 0,
                 "started": False,

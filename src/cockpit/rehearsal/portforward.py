@@ -73,6 +73,13 @@ class PortForward:
                 await self.ws.send_bytes(frame)
 
     async def run(self) -> None:
+        try:
+            await self._serve()
+        except (KeyError, ValueError, TypeError, IndexError, h11.LocalProtocolError):
+            # a fault of the stand-in, or a peer it cannot follow: the session ends plainly
+            await self.send(self.writer.goaway(self.last_stream))
+
+    async def _serve(self) -> None:
         async for message in self.ws:
             if message.type != WSMsgType.BINARY:
                 continue

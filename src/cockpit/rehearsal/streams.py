@@ -241,7 +241,11 @@ class Streams:
         try:
             # the kubelet's first message: an empty one on the lowest channel it writes
             await session.send(STDOUT if stdout else STDERR if stderr else ERROR, b"")
-            status = await self._run(session, pod, container, subresource, command, stdin)
+            try:
+                status = await self._run(session, pod, container, subresource, command, stdin)
+            except Exception as exc:  # noqa: BLE001 - a fault of the stand-in ends the stream with
+                # an error kubectl prints, rather than a connection that hangs
+                status = _internal_error(f"rehearsal: {type(exc).__name__}: {exc}")
             await session.send(ERROR, json.dumps(status).encode())
         except asyncio.CancelledError:
             pass
