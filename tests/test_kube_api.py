@@ -905,7 +905,21 @@ def test_jobs_run_their_pods_to_completion_or_give_up(cluster):
     refused = kubectl(cluster, "create", "-f", "-", check=False, stdin=always)
     assert refused.returncode == 1
     assert 'spec.template.spec.restartPolicy: Unsupported value: "Always"' in refused.stderr
-    kubectl(cluster, "delete", "job", "migrate", "broken")
+    # a deadline ends a Job still running; a suspended Job runs nothing until resumed
+    slow = BROKEN_JOB.replace("broken", "slow").replace(
+        "backoffLimit: 1", "activeDeadlineSeconds: 1"
+    )
+    kubectl(cluster, "create", "-f", "-", stdin=slow.replace("echo giving up; exit 2", "sleep 60"))
+    held = BROKEN_JOB.replace("broken", "held").replace("backoffLimit: 1", "suspend: true")
+    kubectl(cluster, "create", "-f", "-", stdin=held.replace("giving up; exit 2", "resumed"))
+    kubectl(cluster, "wait", "--for=condition=failed", "job/slow", "--timeout=20s")
+    reasons = {c["reason"] for c in get_json(cluster, "job", "slow")["status"]["conditions"]}
+    assert reasons == {"DeadlineExceeded"}
+    assert kubectl(cluster, "get", "job", "held").stdout.splitlines()[1].split()[1] == "Suspended"
+    assert "No resources found" in kubectl(cluster, "get", "pods", "-l", "job-name=held").stderr
+    kubectl(cluster, "patch", "job/held", "-p", '{"spec":{"suspend":false}}')
+    kubectl(cluster, "wait", "--for=condition=complete", "job/held", "--timeout=20s")
+    kubectl(cluster, "delete", "job", "migrate", "broken", "slow", "held")
     wait_for(
         lambda: "No resources found" in kubectl(cluster, "get", "pods", "-l", "job-name").stderr
     )

@@ -84,6 +84,7 @@ class JobController:
         conditions: list[JSON] = [
             c for c in status.get("conditions") or [] if c.get("type") != "Suspended"
         ]
+        suspended = [c for c in status.get("conditions") or [] if c.get("type") == "Suspended"]
         completions = spec.get("completions")
         parallelism = int(spec.get("parallelism", 1))
         backoff_limit = int(spec.get("backoffLimit", 6))
@@ -103,7 +104,7 @@ class JobController:
             for pod in active:
                 self._delete_pod(pod)
             active = []
-            conditions.append(_condition("Suspended", "JobSuspended", "Job suspended"))
+            conditions += suspended or [_condition("Suspended", "JobSuspended", "Job suspended")]
             status.pop("startTime", None)
         else:
             status.setdefault("startTime", now_iso())

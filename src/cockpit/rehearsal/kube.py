@@ -159,6 +159,7 @@ class RehearsalCluster:
         self._controller_task.cancel()
         for task in list(self.watch_tasks):
             task.cancel()
+        self.kubelet.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await self._controller_task
         await self._runner.cleanup()

@@ -291,7 +291,10 @@ class Kubelet:
                 self._start(pod, by_name.get(cs["name"], {}), cs)
                 continue
             run = self._runs.get(key)
-            if run is None or not run.done():
+            if run is None:  # its process went with the loop it ran on (the cluster restarted)
+                self._start(pod, by_name.get(cs["name"], {}), cs, again=True)
+                continue
+            if not run.done():
                 continue
             del self._runs[key]
             code, reason, message = self._outcome(run)
@@ -328,19 +331,25 @@ class Kubelet:
         status["podIP"] = status["hostIP"] = "10.0.0.1"
         status.setdefault("startTime", now_iso())
 
-    def _start(self, pod: JSON, container: JSON, cs: JSON) -> None:
+    def stop(self) -> None:
+        """The cluster stops: the processes of pods running to completion end with its loop."""
+        for run in self._runs.values():
+            run.cancel()
+        self._runs.clear()
+
+    def _start(self, pod: JSON, container: JSON, cs: JSON, *, again: bool = False) -> None:
         """Start the container's process on the cluster's loop; its output goes to its log."""
         from cockpit.rehearsal.containers import Process
 
         name = cs["name"]
-        if cs.get("restartCount", 0) == 0:
+        if not again and cs.get("restartCount", 0) == 0:
             for reason, message in (
                 ("Pulled", f'Container image "{cs["image"]}" already present on machine'),
                 ("Created", f"Created container: {name}"),
                 ("Started", f"Started container {name}"),
             ):
                 self._event(pod, reason, message)
-        else:
+        elif not again:
             entry = self.log(pod, name)
             entry.previous, entry.current = entry.current, []
         pending = {"out": b""}
@@ -368,7 +377,7 @@ class Kubelet:
         self.cluster.background.add(task)
         task.add_done_callback(self.cluster.background.discard)
         self._runs[(pod["metadata"]["uid"], name)] = task
-        cs.update(started=True, ready=False, state={"running": {"startedAt": now_iso()}})
+        cs.update(started=True, ready=True, state={"running": {"startedAt": now_iso()}})
         _started_ids(cs)
 
     @staticmethod
