@@ -890,6 +890,9 @@ def test_jobs_run_their_pods_to_completion_or_give_up(cluster):
     assert pod[1:4] == ["0/1", "Completed", "0"]
     # a pod that fails is replaced until backoffLimit is spent; then the Job fails
     kubectl(cluster, "create", "-f", "-", stdin=BROKEN_JOB)
+    # OnFailure: the container restarts in its pod, and the restarts spend the backoffLimit
+    retry = BROKEN_JOB.replace("broken", "retry").replace("Never", "OnFailure")
+    kubectl(cluster, "create", "-f", "-", stdin=retry)
     kubectl(cluster, "wait", "--for=condition=failed", "job/broken", "--timeout=20s")
     broken = get_json(cluster, "job", "broken")
     assert broken["status"]["failed"] == 2 and "completionTime" not in broken["status"]
@@ -898,6 +901,9 @@ def test_jobs_run_their_pods_to_completion_or_give_up(cluster):
     pods = kubectl(cluster, "get", "pods", "-l", "job-name=broken").stdout.splitlines()[1:]
     assert len(pods) == 2 and all(line.split()[2] == "Error" for line in pods)
     assert kubectl(cluster, "logs", pods[0].split()[0]).stdout == "giving up\n"
+    kubectl(cluster, "wait", "--for=condition=failed", "job/retry", "--timeout=20s")
+    retried = get_json(cluster, "job", "retry")["status"]
+    assert retried["failed"] == 1 and retried["conditions"][-1]["reason"] == "BackoffLimitExceeded"
     warned = kubectl(cluster, "get", "events", "--field-selector", "involvedObject.name=broken")
     assert "BackoffLimitExceeded" in warned.stdout
     # a Job's pods must not restart forever: Always is refused, as a real server refuses it
@@ -919,7 +925,7 @@ def test_jobs_run_their_pods_to_completion_or_give_up(cluster):
     assert "No resources found" in kubectl(cluster, "get", "pods", "-l", "job-name=held").stderr
     kubectl(cluster, "patch", "job/held", "-p", '{"spec":{"suspend":false}}')
     kubectl(cluster, "wait", "--for=condition=complete", "job/held", "--timeout=20s")
-    kubectl(cluster, "delete", "job", "migrate", "broken", "slow", "held")
+    kubectl(cluster, "delete", "job", "migrate", "broken", "retry", "slow", "held")
     wait_for(
         lambda: "No resources found" in kubectl(cluster, "get", "pods", "-l", "job-name").stderr
     )

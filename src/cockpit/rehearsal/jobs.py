@@ -130,6 +130,8 @@ class JobController:
             final = "Complete" if target == "SuccessCriteriaMet" else "Failed"
             for pod in active:
                 self._delete_pod(pod)
+            if final == "Failed":
+                failed += len(active)  # the pods the controller ends count as failed
             active = []
             conditions += [_condition(target, reason, message), _condition(final, reason, message)]
             if final == "Complete":
