@@ -130,9 +130,9 @@ def sentry_routes(app: web.Application, counter: Counter, issues: int) -> None:
                 cut = calendar.timegm(time.strptime(value[1:], "%Y-%m-%dT%H:%M:%S"))
                 if first_seen[index] <= cut:
                     return False
-            if key == "lastSeen" and value.startswith("-") and value.endswith("m"):
-                if index > int(value[1:-1]) * 60:  # issue i was last seen i seconds ago
-                    return False
+            recent = key == "lastSeen" and value.startswith("-") and value.endswith("m")
+            if recent and index > int(value[1:-1]) * 60:  # issue i was last seen i seconds ago
+                return False
         return True
 
     async def issue_list(request: web.Request) -> web.Response:
@@ -153,7 +153,7 @@ def sentry_routes(app: web.Application, counter: Counter, issues: int) -> None:
         more = offset + size < len(chosen)
         link = (
             f'<x>; rel="previous"; results="false"; cursor="0:{max(0, offset - size)}:1", '
-            f'<x>; rel="next"; results="{"true" if more else "false"}"; cursor="0:{offset + size}:0"'
+            f'<x>; rel="next"; results="{str(more).lower()}"; cursor="0:{offset + size}:0"'
         )
         text = json.dumps(page)
         counter.add("sentry-bytes", len(text))
