@@ -474,7 +474,7 @@ def redis_server() -> Iterator[Redis]:
 
 @contextlib.contextmanager
 def prometheus_server(
-    folder: Path, openmetrics: str = "", *, web_config: str | None = None
+    folder: Path, openmetrics: str = "", *, web_config: str | None = None, rules: str = ""
 ) -> Iterator[int]:
     """Prometheus with `openmetrics` backfilled by promtool (samples carry timestamps), or
     empty. `web_config`: Prometheus's own --web.config.file (TLS, client certificates, basic
@@ -491,7 +491,14 @@ def prometheus_server(
             capture_output=True,
         )
     config = folder / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 1h\n")
+    if rules:  # alerting rules, evaluated every second
+        (folder / "rules.yml").write_text(rules)
+        config.write_text(
+            "global:\n  scrape_interval: 1h\n  evaluation_interval: 1s\n"
+            f"rule_files:\n  - {folder / 'rules.yml'}\n"
+        )
+    else:
+        config.write_text("global:\n  scrape_interval: 1h\n")
     port = free_port()
     extra = []
     if web_config is not None:

@@ -230,3 +230,57 @@ def test_gate_exit_codes_drive_a_shell_script(prometheus_scenarios, tmp_path):
         "idle": "ask a human",
         "nope": "broken",  # unknown environment: exit 2
     }
+
+
+def test_burn_rate_gate_fails_a_fast_burn_and_passes_a_slow_one(
+    prometheus_scenarios, tmp_path, operator
+):
+    """99.9 % over 1h/5m at 14.4 and 6h/30m at 6: the error scenario (5 % errors for the last
+    ten minutes) burns the budget about 17 times over in 30m and 8.5 in 1h, so the 6h/30m pair
+    fails; the healthy one (0.02 %) burns a fifth of it."""
+    (tmp_path / "runbook.md").write_text("## S\n- [ ] x\n")
+    ratio = (
+        'sum(rate(http_requests_total{namespace="{namespace}", code=~"5.."}[{range}])) / '
+        'sum(rate(http_requests_total{namespace="{namespace}"}[{range}]))'
+    )
+    parts = ['checklist = "runbook.md"']
+    for env in ("errors", "healthy"):
+        parts.append(
+            f'[environments.{env}]\n[environments.{env}.placeholders]\nnamespace = "{env}"\n'
+            f'[environments.{env}.prometheus]\nurl = "http://127.0.0.1:{prometheus_scenarios}"\n'
+            f"[[environments.{env}.metrics]]\n"
+            f'name = "checkout SLO"\nwindow = "15m"\nstep = "1m"\n'
+            f"burn_rate = {{ objective = 99.9, error_ratio = '{ratio}' }}\n"
+        )
+    path = tmp_path / "cockpit.toml"
+    path.write_text("\n".join(parts))
+    _, burning, _ = evaluate(path, "errors", operator)
+    state = burning["checkout SLO"]
+    assert state.phase == "Failed", state.reason
+    assert 1.2 < state.current < 1.8  # the 6h/30m pair: min(8.5, 17) / 6
+    assert state.metric.unit == "× burn"
+    _, calm, _ = evaluate(path, "healthy", operator)
+    assert calm["checkout SLO"].current < 0.1, calm["checkout SLO"].reason
+    assert calm["checkout SLO"].phase in ("Running", "Successful")
+
+
+def test_a_metric_has_one_source_of_its_query(tmp_path):
+    from cockpit.config import load_config
+    from cockpit.errors import ConfigError
+
+    (tmp_path / "runbook.md").write_text("## S\n- [ ] x\n")
+    for metric, said in [
+        ('query = "up"\nalerts = [\'severity="critical"\']', "not query and alerts"),
+        ("fail = 1", "set one of query, alerts or burn_rate"),
+        ("burn_rate = { objective = 99.9, error_ratio = 'x' }", "needs {range}"),
+        ("burn_rate = { objective = 100, error_ratio = 'x[{range}]' }", "less than 100"),
+    ]:
+        path = tmp_path / "cockpit.toml"
+        path.write_text(
+            'checklist = "runbook.md"\n[environments.e]\n[environments.e.prometheus]\n'
+            f'url = "http://127.0.0.1:9"\n[[environments.e.metrics]]\nname = "m"\n{metric}\n'
+        )
+        with pytest.raises(ConfigError) as caught:
+            load_config(path)
+        text = caught.value.message + "".join(caught.value.details or ())
+        assert said in text, text

@@ -330,6 +330,68 @@ def test_the_point_limit_is_checked_at_its_boundary(tmp_path):
     assert "11,001 points" in text and "at most 11,000" in text
 
 
+RULES = """
+groups:
+  - name: shop
+    rules:
+      - alert: ShopCheckoutDown
+        expr: vector(1)
+        labels: {severity: critical, service: shop}
+        annotations: {summary: "[b]checkout[/b] is down"}
+      - alert: ShopSlowish
+        expr: vector(1)
+        labels: {severity: info, service: shop}
+      - alert: NeverFires
+        expr: vector(1) > 2
+        labels: {severity: critical, service: shop}
+"""
+
+
+@pytest.fixture(scope="module")
+def alerting_prometheus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("prom-alerts")
+    with servers.prometheus_server(folder, rules=RULES) as port:
+        yield port
+
+
+def test_a_firing_alert_fails_its_gate_and_is_named_with_its_age(
+    tmp_path, alerting_prometheus, operator
+):
+    prometheus = {"url": f"http://127.0.0.1:{alerting_prometheus}"}
+    critical = {
+        "name": "shop alerts",
+        "alerts": ['severity="critical"', 'service=~"sho.*"'],
+        "window": "2m",
+        "step": "5s",
+        "min_samples": 1,
+    }
+    path = write(tmp_path, prometheus, metric=critical)
+    deadline = time.monotonic() + 30
+    while True:  # the rules are evaluated every second from Prometheus's start
+        state = poll(path, operator)
+        if state.phase == "Failed" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert state.phase == "Failed", state.reason
+    assert (
+        state.query
+        == 'count(ALERTS{alertstate="firing", severity="critical", service=~"sho.*"}) or vector(0)'
+    )
+    (firing,) = state.details  # NeverFires is not firing, ShopSlowish is not critical
+    assert firing.startswith("ShopCheckoutDown firing ")
+    assert "(service=shop, severity=critical)" in firing
+    quiet = {**critical, "name": "pager", "alerts": ['severity="page"']}
+    state = poll(write(tmp_path, prometheus, metric=quiet), operator)
+    assert state.phase in ("Running", "Successful") and state.details == ()
+    from cockpit.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(
+            write(tmp_path, prometheus, metric={**critical, "alerts": ["severity=critical"]})
+        )
+    assert "is not a label matcher" in caught.value.message + "".join(caught.value.details or ())
+
+
 def test_json_output_is_strict_json():
     import json
     import math

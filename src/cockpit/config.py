@@ -304,12 +304,97 @@ class ErrorsConfig(_Strict):
         return self
 
 
+# a Prometheus label matcher as PromQL writes it: severity="critical", team=~"shop|pay"
+_MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$')
+
+
+def parse_matcher(text: str) -> tuple[str, str, str]:
+    """(label, operator, value) of one matcher, or ValueError naming what is wrong."""
+    found = _MATCHER.match(text)
+    if not found:
+        raise ValueError(f'{text!r} is not a label matcher: write label="value" (or !=, =~, !~)')
+    label, op, value = found.groups()
+    if op in ("=~", "!~"):
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"{text!r}: the regular expression is wrong: {exc}") from None
+    return label, op, value
+
+
+class BurnWindow(_Strict):
+    """A long and a short window that both burn faster than `factor` times the budget."""
+
+    long: Duration = Field(description="The long window, e.g. 1h.")
+    short: Duration = Field(description="The short window, e.g. 5m (about long / 12).")
+    factor: float = Field(
+        gt=0, description="Burn rate that fails: 14.4 spends 2% of 30 days in 1h."
+    )
+
+
+class BurnRateConfig(_Strict):
+    """An SLO's error-budget burn over several windows (the multiwindow, multi-burn-rate
+    alert of the SRE workbook)."""
+
+    objective: float = Field(gt=0, lt=100, description="The SLO in percent, e.g. 99.9.")
+    error_ratio: str = Field(
+        description="PromQL of the ratio of bad events, with {range} where its rate window goes: "
+        '\'sum(rate(http_requests_total{code=~"5.."}[{range}])) / '
+        "sum(rate(http_requests_total[{range}]))'."
+    )
+    windows: list[BurnWindow] = Field(
+        default_factory=lambda: [
+            BurnWindow(long="1h", short="5m", factor=14.4),
+            BurnWindow(long="6h", short="30m", factor=6.0),
+        ],
+        min_length=1,
+        description="Window pairs; default 1h/5m at 14.4 and 6h/30m at 6.",
+    )
+
+    @field_validator("error_ratio")
+    @classmethod
+    def _has_range(cls, value: str) -> str:
+        if "{range}" not in value:
+            raise ValueError("error_ratio needs {range} where the rate window goes: [{range}]")
+        return value
+
+    def query(self) -> str:
+        """One series: the worst window pair's burn, over its factor (1 = failing)."""
+        budget = 1 - self.objective / 100
+
+        def burn(window: str, factor: float, tag: str) -> str:
+            ratio = self.error_ratio.replace("{range}", window)
+            return f'label_replace(({ratio}) / {budget:.6g} / {factor:g}, "w", "{tag}", "", "")'
+
+        pairs = [
+            f"min({burn(w.long, w.factor, 'long')} or {burn(w.short, w.factor, 'short')})"
+            for w in self.windows
+        ]
+        tagged = " or ".join(
+            f'label_replace({pair}, "pair", "{index}", "", "")' for index, pair in enumerate(pairs)
+        )
+        return f"max({tagged})"
+
+
 class MetricConfig(_Strict):
     """A Prometheus metric: a sparkline in the metrics pane, and usually a gate."""
 
     name: str = Field(description="Name shown in the metrics pane.")
     query: str = Field(
-        description="PromQL; {namespace}, {deployment}, {environment} and placeholders filled."
+        default="",
+        description="PromQL; {namespace}, {deployment}, {environment} and placeholders filled. "
+        "Required unless alerts or burn_rate gives it.",
+    )
+    alerts: list[str] | None = Field(
+        default=None,
+        description="Firing Prometheus alerts as the gate: label matchers, e.g. "
+        "['severity=\"critical\"', 'service=\"shop\"']; one firing alert fails it (fail = 1), "
+        "and the pane names them with their age.",
+    )
+    burn_rate: BurnRateConfig | None = Field(
+        default=None,
+        description="An SLO error-budget burn-rate gate over window pairs; fails at 1 "
+        "(the worst pair burning at its factor).",
     )
     unit: str = Field(default="", description='Unit shown after the value: "ms", "%", "req/s".')
     scale: float = Field(
@@ -350,6 +435,35 @@ class MetricConfig(_Strict):
         default=False,
         description="Written by `cockpit init`: not reviewed yet. Delete once reviewed.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_query(cls, data: Any) -> Any:
+        """alerts and burn_rate give the query and a fail threshold of their own."""
+        if not isinstance(data, dict):
+            return data
+        given = [k for k in ("query", "alerts", "burn_rate") if data.get(k)]
+        if len(given) != 1:
+            raise ValueError(
+                "set one of query, alerts or burn_rate"
+                + (f" (not {' and '.join(given)})" if given else "")
+            )
+        data = dict(data)
+        if data.get("alerts"):
+            matchers = data["alerts"]
+            if not isinstance(matchers, list) or not all(isinstance(m, str) for m in matchers):
+                raise ValueError('alerts is a list of label matchers: ["severity=\\"critical\\""]')
+            for matcher in matchers:
+                parse_matcher(matcher)
+            selector = ", ".join(['alertstate="firing"', *(m.strip() for m in matchers)])
+            data["query"] = f"count(ALERTS{{{selector}}}) or vector(0)"
+            data.setdefault("fail", 1)
+        elif data.get("burn_rate"):
+            spec = BurnRateConfig.model_validate(data["burn_rate"])
+            data["query"] = spec.query()
+            data.setdefault("fail", 1)
+            data.setdefault("unit", "× burn")
+        return data
 
     @model_validator(mode="after")
     def _thresholds_in_order(self) -> MetricConfig:

@@ -55,6 +55,7 @@ class MetricState:
     run_started: datetime | None = None  # the analysis run these measurements belong to
     # Prometheus's warnings with the last answer (a partial response: a store did not answer)
     warnings: tuple[str, ...] = ()
+    details: tuple[str, ...] = ()  # e.g. the firing alerts of an alerts metric, with their age
 
     @property
     def current(self) -> float | None:
@@ -152,6 +153,7 @@ def evaluate(
     fetched_at: datetime | None = None,
     last_ok: datetime | None = None,
     warnings: tuple[str, ...] = (),
+    details: tuple[str, ...] = (),
 ) -> MetricState:
     """The metric's phase in the current release analysis run, from its range query.
 
@@ -174,6 +176,7 @@ def evaluate(
         "last_ok": last_ok,
         "run_started": started,
         "warnings": warnings,
+        "details": details,
     }
     measured_from = started + timedelta(seconds=delay) if started is not None else None
     measurements: tuple[Measurement, ...] = ()

@@ -82,6 +82,7 @@ def metrics_json(states: list[MetricState]) -> list[dict[str, Any]]:
             "stale": state.stale,
             "error": state.last_error,
             "warnings": list(state.warnings),
+            "details": list(state.details),
             "measurements": len(state.measurements),
             "points": [
                 [p.at.isoformat(timespec="seconds"), None if math.isnan(p.value) else p.value]

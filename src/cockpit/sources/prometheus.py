@@ -371,6 +371,7 @@ class MetricsWatcher:
         points = list(previous.points) if previous else []
         error: str | None = None
         warnings: tuple[str, ...] = ()
+        details = previous.details if previous else ()
         try:
             if client is None:
                 client = self._client()
@@ -378,6 +379,11 @@ class MetricsWatcher:
             start, end = query_span(metric, self.started, now)
             raw, warnings = range_query(client, query, start, end, step)
             points = [Point(at, value * metric.scale) for at, value in raw]
+            if metric.alerts:
+                values = placeholder_values(self.session.config, self.session.env_name, metric)
+                details = firing_alerts(
+                    client, metric.alerts, lambda text: fill_placeholders(text, values), now
+                )
             errors, last_ok = 0, now
         except PrometheusError as exc:
             # a query Prometheus refuses as such fails the same way every time: Error at once
@@ -396,6 +402,7 @@ class MetricsWatcher:
             fetched_at=now if last_ok else None,
             last_ok=last_ok,
             warnings=warnings,
+            details=details,
         )
         self.states[metric.name] = state
         return state
@@ -449,8 +456,51 @@ class MetricsWatcher:
             self._wake.wait(max(0.1, min(wait, 5.0)))
 
 
-def metric_query(loaded: LoadedConfig, env_name: str, metric: MetricConfig) -> str:
-    """The metric's PromQL with the environment's placeholders and {deployment} filled."""
+def _matches(labels: dict[str, str], matchers: list[tuple[str, str, str]]) -> bool:
+    import re
+
+    for label, op, value in matchers:
+        have = labels.get(label, "")
+        if op == "=" and have != value:
+            return False
+        if op == "!=" and have == value:
+            return False
+        if op == "=~" and not re.fullmatch(value, have):
+            return False
+        if op == "!~" and re.fullmatch(value, have):
+            return False
+    return True
+
+
+def firing_alerts(
+    client: Client, matchers: list[str], fill: Callable[[str], str], now: datetime
+) -> tuple[str, ...]:
+    """The firing alerts the matchers select (Prometheus's /api/v1/alerts), each with its
+    age: "HighErrorRate firing 3m (severity=critical, service=shop)", oldest first."""
+    from cockpit.config import parse_matcher
+    from cockpit.rollout import format_age, parse_time
+
+    parsed = [parse_matcher(fill(m)) for m in matchers]
+    answer = client.api("/api/v1/alerts", {})
+    alerts = answer.data.get("alerts") if isinstance(answer.data, dict) else None
+    found: list[tuple[datetime, str]] = []
+    for alert in alerts if isinstance(alerts, list) else []:
+        if not isinstance(alert, dict) or alert.get("state") != "firing":
+            continue
+        labels = {str(k): str(v) for k, v in dict(alert.get("labels") or {}).items()}
+        if not _matches(labels, parsed):
+            continue
+        since = parse_time(alert.get("activeAt")) or now
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "alertname")
+        name = labels.get("alertname", "?")
+        found.append(
+            (since, f"{name} firing {format_age(since, now)}" + (f" ({shown})" if shown else ""))
+        )
+    return tuple(visible_text(text) for _, text in sorted(found))
+
+
+def placeholder_values(loaded: LoadedConfig, env_name: str, metric: MetricConfig) -> dict[str, str]:
+    """The environment's placeholders, with {deployment} for this metric."""
     from cockpit.checks.base import CheckContext
 
     values = CheckContext(loaded, env_name).placeholders()
@@ -460,7 +510,12 @@ def metric_query(loaded: LoadedConfig, env_name: str, metric: MetricConfig) -> s
         clusters = loaded.model.environments[env_name].clusters
         if clusters and clusters[0].deployments:
             values["deployment"] = clusters[0].deployments[0]
-    return fill_placeholders(metric.query, values)
+    return values
+
+
+def metric_query(loaded: LoadedConfig, env_name: str, metric: MetricConfig) -> str:
+    """The metric's PromQL with the environment's placeholders and {deployment} filled."""
+    return fill_placeholders(metric.query, placeholder_values(loaded, env_name, metric))
 
 
 VALIDATE_TIMEOUT = 5.0  # seconds per query when `cockpit validate` asks Prometheus

@@ -108,6 +108,12 @@ class MetricDetailScreen(ModalScreen[None]):
             summary.append(visible_text(state.query) + "\n")
             if state.last_error:
                 summary.append(f"last error: {visible_text(state.last_error)}\n", style="red")
+            for warning in state.warnings:
+                summary.append(f"Prometheus warned: {visible_text(warning)}\n", style="yellow")
+            if state.metric.alerts is not None:
+                summary.append("\nfiring now\n", style="bold")
+                for line in state.details or ("none",):
+                    summary.append(f"  {visible_text(line)}\n")
             summary.append("\nlast measurements\n", style="bold")
             for measurement in state.measurements[-10:]:
                 shown = "NaN" if math.isnan(measurement.value) else f"{measurement.value:.4g}"

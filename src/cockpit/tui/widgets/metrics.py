@@ -219,14 +219,15 @@ class MetricsPane(VerticalScroll, can_focus=True):
                 + (" · PARTIAL" if partial else "")
                 + (" · TLS NOT VERIFIED" if insecure else ""),
             )
-            note = (
-                f"Prometheus warned ({partial[0].metric.name}): {partial[0].warnings[0]}"
-                if partial
-                else ""
-            )
+            firing = [line for s in self.states.values() for line in s.details]
+            notes = [f"Prometheus warned ({p.metric.name}): {p.warnings[0]}" for p in partial[:1]]
+            notes += [f"ALERT {line}" for line in firing[:3]]
+            if len(firing) > 3:
+                notes.append(f"… {len(firing) - 3} more firing (Enter on the alerts row)")
+            note = "\n".join(notes)
             show_text(
                 self.query_one("#metrics-status", Static),
-                Text(visible_text(note), style="italic"),
+                Text(visible_text(note, keep_newlines=True), style="italic"),
             )
 
     def _rows(self) -> list[MetricRow]:
