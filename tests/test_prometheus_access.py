@@ -401,3 +401,103 @@ def test_json_output_is_strict_json():
     text = dumps({"value": math.inf, "low": -math.inf, "none": math.nan, "rows": [(1.5, math.inf)]})
     parsed = json.loads(text, parse_constant=lambda word: pytest.fail(f"non-standard {word}"))
     assert parsed == {"value": "+Inf", "low": "-Inf", "none": None, "rows": [[1.5, "+Inf"]]}
+
+
+# --- the new revision against the old ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def canary_prometheus(tmp_path_factory):
+    """Error ratios of a new (aaa111) and an old (bbb222) revision's pods, side by side."""
+    now = int(time.time())
+    ratios = {("bad", "aaa111"): 0.05, ("bad", "bbb222"): 0.001}
+    ratios |= {("good", "aaa111"): 0.00105, ("good", "bbb222"): 0.001}
+    lines = ["# TYPE http_error_ratio gauge"]
+    for ts in range(now - 1800, now + 1800, 15):
+        for (namespace, revision), ratio in ratios.items():
+            labels = f'namespace="{namespace}",pod="web-{revision}-x1"'
+            lines.append(f"http_error_ratio{{{labels}}} {ratio} {ts}")
+    lines.append("# EOF")
+    folder = tmp_path_factory.mktemp("prom-canary")
+    with servers.prometheus_server(folder, "\n".join(lines) + "\n") as port:
+        yield port
+
+
+def compare_state(tmp_path, port, namespace, operator, revisions, *, polls=1):
+    from cockpit.sources.prometheus import Revisions
+
+    metric = {
+        "name": "new vs old errors",
+        "query": f'max(http_error_ratio{{namespace="{namespace}", pod=~"web-{{revision}}-.*"}})',
+        "compare": {"tolerance": 0.1},
+        "window": "10m",
+        "step": "1m",
+        "min_samples": 1,
+    }
+    session = GoLiveSession.open(
+        write(tmp_path, {"url": f"http://127.0.0.1:{port}"}, metric=metric),
+        "test",
+        operator=operator,
+    )
+    pairs = iter(revisions)
+    watcher = MetricsWatcher(session, lambda _s: None, revisions=lambda _m: Revisions(*next(pairs)))
+    states = [watcher.poll_all()[0] for _ in range(polls)]
+    return states
+
+
+def test_the_new_revision_worse_than_the_old_fails_and_as_good_passes(
+    tmp_path, canary_prometheus, operator
+):
+    (bad,) = compare_state(tmp_path, canary_prometheus, "bad", operator, [("aaa111", "bbb222")])
+    assert bad.phase == "Failed", bad.reason
+    assert bad.current == pytest.approx(50)  # 0.05 against 0.001
+    assert "web-aaa111-" in bad.query and "web-bbb222-" in bad.query
+    (good,) = compare_state(tmp_path, canary_prometheus, "good", operator, [("aaa111", "bbb222")])
+    assert good.phase in ("Running", "Successful"), good.reason
+    assert good.current == pytest.approx(1.05)
+    assert good.metric.fail == pytest.approx(1.1) and good.metric.unit == "× old"
+
+
+def test_a_comparison_needs_old_pods_and_keeps_its_outcome_after_them(
+    tmp_path, canary_prometheus, operator
+):
+    (never,) = compare_state(tmp_path, canary_prometheus, "bad", operator, [("aaa111", None)])
+    assert never.phase == "Inconclusive" and "nothing to compare" in never.reason
+    (waiting,) = compare_state(tmp_path, canary_prometheus, "bad", operator, [(None, None)])
+    assert waiting.phase == "Pending"
+    measured, after = compare_state(
+        tmp_path,
+        canary_prometheus,
+        "bad",
+        operator,
+        [("aaa111", "bbb222"), ("aaa111", None)],
+        polls=2,
+    )
+    assert measured.phase == after.phase == "Failed"  # the old pods went: the failure stands
+    assert "the comparison made during the rollout stands" in after.reason
+
+
+def test_serving_revisions_are_the_new_and_the_newest_old_with_ready_pods():
+    from cockpit.rollout import serving_revisions
+
+    def rs(name, revision, ready, image):
+        return {
+            "metadata": {
+                "name": f"web-{name}",
+                "uid": name,
+                "labels": {"pod-template-hash": name},
+                "annotations": {"deployment.kubernetes.io/revision": str(revision)},
+                "ownerReferences": [{"uid": "d1", "controller": True, "kind": "Deployment"}],
+            },
+            "spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}},
+            "status": {"readyReplicas": ready},
+        }
+
+    deployment = {
+        "metadata": {"name": "web", "uid": "d1", "annotations": {}},
+        "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "web:3"}]}}},
+    }
+    sets = [rs("aaa", 1, 0, "web:1"), rs("bbb", 2, 2, "web:2"), rs("ccc", 3, 1, "web:3")]
+    assert serving_revisions(deployment, sets) == ("ccc", "bbb")
+    sets[1]["status"]["readyReplicas"] = 0  # the rollout is over: no old pods serve
+    assert serving_revisions(deployment, sets) == ("ccc", None)

@@ -16,13 +16,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from cockpit.analysis import ReleaseAnalysis, ReleaseRun
-from cockpit.config import duration_seconds
+from cockpit.config import MetricConfig, duration_seconds
 from cockpit.errors import CockpitError
 from cockpit.gates import MetricState, Verdict
+from cockpit.rollout import serving_revisions
 from cockpit.session import GoLiveSession
 from cockpit.sources.errors import ErrorFeed, ErrorWatcher
 from cockpit.sources.kube import ClusterSnapshot, ClusterWatcher, DeploymentView
-from cockpit.sources.prometheus import MetricsWatcher
+from cockpit.sources.prometheus import MetricsWatcher, Revisions
 
 MEASURE_ANYWAY_AFTER = 3.0  # seconds: metrics start without a run when clusters stay silent
 
@@ -104,7 +105,10 @@ class LiveBoard:
             self._measuring_timer.cancel()
         if env.prometheus is not None and env.metrics:
             self.metrics_watcher = MetricsWatcher(
-                self.session, self.push_metric, started=self.analysis_started
+                self.session,
+                self.push_metric,
+                started=self.analysis_started,
+                revisions=self.revisions,
             )
             self.metrics_watcher.start()
         if env.errors is not None:
@@ -192,6 +196,19 @@ class LiveBoard:
         self._changed.notify_all()
 
     # --- reading -------------------------------------------------------------------------------
+
+    def revisions(self, metric: MetricConfig) -> Revisions | None:
+        """The new and old pod-template-hash of the metric's deployment, as the cluster
+        shows it now (for a `compare` metric)."""
+        env = self.session.environment
+        name = metric.deployment or next(
+            (d for cluster in env.clusters for d in cluster.deployments), None
+        )
+        for view in self.views():
+            if view.name == name and view.deployment is not None:
+                new, old = serving_revisions(view.deployment, list(view.replicasets))
+                return Revisions(new, old)
+        return None
 
     def current_snapshots(self) -> list[ClusterSnapshot]:
         with self._changed:

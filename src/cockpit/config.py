@@ -376,6 +376,23 @@ class BurnRateConfig(_Strict):
         return f"max({tagged})"
 
 
+class CompareConfig(_Strict):
+    """The new revision's pods against the old ones', while both serve during a rollout."""
+
+    tolerance: float = Field(
+        default=0.1,
+        ge=0,
+        description="How much worse the new may be: 0.1 fails above 1.1 times the old "
+        "(direction upper) or below 0.9 times (lower).",
+    )
+    floor: float = Field(
+        default=0.0,
+        ge=0,
+        description="The old value is taken as at least this (in the query's units), so a "
+        "single new error against none is not an infinite ratio: e.g. 0.001 for a ratio.",
+    )
+
+
 class MetricConfig(_Strict):
     """A Prometheus metric: a sparkline in the metrics pane, and usually a gate."""
 
@@ -395,6 +412,11 @@ class MetricConfig(_Strict):
         default=None,
         description="An SLO error-budget burn-rate gate over window pairs; fails at 1 "
         "(the worst pair burning at its factor).",
+    )
+    compare: CompareConfig | None = Field(
+        default=None,
+        description="Judge the new revision against the old during a rollout: the query "
+        "has {revision} (the pod-template-hash), asked for each; the value is new / old.",
     )
     unit: str = Field(default="", description='Unit shown after the value: "ms", "%", "req/s".')
     scale: float = Field(
@@ -463,6 +485,20 @@ class MetricConfig(_Strict):
             data["query"] = spec.query()
             data.setdefault("fail", 1)
             data.setdefault("unit", "× burn")
+        if data.get("compare") is not None:
+            if "{revision}" not in str(data.get("query", "")):
+                raise ValueError(
+                    "compare needs {revision} in the query where the pod-template-hash goes, "
+                    'e.g. pod=~"{deployment}-{revision}-.*"'
+                )
+            spec_compare = CompareConfig.model_validate(data["compare"])
+            lower = data.get("direction") == "lower"
+            data.setdefault(
+                "fail", 1 - spec_compare.tolerance if lower else 1 + spec_compare.tolerance
+            )
+            data.setdefault("unit", "× old")
+            # neither revision reporting anything (no errors at all) is not worse
+            data.setdefault("no_data", "pass")
         return data
 
     @model_validator(mode="after")

@@ -189,6 +189,23 @@ def new_replicaset(deployment: JSON, replicasets: list[JSON]) -> JSON | None:
     return candidates[0] if candidates else None
 
 
+def serving_revisions(deployment: JSON, replicasets: list[JSON]) -> tuple[str | None, str | None]:
+    """The pod-template-hash of the new ReplicaSet, and of the newest older one that still
+    has ready pods (None when the old pods are gone): what a new-against-old comparison asks
+    Prometheus about during a rollout."""
+    new = new_replicaset(deployment, replicasets)
+    new_hash = _d(_d(new, "metadata"), "labels").get("pod-template-hash") if new else None
+    old_hash: str | None = None
+    newest = -1
+    for rs in owned_replicasets(deployment, replicasets):
+        if new is not None and _name(rs) == _name(new):
+            continue
+        if _int(_d(rs, "status").get("readyReplicas")) > 0 and revision_of(rs) > newest:
+            newest = revision_of(rs)
+            old_hash = _d(_d(rs, "metadata"), "labels").get("pod-template-hash")
+    return (str(new_hash) if new_hash else None), (str(old_hash) if old_hash else None)
+
+
 def images_of(template: JSON) -> list[str]:
     containers = _dicts(_d(template, "spec").get("containers"))
     return [str(c.get("image", "?")) for c in containers]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -323,6 +323,24 @@ def query_span(
     return max(start, end - timedelta(seconds=MAX_MEASUREMENTS * max(1, int(step)))), end
 
 
+@dataclass(frozen=True)
+class Revisions:
+    """What a `compare` metric compares: the new and the old revision's pod-template-hash."""
+
+    new: str | None
+    old: str | None  # None: no old pods serving (the rollout is over, or never began)
+
+
+def compare_query(metric: MetricConfig, values: dict[str, str], revisions: Revisions) -> str:
+    """new / old, each the metric's query with {revision} filled (the old one floored)."""
+    assert metric.compare is not None and revisions.new and revisions.old
+    new = fill_placeholders(metric.query, {**values, "revision": revisions.new})
+    old = fill_placeholders(metric.query, {**values, "revision": revisions.old})
+    if metric.compare.floor:
+        return f"({new}) / clamp_min({old}, {metric.compare.floor:g})"
+    return f"({new}) / ({old})"
+
+
 class MetricsWatcher:
     """Polls each metric at its own interval from one thread, so polls never overlap; each
     update goes to the callback as a MetricState (stale with its error when Prometheus fails,
@@ -334,10 +352,12 @@ class MetricsWatcher:
         on_update: Callable[[MetricState], object],
         *,
         started: datetime | Callable[[], datetime | None] | None = None,
+        revisions: Callable[[MetricConfig], Revisions | None] | None = None,
     ) -> None:
         self.session = session
         self.on_update = on_update
         self._started = started
+        self._revisions = revisions
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -365,6 +385,14 @@ class MetricsWatcher:
         previous = self.states.get(metric.name)
         query = self.query_of(metric)
         now = datetime.now(UTC)
+        if metric.compare is not None:
+            pair = self._revisions(metric) if self._revisions else None
+            if pair is None or not pair.new or not pair.old:
+                state = self._not_comparing(metric, query, previous, pair)
+                self.states[metric.name] = state
+                return state
+            values = placeholder_values(self.session.config, self.session.env_name, metric)
+            query = compare_query(metric, values, pair)
         step = duration_seconds(metric.step)
         errors = previous.consecutive_errors if previous else 0
         last_ok = previous.last_ok if previous else None
@@ -406,6 +434,33 @@ class MetricsWatcher:
         )
         self.states[metric.name] = state
         return state
+
+    def _not_comparing(
+        self,
+        metric: MetricConfig,
+        query: str,
+        previous: MetricState | None,
+        pair: Revisions | None,
+    ) -> MetricState:
+        """No new and old pods serving side by side: a comparison made in this run keeps its
+        outcome; one never made cannot back a pass."""
+        started = self.started
+        if previous is not None and previous.measurements and previous.run_started == started:
+            note = "; no old pods serve now: the comparison made during the rollout stands"
+            return replace(previous, reason=previous.reason.split("; no old pods")[0] + note)
+        if pair is None or not pair.new:
+            return MetricState(
+                metric, query, reason="waiting for the deployment's revisions", run_started=started
+            )
+        return MetricState(
+            metric,
+            query,
+            phase="Inconclusive",
+            display="no data",
+            reason="nothing to compare: no old pods served beside the new ones in this run "
+            "(a human decides, or set gate = false)",
+            run_started=started,
+        )
 
     def poll_all(self) -> list[MetricState]:
         try:
