@@ -233,3 +233,41 @@ async def test_a_change_between_preview_and_confirm_is_refused_and_previewed_ane
     assert first.generation != second.generation
     outcomes = [e.fields["outcome"] for e in session.audit.entries() if e.action == "rollback"]
     assert outcomes == ["failed", "sent"]
+
+
+async def test_retry_key_sees_a_cluster_again_after_logging_in(
+    cluster, tmp_path, operator, monkeypatch
+):
+    """SSO expired: the plugin's own words in the pane, with the key that retries. The
+    operator logs in elsewhere and presses it: rows are back at once, not after the backoff
+    (made minutes long here, so only the key can explain the recovery)."""
+    from cockpit.sources import kube
+
+    from .test_kube_auth import config_with, kubeconfig_with_user, plugin_user
+
+    monkeypatch.setattr(kube, "BACKOFF_START", 120.0)
+    cluster.create_deployment("retry-web", "shop/retry-web:1", namespace=NS, replicas=1)
+    wait_rolled_out(cluster, "retry-web")
+    cluster.tokens["sso-token-retry"] = "rehearsal-admin"
+    (tmp_path / "token").write_text("fail")
+    kubeconfig = kubeconfig_with_user(cluster, tmp_path, plugin_user(tmp_path))
+    config_with(tmp_path, kubeconfig, ["retry-web"])
+    session = GoLiveSession.open(tmp_path / "cockpit.toml", None, operator=operator)
+    app = CockpitApp(session)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = app.query_one(RolloutPane)
+        status = pane.query_one("#rollout-status")
+        await until(pilot, lambda: "aws sso login" in str(status.render()))
+        assert "ctrl+r: retry now" in str(status.render())
+        assert pane.border_subtitle == "STALE"
+        assert app.active_bindings["ctrl+r"].enabled  # in the footer while it applies
+        (tmp_path / "token").write_text("sso-token-retry")  # logged in, in another window
+        await pilot.pause(0.3)
+        assert not pane.views[("rehearsal", "retry-web")].found  # the backoff would wait
+        await pilot.press("ctrl+r")
+        await until(
+            pilot,
+            lambda: pane.views[("rehearsal", "retry-web")].found and pane.border_subtitle == "live",
+            tries=100,
+        )
+        await until(pilot, lambda: "ctrl+r" not in app.active_bindings, tries=40)

@@ -44,7 +44,7 @@ from cockpit.tui.widgets.banner import EnvironmentBanner
 from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
 from cockpit.tui.widgets.errors import ErrorsPane, ErrorTable
 from cockpit.tui.widgets.metrics import MetricsPane
-from cockpit.tui.widgets.rollout import RolloutPane, RolloutTable
+from cockpit.tui.widgets.rollout import RETRY_KEY, RolloutPane, RolloutTable
 from cockpit.tui.widgets.verdict import VerdictBar
 
 STATE_POLL_SECONDS = 2.0
@@ -101,6 +101,14 @@ class CockpitApp(App[None]):
             "Why",
             tooltip="Show every reason of the verdict, or only the first",
             id="app.verdict_reasons",
+        ),
+        Binding(
+            RETRY_KEY,
+            "retry_clusters",
+            "Retry now",
+            tooltip="A cluster cannot be seen: try it again now (after logging in), "
+            "not after the backoff",
+            id="app.retry_clusters",
         ),
         Binding(
             "ctrl+q", "quit", "Quit", tooltip="Quit; everything is already saved", id="app.quit"
@@ -391,11 +399,27 @@ class CockpitApp(App[None]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
+    def action_retry_clusters(self) -> None:
+        """Reading only: nothing is sent but lists and watches, so read-only allows it too."""
+        try:
+            asked = self.board.retry_clusters()
+        except CockpitError as exc:
+            self._report(exc)
+            return
+        if asked:
+            troubled = ", ".join(self.query_one(RolloutPane).clusters_in_trouble()) or "clusters"
+            self.notify(f"Trying {troubled} again now.", title="Retry")
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_runs":
             return bool(self._running_workers())  # hidden unless something runs
         if action == "rollback_recommended":
             return self.recommended and not self.session.read_only
+        if action == "retry_clusters":
+            try:  # hidden while every cluster is seen
+                return bool(self.query_one(RolloutPane).clusters_in_trouble())
+            except NoMatches:
+                return False
         return True
 
     def _running_workers(self) -> list[Worker[object]]:

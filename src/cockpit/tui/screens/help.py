@@ -40,6 +40,8 @@ HELP_TEXT = """\
                  in production you type the deployment's name)
   p              pause or resume the rollout
   STALE          the API cannot be reached: rows keep their last values
+  ctrl+r         retry the clusters now, e.g. after logging in again when the
+                 credential plugin failed (shown while a cluster cannot be seen)
 
 [b]Everywhere[/b]
   tab / shift+tab  move between panes
