@@ -271,3 +271,86 @@ async def test_retry_key_sees_a_cluster_again_after_logging_in(
             tries=100,
         )
         await until(pilot, lambda: "ctrl+r" not in app.active_bindings, tries=40)
+
+
+async def open_detail(app, pilot, name):
+    from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
+
+    pane = app.query_one(RolloutPane)
+    await until(pilot, lambda: pane.views.get(("rehearsal", name)) is not None)
+    await until(pilot, lambda: pane.views[("rehearsal", name)].found)
+    table = app.query_one(RolloutTable)
+    table.focus()
+    table.move_cursor(row=list(pane.views).index(("rehearsal", name)))
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, RolloutDetailScreen))
+    return app.screen
+
+
+def crash_row(screen):
+    """The name and cells of the pod in CrashLoopBackOff, if the detail shows one."""
+    for name, row in screen._rows.items():
+        if row[6][0] == "CrashLoopBackOff":
+            return name, row
+    return None
+
+
+async def test_detail_follows_restarts_and_logs_follow_a_crash_loop(cluster, tmp_path, operator):
+    """No key pressed: the open detail shows restarts climbing, the exit code and the events;
+    the selected pod stays selected; `l` follows its log across restarts, `p` shows the
+    crashed run's last lines."""
+    from cockpit.tui.screens.pod_logs import PodLogScreen
+    from cockpit.tui.widgets.log_lines import LogLines
+
+    cluster.create_deployment("live", "shop/live:1", namespace=NS, replicas=2)
+    wait_rolled_out(cluster, "live")
+    cluster.faults.crash.add("shop/live:bad")
+    session = GoLiveSession.open(config_for(tmp_path, cluster, ["live"]), None, operator=operator)
+    app = CockpitApp(session)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_detail(app, pilot, "live")
+        before = str(screen.query_one("#rd-head").render())
+        assert "successfully rolled out" in before
+        await asyncio.to_thread(
+            kubectl, cluster, "set", "image", "deployment/live", "app=shop/live:bad"
+        )
+        await until(pilot, lambda: crash_row(screen) is not None, tries=200)
+        name, _row = crash_row(screen)
+        table = screen.query_one("#rd-pods")
+        table.move_cursor(row=list(screen._rows).index(name))
+        await pilot.pause()
+        first = int(crash_row(screen)[1][4][0])
+        await until(pilot, lambda: int(crash_row(screen)[1][4][0]) >= first + 2, tries=200)
+        _name, row = crash_row(screen)
+        assert row[5][0] == "Error, exit code 1"  # the last termination, kubectl describe's
+        assert screen.selected_pod_name() == name  # the cursor stayed on its pod
+        head = str(screen.query_one("#rd-head").render())
+        assert "pod trouble" in head and "CrashLoopBackOff" in head
+        events = str(screen.query_one("#rd-events").render())
+        assert "Warning" in events and "BackOff" in events
+        assert events.index("Warning") < events.find("Normal ")  # warnings first
+
+        await pilot.press("l")
+        await until(pilot, lambda: isinstance(app.screen, PodLogScreen))
+        logs = app.screen
+        lines = logs.query_one(LogLines)
+
+        def runs():
+            return sum("rehearsal: starting shop/live:bad" in text for _s, text in lines.entries)
+
+        await until(pilot, lambda: runs() >= 1, tries=100)
+        seen = runs()
+        await until(pilot, lambda: runs() >= seen + 2, tries=200)  # followed across restarts
+        assert logs.follower.requests >= 3  # one stream per run, reopened after each restart
+        texts = [text for _s, text in lines.entries]
+        assert len(texts) == len(set(zip(texts, [s for s, _t in lines.entries], strict=True)))
+        await pilot.press("p")
+        await until(pilot, lambda: logs.notice.ended, tries=100)
+        assert logs.previous
+        texts = [text for _s, text in lines.entries]
+        assert texts[-1] == "rehearsal: this image is set to crash; exit code 1"
+        assert "previous (terminated) container" in str(logs.query_one("#log-head").render())
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen)
+        assert logs.follower is None  # stopped with its view, and its thread ended
+        await until(pilot, lambda: not [w for w in app.workers if w.group == "pod-log"])

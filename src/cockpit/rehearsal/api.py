@@ -722,7 +722,8 @@ class ApiServer:
         }
 
     async def _log(self, request: web.Request, pod: JSON) -> web.StreamResponse:
-        containers = [c["name"] for c in pod.get("spec", {}).get("containers") or []]
+        spec = pod.get("spec", {})
+        containers = [c["name"] for c in spec.get("containers") or []]
         name = request.query.get("container")
         if name is None:
             if len(containers) != 1:
@@ -733,7 +734,7 @@ class ApiServer:
                     f"choose one of: [{' '.join(containers)}]",
                 )
             name = containers[0]
-        if name not in containers:
+        if name not in containers + [c["name"] for c in spec.get("initContainers") or []]:
             raise ApiError(
                 400,
                 "BadRequest",
@@ -782,13 +783,14 @@ class ApiServer:
         await response.prepare(request)
         for line in lines:
             await response.write(shown(line).encode())
-        sent = len(entry.current)
+        run = entry.current  # a restart starts a new list (the old one becomes previous)
+        sent = len(run)
         meta = pod["metadata"]
         pods = BY_PLURAL[("", "pods")]
         try:
             while True:
                 current = kubelet.log(pod, name)
-                if current is not entry or len(current.current) < sent:
+                if current is not entry or current.current is not run:
                     break  # the container restarted: a real follow ends with its run
                 for line in current.current[sent:]:
                     await response.write(shown(line).encode())

@@ -75,6 +75,10 @@ class Kubelet:
         self.log(pod, container).current.append(f"{_stamp()} {line}")
         self.changed += 1
 
+    def write_log(self, pod: JSON, container: str, line: str) -> None:
+        """A line the container writes now (tests and scenarios make an app say things)."""
+        self._write(pod, container, line)
+
     def _event(self, pod: JSON, reason: str, message: str, event_type: str = "Normal") -> None:
         component = "default-scheduler" if reason.endswith("Scheduling") else "kubelet"
         if reason == "Scheduled":

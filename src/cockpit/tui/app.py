@@ -34,6 +34,7 @@ from cockpit.tui.screens.error_detail import ErrorDetailScreen
 from cockpit.tui.screens.help import HelpScreen
 from cockpit.tui.screens.item_detail import ItemDetailScreen
 from cockpit.tui.screens.metric_detail import MetricDetailScreen
+from cockpit.tui.screens.pod_logs import PodLogScreen
 from cockpit.tui.screens.prompt import TextPrompt
 from cockpit.tui.screens.rollback import RollbackAllScreen, RollbackScreen
 from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
@@ -207,6 +208,13 @@ class CockpitApp(App[None]):
 
     def on_rollout_pane_redrawn(self, _message: RolloutPane.Redrawn) -> None:
         self._request_verdict()
+        pane = self.query_one(RolloutPane)
+        for screen in self.screen_stack:
+            if isinstance(screen, RolloutDetailScreen):  # an open detail follows the cluster
+                screen.follow(pane.views.values(), pane.snapshots)
+
+    def on_rollout_detail_screen_open_logs(self, message: RolloutDetailScreen.OpenLogs) -> None:
+        self.push_screen(PodLogScreen(self.session, message.view, message.pod))
 
     def on_metrics_pane_open(self, message: MetricsPane.Open) -> None:
         self.push_screen(MetricDetailScreen(message.state))
@@ -304,8 +312,9 @@ class CockpitApp(App[None]):
 
     def perform_rollout(self, action: str, view: DeploymentView) -> None:
         if action == "detail":
+            snapshot = self.query_one(RolloutPane).snapshots.get(view.cluster)
             self.push_screen(
-                RolloutDetailScreen(view),
+                RolloutDetailScreen(view, snapshot),
                 lambda picked: self.perform_rollout(picked, view) if picked else None,
             )
             return
