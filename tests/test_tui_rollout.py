@@ -290,8 +290,9 @@ async def open_detail(app, pilot, name):
 def crash_row(screen):
     """The name and cells of the pod in CrashLoopBackOff, if the detail shows one."""
     for name, row in screen._rows.items():
-        if row[6][0] == "CrashLoopBackOff":
-            return name, row
+        cells = dict(zip(screen._columns, row, strict=True))
+        if cells["Waiting"][0] == "CrashLoopBackOff":
+            return name, cells
     return None
 
 
@@ -319,10 +320,12 @@ async def test_detail_follows_restarts_and_logs_follow_a_crash_loop(cluster, tmp
         table = screen.query_one("#rd-pods")
         table.move_cursor(row=list(screen._rows).index(name))
         await pilot.pause()
-        first = int(crash_row(screen)[1][4][0])
-        await until(pilot, lambda: int(crash_row(screen)[1][4][0]) >= first + 2, tries=200)
+        first = int(crash_row(screen)[1]["Restarts"][0])
+        await until(pilot, lambda: int(crash_row(screen)[1]["Restarts"][0]) >= first + 2, tries=200)
         _name, row = crash_row(screen)
-        assert row[5][0] == "Error, exit code 1"  # the last termination, kubectl describe's
+        assert (
+            row["Last termination"][0] == "Error, exit code 1"
+        )  # the last termination, kubectl describe's
         assert screen.selected_pod_name() == name  # the cursor stayed on its pod
         head = str(screen.query_one("#rd-head").render())
         assert "pod trouble" in head and "CrashLoopBackOff" in head
@@ -354,3 +357,59 @@ async def test_detail_follows_restarts_and_logs_follow_a_crash_loop(cluster, tmp
         await until(pilot, lambda: app.screen is screen)
         assert logs.follower is None  # stopped with its view, and its thread ended
         await until(pilot, lambda: not [w for w in app.workers if w.group == "pod-log"])
+
+
+LOG_HOSTILE = (
+    "\x1b[31mred\x1b[0m \x1b]52;c;ZXZpbA==\x07\x1b]2;pwned\x07 [b]markup[/b] "
+    "[@click=app.quit]q[/] \x9b2J end"
+)
+
+
+async def test_a_log_line_is_shown_as_text_and_search_finds_and_highlights(
+    cluster, tmp_path, operator
+):
+    """Escape sequences and markup written by a container reach the screen as visible text,
+    and `/` finds the line, highlighted; n and N go from match to match."""
+    from cockpit.tui.screens.pod_logs import PodLogScreen
+    from cockpit.tui.widgets.log_lines import LogLines
+
+    from .test_outside_text import svg_text
+
+    cluster.create_deployment("said", "shop/said:1", namespace=NS, replicas=1)
+    wait_rolled_out(cluster, "said")
+    session = GoLiveSession.open(config_for(tmp_path, cluster, ["said"]), None, operator=operator)
+    app = CockpitApp(session)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_detail(app, pilot, "said")
+        await until(pilot, lambda: bool(screen.view.pods))
+        pod = screen.view.pods[0]
+        await pilot.press("enter")  # enter on a pod opens its log, as l does
+        await until(pilot, lambda: isinstance(app.screen, PodLogScreen))
+        logs = app.screen
+        lines = logs.query_one(LogLines)
+        await until(pilot, lambda: any("ready" in t for _s, t in lines.entries))
+        cluster.kubelet.write_log(pod, "app", LOG_HOSTILE)
+        cluster.kubelet.write_log(pod, "app", "second markup line")
+        await until(pilot, lambda: any("second" in t for _s, t in lines.entries))
+        await pilot.pause(0.1)
+        shown = svg_text(app)
+        assert "\x1b" not in shown and "\x9b" not in shown and "\x07" not in shown
+        assert "␛[31mred␛[0m ␛]52;c;ZXZpbA==␇␛]2;pwned␇ [b]markup[/b]" in shown
+        assert "[@click=app.quit]q[/] \\x9b2J end" in shown
+        assert app.is_running  # no [@click=app.quit] ran
+
+        await pilot.press("slash", *"MARKUP", "enter")  # case does not matter
+        hostile = next(i for i, (_s, t) in enumerate(lines.entries) if "pwned" in t)
+        assert lines.current == hostile
+        status = str(logs.query_one("#log-status").render())
+        assert "search “MARKUP”: 2 lines match" in status
+        row = lines.render_line(hostile - lines.scroll_offset.y)
+        current = lines.get_component_rich_style("log-lines--current")
+        assert [s.text for s in row if s.style and current.bgcolor == s.style.bgcolor] == ["markup"]
+        await pilot.press("n")
+        assert lines.entries[lines.current][1] == "second markup line"
+        other = lines.render_line(hostile - lines.scroll_offset.y)
+        match = lines.get_component_rich_style("log-lines--match")
+        assert any(s.text == "markup" and s.style.bgcolor == match.bgcolor for s in other)
+        await pilot.press("N")
+        assert lines.current == hostile

@@ -29,8 +29,20 @@ from cockpit.tui.plain import safe
 from cockpit.tui.themes import theme_variables
 from cockpit.tui.widgets.shown import show_subtitle
 
-POD_COLUMNS = ("Pod", "Rev", "Phase", "Ready", "Restarts", "Last termination", "Waiting")
-POD_COLUMNS_WIDE = (*POD_COLUMNS, "Node", "Age")
+# Narrow screens keep what says why a pod is down (waiting reason first); wide ones add where
+# and since when.
+POD_COLUMNS = ("Pod", "Rev", "Ready", "Restarts", "Waiting", "Last termination")
+POD_COLUMNS_WIDE = (
+    "Pod",
+    "Rev",
+    "Phase",
+    "Ready",
+    "Restarts",
+    "Last termination",
+    "Waiting",
+    "Node",
+    "Age",
+)
 EVENTS_SHOWN = 20
 TEMPLATE_HASH_LABELS = ("pod-template-hash", "controller-revision-hash")
 
@@ -195,7 +207,7 @@ class RolloutDetailScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="rd-scroll") as scroll:
-            scroll.border_title = "Deployment"
+            scroll.border_title = str(getattr(self.view, "kind", "") or "Deployment")
             yield Static(id="rd-head")
             yield Static(id="rd-history")
             yield PodTable(cursor_type="row", zebra_stripes=False, id="rd-pods")
@@ -239,18 +251,21 @@ class RolloutDetailScreen(ModalScreen[str | None]):
     def _pod_row(self, pod: JSON, state: PodState, now: datetime) -> tuple[tuple[str, str], ...]:
         troubled = {t.pod for t in self.view.trouble}
         bad = f"bold {self._colour('error')}"
-        row = [
-            (state.name, "bold" if state.name in troubled else ""),
-            (revision_of_pod(self.view, pod), ""),
-            (state.phase, "" if state.phase == "Running" else self._colour("warning")),
-            (state.ready, ""),
-            (str(state.restarts), bad if state.restarts else ""),
-            (state.last_termination or "-", bad if state.last_termination else ""),
-            (state.waiting or "-", bad if state.waiting else ""),
-        ]
-        if self._columns == POD_COLUMNS_WIDE:
-            row += [(state.node or "-", ""), (format_age(state.created, now), "")]
-        return tuple(row)
+        cells = {
+            "Pod": (state.name, "bold" if state.name in troubled else ""),
+            "Rev": (revision_of_pod(self.view, pod), ""),
+            "Phase": (state.phase, "" if state.phase == "Running" else self._colour("warning")),
+            "Ready": (state.ready, ""),
+            "Restarts": (str(state.restarts), bad if state.restarts else ""),
+            "Last termination": (
+                state.last_termination or "-",
+                bad if state.last_termination else "",
+            ),
+            "Waiting": (state.waiting or "-", bad if state.waiting else ""),
+            "Node": (state.node or "-", ""),
+            "Age": (format_age(state.created, now), ""),
+        }
+        return tuple(cells[column] for column in self._columns)
 
     def _show_pods(self, now: datetime) -> None:
         table = self.query_one(PodTable)
