@@ -308,7 +308,7 @@ async def test_detail_follows_restarts_and_logs_follow_a_crash_loop(cluster, tmp
     cluster.faults.crash.add("shop/live:bad")
     session = GoLiveSession.open(config_for(tmp_path, cluster, ["live"]), None, operator=operator)
     app = CockpitApp(session)
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(size=(100, 30)) as pilot:  # the detail taller than the screen
         screen = await open_detail(app, pilot, "live")
         before = str(screen.query_one("#rd-head").render())
         assert "successfully rolled out" in before
@@ -319,14 +319,17 @@ async def test_detail_follows_restarts_and_logs_follow_a_crash_loop(cluster, tmp
         name, _row = crash_row(screen)
         table = screen.query_one("#rd-pods")
         table.move_cursor(row=list(screen._rows).index(name))
+        scroll = screen.query_one("#rd-scroll")
+        assert scroll.scroll_y == 0  # opens at the top: verdict and trouble
+        await pilot.pause()
+        scroll.scroll_to(y=4, animate=False)
         await pilot.pause()
         first = int(crash_row(screen)[1]["Restarts"][0])
         await until(pilot, lambda: int(crash_row(screen)[1]["Restarts"][0]) >= first + 2, tries=200)
         _name, row = crash_row(screen)
-        assert (
-            row["Last termination"][0] == "Error, exit code 1"
-        )  # the last termination, kubectl describe's
+        assert row["Last termination"][0] == "Error, exit code 1"  # kubectl describe's
         assert screen.selected_pod_name() == name  # the cursor stayed on its pod
+        assert scroll.scroll_y == 4  # and the screen where the operator left it
         head = str(screen.query_one("#rd-head").render())
         assert "pod trouble" in head and "CrashLoopBackOff" in head
         events = str(screen.query_one("#rd-events").render())
@@ -370,6 +373,8 @@ async def test_a_log_line_is_shown_as_text_and_search_finds_and_highlights(
 ):
     """Escape sequences and markup written by a container reach the screen as visible text,
     and `/` finds the line, highlighted; n and N go from match to match."""
+    from textual import events
+
     from cockpit.tui.screens.pod_logs import PodLogScreen
     from cockpit.tui.widgets.log_lines import LogLines
 
@@ -413,3 +418,8 @@ async def test_a_log_line_is_shown_as_text_and_search_finds_and_highlights(
         assert any(s.text == "markup" and s.style.bgcolor == match.bgcolor for s in other)
         await pilot.press("N")
         assert lines.current == hostile
+        # typed at once, as over a slow SSH link: the keys after / are the search's
+        for key, char in [("slash", "/"), *((c, c) for c in "second"), ("enter", "\r")]:
+            app.post_message(events.Key(key, char))
+        await until(pilot, lambda: lines.search_text == "second")
+        assert lines.entries[lines.current][1] == "second markup line"

@@ -117,7 +117,7 @@ class PodLogFollower:
                 return
             if got_lines:
                 delay = RECONNECT_START
-            emit(LogNotice(f"{notice.text}; trying again in {delay:.0f}s", notice.problem))
+            emit(LogNotice(f"{notice.text}; trying again in {delay:g}s", notice.problem))
             if self._stop.wait(delay):
                 return
             delay = min(RECONNECT_CAP, delay * 2)

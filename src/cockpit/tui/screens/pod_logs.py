@@ -78,9 +78,6 @@ class PodLogScreen(ModalScreen[None]):
     PodLogScreen #log-search {
         display: none;
     }
-    PodLogScreen #log-search.-open {
-        display: block;
-    }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "Close", tooltip="Back to the detail", id="pod_logs.close"),
@@ -98,7 +95,15 @@ class PodLogScreen(ModalScreen[None]):
             tooltip="The next container of the pod, init containers included",
             id="pod_logs.container",
         ),
-        Binding("slash", "search", "Search", tooltip="Find text in the log", id="pod_logs.search"),
+        # priority: handled as it arrives, so the keys typed right after it go to the search
+        Binding(
+            "slash",
+            "search",
+            "Search",
+            tooltip="Find text in the log",
+            id="pod_logs.search",
+            priority=True,
+        ),
         Binding("n", "find(True)", "Next", tooltip="The next match", id="pod_logs.next"),
         Binding("N", "find(False)", "Prev match", tooltip="The previous match", id="pod_logs.prev"),
         Binding(
@@ -248,8 +253,8 @@ class PodLogScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         search = self.query_one("#log-search", Input)
-        if search.has_class("-open"):
-            search.remove_class("-open")
+        if search.display:
+            search.display = False
             self.query_one(LogLines).focus()
             return
         self._stop()
@@ -269,16 +274,16 @@ class PodLogScreen(ModalScreen[None]):
 
     def action_search(self) -> None:
         search = self.query_one("#log-search", Input)
-        search.add_class("-open")
+        search.display = True  # at once: a hidden widget cannot take the focus
         search.value = self.query_one(LogLines).search_text
-        search.focus()
+        self.set_focus(search)  # now: keys typed right after / go to the search
 
     def on_input_submitted(self, message: Input.Submitted) -> None:
         message.stop()
         lines = self.query_one(LogLines)
         lines.search_text = message.value
         lines.current = None
-        message.input.remove_class("-open")
+        message.input.display = False
         lines.focus()
         if message.value and lines.find(True) is None:
             self.notify(f"“{message.value}” is not in the log.", title="Search")
@@ -297,7 +302,12 @@ class PodLogScreen(ModalScreen[None]):
         lines = self.query_one(LogLines)
         lines.set_stamps(not lines.show_stamps)
 
+    def _searching(self) -> bool:
+        return bool(self.query_one("#log-search", Input).display)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self._searching() and action != "close":
+            return False  # the keys are the search's text now, / included
         if action == "next_container":
             return True if len(self.containers) > 1 else None
         return True

@@ -149,7 +149,33 @@ def revision_of_pod(view: DeploymentView, pod: JSON) -> str:
 
 
 class PodTable(DataTable[Text]):
-    """The workload's pods, one row each, keyed by pod name (so the cursor stays on its pod)."""
+    """The workload's pods, one row each, keyed by pod name (so the cursor stays on its pod).
+
+    The table is as tall as its pods and the screen scrolls, not the table: when the operator
+    moves the cursor, the screen scrolls to keep its row in sight. Updates from the cluster
+    move nothing (the screen stays where the operator left it)."""
+
+    def _reveal_cursor(self) -> None:
+        container = self.parent
+        if isinstance(container, VerticalScroll):
+            row_y = self.virtual_region.y + 1 + self.cursor_row  # below the header
+            container.scroll_to_region(Region(0, row_y, 1, 1), animate=False, immediate=True)
+
+    def action_cursor_up(self) -> None:
+        super().action_cursor_up()
+        self.call_after_refresh(self._reveal_cursor)
+
+    def action_cursor_down(self) -> None:
+        super().action_cursor_down()
+        self.call_after_refresh(self._reveal_cursor)
+
+    def action_page_up(self) -> None:
+        super().action_page_up()
+        self.call_after_refresh(self._reveal_cursor)
+
+    def action_page_down(self) -> None:
+        super().action_page_down()
+        self.call_after_refresh(self._reveal_cursor)
 
     DEFAULT_CSS = """
     PodTable {
@@ -216,7 +242,8 @@ class RolloutDetailScreen(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self._show()
-        self.query_one(PodTable).focus()
+        # the keys move through the pods; the screen opens at its top (verdict, trouble)
+        self.set_focus(self.query_one(PodTable), scroll_visible=False)
         self.set_interval(5.0, self._show)  # ages and stale-for move on between snapshots
 
     # --- following the cluster -----------------------------------------------------------------
@@ -318,15 +345,6 @@ class RolloutDetailScreen(ModalScreen[str | None]):
     def selected_pod(self) -> JSON | None:
         name = self.selected_pod_name()
         return next((p for p in self.view.pods if p.get("metadata", {}).get("name") == name), None)
-
-    def on_data_table_row_highlighted(self, message: DataTable.RowHighlighted) -> None:
-        """The table grows with its pods and does not scroll itself: keep the cursor's row in
-        sight by scrolling the screen."""
-        table = self.query_one(PodTable)
-        row_y = table.virtual_region.y + 1 + message.cursor_row  # below the header
-        self.query_one("#rd-scroll", VerticalScroll).scroll_to_region(
-            Region(0, row_y, 1, 1), animate=False, immediate=True
-        )
 
     def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
         message.stop()
