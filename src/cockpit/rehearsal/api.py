@@ -215,12 +215,15 @@ class ApiServer:
                 "the server does not allow this method on the requested resource",
                 {"name": name or "", "group": kind.group, "kind": kind.plural},
             )
-        if (verb, kind.plural) in self.cluster.denied.get(token, set()):
+        denied = self.cluster.denied.get(token, set())
+        # a subresource (pods/log) is its own RBAC resource; denying the object denies it too
+        resource = kind.plural if subresource is None else f"{kind.plural}/{subresource}"
+        if (verb, kind.plural) in denied or (verb, resource) in denied:
             raise ApiError(
                 403,
                 "Forbidden",
                 f'{kind.resource} "{name or ""}" is forbidden: User "{self._user(token)}" cannot '
-                f'{verb} resource "{kind.plural}" in API group "{kind.group}"'
+                f'{verb} resource "{resource}" in API group "{kind.group}"'
                 + (f' in the namespace "{namespace}"' if namespace else " at the cluster scope"),
                 {"name": name or "", "group": kind.group, "kind": kind.plural},
             )
