@@ -27,6 +27,7 @@ from cockpit.sources.kube import ClusterSnapshot, DeploymentView
 from cockpit.text import visible_text
 from cockpit.tui.plain import safe
 from cockpit.tui.themes import theme_variables
+from cockpit.tui.widgets.rollout import RETRY_KEY
 from cockpit.tui.widgets.shown import show_subtitle
 
 # Narrow screens keep what says why a pod is down (waiting reason first); wide ones add where
@@ -69,7 +70,7 @@ def describe_head(view: DeploymentView, snapshot: ClusterSnapshot | None) -> str
         since = f"for {int(age)}s" if age is not None else "never reached"
         lines.append(
             f"[b $warning]STALE {since}[/]: {safe(snapshot.last_error or '')} "
-            "— what follows is the last seen"
+            f"— what follows is the last seen ({RETRY_KEY}: retry now)"
         )
     if not view.found:
         lines.append(safe(view.verdict.message) if view.unknown else "not found in the cluster")
@@ -230,6 +231,7 @@ class RolloutDetailScreen(ModalScreen[str | None]):
         self.snapshot = snapshot
         self._rows: dict[str, tuple[tuple[str, str], ...]] = {}
         self._columns: tuple[str, ...] = ()
+        self._shown: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="rd-scroll") as scroll:
@@ -267,9 +269,14 @@ class RolloutDetailScreen(ModalScreen[str | None]):
         scroll = self.query_one("#rd-scroll", VerticalScroll)
         live = self.snapshot is None or self.snapshot.connected
         show_subtitle(scroll, "live" if live else "STALE")
-        self.query_one("#rd-head", Static).update(describe_head(view, self.snapshot))
-        self.query_one("#rd-history", Static).update(describe_history(view, now))
-        self.query_one("#rd-events", Static).update(describe_events(view, now))
+        for part, text in (
+            ("#rd-head", describe_head(view, self.snapshot)),
+            ("#rd-history", describe_history(view, now)),
+            ("#rd-events", describe_events(view, now)),
+        ):
+            if self._shown.get(part) != text:  # a busy cluster sends many identical updates
+                self._shown[part] = text
+                self.query_one(part, Static).update(text)
         self._show_pods(now)
 
     def _colour(self, variable: str) -> str:
