@@ -297,9 +297,10 @@ class RolloutPane(Vertical):
                 stale = True
                 age = snapshot.stale_for(now)
                 since = f"stale for {int(age)}s" if age is not None else "never reached"
+                # the key first: a plugin's message is long, and the line ends in "…"
                 lines.append(
-                    f"{cluster.name}: {since} — {snapshot.last_error} "
-                    f"({self._retry_key()}: retry now)"
+                    f"{cluster.name}: {since} ({self._retry_key()}: retry now) — "
+                    f"{snapshot.last_error}"
                 )
         moving: list[DeploymentView] = []
         for view in self.views.values():
