@@ -423,3 +423,11 @@ async def test_a_log_line_is_shown_as_text_and_search_finds_and_highlights(
             app.post_message(events.Key(key, char))
         await until(pilot, lambda: lines.search_text == "second")
         assert lines.entries[lines.current][1] == "second markup line"
+        # a chatty container: the last 5,000 lines are kept, and the view says so
+        before = len(lines.entries)
+        logs.add_lines([("", f"line {i}") for i in range(6000)])
+        logs._show_status()
+        assert len(lines.entries) == 5000 and lines.entries[-1][1] == "line 5999"
+        assert lines.dropped == before + 1000
+        status = str(logs.query_one("#log-status").render())
+        assert f"5,000 lines (the last 5,000; {before + 1000:,} older dropped)" in status

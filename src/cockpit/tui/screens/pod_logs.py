@@ -197,7 +197,11 @@ class PodLogScreen(ModalScreen[None]):
 
     @work(thread=True, group="pod-log", exit_on_error=False)
     def _follow(self, follower: PodLogFollower) -> None:
-        follower.run(lambda event: self.post_message(self.Got(follower, event)))
+        try:
+            follower.run(lambda event: self.post_message(self.Got(follower, event)))
+        except Exception as exc:  # noqa: BLE001 - a bug of ours: said in the view, no traceback
+            said = LogNotice(f"the log view stopped: {type(exc).__name__}", True, ended=True)
+            self.post_message(self.Got(follower, said))
 
     def on_pod_log_screen_got(self, message: Got) -> None:
         if message.follower is not self.follower:
