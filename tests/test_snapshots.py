@@ -391,7 +391,7 @@ def test_verdict_bar_shows_every_reason(snap_compare, write_config, operator):
 def crash_loop_view():
     """A release whose new pods crash (one OOMKilled, one in an init container's crash loop),
     the old pod still serving. Times are whole minutes before now, so ages read the same for
-    the minute the picture takes."""
+    the minute the picture takes (from 2 minutes on; younger ones are counted in seconds)."""
     from datetime import UTC, datetime, timedelta
 
     from cockpit.sources.kube import DeploymentView
@@ -454,7 +454,7 @@ def crash_loop_view():
             "status": status,
         }
 
-    finished = ago(1)
+    finished = ago(3)  # ages under 2 minutes are counted in seconds
     pods = (
         pod(
             "web-1-a1b2c",
@@ -560,7 +560,7 @@ def crash_loop_view():
             "BackOff",
             "Back-off restarting failed container app",
             "Warning",
-            1,
+            3,
             9,
         ),
         event(
