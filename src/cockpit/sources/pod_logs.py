@@ -152,7 +152,9 @@ class PodLogFollower:
             response = self._request(api)
             with self._lock:
                 self._response = response
-            if self._stop.is_set():
+            if self._stop.is_set():  # stopped while the request was on its way
+                with contextlib.suppress(Exception):
+                    response.release_conn()
                 return None
             emit(LogNotice(f"following {self.what}" if self.follow else f"{self.what}"))
             try:

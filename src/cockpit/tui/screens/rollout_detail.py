@@ -156,6 +156,14 @@ class PodTable(DataTable[Text]):
     moves the cursor, the screen scrolls to keep its row in sight. Updates from the cluster
     move nothing (the screen stays where the operator left it)."""
 
+    DEFAULT_CSS = """
+    PodTable {
+        height: auto;
+        max-height: 100%;
+        margin: 1 0;
+    }
+    """
+
     def _reveal_cursor(self) -> None:
         container = self.parent
         if isinstance(container, VerticalScroll):
@@ -177,14 +185,6 @@ class PodTable(DataTable[Text]):
     def action_page_down(self) -> None:
         super().action_page_down()
         self.call_after_refresh(self._reveal_cursor)
-
-    DEFAULT_CSS = """
-    PodTable {
-        height: auto;
-        max-height: 100%;
-        margin: 1 0;
-    }
-    """
 
 
 class RolloutDetailScreen(ModalScreen[str | None]):
