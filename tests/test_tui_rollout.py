@@ -261,6 +261,8 @@ async def test_retry_key_sees_a_cluster_again_after_logging_in(
         assert "ctrl+r: retry now" in str(status.render())
         assert pane.border_subtitle == "STALE"
         assert app.active_bindings["ctrl+r"].enabled  # in the footer while it applies
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Rollout: retry the clusters now" in titles  # and in the command palette
         (tmp_path / "token").write_text("sso-token-retry")  # logged in, in another window
         await pilot.pause(0.3)
         assert not pane.views[("rehearsal", "retry-web")].found  # the backoff would wait

@@ -722,6 +722,13 @@ class CockpitApp(App[None]):
                 "One confirmation, one audit entry per deployment",
                 self.action_rollback_all,
             )
+        if self.session.environment.clusters and self.query_one(RolloutPane).clusters_in_trouble():
+            yield SystemCommand(
+                "Rollout: retry the clusters now",
+                "After logging in again (SSO, VPN): try now, not after the backoff "
+                "[app.retry_clusters]",
+                self.action_retry_clusters,
+            )
         yield SystemCommand("Help", "Keys and what the panes mean", self.action_help)
 
     def _on_selected(self, tree: ChecklistTree, action: str) -> Callable[[], None]:
