@@ -81,6 +81,7 @@ def metrics_json(states: list[MetricState]) -> list[dict[str, Any]]:
             "reason": state.reason,
             "stale": state.stale,
             "error": state.last_error,
+            "warnings": list(state.warnings),
             "measurements": len(state.measurements),
             "points": [
                 [p.at.isoformat(timespec="seconds"), None if math.isnan(p.value) else p.value]
@@ -148,6 +149,7 @@ def errors_json(feed: ErrorFeed | None) -> dict[str, Any]:
         "stale": feed.stale,
         "error": feed.last_error,
         "fetched_at": feed.fetched_at.isoformat(timespec="seconds") if feed.fetched_at else None,
+        "notes": list(feed.notes),
         "issues": [
             {
                 "id": i.id,

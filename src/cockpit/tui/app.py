@@ -208,6 +208,8 @@ class CockpitApp(App[None]):
 
     def on_rollout_pane_redrawn(self, _message: RolloutPane.Redrawn) -> None:
         self._request_verdict()
+        if self._shutting_down():
+            return  # a redraw that arrives while the screen goes away
         pane = self.query_one(RolloutPane)
         for screen in self.screen_stack:
             if isinstance(screen, RolloutDetailScreen):  # an open detail follows the cluster
@@ -301,7 +303,8 @@ class CockpitApp(App[None]):
             self.call_from_thread(
                 self.notify,
                 f"AUTO-ROLLBACK: {target.deployment} back to revision {plan.target_revision} "
-                f"({target.why}; auto_rollback = true in this environment)",
+                f"({target.why}; auto_rollback = true in this environment)"
+                + "".join(f"\n{m.warning(target.deployment)}" for m in plan.managed_by),
                 title="AUTO-ROLLBACK",
                 severity="error",
                 timeout=60,
