@@ -383,3 +383,243 @@ def test_verdict_bar_shows_every_reason(snap_compare, write_config, operator):
             assert reason[:40] in shown
 
     assert snap_compare(app, terminal_size=(120, 30), run_before=feed)
+
+
+# --- the workload detail and a pod's logs ---------------------------------------------------------
+
+
+def crash_loop_view():
+    """A release whose new pods crash (one OOMKilled, one in an init container's crash loop),
+    the old pod still serving. Times are whole minutes before now, so ages read the same for
+    the minute the picture takes (from 2 minutes on; younger ones are counted in seconds)."""
+    from datetime import UTC, datetime, timedelta
+
+    from cockpit.sources.kube import DeploymentView
+
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def ago(minutes):
+        return (now - timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def template(version):
+        return {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "app", "image": f"shop/web:{version}"}]},
+        }
+
+    deployment = {
+        "metadata": {
+            "name": "web",
+            "uid": "d1",
+            "generation": 2,
+            "annotations": {"deployment.kubernetes.io/revision": "2"},
+        },
+        "spec": {"replicas": 2, "template": template("2.0.0")},
+        "status": {
+            "observedGeneration": 2,
+            "replicas": 3,
+            "updatedReplicas": 2,
+            "readyReplicas": 1,
+            "availableReplicas": 1,
+        },
+    }
+
+    def replicaset(revision, version, minutes, replicas, ready):
+        return {
+            "metadata": {
+                "name": f"web-{revision}",
+                "uid": f"rs{revision}",
+                "creationTimestamp": ago(minutes),
+                "annotations": {
+                    "deployment.kubernetes.io/revision": str(revision),
+                    "kubernetes.io/change-cause": f"release {version}",
+                },
+                "ownerReferences": [{"uid": "d1", "controller": True}],
+            },
+            "spec": {"template": template(version)},
+            "status": {"replicas": replicas, "readyReplicas": ready},
+        }
+
+    def pod(name, revision, minutes, status, init=None):
+        spec = {"nodeName": "node-1", "containers": [{"name": "app"}]}
+        if init:
+            spec["initContainers"] = [{"name": "migrate"}]
+        return {
+            "metadata": {
+                "name": name,
+                "creationTimestamp": ago(minutes),
+                "ownerReferences": [{"name": f"web-{revision}", "uid": f"rs{revision}"}],
+            },
+            "spec": spec,
+            "status": status,
+        }
+
+    finished = ago(3)  # ages under 2 minutes are counted in seconds
+    pods = (
+        pod(
+            "web-1-a1b2c",
+            1,
+            90,
+            {
+                "phase": "Running",
+                "conditions": [{"type": "Ready", "status": "True"}],
+                "containerStatuses": [
+                    {"name": "app", "ready": True, "restartCount": 0, "state": {"running": {}}}
+                ],
+            },
+        ),
+        pod(
+            "web-2-d3e4f",
+            2,
+            6,
+            {
+                "phase": "Running",
+                "conditions": [{"type": "Ready", "status": "False"}],
+                "containerStatuses": [
+                    {
+                        "name": "app",
+                        "ready": False,
+                        "restartCount": 4,
+                        "lastState": {
+                            "terminated": {
+                                "reason": "OOMKilled",
+                                "exitCode": 137,
+                                "finishedAt": finished,
+                            }
+                        },
+                        "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                    }
+                ],
+            },
+        ),
+        pod(
+            "web-2-g5h6i",
+            2,
+            6,
+            {
+                "phase": "Pending",
+                "conditions": [{"type": "Ready", "status": "False"}],
+                "initContainerStatuses": [
+                    {
+                        "name": "migrate",
+                        "ready": False,
+                        "restartCount": 3,
+                        "lastState": {
+                            "terminated": {"reason": "Error", "exitCode": 1, "finishedAt": finished}
+                        },
+                        "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                    }
+                ],
+                "containerStatuses": [
+                    {
+                        "name": "app",
+                        "ready": False,
+                        "restartCount": 0,
+                        "state": {"waiting": {"reason": "PodInitializing"}},
+                    }
+                ],
+            },
+            init=True,
+        ),
+    )
+
+    def event(n, kind, name, reason, message, event_type, minutes, count=1):
+        return {
+            "metadata": {"name": f"e{n}", "creationTimestamp": ago(minutes)},
+            "involvedObject": {"kind": kind, "name": name},
+            "reason": reason,
+            "message": message,
+            "type": event_type,
+            "count": count,
+            "lastTimestamp": ago(minutes),
+        }
+
+    events = (
+        event(
+            1,
+            "Deployment",
+            "web",
+            "ScalingReplicaSet",
+            "Scaled up replica set web-2 from 0 to 1",
+            "Normal",
+            6,
+        ),
+        event(
+            2,
+            "Pod",
+            "web-2-d3e4f",
+            "Scheduled",
+            "Successfully assigned shop/web-2-d3e4f to node-1",
+            "Normal",
+            6,
+        ),
+        event(
+            3,
+            "Pod",
+            "web-2-d3e4f",
+            "BackOff",
+            "Back-off restarting failed container app",
+            "Warning",
+            3,
+            9,
+        ),
+        event(
+            4,
+            "Pod",
+            "web-2-g5h6i",
+            "BackOff",
+            "Back-off restarting failed container migrate",
+            "Warning",
+            2,
+            4,
+        ),
+    )
+    return DeploymentView(
+        "prod-eu",
+        "shop",
+        "web",
+        deployment,
+        (replicaset(1, "1.9.0", 120, 1, 1), replicaset(2, "2.0.0", 6, 2, 0)),
+        pods,
+        events,
+    )
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_rollout_detail_of_a_crash_loop(snap_compare, open_session, size):
+    from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
+
+    app = CockpitApp(open_session("staging"), start_sources=False)
+
+    async def open_detail(pilot):
+        await app.push_screen(RolloutDetailScreen(crash_loop_view()))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=open_detail)
+
+
+def test_pod_logs_with_a_search(snap_compare, open_session):
+    from cockpit.sources.pod_logs import LogNotice
+    from cockpit.tui.screens.pod_logs import PodLogScreen
+
+    view = crash_loop_view()
+    app = CockpitApp(open_session("staging"), start_sources=False)
+
+    async def open_logs(pilot):
+        screen = PodLogScreen(app.session, view, view.pods[2], start=False)
+        screen.notice = LogNotice("following container migrate of pod web-2-g5h6i")
+        await app.push_screen(screen)
+        stamp = "2026-12-01T22:58:{:02d}.000000Z"
+        screen.add_lines(
+            [(stamp.format(i), f"migrate: applying 00{i}_orders.sql") for i in range(1, 6)]
+            + [
+                (stamp.format(6), 'ERROR: column \x1b[31m"total"\x1b[0m does not exist [b]x[/b]'),
+                (stamp.format(7), "migrate: exit 1"),
+            ]
+        )
+        await pilot.pause()
+        await pilot.press("slash", *"orders", "enter")
+        await pilot.press("n")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(100, 24), run_before=open_logs)

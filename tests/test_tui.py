@@ -179,6 +179,7 @@ async def test_help_and_command_palette_list_the_actions(open_session):
 
 async def test_every_binding_has_description_tooltip_and_id():
     from cockpit.tui.screens.confirm import ConfirmScreen
+    from cockpit.tui.screens.pod_logs import PodLogScreen
     from cockpit.tui.screens.rollback import RollbackAllScreen, RollbackScreen
     from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
     from cockpit.tui.screens.step_run import StepRunScreen
@@ -194,6 +195,7 @@ async def test_every_binding_has_description_tooltip_and_id():
         RollbackScreen,
         RollbackAllScreen,
         RolloutDetailScreen,
+        PodLogScreen,
         StepRunScreen,
         RolloutTable,
     )

@@ -133,6 +133,13 @@ class LiveBoard:
         if self.error_watcher is not None:
             self.error_watcher.stop()
 
+    def retry_clusters(self) -> int:
+        """The operator fixed the cause (logged in with SSO, VPN back): every cluster watcher
+        tries again now instead of after its backoff; returns how many were asked."""
+        for watcher in self.watchers:
+            watcher.retry_now()
+        return len(self.watchers)
+
     def join(self, timeout: float) -> bool:
         """After stop(): wait for the cluster watchers' threads; True when all have ended.
 

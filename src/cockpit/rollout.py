@@ -545,6 +545,65 @@ def _trouble_of(
     return None
 
 
+@dataclass(frozen=True)
+class PodState:
+    """One pod as an operator reads it in a detail: what `kubectl get pod` shows, plus the
+    last termination (reason and exit code) that `kubectl describe` buries."""
+
+    name: str
+    phase: str  # the pod's phase, or Terminating while it is being deleted
+    ready: str  # ready containers / containers, e.g. "1/2"
+    restarts: int
+    last_termination: str  # "OOMKilled, exit code 137" (of the container that restarted most)
+    waiting: str  # why a container is not running, init containers as "Init:<reason>"
+    node: str
+    created: datetime | None
+    containers: tuple[str, ...]  # init containers first, as the kubelet runs them
+    init_containers: frozenset[str]
+    troubled_container: str | None  # the one in a crash loop or a pull error, if any
+
+
+def pod_state(pod: JSON) -> PodState:
+    meta, spec, status = _d(pod, "metadata"), _d(pod, "spec"), _d(pod, "status")
+    init = _dicts(status.get("initContainerStatuses"))
+    regular = _dicts(status.get("containerStatuses"))
+    containers = [("Init:", c) for c in init] + [("", c) for c in regular]
+    waiting, troubled = "", None
+    for prefix, container in containers:
+        reason = str(_d(_d(container, "state"), "waiting").get("reason") or "")
+        if reason and (not waiting or reason in TROUBLE_REASONS):
+            waiting = f"{prefix}{reason}"
+            if reason in TROUBLE_REASONS:
+                troubled = str(container.get("name", ""))
+                break
+    last_termination = ""
+    restarted = [c for _, c in containers if _d(_d(c, "lastState"), "terminated")]
+    if restarted:
+        worst = max(restarted, key=lambda c: _int(c.get("restartCount")))
+        last_termination = _termination(worst)
+        if len(containers) > 1:
+            last_termination = f"{worst.get('name', '?')}: {last_termination}"
+    names = [str(c.get("name", "")) for c in _dicts(spec.get("initContainers"))]
+    names += [str(c.get("name", "")) for c in _dicts(spec.get("containers"))]
+    ready = sum(1 for c in regular if c.get("ready"))
+    total = len(_dicts(spec.get("containers"))) or len(regular)
+    return PodState(
+        name=_name(pod),
+        phase="Terminating" if meta.get("deletionTimestamp") else str(status.get("phase") or "?"),
+        ready=f"{ready}/{total}",
+        restarts=sum(_int(c.get("restartCount")) for _, c in containers),
+        last_termination=last_termination,
+        waiting=waiting,
+        node=str(spec.get("nodeName") or ""),
+        created=parse_time(meta.get("creationTimestamp")),
+        containers=tuple(n for n in names if n),
+        init_containers=frozenset(
+            str(c.get("name", "")) for c in _dicts(spec.get("initContainers"))
+        ),
+        troubled_container=troubled,
+    )
+
+
 # --- time ----------------------------------------------------------------------------------------
 
 

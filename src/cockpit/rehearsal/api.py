@@ -230,12 +230,15 @@ class ApiServer:
                 "the server does not allow this method on the requested resource",
                 {"name": name or "", "group": kind.group, "kind": kind.plural},
             )
-        if (verb, kind.plural) in self.cluster.denied.get(token, set()):
+        denied = self.cluster.denied.get(token, set())
+        # a subresource (pods/log) is its own RBAC resource; denying the object denies it too
+        resource = kind.plural if subresource is None else f"{kind.plural}/{subresource}"
+        if (verb, kind.plural) in denied or (verb, resource) in denied:
             raise ApiError(
                 403,
                 "Forbidden",
                 f'{kind.resource} "{name or ""}" is forbidden: User "{self._user(token)}" cannot '
-                f'{verb} resource "{kind.plural}" in API group "{kind.group}"'
+                f'{verb} resource "{resource}" in API group "{kind.group}"'
                 + (f' in the namespace "{namespace}"' if namespace else " at the cluster scope"),
                 {"name": name or "", "group": kind.group, "kind": kind.plural},
             )
@@ -739,7 +742,8 @@ class ApiServer:
         }
 
     async def _log(self, request: web.Request, pod: JSON) -> web.StreamResponse:
-        containers = [c["name"] for c in pod.get("spec", {}).get("containers") or []]
+        spec = pod.get("spec", {})
+        containers = [c["name"] for c in spec.get("containers") or []]
         name = request.query.get("container")
         if name is None:
             if len(containers) != 1:
@@ -750,7 +754,7 @@ class ApiServer:
                     f"choose one of: [{' '.join(containers)}]",
                 )
             name = containers[0]
-        if name not in containers:
+        if name not in containers + [c["name"] for c in spec.get("initContainers") or []]:
             raise ApiError(
                 400,
                 "BadRequest",
@@ -799,13 +803,14 @@ class ApiServer:
         await response.prepare(request)
         for line in lines:
             await response.write(shown(line).encode())
-        sent = len(entry.current)
+        run = entry.current  # a restart starts a new list (the old one becomes previous)
+        sent = len(run)
         meta = pod["metadata"]
         pods = BY_PLURAL[("", "pods")]
         try:
             while True:
                 current = kubelet.log(pod, name)
-                if current is not entry or len(current.current) < sent:
+                if current is not entry or current.current is not run:
                     break  # the container restarted: a real follow ends with its run
                 for line in current.current[sent:]:
                     await response.write(shown(line).encode())

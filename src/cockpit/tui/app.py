@@ -34,6 +34,7 @@ from cockpit.tui.screens.error_detail import ErrorDetailScreen
 from cockpit.tui.screens.help import HelpScreen
 from cockpit.tui.screens.item_detail import ItemDetailScreen
 from cockpit.tui.screens.metric_detail import MetricDetailScreen
+from cockpit.tui.screens.pod_logs import PodLogScreen
 from cockpit.tui.screens.prompt import TextPrompt
 from cockpit.tui.screens.rollback import RollbackAllScreen, RollbackScreen
 from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
@@ -44,7 +45,7 @@ from cockpit.tui.widgets.banner import EnvironmentBanner
 from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
 from cockpit.tui.widgets.errors import ErrorsPane, ErrorTable
 from cockpit.tui.widgets.metrics import MetricsPane
-from cockpit.tui.widgets.rollout import RolloutPane, RolloutTable
+from cockpit.tui.widgets.rollout import RETRY_KEY, RolloutPane, RolloutTable
 from cockpit.tui.widgets.verdict import VerdictBar
 
 STATE_POLL_SECONDS = 2.0
@@ -101,6 +102,14 @@ class CockpitApp(App[None]):
             "Why",
             tooltip="Show every reason of the verdict, or only the first",
             id="app.verdict_reasons",
+        ),
+        Binding(
+            RETRY_KEY,
+            "retry_clusters",
+            "Retry now",
+            tooltip="A cluster cannot be seen: try it again now (after logging in), "
+            "not after the backoff",
+            id="app.retry_clusters",
         ),
         Binding(
             "ctrl+q", "quit", "Quit", tooltip="Quit; everything is already saved", id="app.quit"
@@ -199,6 +208,15 @@ class CockpitApp(App[None]):
 
     def on_rollout_pane_redrawn(self, _message: RolloutPane.Redrawn) -> None:
         self._request_verdict()
+        if self._shutting_down():
+            return  # a redraw that arrives while the screen goes away
+        pane = self.query_one(RolloutPane)
+        for screen in self.screen_stack:
+            if isinstance(screen, RolloutDetailScreen):  # an open detail follows the cluster
+                screen.follow(pane.views.values(), pane.snapshots)
+
+    def on_rollout_detail_screen_open_logs(self, message: RolloutDetailScreen.OpenLogs) -> None:
+        self.push_screen(PodLogScreen(self.session, message.view, message.pod))
 
     def on_metrics_pane_open(self, message: MetricsPane.Open) -> None:
         self.push_screen(MetricDetailScreen(message.state))
@@ -297,8 +315,9 @@ class CockpitApp(App[None]):
 
     def perform_rollout(self, action: str, view: DeploymentView) -> None:
         if action == "detail":
+            snapshot = self.query_one(RolloutPane).snapshots.get(view.cluster)
             self.push_screen(
-                RolloutDetailScreen(view),
+                RolloutDetailScreen(view, snapshot),
                 lambda picked: self.perform_rollout(picked, view) if picked else None,
             )
             return
@@ -392,11 +411,27 @@ class CockpitApp(App[None]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
+    def action_retry_clusters(self) -> None:
+        """Reading only: nothing is sent but lists and watches, so read-only allows it too."""
+        try:
+            asked = self.board.retry_clusters()
+        except CockpitError as exc:
+            self._report(exc)
+            return
+        if asked:
+            troubled = ", ".join(self.query_one(RolloutPane).clusters_in_trouble()) or "clusters"
+            self.notify(f"Trying {troubled} again now.", title="Retry")
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_runs":
             return bool(self._running_workers())  # hidden unless something runs
         if action == "rollback_recommended":
             return self.recommended and not self.session.read_only
+        if action == "retry_clusters":
+            try:  # hidden while every cluster is seen
+                return bool(self.query_one(RolloutPane).clusters_in_trouble())
+            except NoMatches:
+                return False
         return True
 
     def _running_workers(self) -> list[Worker[object]]:
@@ -689,6 +724,13 @@ class CockpitApp(App[None]):
                 "Rollout: roll back ALL deployments of this environment",
                 "One confirmation, one audit entry per deployment",
                 self.action_rollback_all,
+            )
+        if self.session.environment.clusters and self.query_one(RolloutPane).clusters_in_trouble():
+            yield SystemCommand(
+                "Rollout: retry the clusters now",
+                "After logging in again (SSO, VPN): try now, not after the backoff "
+                "[app.retry_clusters]",
+                self.action_retry_clusters,
             )
         yield SystemCommand("Help", "Keys and what the panes mean", self.action_help)
 

@@ -35,11 +35,22 @@ HELP_TEXT = """\
   escape         stop what is running (the cancel is audited)
 
 [b]Rollout pane[/b]
-  enter          the deployment: history, pods, recent events
+  enter          the deployment's detail, live: history, pods (restarts, last
+                 termination and exit code, waiting reason), recent events;
+                 ↑ ↓ a pod, l (or enter) its logs
   ctrl+z         roll back (kubectl rollout undo semantics; asks, checks RBAC first;
                  in production you type the deployment's name)
   p              pause or resume the rollout
   STALE          the API cannot be reached: rows keep their last values
+  ctrl+r         retry the clusters now, e.g. after logging in again when the
+                 credential plugin failed (shown while a cluster cannot be seen)
+
+[b]Pod logs[/b] (l in the detail)
+  p              previous container's last lines / back to the current one
+  c              next container, init containers included
+  / n N          search; next / previous match
+  t              timestamps on / off
+  escape         back (the follow stops)
 
 [b]Everywhere[/b]
   tab / shift+tab  move between panes

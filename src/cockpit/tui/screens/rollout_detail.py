@@ -1,65 +1,190 @@
-"""A deployment in depth: ReplicaSets by revision, pods, recent events, history."""
+"""A workload in depth, live: kubectl's verdict, pod trouble, history, pods, recent events.
+
+The screen follows the snapshots the rollout pane gets (the app hands it each redraw), so
+restarts climb and events arrive while it is open; the scroll position and the selected pod
+stay where the operator left them. It reads only the parts every workload view has (name,
+pods, events, history rows, trouble, verdict), so it serves any kind of workload. `l` (or
+enter) on a pod opens its logs.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.geometry import Region
+from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import DataTable, Footer, Static
 
-from cockpit.rollout import format_age, parse_time, revision_of
-from cockpit.sources.kube import DeploymentView
+from cockpit.rollout import JSON, PodState, format_age, parse_time, pod_state
+from cockpit.sources.kube import ClusterSnapshot, DeploymentView
+from cockpit.text import visible_text
 from cockpit.tui.plain import safe
+from cockpit.tui.themes import theme_variables
+from cockpit.tui.widgets.rollout import RETRY_KEY
+from cockpit.tui.widgets.shown import show_subtitle
+
+# Narrow screens keep what says why a pod is down (waiting reason first); wide ones add where
+# and since when.
+POD_COLUMNS = ("Pod", "Rev", "Ready", "Restarts", "Waiting", "Last termination")
+POD_COLUMNS_WIDE = (
+    "Pod",
+    "Rev",
+    "Phase",
+    "Ready",
+    "Restarts",
+    "Last termination",
+    "Waiting",
+    "Node",
+    "Age",
+)
+EVENTS_SHOWN = 20
+TEMPLATE_HASH_LABELS = ("pod-template-hash", "controller-revision-hash")
 
 
-def describe(view: DeploymentView) -> str:
-    lines = [f"[b]{safe(view.name)}[/b]  cluster {safe(view.cluster)} / {safe(view.namespace)}"]
+def same_workload(a: DeploymentView, b: DeploymentView) -> bool:
+    """The same object of the same cluster (a workload view may also say its kind)."""
+    return (a.cluster, a.namespace, a.name, getattr(a, "kind", None)) == (
+        b.cluster,
+        b.namespace,
+        b.name,
+        getattr(b, "kind", None),
+    )
+
+
+def describe_head(view: DeploymentView, snapshot: ClusterSnapshot | None) -> str:
+    """Verdict, trouble and freshness: markup of ours around outside text made safe."""
+    kind = str(getattr(view, "kind", "") or "")
+    title = f"{safe(kind)} " if kind else ""
+    lines = [
+        f"{title}[b]{safe(view.name)}[/b]  cluster {safe(view.cluster)} / {safe(view.namespace)}"
+    ]
+    if snapshot is not None and not snapshot.connected:
+        age = snapshot.stale_for()
+        since = f"for {int(age)}s" if age is not None else "never reached"
+        lines.append(
+            f"[b $warning]STALE {since}[/]: {safe(snapshot.last_error or '')} "
+            f"— what follows is the last seen ({RETRY_KEY}: retry now)"
+        )
     if not view.found:
-        return lines[0] + "\n\nnot found in the cluster"
-    verdict = view.verdict
-    lines.append(f"kubectl rollout status: {safe(verdict.message)}")
+        lines.append(safe(view.verdict.message) if view.unknown else "not found in the cluster")
+        return "\n".join(lines)
+    lines.append(f"kubectl rollout status: {safe(view.verdict.message)}")
     for trouble in view.trouble:
-        lines.append(f"[b]pod trouble[/b]: {safe(str(trouble))}")
+        state = "pod trouble" if trouble.failing() else "pod waiting"
+        lines.append(f"[b $error]{state}[/]: {safe(str(trouble))}")
     if view.paused:
         lines.append("[b]paused[/b]: the controller does not roll out until resumed")
-    lines += ["", "[b]History[/b]  (revision, images, change-cause, age, ready/replicas)"]
+    return "\n".join(lines)
+
+
+def describe_history(view: DeploymentView, now: datetime) -> str:
+    lines = ["[b]History[/b]  (revision, images, change-cause, age, ready/replicas)"]
     for row in reversed(view.history):
         marker = "→" if row.current else " "
         cause = f"  {safe(row.change_cause)}" if row.change_cause else ""
         lines.append(
             f" {marker} {row.revision:>3}  {safe(', '.join(row.images))}{cause}  "
-            f"{row.age()}  {row.ready}/{row.replicas}"
+            f"{row.age(now)}  {row.ready}/{row.replicas}"
         )
-    lines += ["", "[b]Pods[/b]  (name, revision, phase, ready, restarts, reason)"]
-    rs_revision = {rs["metadata"].get("uid"): revision_of(rs) for rs in view.replicasets}
-    for pod in sorted(view.pods, key=lambda p: p["metadata"]["name"]):
-        owner: dict[str, object] = next(iter(pod["metadata"].get("ownerReferences") or []), {})
-        statuses = pod.get("status", {}).get("containerStatuses") or []
-        ready = sum(1 for s in statuses if s.get("ready"))
-        restarts = sum(int(s.get("restartCount", 0)) for s in statuses)
-        reason = ""
-        for s in statuses:
-            waiting = (s.get("state") or {}).get("waiting")
-            if waiting:
-                reason = waiting.get("reason", "")
+    if not view.history:
+        lines.append("  none")
+    return "\n".join(lines)
+
+
+def _event_time(event: JSON) -> datetime | None:
+    return parse_time(
+        event.get("lastTimestamp")
+        or event.get("eventTime")
+        or event.get("metadata", {}).get("creationTimestamp")
+    )
+
+
+def describe_events(view: DeploymentView, now: datetime) -> str:
+    """Warnings first, each marked; newest first within each."""
+    events = sorted(
+        view.events,
+        key=lambda e: (
+            e.get("type") == "Warning",
+            _event_time(e) or datetime.min.replace(tzinfo=UTC),
+        ),
+        reverse=True,
+    )[:EVENTS_SHOWN]
+    lines = [
+        f"[b]Recent events[/b]  ({len(view.events)} of the workload, its revisions and its "
+        "pods; warnings first)"
+    ]
+    for event in events:
+        warning = event.get("type") == "Warning"
+        mark = "[b $error]Warning[/]" if warning else "Normal "
+        involved = event.get("involvedObject") or {}
+        what = f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '?')}"
+        count = int(event.get("count") or 1)
+        times = f" ×{count}" if count > 1 else ""
         lines.append(
-            f"  {safe(pod['metadata']['name'])}  rev {rs_revision.get(owner.get('uid'), '?')}  "
-            f"{pod.get('status', {}).get('phase', '?')}  {ready}/{len(statuses)}  "
-            f"{restarts}  {safe(reason)}"
-        )
-    lines += ["", "[b]Recent events[/b]"]
-    for event in view.events[-12:]:
-        when = parse_time(
-            event.get("lastTimestamp") or event.get("metadata", {}).get("creationTimestamp")
-        )
-        lines.append(
-            f"  {format_age(when)} ago  {safe(str(event.get('reason', '')))}: "
+            f"  {mark} {format_age(_event_time(event), now):>4}  "
+            f"{safe(str(event.get('reason', '')))}{times}  {safe(what)}: "
             f"{safe(str(event.get('message', '')))}"
         )
+    if not events:
+        lines.append("  none")
     return "\n".join(lines)
+
+
+def revision_of_pod(view: DeploymentView, pod: JSON) -> str:
+    """The history row the pod belongs to: its owner (a ReplicaSet), or its revision label."""
+    meta = pod.get("metadata", {})
+    owners = {str(r.get("name")) for r in meta.get("ownerReferences") or []}
+    labels = meta.get("labels") or {}
+    hashes = {str(labels[k]) for k in TEMPLATE_HASH_LABELS if k in labels}
+    for row in view.history:
+        if row.replicaset in owners or any(row.replicaset.endswith(h) for h in hashes):
+            return str(row.revision)
+    return "?"
+
+
+class PodTable(DataTable[Text]):
+    """The workload's pods, one row each, keyed by pod name (so the cursor stays on its pod).
+
+    The table is as tall as its pods and the screen scrolls, not the table: when the operator
+    moves the cursor, the screen scrolls to keep its row in sight. Updates from the cluster
+    move nothing (the screen stays where the operator left it)."""
+
+    DEFAULT_CSS = """
+    PodTable {
+        height: auto;
+        max-height: 100%;
+        margin: 1 0;
+    }
+    """
+
+    def _reveal_cursor(self) -> None:
+        container = self.parent
+        if isinstance(container, VerticalScroll):
+            row_y = self.virtual_region.y + 1 + self.cursor_row  # below the header
+            container.scroll_to_region(Region(0, row_y, 1, 1), animate=False, immediate=True)
+
+    def action_cursor_up(self) -> None:
+        super().action_cursor_up()
+        self.call_after_refresh(self._reveal_cursor)
+
+    def action_cursor_down(self) -> None:
+        super().action_cursor_down()
+        self.call_after_refresh(self._reveal_cursor)
+
+    def action_page_up(self) -> None:
+        super().action_page_up()
+        self.call_after_refresh(self._reveal_cursor)
+
+    def action_page_down(self) -> None:
+        super().action_page_down()
+        self.call_after_refresh(self._reveal_cursor)
 
 
 class RolloutDetailScreen(ModalScreen[str | None]):
@@ -69,16 +194,27 @@ class RolloutDetailScreen(ModalScreen[str | None]):
     }
     RolloutDetailScreen > VerticalScroll {
         width: 95%;
-        max-width: 140;
-        height: 90%;
+        max-width: 160;
+        height: 1fr;
+        margin: 1 0 0 0;
         border: thick $primary;
         background: $panel;
         padding: 0 1;
+    }
+    RolloutDetailScreen #rd-history, RolloutDetailScreen #rd-events {
+        margin: 1 0 0 0;
     }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "escape,q", "close", "Close", tooltip="Back to the cockpit", id="rollout_detail.close"
+        ),
+        Binding(
+            "l",
+            "logs",
+            "Logs",
+            tooltip="The selected pod's logs: following, previous container with p",
+            id="rollout_detail.logs",
         ),
         Binding(
             "ctrl+z",
@@ -89,17 +225,165 @@ class RolloutDetailScreen(ModalScreen[str | None]):
         ),
     ]
 
-    def __init__(self, view: DeploymentView) -> None:
+    def __init__(self, view: DeploymentView, snapshot: ClusterSnapshot | None = None) -> None:
         super().__init__()
         self.view = view
+        self.snapshot = snapshot
+        self._rows: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._columns: tuple[str, ...] = ()
+        self._shown: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll() as scroll:
-            scroll.border_title = "Deployment"
-            yield Static(describe(self.view), id="rollout-detail-body")
+        with VerticalScroll(id="rd-scroll") as scroll:
+            scroll.border_title = str(getattr(self.view, "kind", "") or "Deployment")
+            yield Static(id="rd-head")
+            yield Static(id="rd-history")
+            yield PodTable(cursor_type="row", zebra_stripes=False, id="rd-pods")
+            yield Static(id="rd-events")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self._show()
+        # the keys move through the pods; the screen opens at its top (verdict, trouble)
+        self.set_focus(self.query_one(PodTable), scroll_visible=False)
+        self.set_interval(5.0, self._show)  # ages and stale-for move on between snapshots
+
+    # --- following the cluster -----------------------------------------------------------------
+
+    def follow(
+        self, views: Iterable[DeploymentView], snapshots: Mapping[str, ClusterSnapshot]
+    ) -> None:
+        """New snapshots arrived (the app calls this after each rollout pane redraw)."""
+        snapshot = snapshots.get(self.view.cluster)
+        found = next((v for v in views if same_workload(v, self.view)), None)
+        if found is self.view and snapshot is self.snapshot:
+            return
+        if found is not None:
+            self.view = found
+        self.snapshot = snapshot
+        self._show()
+
+    def _show(self) -> None:
+        now = datetime.now(UTC)
+        view = self.view
+        scroll = self.query_one("#rd-scroll", VerticalScroll)
+        live = self.snapshot is None or self.snapshot.connected
+        show_subtitle(scroll, "live" if live else "STALE")
+        for part, text in (
+            ("#rd-head", describe_head(view, self.snapshot)),
+            ("#rd-history", describe_history(view, now)),
+            ("#rd-events", describe_events(view, now)),
+        ):
+            if self._shown.get(part) != text:  # a busy cluster sends many identical updates
+                self._shown[part] = text
+                self.query_one(part, Static).update(text)
+        self._show_pods(now)
+
+    def _colour(self, variable: str) -> str:
+        return theme_variables(self.app).get(variable, "")
+
+    def _pod_row(self, pod: JSON, state: PodState, now: datetime) -> tuple[tuple[str, str], ...]:
+        troubled = {t.pod for t in self.view.trouble}
+        bad = f"bold {self._colour('error')}"
+        cells = {
+            "Pod": (state.name, "bold" if state.name in troubled else ""),
+            "Rev": (revision_of_pod(self.view, pod), ""),
+            "Phase": (state.phase, "" if state.phase == "Running" else self._colour("warning")),
+            "Ready": (state.ready, ""),
+            "Restarts": (str(state.restarts), bad if state.restarts else ""),
+            "Last termination": (
+                state.last_termination or "-",
+                bad if state.last_termination else "",
+            ),
+            "Waiting": (state.waiting or "-", bad if state.waiting else ""),
+            "Node": (state.node or "-", ""),
+            "Age": (format_age(state.created, now), ""),
+        }
+        return tuple(cells[column] for column in self._columns)
+
+    def _show_pods(self, now: datetime) -> None:
+        table = self.query_one(PodTable)
+        columns = POD_COLUMNS_WIDE if self.app.size.width >= 120 else POD_COLUMNS
+        if columns != self._columns:
+            self._columns = columns
+            table.clear(columns=True)
+            for label in columns:
+                table.add_column(label, key=label)
+            self._rows = {}
+        pods = sorted(self.view.pods, key=lambda p: str(p.get("metadata", {}).get("name", "")))
+        rows = {}
+        for pod in pods:
+            state = pod_state(pod)
+            rows[state.name] = self._pod_row(pod, state, now)
+        if list(rows) != list(self._rows):
+            selected = self.selected_pod_name()
+            cursor = table.cursor_row
+            table.clear()
+            for key, row in rows.items():
+                table.add_row(*(Text(visible_text(t), style=s) for t, s in row), key=key)
+            if rows:
+                keys = list(rows)
+                table.move_cursor(
+                    row=keys.index(selected)
+                    if selected in rows
+                    else min(max(cursor, 0), len(keys) - 1),
+                    scroll=False,
+                )
+        else:
+            for key, row in rows.items():
+                before = self._rows[key]
+                for column, cell in enumerate(row):
+                    if cell != before[column]:
+                        table.update_cell(
+                            key,
+                            columns[column],
+                            Text(visible_text(cell[0]), style=cell[1]),
+                            update_width=True,
+                        )
+        self._rows = rows
+
+    def selected_pod_name(self) -> str | None:
+        table = self.query_one(PodTable)
+        keys = list(self._rows)
+        if not keys or not 0 <= table.cursor_row < len(keys):
+            return None
+        return keys[table.cursor_row]
+
+    def selected_pod(self) -> JSON | None:
+        name = self.selected_pod_name()
+        return next((p for p in self.view.pods if p.get("metadata", {}).get("name") == name), None)
+
+    def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
+        message.stop()
+        self.action_logs()
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "logs":
+            return True if self.view.pods else None
+        return True
+
+    def action_logs(self) -> None:
+        pod = self.selected_pod()
+        if pod is None:
+            self.notify("No pod to show the logs of.", severity="warning")
+            return
+        self.post_message(self.OpenLogs(self.view, pod))
 
     def action_close(self) -> None:
         self.dismiss(None)
 
     def action_pick(self, action: str) -> None:
         self.dismiss(action)
+
+    class OpenLogs(Message):
+        """The operator asks for a pod's logs; the app opens the log view."""
+
+        def __init__(self, view: DeploymentView, pod: JSON) -> None:
+            super().__init__()
+            self.view = view
+            self.pod = pod
+
+
+__all__ = ["RolloutDetailScreen", "describe_events", "describe_head", "same_workload"]

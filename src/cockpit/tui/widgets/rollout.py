@@ -24,6 +24,7 @@ from cockpit.tui.widgets.shown import show_subtitle, show_text
 
 REDRAW_INTERVAL = 0.25  # seconds between redraws while snapshots keep coming
 COLUMNS = ("Deployment", "Verdict", "Rev", "D/U/R/A", "Images", "Age", "Cluster")
+RETRY_KEY = "ctrl+r"  # the app's "retry now" (app.retry_clusters); the status line names it
 VERDICT_STYLE = {"complete": "success", "progressing": "accent", "waiting": "warning"}
 
 
@@ -132,6 +133,7 @@ class RolloutPane(Vertical):
         self.views: dict[tuple[str, str], DeploymentView] = {}
         self._rows: dict[str, tuple[tuple[str, str], ...]] = {}
         self._found: frozenset[tuple[str, str]] = frozenset()
+        self._in_trouble: tuple[str, ...] = ()
         self._redraw_soon = Throttle(self, REDRAW_INTERVAL, self._redraw_now)
 
     def compose(self) -> ComposeResult:
@@ -268,6 +270,20 @@ class RolloutPane(Vertical):
             self.app.refresh_bindings()  # rollback and pause apply to deployments found
         self._redraw_status()
 
+    def clusters_in_trouble(self) -> tuple[str, ...]:
+        """Clusters that cannot be seen, or not all of it (STALE, never reached, a kind
+        refused): those the retry key is for."""
+        return tuple(
+            name
+            for name, snapshot in self.snapshots.items()
+            if not snapshot.connected or snapshot.last_error
+        )
+
+    def _retry_key(self) -> str:
+        """The retry key as this operator has it (a keymap in the config may move it)."""
+        keys = self.session.config.model.keys or {}
+        return str(keys.get("app.retry_clusters", RETRY_KEY)).split(",")[0]
+
     def _redraw_status(self) -> None:
         lines: list[str] = []
         stale = False
@@ -281,7 +297,11 @@ class RolloutPane(Vertical):
                 stale = True
                 age = snapshot.stale_for(now)
                 since = f"stale for {int(age)}s" if age is not None else "never reached"
-                lines.append(f"{cluster.name}: {since} — {snapshot.last_error}")
+                # the key first: a plugin's message is long, and the line ends in "…"
+                lines.append(
+                    f"{cluster.name}: {since} ({self._retry_key()}: retry now) — "
+                    f"{snapshot.last_error}"
+                )
         moving: list[DeploymentView] = []
         for view in self.views.values():
             for trouble in view.trouble[:2]:
@@ -294,5 +314,9 @@ class RolloutPane(Vertical):
             names = ", ".join(v.name for v in moving[:3]) + (", …" if len(moving) > 3 else "")
             lines.append(f"{len(moving)} rolling out: {names} (Enter on a row for details)")
         self.set_class(stale, "-stale")
+        in_trouble = self.clusters_in_trouble()
+        if in_trouble != self._in_trouble:
+            self._in_trouble = in_trouble
+            self.app.refresh_bindings()  # the retry key comes or goes
         show_subtitle(self, "STALE" if stale else ("live" if self.snapshots else "connecting"))
         show_text(self.query_one("#rollout-status", Static), "\n".join(lines[:4]))
