@@ -290,6 +290,20 @@ class FakeSentry(BaseHTTPRequestHandler):
             at += interval
         return self._send(200, {"data": data})
 
+    health: dict[str, tuple[float, int]] = {}  # release -> (crash-free share, sessions)
+
+    def sessions(self, query):
+        """Sentry's sessions API grouped by release, as documented: groups of by/totals."""
+        fields = query.get("field", [])
+        assert query.get("groupBy") == ["release"], query
+        groups = []
+        for release, (share, count) in FakeSentry.health.items():
+            totals = {}
+            for name in fields:
+                totals[name] = share if name.startswith("crash_free_rate") else count
+            groups.append({"by": {"release": release}, "totals": totals, "series": {}})
+        return self._send(200, {"start": "", "end": "", "intervals": [], "groups": groups})
+
     def do_GET(self):
         from urllib.parse import parse_qs, urlsplit
 
@@ -312,6 +326,8 @@ class FakeSentry(BaseHTTPRequestHandler):
             return self._send(429, {"detail": "rate limited"}, headers)
         if mode == "garbage":
             return self._send(200, b"<html>not json</html>")
+        if "/sessions/" in self.path:
+            return self.sessions(parse_qs(urlsplit(self.path).query))
         if "events-stats" in self.path:
             return self.events_stats(params)
         if mode == "empty":
@@ -357,6 +373,7 @@ def sentry(monkeypatch):
     FakeSentry.seen_posts = []
     FakeSentry.extra = []
     FakeSentry.page_size = 2
+    FakeSentry.health = {}
     FakeSentry.posted = []
     FakeSentry.started = datetime.now(UTC) - timedelta(minutes=30)
     monkeypatch.setenv("SENTRY_TOKEN", "sntrys_test_token")
@@ -366,7 +383,12 @@ def sentry(monkeypatch):
 
 def sentry_session(tmp_path, url, operator, **errors):
     (tmp_path / "runbook.md").write_text("## S\n- [ ] x\n")
-    extra = "".join(f"{k} = {json.dumps(v)}\n" for k, v in errors.items())
+    def toml(value):
+        if isinstance(value, dict):
+            return "{ " + ", ".join(f"{k} = {toml(v)}" for k, v in value.items()) + " }"
+        return json.dumps(value)
+
+    extra = "".join(f"{k} = {toml(v)}\n" for k, v in errors.items())
     (tmp_path / "cockpit.toml").write_text(
         f"""
 checklist = "runbook.md"
@@ -524,6 +546,39 @@ def test_sentry_429_waits_until_reset_then_succeeds(sentry, tmp_path, operator):
     with pytest.raises(TrackerError, match="rate limit reached") as caught:
         client.issues("is:unresolved")
     assert caught.value.retry_at == pytest.approx(FakeSentry.reset_at, abs=1)
+
+
+def test_release_health_gates_on_the_drop_against_the_previous_release(sentry, tmp_path, operator):
+    health = {"of": "session", "max_drop": 0.5, "min_sessions": 100}
+    session = sentry_session(
+        tmp_path, sentry, operator, release="shop@{version}", release_health=health
+    )
+    watcher = ErrorWatcher(session, lambda _f: None, started=FakeSentry.started)
+
+    def judge(new, previous, busy=None):
+        FakeSentry.health = {"shop@2.0.0": new, "shop@1.9.0": previous}
+        if busy:
+            FakeSentry.health["shop@1.8.0"] = busy
+        feed = watcher.poll()
+        return feed, session.verdict([], [], feed)
+
+    feed, result = judge((0.981, 400), (0.997, 9000))
+    assert feed.health.failing and result.state == "NO-GO"
+    (reason,) = [r for r in result.reasons if "release health" in r]
+    assert "98.10% of shop@2.0.0 against 99.70% of shop@1.9.0 (a drop of 1.60 points" in reason
+    _, result = judge((0.993, 400), (0.997, 9000))  # a drop of 0.4: tolerated
+    assert not any("release health" in r for r in result.reasons), result.reasons
+    _, result = judge((0.992, 400), (0.997, 9000))  # exactly max_drop: tolerated
+    assert not any("release health" in r for r in result.reasons), result.reasons
+    feed, result = judge((0.5, 99), (0.997, 9000))  # too few sessions to judge
+    assert not feed.health.judged and result.state == "PENDING"
+    assert any("99 of shop@2.0.0 so far (min_sessions 100)" in r for r in result.reasons)
+    feed, _ = judge((0.99, 400), (0.95, 10), busy=(0.999, 50000))
+    assert feed.health.previous == "shop@1.8.0"  # the other release with the most sessions
+    asked = [p for p, _ in FakeSentry.seen if "/sessions/" in p]
+    assert asked and all(
+        "groupBy=release" in p and "crash_free_rate%28session%29" in p for p in asked
+    )
 
 
 def test_sentry_retry_after_alone_is_honoured(sentry, tmp_path, operator):

@@ -230,6 +230,25 @@ class PrometheusConfig(_Strict):
 IssueLevel = Literal["fatal", "error", "warning", "info", "debug"]
 
 
+class ReleaseHealthConfig(_Strict):
+    """Sentry release health: the new release's crash-free rate against the previous one's."""
+
+    of: Literal["session", "user"] = Field(
+        default="session", description="Crash-free sessions or crash-free users."
+    )
+    max_drop: float = Field(
+        default=0.5,
+        ge=0,
+        description="Percentage points the new release may fall below the previous one "
+        "(99.8 % against 99.9 % is a drop of 0.1).",
+    )
+    min_sessions: int = Field(
+        default=100,
+        ge=1,
+        description="Sessions (or users) of the new release needed before it is judged.",
+    )
+
+
 class ErrorsConfig(_Strict):
     """The error tracker of an environment (Sentry or Bugsink)."""
 
@@ -278,6 +297,11 @@ class ErrorsConfig(_Strict):
         description="More new issues than this in the release analysis run (of the levels in "
         "new_issue_levels) make the verdict NO-GO; unset: new issues are shown, not judged.",
     )
+    release_health: ReleaseHealthConfig | None = Field(
+        default=None,
+        description="Sentry only: a gate on crash-free sessions (or users) of the new release "
+        "against the previous release, with a tolerated drop.",
+    )
     new_issue_levels: list[IssueLevel] = Field(
         default_factory=lambda: list[IssueLevel](["fatal", "error"]),
         description="The levels of new issues max_new_issues counts.",
@@ -301,6 +325,8 @@ class ErrorsConfig(_Strict):
             )
         if "{version}" not in self.release:
             raise ValueError(f"release {self.release!r} must contain {{version}}")
+        if self.release_health is not None and self.provider != "sentry":
+            raise ValueError("release_health needs provider 'sentry' (Bugsink has no sessions)")
         return self
 
 

@@ -811,6 +811,14 @@ class GoLiveSession:
                     f"{len(new)} new {'/'.join(tracker.new_issue_levels)} issue(s) in this "
                     f"release (max_new_issues {tracker.max_new_issues}): {named}{more}",
                 )
+        if tracker.release_health is not None:
+            health = errors.health
+            if health is None:
+                return "unknown", "release health: no answer from Sentry's sessions yet"
+            if health.failing:
+                return "new", f"release health: {health.reason}"
+            if not health.judged:
+                return "unknown", f"release health: {health.reason}"
         return "ok", ""
 
     # --- output --------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from cockpit.config import ErrorsConfig, duration_seconds
+from cockpit.config import ErrorsConfig, ReleaseHealthConfig, duration_seconds
 
 if TYPE_CHECKING:  # httpx loads with the first tracker client, not at start-up
     import httpx
@@ -66,6 +66,21 @@ class SpikeState:
     reason: str
 
 
+@dataclass(frozen=True)
+class ReleaseHealth:
+    """Crash-free rates (percent) of the new release and of the previous one (the other
+    release with the most sessions in the last 24 hours)."""
+
+    release: str
+    rate: float | None
+    sessions: int
+    previous: str | None
+    previous_rate: float | None
+    failing: bool
+    reason: str
+    judged: bool  # enough sessions of the new release to say anything
+
+
 # Event counts as the trackers give them: (bucket start, bucket end, events in it)
 Bucket = tuple[datetime, datetime, int]
 
@@ -81,6 +96,7 @@ class ErrorFeed:
     consecutive_errors: int = 0
     run_started: datetime | None = None  # the analysis run its spike counts events for
     notes: tuple[str, ...] = ()  # what the feed could not show whole (a truncated list)
+    health: ReleaseHealth | None = None  # Sentry release health, when configured
 
     @property
     def stale(self) -> bool:
@@ -287,6 +303,36 @@ class SentryClient(_TrackerClient):
             raise TrackerError(f"Sentry's events-stats has an unexpected shape: {exc}") from exc
         return buckets
 
+    def release_sessions(self, of: str) -> dict[str, tuple[float | None, int]]:
+        """Per release of the last 24 hours: crash-free rate (percent) and sessions (or
+        users), from Sentry's sessions API."""
+        count = "sum(session)" if of == "session" else "count_unique(user)"
+        rate = f"crash_free_rate({of})"
+        params: dict[str, Any] = {
+            "field": [rate, count],
+            "groupBy": "release",
+            "statsPeriod": "24h",
+            "interval": "1h",
+            "environment": self.environment,
+        }
+        if self.config.project:
+            params["project"] = self.config.project
+        response = self._get(f"/api/0/organizations/{self.config.org}/sessions/", params)
+        body = _json(response, "Sentry")
+        found: dict[str, tuple[float | None, int]] = {}
+        groups = body.get("groups") if isinstance(body, dict) else None
+        for group in groups if isinstance(groups, list) else []:
+            if not isinstance(group, dict):
+                continue
+            release = (group.get("by") or {}).get("release")
+            totals = group.get("totals") or {}
+            if not isinstance(release, str) or not isinstance(totals, dict):
+                continue
+            value = totals.get(rate)
+            share = float(value) * 100 if isinstance(value, int | float) else None
+            found[release] = (share, _int(totals.get(count)) or 0)
+        return found
+
     def create_deploy(self, release: str) -> None:
         response = self._request(
             "POST",
@@ -336,6 +382,46 @@ def _retry_at(headers: Any) -> float | None:
         except (TypeError, ValueError):
             return None
     return None
+
+
+def release_health(
+    sessions: dict[str, tuple[float | None, int]], release: str, config: ReleaseHealthConfig
+) -> ReleaseHealth:
+    """The new release's crash-free rate against the previous release's."""
+    rate, count = sessions.get(release, (None, 0))
+    others = [(n, r, c) for r, (n, c) in sessions.items() if r != release and n is not None]
+    previous = max(others, key=lambda o: o[2], default=None)
+    what = f"crash-free {config.of}s"
+    if count < config.min_sessions or rate is None:
+        return ReleaseHealth(
+            release,
+            rate,
+            count,
+            previous[1] if previous else None,
+            previous[0] if previous else None,
+            False,
+            f"{what}: {count} of {release} so far (min_sessions {config.min_sessions})",
+            False,
+        )
+    if previous is None:
+        return ReleaseHealth(
+            release,
+            rate,
+            count,
+            None,
+            None,
+            False,
+            f"{what} {rate:.2f}% of {release}; no previous release to compare with",
+            True,
+        )
+    drop = previous[0] - rate
+    failing = drop > config.max_drop
+    reason = (
+        f"{what} {rate:.2f}% of {release} against {previous[0]:.2f}% of {previous[1]} "
+        f"({'a drop of ' + format(drop, '.2f') + ' points' if drop > 0 else 'no drop'}; "
+        f"max_drop {config.max_drop:g})"
+    )
+    return ReleaseHealth(release, rate, count, previous[1], previous[0], failing, reason, True)
 
 
 def _iso(moment: datetime) -> str:
@@ -531,6 +617,7 @@ class ErrorWatcher:
     _issue_counts: dict[str, deque[tuple[datetime, int]]] = field(default_factory=dict)
     # Bugsink: per issue, (last_seen asked at, when it last regressed) from its history
     _regressions: dict[str, tuple[datetime | None, datetime | None]] = field(default_factory=dict)
+    health: ReleaseHealth | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _wake: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -571,6 +658,7 @@ class ErrorWatcher:
             requests=self.feed.requests + requests,
             run_started=run_started,
             notes=tuple(notes),
+            health=self.health,
         )
         return self.feed
 
@@ -657,6 +745,11 @@ class ErrorWatcher:
             ):
                 self._baseline_hourly = client.event_counts(statsPeriod="24h", interval="1h")
                 self._baseline_fetched = time.monotonic()
+            health = config.release_health
+            if health is not None and version:
+                self.health = release_health(
+                    client.release_sessions(health.of), sentry_release(config, version), health
+                )
         finally:
             client.close()
         cut = self.started or (now - timedelta(seconds=window))

@@ -126,5 +126,7 @@ class ErrorsPane(Vertical):
             show_subtitle(self, f"{new} new · {regressed} regressed")
         if feed.spike is not None:
             lines.append(("SPIKE: " if spiking else "") + feed.spike.reason)
+        if feed.health is not None:
+            lines.append(("RELEASE HEALTH: " if feed.health.failing else "") + feed.health.reason)
         lines += list(feed.notes)
         show_text(status, "\n".join(lines))
