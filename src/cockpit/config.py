@@ -114,7 +114,11 @@ KIND_ALIASES: dict[str, str] = {
     **dict.fromkeys(("daemonset", "daemonsets", "ds", "daemonset.apps"), "daemonset"),
     **dict.fromkeys(("rollout", "rollouts", "ro", "rollout.argoproj.io"), "rollout"),
 }
-_KIND_LISTS = {"deployments": "deployment", "statefulsets": "statefulset", "daemonsets": "daemonset"}
+_KIND_LISTS = {
+    "deployments": "deployment",
+    "statefulsets": "statefulset",
+    "daemonsets": "daemonset",
+}
 _OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 

@@ -624,9 +624,8 @@ class ClusterWatcher:
             failing = dict(self._failing)
             synced = set(self._synced)
             last_ok = self._last_ok
-        views = [
-            self._view(ref.kind, ref.name, objects, by_name, failing) for ref in self.cluster.targets
-        ]
+        targets = self.cluster.targets
+        views = [self._view(ref.kind, ref.name, objects, by_name, failing) for ref in targets]
         kinds_by_reason: dict[str, list[str]] = {}
         for kind, why in sorted(failing.items()):
             kinds_by_reason.setdefault(why, []).append(kind)
@@ -644,7 +643,6 @@ class ClusterWatcher:
             last_error=error,
             requests=dict(self.requests),
         )
-
 
     def _view(
         self,
@@ -928,10 +926,10 @@ __all__ = [
     "ClusterWatcher",
     "DeploymentActions",
     "DeploymentView",
-    "WorkloadActions",
-    "WorkloadView",
     "KubeError",
     "RollbackConflict",
     "UndoRefused",
+    "WorkloadActions",
+    "WorkloadView",
     "api_client",
 ]
