@@ -318,6 +318,15 @@ class WorkloadView:
             self.last_change and self.last_change >= started.replace(microsecond=0)
         )
 
+    def pod_revision(self, pod: JSON) -> int | None:
+        """The revision number a pod of this workload runs (None when it cannot be told)."""
+        if self.deployment is None:
+            return None
+        for rs in self.replicasets:
+            if pod in revision_pods(self.kind, self.deployment, rs, [pod]):
+                return revision_number(self.kind, rs)
+        return None
+
     def pods_of_new(self) -> list[JSON]:
         if self.deployment is None:
             return []

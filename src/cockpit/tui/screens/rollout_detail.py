@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from cockpit.rollout import format_age, parse_time, revision_of
+from cockpit.rollout import format_age, parse_time
 from cockpit.sources.kube import DeploymentView
 from cockpit.tui.plain import safe
 
@@ -34,9 +34,7 @@ def describe(view: DeploymentView) -> str:
             f"{row.age()}  {row.ready}/{row.replicas}"
         )
     lines += ["", "[b]Pods[/b]  (name, revision, phase, ready, restarts, reason)"]
-    rs_revision = {rs["metadata"].get("uid"): revision_of(rs) for rs in view.replicasets}
     for pod in sorted(view.pods, key=lambda p: p["metadata"]["name"]):
-        owner: dict[str, object] = next(iter(pod["metadata"].get("ownerReferences") or []), {})
         statuses = pod.get("status", {}).get("containerStatuses") or []
         ready = sum(1 for s in statuses if s.get("ready"))
         restarts = sum(int(s.get("restartCount", 0)) for s in statuses)
@@ -46,7 +44,7 @@ def describe(view: DeploymentView) -> str:
             if waiting:
                 reason = waiting.get("reason", "")
         lines.append(
-            f"  {safe(pod['metadata']['name'])}  rev {rs_revision.get(owner.get('uid'), '?')}  "
+            f"  {safe(pod['metadata']['name'])}  rev {view.pod_revision(pod) or '?'}  "
             f"{pod.get('status', {}).get('phase', '?')}  {ready}/{len(statuses)}  "
             f"{restarts}  {safe(reason)}"
         )
