@@ -114,14 +114,15 @@ def test_verdict_matches_kubectl_rollout_status_at_every_step(cluster, tmp_path,
 
 
 def _twins(cluster, tmp_path, kind, names):
-    """Two objects with identical templates and the same revisions 1..3."""
+    """Two objects with identical templates and the same revisions 1..3 (3 adds an env var, so
+    a restore that merges instead of replacing the template shows)."""
     for name in names:
         create(cluster, tmp_path, kind, name, "shop/twin:1", label=f"twin-{SHORT[kind]}")
     for name in names:
         rolled_out(cluster, kind, name)
-    for image in ("shop/twin:2", "shop/twin:3"):
+    for change in (("set", "image", "app=shop/twin:2"), ("set", "env", "MODE=fast")):
         for name in names:
-            kubectl(cluster, "set", "image", f"{kind}/{name}", f"app={image}")
+            kubectl(cluster, *change[:2], f"{kind}/{name}", change[2])
         for name in names:
             rolled_out(cluster, kind, name)
 
@@ -186,7 +187,8 @@ def test_cockpit_rollback_leaves_the_state_kubectl_undo_leaves(cluster, tmp_path
     rolled_out(cluster, kind, b)
     assert _picture(cluster, kind, a) == _picture(cluster, kind, b)
     spec, revisions = _picture(cluster, kind, b)
-    assert spec["template"]["spec"]["containers"][0]["image"] == "shop/twin:3"
+    assert spec["template"]["spec"]["containers"][0]["image"] == "shop/twin:2"
+    assert spec["template"]["spec"]["containers"][0]["env"] == [{"name": "MODE", "value": "fast"}]
     assert [r[0] for r in revisions] == [1, 2, 4, 5]  # revision 3 came back as 5
     # to a chosen revision
     kubectl(cluster, "rollout", "undo", f"{kind}/{a}", "--to-revision=1")
