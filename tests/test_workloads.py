@@ -4,6 +4,7 @@ trouble on the new revision, and an Argo Rollout shown but never changed."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
@@ -18,6 +19,7 @@ from cockpit.rollout import UndoRefused, workload_status
 from cockpit.sources.kube import ClusterWatcher, RollbackConflict, WorkloadActions
 
 from .test_kube import NS, get_json, kubectl, wait_snapshot
+from .test_kube import config_for as kube_config
 
 SHORT = {"statefulset": "sts", "daemonset": "ds"}
 
@@ -53,21 +55,25 @@ def rolled_out(cluster, kind, name, timeout=30):
 
 
 def config_for(tmp_path, cluster, workloads, *, context="rehearsal"):
-    (tmp_path / "runbook.md").write_text("## S\n- [ ] x\n")
-    path = tmp_path / "cockpit.toml"
-    path.write_text(
-        f"""
-checklist = "runbook.md"
-[environments.rehearsal]
-[[environments.rehearsal.clusters]]
-name = "rehearsal"
-kubeconfig = "{cluster.kubeconfig}"
-context = "{context}"
-namespace = "{NS}"
-workloads = [{", ".join(json.dumps(w) for w in workloads)}]
-"""
-    )
+    path = kube_config(tmp_path, cluster, [], context=context)
+    entries = ", ".join(json.dumps(w) for w in workloads)
+    path.write_text(path.read_text().replace("deployments = []", f"workloads = [{entries}]"))
     return path
+
+
+@contextlib.contextmanager
+def watching(path):
+    """A watcher of the config's cluster, its snapshots collected in a list."""
+    loaded = load_config(path)
+    snapshots = []
+    watcher = ClusterWatcher(
+        loaded.model.environments["rehearsal"].clusters[0], loaded, snapshots.append
+    )
+    watcher.start()
+    try:
+        yield snapshots
+    finally:
+        watcher.stop()
 
 
 def actions_for(tmp_path, cluster, workloads, context="rehearsal"):
@@ -253,21 +259,13 @@ def test_pod_trouble_is_judged_on_the_statefulsets_new_revision(cluster, tmp_pat
     cluster.faults.crash.add("shop/sick:bad")
     path = config_for(tmp_path, cluster, [])
     path.write_text(path.read_text().replace("workloads = []", 'statefulsets = ["sick"]'))
-    loaded = load_config(path)
-    snapshots = []
-    watcher = ClusterWatcher(
-        loaded.model.environments["rehearsal"].clusters[0], loaded, snapshots.append
-    )
-    watcher.start()
-    try:
+    with watching(path) as snapshots:
         seen = wait_snapshot(snapshots, lambda s: s.synced and s.deployments[0].found)
         view = seen.deployments[0]
         assert view.kind == "statefulset" and view.revision == 1 and not view.trouble
         assert [r.revision for r in view.history] == [1] and view.history[0].replicas == 3
         kubectl(cluster, "set", "image", "sts/sick", "app=shop/sick:bad")
         flagged = wait_snapshot(snapshots, lambda s: bool(s.deployments[0].trouble))
-    finally:
-        watcher.stop()
     view = flagged.deployments[0]
     assert [t.pod for t in view.trouble] == ["sick-2"]  # the new revision's pod only
     assert view.trouble[0].reason == "CrashLoopBackOff"
@@ -309,13 +307,7 @@ def test_argo_rollout_is_shown_read_only_and_its_rollback_refused(cluster, tmp_p
     paused = {"phase": "Paused", "currentStepIndex": 1, "message": "CanaryPauseStep"}
     _put_rollout(cluster, "checkout", paused)
     path = config_for(tmp_path, cluster, ["rollout/checkout"])
-    loaded = load_config(path)
-    snapshots = []
-    watcher = ClusterWatcher(
-        loaded.model.environments["rehearsal"].clusters[0], loaded, snapshots.append
-    )
-    watcher.start()
-    try:
+    with watching(path) as snapshots:
         seen = wait_snapshot(snapshots, lambda s: s.synced and s.deployments[0].found)
         view = seen.deployments[0]
         assert view.read_only and view.label == "rollout/checkout" and view.step == (1, 3)
@@ -326,8 +318,6 @@ def test_argo_rollout_is_shown_read_only_and_its_rollback_refused(cluster, tmp_p
         assert degraded.deployments[0].failing
         _put_rollout(cluster, "checkout", {"phase": "Healthy", "currentStepIndex": 3})
         wait_snapshot(snapshots, lambda s: s.deployments[0].verdict.state == "complete")
-    finally:
-        watcher.stop()
     before = len(cluster.requests)
     runner = CliRunner()
     refused = runner.invoke(cli, ["rollback", "rollout/checkout", "-c", str(path), "--yes"])

@@ -104,21 +104,25 @@ def rollout_status(deployment: JSON) -> RolloutVerdict:
     updated = _int(status.get("updatedReplicas"))
     total = _int(status.get("replicas"))
     available = _int(status.get("availableReplicas"))
-    waiting = f'Waiting for deployment "{name}" rollout to finish: '
-    if updated < replicas:
-        return RolloutVerdict(
-            "progressing",
-            f"{waiting}{updated} out of {replicas} new replicas have been updated...",
-        )
-    if total > updated:
-        return RolloutVerdict(
-            "progressing", f"{waiting}{total - updated} old replicas are pending termination..."
-        )
-    if available < updated:
-        return RolloutVerdict(
-            "progressing", f"{waiting}{available} of {updated} updated replicas are available..."
-        )
-    return RolloutVerdict("complete", f'deployment "{name}" successfully rolled out')
+    return _first_unmet(
+        f'Waiting for deployment "{name}" rollout to finish: ',
+        (
+            (updated < replicas, f"{updated} out of {replicas} new replicas have been updated..."),
+            (total > updated, f"{total - updated} old replicas are pending termination..."),
+            (available < updated, f"{available} of {updated} updated replicas are available..."),
+        ),
+        f'deployment "{name}" successfully rolled out',
+    )
+
+
+def _first_unmet(
+    waiting: str, conditions: tuple[tuple[bool, str], ...], done: str
+) -> RolloutVerdict:
+    """kubectl's count checks, in its order: the first unmet one is the message."""
+    for unmet, message in conditions:
+        if unmet:
+            return RolloutVerdict("progressing", waiting + message)
+    return RolloutVerdict("complete", done)
 
 
 WorkloadKind = Literal["deployment", "statefulset", "daemonset", "rollout"]
@@ -195,16 +199,14 @@ def daemonset_status(ds: JSON) -> RolloutVerdict:
     desired = _int(status.get("desiredNumberScheduled"))
     updated = _int(status.get("updatedNumberScheduled"))
     available = _int(status.get("numberAvailable"))
-    waiting = f'Waiting for daemon set "{name}" rollout to finish: '
-    if updated < desired:
-        return RolloutVerdict(
-            "progressing", f"{waiting}{updated} out of {desired} new pods have been updated..."
-        )
-    if available < desired:
-        return RolloutVerdict(
-            "progressing", f"{waiting}{available} of {desired} updated pods are available..."
-        )
-    return RolloutVerdict("complete", f'daemon set "{name}" successfully rolled out')
+    return _first_unmet(
+        f'Waiting for daemon set "{name}" rollout to finish: ',
+        (
+            (updated < desired, f"{updated} out of {desired} new pods have been updated..."),
+            (available < desired, f"{available} of {desired} updated pods are available..."),
+        ),
+        f'daemon set "{name}" successfully rolled out',
+    )
 
 
 ARGO_STATES: dict[str, VerdictState] = {
