@@ -344,3 +344,7 @@ def test_status_command_shows_statefulsets_and_daemonsets(cluster, tmp_path):
     assert rows["shown-ds"]["message"] == said and rows["shown-ds"]["kind"] == "daemonset"
     assert rows["shown-sts"]["verdict"] == "complete" and rows["shown-sts"]["revision"] == 1
     assert rows["shown-ds"]["desired"] == rows["shown-ds"]["ready"] == 1
+    from .test_kube import run_kube_check
+
+    checked = run_kube_check(tmp_path, cluster, what="rolled-out", workload="ds/shown-ds")
+    assert checked.passed and said in checked.evidence, checked.evidence
