@@ -404,3 +404,17 @@ def test_a_workload_listed_twice_is_refused(write_config):
     again = write_config(_cluster_config('deployments = ["web", "web"]\n'))
     with pytest.raises(ConfigError, match="problem"):
         load_config(again)
+
+
+def test_validate_lists_each_clusters_workloads_and_refuses_a_bad_one(write_config):
+    good = write_config(
+        _cluster_config('deployments = ["web"]\nworkloads = ["sts/db", "rollout/shop"]\n')
+    )
+    runner = CliRunner()
+    said = runner.invoke(cli, ["validate", "-c", str(good), "-e", "production"])
+    assert said.exit_code == 0, said.output
+    assert "cluster eu: deployment/web, statefulset/db, rollout/shop (read-only)" in said.output
+    bad = write_config(_cluster_config('workloads = ["job/nightly"]\n'))
+    refused = runner.invoke(cli, ["validate", "-c", str(bad), "-e", "production"])
+    assert refused.exit_code == 2
+    assert "unknown kind 'job'" in refused.output and "Traceback" not in refused.output

@@ -192,6 +192,11 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
         f"has {len(items)} items in {sum(1 for _ in checklist.all_sections())} sections, "
         f"{len(bindings)} bound to checks; theme {loaded.model.theme!r}"
     )
+    for cluster in loaded.environment(env_name).clusters:
+        watched = [
+            f"{ref}" + (" (read-only)" if ref.kind == "rollout" else "") for ref in cluster.targets
+        ]
+        echo(f"  cluster {cluster.name}: {', '.join(watched) or 'no workloads listed'}")
 
 
 def kubeconfig_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str], list[str]]:
