@@ -49,6 +49,10 @@ def create(cluster, tmp_path, kind, name, image, *, label=None, replicas=2):
     kubectl(cluster, "apply", "-f", str(path))
 
 
+def image_of(cluster, kind, name):
+    return get_json(cluster, kind, name)["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
 def rolled_out(cluster, kind, name, timeout=30):
     out = kubectl(cluster, "rollout", "status", f"{kind}/{name}", f"--timeout={timeout}s").stdout
     assert "complete" in out or "successfully rolled out" in out, out
@@ -234,8 +238,7 @@ def test_rollback_refusals_and_a_changed_spec(cluster, tmp_path):
     kubectl(cluster, "set", "image", "sts/lone", "app=shop/lone:3")  # someone moves on
     with pytest.raises(RollbackConflict):
         cockpit.send_rollback(plan)
-    image = get_json(cluster, "sts", "lone")["spec"]["template"]["spec"]["containers"][0]["image"]
-    assert image == "shop/lone:3"
+    assert image_of(cluster, "sts", "lone") == "shop/lone:3"
     viewer = actions_for(tmp_path, cluster, ["sts/lone"], context="rehearsal-viewer")
     denied = cluster.denied[VIEWER_TOKEN]
     cluster.call(lambda: denied.add(("patch", "statefulsets")))
@@ -348,3 +351,44 @@ def test_status_command_shows_statefulsets_and_daemonsets(cluster, tmp_path):
 
     checked = run_kube_check(tmp_path, cluster, what="rolled-out", workload="ds/shown-ds")
     assert checked.passed and said in checked.evidence, checked.evidence
+
+
+async def test_the_tui_rolls_back_a_statefulset_and_refuses_an_argo_rollout(
+    cluster, tmp_path, operator
+):
+    from cockpit.session import GoLiveSession
+    from cockpit.tui.app import CockpitApp
+    from cockpit.tui.screens.rollback import RollbackScreen
+    from cockpit.tui.widgets.rollout import RolloutPane, RolloutTable
+
+    from .test_tui_rollout import open_rollback, until
+
+    create(cluster, tmp_path, "statefulset", "tui-db", "shop/tui:1", replicas=1)
+    rolled_out(cluster, "statefulset", "tui-db")
+    kubectl(cluster, "set", "image", "sts/tui-db", "app=shop/tui:2")
+    rolled_out(cluster, "statefulset", "tui-db")
+    _put_rollout(cluster, "tui-ro", {"phase": "Healthy"})
+    path = config_for(tmp_path, cluster, ["sts/tui-db", "rollout/tui-ro"])
+    session = GoLiveSession.open(path, None, operator=operator, via="tui")
+    app = CockpitApp(session)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_rollback(app, pilot, "tui-db")
+        details = str(screen.query_one("#rb-details").render())
+        assert "back to: revision 1" in details and "(ControllerRevision tui-db-" in details
+        assert "RBAC: you may patch statefulsets here." in details
+        await pilot.click("#rb-go")
+        await until(pilot, lambda: not isinstance(app.screen, RollbackScreen))
+        await until(pilot, lambda: image_of(cluster, "sts", "tui-db") == "shop/tui:1")
+        pane = app.query_one(RolloutPane)
+        await until(pilot, lambda: pane.views[("rehearsal", "tui-ro")].found)
+        table = app.query_one(RolloutTable)
+        table.focus()
+        table.move_cursor(row=list(pane.views).index(("rehearsal", "tui-ro")))
+        before = len(cluster.requests)
+        for key in ("ctrl+z", "p"):
+            await pilot.press(key)
+            await pilot.pause()
+        assert not isinstance(app.screen, RollbackScreen)
+        said = [n.message for n in app._notifications if "kubectl argo rollouts undo" in n.message]
+        assert len(said) == 2, [n.message for n in app._notifications]
+        assert not [r for r in cluster.requests[before:] if r[0] == "PATCH"]
