@@ -349,6 +349,18 @@ def test_status_command_shows_statefulsets_and_daemonsets(cluster, tmp_path):
     assert rows["shown-ds"]["desired"] == rows["shown-ds"]["ready"] == 1
     from .test_kube import run_kube_check
 
+    kubectl(cluster, "set", "image", "ds/shown-ds", "app=shop/shown:2")
+    rolled_out(cluster, "daemonset", "shown-ds")
+    done = CliRunner().invoke(cli, ["rollback", "ds/shown-ds", "-c", str(path), "--yes"])
+    assert done.exit_code == 0, done.output
+    assert "daemonset shown-ds in cluster rehearsal" in done.output
+    assert "rollback sent: shown-ds back to revision 1" in done.output
+    assert image_of(cluster, "ds", "shown-ds") == "shop/shown:1"
+    audit = [json.loads(line) for line in (tmp_path / ".cockpit" / "audit.jsonl").open()]
+    sent = [a for a in audit if a["action"] == "rollback"]
+    assert sent[-1]["kind"] == "daemonset" and sent[-1]["deployment"] == "shown-ds"
+    rolled_out(cluster, "daemonset", "shown-ds")
+    said = kubectl(cluster, "rollout", "status", "ds/shown-ds", "--watch=false").stdout.strip()
     checked = run_kube_check(tmp_path, cluster, what="rolled-out", workload="ds/shown-ds")
     assert checked.passed and said in checked.evidence, checked.evidence
 
