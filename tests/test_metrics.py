@@ -230,3 +230,31 @@ def test_gate_exit_codes_drive_a_shell_script(prometheus_scenarios, tmp_path):
         "idle": "ask a human",
         "nope": "broken",  # unknown environment: exit 2
     }
+
+
+def test_the_deployment_placeholder_is_the_first_deployments_name(write_config, operator):
+    """`deploy/web` in the list fills {deployment} with web; a StatefulSet listed first does not."""
+    from .conftest import BASE_CONFIG
+
+    path = write_config(
+        BASE_CONFIG
+        + """
+[environments.production.prometheus]
+url = "https://prometheus.example.com"
+
+[[environments.production.metrics]]
+name = "rps"
+query = 'sum(rate(http_requests_total{namespace="{namespace}", deployment="{deployment}"}[5m]))'
+gate = false
+
+[[environments.production.clusters]]
+name = "eu"
+namespace = "shop"
+statefulsets = ["db"]
+deployments = ["deploy/web"]
+"""
+    )
+    session = GoLiveSession.open(path, "production", operator=operator)
+    watcher = MetricsWatcher(session, lambda _s: None)
+    query = watcher.query_of(session.environment.metrics[0])
+    assert query == 'sum(rate(http_requests_total{namespace="shop", deployment="web"}[5m]))'

@@ -225,8 +225,11 @@ class MetricsWatcher:
             values["deployment"] = metric.deployment
         elif "deployment" not in values:
             clusters = self.session.environment.clusters
-            if clusters and clusters[0].deployments:
-                values["deployment"] = clusters[0].deployments[0]
+            names = (
+                [r.name for r in clusters[0].targets if r.kind == "deployment"] if clusters else []
+            )
+            if names:  # `deploy/web` in the list is web
+                values["deployment"] = names[0]
         return fill_placeholders(metric.query, values)
 
     def poll(self, metric: MetricConfig, client: PrometheusConnect | None) -> MetricState:
