@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import tomli_w
 
+from cockpit.checks import CheckContext, CheckResult, compile_binding, run_check
+from cockpit.config import CheckBinding, load_config
 from cockpit.identity import Operator
 from cockpit.session import GoLiveSession
 
@@ -111,3 +115,27 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
     running.add_namespace("shop")
     yield running
     running.stop()
+
+
+@pytest.fixture
+def run(tmp_path):
+    """Write the check into a real config, load and validate it, run it, return the result."""
+
+    def go(
+        check_type: str, *, timeout: float = 5, env: dict | None = None, **fields
+    ) -> CheckResult:
+        runbook = tmp_path / "runbook.md"
+        runbook.write_text("## S\n- [ ] The item\n")
+        document = {
+            "checklist": "runbook.md",
+            "environments": {"test": env or {}},
+            "checks": [{"item": "The item", "type": check_type, "timeout": timeout, **fields}],
+        }
+        path = tmp_path / "cockpit.toml"
+        path.write_text(tomli_w.dumps(document))
+        loaded = load_config(path)
+        binding = CheckBinding.model_validate(loaded.model.checks[0].model_dump())
+        bound = compile_binding(0, "s/the-item", binding)
+        return asyncio.run(run_check(bound, CheckContext(loaded, "test")))
+
+    return go

@@ -96,6 +96,76 @@ class Blackhole:
         self.sock.close()
 
 
+# --- a SOCKS5 proxy ----------------------------------------------------------------------------
+
+
+class Socks5Proxy:
+    """A SOCKS5 relay on 127.0.0.1 (RFC 1928, no authentication, CONNECT only), as a bastion's
+    `ssh -D` gives. Records the host and port of every CONNECT, so a test can tell that the
+    traffic really went through it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = int(self.sock.getsockname()[1])
+        self.connects: list[tuple[str, int]] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @staticmethod
+    def _read(conn: socket.socket, size: int) -> bytes:
+        data = b""
+        while len(data) < size:
+            chunk = conn.recv(size - len(data))
+            if not chunk:
+                raise ConnectionError("client went away")
+            data += chunk
+        return data
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError, ConnectionError), conn:
+            _version, methods = self._read(conn, 2)
+            self._read(conn, methods)
+            conn.sendall(b"\x05\x00")  # no authentication
+            _version, command, _reserved, kind = self._read(conn, 4)
+            if kind == 1:
+                host = socket.inet_ntoa(self._read(conn, 4))
+            elif kind == 3:
+                host = self._read(conn, self._read(conn, 1)[0]).decode("idna")
+            else:
+                conn.sendall(b"\x05\x08\x00\x01" + bytes(6))  # address type not supported
+                return
+            port = int.from_bytes(self._read(conn, 2), "big")
+            if command != 1:
+                conn.sendall(b"\x05\x07\x00\x01" + bytes(6))  # command not supported
+                return
+            self.connects.append((host, port))
+            upstream = socket.create_connection((host, port), timeout=10)
+            upstream.settimeout(None)
+            conn.sendall(b"\x05\x00\x00\x01" + bytes(6))
+            threading.Thread(target=self._pipe, args=(upstream, conn), daemon=True).start()
+            self._pipe(conn, upstream)
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 # --- certificates -------------------------------------------------------------------------------
 
 
@@ -403,22 +473,30 @@ def redis_server() -> Iterator[Redis]:
 
 
 @contextlib.contextmanager
-def prometheus_server(folder: Path, openmetrics: str) -> Iterator[int]:
-    """Prometheus with `openmetrics` backfilled by promtool (samples carry timestamps)."""
+def prometheus_server(
+    folder: Path, openmetrics: str = "", *, web_config: str | None = None
+) -> Iterator[int]:
+    """Prometheus with `openmetrics` backfilled by promtool (samples carry timestamps), or
+    empty. `web_config`: Prometheus's own --web.config.file (TLS, client certificates, basic
+    auth); readiness is then seen as the port accepting connections."""
     prometheus = need("prometheus")
-    promtool = need("promtool")
     folder.mkdir(parents=True, exist_ok=True)
     data = folder / "tsdb"
-    source = folder / "backfill.om"
-    source.write_text(openmetrics)
-    subprocess.run(
-        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(source), str(data)],
-        check=True,
-        capture_output=True,
-    )
+    if openmetrics:
+        source = folder / "backfill.om"
+        source.write_text(openmetrics)
+        subprocess.run(
+            [need("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(source), str(data)],
+            check=True,
+            capture_output=True,
+        )
     config = folder / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 1h\n")
     port = free_port()
+    extra = []
+    if web_config is not None:
+        (folder / "web.yml").write_text(web_config)
+        extra.append(f"--web.config.file={folder / 'web.yml'}")
     proc = subprocess.Popen(
         [
             prometheus,
@@ -426,6 +504,7 @@ def prometheus_server(folder: Path, openmetrics: str) -> Iterator[int]:
             f"--storage.tsdb.path={data}",
             "--storage.tsdb.retention.time=10y",
             f"--web.listen-address=127.0.0.1:{port}",
+            *extra,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -437,6 +516,10 @@ def prometheus_server(folder: Path, openmetrics: str) -> Iterator[int]:
         while True:
             if proc.poll() is not None:
                 raise RuntimeError("prometheus exited")
+            if web_config is not None:
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                    time.sleep(0.5)  # the listener is up; TSDB opening an empty folder is quick
+                    break
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=1) as r:
                     if r.status == 200:

@@ -12,10 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-import tomli_w
 
-from cockpit.checks import CheckContext, CheckResult, compile_binding, run_check
-from cockpit.config import CheckBinding, load_config
+from cockpit.checks import CheckContext, CheckResult, run_check
+from cockpit.config import load_config
 
 from . import servers
 
@@ -92,30 +91,6 @@ def free_port():
 
 
 # --- running one check as the cockpit would -------------------------------------------------------
-
-
-@pytest.fixture
-def run(tmp_path):
-    """Write the check into a real config, load and validate it, run it, return the result."""
-
-    def go(
-        check_type: str, *, timeout: float = 5, env: dict | None = None, **fields
-    ) -> CheckResult:
-        runbook = tmp_path / "runbook.md"
-        runbook.write_text("## S\n- [ ] The item\n")
-        document = {
-            "checklist": "runbook.md",
-            "environments": {"test": env or {}},
-            "checks": [{"item": "The item", "type": check_type, "timeout": timeout, **fields}],
-        }
-        path = tmp_path / "cockpit.toml"
-        path.write_text(tomli_w.dumps(document))
-        loaded = load_config(path)
-        binding = CheckBinding.model_validate(loaded.model.checks[0].model_dump())
-        bound = compile_binding(0, "s/the-item", binding)
-        return asyncio.run(run_check(bound, CheckContext(loaded, "test")))
-
-    return go
 
 
 def assert_timeout(result: CheckResult, limit: float) -> None:
@@ -442,6 +417,33 @@ def test_prometheus_pass_fail_nodata_timeout_unreachable(run, prometheus, stall,
     gone = {"prometheus": {"url": f"http://127.0.0.1:{free_port}"}}
     result = run("prometheus", env=gone, query="up", condition="> 0")
     assert result.reason == "unreachable"
+
+
+def test_prometheus_every_series_counts_and_is_named_by_its_labels(run, prometheus):
+    env = {"prometheus": {"url": f"http://127.0.0.1:{prometheus}", "timeout": 5}}
+    mixed = run(
+        "prometheus", env=env, query='cockpit_error_ratio{env=~"good|idle"}', condition="< 0.001"
+    )
+    assert not mixed.passed  # a NaN series beside a good one is no data, not a pass
+    assert 'NaN (no data) for cockpit_error_ratio{env="idle"}' in mixed.evidence
+    tolerated = run(
+        "prometheus",
+        env=env,
+        query='cockpit_error_ratio{env=~"good|idle"}',
+        condition="< 0.001",
+        no_data="pass",
+    )
+    assert tolerated.passed, tolerated.evidence
+    assert 'cockpit_error_ratio{env="good"} = 0.0004' in tolerated.evidence
+    one_bad = run(
+        "prometheus", env=env, query='cockpit_error_ratio{env=~"good|bad"}', condition="< 0.001"
+    )
+    assert not one_bad.passed
+    assert '1 of 2 series not < 0.001: cockpit_error_ratio{env="bad"} = 0.02' in one_bad.evidence
+    summed = run(
+        "prometheus", env=env, query='sum(cockpit_error_ratio{env="good"})', condition="< 1"
+    )
+    assert summed.passed and "{} = 0.0004" in summed.evidence  # no labels: PromQL's {}
 
 
 # --- secrets never leave ------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from cockpit.rehearsal.store import ADMIN_TOKEN
 from cockpit.sources import kube_auth
 from cockpit.sources.kube import ClusterWatcher, DeploymentActions
 
+from .servers import Socks5Proxy
 from .test_kube import NS, kubectl, wait_rolled_out, wait_snapshot
 
 PLUGIN = textwrap.dedent(
@@ -105,6 +106,27 @@ def test_every_request_names_the_cockpit_and_impersonation_is_sent(cluster, tmp_
         assert headers["User-Agent"] == [f"cockpit/{__version__}"]
         assert headers["Impersonate-User"] == ["jane"]
         assert headers["Impersonate-Group"] == ["ops", "sre"]  # one header per group
+
+
+@pytest.mark.parametrize("scheme", ["socks5", "socks5h"])
+def test_a_socks_proxy_url_in_the_kubeconfig_is_used(cluster, tmp_path, scheme):
+    """A bastion reaching the API through `ssh -D`: the kubeconfig's proxy-url, as kubectl."""
+    name = f"{scheme}-web"
+    cluster.create_deployment(name, f"shop/{name}:1", namespace=NS, replicas=1)
+    wait_rolled_out(cluster, name)
+    proxy = Socks5Proxy()
+    try:
+        data = yaml.safe_load(cluster.kubeconfig.read_text())
+        for entry in data["clusters"]:
+            entry["cluster"]["proxy-url"] = f"{scheme}://127.0.0.1:{proxy.port}"
+        path = tmp_path / "kubeconfig"
+        path.write_text(yaml.safe_dump(data))
+        loaded, config = config_with(tmp_path, path, [])
+        deployment, _ = DeploymentActions(config, loaded).fetch(name)
+        assert deployment["metadata"]["name"] == name
+        assert proxy.connects and all(port == cluster.port for _, port in proxy.connects)
+    finally:
+        proxy.close()
 
 
 def test_a_failing_exec_plugin_is_stated_run_once_and_recovered_from(

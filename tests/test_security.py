@@ -325,6 +325,7 @@ def test_files_and_folders_are_private_even_with_umask_000(
         (".cockpit/audit.jsonl", "audit log"),
         (".cockpit/state/staging.toml", "state file"),
     ],
+    ids=["lock", "state-temp", "audit", "state"],  # the same in every test process
 )
 def test_a_planted_symlink_is_refused_and_nothing_is_written_through_it(
     open_session, tmp_path, planted, what

@@ -233,3 +233,31 @@ async def test_a_change_between_preview_and_confirm_is_refused_and_previewed_ane
     assert first.generation != second.generation
     outcomes = [e.fields["outcome"] for e in session.audit.entries() if e.action == "rollback"]
     assert outcomes == ["failed", "sent"]
+
+
+async def test_a_gitops_managed_deployment_is_warned_before_rollback(cluster, tmp_path, operator):
+    """Argo CD's tracking annotation on the Deployment: the screen says the patch will be
+    reverted at the next sync and what to do instead, the audit records the warning, and the
+    application's name (cluster text) is shown as text, not markup."""
+    cluster.create_deployment("argo", "shop/argo:1", namespace=NS, replicas=1)
+    wait_rolled_out(cluster, "argo")
+    kubectl(cluster, "set", "image", "deployment/argo", "app=shop/argo:2")
+    wait_rolled_out(cluster, "argo")
+    kubectl(
+        cluster,
+        "annotate",
+        "deployment/argo",
+        "argocd.argoproj.io/tracking-id=shop[b]1[/b]:apps/Deployment:ns/argo",
+    )
+    path = config_for(tmp_path, cluster, ["argo"])
+    session = GoLiveSession.open(path, None, operator=operator, via="tui")
+    app = CockpitApp(session)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_rollback(app, pilot, "argo")
+        warnings = str(screen.query_one("#rb-warnings").render())
+        assert "Argo CD (application shop[b]1[/b]) manages argo" in warnings
+        assert "next sync" in warnings and "argocd app rollback shop[b]1[/b]" in warnings
+        screen.query_one("#rb-go").press()
+        await until(pilot, lambda: not isinstance(app.screen, RollbackScreen))
+    (requested,) = [e for e in session.audit.entries() if e.action == "rollback_requested"]
+    assert requested.fields["managed_by"] == ["Argo CD application shop[b]1[/b]"]

@@ -58,7 +58,7 @@ argv = ["true"]
 [[checks]]
 item = "Slow check"
 type = "command"
-argv = ["sleep", "0.6"]
+argv = ["sleep", "2"]
 
 [[checks]]
 item = "Port is open"
@@ -80,7 +80,7 @@ def label(app, item_id):
     return str(app.query_one(ChecklistPane)._tree_nodes[item_id].label)
 
 
-async def wait_until(pilot, predicate, tries=100):
+async def wait_until(pilot, predicate, tries=200):
     for _ in range(tries):
         if predicate():
             return

@@ -29,6 +29,7 @@ from cockpit.errors import CockpitError
 from cockpit.private_files import open_private, private_directory, write_private
 from cockpit.secrets import scrub, secret_values, seen
 from cockpit.session import GoLiveSession, Progress
+from cockpit.strict_json import dumps
 from cockpit.text import visible_text
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -152,6 +153,10 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
     problems.extend(check_secret_problems(loaded, env_name, bindings))
     kube_problems, kube_warnings = kubeconfig_problems(loaded, env_name)
     problems.extend(kube_problems)
+    from cockpit.sources.prometheus import query_problems
+
+    prom_problems, prom_warnings = query_problems(loaded, env_name)
+    problems.extend(prom_problems)
     from cockpit.tui.themes import ThemeCatalog
 
     catalog = ThemeCatalog.load(loaded)
@@ -180,7 +185,7 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
         for index, metric in enumerate(environment.metrics)
         if metric.suggested
     ]
-    warnings += kube_warnings
+    warnings += kube_warnings + prom_warnings
     for other in loaded.model.environments:
         if other != env_name:
             warnings.extend(loaded.secret_problems(other))
@@ -274,7 +279,7 @@ def checklist(ctx: click.Context, config: str | None, env: str | None, as_json: 
     session = _open(ctx, config, env)
     data = session.checklist_json()
     if as_json:
-        echo(json.dumps(data, indent=2, ensure_ascii=False))
+        echo(dumps(data))
         return
     total = session.progress()
     secho(f"{data['title']} — {session.label}", bold=True)
@@ -380,7 +385,7 @@ def status(
             board.wait_change(3600)
             snapshots = board.current_snapshots()
             if as_json:
-                echo(json.dumps({"rollouts": rollout_json(snapshots)}))
+                echo(dumps({"rollouts": rollout_json(snapshots)}, indent=None))
             else:
                 stamp = datetime.now(UTC).strftime("%H:%M:%S")
                 echo(f"--- {stamp}")
@@ -445,7 +450,7 @@ def _print_status(session: GoLiveSession, board: Any, as_json: bool) -> None:
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if as_json:
-        echo(json.dumps(data, indent=2))
+        echo(dumps(data))
         return
     banner = " PRODUCTION" if session.environment.production else ""
     secho(f"{session.label} ({session.env_name}){banner}", bold=True)
@@ -561,13 +566,12 @@ def gate(
     states = board.metrics()
     if as_json:
         echo(
-            json.dumps(
+            dumps(
                 {
                     "verdict": verdict_json(result),
                     "run": run_json(board.analysis.current),
                     "metrics": metrics_json(states),
-                },
-                indent=2,
+                }
             )
         )
     else:
@@ -622,6 +626,9 @@ def rollback(
     echo(f"  back to: revision {plan.target_revision}  {', '.join(plan.target_images)}")
     if plan.mid_rollout:
         secho("  the rollout is still in progress; rolling back stops it", fg="yellow")
+    for manager in plan.managed_by:
+        colour = "red" if manager.reverts else "yellow"
+        secho(f"  WARNING: {manager.warning(deployment)}", fg=colour)
     if not access.allowed:
         raise CockpitError(
             f"RBAC: you may not patch {plural} in {cluster.namespace}: {access.reason}",
@@ -850,7 +857,7 @@ def check(
         )
     results = asyncio.run(session.run_items(runnable, jobs=jobs))
     if output_format == "json":
-        text = json.dumps(check_report_json(session, results), indent=2)
+        text = dumps(check_report_json(session, results))
     elif output_format == "junit":
         text = check_report_junit(session, results)
     else:

@@ -35,7 +35,10 @@ from cockpit.errors import ConfigError
 CONFIG_ENV_VAR = "COCKPIT_CONFIG"
 DEFAULT_CONFIG_NAME = "cockpit.toml"
 
+# Prometheus refuses a range query of more points per series ("exceeded maximum resolution")
+PROMETHEUS_MAX_POINTS = 11_000
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")  # an RFC 9110 token
 
 
 class SecretEnv:
@@ -268,10 +271,58 @@ class PrometheusConfig(_Strict):
     password_file: Annotated[Path | None, SecretFile()] = Field(
         default=None, description="File holding the basic auth password."
     )
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="HTTP headers sent with every query, e.g. X-Scope-OrgID for a Mimir, "
+        "Cortex or Thanos tenant (not secret: they are shown; use headers_env for secrets).",
+    )
+    headers_env: Annotated[dict[str, str], SecretEnv()] = Field(
+        default_factory=dict,
+        description="Headers whose value is read from an environment variable: "
+        '{ "X-Api-Key" = "PROM_API_KEY" }.',
+    )
     ca_file: Path | None = Field(default=None, description="CA bundle to verify TLS with.")
-    timeout: float = Field(default=10.0, gt=0, description="Request timeout in seconds.")
+    cert_file: Path | None = Field(
+        default=None, description="Client certificate (PEM) for mutual TLS; needs key_file."
+    )
+    key_file: Annotated[Path | None, SecretFile()] = Field(
+        default=None, description="The client certificate's private key (PEM)."
+    )
+    insecure_skip_verify: bool = Field(
+        default=False,
+        description="Do not verify the server's TLS certificate (lab setups only: anyone on "
+        "the path can answer for Prometheus). Said in validate and in the pane.",
+    )
+    timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds one query may take in all, from connect to the last byte.",
+    )
 
     _env = field_validator("token_env", "password_env")(_check_env_name)
+
+    @field_validator("headers", "headers_env")
+    @classmethod
+    def _header_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"{name!r} is not an HTTP header name (letters, digits, -)")
+            if name.lower() in ("authorization", "host", "content-length"):
+                raise ValueError(
+                    f"header {name!r} is set by the cockpit: use token_env / token_file or "
+                    "username / password_env for authorization"
+                )
+        return value
+
+    @field_validator("headers_env")
+    @classmethod
+    def _header_variables(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, variable in value.items():
+            try:
+                _check_env_name(variable)
+            except ValueError as exc:
+                raise ValueError(f"header {name}: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _one_token(self) -> PrometheusConfig:
@@ -279,6 +330,15 @@ class PrometheusConfig(_Strict):
             raise ValueError("set token_env or token_file, not both")
         if (self.password_env or self.password_file) and not self.username:
             raise ValueError("a password needs username")
+        if (self.token_env or self.token_file) and self.username:
+            raise ValueError("set a token or username / password, not both")
+        if bool(self.cert_file) != bool(self.key_file):
+            raise ValueError("mutual TLS needs both cert_file and key_file")
+        clash = {n.lower() for n in self.headers} & {n.lower() for n in self.headers_env}
+        if clash:
+            raise ValueError(f"header {sorted(clash)[0]!r} is in both headers and headers_env")
+        if self.insecure_skip_verify and self.ca_file:
+            raise ValueError("ca_file is unused with insecure_skip_verify = true; set one")
         return self
 
 
@@ -387,6 +447,13 @@ class MetricConfig(_Strict):
                 )
         if self.gate and self.fail is None and self.no_data != "fail":
             raise ValueError("a gate needs a fail threshold (or set gate = false)")
+        points = duration_seconds(self.window) / max(1.0, duration_seconds(self.step))
+        if points > PROMETHEUS_MAX_POINTS:
+            raise ValueError(
+                f"window {self.window} at step {self.step} is {points:,.0f} points; Prometheus "
+                f"answers at most {PROMETHEUS_MAX_POINTS:,} per series: widen step or shorten "
+                "window"
+            )
         return self
 
 
@@ -603,7 +670,11 @@ def _secret_refs(
     for name, info in type(model).model_fields.items():
         value = getattr(model, name)
         for meta in info.metadata:
-            if isinstance(meta, SecretEnv | SecretFile) and value is not None:
+            if isinstance(meta, SecretEnv) and isinstance(value, dict):
+                # a header → variable table (headers_env): each variable is a reference
+                for key, variable in value.items():
+                    yield (*prefix, name, key), meta, variable
+            elif isinstance(meta, SecretEnv | SecretFile) and value is not None:
                 yield (*prefix, name), meta, value
         if isinstance(value, BaseModel):
             yield from _secret_refs(value, (*prefix, name))

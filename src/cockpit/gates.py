@@ -53,6 +53,8 @@ class MetricState:
     fetched_at: datetime | None = None
     last_ok: datetime | None = None
     run_started: datetime | None = None  # the analysis run these measurements belong to
+    # Prometheus's warnings with the last answer (a partial response: a store did not answer)
+    warnings: tuple[str, ...] = ()
 
     @property
     def current(self) -> float | None:
@@ -149,6 +151,7 @@ def evaluate(
     last_error: str | None = None,
     fetched_at: datetime | None = None,
     last_ok: datetime | None = None,
+    warnings: tuple[str, ...] = (),
 ) -> MetricState:
     """The metric's phase in the current release analysis run, from its range query.
 
@@ -170,6 +173,7 @@ def evaluate(
         "fetched_at": fetched_at,
         "last_ok": last_ok,
         "run_started": started,
+        "warnings": warnings,
     }
     measured_from = started + timedelta(seconds=delay) if started is not None else None
     measurements: tuple[Measurement, ...] = ()
@@ -232,6 +236,14 @@ def evaluate(
             "Inconclusive",
             "no data",
             "no data (empty or NaN: no traffic?); no_data = inconclusive: a human decides",
+        )
+    if warnings:
+        # a value computed from part of the data may hide the breach; a failure above stands
+        return state(
+            "Inconclusive",
+            "warn",
+            f"Prometheus warned the answer may be partial: {warnings[0]}; "
+            f"latest {latest:g}{metric.unit} cannot back a pass",
         )
     healthy = [m for m in measurements if m.outcome == "Successful"]
     if len(healthy) < metric.min_samples:

@@ -83,6 +83,7 @@ def metrics_json(states: list[MetricState]) -> list[dict[str, Any]]:
             "reason": state.reason,
             "stale": state.stale,
             "error": state.last_error,
+            "warnings": list(state.warnings),
             "measurements": len(state.measurements),
             "points": [
                 [p.at.isoformat(timespec="seconds"), None if math.isnan(p.value) else p.value]

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from cockpit.ownership import Manager, managers
+
 JSON = dict[str, Any]
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -476,6 +478,8 @@ class UndoPlan:
     mid_rollout: bool
 
     resource_version: str | None = None  # of the Deployment the plan was made from
+    # GitOps controllers, Helm or an operator that manage it too (a patch may not last)
+    managed_by: tuple[Manager, ...] = ()
     kind: str = "deployment"  # what `deployment` names: a Deployment, StatefulSet, DaemonSet
 
     @property
@@ -580,6 +584,7 @@ def plan_undo(
         patch=undo_patch(deployment, target, precondition),
         resource_version=str(_d(deployment, "metadata").get("resourceVersion") or "") or None,
         mid_rollout=not rollout_status(deployment).done,
+        managed_by=tuple(managers(deployment)),
     )
 
 
@@ -642,6 +647,7 @@ def _plan_revision_undo(
         patch=patch,
         resource_version=str(_d(obj, "metadata").get("resourceVersion") or "") or None,
         mid_rollout=not workload_status(kind, obj).done,
+        managed_by=tuple(managers(obj)),
         kind=kind,
     )
 

@@ -45,6 +45,9 @@ def references(loaded: LoadedConfig) -> Iterator[tuple[str, str]]:
                 if isinstance(meta, SecretEnv) and isinstance(value, str):
                     marked = True
                     yield "env", value
+                elif isinstance(meta, SecretEnv) and isinstance(value, dict):
+                    marked = True  # a name → variable table, e.g. headers_env
+                    yield from (("env", str(v)) for v in value.values())
                 elif isinstance(meta, SecretFile) and value is not None:
                     marked = True
                     yield "file", str(value)

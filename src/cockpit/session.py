@@ -600,6 +600,8 @@ class GoLiveSession:
             mid_rollout=plan.mid_rollout,
             resource_version=plan.resource_version,
             generation=plan.generation,
+            # the operator was warned: this controller may put the old template back
+            managed_by=[f"{m.tool} {m.name}".strip() for m in plan.managed_by],
         )
         try:
             done = actions.send_rollback(plan)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -272,7 +272,12 @@ class PrometheusCheck(CheckSpec):
         return f"prometheus {self.query} {self.condition}"
 
     async def run(self, ctx: CheckContext) -> CheckResult:
-        from cockpit.sources.prometheus import PrometheusError, connect, instant_query
+        from cockpit.sources.prometheus import (
+            PrometheusError,
+            client_for,
+            connect,
+            instant_query,
+        )
 
         prom = ctx.environment.prometheus
         url = self.url or (prom.url if prom else None)
@@ -281,32 +286,58 @@ class PrometheusCheck(CheckSpec):
                 f"no Prometheus: set [environments.{ctx.env_name}.prometheus] or url",
                 reason="error",
             )
-        token = ctx.secret(prom.token_env, prom.token_file, "token") if prom else None
-        ca_file = ctx.path(prom.ca_file) if prom and prom.ca_file else None
         query = ctx.fill(self.query)
         condition = Condition.parse(self.condition)
         watch = Stopwatch()
-        client = connect(url, timeout=ctx.timeout, token=token, ca_file=ca_file)
+        # the environment's Prometheus settings (auth, headers, TLS), as the metrics pane
+        client = (
+            client_for(prom, ctx, url=url, timeout=ctx.timeout)
+            if prom
+            else connect(url, timeout=ctx.timeout)
+        )
         try:
-            samples = await asyncio.to_thread(instant_query, client, query)
+            samples, warnings = await asyncio.to_thread(instant_query, client, query)
         except PrometheusError as exc:
             text = str(exc)
             reason = (
                 "timeout"
-                if "in time" in text or "timed out" in text
+                if "in time" in text or "answer in" in text
                 else ("unreachable" if "cannot reach" in text else "error")
             )
             raise CheckFailed(f"{query}: {exc}", reason=reason) from exc
-        values = [s.value for s in samples]
-        verdicts = [condition.holds(v) for v in values]
-        if not values or all(v is None for v in verdicts):
-            what = "no data" if not values else "NaN (no data)"
+        measured = [(s, condition.holds(s.value)) for s in samples]
+        missing = [s for s, verdict in measured if verdict is None]  # NaN: no data
+        if not samples or len(missing) == len(samples) or (missing and self.no_data != "pass"):
+            what = (
+                "no data"
+                if not samples
+                else f"NaN (no data) for {', '.join(_series(s) for s in missing[:3])}"
+            )
             evidence = f"{query} = {what}; policy no_data = {self.no_data}"
             if self.no_data == "pass":
                 return CheckResult(True, evidence, watch.elapsed)
             raise CheckFailed(evidence + ("" if self.no_data == "fail" else " (inconclusive)"))
-        shown = ", ".join(f"{v:g}" for v in values[:5]) + (" ..." if len(values) > 5 else "")
-        evidence = f"{query} = {shown} (must be {condition})"
-        if not all(v is True for v in verdicts if v is not None):
-            raise CheckFailed(evidence)
+        shown = ", ".join(f"{_series(s)} = {s.value:g}" for s, _ in measured[:5]) + (
+            f", … {len(measured) - 5} more" if len(measured) > 5 else ""
+        )
+        bad = [s for s, verdict in measured if verdict is False]
+        if bad:
+            raise CheckFailed(
+                f"{query}: {len(bad)} of {len(measured)} series not {condition}: "
+                + ", ".join(f"{_series(s)} = {s.value:g}" for s in bad[:5])
+            )
+        evidence = f"{query}: {shown} (must be {condition})"
+        if warnings:
+            # part of the data did not answer: the missing part may hold the breach
+            raise CheckFailed(
+                f"{evidence}; Prometheus warned the answer may be partial: {warnings[0]} "
+                "(inconclusive)"
+            )
         return CheckResult(True, evidence, watch.elapsed)
+
+
+def _series(sample: Any) -> str:
+    """A series as PromQL writes it: {job="api", instance="a:9100"}; {} without labels."""
+    name = str(sample.labels.get("__name__", ""))
+    pairs = sorted((k, v) for k, v in sample.labels.items() if k != "__name__")
+    return name + "{" + ", ".join(f'{k}="{v}"' for k, v in pairs) + "}"

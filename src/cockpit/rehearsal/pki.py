@@ -59,8 +59,15 @@ class CertificateAuthority:
         self.ca_file.write_bytes(self.pem)
 
     def issue(
-        self, stem: str, dns_names: list[str], *, days: float = 90, ip: str | None = "127.0.0.1"
+        self,
+        stem: str,
+        dns_names: list[str],
+        *,
+        days: float = 90,
+        ip: str | None = "127.0.0.1",
+        client: bool = False,
     ) -> Leaf:
+        """A leaf for a server, or with `client` for a client presenting it (mutual TLS)."""
         now = dt.datetime.now(dt.UTC)
         key = ec.generate_private_key(ec.SECP256R1())
         alt: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
@@ -75,7 +82,12 @@ class CertificateAuthority:
             .not_valid_before(now - dt.timedelta(days=1))
             .not_valid_after(now + dt.timedelta(days=days))
             .add_extension(x509.SubjectAlternativeName(alt), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+            .add_extension(
+                x509.ExtendedKeyUsage(
+                    [ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH]
+                ),
+                False,
+            )
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), False
             )

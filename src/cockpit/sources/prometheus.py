@@ -17,19 +17,157 @@ from typing import TYPE_CHECKING, Any
 from cockpit.conditions import parse_sample_value
 from cockpit.config import MetricConfig, duration_seconds
 from cockpit.gates import MAX_MEASUREMENTS, MetricState, Point, evaluate, grid_floor
+from cockpit.text import visible_text
 
-if TYPE_CHECKING:  # the client and requests load on first use, not at start-up
+if TYPE_CHECKING:  # the client library and requests load on first use, not at start-up
     from prometheus_api_client import PrometheusConnect
+
+    from cockpit.checks.base import CheckContext
+    from cockpit.config import LoadedConfig, PrometheusConfig
 
 
 class PrometheusError(Exception):
-    """Prometheus could not be asked, or answered with an error; the message says which."""
+    """Prometheus could not be asked, or answered with an error; the message says which.
+
+    `permanent`: Prometheus refused the query itself (a PromQL syntax error, an unknown
+    function: errorType bad_data): asking again gives the same answer, so the metric is an
+    Error at once instead of after `consecutive_error_limit` polls."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 @dataclass(frozen=True)
 class Sample:
     labels: dict[str, str]
     value: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The `data` of a successful answer, and the warnings that came with it (Thanos and
+    Prometheus say so when a store or shard did not answer: a partial result)."""
+
+    data: Any
+    warnings: tuple[str, ...] = ()
+
+
+MAX_BODY = 32 * 2**20  # bytes: a bigger answer is refused, not read into memory
+CHUNK = 64 * 1024
+
+
+class Client:
+    """A Prometheus connection: prometheus-api-client's PrometheusConnect (the session with
+    its auth, headers, TLS and retry adapter), asked through `api()`. The library's query
+    methods drop the `warnings` of an answer, show Prometheus's error as a bytes repr, and
+    its timeout bounds each socket read, not the query; `api()` keeps the warnings, reads
+    Prometheus's error text, caps the body and gives up once the query's deadline passes."""
+
+    def __init__(self, connection: PrometheusConnect, timeout: float) -> None:
+        self.connection = connection
+        self.url: str = connection.url
+        self.timeout = timeout
+
+    def api(self, path: str, params: dict[str, str]) -> Answer:
+        import requests
+
+        conn = self.connection
+        deadline = time.monotonic() + self.timeout
+        try:
+            # the library's own session and settings; only the reading of the answer is ours
+            response = conn._session.request(
+                method=conn._method,
+                url=f"{self.url}{path}",
+                params=params,
+                headers=conn.headers,
+                auth=conn.auth,
+                timeout=self.timeout,
+                stream=True,
+                # given explicitly: requests lets REQUESTS_CA_BUNDLE override the session's
+                verify=conn._session.verify,
+                cert=conn._session.cert,
+            )
+        except requests.exceptions.RetryError as exc:
+            raise PrometheusError(f"Prometheus kept failing: {_reason(exc)}") from exc
+        except requests.exceptions.Timeout as exc:
+            raise PrometheusError(f"Prometheus did not answer in {self.timeout:g}s") from exc
+        except requests.exceptions.SSLError as exc:
+            raise PrometheusError(f"TLS with {self.url} failed: {_reason(exc)}") from exc
+        except requests.exceptions.ConnectionError as exc:
+            if "timed out" in str(exc).lower():  # urllib3 wraps read timeouts when retrying
+                raise PrometheusError(f"Prometheus did not answer in {self.timeout:g}s") from exc
+            raise PrometheusError(f"cannot reach Prometheus at {self.url}") from exc
+        except requests.exceptions.RequestException as exc:
+            raise PrometheusError(f"cannot ask Prometheus: {_reason(exc)}") from exc
+        with response:
+            body = _read_until(response, deadline, self.timeout)
+        return _answer(response.status_code, body)
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost reason of a requests/urllib3 error, without its object reprs."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    text = str(exc)
+    return text.split(": ", 1)[-1] if "object at 0x" in text else text
+
+
+def _read_until(response: Any, deadline: float, timeout: float) -> bytes:
+    """The body, at most MAX_BODY bytes, read before the deadline (a server trickling its
+    answer a byte at a time is cut off, not waited for)."""
+    from urllib3.exceptions import HTTPError as Urllib3Error
+
+    parts: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise PrometheusError(f"Prometheus did not answer in {timeout:g}s (in all)")
+            chunk = response.raw.read1(CHUNK, decode_content=True)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise PrometheusError(
+                    f"Prometheus answered more than {MAX_BODY // 2**20} MB; not read "
+                    "(is the URL right?)"
+                )
+            parts.append(chunk)
+    except Urllib3Error as exc:
+        if "timed out" in str(exc).lower():
+            raise PrometheusError(f"Prometheus did not answer in {timeout:g}s") from exc
+        raise PrometheusError(f"Prometheus broke off its answer: {_reason(exc)}") from exc
+    return b"".join(parts)
+
+
+def _answer(status: int, body: bytes) -> Answer:
+    """Prometheus's JSON envelope: data and warnings, or its error in its own words."""
+    import json
+
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        text = visible_text(body.decode("utf-8", "replace")).strip()
+        first = " ".join(text.split())[:200]
+        if status != 200:
+            raise PrometheusError(
+                f"HTTP {status} from Prometheus" + (f": {first}" if first else ""),
+            )
+        raise PrometheusError(f"the answer is not Prometheus JSON: {first or 'empty'}")
+    warnings = tuple(visible_text(str(w)) for w in document.get("warnings") or () if str(w).strip())
+    if document.get("status") != "success":
+        kind = str(document.get("errorType") or "")
+        error = visible_text(str(document.get("error") or "no reason given"))
+        label = f" ({kind})" if kind else ""
+        raise PrometheusError(
+            f"Prometheus refused the query{label}: {error}"
+            + ("" if status in (200, 400, 422) else f" [HTTP {status}]"),
+            permanent=kind == "bad_data",
+        )
+    return Answer(document.get("data"), warnings)
 
 
 def connect(
@@ -40,123 +178,135 @@ def connect(
     ca_file: Path | None = None,
     retries: int = 0,
     auth: tuple[str, str] | None = None,
-) -> PrometheusConnect:
+    headers: dict[str, str] | None = None,
+    cert: tuple[str, str] | None = None,
+    verify: bool = True,
+) -> Client:
     import requests
     from prometheus_api_client import PrometheusConnect
     from urllib3.util.retry import Retry
 
     session = requests.Session()
-    session.hooks["response"].append(_read_capped)
-    if ca_file is not None:
+    if not verify:
+        import urllib3
+
+        session.verify = False
+        # said once by validate and in the pane; urllib3's per-request warning would be
+        # written to stderr, over the TUI
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    elif ca_file is not None:
         session.verify = str(ca_file)
-    headers = {"Authorization": f"Bearer {token}"} if token else None
-    return PrometheusConnect(
-        url=url,
-        headers=headers,
+    if cert is not None:
+        session.cert = cert
+    sent = dict(headers or {})
+    if token:
+        sent["Authorization"] = f"Bearer {token}"
+    connection = PrometheusConnect(
+        url=url.rstrip("/"),
+        headers=sent or None,
         session=session,
         auth=auth,
         timeout=timeout,
         retry=Retry(total=retries, backoff_factor=0.2, status_forcelist=[502, 503, 504]),
     )
+    return Client(connection, timeout)
 
 
-MAX_BODY = 32 * 2**20  # bytes: a bigger answer is refused, not read into memory
+def client_for(
+    prom: PrometheusConfig,
+    ctx: CheckContext,
+    *,
+    url: str | None = None,
+    timeout: float | None = None,
+) -> Client:
+    """The one way to a Prometheus: the metrics pane and the `prometheus` check type send the
+    same token or basic auth, headers, client certificate and TLS settings."""
+    token = ctx.secret(prom.token_env, prom.token_file, "token")
+    password = ctx.secret(prom.password_env, prom.password_file, "password")
+    headers = dict(prom.headers)
+    for name, variable in prom.headers_env.items():
+        value = ctx.secret(variable, None, f"header {name}")
+        if value is not None:
+            headers[name] = value
+    cert = (
+        (str(ctx.path(prom.cert_file)), str(ctx.path(prom.key_file)))
+        if prom.cert_file and prom.key_file
+        else None
+    )
+    return connect(
+        url or prom.url,
+        timeout=prom.timeout if timeout is None else timeout,
+        token=token,
+        ca_file=ctx.path(prom.ca_file) if prom.ca_file else None,
+        auth=(prom.username, password or "") if prom.username else None,
+        headers=headers,
+        cert=cert,
+        verify=not prom.insecure_skip_verify,
+    )
 
 
-def _read_capped(response: Any, *_args: Any, **_kwargs: Any) -> Any:
-    """A response hook: read the body here, at most MAX_BODY bytes (requests would read any
-    size). It runs before requests reads the body itself, which then finds it read."""
-    from urllib3.exceptions import HTTPError as Urllib3Error
-
-    try:
-        data = response.raw.read(MAX_BODY + 1, decode_content=True)
-    except Urllib3Error as exc:
-        response.close()
-        if "timed out" in str(exc).lower():
-            raise PrometheusError("Prometheus did not answer in time") from exc
-        raise PrometheusError(f"Prometheus broke off its answer: {exc}") from exc
-    if len(data) > MAX_BODY:
-        response.close()
-        raise PrometheusError(
-            f"Prometheus answered more than {MAX_BODY // 2**20} MB; not read (is the URL right?)"
-        )
-    response._content = data  # what requests itself sets once it has read a body
-    return response
-
-
-def _ask(client: PrometheusConnect, call: Callable[[], Any]) -> Any:
-    """Run one client call; every failure becomes a PrometheusError with a readable reason."""
-    import requests
-    from prometheus_api_client.exceptions import PrometheusApiClientException
-
-    try:
-        return call()
-    except PrometheusApiClientException as exc:
-        raise PrometheusError(_api_message(str(exc))) from exc
-    except requests.exceptions.RetryError as exc:
-        raise PrometheusError(f"Prometheus kept failing: {exc}") from exc
-    except requests.exceptions.Timeout as exc:
-        raise PrometheusError("Prometheus did not answer in time") from exc
-    except requests.exceptions.ConnectionError as exc:
-        if "timed out" in str(exc).lower():  # urllib3 wraps read timeouts when retries are set
-            raise PrometheusError("Prometheus did not answer in time") from exc
-        raise PrometheusError(f"cannot reach Prometheus at {client.url}") from exc
-    except (requests.exceptions.RequestException, ValueError) as exc:
-        raise PrometheusError(f"bad answer from Prometheus: {exc}") from exc
-
-
-def instant_query(client: PrometheusConnect, query: str) -> list[Sample]:
-    """Run an instant query: its samples, or a PrometheusError."""
-    result = _ask(client, lambda: client.custom_query(query))
+def instant_query(client: Client, query: str) -> tuple[list[Sample], tuple[str, ...]]:
+    """Run an instant query: its samples and Prometheus's warnings, or a PrometheusError."""
+    answer = client.api("/api/v1/query", {"query": query})
+    data = answer.data if isinstance(answer.data, dict) else {}
+    result = data.get("result")
     samples: list[Sample] = []
+    if data.get("resultType") == "scalar" or (
+        isinstance(result, list) and len(result) == 2 and not isinstance(result[0], dict)
+    ):
+        try:
+            assert isinstance(result, list)
+            return [Sample({}, parse_sample_value(result[1]))], answer.warnings
+        except (AssertionError, ValueError) as exc:
+            raise PrometheusError(f"malformed scalar in the answer: {result!r:.200}") from exc
     if not isinstance(result, list):
         raise PrometheusError(f"unexpected result shape: {type(result).__name__}")
-    if len(result) == 2 and not isinstance(result[0], dict):  # scalar: [ts, "value"]
-        try:
-            return [Sample({}, parse_sample_value(result[1]))]
-        except ValueError as exc:
-            raise PrometheusError(f"malformed scalar in the answer: {result!r:.200}") from exc
     for entry in result:
         try:
             labels = {str(k): str(v) for k, v in dict(entry.get("metric", {})).items()}
             samples.append(Sample(labels, parse_sample_value(entry["value"][1])))
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
             raise PrometheusError(f"malformed sample in the answer: {entry!r:.200}") from exc
-    return samples
-
-
-def _api_message(text: str) -> str:
-    # the library puts the raw body in the message; keep it short and readable
-    return text if len(text) < 300 else text[:297] + "..."
+    return samples, answer.warnings
 
 
 # --- range queries and the metrics watcher ------------------------------------------------------
 
 
 def range_query(
-    client: PrometheusConnect, query: str, start: datetime, end: datetime, step_seconds: float
-) -> list[tuple[datetime, float]]:
-    """One series (the first) of a range query as (time, value) points; [] for no data."""
+    client: Client, query: str, start: datetime, end: datetime, step_seconds: float
+) -> tuple[list[tuple[datetime, float]], tuple[str, ...]]:
+    """One series of a range query as (time, value) points ([] for no data), and
+    Prometheus's warnings."""
     step = f"{max(1, int(step_seconds))}s"
-    result = _ask(
-        client,
-        lambda: client.custom_query_range(query, start_time=start, end_time=end, step=step),
+    answer = client.api(
+        "/api/v1/query_range",
+        {
+            "query": query,
+            "start": f"{start.timestamp():.3f}",
+            "end": f"{end.timestamp():.3f}",
+            "step": step,
+        },
     )
+    data = answer.data if isinstance(answer.data, dict) else {}
+    result = data.get("result")
     if not isinstance(result, list):
         raise PrometheusError(f"unexpected result shape: {type(result).__name__}")
     if not result:
-        return []
+        return [], answer.warnings
     if len(result) > 1:
         raise PrometheusError(
-            f"the query returns {len(result)} series; aggregate it to one (sum, max, ...)"
+            f"the query returns {len(result)} series; aggregate it to one (sum, max, ...)",
+            permanent=True,
         )
     try:
-        return [
+        points = [
             (datetime.fromtimestamp(float(ts), UTC), parse_sample_value(value))
             for ts, value in result[0]["values"]
         ]
     except (KeyError, TypeError, ValueError) as exc:
         raise PrometheusError(f"malformed series in the answer: {exc}") from exc
+    return points, answer.warnings
 
 
 def query_span(
@@ -194,20 +344,11 @@ class MetricsWatcher:
         self.states: dict[str, MetricState] = {}
         self.requests = 0
 
-    def _client(self) -> PrometheusConnect:
+    def _client(self) -> Client:
         from cockpit.checks.base import CheckContext
 
-        prom = self.session.environment.prometheus
         ctx = CheckContext(self.session.config, self.session.env_name)
-        token = ctx.secret(prom.token_env, prom.token_file, "token")
-        password = ctx.secret(prom.password_env, prom.password_file, "password")
-        return connect(
-            prom.url,
-            timeout=prom.timeout,
-            token=token,
-            ca_file=ctx.path(prom.ca_file) if prom.ca_file else None,
-            auth=(prom.username, password or "") if prom.username else None,
-        )
+        return client_for(self.session.environment.prometheus, ctx)
 
     @property
     def started(self) -> datetime | None:
@@ -217,22 +358,9 @@ class MetricsWatcher:
         return self._started
 
     def query_of(self, metric: MetricConfig) -> str:
-        from cockpit.checks.base import CheckContext
+        return metric_query(self.session.config, self.session.env_name, metric)
 
-        ctx = CheckContext(self.session.config, self.session.env_name)
-        values = ctx.placeholders()
-        if metric.deployment:
-            values["deployment"] = metric.deployment
-        elif "deployment" not in values:
-            clusters = self.session.environment.clusters
-            names = (
-                [r.name for r in clusters[0].targets if r.kind == "deployment"] if clusters else []
-            )
-            if names:  # `deploy/web` in the list is web
-                values["deployment"] = names[0]
-        return fill_placeholders(metric.query, values)
-
-    def poll(self, metric: MetricConfig, client: PrometheusConnect | None) -> MetricState:
+    def poll(self, metric: MetricConfig, client: Client | None) -> MetricState:
         """One range query for one metric, folded into its state."""
         previous = self.states.get(metric.name)
         query = self.query_of(metric)
@@ -242,16 +370,18 @@ class MetricsWatcher:
         last_ok = previous.last_ok if previous else None
         points = list(previous.points) if previous else []
         error: str | None = None
+        warnings: tuple[str, ...] = ()
         try:
             if client is None:
                 client = self._client()
             self.requests += 1
             start, end = query_span(metric, self.started, now)
-            raw = range_query(client, query, start, end, step)
+            raw, warnings = range_query(client, query, start, end, step)
             points = [Point(at, value * metric.scale) for at, value in raw]
             errors, last_ok = 0, now
         except PrometheusError as exc:
-            errors += 1
+            # a query Prometheus refuses as such fails the same way every time: Error at once
+            errors = max(errors + 1, metric.consecutive_error_limit if exc.permanent else 0)
             error = str(exc)
         except Exception as exc:  # noqa: BLE001 - any failure of the client: stale, then retry
             errors += 1
@@ -265,13 +395,14 @@ class MetricsWatcher:
             last_error=error,
             fetched_at=now if last_ok else None,
             last_ok=last_ok,
+            warnings=warnings,
         )
         self.states[metric.name] = state
         return state
 
     def poll_all(self) -> list[MetricState]:
         try:
-            client: PrometheusConnect | None = self._client()
+            client: Client | None = self._client()
         except Exception:  # noqa: BLE001 - reported per metric by poll()
             client = None
         return [self.poll(metric, client) for metric in self.session.environment.metrics]
@@ -293,7 +424,7 @@ class MetricsWatcher:
     def _run(self) -> None:
         metrics = list(self.session.environment.metrics)
         due = {m.name: 0.0 for m in metrics}
-        client: PrometheusConnect | None = None
+        client: Client | None = None
         while not self._stop.is_set():
             if self._wake.is_set():
                 self._wake.clear()
@@ -316,6 +447,68 @@ class MetricsWatcher:
                 self.on_update(state)
             wait = min(due.values()) - time.monotonic()
             self._wake.wait(max(0.1, min(wait, 5.0)))
+
+
+def metric_query(loaded: LoadedConfig, env_name: str, metric: MetricConfig) -> str:
+    """The metric's PromQL with the environment's placeholders and {deployment} filled."""
+    from cockpit.checks.base import CheckContext
+
+    values = CheckContext(loaded, env_name).placeholders()
+    if metric.deployment:
+        values["deployment"] = metric.deployment
+    elif "deployment" not in values:
+        clusters = loaded.model.environments[env_name].clusters
+        names = [r.name for r in clusters[0].targets if r.kind == "deployment"] if clusters else []
+        if names:  # `deploy/web` in the list is web; a StatefulSet is never taken for it
+            values["deployment"] = names[0]
+    return fill_placeholders(metric.query, values)
+
+
+VALIDATE_TIMEOUT = 5.0  # seconds per query when `cockpit validate` asks Prometheus
+
+
+def query_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str], list[str]]:
+    """Ask Prometheus each metric's query once, as `cockpit validate` does: a query it refuses
+    (a syntax error, an unknown function) or one that gives several series is a config error,
+    found before the go-live. An unreachable Prometheus is only a warning (CI may not see it).
+    """
+    from cockpit.checks.base import CheckContext, CheckFailed
+
+    environment = loaded.model.environments[env_name]
+    prom = environment.prometheus
+    if prom is None or not environment.metrics:
+        return [], []
+    where = f"{loaded.path}: environments.{env_name}.prometheus"
+    warnings = (
+        [f"{where}: insecure_skip_verify = true: the server's certificate is not checked"]
+        if prom.insecure_skip_verify
+        else []
+    )
+    try:
+        client = client_for(
+            prom, CheckContext(loaded, env_name), timeout=min(prom.timeout, VALIDATE_TIMEOUT)
+        )
+    except CheckFailed:
+        return [], warnings  # a secret that cannot be read: reported as such already
+    problems: list[str] = []
+    for index, metric in enumerate(environment.metrics):
+        query = metric_query(loaded, env_name, metric)
+        try:
+            samples, _ = instant_query(client, query)
+        except PrometheusError as exc:
+            if not exc.permanent:
+                warnings.append(f"{where}: queries not checked: {exc}")
+                break
+            problems.append(
+                f"{loaded.path}: environments.{env_name}.metrics[{index}] ({metric.name!r}): {exc}"
+            )
+            continue
+        if len(samples) > 1:
+            problems.append(
+                f"{loaded.path}: environments.{env_name}.metrics[{index}] ({metric.name!r}): "
+                f"the query returns {len(samples)} series; aggregate it to one (sum, max, ...)"
+            )
+    return problems, warnings
 
 
 def fill_placeholders(text: str, values: dict[str, str]) -> str:

@@ -286,7 +286,8 @@ class CockpitApp(App[None]):
             self.call_from_thread(
                 self.notify,
                 f"AUTO-ROLLBACK: {target.deployment} back to revision {plan.target_revision} "
-                f"({target.why}; auto_rollback = true in this environment)",
+                f"({target.why}; auto_rollback = true in this environment)"
+                + "".join(f"\n{m.warning(target.deployment)}" for m in plan.managed_by),
                 title="AUTO-ROLLBACK",
                 severity="error",
                 timeout=60,

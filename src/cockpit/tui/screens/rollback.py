@@ -1,7 +1,8 @@
 """Rollback confirmation: what will change, whether we may, and a confirm that is hard to hit.
 
 Before anything is sent the screen shows the deployment, cluster, current and target revision
-and images, warns when the rollout is still in progress, refuses a paused deployment the way
+and images, warns when the rollout is still in progress or when a GitOps controller, Helm or
+an operator manages the deployment (a patch would not last), refuses a paused deployment the way
 kubectl does (and offers to resume it), and shows the RBAC preflight. Cancel has the focus. In a
 production environment the operator types the deployment's name (for one deployment) or the
 environment's name (for all of them) before the button does anything.
@@ -186,6 +187,7 @@ class RollbackScreen(ModalScreen[str | None]):
                 f"  ({REVISION_OBJECT.get(plan.kind, 'ReplicaSet')} "
                 f"{safe(plan.target_replicaset)})",
             ]
+            warnings += [m.warning(self.view.name) for m in plan.managed_by]
             if plan.mid_rollout:
                 warnings.append(
                     "The rollout is still in progress: rolling back now stops it and returns "
@@ -396,6 +398,7 @@ class RollbackAllScreen(ModalScreen[str | None]):
                 f"{plan.target_revision} ({', '.join(plan.target_images)})"
                 + ("  [mid-rollout]" if plan.mid_rollout else "")
             )
+            lines += [f"  WARNING: {m.warning(view.name)}" for m in plan.managed_by]
         self.post_message(self.Ready(lines, ready))
 
     def on_rollback_all_screen_ready(self, message: Ready) -> None:

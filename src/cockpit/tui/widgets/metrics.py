@@ -210,8 +210,24 @@ class MetricsPane(VerticalScroll, can_focus=True):
                 Text(visible_text(f"Prometheus: {stale[0].last_error}"), style="italic"),
             )
         else:
-            show_subtitle(self, "live")
-            show_text(self.query_one("#metrics-status", Static), "")
+            partial = [s for s in self.states.values() if s.warnings]
+            prometheus = self.session.environment.prometheus
+            insecure = prometheus is not None and prometheus.insecure_skip_verify
+            show_subtitle(
+                self,
+                "live"
+                + (" · PARTIAL" if partial else "")
+                + (" · TLS NOT VERIFIED" if insecure else ""),
+            )
+            note = (
+                f"Prometheus warned ({partial[0].metric.name}): {partial[0].warnings[0]}"
+                if partial
+                else ""
+            )
+            show_text(
+                self.query_one("#metrics-status", Static),
+                Text(visible_text(note), style="italic"),
+            )
 
     def _rows(self) -> list[MetricRow]:
         return list(self.query(MetricRow))
