@@ -213,7 +213,8 @@ class RolloutPane(Vertical):
             # Argo's own phase, and its canary step: the controller, not kubectl, judges it
             phase = str((view.deployment or {}).get("status", {}).get("phase") or state)
             step = view.step
-            state = phase.lower() + (f" {step[0]}/{step[1]}" if step else "")
+            phase = phase.upper() if verdict.state == "failed" else phase.lower()  # as FAILED
+            state = phase + (f" {step[0]}/{step[1]}" if step else "")
         if view.paused:
             state += " (paused)"
         images = ", ".join(view.images) or "-"
