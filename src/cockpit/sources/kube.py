@@ -318,6 +318,24 @@ class WorkloadView:
             self.last_change and self.last_change >= started.replace(microsecond=0)
         )
 
+    def stuck_after_rollback(self) -> list[str]:
+        """Pods a rollback will not replace by itself: a StatefulSet with OrderedReady pod
+        management waits for its not-Ready pods of the new revision to become Ready before it
+        replaces them, which a broken release never does; Kubernetes' documentation ("forced
+        rollback") says to delete them by hand once the template is reverted."""
+        if self.kind != "statefulset" or self.deployment is None:
+            return []
+        if self.deployment.get("spec", {}).get("podManagementPolicy") == "Parallel":
+            return []
+        return sorted(
+            str(p.get("metadata", {}).get("name"))
+            for p in self.pods_of_new()
+            if not any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in p.get("status", {}).get("conditions") or []
+            )
+        )
+
     def pod_revision(self, pod: JSON) -> int | None:
         """The revision number a pod of this workload runs (None when it cannot be told)."""
         if self.deployment is None:

@@ -188,6 +188,13 @@ class RollbackScreen(ModalScreen[str | None]):
                 f"{safe(plan.target_replicaset)})",
             ]
             warnings += [m.warning(self.view.name) for m in plan.managed_by]
+            stuck = self.view.stuck_after_rollback()
+            if stuck and plan.kind == "statefulset":
+                warnings.append(
+                    "A StatefulSet does not replace a pod that is not Ready: after the rollback, "
+                    f"delete {', '.join(stuck)} (kubectl delete pod NAME) so it is recreated "
+                    "at the restored revision."
+                )
             if plan.mid_rollout:
                 warnings.append(
                     "The rollout is still in progress: rolling back now stops it and returns "
