@@ -378,21 +378,26 @@ async def test_the_tui_rolls_back_a_statefulset_and_refuses_an_argo_rollout(
 
     create(cluster, tmp_path, "statefulset", "tui-db", "shop/tui:1", replicas=1)
     rolled_out(cluster, "statefulset", "tui-db")
-    kubectl(cluster, "set", "image", "sts/tui-db", "app=shop/tui:2")
-    rolled_out(cluster, "statefulset", "tui-db")
+    cluster.faults.crash.add("shop/tui:2")
+    kubectl(cluster, "set", "image", "sts/tui-db", "app=shop/tui:2")  # its pod crash-loops
     _put_rollout(cluster, "tui-ro", {"phase": "Healthy"})
     path = config_for(tmp_path, cluster, ["sts/tui-db", "rollout/tui-ro"])
     session = GoLiveSession.open(path, None, operator=operator, via="tui")
     app = CockpitApp(session)
     async with app.run_test(size=(160, 48)) as pilot:
+        pane = app.query_one(RolloutPane)
+        await until(pilot, lambda: bool(pane.views[("rehearsal", "tui-db")].trouble))
         screen = await open_rollback(app, pilot, "tui-db")
         details = str(screen.query_one("#rb-details").render())
         assert "back to: revision 1" in details and "(ControllerRevision tui-db-" in details
         assert "RBAC: you may patch statefulsets here." in details
+        warned = str(screen.query_one("#rb-warnings").render())
+        assert "after the rollback, delete tui-db-0" in warned, warned
         await pilot.click("#rb-go")
         await until(pilot, lambda: not isinstance(app.screen, RollbackScreen))
+        kubectl(cluster, "delete", "pod", "tui-db-0", "--wait=false")  # as the warning says
         await until(pilot, lambda: image_of(cluster, "sts", "tui-db") == "shop/tui:1")
-        pane = app.query_one(RolloutPane)
+        await until(pilot, lambda: pane.views[("rehearsal", "tui-db")].verdict.state == "complete")
         await until(pilot, lambda: pane.views[("rehearsal", "tui-ro")].found)
         table = app.query_one(RolloutTable)
         table.focus()
