@@ -410,3 +410,28 @@ async def test_the_tui_rolls_back_a_statefulset_and_refuses_an_argo_rollout(
         said = [n.message for n in app._notifications if "kubectl argo rollouts undo" in n.message]
         assert len(said) == 2, [n.message for n in app._notifications]
         assert not [r for r in cluster.requests[before:] if r[0] == "PATCH"]
+
+
+def test_a_cluster_without_the_argo_crd_shows_the_row_unknown_not_stale(
+    cluster, tmp_path, monkeypatch
+):
+    from kubernetes.client.exceptions import ApiException
+
+    real = ClusterWatcher._api
+
+    def api(self, kind):
+        if kind != "rollouts":
+            return real(self, kind)
+
+        def not_served(*_args, **_kwargs):
+            raise ApiException(status=404, reason="Not Found")
+
+        return None, not_served
+
+    monkeypatch.setattr(ClusterWatcher, "_api", api)
+    with watching(config_for(tmp_path, cluster, ["rollout/nowhere"])) as snapshots:
+        seen = wait_snapshot(snapshots, lambda s: s.synced and s.deployments[0].unknown)
+    assert seen.connected  # the cluster is seen; only this row cannot be
+    assert seen.deployments[0].verdict.message == (
+        "cannot see: this cluster does not serve Argo Rollouts (no CRD)"
+    )
