@@ -275,6 +275,10 @@ def test_pod_trouble_is_judged_on_the_statefulsets_new_revision(cluster, tmp_pat
     assert view.failing and view.revision == 2
     assert view.old_images == ["shop/sick:1"]  # sick-0 and sick-1 still run revision 1
     assert view.stuck_after_rollback() == ["sick-2"]  # a rollback alone leaves it crashing
+    done = CliRunner().invoke(cli, ["rollback", "sick", "-c", str(path), "--yes"])
+    assert done.exit_code == 0, done.output
+    assert "after the rollback, delete sick-2 so it is recreated at revision 1" in done.output
+    assert image_of(cluster, "sts", "sick") == "shop/sick:1"
     rows = {r.revision: r for r in view.history}
     assert rows[2].current and rows[2].images == ("shop/sick:bad",) and rows[1].replicas == 2
 

@@ -629,6 +629,13 @@ def rollback(
     for manager in plan.managed_by:
         colour = "red" if manager.reverts else "yellow"
         secho(f"  WARNING: {manager.warning(deployment)}", fg=colour)
+    stuck = actions.view(deployment).stuck_after_rollback() if kind == "statefulset" else []
+    if stuck:
+        secho(
+            f"  a StatefulSet does not replace a pod that is not Ready: after the rollback, "
+            f"delete {', '.join(stuck)} so it is recreated at revision {plan.target_revision}",
+            fg="yellow",
+        )
     if not access.allowed:
         raise CockpitError(
             f"RBAC: you may not patch {plural} in {cluster.namespace}: {access.reason}",

@@ -805,6 +805,23 @@ class WorkloadActions:
         return ref.kind if ref is not None else "deployment"
 
     def fetch(self, name: str) -> tuple[JSON, list[JSON]]:
+        deployment, replicasets, _pods = self._read(name, with_pods=False)
+        return deployment, replicasets
+
+    def view(self, name: str) -> WorkloadView:
+        """The workload read now, with its revisions and pods (for what a plan cannot tell)."""
+        obj, revisions, pods = self._read(name, with_pods=True)
+        return WorkloadView(
+            self.cluster.name,
+            self.cluster.namespace,
+            name,
+            obj,
+            tuple(owned_replicasets(obj, revisions)),
+            tuple(pods),
+            kind=self.kind_of(name),
+        )
+
+    def _read(self, name: str, *, with_pods: bool) -> tuple[JSON, list[JSON], list[JSON]]:
         from kubernetes.client.exceptions import ApiException
 
         kind = self.kind_of(name)
@@ -813,8 +830,8 @@ class WorkloadActions:
         self._apis()
         namespace = self.cluster.namespace
         try:
-            deployment, replicasets, _pods = read_rollout(
-                self._client, namespace, name, (5, 20), with_pods=False, kind=kind
+            found = read_rollout(
+                self._client, namespace, name, (5, 20), with_pods=with_pods, kind=kind
             )
         except ApiException as exc:
             self._refused(exc)
@@ -826,7 +843,7 @@ class WorkloadActions:
                 f"{self.cluster.name}: cannot reach the API: {describe_api_error(exc)}",
                 "check the cluster's kubeconfig, context and network",
             ) from exc
-        return deployment, replicasets
+        return found
 
     def can_patch(self, name: str | None = None) -> AccessCheck:
         """RBAC preflight: may we patch NAME's kind (deployments by default) here?"""
