@@ -60,6 +60,7 @@ test: $(STAMP) $(BUGSINK_STAMP) system-packages lint
 bench: $(STAMP)
 	cd benchmarks && ../$(BIN)/python startup.py --runs 7
 	cd benchmarks && ../$(BIN)/python keys.py --keys 300
+	cd benchmarks && ../$(BIN)/python errors_poll.py --issues 500 --polls 10
 	cd benchmarks && ../$(BIN)/python idle.py --seconds 300
 	cd benchmarks && ../$(BIN)/python memory.py --minutes 15
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import calendar
 import json
 import math
 import random
@@ -42,9 +43,9 @@ class Counter:
         self.counts: dict[str, int] = {}
         self.lock = threading.Lock()
 
-    def add(self, key: str) -> None:
+    def add(self, key: str, amount: int = 1) -> None:
         with self.lock:
-            self.counts[key] = self.counts.get(key, 0) + 1
+            self.counts[key] = self.counts.get(key, 0) + amount
 
 
 def prometheus_routes(app: web.Application, counter: Counter) -> None:
@@ -117,33 +118,60 @@ def sentry_routes(app: web.Application, counter: Counter, issues: int) -> None:
             "isUnhandled": index % 2 == 0,
         }
 
+    def matches(index: int, query: str) -> bool:
+        """Sentry's search terms as the cockpit sends them (older cockpits asked for all)."""
+        for term in query.split():
+            key, _, value = term.partition(":")
+            if term == "is:regressed" and index % 97:
+                return False  # a handful of regressions
+            if key == "firstRelease" and first_seen[index] <= started:
+                return False
+            if key == "firstSeen" and value.startswith(">"):
+                cut = calendar.timegm(time.strptime(value[1:], "%Y-%m-%dT%H:%M:%S"))
+                if first_seen[index] <= cut:
+                    return False
+            recent = key == "lastSeen" and value.startswith("-") and value.endswith("m")
+            if recent and index > int(value[1:-1]) * 60:  # issue i was last seen i seconds ago
+                return False
+        return True
+
     async def issue_list(request: web.Request) -> web.Response:
         counter.add("sentry")
         for _ in range(5):  # some issues get busier between polls
             counts[rng.randrange(issues)] += rng.randint(1, 5)
         query = request.query.get("query", "")
-        if "is:regressed" in query:
-            chosen = list(range(0, issues, 97))  # a handful of regressions
-        elif "firstRelease:" in query:
-            chosen = [i for i in range(issues) if first_seen[i] > started]
-        else:
-            chosen = list(range(issues))
+        chosen = [i for i in range(issues) if matches(i, query)]
+        if request.query.get("sort") == "freq":
+            chosen.sort(key=lambda i: -counts[i])
+        size = min(100, int(request.query.get("limit", "100")))
         offset = int(request.query.get("cursor", "0:0:0").split(":")[1])
-        page = [issue(i) for i in chosen[offset : offset + 100]]
-        more = offset + 100 < len(chosen)
+        page = [issue(i) for i in chosen[offset : offset + size]]
+        if request.query.get("statsPeriod", "24h"):  # Sentry's default: a 24h timeline each
+            hour = int(time.time() // 3600 * 3600)
+            for entry in page:
+                entry["stats"] = {"24h": [[hour - 3600 * k, k % 7] for k in range(23, -1, -1)]}
+        more = offset + size < len(chosen)
         link = (
-            f'<x>; rel="previous"; results="false"; cursor="0:{max(0, offset - 100)}:1", '
-            f'<x>; rel="next"; results="{"true" if more else "false"}"; cursor="0:{offset + 100}:0"'
+            f'<x>; rel="previous"; results="false"; cursor="0:{max(0, offset - size)}:1", '
+            f'<x>; rel="next"; results="{str(more).lower()}"; cursor="0:{offset + size}:0"'
         )
-        return web.Response(
-            text=json.dumps(page), content_type="application/json", headers={"Link": link}
-        )
+        text = json.dumps(page)
+        counter.add("sentry-bytes", len(text))
+        return web.Response(text=text, content_type="application/json", headers={"Link": link})
 
-    async def events_stats(_request: web.Request) -> web.Response:
+    async def events_stats(request: web.Request) -> web.Response:
         counter.add("sentry")
         now = time.time()
-        data = [[int(now - 60 * k), [{"count": 20 + k % 5}]] for k in range(60, -1, -1)]
-        return web.json_response({"data": data})
+        step = {"1m": 60, "5m": 300, "1h": 3600}.get(request.query.get("interval", "1h"), 3600)
+        if "start" in request.query:
+            begin = calendar.timegm(time.strptime(request.query["start"], "%Y-%m-%dT%H:%M:%S"))
+        else:
+            begin = now - 86400
+        buckets = int((now - begin) // step) + 1
+        data = [[int(now - step * k), [{"count": 20 + k % 5}]] for k in range(buckets, -1, -1)]
+        text = json.dumps({"data": data})
+        counter.add("sentry-bytes", len(text))
+        return web.Response(text=text, content_type="application/json")
 
     base = f"/api/0/organizations/{ORG}"
     app.router.add_get(f"{base}/issues/", issue_list)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import subprocess
 import sys
 import textwrap
@@ -18,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
+from cockpit.errors import CockpitError
 from cockpit.session import GoLiveSession
 from cockpit.sources.errors import ErrorWatcher, SentryClient, TrackerError, next_cursor
 
@@ -120,6 +122,37 @@ def test_bugsink_feed_new_issue_regression_and_spike(bugsink, tmp_path, monkeypa
     assert bugsink.token not in json.dumps([r for r in result.reasons])
 
 
+def test_bugsink_regressed_means_regressed_since_the_go_live(
+    bugsink, tmp_path, monkeypatch, operator
+):
+    """Both resolve flavours (plain Resolve, and resolved in a release) regress as Bugsink
+    defines it; an issue that regressed before the go-live is not shown REGRESSED after."""
+    client = api(bugsink)
+
+    def find(message):
+        listing = client.get("/issues/", params={"project": bugsink.project}).json()["results"]
+        return next(i for i in listing if i["calculated_value"] == message)
+
+    send(bugsink, "1.8.0", "plain resolved bug", 1)
+    assert client.post(f"/issues/{find('plain resolved bug')['id']}/resolve/").status_code < 300
+    send(bugsink, "1.8.0", "regressed last week", 1)
+    assert client.post(f"/issues/{find('regressed last week')['id']}/resolve/").status_code < 300
+    send(bugsink, "1.8.0", "regressed last week", 1)  # regresses before the go-live
+    path = bugsink_config(tmp_path, bugsink, monkeypatch)
+    session = GoLiveSession.open(path, None, operator=operator)
+    session.start_release("2.1.0")
+    time.sleep(1.1)
+    watcher = ErrorWatcher(session, lambda _f: None, started=session.go_live_started())
+    send(bugsink, "2.1.0", "plain resolved bug", 1)
+    send(bugsink, "2.1.0", "regressed last week", 1)
+    by_title = {i.title: i for i in watcher.poll().issues}
+    assert by_title["RuntimeError: plain resolved bug"].badge == "REGRESSED"
+    assert by_title["RuntimeError: regressed last week"].badge == ""
+    before = watcher.feed.requests
+    watcher.poll()  # no new events: the histories are not asked again
+    assert watcher.feed.requests - before == 2  # the issue list and the project's count
+
+
 def test_bugsink_bad_token_is_named(bugsink, tmp_path, monkeypatch, operator):
     path = bugsink_config(tmp_path, bugsink, monkeypatch)
     monkeypatch.setenv("BUGSINK_TOKEN", "not-a-token")
@@ -133,31 +166,86 @@ def test_bugsink_bad_token_is_named(bugsink, tmp_path, monkeypatch, operator):
 # --- Sentry contract tests ------------------------------------------------------------------------
 
 
-def issue(n, *, first_seen, release_short="SHOP"):
+def stamp(moment):
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def issue(n, *, first_seen, last_seen=None, regressed=False, first_release="1.0.0", level="error"):
     return {
         "id": str(1000 + n),
-        "shortId": f"{release_short}-{n}",
+        "shortId": f"SHOP-{n}",
         "title": f"Error number {n}",
         "culprit": f"shop.views.handler_{n}",
-        "level": "error",
+        "level": level,
         "status": "unresolved",
+        "substatus": "regressed" if regressed else "ongoing",
         "count": str(10 * n),
         "userCount": n,
-        "firstSeen": first_seen.isoformat().replace("+00:00", "Z"),
-        "lastSeen": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "firstSeen": stamp(first_seen),
+        "lastSeen": stamp(last_seen or datetime.now(UTC)),
         "permalink": f"https://sentry.example.com/organizations/acme/issues/{1000 + n}/",
         "project": {"id": "42", "slug": "shop"},
         "isUnhandled": True,
+        # not in Sentry's answer: what the fake's search matches `firstRelease:` against
+        "_first_release": first_release,
     }
 
 
+def world(started):
+    """Issues as Sentry holds them: two new since the go-live, one older introduced by
+    release 2.0.0 (per firstRelease), one regressed, and an old busy one."""
+    return [
+        issue(1, first_seen=started + timedelta(minutes=5), first_release="2.0.0"),
+        issue(2, first_seen=started + timedelta(minutes=6), first_release="2.0.0"),
+        issue(3, first_seen=started - timedelta(days=2), first_release="2.0.0"),
+        issue(9, first_seen=started - timedelta(days=30), regressed=True),
+        issue(7, first_seen=started - timedelta(days=60)),
+    ]
+
+
+def matches(raw, query):
+    """Sentry's search syntax, for the terms the cockpit sends."""
+    for term in query.split():
+        key, _, value = term.partition(":")
+        if term == "is:unresolved":
+            continue
+        if term == "is:regressed":
+            if raw["substatus"] != "regressed":
+                return False
+        elif key in ("firstSeen", "lastSeen"):
+            seen = datetime.fromisoformat(raw[key].replace("Z", "+00:00"))
+            if value.startswith(">"):
+                if seen <= datetime.fromisoformat(value[1:]).replace(tzinfo=UTC):
+                    return False
+            elif value.startswith("-") and value.endswith("m"):
+                if seen < datetime.now(UTC) - timedelta(minutes=int(value[1:-1])):
+                    return False
+            else:
+                raise ValueError(term)
+        elif key == "firstRelease":
+            if raw["_first_release"] != value:
+                return False
+        else:
+            raise ValueError(term)
+    return True
+
+
 class FakeSentry(BaseHTTPRequestHandler):
-    """Answers like Sentry's documented API; `mode` picks the behaviour under test."""
+    """Answers like Sentry's documented API; `mode` picks the behaviour under test.
+
+    Errors: one every 150 s over the last day (2 per 5 minutes), plus 40 a minute ago in
+    "spike" mode; transactions (which the errors dataset leaves out) 1,000 per 5 minutes.
+    Issue lists are searched and paged two issues a page; events-stats buckets what the
+    request asks for (interval, statsPeriod or start/end)."""
 
     mode = "pages"
     seen: list[tuple[str, str]] = []
+    seen_posts: list[tuple[str, str]] = []
+    extra: list[dict] = []  # issues a test adds to the world
     posted: list[dict] = []
     reset_at = 0.0
+    started = datetime.now(UTC) - timedelta(minutes=30)
+    page_size = 2
 
     def log_message(self, *args):
         return
@@ -172,63 +260,91 @@ class FakeSentry(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    @staticmethod
+    def errors_at(start, end, dataset):
+        """Events in [start, end) (epoch seconds)."""
+        now = time.time()
+        count = sum(
+            1 for k in range(int(start // 150), int(end // 150) + 1) if start <= k * 150 < end
+        )
+        if FakeSentry.mode == "spike" and start <= now - 60 < end:
+            count += 40
+        if dataset != "errors":
+            count += int((end - start) / 300 * 1000)
+        return count
+
+    def events_stats(self, params):
+        interval = {"1m": 60, "5m": 300, "10m": 600, "1h": 3600}[params.get("interval", "1h")]
+        now = time.time()
+        if "start" in params:
+            begin = datetime.fromisoformat(params["start"]).replace(tzinfo=UTC).timestamp()
+            end = datetime.fromisoformat(params["end"]).replace(tzinfo=UTC).timestamp()
+        else:
+            begin, end = now - 86400, now
+        first = begin - begin % interval  # Sentry aligns buckets to the interval
+        data = []
+        at = first
+        while at < end:
+            count = self.errors_at(at, min(at + interval, now), params.get("dataset"))
+            data.append([int(at), [{"count": count}]])
+            at += interval
+        return self._send(200, {"data": data})
+
     def do_GET(self):
+        from urllib.parse import parse_qs, urlsplit
+
         FakeSentry.seen.append((self.path, self.headers.get("Authorization", "")))
+        params = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
         mode = FakeSentry.mode
         if self.headers.get("Authorization") != "Bearer sntrys_test_token":
             return self._send(401, {"detail": "Invalid token"})
         if mode == "403":
-            return self._send(403, {"detail": "You do not have permission"})
-        if mode == "429" and time.time() < FakeSentry.reset_at:
-            return self._send(
-                429,
-                {"detail": "rate limited"},
+            return self._send(403, {"detail": "You do not have permission to perform this action."})
+        if mode in ("429", "retry-after") and time.time() < FakeSentry.reset_at:
+            headers = (
                 {
                     "X-Sentry-Rate-Limit-Reset": f"{FakeSentry.reset_at:.0f}",
                     "X-Sentry-Rate-Limit-Remaining": "0",
-                },
+                }
+                if mode == "429"
+                else {"Retry-After": str(max(0, math.ceil(FakeSentry.reset_at - time.time())))}
             )
+            return self._send(429, {"detail": "rate limited"}, headers)
         if mode == "garbage":
             return self._send(200, b"<html>not json</html>")
         if "events-stats" in self.path:
-            now = int(time.time())
-            data = [[now - 300 * k, [{"count": 2}]] for k in range(12, 0, -1)]
-            data.append([now, [{"count": 40 if mode == "spike" else 1}]])
-            return self._send(200, {"data": data})
+            return self.events_stats(params)
         if mode == "empty":
-            return self._send(
-                200,
-                [],
-                {
-                    "Link": '<x>; rel="previous"; results="false"; cursor="0:0:1", '
-                    '<x>; rel="next"; results="false"; cursor="0:100:0"'
-                },
-            )
-        started = datetime.now(UTC) - timedelta(minutes=30)
-        page = 2 if "cursor=0%3A100%3A0" in self.path or "cursor=0:100:0" in self.path else 1
-        if "is%3Aregressed" in self.path or "is:regressed" in self.path:
-            return self._send(
-                200,
-                [issue(9, first_seen=started - timedelta(days=30))],
-                {"Link": '<x>; rel="next"; results="false"; cursor="0:100:0"'},
-            )
-        if page == 1:
-            body = [issue(n, first_seen=started + timedelta(minutes=5)) for n in (1, 2)]
-            link = (
-                '<x>; rel="previous"; results="false"; cursor="0:0:1", '
-                '<x>; rel="next"; results="true"; cursor="0:100:0"'
-            )
+            found = []
         else:
-            body = [issue(3, first_seen=started - timedelta(days=2))]
-            link = (
-                '<x>; rel="previous"; results="true"; cursor="0:0:1", '
-                '<x>; rel="next"; results="false"; cursor="0:200:0"'
-            )
+            issues = world(FakeSentry.started) + FakeSentry.extra
+            found = [i for i in issues if matches(i, params.get("query", ""))]
+            order = {"freq": "count", "new": "firstSeen", "date": "lastSeen"}[params["sort"]]
+            found.sort(key=lambda i: int(i[order]) if order == "count" else i[order], reverse=True)
+        size = min(int(params.get("limit", 100)), FakeSentry.page_size)
+        offset = int(params.get("cursor", "0:0:0").split(":")[1])
+        page = found[offset : offset + size]
+        more = offset + size < len(found)
+        back = max(0, offset - size)
+        link = (
+            f'<x>; rel="previous"; results="{str(offset > 0).lower()}"; cursor="0:{back}:1", '
+            f'<x>; rel="next"; results="{str(more).lower()}"; cursor="0:{offset + size}:0"'
+        )
+        body = []
+        for raw in page:
+            shown = {k: v for k, v in raw.items() if not k.startswith("_")}
+            if params.get("statsPeriod") == "24h":
+                hour = int(time.time() // 3600 * 3600)
+                shown["stats"] = {"24h": [[hour - 3600 * k, 1] for k in range(23, -1, -1)]}
+            body.append(shown)
         return self._send(200, body, {"Link": link})
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))
         FakeSentry.posted.append(json.loads(self.rfile.read(length)))
+        FakeSentry.seen_posts.append((self.path, ""))
+        if not any(f"/releases/{r}/" in self.path for r in ("2.0.1", "shop@2.0.1")):
+            return self._send(404, {"detail": "The requested resource does not exist"})
         self._send(201, {"id": "1", "environment": "production"})
 
 
@@ -238,7 +354,11 @@ def sentry(monkeypatch):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     FakeSentry.mode = "pages"
     FakeSentry.seen = []
+    FakeSentry.seen_posts = []
+    FakeSentry.extra = []
+    FakeSentry.page_size = 2
     FakeSentry.posted = []
+    FakeSentry.started = datetime.now(UTC) - timedelta(minutes=30)
     monkeypatch.setenv("SENTRY_TOKEN", "sntrys_test_token")
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
@@ -272,30 +392,118 @@ def test_link_header_cursor_rules():
 
 def test_sentry_pages_badges_and_spike(sentry, tmp_path, operator):
     session = sentry_session(tmp_path, sentry, operator)
-    started = datetime.now(UTC) - timedelta(minutes=30)
-    feed = ErrorWatcher(session, lambda _f: None, started=started).poll()
+    watcher = ErrorWatcher(session, lambda _f: None, started=FakeSentry.started)
+    feed = watcher.poll()
     assert not feed.stale, feed.last_error
     by_id = {i.short_id: i for i in feed.issues}
     assert by_id["SHOP-1"].badge == "NEW" and by_id["SHOP-2"].badge == "NEW"
     assert by_id["SHOP-9"].badge == "REGRESSED"
     assert by_id["SHOP-3"].badge == "NEW"  # firstRelease:2.0.0 says this release introduced it
+    assert by_id["SHOP-7"].badge == "" and by_id["SHOP-7"].busiest
     assert by_id["SHOP-1"].count == 10 and by_id["SHOP-1"].users == 1
     listing = [p for p, _ in FakeSentry.seen if "/issues/" in p]
-    assert any("cursor=0%3A100%3A0" in p or "cursor=0:100:0" in p for p in listing)
+    assert any("cursor=0%3A2%3A0" in p for p in listing)  # the second page was read
     assert all("project=42" in p and "environment=production" in p for p in listing)
-    assert any("firstRelease%3A2.0.0" in p or "firstRelease:2.0.0" in p for p in listing)
+    assert any("firstRelease%3A2.0.0" in p for p in listing)
     assert feed.spike is not None and not feed.spike.spiking
+    assert feed.spike.current == 2, feed.spike.reason  # errors only, not the 1,000 transactions
+    stats = [p for p, _ in FakeSentry.seen if "events-stats" in p]
+    assert stats and all("dataset=errors" in p for p in stats)
     FakeSentry.mode = "spike"
-    spiking = ErrorWatcher(session, lambda _f: None, started=started).poll()
+    spiking = watcher.poll()
     assert spiking.spike.spiking
-    assert "40 events in 5m" in spiking.spike.reason
+    assert "42 events in 5m" in spiking.spike.reason
 
 
-def test_sentry_pagination_is_bounded(sentry, tmp_path, operator):
+def test_sentry_asks_only_what_the_pane_shows(sentry, tmp_path, operator):
+    """Per poll: the busiest list (25, with timelines), new, regressed, the release's new
+    issues, and the spike window's counts; the 24h baseline of the counts once."""
+    session = sentry_session(tmp_path, sentry, operator)
+    watcher = ErrorWatcher(session, lambda _f: None, started=FakeSentry.started)
+    watcher.poll()
+    first = list(FakeSentry.seen)
+    FakeSentry.seen.clear()
+    watcher.poll()
+    second = [p for p, _ in FakeSentry.seen]
+    assert len([p for p, _ in first if "events-stats" in p]) == 2  # the window, the baseline
+    assert len([p for p in second if "events-stats" in p]) == 1  # the baseline is kept
+    lists = [p for p in second if "/issues/" in p]
+    timelines = [p for p in lists if "statsPeriod=24h" in p]
+    assert len(timelines) == 1 and "limit=25" in timelines[0] and "sort=freq" in timelines[0]
+    assert all(
+        "statsPeriod=&" in p or p.endswith("statsPeriod=") for p in lists if p not in timelines
+    )
+
+
+def test_sentry_truncation_is_said_and_pages_are_bounded(sentry, tmp_path, operator):
     session = sentry_session(tmp_path, sentry, operator, max_pages=1)
-    ErrorWatcher(session, lambda _f: None).poll()
-    pages = [p for p, _ in FakeSentry.seen if "/issues/" in p and "is%3Aunresolved&" in p]
-    assert all("cursor=" not in p for p in pages)
+    FakeSentry.page_size = 1
+    feed = ErrorWatcher(session, lambda _f: None, started=FakeSentry.started).poll()
+    assert all("cursor=" not in p for p, _ in FakeSentry.seen if "/issues/" in p)
+    assert any("(errors.max_pages)" in note and "firstSeen" in note for note in feed.notes)
+    assert not any("lastSeen:-" in note for note in feed.notes)  # the busiest 25 by design
+
+
+def test_spike_counts_do_not_depend_on_where_in_a_bucket_the_poll_falls():
+    """A steady 15x error rate in 10-minute buckets, and a steady baseline rate: judged at
+    :01, :30 and :59 of a bucket, the same answer gives the same verdict."""
+    from cockpit.sources.errors import spike_from_series
+
+    bucket = timedelta(minutes=10)
+    started = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    history = [(started - bucket * (k + 1), started - bucket * k, 4) for k in range(36)]
+
+    def judge(rate_per_bucket, now):
+        release = []
+        at = started
+        while at < now:
+            end = min(at + bucket, now)
+            release.append((at, at + bucket, round(rate_per_bucket * (end - at) / bucket)))
+            at += bucket
+        return spike_from_series(
+            history + release,
+            started=started,
+            window_seconds=300,
+            factor=5.0,
+            min_events=10,
+            now=now,
+        )
+
+    moments = [started + timedelta(minutes=40, seconds=s) for s in (6, 300, 594)]
+    steady = [judge(60, now) for now in moments]  # 15x the baseline of 4 per 10 minutes
+    assert all(state.spiking for state in steady), [s.reason for s in steady]
+    assert len({state.current for state in steady}) == 1, [s.current for s in steady]
+    calm = [judge(4, now) for now in moments]
+    assert not any(state.spiking for state in calm), [s.reason for s in calm]
+    # a bucket still filling is prorated over its elapsed part
+    assert judge(60, started + timedelta(minutes=40, seconds=60)).current == 30
+
+
+def test_a_new_crash_stands_out_beside_a_noisy_old_issue(sentry, tmp_path, operator):
+    """The project's total is dominated by an old issue; a crash first seen two minutes ago
+    with 30 events is a spike against its own baseline (none)."""
+    FakeSentry.extra = [
+        issue(8, first_seen=datetime.now(UTC) - timedelta(minutes=2), first_release="2.0.0")
+    ]
+    session = sentry_session(tmp_path, sentry, operator, spike_min_events=20)
+    feed = ErrorWatcher(session, lambda _f: None, started=FakeSentry.started).poll()
+    assert feed.spike.spiking, feed.spike.reason
+    assert feed.spike.reason.startswith("issue SHOP-8 (Error number 8): 80 events in 5m")
+
+
+def test_new_issues_gate_the_verdict_by_count_and_level(sentry, tmp_path, operator):
+    session = sentry_session(tmp_path, sentry, operator, max_new_issues=2)
+    feed = ErrorWatcher(session, lambda _f: None, started=FakeSentry.started).poll()
+    result = session.verdict([], [], feed)
+    assert result.state == "NO-GO"  # SHOP-1, SHOP-2 and SHOP-3: three, above 2
+    (reason,) = [r for r in result.reasons if r.startswith("errors:")]
+    assert "3 new fatal/error issue(s) in this release (max_new_issues 2)" in reason
+    at_limit = sentry_session(tmp_path, sentry, operator, max_new_issues=3)
+    assert at_limit.verdict([], [], feed).state != "NO-GO"  # exactly the limit: allowed
+    warnings_only = sentry_session(
+        tmp_path, sentry, operator, max_new_issues=0, new_issue_levels=["warning"]
+    )
+    assert warnings_only.verdict([], [], feed).state != "NO-GO"
 
 
 def test_sentry_429_waits_until_reset_then_succeeds(sentry, tmp_path, operator):
@@ -309,7 +517,7 @@ def test_sentry_429_waits_until_reset_then_succeeds(sentry, tmp_path, operator):
         "production",
         sleep=lambda s: (slept.append(s), time.sleep(s)),
     )
-    issues = client.issues("is:unresolved")
+    issues, _ = client.issues("is:unresolved")
     assert slept and 0 < slept[0] <= 2.5
     assert issues  # the retry after the reset succeeded
     FakeSentry.reset_at = float(int(time.time()) + 3600)
@@ -318,11 +526,28 @@ def test_sentry_429_waits_until_reset_then_succeeds(sentry, tmp_path, operator):
     assert caught.value.retry_at == pytest.approx(FakeSentry.reset_at, abs=1)
 
 
+def test_sentry_retry_after_alone_is_honoured(sentry, tmp_path, operator):
+    session = sentry_session(tmp_path, sentry, operator)
+    FakeSentry.mode = "retry-after"
+    FakeSentry.reset_at = time.time() + 1.5
+    slept = []
+    client = SentryClient(
+        session.environment.errors,
+        "sntrys_test_token",
+        "production",
+        sleep=lambda s: (slept.append(s), time.sleep(s)),
+    )
+    issues, _ = client.issues("is:unresolved")
+    assert slept and 0 < slept[0] <= 2.5
+    assert issues
+
+
 def test_sentry_refusals_name_what_is_missing(sentry, tmp_path, operator, monkeypatch):
     session = sentry_session(tmp_path, sentry, operator)
     FakeSentry.mode = "403"
     feed = ErrorWatcher(session, lambda _f: None).poll()
-    assert "needs the scope event:read" in feed.last_error
+    assert "Sentry denied access (403): You do not have permission" in feed.last_error
+    assert "event:read" in feed.last_error and "project 42" in feed.last_error
     FakeSentry.mode = "pages"
     monkeypatch.setenv("SENTRY_TOKEN", "wrong")
     feed = ErrorWatcher(session, lambda _f: None).poll()
@@ -348,6 +573,24 @@ def test_release_start_creates_the_deploy_marker(sentry, tmp_path, operator):
     actions = [e.action for e in session.audit.entries()]
     assert actions == ["release_start", "deploy_marker"]
     assert session.release_version() == "2.0.1"
+
+
+def test_the_release_template_names_the_release_as_sentry_knows_it(sentry, tmp_path, operator):
+    session = sentry_session(tmp_path, sentry, operator, release="shop@{version}")
+    assert "created for shop@2.0.1" in session.start_release("2.0.1")
+    assert any("/releases/shop@2.0.1/deploys/" in p for p in _posted_paths())
+    ErrorWatcher(session, lambda _f: None, started=FakeSentry.started).poll()
+    assert any("firstRelease%3Ashop%402.0.1" in p for p, _ in FakeSentry.seen)
+    (tmp_path / "plain").mkdir()
+    plain = sentry_session(tmp_path / "plain", sentry, operator)
+    with pytest.raises(CockpitError) as caught:
+        plain.start_release("2.0.2")
+    assert "Sentry has no release '2.0.2'" in caught.value.message
+    assert "errors.release ('{version}')" in caught.value.message
+
+
+def _posted_paths():
+    return [p for p, _ in FakeSentry.seen_posts]
 
 
 # --- the cockpit's own crash reports ----------------------------------------------------------

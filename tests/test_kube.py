@@ -27,13 +27,14 @@ KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or "kub
 NS = "shop"
 
 
-def kubectl(cluster, *args, check=True, context="rehearsal", timeout=60):
+def kubectl(cluster, *args, check=True, context="rehearsal", timeout=60, stdin=""):
     result = subprocess.run(
         [KUBECTL, "--kubeconfig", str(cluster.kubeconfig), "--context", context, "-n", NS, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+        input=stdin,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)}: {result.stderr}{result.stdout}")

@@ -50,6 +50,11 @@ def test_cockpit_rehearse_runs_from_an_installed_wheel_in_an_empty_folder(tmp_pa
     assert built.returncode == 0, f"building the wheel (hatchling is a dev extra): {built.stderr}"
     python = _fresh_venv(tmp_path / "venv")
     (wheel,) = wheels.glob("cockpit-*.whl")
+    import zipfile
+
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    # what `kubectl exec` into a rehearsal pod of the sample app answers travels with the wheel
+    assert "cockpit/samples/rehearsal/images/servicedesk.toml" in shipped
     subprocess.run(
         [
             *(sys.executable, "-m", "pip", "--python", str(python), "install", "-q"),

@@ -342,13 +342,20 @@ class PrometheusConfig(_Strict):
         return self
 
 
+IssueLevel = Literal["fatal", "error", "warning", "info", "debug"]
+
+
 class ErrorsConfig(_Strict):
     """The error tracker of an environment (Sentry or Bugsink)."""
 
     provider: Literal["sentry", "bugsink"] = Field(description="sentry or bugsink.")
     url: BaseUrl = Field(default="https://sentry.io", description="Base URL of the tracker.")
     org: str | None = Field(default=None, description="Sentry organization slug.")
-    project: str | None = Field(default=None, description="Project slug or id.")
+    project: str | None = Field(
+        default=None,
+        description="Sentry: the project's numeric id (Settings → Projects → the project's "
+        "ID, not its slug); Bugsink: the project's id.",
+    )
     token_env: Annotated[str | None, SecretEnv()] = Field(
         default=None, description="Environment variable holding the API token."
     )
@@ -374,6 +381,22 @@ class ErrorsConfig(_Strict):
         default=10, ge=1, description="...and at least this many events in the window."
     )
     gate: bool = Field(default=True, description="An error spike makes the verdict NO-GO.")
+    release: str = Field(
+        default="{version}",
+        description="The release name the app reports to Sentry, from the version: "
+        '"servicedesk@{version}" (sentry-sdk\'s default for many setups is "project@version"). '
+        "Used for firstRelease, the deploy marker and the run's release.",
+    )
+    max_new_issues: int | None = Field(
+        default=None,
+        ge=0,
+        description="More new issues than this in the release analysis run (of the levels in "
+        "new_issue_levels) make the verdict NO-GO; unset: new issues are shown, not judged.",
+    )
+    new_issue_levels: list[IssueLevel] = Field(
+        default_factory=lambda: list[IssueLevel](["fatal", "error"]),
+        description="The levels of new issues max_new_issues counts.",
+    )
     consecutive_error_limit: int = Field(
         default=4, ge=1, description="Failed polls in a row that make the errors gate Error."
     )
@@ -386,6 +409,13 @@ class ErrorsConfig(_Strict):
             raise ValueError("provider 'sentry' needs org (the organization slug)")
         if self.token_env and self.token_file:
             raise ValueError("set token_env or token_file, not both")
+        if self.provider == "sentry" and self.project and not self.project.isdigit():
+            raise ValueError(
+                f"project {self.project!r}: Sentry's API takes the project's numeric id, not "
+                "its slug (Settings → Projects → the project → its ID)"
+            )
+        if "{version}" not in self.release:
+            raise ValueError(f"release {self.release!r} must contain {{version}}")
         return self
 
 

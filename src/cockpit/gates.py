@@ -289,7 +289,7 @@ class RolloutFact:
     message: str
 
 
-ErrorsGateState = Literal["ok", "spike", "unknown", "stale", "error"]
+ErrorsGateState = Literal["ok", "spike", "new", "unknown", "stale", "error"]
 
 
 @dataclass(frozen=True)
@@ -340,6 +340,8 @@ def verdict(inputs: VerdictInputs) -> Verdict:
         no_go.append(f"checklist item failed: {item}")
     if inputs.errors == "spike":
         failures.append(f"errors spike: {inputs.errors_reason}")
+    elif inputs.errors == "new":
+        failures.append(f"errors: {inputs.errors_reason}")
     elif inputs.errors == "error":
         no_go.append(f"cannot see the error tracker: {inputs.errors_reason}")
     elif inputs.errors in ("unknown", "stale"):

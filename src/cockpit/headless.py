@@ -151,6 +151,7 @@ def errors_json(feed: ErrorFeed | None) -> dict[str, Any]:
         "stale": feed.stale,
         "error": feed.last_error,
         "fetched_at": feed.fetched_at.isoformat(timespec="seconds") if feed.fetched_at else None,
+        "notes": list(feed.notes),
         "issues": [
             {
                 "id": i.id,

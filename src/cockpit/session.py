@@ -655,9 +655,10 @@ class GoLiveSession:
         if not marker:
             return f"release {version} started"
         from cockpit.checks.base import CheckContext
-        from cockpit.sources.errors import SentryClient, TrackerError
+        from cockpit.sources.errors import SentryClient, TrackerError, sentry_release
 
         assert tracker is not None
+        release = sentry_release(tracker, version)
         ctx = CheckContext(self.config, self.env_name)
         client = SentryClient(
             tracker,
@@ -666,14 +667,19 @@ class GoLiveSession:
             timeout=tracker.timeout,
         )
         try:
-            client.create_deploy(version)
+            client.create_deploy(release)
         except TrackerError as exc:
-            self._audit("deploy_marker", version=version, outcome="failed", error=str(exc))
+            self._audit(
+                "deploy_marker", version=version, release=release, outcome="failed", error=str(exc)
+            )
             raise CockpitError(f"release {version} started, but {exc}") from exc
         finally:
             client.close()
-        self._audit("deploy_marker", version=version, outcome="created")
-        return f"release {version} started; Sentry deploy marker created for {client.environment}"
+        self._audit("deploy_marker", version=version, release=release, outcome="created")
+        return (
+            f"release {version} started; Sentry deploy marker created for {release} in "
+            f"{client.environment}"
+        )
 
     def record_verdict(self, result: Verdict, metric_states: Sequence[MetricState]) -> None:
         """Audit a verdict change with every metric's value: the report's key moments."""
@@ -791,6 +797,23 @@ class GoLiveSession:
             return "unknown", "no event counts from the error tracker yet"
         if errors.spike.spiking:
             return "spike", errors.spike.reason
+        if tracker.max_new_issues is not None:
+            since = errors.run_started
+            new = [
+                issue
+                for issue in errors.issues
+                if issue.badge == "NEW"
+                and issue.level in tracker.new_issue_levels
+                and (since is None or issue.first_seen is None or issue.first_seen >= since)
+            ]
+            if len(new) > tracker.max_new_issues:
+                named = ", ".join(f"{i.short_id} {i.title[:50]}" for i in new[:3])
+                more = f" and {len(new) - 3} more" if len(new) > 3 else ""
+                return (
+                    "new",
+                    f"{len(new)} new {'/'.join(tracker.new_issue_levels)} issue(s) in this "
+                    f"release (max_new_issues {tracker.max_new_issues}): {named}{more}",
+                )
         return "ok", ""
 
     # --- output --------------------------------------------------------------------------------

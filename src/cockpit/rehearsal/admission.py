@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import uuid
 from typing import Any
 
 from cockpit.rehearsal.store import JSON, ApiError, Kind
@@ -73,6 +74,39 @@ def deployment_defaults(obj: JSON) -> None:
     obj.setdefault("status", {})
 
 
+JOB_UID = "batch.kubernetes.io/controller-uid"
+JOB_NAME = "batch.kubernetes.io/job-name"
+
+
+def job_defaults(obj: JSON, existing: JSON | None) -> None:
+    """A Job's defaults, and the selector and pod labels the API server generates for it
+    (unless manualSelector): its uid, under the batch.kubernetes.io names and the legacy ones."""
+    meta = obj["metadata"]
+    if existing is None:
+        meta.setdefault("uid", str(uuid.uuid4()))
+    else:
+        meta["uid"] = existing["metadata"]["uid"]
+    spec = obj.setdefault("spec", {})
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+    spec.setdefault("parallelism", 1)
+    spec.setdefault("backoffLimit", 6)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+    spec.setdefault("manualSelector", None)
+    if spec.get("manualSelector") is None:
+        spec.pop("manualSelector")
+    template = spec.setdefault("template", {})
+    labels = template.setdefault("metadata", {}).setdefault("labels", {})
+    if not spec.get("manualSelector"):
+        uid, name = meta["uid"], meta.get("name", "")
+        labels.update({JOB_UID: uid, JOB_NAME: name, "controller-uid": uid, "job-name": name})
+        spec.setdefault("selector", {"matchLabels": {JOB_UID: uid}})
+    pod_spec_defaults(template.setdefault("spec", {}))
+    obj.setdefault("status", {})
+
+
 def _defaults(kind: Kind, obj: JSON, existing: JSON | None) -> None:
     if kind.kind == "Deployment":
         deployment_defaults(obj)
@@ -97,6 +131,8 @@ def _defaults(kind: Kind, obj: JSON, existing: JSON | None) -> None:
         template.setdefault("metadata", {})
         pod_spec_defaults(template.setdefault("spec", {}))
         obj.setdefault("status", {})
+    elif kind.kind == "Job":
+        job_defaults(obj, existing)
     elif kind.kind == "Pod":
         pod_spec_defaults(obj.setdefault("spec", {}))
         if existing is None:
@@ -168,6 +204,28 @@ def _validate(kind: Kind, obj: JSON, existing: JSON | None) -> list[tuple[str, s
         causes.extend(_containers("spec.template.spec", (spec.get("template") or {}).get("spec")))
         if int(spec.get("replicas", 0)) < 0:
             causes.append(("spec.replicas", "Invalid value: must be greater than or equal to 0"))
+    elif kind.kind == "Job":
+        spec = obj.get("spec") or {}
+        template = spec.get("template") or {}
+        policy = (template.get("spec") or {}).get("restartPolicy")
+        if policy not in ("OnFailure", "Never"):
+            causes.append(
+                (
+                    "spec.template.spec.restartPolicy",
+                    f'Unsupported value: "{policy}": supported values: "OnFailure", "Never"',
+                )
+            )
+        causes.extend(_containers("spec.template.spec", template.get("spec")))
+        for field in ("parallelism", "completions", "backoffLimit"):
+            if spec.get(field) is not None and int(spec[field]) < 0:
+                causes.append(
+                    (f"spec.{field}", "Invalid value: must be greater than or equal to 0")
+                )
+        if existing is not None:
+            before = existing.get("spec") or {}
+            for field in ("selector", "template", "completionMode"):
+                if before.get(field) != spec.get(field):
+                    causes.append((f"spec.{field}", "Invalid value: field is immutable"))
     elif kind.kind == "Pod":
         causes.extend(_containers("spec", obj.get("spec")))
     return causes

@@ -40,6 +40,7 @@ from cockpit.rehearsal.store import (
     now_iso,
     status_body,
 )
+from cockpit.rehearsal.streams import STREAMED, Streams
 from cockpit.rehearsal.tables import table
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 
 WARNINGS = web.RequestKey("warnings", list[str])
 HUGE_BODY = 48 * 2**20  # bytes of padding in a "huge" answer
-STREAMS = ("exec", "attach", "portforward", "proxy")
+STREAMS = ("proxy",)
 USERS = {ADMIN_TOKEN: "rehearsal-admin", VIEWER_TOKEN: "rehearsal-viewer"}
 PATCH_TYPES = (
     "application/json-patch+json",
@@ -78,6 +79,7 @@ def _unsupported_media(content_type: str, accepted: tuple[str, ...]) -> ApiError
 class ApiServer:
     def __init__(self, cluster: RehearsalCluster) -> None:
         self.cluster = cluster
+        self.streams = Streams(cluster)
 
     @property
     def store(self) -> Store:
@@ -195,12 +197,25 @@ class ApiServer:
             raise ApiError(404, "NotFound", NO_RESOURCE)
         name = rest[1] if len(rest) > 1 else None
         subresource = rest[2] if len(rest) > 2 else None
+        if kind.kind == "Pod" and subresource in STREAMED and name and namespace:
+            # a WebSocket upgrade is a GET, yet it needs `create`, as API servers check since
+            # 1.31 (AuthorizePodWebsocketUpgradeCreatePermission)
+            verb = "create"
+            if (verb, f"pods/{subresource}") in self.cluster.denied.get(token, set()):
+                raise ApiError(
+                    403,
+                    "Forbidden",
+                    f'pods "{name}" is forbidden: User "{self._user(token)}" cannot {verb} '
+                    f'resource "pods/{subresource}" in API group "" in the namespace '
+                    f'"{namespace}"',
+                    {"name": name, "kind": "pods"},
+                )
+            return await self.streams.serve(request, namespace, name, subresource)
         if kind.kind == "Pod" and subresource in STREAMS:
             raise ApiError(
                 404,
                 "NotFound",
-                f"pods/{subresource} is not served: the rehearsal cluster's containers run no "
-                "processes to stream",
+                f"pods/{subresource} is not served by the rehearsal cluster (use port-forward)",
             )
         if subresource is not None and subresource not in kind.subresources:
             raise ApiError(404, "NotFound", NO_RESOURCE)
@@ -677,6 +692,8 @@ class ApiServer:
         attributes = attributes or {}
         verb = attributes.get("verb", "")
         resource = attributes.get("resource", "")
+        if attributes.get("subresource"):
+            resource = f"{resource}/{attributes['subresource']}"
         denied = self.cluster.denied.get(token, set())
         allowed = (verb, resource) not in denied and not (verb == "*" and denied)
         review["status"] = {"allowed": allowed}
@@ -1047,6 +1064,19 @@ class ApiServer:
                         "kind": "Scale" if scale else ("Pod" if sub == "log" else k.kind),
                         "verbs": list(self._subresource_verbs(sub)),
                     }
+                )
+            if k.kind == "Pod":
+                resources.extend(
+                    {
+                        "name": f"pods/{sub}",
+                        "singularName": "",
+                        "namespaced": True,
+                        "kind": {"portforward": "PodPortForwardOptions"}.get(
+                            sub, f"Pod{sub.capitalize()}Options"
+                        ),
+                        "verbs": ["create", "get"],
+                    }
+                    for sub in STREAMED
                 )
         return {
             "kind": "APIResourceList",

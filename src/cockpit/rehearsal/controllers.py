@@ -18,6 +18,7 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
+from cockpit.rehearsal.jobs import JobController
 from cockpit.rehearsal.kubelet import new_pod_status
 from cockpit.rehearsal.store import BY_PLURAL, JSON, Kind, Store, now_iso, record_event
 from cockpit.rehearsal.workloads import Workloads
@@ -63,6 +64,7 @@ class Controllers:
     def __init__(self, cluster: RehearsalCluster) -> None:
         self.cluster = cluster
         self.workloads = Workloads(cluster)
+        self.jobs = JobController(cluster)
         self._progress: dict[str, tuple[Any, float]] = {}
         self._expired_at = 0.0
 
@@ -93,6 +95,7 @@ class Controllers:
                 self._reconcile_deployment(copy.deepcopy(deployment))
         self._reconcile_replicasets()
         self.workloads.reconcile(time.monotonic())
+        self.jobs.reconcile(time.monotonic())
         self.cluster.kubelet.advance_unowned(time.monotonic())
         self._collect_garbage()
         self._expire_events()

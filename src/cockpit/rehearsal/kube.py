@@ -106,7 +106,14 @@ class RehearsalCluster:
         self.request_headers: list[dict[str, list[str]]] = []
         self.tokens: dict[str, str] = {}  # further bearer tokens -> user names (tests add them)
         self.frozen = False  # tests freeze the controllers to compare a still picture
-        self.denied: dict[str, set[tuple[str, str]]] = {VIEWER_TOKEN: {("patch", "deployments")}}
+        # what each user may not do; a viewer, as with RBAC's `view` role, may not get into
+        # pods either (exec, attach, port-forward)
+        self.denied: dict[str, set[tuple[str, str]]] = {
+            VIEWER_TOKEN: {
+                ("patch", "deployments"),
+                *(("create", f"pods/{sub}") for sub in ("exec", "attach", "portforward")),
+            }
+        }
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -152,6 +159,7 @@ class RehearsalCluster:
         self._controller_task.cancel()
         for task in list(self.watch_tasks):
             task.cancel()
+        self.kubelet.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await self._controller_task
         await self._runner.cleanup()

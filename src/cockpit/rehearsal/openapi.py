@@ -409,6 +409,29 @@ def _kind_schemas() -> dict[tuple[str, str], tuple[str, JSON]]:
                 {"data": OPEN, "revision": INT64},
             ),
         ),
+        ("batch", "Job"): (
+            "io.k8s.api.batch.v1.Job",
+            _object(
+                by_kind[("batch", "Job")],
+                "Pods run to completion.",
+                {
+                    "spec": {
+                        **OPEN,
+                        "properties": {
+                            "parallelism": INTEGER,
+                            "completions": INTEGER,
+                            "backoffLimit": INTEGER,
+                            "activeDeadlineSeconds": INT64,
+                            "ttlSecondsAfterFinished": INTEGER,
+                            "suspend": BOOLEAN,
+                            "selector": ref(f"{META}.LabelSelector"),
+                            "template": ref("io.k8s.api.core.v1.PodTemplateSpec"),
+                        },
+                    },
+                    "status": OPEN,
+                },
+            ),
+        ),
         ("batch", "CronJob"): (
             "io.k8s.api.batch.v1.CronJob",
             _object(by_kind[("batch", "CronJob")], "A job run on a schedule.", spec_open),

@@ -1,6 +1,6 @@
 """Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`), decoded to JSON.
 
-kubectl's typed clients (`create namespace|configmap|secret|deployment|service`, `auth can-i
+kubectl's typed clients (`create namespace|configmap|secret|deployment|service|job`, `auth can-i
 [--list]`, `auth whoami`) send protobuf and do not fall back to JSON, so the rehearsal API
 decodes the messages those commands build. The envelope is the 4-byte magic `k8s\\0` and a
 runtime.Unknown (typeMeta, raw object bytes); the field numbers below are those of the
@@ -94,6 +94,25 @@ MESSAGES: dict[str, dict[int, F]] = {
         6: F("revisionHistoryLimit", "int", keep=True),
         7: F("paused", "bool"),
         9: F("progressDeadlineSeconds", "int", keep=True),
+    },
+    "Job": {
+        1: F("metadata", "ObjectMeta"),
+        2: F("spec", "JobSpec"),
+        3: F("status", "skip"),
+    },
+    "JobSpec": {
+        1: F("parallelism", "int", keep=True),
+        2: F("completions", "int", keep=True),
+        3: F("activeDeadlineSeconds", "int", keep=True),
+        4: F("selector", "LabelSelector"),
+        5: F("manualSelector", "bool", keep=True),
+        6: F("template", "PodTemplateSpec"),
+        7: F("backoffLimit", "int", keep=True),
+        8: F("ttlSecondsAfterFinished", "int", keep=True),
+        9: F("completionMode", "string", keep=True),
+        10: F("suspend", "bool", keep=True),
+        14: F("podReplacementPolicy", "string", keep=True),
+        15: F("managedBy", "string", keep=True),
     },
     "LabelSelector": {
         1: F("matchLabels", "map"),

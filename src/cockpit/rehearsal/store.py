@@ -125,6 +125,14 @@ KINDS = [
     Kind(
         "batch",
         "v1",
+        "Job",
+        "jobs",
+        subresources=("status",),
+        categories=("all",),
+    ),
+    Kind(
+        "batch",
+        "v1",
         "CronJob",
         "cronjobs",
         short=("cj",),

@@ -72,8 +72,11 @@ def _pod(o: JSON) -> list[Any]:
     shown = s.get("phase", "Pending")
     for c in statuses:
         waiting = (c.get("state") or {}).get("waiting")
+        terminated = (c.get("state") or {}).get("terminated")
         if waiting and waiting.get("reason"):
             shown = waiting["reason"]
+        elif terminated:  # as kubectl shows a finished container: Completed, Error, StartError
+            shown = terminated.get("reason") or f"ExitCode:{terminated.get('exitCode', 0)}"
     if o["metadata"].get("deletionTimestamp"):
         shown = "Terminating"
     total = len(statuses) or len(o.get("spec", {}).get("containers") or [])
@@ -204,6 +207,39 @@ def _cronjob(o: JSON) -> list[Any]:
     ]
 
 
+def _job_status(status: JSON) -> str:
+    """kubectl's STATUS of a Job: its finished condition, else Suspended or Running."""
+    true = {c.get("type") for c in status.get("conditions") or [] if c.get("status") == "True"}
+    for condition in ("Complete", "Failed", "FailureTarget", "SuccessCriteriaMet", "Suspended"):
+        if condition in true:
+            return condition
+    return "Running"
+
+
+def _job(o: JSON) -> list[Any]:
+    spec, status = o.get("spec", {}), o.get("status", {})
+    completions = spec.get("completions")
+    succeeded = int(status.get("succeeded", 0))
+    if completions is not None:
+        shown = f"{succeeded}/{completions}"
+    else:
+        parallelism = int(spec.get("parallelism", 1))
+        shown = f"{succeeded}/1 of {parallelism}" if parallelism > 1 else f"{succeeded}/1"
+    start, end = parse_time(status.get("startTime")), parse_time(status.get("completionTime"))
+    duration = "" if start is None else format_age(start, end) if end else format_age(start)
+    names, images = _containers(o)
+    return [
+        o["metadata"]["name"],
+        _job_status(status),
+        shown,
+        duration,
+        _created(o),
+        names,
+        images,
+        _selector(spec.get("selector")),
+    ]
+
+
 def _name_age(o: JSON) -> list[Any]:
     return [o["metadata"]["name"], _created(o)]
 
@@ -298,6 +334,19 @@ TABLES: dict[str, tuple[list[Column], Row]] = {
             ("Age", "string", 0),
         ],
         _revision,
+    ),
+    "jobs": (
+        [
+            ("Name", "string", 0),
+            ("Status", "string", 0),
+            ("Completions", "string", 0),
+            ("Duration", "string", 0),
+            ("Age", "string", 0),
+            ("Containers", "string", 1),
+            ("Images", "string", 1),
+            ("Selector", "string", 1),
+        ],
+        _job,
     ),
     "cronjobs": (
         [

@@ -28,6 +28,8 @@ if TYPE_CHECKING:  # httpx loads with the first tracker client, not at start-up
 
 Badge = Literal["NEW", "REGRESSED", ""]
 RATE_LIMIT_WAIT_CAP = 30.0
+BUSIEST_LIMIT = 25  # issues of the busiest list (one page), each with its 24h timeline
+BASELINE_REFRESH = 1800.0  # seconds between fetches of the 24h event-count baseline
 MAX_BODY = 32 * 2**20  # bytes: a bigger answer is refused, not read into memory
 
 
@@ -64,6 +66,10 @@ class SpikeState:
     reason: str
 
 
+# Event counts as the trackers give them: (bucket start, bucket end, events in it)
+Bucket = tuple[datetime, datetime, int]
+
+
 @dataclass(frozen=True)
 class ErrorFeed:
     issues: tuple[ErrorIssue, ...] = ()
@@ -74,6 +80,7 @@ class ErrorFeed:
     requests: int = 0
     consecutive_errors: int = 0
     run_started: datetime | None = None  # the analysis run its spike counts events for
+    notes: tuple[str, ...] = ()  # what the feed could not show whole (a truncated list)
 
     @property
     def stale(self) -> bool:
@@ -172,8 +179,7 @@ class SentryClient(_TrackerClient):
         for attempt in range(2):
             response = self._request("GET", path, params=params)
             if response.status_code == 429:
-                reset = response.headers.get("X-Sentry-Rate-Limit-Reset")
-                retry_at = float(reset) if reset and reset.replace(".", "").isdigit() else None
+                retry_at = _retry_at(response.headers)
                 wait = (retry_at - time.time()) if retry_at else None
                 if attempt == 0 and wait is not None and 0 <= wait <= RATE_LIMIT_WAIT_CAP:
                     self.sleep(wait)
@@ -187,35 +193,64 @@ class SentryClient(_TrackerClient):
                     ),
                     retry_at=retry_at,
                 )
-            if response.status_code == 401:
-                raise TrackerError(
-                    "Sentry refused the token (401): check the variable named by "
-                    "errors.token_env, and that the token is not revoked"
-                )
-            if response.status_code == 403:
-                raise TrackerError(
-                    "Sentry denied access (403): the token needs the scope event:read "
-                    f"for organization {self.config.org!r}"
-                )
-            if response.status_code >= 400:
-                detail = response.text[:200]
-                raise TrackerError(f"Sentry answered {response.status_code}: {detail}")
+            self._refused(response, "read issues and events")
             return response
         raise TrackerError("Sentry rate limit reached (429)")
 
-    def issues(self, query: str, *, sort: str = "date", stats_period: str = "24h") -> list[Any]:
+    def _refused(self, response: httpx.Response, doing: str) -> None:
+        """A refusal in Sentry's words, and what most likely causes it."""
+        status = response.status_code
+        if status < 400:
+            return
+        detail = _detail(response)
+        said = f": {detail}" if detail else ""
+        org, project = self.config.org, self.config.project
+        if status == 401:
+            raise TrackerError(
+                f"Sentry refused the token (401){said}: check the variable named by "
+                "errors.token_env, and that the token is not revoked"
+            )
+        if status == 403:
+            raise TrackerError(
+                f"Sentry denied access (403){said}: the token may not {doing} in organization "
+                f"{org!r}" + (f" or project {project}" if project else "") + " (an "
+                "organization token or a personal token with event:read, org:read and "
+                "project:read; a member of the project's team)"
+            )
+        if status == 404:
+            raise TrackerError(
+                f"Sentry has no such organization or project (404){said}: check errors.org "
+                f"({org!r}), errors.project ({project!r}, the numeric id) and errors.url "
+                f"({self.config.url}; sentry.io organizations answer at their region, "
+                "https://us.sentry.io or https://de.sentry.io)"
+            )
+        raise TrackerError(f"Sentry answered {status}{said}")
+
+    def issues(
+        self,
+        query: str,
+        *,
+        sort: str = "date",
+        stats_period: str = "",
+        limit: int = 100,
+        max_pages: int | None = None,
+    ) -> tuple[list[Any], bool]:
+        """The issues the query finds, and whether pages were left unread (max_pages).
+
+        `stats_period` "" asks for no per-issue timeline: at 500 issues the 24h timelines
+        are most of the bytes, and only the busiest issues' are used (their baseline)."""
         params: dict[str, Any] = {
             "query": query,
             "sort": sort,
             "statsPeriod": stats_period,
-            "limit": 100,
+            "limit": limit,
             "environment": self.environment,
         }
         if self.config.project:
             params["project"] = self.config.project
         found: list[Any] = []
         cursor: str | None = None
-        for _ in range(self.config.max_pages):
+        for _ in range(max_pages or self.config.max_pages):
             if cursor:
                 params["cursor"] = cursor
             response = self._get(f"/api/0/organizations/{self.config.org}/issues/", params)
@@ -225,41 +260,91 @@ class SentryClient(_TrackerClient):
             found.extend(page)
             cursor = next_cursor(response.headers.get("Link", ""))
             if cursor is None:
-                break
-        return found
+                return found, False
+        return found, True
 
-    def event_counts(self, interval_seconds: float) -> list[tuple[datetime, int]]:
-        minutes = max(1, int(interval_seconds // 60))
+    def event_counts(self, **period: str) -> list[Bucket]:
+        """Error events per bucket (the errors dataset: transactions are not errors), for
+        `statsPeriod` or `start`/`end`, at `interval`."""
         params: dict[str, Any] = {
-            "statsPeriod": "24h",
-            "interval": f"{minutes}m",
+            **period,
             "yAxis": "count()",
+            "dataset": "errors",
             "environment": self.environment,
         }
         if self.config.project:
             params["project"] = self.config.project
+        interval = duration_seconds(period.get("interval", "1h"))
         response = self._get(f"/api/0/organizations/{self.config.org}/events-stats/", params)
         body = _json(response, "Sentry")
-        series: list[tuple[datetime, int]] = []
+        buckets: list[Bucket] = []
         try:
             for stamp, values in body.get("data", []):
                 count = sum(_int(v.get("count")) or 0 for v in values)
-                series.append((datetime.fromtimestamp(float(stamp), UTC), count))
+                at = datetime.fromtimestamp(float(stamp), UTC)
+                buckets.append((at, at + timedelta(seconds=interval), count))
         except (AttributeError, TypeError, ValueError, OverflowError, OSError) as exc:
             raise TrackerError(f"Sentry's events-stats has an unexpected shape: {exc}") from exc
-        return series
+        return buckets
 
-    def create_deploy(self, version: str) -> None:
+    def create_deploy(self, release: str) -> None:
         response = self._request(
             "POST",
-            f"/api/0/organizations/{self.config.org}/releases/{version}/deploys/",
+            f"/api/0/organizations/{self.config.org}/releases/{release}/deploys/",
             json={"environment": self.environment},
         )
+        if response.status_code == 404:
+            raise TrackerError(
+                f"Sentry has no release {release!r} in organization {self.config.org!r} (404): "
+                "the app creates it when it first reports with that release; check that "
+                f"errors.release ({self.config.release!r}) gives the name the app reports"
+            )
+        if response.status_code in (401, 403):
+            self._refused(response, "create deploys (project:releases)")
         if response.status_code >= 400:
             raise TrackerError(
-                f"Sentry refused the deploy marker ({response.status_code}): "
-                f"{response.text[:200]} (the token needs project:releases)"
+                f"Sentry refused the deploy marker ({response.status_code}): {_detail(response)}"
             )
+
+
+def _detail(response: httpx.Response) -> str:
+    """Sentry's own reason: the `detail` of its JSON error, else the start of the body."""
+    from cockpit.text import visible_text
+
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    text = str(body["detail"]) if isinstance(body, dict) and body.get("detail") else response.text
+    return " ".join(visible_text(text).split())[:200]
+
+
+def _retry_at(headers: Any) -> float | None:
+    """When Sentry says to come back: X-Sentry-Rate-Limit-Reset (epoch seconds), else the
+    standard Retry-After (seconds, or an HTTP date)."""
+    from email.utils import parsedate_to_datetime
+
+    reset = headers.get("X-Sentry-Rate-Limit-Reset")
+    if reset and reset.replace(".", "", 1).isdigit():
+        return float(reset)
+    after = (headers.get("Retry-After") or "").strip()
+    if after.replace(".", "", 1).isdigit():
+        return time.time() + float(after)
+    if after:
+        try:
+            return parsedate_to_datetime(after).timestamp()
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def sentry_release(config: ErrorsConfig, version: str) -> str:
+    """The release name the app reports to Sentry, e.g. servicedesk@2.4.1 for 2.4.1."""
+    return config.release.replace("{version}", version)
 
 
 def _int(value: Any) -> int | None:
@@ -307,7 +392,8 @@ class BugsinkClient(_TrackerClient):
             raise TrackerError(f"Bugsink answered {response.status_code}: {response.text[:200]}")
         return _json(response, "Bugsink")
 
-    def issues(self) -> list[Any]:
+    def issues(self) -> tuple[list[Any], bool]:
+        """Unresolved issues, most recently seen first, and whether pages were left unread."""
         found: list[Any] = []
         params: dict[str, Any] | None = {
             "project": self.config.project,
@@ -323,9 +409,18 @@ class BugsinkClient(_TrackerClient):
             found.extend(page["results"])
             following = page.get("next")
             if not following:
-                break
+                return found, False
             url, params = following, None
-        return found
+        return found, True
+
+    def last_regression(self, issue_id: str) -> datetime | None:
+        """When Bugsink last marked the issue regressed (its history's newest 'regressed')."""
+        page = self._get("/api/canonical/0/issue-history/", {"issue": issue_id, "order": "desc"})
+        results = page.get("results") if isinstance(page, dict) else None
+        for point in results if isinstance(results, list) else []:
+            if isinstance(point, dict) and point.get("kind") == "regressed":
+                return parse_time(point.get("timestamp"))
+        return None
 
     def project_event_count(self) -> int:
         body = self._get(f"/api/canonical/0/projects/{self.config.project}/")
@@ -334,23 +429,22 @@ class BugsinkClient(_TrackerClient):
             raise TrackerError("Bugsink's project has no event count")
         return count
 
-    def hourly_counts(self) -> list[tuple[datetime, int]]:
+    def hourly_counts(self) -> list[Bucket]:
         body = self._get(f"/api/canonical/0/projects/{self.config.project}/event-counts/")
-        series = []
+        series: list[Bucket] = []
         buckets = body.get("buckets", []) if isinstance(body, dict) else []
         for bucket in buckets if isinstance(buckets, list) else []:
             if not isinstance(bucket, dict):
                 continue
             stamp = parse_time(bucket.get("timestamp"))
             if stamp is not None:
-                series.append((stamp, _int(bucket.get("count")) or 0))
+                series.append((stamp, stamp + timedelta(hours=1), _int(bucket.get("count")) or 0))
         return series
 
 
 def bugsink_issue(raw: Any, base_url: str) -> ErrorIssue:
     if not isinstance(raw, dict):
         raise TrackerError("Bugsink's issue list holds something that is not an issue")
-    regressed = bool(raw.get("fixed_at")) and not raw.get("is_resolved")
     title = f"{raw.get('calculated_type', '')}: {raw.get('calculated_value', '')}".strip(": ")
     return ErrorIssue(
         id=str(raw.get("id", "")),
@@ -363,15 +457,33 @@ def bugsink_issue(raw: Any, base_url: str) -> ErrorIssue:
         first_seen=parse_time(raw.get("first_seen")),
         last_seen=parse_time(raw.get("last_seen")),
         permalink=f"{base_url}/issues/issue/{raw.get('id')}/event/last/",
-        badge="REGRESSED" if regressed else "",
     )
 
 
 # --- the feed ------------------------------------------------------------------------------------
 
 
+def events_in(buckets: list[Bucket], start: datetime, end: datetime) -> float:
+    """Events in [start, end], each bucket counted by the share of it inside: a bucket half
+    in the window counts half. A bucket still filling (its end after `end`) is prorated over
+    the part that has passed. So the same answer gives the same figure whatever the moment
+    within a bucket, and buckets wider than the window do not count whole or not at all."""
+    total = 0.0
+    for first, bucket_end, count in buckets:
+        last = min(bucket_end, end)
+        span = (last - first).total_seconds()
+        if span <= 0:
+            if start <= first <= end:
+                total += count  # a bucket just begun: its events are inside
+            continue
+        inside = (last - max(first, start)).total_seconds()
+        if inside > 0:
+            total += count * min(1.0, inside / span)
+    return total
+
+
 def spike_from_series(
-    series: list[tuple[datetime, int]],
+    buckets: list[Bucket],
     *,
     started: datetime | None,
     window_seconds: float,
@@ -379,25 +491,25 @@ def spike_from_series(
     min_events: int,
     now: datetime,
     since: datetime | None = None,
+    what: str = "",
 ) -> SpikeState:
     """Events in the last window (and since the analysis run began: what the revision
     before it caused is not this one's) against the average per window before the go-live."""
-    current = sum(
-        c
-        for at, c in series
-        if (now - at).total_seconds() <= window_seconds and (since is None or at >= since)
-    )
+    window_start = now - timedelta(seconds=window_seconds)
+    if since is not None:
+        window_start = max(window_start, since)
+    current = round(events_in(buckets, window_start, now))
     cut = started or (now - timedelta(seconds=window_seconds))
-    before = [(at, c) for at, c in series if at < cut]
+    before = [(first, last, c) for first, last, c in buckets if last <= cut]
     if before:
-        span = max(window_seconds, (cut - before[0][0]).total_seconds())
-        baseline = sum(c for _, c in before) * window_seconds / span
+        span = max(window_seconds, (cut - min(b[0] for b in before)).total_seconds())
+        baseline = sum(c for _, _, c in before) * window_seconds / span
     else:
         baseline = 0.0
     limit = max(baseline * factor, float(min_events))
     spiking = current >= limit
     reason = (
-        f"{current} events in {int(window_seconds // 60)}m "
+        f"{what}{current} events in {int(window_seconds // 60)}m "
         f"(baseline {baseline:.1f}, spike at {limit:.0f})"
     )
     return SpikeState(window_seconds, current, baseline, spiking, reason)
@@ -413,7 +525,12 @@ class ErrorWatcher:
     run_started: datetime | None = None  # set by the live board when a run starts
     feed: ErrorFeed = field(default_factory=ErrorFeed)
     _samples: deque[tuple[datetime, int]] = field(default_factory=lambda: deque(maxlen=2000))
-    _baseline_hourly: list[tuple[datetime, int]] = field(default_factory=list)
+    _baseline_hourly: list[Bucket] = field(default_factory=list)
+    _baseline_fetched: float = 0.0  # monotonic time of the Sentry baseline's last fetch
+    # per busiest issue: (poll time, its lifetime event count), for its own rate
+    _issue_counts: dict[str, deque[tuple[datetime, int]]] = field(default_factory=dict)
+    # Bugsink: per issue, (last_seen asked at, when it last regressed) from its history
+    _regressions: dict[str, tuple[datetime | None, datetime | None]] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _wake: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -440,9 +557,9 @@ class ErrorWatcher:
             return self._failed(now, str(getattr(exc, "evidence", exc)))
         try:
             if config.provider == "sentry":
-                issues, spike, requests = self._poll_sentry(token, now)
+                issues, spike, requests, notes = self._poll_sentry(token, now)
             else:
-                issues, spike, requests = self._poll_bugsink(token, now)
+                issues, spike, requests, notes = self._poll_bugsink(token, now)
         except TrackerError as exc:
             return self._failed(now, str(exc))
         self.feed = ErrorFeed(
@@ -453,6 +570,7 @@ class ErrorWatcher:
             last_error=None,
             requests=self.feed.requests + requests,
             run_started=run_started,
+            notes=tuple(notes),
         )
         return self.feed
 
@@ -486,41 +604,132 @@ class ErrorWatcher:
 
     def _poll_sentry(
         self, token: str | None, now: datetime
-    ) -> tuple[list[ErrorIssue], SpikeState, int]:
-        client = SentryClient(
-            self.config, token, self.session.env_name, timeout=self.config.timeout
-        )
+    ) -> tuple[list[ErrorIssue], SpikeState, int, list[str]]:
+        """Only what the pane shows: issues new since the go-live, regressed since, new in
+        the release, the busiest of the last minutes (with their 24h timeline, each issue's
+        own baseline), and the error counts of the spike window; the 24h baseline of the
+        counts once every BASELINE_REFRESH seconds."""
+        config = self.config
+        client = SentryClient(config, token, self.session.env_name, timeout=config.timeout)
+        notes: list[str] = []
+        since = f">{self.started:%Y-%m-%dT%H:%M:%S}" if self.started else None
+        found: dict[str, ErrorIssue] = {}
+
+        def read(query: str, badge: Badge, **kwargs: Any) -> list[Any]:
+            raw, truncated = client.issues(query, **kwargs)
+            if truncated and "max_pages" not in kwargs:  # the busiest list is one page
+                notes.append(
+                    f"more issues match {query!r} than {config.max_pages} pages "
+                    "(errors.max_pages): the feed shows the first"
+                )
+            for entry in raw:
+                issue = sentry_issue(entry)
+                known = found.get(issue.id)
+                found[issue.id] = replace(issue, badge=badge or (known.badge if known else ""))
+            return raw
+
         try:
-            release = self.session.release_version()
-            found = {
-                i.id: i for i in map(sentry_issue, client.issues("is:unresolved", sort="date"))
-            }
-            for raw in client.issues("is:unresolved is:regressed", sort="date"):
-                issue = sentry_issue(raw)
-                found[issue.id] = replace(issue, badge="REGRESSED")
-            if release:
-                for raw in client.issues(f"firstRelease:{release}", sort="new"):
-                    issue = sentry_issue(raw)
-                    found[issue.id] = replace(issue, badge="NEW")
-            window = duration_seconds(self.config.spike_window)
-            series = client.event_counts(window)
+            version = self.session.release_version()
+            busiest = read(
+                f"is:unresolved lastSeen:-{config.busiest_minutes}m",
+                "",
+                sort="freq",
+                stats_period="24h",
+                limit=BUSIEST_LIMIT,
+                max_pages=1,
+            )
+            if since:
+                read(f"is:unresolved firstSeen:{since}", "NEW", sort="new")
+                read(f"is:unresolved is:regressed lastSeen:{since}", "REGRESSED", sort="date")
+            else:
+                read("is:unresolved is:regressed", "REGRESSED", sort="date")
+            if version:
+                read(f"firstRelease:{sentry_release(config, version)}", "NEW", sort="new")
+            window = duration_seconds(config.spike_window)
+            interval = 60 if window <= 3600 else 300
+            recent = client.event_counts(
+                start=_iso(now - timedelta(seconds=window + interval)),
+                end=_iso(now),
+                interval=f"{interval // 60}m",
+            )
+            if not self._baseline_hourly or time.monotonic() - self._baseline_fetched > (
+                BASELINE_REFRESH
+            ):
+                self._baseline_hourly = client.event_counts(statsPeriod="24h", interval="1h")
+                self._baseline_fetched = time.monotonic()
         finally:
             client.close()
+        cut = self.started or (now - timedelta(seconds=window))
+        series = [b for b in self._baseline_hourly if b[1] <= cut] + recent
         spike = self._spike(series, window, now)
+        if not spike.spiking:
+            spike = self._issue_spike(busiest, window, now) or spike
         issues = self._classify(list(found.values()), now)
-        return issues, spike, client.requests
+        return issues, spike, client.requests, notes
+
+    def _issue_spike(self, busiest: list[Any], window: float, now: datetime) -> SpikeState | None:
+        """The first busy issue whose events in the window exceed its own baseline: a new
+        crash stands out although a noisy old issue dominates the project's total."""
+        keep = timedelta(seconds=window * 2 + 600)
+        seen = set()
+        worst: SpikeState | None = None
+        for raw in busiest:
+            issue = sentry_issue(raw)
+            seen.add(issue.id)
+            samples = self._issue_counts.setdefault(issue.id, deque(maxlen=256))
+            samples.append((now, issue.count))
+            while samples and now - samples[0][0] > keep:
+                samples.popleft()
+            start = now - timedelta(seconds=window)
+            if issue.first_seen is not None and issue.first_seen >= start:
+                buckets: list[Bucket] = [(issue.first_seen, now, issue.count)]
+            else:
+                buckets = [
+                    (first_at, at, max(0, count - first_count))
+                    for (first_at, first_count), (at, count) in zip(
+                        samples, list(samples)[1:], strict=False
+                    )
+                ]
+            stats = raw.get("stats", {}).get("24h") if isinstance(raw, dict) else None
+            for entry in stats if isinstance(stats, list) else []:
+                try:
+                    at = datetime.fromtimestamp(float(entry[0]), UTC)
+                    buckets.append((at, at + timedelta(hours=1), int(entry[1])))
+                except (TypeError, ValueError, IndexError, OverflowError, OSError):
+                    continue
+            state = spike_from_series(
+                buckets,
+                started=self.started,
+                window_seconds=window,
+                factor=self.config.spike_factor,
+                min_events=self.config.spike_min_events,
+                now=now,
+                since=self.run_started,
+                what=f"issue {issue.short_id} ({issue.title[:60]}): ",
+            )
+            if state.spiking and (worst is None or state.current > worst.current):
+                worst = state
+        for gone in set(self._issue_counts) - seen:
+            del self._issue_counts[gone]
+        return worst
 
     def _poll_bugsink(
         self, token: str | None, now: datetime
-    ) -> tuple[list[ErrorIssue], SpikeState, int]:
+    ) -> tuple[list[ErrorIssue], SpikeState, int, list[str]]:
         client = BugsinkClient(self.config, token, timeout=self.config.timeout)
         try:
-            raw = client.issues()
+            raw, truncated = client.issues()
             total = client.project_event_count()
             hourly = client.hourly_counts() if not self._samples else []
+            issues = [bugsink_issue(r, self.config.url) for r in raw]
+            issues = [self._regressed(client, issue) for issue in issues]
         finally:
             client.close()
-        issues = [bugsink_issue(r, self.config.url) for r in raw]
+        notes = (
+            [f"more unresolved issues than {self.config.max_pages} pages (errors.max_pages)"]
+            if truncated
+            else []
+        )
         # Bugsink counts events per hour; the spike window is shorter, so the cockpit samples
         # the project's running total at each poll and uses the hourly counts as baseline.
         self._samples.append((now, total))
@@ -529,11 +738,22 @@ class ErrorWatcher:
         window = duration_seconds(self.config.spike_window)
         series = self._series_from_samples(now, window)
         spike = self._spike(series, window, now)
-        return self._classify(issues, now), spike, client.requests
+        return self._classify(issues, now), spike, client.requests, notes
 
-    def _spike(
-        self, series: list[tuple[datetime, int]], window: float, now: datetime
-    ) -> SpikeState:
+    def _regressed(self, client: BugsinkClient, issue: ErrorIssue) -> ErrorIssue:
+        """REGRESSED as Bugsink means it: a 'regressed' turning point in the issue's history
+        (after either kind of resolve), and only one since the go-live began. The history is
+        asked again only when the issue has seen new events."""
+        if self.started is None or issue.last_seen is None or issue.last_seen < self.started:
+            return replace(issue, badge="")
+        asked, regressed_at = self._regressions.get(issue.id, (None, None))
+        if asked != issue.last_seen:
+            regressed_at = client.last_regression(issue.id)
+            self._regressions[issue.id] = (issue.last_seen, regressed_at)
+        badge: Badge = "REGRESSED" if regressed_at and regressed_at >= self.started else ""
+        return replace(issue, badge=badge)
+
+    def _spike(self, series: list[Bucket], window: float, now: datetime) -> SpikeState:
         return spike_from_series(
             series,
             started=self.started,
@@ -544,16 +764,14 @@ class ErrorWatcher:
             since=self.run_started,
         )
 
-    def _series_from_samples(self, now: datetime, window: float) -> list[tuple[datetime, int]]:
-        series: list[tuple[datetime, int]] = []
+    def _series_from_samples(self, now: datetime, window: float) -> list[Bucket]:
+        series: list[Bucket] = []
         cut = self.started or (now - timedelta(seconds=window))
-        for at, count in self._baseline_hourly:
-            if at + timedelta(hours=1) <= cut:
-                series.append((at, count))
+        series += [b for b in self._baseline_hourly if b[1] <= cut]
         previous: tuple[datetime, int] | None = None
         for at, total in self._samples:
             if previous is not None:
-                series.append((at, max(0, total - previous[1])))
+                series.append((previous[0], at, max(0, total - previous[1])))
             previous = (at, total)
         return series
 

@@ -126,4 +126,5 @@ class ErrorsPane(Vertical):
             show_subtitle(self, f"{new} new · {regressed} regressed")
         if feed.spike is not None:
             lines.append(("SPIKE: " if spiking else "") + feed.spike.reason)
+        lines += list(feed.notes)
         show_text(status, "\n".join(lines))
