@@ -18,8 +18,26 @@ from cockpit.rehearsal.store import VIEWER_TOKEN
 from cockpit.rollout import UndoRefused, workload_status
 from cockpit.sources.kube import ClusterWatcher, RollbackConflict, WorkloadActions
 
-from .test_kube import NS, get_json, kubectl, wait_snapshot
-from .test_kube import config_for as kube_config
+from . import test_kube
+from .test_kube import wait_snapshot
+
+# A namespace of their own: the StatefulSets and DaemonSets here would otherwise show in the
+# listings other tests of the shared rehearsal cluster make of namespace shop.
+NS = "workloads"
+
+
+@pytest.fixture(autouse=True)
+def _namespace(cluster):
+    cluster.add_namespace(NS)
+
+
+def kubectl(cluster, *args, **kwargs):
+    return test_kube.kubectl(cluster, "-n", NS, *args, **kwargs)
+
+
+def get_json(cluster, kind, name):
+    return json.loads(kubectl(cluster, "get", kind, name, "-o", "json").stdout)
+
 
 SHORT = {"statefulset": "sts", "daemonset": "ds"}
 
@@ -59,9 +77,10 @@ def rolled_out(cluster, kind, name, timeout=30):
 
 
 def config_for(tmp_path, cluster, workloads, *, context="rehearsal"):
-    path = kube_config(tmp_path, cluster, [], context=context)
+    path = test_kube.config_for(tmp_path, cluster, [], context=context)
     entries = ", ".join(json.dumps(w) for w in workloads)
-    path.write_text(path.read_text().replace("deployments = []", f"workloads = [{entries}]"))
+    text = path.read_text().replace("deployments = []", f"workloads = [{entries}]")
+    path.write_text(text.replace(f'namespace = "{test_kube.NS}"', f'namespace = "{NS}"'))
     return path
 
 
@@ -366,7 +385,9 @@ def test_status_command_shows_statefulsets_and_daemonsets(cluster, tmp_path):
     assert sent[-1]["kind"] == "daemonset" and sent[-1]["deployment"] == "shown-ds"
     rolled_out(cluster, "daemonset", "shown-ds")
     said = kubectl(cluster, "rollout", "status", "ds/shown-ds", "--watch=false").stdout.strip()
-    checked = run_kube_check(tmp_path, cluster, what="rolled-out", workload="ds/shown-ds")
+    checked = run_kube_check(
+        tmp_path, cluster, what="rolled-out", workload="ds/shown-ds", namespace=NS
+    )
     assert checked.passed and said in checked.evidence, checked.evidence
 
 
