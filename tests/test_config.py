@@ -324,3 +324,97 @@ name = "eu"
     runner = CliRunner()
     result = runner.invoke(cli, ["validate", "--config", str(path), "--env", "production"])
     assert result.exit_code == 2 and "already used by" in result.output
+
+
+# --- workloads by kind ---------------------------------------------------------------------
+
+
+def _cluster_config(lines: str) -> str:
+    return BASE_CONFIG + '\n[[environments.production.clusters]]\nname = "eu"\n' + lines
+
+
+def test_workloads_by_kind_in_lists_and_as_kubectl_spells_them(write_config):
+    path = write_config(
+        _cluster_config(
+            'deployments = ["web", "deploy/api"]\nstatefulsets = ["db"]\ndaemonsets = ["agent"]\n'
+            'workloads = ["sts/queue", "statefulset.apps/cache", "ds/logs", "DaemonSets/metrics",'
+            ' "rollout/checkout", "deployment/a.b-c"]\n'
+        )
+    )
+    cluster = load_config(path).environment("production").clusters[0]
+    assert [str(r) for r in cluster.targets] == [
+        "deployment/web",
+        "deployment/api",
+        "statefulset/db",
+        "daemonset/agent",
+        "statefulset/queue",
+        "statefulset/cache",
+        "daemonset/logs",
+        "daemonset/metrics",
+        "rollout/checkout",
+        "deployment/a.b-c",
+    ]
+    assert cluster.deployments == ["web", "deploy/api"]  # as written, for older readers
+    assert cluster.target("sts/db") == cluster.target("db")
+    assert cluster.target("deploy/db") is None and cluster.target("nope") is None
+
+
+def test_a_plain_deployments_list_is_what_it_was(write_config):
+    path = write_config(_cluster_config('deployments = ["web"]\n'))
+    cluster = load_config(path).environment("production").clusters[0]
+    assert [(r.kind, r.name) for r in cluster.targets] == [("deployment", "web")]
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ('workloads = ["db"]', "'db': no kind; write it as kubectl does, e.g. deploy/db"),
+        ('workloads = ["pod/db"]', "unknown kind 'pod'; write deploy/NAME, sts/NAME"),
+        ('statefulsets = ["ds/agent"]', "'ds/agent' is a daemonset, not a statefulset: move it"),
+        ('deployments = ["Web"]', "'Web' is not a Kubernetes object name"),
+        ('deployments = [""]', "'' is not a Kubernetes object name"),
+        ('daemonsets = ["-agent"]', "'-agent' is not a Kubernetes object name"),
+        ('daemonsets = ["agent."]', "'agent.' is not a Kubernetes object name"),
+        (f'workloads = ["sts/{"a" * 254}"]', "is not a Kubernetes object name"),
+        ('workloads = ["sts/"]', "'' is not a Kubernetes object name"),
+    ],
+)
+def test_a_bad_workload_entry_is_refused_naming_its_line(write_config, line, says):
+    path = write_config(_cluster_config(line + "\n"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    text = error_text(caught.value)
+    number = path.read_text().splitlines().index(line) + 1
+    assert f"{path}:{number}: environments.production.clusters[0]." in text, text
+    assert says in text, text
+
+
+def test_a_name_at_the_length_limit_is_accepted(write_config):
+    longest = "a" * 253
+    path = write_config(_cluster_config(f'workloads = ["sts/{longest}"]\n'))
+    assert load_config(path).environment("production").clusters[0].targets[0].name == longest
+
+
+def test_a_workload_listed_twice_is_refused(write_config):
+    path = write_config(_cluster_config('deployments = ["db"]\nworkloads = ["sts/db"]\n'))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    text = error_text(caught.value)
+    assert "workload 'db' is listed twice (deployment/db and statefulset/db)" in text, text
+    again = write_config(_cluster_config('deployments = ["web", "web"]\n'))
+    with pytest.raises(ConfigError, match="problem"):
+        load_config(again)
+
+
+def test_validate_lists_each_clusters_workloads_and_refuses_a_bad_one(write_config):
+    good = write_config(
+        _cluster_config('deployments = ["web"]\nworkloads = ["sts/db", "rollout/shop"]\n')
+    )
+    runner = CliRunner()
+    said = runner.invoke(cli, ["validate", "-c", str(good), "-e", "production"])
+    assert said.exit_code == 0, said.output
+    assert "cluster eu: deployment/web, statefulset/db, rollout/shop (read-only)" in said.output
+    bad = write_config(_cluster_config('workloads = ["job/nightly"]\n'))
+    refused = runner.invoke(cli, ["validate", "-c", str(bad), "-e", "production"])
+    assert refused.exit_code == 2
+    assert "unknown kind 'job'" in refused.output and "Traceback" not in refused.output

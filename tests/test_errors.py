@@ -383,6 +383,7 @@ def sentry(monkeypatch):
 
 def sentry_session(tmp_path, url, operator, **errors):
     (tmp_path / "runbook.md").write_text("## S\n- [ ] x\n")
+
     def toml(value):
         if isinstance(value, dict):
             return "{ " + ", ".join(f"{k} = {toml(v)}" for k, v in value.items()) + " }"

@@ -379,3 +379,65 @@ def test_the_release_shown_is_what_runs_not_the_last_release_start(tmp_path, ope
     rolled_back = world.show("shop/web:1.9.0", T0 + timedelta(minutes=5))  # kubectl undo
     assert session.release_version(rolled_back) == "1.9.0"
     assert session.release_version() == "2.0.0"  # nothing seen running: the marker
+
+
+class StatefulSetWorld:
+    """One StatefulSet whose image changes; ControllerRevisions kept as its controller keeps
+    them (a template that comes back reuses its revision, renumbered)."""
+
+    def __init__(self):
+        self.revisions: dict[str, tuple[int, datetime]] = {}
+        self.highest = 0
+
+    def show(self, image, at):
+        from cockpit.sources.kube import WorkloadView
+
+        number, created = self.revisions.get(image, (0, at))
+        if number != self.highest or not number:
+            self.highest += 1
+            self.revisions[image] = (self.highest, created)
+        template = {
+            "metadata": {"labels": {"app": "db"}},
+            "spec": {"containers": [{"image": image}]},
+        }
+        revisions = tuple(
+            {
+                "metadata": {
+                    "name": f"db-{i}",
+                    "creationTimestamp": made.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "ownerReferences": [{"uid": "sts-db", "controller": True}],
+                },
+                "revision": n,
+                "data": {
+                    "spec": {
+                        "template": {
+                            "metadata": {"labels": {"app": "db"}},
+                            "spec": {"containers": [{"image": i}]},
+                            "$patch": "replace",
+                        }
+                    }
+                },
+            }
+            for i, (n, made) in self.revisions.items()
+        )
+        sts = {
+            "metadata": {"name": "db", "uid": "sts-db", "generation": self.highest},
+            "spec": {"replicas": 1, "template": template},
+            "status": {"observedGeneration": self.highest, "readyReplicas": 1},
+        }
+        return [WorkloadView("c", "ns", "db", sts, revisions, kind="statefulset")]
+
+
+def test_a_statefulsets_new_template_is_a_run_and_its_rollback_target_a_revision(analysis):
+    world = StatefulSetWorld()
+    runs = analysis(bake_seconds=0)
+    runs.observe(world.show("db:1", T0), T0)
+    runs.judged(failed=None, passed=True, values={})
+    views = world.show("db:2", T0 + timedelta(minutes=1))
+    rollout = runs.observe(views, T0 + timedelta(minutes=1))
+    assert rollout is not None and rollout.kind == "rollout" and "db rev 2" in rollout.label
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+    result = verdict(VerdictInputs(run=runs.status(views, T0 + timedelta(minutes=2))))
+    assert [(t.deployment, t.revision) for t in result.targets] == [("db", 1)]
+    back = runs.observe(world.show("db:1", T0 + timedelta(minutes=3)), T0 + timedelta(minutes=3))
+    assert back is not None and back.kind == "rollback" and "db rev 3" in back.label

@@ -284,3 +284,31 @@ def test_a_metric_has_one_source_of_its_query(tmp_path):
             load_config(path)
         text = caught.value.message + "".join(caught.value.details or ())
         assert said in text, text
+
+
+def test_the_deployment_placeholder_is_the_first_deployments_name(write_config, operator):
+    """`deploy/web` in the list fills {deployment} with web; a StatefulSet listed first does not."""
+    from .conftest import BASE_CONFIG
+
+    path = write_config(
+        BASE_CONFIG
+        + """
+[environments.production.prometheus]
+url = "https://prometheus.example.com"
+
+[[environments.production.metrics]]
+name = "rps"
+query = 'sum(rate(http_requests_total{namespace="{namespace}", deployment="{deployment}"}[5m]))'
+gate = false
+
+[[environments.production.clusters]]
+name = "eu"
+namespace = "shop"
+statefulsets = ["db"]
+deployments = ["deploy/web"]
+"""
+    )
+    session = GoLiveSession.open(path, "production", operator=operator)
+    watcher = MetricsWatcher(session, lambda _s: None)
+    query = watcher.query_of(session.environment.metrics[0])
+    assert query == 'sum(rate(http_requests_total{namespace="shop", deployment="web"}[5m]))'

@@ -362,3 +362,192 @@ def test_an_unschedulable_pod_fails_the_release_only_after_the_autoscalers_grace
     grace = timedelta(seconds=UNSCHEDULABLE_GRACE_SECONDS)
     assert not found.failing(since + grace - timedelta(seconds=1))  # shown, not yet a failure
     assert found.failing(since + grace)  # exactly at the limit it is
+
+
+# --- StatefulSets, DaemonSets, Argo Rollouts -----------------------------------------------
+
+
+def statefulset(strategy=None, **status):
+    return {
+        "metadata": {"name": "db", "uid": "sts-uid", "generation": 3},
+        "spec": {
+            "replicas": 4,
+            "template": template("db:2"),
+            "updateStrategy": strategy or {"type": "RollingUpdate"},
+        },
+        "status": {"observedGeneration": 3, **status},
+    }
+
+
+@pytest.mark.parametrize(
+    ("strategy", "status", "state", "message"),
+    [
+        (None, {"observedGeneration": 0}, "waiting", "Waiting for statefulset spec update to be"),
+        (None, {"observedGeneration": 2}, "waiting", "Waiting for statefulset spec update to be"),
+        (None, {"readyReplicas": 3}, "progressing", "Waiting for 1 pods to be ready..."),
+        (
+            {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}},
+            {"readyReplicas": 4, "updatedReplicas": 1},
+            "progressing",
+            "Waiting for partitioned roll out to finish: 1 out of 2 new pods have been updated...",
+        ),
+        (
+            {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}},
+            {"readyReplicas": 4, "updatedReplicas": 2},
+            "complete",
+            "partitioned roll out complete: 2 new pods have been updated...",
+        ),
+        (
+            None,
+            {
+                "readyReplicas": 4,
+                "updatedReplicas": 2,
+                "updateRevision": "db-b",
+                "currentRevision": "db-a",
+            },
+            "progressing",
+            "waiting for statefulset rolling update to complete 2 pods at revision db-b...",
+        ),
+        (
+            None,
+            {
+                "readyReplicas": 4,
+                "currentReplicas": 4,
+                "updateRevision": "db-b",
+                "currentRevision": "db-b",
+            },
+            "complete",
+            "statefulset rolling update complete 4 pods at revision db-b...",
+        ),
+        (
+            {"type": "OnDelete"},
+            {"readyReplicas": 4},
+            "waiting",
+            "rollout status is only available for RollingUpdate strategy type",
+        ),
+    ],
+)
+def test_statefulset_status_in_kubectls_order(strategy, status, state, message):
+    from cockpit.rollout import statefulset_status
+
+    verdict = statefulset_status(statefulset(strategy, **status))
+    assert verdict.state == state and verdict.message.startswith(message), verdict
+
+
+def test_a_statefulset_never_observed_is_waiting_even_at_generation_zero():
+    from cockpit.rollout import statefulset_status
+
+    never = statefulset(observedGeneration=0, readyReplicas=4)
+    never["metadata"].pop("generation")
+    assert statefulset_status(never).message.startswith("Waiting for statefulset spec update")
+
+
+@pytest.mark.parametrize(
+    ("status", "state", "message"),
+    [
+        ({"observedGeneration": 2}, "waiting", "Waiting for daemon set spec update to be observed"),
+        (
+            {"desiredNumberScheduled": 3, "updatedNumberScheduled": 2},
+            "progressing",
+            'Waiting for daemon set "db" rollout to finish: 2 out of 3 new pods have been updated',
+        ),
+        (
+            {"desiredNumberScheduled": 3, "updatedNumberScheduled": 3, "numberAvailable": 2},
+            "progressing",
+            'Waiting for daemon set "db" rollout to finish: 2 of 3 updated pods are available...',
+        ),
+        (
+            {"desiredNumberScheduled": 3, "updatedNumberScheduled": 3, "numberAvailable": 3},
+            "complete",
+            'daemon set "db" successfully rolled out',
+        ),
+    ],
+)
+def test_daemonset_status_in_kubectls_order(status, state, message):
+    from cockpit.rollout import daemonset_status
+
+    verdict = daemonset_status(statefulset(**status))
+    assert verdict.state == state and verdict.message.startswith(message), verdict
+
+
+def test_argo_rollout_phases():
+    from cockpit.rollout import argo_rollout_status
+
+    def rollout(**status):
+        steps = [{"setWeight": 20}, {"pause": {}}]
+        return {
+            "metadata": {"name": "shop"},
+            "spec": {"strategy": {"canary": {"steps": steps}}},
+            "status": status,
+        }
+
+    assert argo_rollout_status(rollout(phase="Healthy")).state == "complete"
+    assert argo_rollout_status(rollout(phase="Degraded")).state == "failed"
+    paused = argo_rollout_status(rollout(phase="Paused", currentStepIndex=1, message="wait"))
+    assert paused.state == "progressing"
+    assert paused.message == 'rollout "shop" Paused, step 1 of 2: wait'
+    assert argo_rollout_status(rollout(phase="Progressing")).state == "progressing"
+    assert argo_rollout_status(rollout()).state == "waiting"
+    with pytest.raises(UndoRefused) as refused:
+        plan_undo(rollout(phase="Degraded"), [], kind="rollout")
+    assert refused.value.read_only and "kubectl argo rollouts undo shop" in refused.value.message
+
+
+def controller_revision(name, revision, image, owner="sts-uid"):
+    return {
+        "metadata": {
+            "name": name,
+            "uid": f"{name}-uid",
+            "labels": {"controller-revision-hash": name},
+            "ownerReferences": [{"uid": owner, "controller": True}],
+        },
+        "revision": revision,
+        "data": {"spec": {"template": {**template(image), "$patch": "replace"}}},
+    }
+
+
+def test_statefulset_undo_follows_kubectl():
+    sts = statefulset()
+    revisions = [
+        controller_revision("db-1", 1, "db:1"),
+        controller_revision("db-3", 3, "db:2"),
+        controller_revision("db-2", 2, "db:0"),
+        controller_revision("other", 9, "db:9", owner="someone-else"),
+    ]
+    plan = plan_undo(sts, revisions, kind="statefulset")
+    assert (plan.target_revision, plan.current_revision, plan.kind) == (2, 3, "statefulset")
+    assert plan.patch == [
+        {"op": "test", "path": "/metadata/uid", "value": "sts-uid"},
+        {"op": "test", "path": "/metadata/generation", "value": 3},
+        {"op": "replace", "path": "/spec/template", "value": template("db:0")},
+    ]
+    assert (
+        plan.generation == 3
+        and plan_undo(sts, revisions, 1, kind="statefulset").target_revision == 1
+    )
+    with pytest.raises(UndoRefused, match="unable to find specified revision 9 in history"):
+        plan_undo(sts, revisions, 9, kind="statefulset")
+    with pytest.raises(UndoRefused, match=r"already matches revision 3\)"):
+        plan_undo(sts, revisions, 3, kind="statefulset")
+    with pytest.raises(UndoRefused, match=r"^no last revision to roll back to$"):
+        plan_undo(sts, revisions[1:2], kind="statefulset")
+    # the default target already running: kubectl names revision 0, the one asked for
+    with pytest.raises(UndoRefused, match=r"already matches revision 0\)"):
+        plan_undo(
+            sts,
+            [controller_revision("a", 1, "db:2"), controller_revision("b", 2, "db:2")],
+            kind="daemonset",
+        )
+
+    def pod(name, revision_hash, owner="sts-uid"):
+        labels = {"controller-revision-hash": revision_hash}
+        refs = [{"uid": owner, "controller": True}]
+        return {"metadata": {"name": name, "labels": labels, "ownerReferences": refs}}
+
+    pods = [pod("db-0", "db-1"), pod("db-1", "db-3"), pod("db-2", "db-3"), pod("x", "db-3", "no")]
+    rows = history(sts, revisions, kind="statefulset", pods=pods)
+    assert [(r.revision, r.images, r.current, r.replicas) for r in rows] == [
+        (1, ("db:1",), False, 1),
+        (2, ("db:0",), False, 0),
+        (3, ("db:2",), True, 2),
+    ]

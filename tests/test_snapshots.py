@@ -623,3 +623,101 @@ def test_pod_logs_with_a_search(snap_compare, open_session):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(100, 24), run_before=open_logs)
+
+
+def _workload_views(now):
+    """A StatefulSet one pod into its update, a DaemonSet done, an Argo Rollout paused."""
+    from datetime import timedelta
+
+    from cockpit.sources.kube import WorkloadView
+
+    stamp = (now - timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M:%SZ")  # as web's release
+
+    def template(image):
+        return {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"image": image}]}}
+
+    def owned(uid):
+        return [{"uid": uid, "controller": True}]
+
+    def revision(name, number, image, uid):
+        return {
+            "metadata": {
+                "name": name,
+                "creationTimestamp": stamp,
+                "labels": {"controller-revision-hash": name},
+                "ownerReferences": owned(uid),
+            },
+            "revision": number,
+            "data": {"spec": {"template": {**template(image), "$patch": "replace"}}},
+        }
+
+    def pod(name, hash_, uid):
+        labels = {"controller-revision-hash": hash_}
+        return {"metadata": {"name": name, "labels": labels, "ownerReferences": owned(uid)}}
+
+    def obj(name, uid, image, **status):
+        return {
+            "metadata": {"name": name, "uid": uid, "generation": 2},
+            "spec": {"replicas": 3, "template": template(image)},
+            "status": {"observedGeneration": 2, **status},
+        }
+
+    sts = obj("db", "sts", "shop/pg:16", readyReplicas=2, updatedReplicas=1, availableReplicas=2)
+    sts["spec"]["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
+    ds = obj(
+        "agent",
+        "ds",
+        "shop/agent:3",
+        desiredNumberScheduled=5,
+        updatedNumberScheduled=5,
+        numberReady=5,
+        numberAvailable=5,
+    )
+    argo = obj("checkout", "ro", "shop/checkout:2.0.0", phase="Paused", currentStepIndex=1)
+    argo["spec"]["strategy"] = {"canary": {"steps": [{"setWeight": 20}, {"pause": {}}, {}]}}
+    argo["status"]["message"] = "CanaryPauseStep"
+    return (
+        WorkloadView(
+            "prod-eu",
+            "shop",
+            "db",
+            sts,
+            (revision("db-a", 1, "shop/pg:15", "sts"), revision("db-b", 2, "shop/pg:16", "sts")),
+            (pod("db-0", "db-a", "sts"), pod("db-1", "db-a", "sts"), pod("db-2", "db-b", "sts")),
+            kind="statefulset",
+        ),
+        WorkloadView(
+            "prod-eu",
+            "shop",
+            "agent",
+            ds,
+            (revision("agent-a", 4, "shop/agent:3", "ds"),),
+            kind="daemonset",
+        ),
+        WorkloadView("prod-eu", "shop", "checkout", argo, kind="rollout"),
+    )
+
+
+def test_rollout_pane_with_every_kind(snap_compare, write_config, operator):
+    """StatefulSet, DaemonSet and Argo Rollout rows beside a Deployment."""
+    from datetime import UTC, datetime
+
+    from cockpit.session import GoLiveSession
+    from cockpit.sources.kube import ClusterSnapshot
+
+    path = write_config(
+        README_CONFIG + 'statefulsets = ["db"]\nworkloads = ["ds/agent", "rollout/checkout"]\n'
+    )
+    session = GoLiveSession.open(path, "production", operator=operator)
+    app = CockpitApp(session, start_sources=False)
+
+    async def feed(pilot):
+        now = datetime.now(UTC)
+        web = _rollout_snapshot(now).deployments
+        views = (*web, *_workload_views(now))
+        snapshot = ClusterSnapshot("prod-eu", "shop", views, connected=True, synced=True)
+        app.board.push_cluster(snapshot)
+        await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(160, 48), run_before=feed)

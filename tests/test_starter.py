@@ -198,3 +198,17 @@ def test_the_starter_of_each_style_validates_with_every_suggestion_marked(
     valid = runner.invoke(cli, ["validate", "-c", str(output), "--env", "production"])
     assert valid.exit_code == 0, valid.output
     assert "metrics[0]" in valid.output and "still marked suggested = true" in valid.output
+
+
+def test_rollout_status_of_any_kind_kubectl_judges_becomes_a_kube_check():
+    from cockpit.starter import _verification
+
+    assert _verification("kubectl -n data rollout status sts/db") == (
+        "kubectl rollout status",
+        {"type": "kube", "what": "rolled-out", "workload": "statefulset/db", "namespace": "data"},
+    )
+    assert _verification("kubectl rollout status daemonset agent")[1]["workload"] == (
+        "daemonset/agent"
+    )
+    assert _verification("kubectl rollout status deploy/web")[1]["deployment"] == "web"
+    assert _verification("kubectl rollout status rollout/shop") is None  # not kubectl's

@@ -1,7 +1,8 @@
 """Release analysis runs: which revision the verdict is judging, and what became of it.
 
-A run starts whenever a watched Deployment gets a new pod template, whoever changed it: the
-cockpit, `kubectl set image`, CI, a GitOps controller. A template that comes back (a rollback,
+A run starts whenever a watched workload (Deployment, StatefulSet, DaemonSet, Argo Rollout)
+gets a new pod template, whoever changed it: the cockpit, `kubectl set image`, CI, a GitOps
+controller. A template that comes back (a rollback,
 from the cockpit or `kubectl rollout undo`) ends the run as rolled back and starts a run for
 the restored revision. Within a run a failure is final (fail fast, and the run stays Failed
 until a newer run starts), and GO needs the bake time. Runs and their outcomes are audit
@@ -27,7 +28,8 @@ from cockpit.rollout import (
     images_of,
     owned_replicasets,
     parse_time,
-    revision_of,
+    revision_number,
+    revision_template,
     template_digest,
 )
 
@@ -505,6 +507,12 @@ class ReleaseAnalysis(RunHistory):
             view = by_key.get(key)
             if current is None or view is None or view.deployment is None:
                 continue
+            if _kind(view) == "rollout":
+                reasons.append(
+                    f"{key}: an Argo Rollout, rolled back by its controller: "
+                    f"kubectl argo rollouts undo {view.name}"
+                )
+                continue
             bad = failed.get(key, set()) | {current.template}
             source: tuple[ReleaseRun, Workload] | None = None
             for earlier_run in reversed(earlier):
@@ -522,9 +530,7 @@ class ReleaseAnalysis(RunHistory):
                 )
                 continue
             earlier_run, workload = source
-            replicaset = _replicaset_with(
-                view.deployment, list(view.replicasets), workload.template
-            )
+            replicaset = _replicaset_with(view, workload.template)
             if replicaset is None:
                 reasons.append(
                     f"{key}: {workload.label} was last good, but its ReplicaSet is gone "
@@ -536,7 +542,7 @@ class ReleaseAnalysis(RunHistory):
                 RollbackTarget(
                     cluster=workload.cluster,
                     deployment=workload.deployment,
-                    revision=revision_of(replicaset),
+                    revision=revision_number(_kind(view), replicaset),
                     images=workload.images,
                     why=f"{workload.label}: {why} before this run",
                 )
@@ -572,21 +578,27 @@ def _previous(view: Any, now: datetime, young_seconds: float) -> Workload | None
     ]
     if not older:
         return None
-    rs = max(older, key=revision_of)
-    template = rs.get("spec", {}).get("template", {})
+    kind = _kind(view)
+    rs = max(older, key=lambda r: revision_number(kind, r))
+    template = revision_template(kind, rs)
     return Workload(
         cluster=view.cluster,
         deployment=view.name,
         template=template_digest(template if isinstance(template, dict) else {}),
-        revision=revision_of(rs),
+        revision=revision_number(kind, rs),
         images=tuple(images_of(template if isinstance(template, dict) else {})),
     )
 
 
-def _replicaset_with(deployment: JSON, replicasets: list[JSON], template: str) -> JSON | None:
-    for rs in owned_replicasets(deployment, replicasets):
-        spec = rs.get("spec", {}).get("template", {})
-        if template_digest(spec if isinstance(spec, dict) else {}) == template:
+def _kind(view: Any) -> str:
+    return str(getattr(view, "kind", "deployment"))
+
+
+def _replicaset_with(view: Any, template: str) -> JSON | None:
+    """The revision (ReplicaSet or ControllerRevision) holding this pod template."""
+    kind = _kind(view)
+    for rs in owned_replicasets(view.deployment, list(view.replicasets)):
+        if template_digest(revision_template(kind, rs)) == template:
             return rs
     return None
 

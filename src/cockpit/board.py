@@ -209,10 +209,11 @@ class LiveBoard:
         shows it now (for a `compare` metric)."""
         env = self.session.environment
         name = metric.deployment or next(
-            (d for cluster in env.clusters for d in cluster.deployments), None
+            (r.name for cluster in env.clusters for r in cluster.targets if r.kind == "deployment"),
+            None,
         )
         for view in self.views():
-            if view.name == name and view.deployment is not None:
+            if view.name == name and view.kind == "deployment" and view.deployment is not None:
                 new, old = serving_revisions(view.deployment, list(view.replicasets))
                 return Revisions(new, old)
         return None

@@ -197,6 +197,11 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
         f"has {len(items)} items in {sum(1 for _ in checklist.all_sections())} sections, "
         f"{len(bindings)} bound to checks; theme {loaded.model.theme!r}"
     )
+    for cluster in loaded.environment(env_name).clusters:
+        watched = [
+            f"{ref}" + (" (read-only)" if ref.kind == "rollout" else "") for ref in cluster.targets
+        ]
+        echo(f"  cluster {cluster.name}: {', '.join(watched) or 'no workloads listed'}")
 
 
 def kubeconfig_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str], list[str]]:
@@ -596,19 +601,27 @@ def rollback(
     to_revision: int,
     yes: bool,
 ) -> None:
-    """Roll DEPLOYMENT back like `kubectl rollout undo`, after the same checks as the TUI."""
+    """Roll DEPLOYMENT back like `kubectl rollout undo`, after the same checks as the TUI.
+
+    DEPLOYMENT is any watched workload: NAME, or KIND/NAME as kubectl writes it (sts/db,
+    ds/agent); an Argo Rollout is refused (use kubectl argo rollouts undo)."""
     from cockpit.rollout import UndoRefused
 
     session = _open(ctx, config, env)
     cluster = _cluster_for(session, deployment, cluster_name)
+    ref = cluster.target(deployment)
+    deployment = ref.name if ref is not None else deployment  # `sts/db` is db
+    kind = ref.kind if ref is not None else "deployment"
     actions = session.actions(cluster)
     try:
         plan = actions.plan_rollback(deployment, to_revision)
     except UndoRefused as exc:
         hint = f"resume it first: cockpit resume {deployment}" if exc.paused else "nothing was sent"
         raise CockpitError(f"{deployment}: {exc.message}", hint) from None
-    access = actions.can_patch()
-    echo(f"{deployment} in cluster {cluster.name}, namespace {cluster.namespace}")
+    access = actions.can_patch(deployment)
+    plural = f"{kind}s"
+    shown = deployment if kind == "deployment" else f"{kind} {deployment}"
+    echo(f"{shown} in cluster {cluster.name}, namespace {cluster.namespace}")
     echo(f"  now:     revision {plan.current_revision}  {', '.join(plan.current_images)}")
     echo(f"  back to: revision {plan.target_revision}  {', '.join(plan.target_images)}")
     if plan.mid_rollout:
@@ -616,10 +629,17 @@ def rollback(
     for manager in plan.managed_by:
         colour = "red" if manager.reverts else "yellow"
         secho(f"  WARNING: {manager.warning(deployment)}", fg=colour)
+    stuck = actions.view(deployment).stuck_after_rollback() if kind == "statefulset" else []
+    if stuck:
+        secho(
+            f"  a StatefulSet does not replace a pod that is not Ready: after the rollback, "
+            f"delete {', '.join(stuck)} so it is recreated at revision {plan.target_revision}",
+            fg="yellow",
+        )
     if not access.allowed:
         raise CockpitError(
-            f"RBAC: you may not patch deployments in {cluster.namespace}: {access.reason}",
-            "nothing was sent; ask for patch rights on deployments",
+            f"RBAC: you may not patch {plural} in {cluster.namespace}: {access.reason}",
+            f"nothing was sent; ask for patch rights on {plural}",
         )
     if not yes:
         if not sys.stdin.isatty():
@@ -651,8 +671,9 @@ def _cluster_for(session: GoLiveSession, deployment: str, name: str | None) -> A
         return candidates[0]
     if not candidates:
         raise CockpitError(
-            f"no cluster of environment {session.env_name!r} lists deployment {deployment!r}",
-            "deployments are listed under [[environments.NAME.clusters]] in the config",
+            f"no cluster of environment {session.env_name!r} lists workload {deployment!r}",
+            "workloads are listed under [[environments.NAME.clusters]] in the config "
+            "(deployments, statefulsets, daemonsets, workloads)",
         )
     raise CockpitError(
         f"{deployment} runs in several clusters: " + ", ".join(c.name for c in candidates),

@@ -110,6 +110,59 @@ class AuditSettings(_Strict):
     )
 
 
+# How kubectl spells each kind the cockpit watches (`kubectl rollout status sts/db`).
+KIND_ALIASES: dict[str, str] = {
+    **dict.fromkeys(("deployment", "deployments", "deploy", "deployment.apps"), "deployment"),
+    **dict.fromkeys(("statefulset", "statefulsets", "sts", "statefulset.apps"), "statefulset"),
+    **dict.fromkeys(("daemonset", "daemonsets", "ds", "daemonset.apps"), "daemonset"),
+    **dict.fromkeys(("rollout", "rollouts", "ro", "rollout.argoproj.io"), "rollout"),
+}
+_KIND_LISTS = {
+    "deployments": "deployment",
+    "statefulsets": "statefulset",
+    "daemonsets": "daemonset",
+}
+_OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+@dataclass(frozen=True)
+class WorkloadRef:
+    """One watched workload: its kind (kubectl's singular) and name."""
+
+    kind: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+def parse_workload(entry: str, default_kind: str | None = None) -> WorkloadRef:
+    """`web` (with a default kind), `sts/db`, `deploy/web`... as kubectl reads them; a
+    ValueError says what is wrong with the entry and how to write it."""
+    text = entry.strip()
+    if "/" in text:
+        spelt, name = text.split("/", 1)
+        kind = KIND_ALIASES.get(spelt.lower())
+        if kind is None:
+            raise ValueError(
+                f"{entry!r}: unknown kind {spelt!r}; write deploy/NAME, sts/NAME, ds/NAME or "
+                "rollout/NAME (Argo Rollouts)"
+            )
+    elif default_kind is None:
+        raise ValueError(
+            f"{entry!r}: no kind; write it as kubectl does, e.g. deploy/{text or 'web'}, "
+            f"sts/{text or 'db'} or ds/{text or 'agent'}"
+        )
+    else:
+        kind, name = default_kind, text
+    if not name or len(name) > 253 or not _OBJECT_NAME.match(name):
+        raise ValueError(
+            f"{entry!r}: {name!r} is not a Kubernetes object name (lower-case letters, digits, "
+            "'-' and '.', starting and ending with a letter or digit)"
+        )
+    return WorkloadRef(kind, name)
+
+
 class ClusterConfig(_Strict):
     """One Kubernetes cluster of an environment."""
 
@@ -131,12 +184,74 @@ class ClusterConfig(_Strict):
     deployments: list[str] = Field(
         default_factory=list, description="Deployments to watch and roll back."
     )
+    statefulsets: list[str] = Field(
+        default_factory=list, description="StatefulSets to watch and roll back."
+    )
+    daemonsets: list[str] = Field(
+        default_factory=list, description="DaemonSets to watch and roll back."
+    )
+    workloads: list[str] = Field(
+        default_factory=list,
+        description="Workloads as kubectl names them, KIND/NAME: deploy/web, sts/db, ds/agent, "
+        "or rollout/NAME for an Argo Rollout (shown, never changed).",
+    )
+
+    @field_validator("deployments", "statefulsets", "daemonsets", "workloads")
+    @classmethod
+    def _workload_entries(cls, value: list[str], info: Any) -> list[str]:
+        default = _KIND_LISTS.get(info.field_name)
+        problems = []
+        for entry in value:
+            try:
+                ref = parse_workload(entry, default)
+            except ValueError as exc:
+                problems.append(str(exc))
+                continue
+            if default is not None and ref.kind != default:
+                problems.append(
+                    f"{entry!r} is a {ref.kind}, not a {default}: move it to "
+                    f"{'workloads' if ref.kind == 'rollout' else ref.kind + 's'} "
+                    "(or to workloads as it is)"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
 
     @model_validator(mode="after")
     def _one_way_in(self) -> ClusterConfig:
         if self.in_cluster and self.kubeconfig is not None:
             raise ValueError("set either in_cluster = true or kubeconfig, not both")
+        seen: dict[str, WorkloadRef] = {}
+        for ref in self.targets:
+            if ref.name in seen:
+                raise ValueError(
+                    f"workload {ref.name!r} is listed twice ({seen[ref.name]} and {ref}); the "
+                    "pane, status and rollback know a cluster's workloads by name: keep one"
+                )
+            seen[ref.name] = ref
         return self
+
+    @property
+    def targets(self) -> tuple[WorkloadRef, ...]:
+        """Every watched workload, in the order the config lists them."""
+        refs = [
+            parse_workload(entry, kind)
+            for key, kind in _KIND_LISTS.items()
+            for entry in getattr(self, key)
+        ]
+        refs += [parse_workload(entry) for entry in self.workloads]
+        return tuple(refs)
+
+    def target(self, name: str) -> WorkloadRef | None:
+        """The watched workload NAME (or KIND/NAME), if this cluster lists it."""
+        try:
+            wanted = parse_workload(name, "deployment") if "/" in name else None
+        except ValueError:
+            return None
+        for ref in self.targets:
+            if ref == wanted or (wanted is None and ref.name == name):
+                return ref
+        return None
 
 
 class PrometheusConfig(_Strict):

@@ -29,6 +29,8 @@ def rollout_json(snapshots: list[ClusterSnapshot]) -> list[dict[str, Any]]:
                     "cluster": view.cluster,
                     "namespace": view.namespace,
                     "deployment": view.name,
+                    "kind": view.kind,
+                    "read_only": view.read_only,
                     "found": view.found,
                     "revision": view.revision,
                     "images": view.images,
@@ -59,7 +61,7 @@ def rollout_lines(snapshots: list[ClusterSnapshot]) -> list[str]:
             desired, updated, ready, available = view.counts
             images = ", ".join(view.images) or "-"
             lines.append(
-                f"{view.cluster}/{view.name}  rev {view.revision or '-'}  {images}  "
+                f"{view.cluster}/{view.label}  rev {view.revision or '-'}  {images}  "
                 f"{desired}/{updated}/{ready}/{available}  {_verdict(view).upper()}  "
                 f"{view.verdict.message}"
             )

@@ -106,21 +106,153 @@ def rollout_status(deployment: JSON) -> RolloutVerdict:
     updated = _int(status.get("updatedReplicas"))
     total = _int(status.get("replicas"))
     available = _int(status.get("availableReplicas"))
-    waiting = f'Waiting for deployment "{name}" rollout to finish: '
-    if updated < replicas:
+    return _first_unmet(
+        f'Waiting for deployment "{name}" rollout to finish: ',
+        (
+            (updated < replicas, f"{updated} out of {replicas} new replicas have been updated..."),
+            (total > updated, f"{total - updated} old replicas are pending termination..."),
+            (available < updated, f"{available} of {updated} updated replicas are available..."),
+        ),
+        f'deployment "{name}" successfully rolled out',
+    )
+
+
+def _first_unmet(
+    waiting: str, conditions: tuple[tuple[bool, str], ...], done: str
+) -> RolloutVerdict:
+    """kubectl's count checks, in its order: the first unmet one is the message."""
+    for unmet, message in conditions:
+        if unmet:
+            return RolloutVerdict("progressing", waiting + message)
+    return RolloutVerdict("complete", done)
+
+
+WorkloadKind = Literal["deployment", "statefulset", "daemonset", "rollout"]
+WORKLOAD_KINDS: tuple[WorkloadKind, ...] = ("deployment", "statefulset", "daemonset", "rollout")
+REVISION_HASH = "controller-revision-hash"
+ARGO_REVISION = "rollout.argoproj.io/revision"
+ARGO_POD_HASH = "rollouts-pod-template-hash"
+
+
+def _partition(spec: JSON) -> int | None:
+    rolling = _d(spec, "updateStrategy").get("rollingUpdate")
+    if not isinstance(rolling, dict) or rolling.get("partition") is None:
+        return None
+    return _int(rolling.get("partition"))
+
+
+def statefulset_status(sts: JSON) -> RolloutVerdict:
+    """`kubectl rollout status statefulset/X`, one evaluation, in kubectl's order.
+
+    An API server defaults `rollingUpdate.partition` to 0, so on a real cluster kubectl ends
+    with "partitioned roll out complete" even without a partition; the revision comparison is
+    only reached for an object without `rollingUpdate`.
+    """
+    meta, spec, status = _d(sts, "metadata"), _d(sts, "spec"), _d(sts, "status")
+    strategy = _d(spec, "updateStrategy")
+    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
+        return RolloutVerdict("waiting", UNSUPPORTED_STRATEGY)
+    observed = _int(status.get("observedGeneration"))
+    if observed == 0 or _int(meta.get("generation")) > observed:
+        return RolloutVerdict("waiting", "Waiting for statefulset spec update to be observed...")
+    replicas = _int(spec.get("replicas", 1), 1)
+    ready = _int(status.get("readyReplicas"))
+    updated = _int(status.get("updatedReplicas"))
+    if ready < replicas:
+        return RolloutVerdict("progressing", f"Waiting for {replicas - ready} pods to be ready...")
+    if isinstance(strategy.get("rollingUpdate"), dict):
+        partition = _partition(spec)
+        if partition is not None and updated < replicas - partition:
+            return RolloutVerdict(
+                "progressing",
+                "Waiting for partitioned roll out to finish: "
+                f"{updated} out of {replicas - partition} new pods have been updated...",
+            )
+        return RolloutVerdict(
+            "complete", f"partitioned roll out complete: {updated} new pods have been updated..."
+        )
+    update = str(status.get("updateRevision") or "")
+    if update != str(status.get("currentRevision") or ""):
         return RolloutVerdict(
             "progressing",
-            f"{waiting}{updated} out of {replicas} new replicas have been updated...",
+            f"waiting for statefulset rolling update to complete {updated} pods at revision "
+            f"{update}...",
         )
-    if total > updated:
-        return RolloutVerdict(
-            "progressing", f"{waiting}{total - updated} old replicas are pending termination..."
-        )
-    if available < updated:
-        return RolloutVerdict(
-            "progressing", f"{waiting}{available} of {updated} updated replicas are available..."
-        )
-    return RolloutVerdict("complete", f'deployment "{name}" successfully rolled out')
+    return RolloutVerdict(
+        "complete",
+        f"statefulset rolling update complete {_int(status.get('currentReplicas'))} pods at "
+        f"revision {update}...",
+    )
+
+
+# kubectl says this (and exits non-zero) for an OnDelete StatefulSet or DaemonSet: it cannot
+# tell when such a rollout is done, so neither can the cockpit (pending, never complete).
+UNSUPPORTED_STRATEGY = "rollout status is only available for RollingUpdate strategy type"
+
+
+def daemonset_status(ds: JSON) -> RolloutVerdict:
+    """`kubectl rollout status daemonset/X`, one evaluation, in kubectl's order."""
+    meta, spec, status = _d(ds, "metadata"), _d(ds, "spec"), _d(ds, "status")
+    if _d(spec, "updateStrategy").get("type", "RollingUpdate") != "RollingUpdate":
+        return RolloutVerdict("waiting", UNSUPPORTED_STRATEGY)
+    if _int(meta.get("generation")) > _int(status.get("observedGeneration")):
+        return RolloutVerdict("waiting", "Waiting for daemon set spec update to be observed...")
+    name = _name(ds)
+    desired = _int(status.get("desiredNumberScheduled"))
+    updated = _int(status.get("updatedNumberScheduled"))
+    available = _int(status.get("numberAvailable"))
+    return _first_unmet(
+        f'Waiting for daemon set "{name}" rollout to finish: ',
+        (
+            (updated < desired, f"{updated} out of {desired} new pods have been updated..."),
+            (available < desired, f"{available} of {desired} updated pods are available..."),
+        ),
+        f'daemon set "{name}" successfully rolled out',
+    )
+
+
+ARGO_STATES: dict[str, VerdictState] = {
+    "Healthy": "complete",
+    "Degraded": "failed",
+    "Progressing": "progressing",
+    "Paused": "progressing",
+}
+
+
+def argo_step(rollout: JSON) -> tuple[int, int] | None:
+    """(current step index, number of steps) of a canary Rollout, when it has steps."""
+    steps = _l(_d(_d(_d(rollout, "spec"), "strategy"), "canary"), "steps")
+    index = _d(rollout, "status").get("currentStepIndex")
+    if not steps or not isinstance(index, int):
+        return None
+    return index, len(steps)
+
+
+def argo_rollout_status(rollout: JSON) -> RolloutVerdict:
+    """An Argo Rollout as its controller states it (`status.phase`), with its canary step.
+    Paused waits for a person (or the next step), so it is pending, never done."""
+    status = _d(rollout, "status")
+    phase = str(status.get("phase") or "")
+    name = _name(rollout)
+    if phase not in ARGO_STATES:
+        return RolloutVerdict("waiting", f'Waiting for rollout "{name}" to report its phase...')
+    text = f'rollout "{name}" {phase}'
+    if (step := argo_step(rollout)) is not None:
+        text += f", step {step[0]} of {step[1]}"
+    if message := str(status.get("message") or ""):
+        text += f": {message[:200]}"
+    return RolloutVerdict(ARGO_STATES[phase], text)
+
+
+def workload_status(kind: str, obj: JSON) -> RolloutVerdict:
+    """kubectl's rollout status for this kind (an Argo Rollout's own phase)."""
+    if kind == "statefulset":
+        return statefulset_status(obj)
+    if kind == "daemonset":
+        return daemonset_status(obj)
+    if kind == "rollout":
+        return argo_rollout_status(obj)
+    return rollout_status(obj)
 
 
 # --- ReplicaSets and history ---------------------------------------------------------------------
@@ -211,10 +343,79 @@ def images_of(template: JSON) -> list[str]:
     return [str(c.get("image", "?")) for c in containers]
 
 
+def revision_number(kind: str, revision: JSON) -> int:
+    """A revision's number: a ReplicaSet's annotation, a ControllerRevision's `revision`."""
+    if kind in ("statefulset", "daemonset"):
+        return _int(revision.get("revision"))
+    if kind == "rollout":
+        return _int(_d(_d(revision, "metadata"), "annotations").get(ARGO_REVISION))
+    return revision_of(revision)
+
+
+def revision_template(kind: str, revision: JSON) -> JSON:
+    """The pod template a revision holds (a ControllerRevision keeps it as a patch)."""
+    if kind in ("statefulset", "daemonset"):
+        template = _d(_d(_d(revision, "data"), "spec"), "template")
+        return {k: v for k, v in template.items() if k != "$patch"}
+    return _d(_d(revision, "spec"), "template")
+
+
+def current_revision(kind: str, obj: JSON, revisions: list[JSON]) -> JSON | None:
+    """The revision running the object's current template: the new ReplicaSet of a
+    Deployment, the ControllerRevision of a StatefulSet's or DaemonSet's template, the
+    ReplicaSet of an Argo Rollout's current pod hash."""
+    if kind == "deployment":
+        return new_replicaset(obj, revisions)
+    owned = owned_replicasets(obj, revisions)
+    if kind == "rollout":
+        wanted = _d(obj, "status").get("currentPodHash")
+        labelled = [r for r in owned if _labels(r).get(ARGO_POD_HASH) == wanted]
+        return labelled[0] if wanted and labelled else None
+    template = _d(_d(obj, "spec"), "template")
+    matching = [r for r in owned if revision_template(kind, r) == template]
+    if not matching:  # the controller has not recorded the template yet: its update revision
+        update = _d(obj, "status").get("updateRevision")
+        matching = [r for r in owned if update and _name(r) == update]
+    return max(matching, key=lambda r: revision_number(kind, r)) if matching else None
+
+
+def _labels(obj: JSON) -> JSON:
+    return _d(_d(obj, "metadata"), "labels")
+
+
+def revision_pods(kind: str, obj: JSON, revision: JSON | None, pods: list[JSON]) -> list[JSON]:
+    """The pods of one revision: owned by its ReplicaSet, or (StatefulSet, DaemonSet) owned
+    by the object and labelled with the revision's hash."""
+    if revision is None:
+        return []
+    if kind in ("statefulset", "daemonset"):
+        owner = _d(obj, "metadata").get("uid")
+        hashes = {_name(revision), _labels(revision).get(REVISION_HASH)} - {None, "?"}
+        return [
+            p
+            for p in pods
+            if _labels(p).get(REVISION_HASH) in hashes
+            and any(r.get("uid") == owner for r in _dicts(_d(p, "metadata").get("ownerReferences")))
+        ]
+    uid = _d(revision, "metadata").get("uid")
+    return [
+        p
+        for p in pods
+        if any(r.get("uid") == uid for r in _dicts(_d(p, "metadata").get("ownerReferences")))
+    ]
+
+
+def _pod_ready(pod: JSON) -> bool:
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in _dicts(_d(pod, "status").get("conditions"))
+    )
+
+
 @dataclass(frozen=True)
 class HistoryRow:
     revision: int
-    replicaset: str
+    replicaset: str  # the revision's object: a ReplicaSet or a ControllerRevision
     images: tuple[str, ...]
     change_cause: str
     created: datetime | None
@@ -226,22 +427,34 @@ class HistoryRow:
         return format_age(self.created, now)
 
 
-def history(deployment: JSON, replicasets: list[JSON]) -> list[HistoryRow]:
-    """Rows of `kubectl rollout history`, plus images, age and replicas; oldest first."""
-    current = new_replicaset(deployment, replicasets)
+def history(
+    deployment: JSON,
+    replicasets: list[JSON],
+    *,
+    kind: str = "deployment",
+    pods: list[JSON] | tuple[JSON, ...] = (),
+) -> list[HistoryRow]:
+    """Rows of `kubectl rollout history`, plus images, age and replicas; oldest first. A
+    ControllerRevision has no replica counts: its pods are counted by their revision label."""
+    current = current_revision(kind, deployment, replicasets)
     rows = []
     for rs in owned_replicasets(deployment, replicasets):
         meta = _d(rs, "metadata")
-        status = _d(rs, "status")
+        if kind in ("statefulset", "daemonset"):
+            own = revision_pods(kind, deployment, rs, list(pods))
+            replicas, ready = len(own), sum(1 for p in own if _pod_ready(p))
+        else:
+            status = _d(rs, "status")
+            replicas, ready = _int(status.get("replicas")), _int(status.get("readyReplicas"))
         rows.append(
             HistoryRow(
-                revision=revision_of(rs),
+                revision=revision_number(kind, rs),
                 replicaset=str(meta.get("name", "?")),
-                images=tuple(images_of(_d(_d(rs, "spec"), "template"))),
+                images=tuple(images_of(revision_template(kind, rs))),
                 change_cause=str(_d(meta, "annotations").get(CHANGE_CAUSE, "")),
                 created=parse_time(meta.get("creationTimestamp")),
-                replicas=_int(status.get("replicas")),
-                ready=_int(status.get("readyReplicas")),
+                replicas=replicas,
+                ready=ready,
                 current=rs is current,
             )
         )
@@ -255,11 +468,19 @@ def history(deployment: JSON, replicasets: list[JSON]) -> list[HistoryRow]:
 class UndoRefused(Exception):
     """kubectl would refuse this undo too; the message is kubectl's."""
 
-    def __init__(self, message: str, *, paused: bool = False, skipped: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        paused: bool = False,
+        skipped: bool = False,
+        read_only: bool = False,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.paused = paused
         self.skipped = skipped
+        self.read_only = read_only  # not kubectl's refusal: the cockpit never patches this kind
 
 
 @dataclass(frozen=True)
@@ -276,6 +497,7 @@ class UndoPlan:
     resource_version: str | None = None  # of the Deployment the plan was made from
     # GitOps controllers, Helm or an operator that manage it too (a patch may not last)
     managed_by: tuple[Manager, ...] = ()
+    kind: str = "deployment"  # what `deployment` names: a Deployment, StatefulSet, DaemonSet
 
     @property
     def generation(self) -> int | None:
@@ -332,21 +554,35 @@ def undo_patch(deployment: JSON, target: JSON, precondition: bool = False) -> li
     for key, value in _d(_d(target, "metadata"), "annotations").items():
         if key not in ANNOTATIONS_KEPT_ON_ROLLBACK:
             annotations[key] = value
-    patch: list[JSON] = []
-    metadata = _d(deployment, "metadata")
-    if precondition:
-        patch.append({"op": "test", "path": "/metadata/uid", "value": metadata.get("uid")})
-        patch.append(
-            {"op": "test", "path": "/metadata/generation", "value": metadata.get("generation")}
-        )
+    patch = _precondition(deployment) if precondition else []
     patch.append({"op": "replace", "path": "/spec/template", "value": template})
     patch.append({"op": "replace", "path": "/metadata/annotations", "value": annotations})
     return patch
 
 
+def argo_refusal(name: str) -> UndoRefused:
+    return UndoRefused(
+        f'"{name}" is an Argo Rollout: the cockpit shows it but never changes it; use '
+        f"`kubectl argo rollouts undo {name}` to roll back or `kubectl argo rollouts abort "
+        f"{name}` to stop a canary",
+        read_only=True,
+    )
+
+
 def plan_undo(
-    deployment: JSON, replicasets: list[JSON], to_revision: int = 0, *, precondition: bool = True
+    deployment: JSON,
+    replicasets: list[JSON],
+    to_revision: int = 0,
+    *,
+    precondition: bool = True,
+    kind: str = "deployment",
 ) -> UndoPlan:
+    """kubectl's undo of this kind: its target, refusals and end state (an Argo Rollout is
+    refused: its own controller rolls it back)."""
+    if kind == "rollout":
+        raise argo_refusal(_name(deployment))
+    if kind in ("statefulset", "daemonset"):
+        return _plan_revision_undo(kind, deployment, replicasets, to_revision, precondition)
     target = undo_target(deployment, replicasets, to_revision)
     template = _d(_d(deployment, "spec"), "template")
     target_revision = revision_of(target)
@@ -366,6 +602,70 @@ def plan_undo(
         resource_version=str(_d(deployment, "metadata").get("resourceVersion") or "") or None,
         mid_rollout=not rollout_status(deployment).done,
         managed_by=tuple(managers(deployment)),
+    )
+
+
+def _precondition(obj: JSON) -> list[JSON]:
+    metadata = _d(obj, "metadata")
+    return [
+        {"op": "test", "path": "/metadata/uid", "value": metadata.get("uid")},
+        {"op": "test", "path": "/metadata/generation", "value": metadata.get("generation")},
+    ]
+
+
+def _plan_revision_undo(
+    kind: str, obj: JSON, revisions: list[JSON], to_revision: int, precondition: bool
+) -> UndoPlan:
+    """`kubectl rollout undo` of a StatefulSet or DaemonSet: the target ControllerRevision
+    (the second-highest, or exactly N), refused when its data already is the object's
+    template, else that data applied to the object.
+
+    kubectl sends the data as a strategic merge patch; the data holds the whole template
+    marked `$patch: replace`, so replacing `/spec/template` in a JSON patch has the same end
+    state, and a JSON patch can carry the same precondition as a Deployment's undo. Unlike a
+    Deployment's, kubectl neither refuses a paused object nor copies annotations.
+    """
+    history = sorted(owned_replicasets(obj, revisions), key=lambda r: revision_number(kind, r))
+    if to_revision < 0:
+        raise UndoRefused(f"unable to find specified revision {to_revision} in history")
+    if to_revision == 0 and len(history) <= 1:
+        raise UndoRefused("no last revision to roll back to")
+    if to_revision == 0:
+        target = history[-2]
+    else:
+        found = [r for r in history if revision_number(kind, r) == to_revision]
+        if not found:
+            raise UndoRefused(f"unable to find specified revision {to_revision} in history")
+        target = found[0]
+    template = _d(_d(obj, "spec"), "template")
+    data = _d(target, "data")
+    restored = revision_template(kind, target)
+    if data == {"spec": {"template": {**template, "$patch": "replace"}}}:
+        # kubectl names the revision asked for: 0 when none was
+        raise UndoRefused(
+            f"skipped rollback (current template already matches revision {to_revision})",
+            skipped=True,
+        )
+    if set(data) != {"spec"} or set(_d(data, "spec")) != {"template"} or not restored:
+        raise UndoRefused(
+            f"revision {revision_number(kind, target)} holds more than a pod template; the "
+            f"cockpit restores templates only: use kubectl rollout undo {kind}/{_name(obj)}"
+        )
+    current = current_revision(kind, obj, revisions)
+    patch = _precondition(obj) if precondition else []
+    patch.append({"op": "replace", "path": "/spec/template", "value": restored})
+    return UndoPlan(
+        deployment=_name(obj),
+        target_revision=revision_number(kind, target),
+        target_replicaset=_name(target),
+        current_revision=revision_number(kind, current) if current is not None else 0,
+        current_images=tuple(images_of(template)),
+        target_images=tuple(images_of(restored)),
+        patch=patch,
+        resource_version=str(_d(obj, "metadata").get("resourceVersion") or "") or None,
+        mid_rollout=not workload_status(kind, obj).done,
+        managed_by=tuple(managers(obj)),
+        kind=kind,
     )
 
 
@@ -461,16 +761,27 @@ def pod_trouble(
     pull error in a container or an init container, repeated recent restarts (OOMKilled named
     as such), a pod the scheduler cannot place, a pod not Ready for too long.
     """
-    if replicaset is None:
-        return []
-    rs_uid = _d(replicaset, "metadata").get("uid")
+    return trouble_of_pods(
+        revision_pods("deployment", {}, replicaset, pods),
+        restart_limit=restart_limit,
+        not_ready_seconds=not_ready_seconds,
+        restart_window=restart_window,
+        now=now,
+    )
+
+
+def trouble_of_pods(
+    pods: list[JSON],
+    *,
+    restart_limit: int = 2,
+    not_ready_seconds: float = 300.0,
+    restart_window: float = RESTART_WINDOW_SECONDS,
+    now: datetime | None = None,
+) -> list[PodTrouble]:
+    """pod_trouble of pods already known to be the new revision's (any kind's)."""
     now = now or datetime.now(UTC)
     found: list[PodTrouble] = []
     for pod in pods:
-        meta = _d(pod, "metadata")
-        refs = _dicts(meta.get("ownerReferences"))
-        if not any(ref.get("uid") == rs_uid for ref in refs):
-            continue
         trouble = _trouble_of(pod, restart_limit, not_ready_seconds, restart_window, now)
         if trouble is not None:
             found.append(trouble)

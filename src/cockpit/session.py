@@ -551,7 +551,8 @@ class GoLiveSession:
         )
 
     def clusters_with(self, deployment: str) -> list[ClusterConfig]:
-        return [c for c in self.environment.clusters if deployment in c.deployments]
+        """The clusters that list this workload (NAME or KIND/NAME, any kind)."""
+        return [c for c in self.environment.clusters if c.target(deployment) is not None]
 
     def actions(self, cluster: ClusterConfig) -> DeploymentActions:
         cached = self._actions.get(cluster.name)
@@ -586,6 +587,8 @@ class GoLiveSession:
             "deployment": deployment,
             "trigger": trigger,
         }
+        if plan.kind != "deployment":
+            where["kind"] = plan.kind  # `deployment` names the workload, whatever its kind
         self._audit(
             "rollback_requested",
             run=run,

@@ -26,6 +26,7 @@ import tomli_w
 
 from cockpit.checklist import Checklist, ChecklistItem, load_checklist
 from cockpit.checklist.markdown import runbook_prose
+from cockpit.config import KIND_ALIASES
 from cockpit.errors import CockpitError
 from cockpit.private_files import write_private
 
@@ -423,9 +424,14 @@ def _rollout_status(words: list[str]) -> tuple[str, dict[str, Any]] | None:
         kind, name = targets[0], targets[1]
     else:
         return None
-    if kind not in ("deployment", "deployments", "deploy", "deployment.apps") or "{" in name:
+    found = KIND_ALIASES.get(kind.lower())
+    if found not in ("deployment", "statefulset", "daemonset") or "{" in name:
         return None
-    check: dict[str, Any] = {"type": "kube", "what": "rolled-out", "deployment": name}
+    check: dict[str, Any] = {"type": "kube", "what": "rolled-out"}
+    if found == "deployment":
+        check["deployment"] = name
+    else:
+        check["workload"] = f"{found}/{name}"
     namespace = _flag(words, "-n", "--namespace")
     if namespace and "{" not in namespace:
         check["namespace"] = namespace

@@ -19,7 +19,15 @@ from cockpit.checks.base import (
     Stopwatch,
     register,
 )
-from cockpit.rollout import format_age, new_replicaset, parse_time, pod_trouble, rollout_status
+from cockpit.config import parse_workload
+from cockpit.rollout import (
+    current_revision,
+    format_age,
+    parse_time,
+    revision_pods,
+    trouble_of_pods,
+    workload_status,
+)
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -46,6 +54,9 @@ class KubeCheck(CheckSpec):
     cluster: str | None = Field(default=None, description="Default: the first cluster.")
     namespace: str | None = Field(default=None, description="Default: the cluster's namespace.")
     deployment: str | None = None
+    workload: str | None = Field(
+        default=None, description="Instead of deployment: KIND/NAME as kubectl, e.g. sts/db."
+    )
     min_version: str | None = Field(default=None, description='e.g. "1.28"')
     cronjob: str | None = None
     within: str | None = Field(default=None, description="e.g. 26h: last success this recent.")
@@ -60,8 +71,17 @@ class KubeCheck(CheckSpec):
             parse_duration(value)
         return value
 
+    @field_validator("workload")
+    @classmethod
+    def _workload(cls, value: str | None) -> str | None:
+        if value is not None and parse_workload(value).kind == "rollout":
+            raise ValueError(f"{value!r}: an Argo Rollout's phase is shown in the rollout pane")
+        return value
+
     @model_validator(mode="after")
     def _fields_for_what(self) -> KubeCheck:
+        if self.what == "rolled-out" and self.deployment is None and self.workload is not None:
+            return self
         needed = {
             "rolled-out": ("deployment",),
             "server-version": ("min_version",),
@@ -74,7 +94,9 @@ class KubeCheck(CheckSpec):
         return self
 
     def describe(self) -> str:
-        target = self.deployment or self.cronjob or self.secret or self.min_version or ""
+        target = (
+            self.deployment or self.workload or self.cronjob or self.secret or self.min_version
+        ) or ""
         return f"kube {self.what} {target}".strip()
 
     async def run(self, ctx: CheckContext) -> CheckResult:
@@ -135,10 +157,13 @@ class KubeCheck(CheckSpec):
     ) -> str:
         from cockpit.sources.kube import read_rollout
 
-        assert self.deployment is not None
-        deployment, replicasets, pods = read_rollout(api, namespace, self.deployment, timeout)
-        verdict = rollout_status(deployment)
-        trouble = pod_trouble(pods, new_replicaset(deployment, replicasets))
+        entry = self.deployment or self.workload
+        assert entry is not None
+        ref = parse_workload(entry, "deployment")
+        obj, revisions, pods = read_rollout(api, namespace, ref.name, timeout, kind=ref.kind)
+        verdict = workload_status(ref.kind, obj)
+        new = current_revision(ref.kind, obj, revisions)
+        trouble = trouble_of_pods(revision_pods(ref.kind, obj, new, pods))
         if trouble:
             raise CheckFailed(f"{cluster}: {verdict.message}; pod trouble: {trouble[0]}")
         if verdict.state != "complete":

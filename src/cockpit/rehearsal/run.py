@@ -28,6 +28,8 @@ NAMESPACE = "servicedesk"
 # A new revision is GO after this long on the rehearsal's clock (production default: 5m).
 REHEARSAL_BAKE_SECONDS = 30
 DEPLOYMENTS = {"servicedesk-app": 4, "servicedesk-worker": 2}
+# Not part of the release: a StatefulSet beside it, so the pane shows a row of another kind.
+STATEFULSETS = {"servicedesk-cache": ("docker.io/library/redis:7.2", 1)}
 RELEASE_IMAGE = "registry.example.com/servicedesk:{version}"
 
 
@@ -99,6 +101,27 @@ def roll_out(cluster: RehearsalCluster, namespace: str, deployment: str, image: 
     cluster.call(change)
 
 
+def _create_statefulset(cluster: RehearsalCluster, name: str, image: str, replicas: int) -> None:
+    from cockpit.rehearsal.admission import admit
+    from cockpit.rehearsal.kube import BY_PLURAL
+
+    kind = BY_PLURAL[("apps", "statefulsets")]
+    labels = {"app": name}
+    body = {
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "serviceName": name,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "cache", "image": image}]},
+            },
+        },
+    }
+    cluster.call(lambda: cluster.store.put(kind, admit(kind, body, None), create=True))  # type: ignore[union-attr]
+
+
 def start_rehearsal(
     folder: Path,
     *,
@@ -131,10 +154,13 @@ def start_rehearsal(
             replicas=replicas,
             change_cause="release 1.9.0",
         )
+    for name, (image, replicas) in STATEFULSETS.items():
+        _create_statefulset(cluster, name, image, replicas)
     config_path = cluster.write_kubeconfig(kubeconfig or folder / "kubeconfig", NAMESPACE)
     cockpit_config = folder / "cockpit.toml"
     checklist = (runbook or sample_runbook()).absolute()
     deployments = ", ".join(f'"{name}"' for name in DEPLOYMENTS)
+    statefulsets = ", ".join(f'"{name}"' for name in STATEFULSETS)
     cockpit_config.write_text(
         textwrap.dedent(
             f"""\
@@ -163,6 +189,7 @@ def start_rehearsal(
             context = "rehearsal"
             namespace = "{NAMESPACE}"
             deployments = [{deployments}]
+            statefulsets = [{statefulsets}]
             """
         )
     )

@@ -140,6 +140,8 @@ KINDS = [
         categories=("all",),
     ),
     Kind("coordination.k8s.io", "v1", "Lease", "leases"),
+    # Argo Rollouts' CRD, served as its API would be; no controller: a test sets the status
+    Kind("argoproj.io", "v1alpha1", "Rollout", "rollouts", short=("ro",), subresources=("status",)),
     Kind(
         "authorization.k8s.io",
         "v1",

@@ -33,21 +33,23 @@ from cockpit.rollout import (
     RolloutVerdict,
     UndoPlan,
     UndoRefused,
+    argo_refusal,
+    argo_step,
+    current_revision,
     history,
     images_of,
-    new_replicaset,
     owned_replicasets,
     plan_undo,
-    pod_trouble,
+    revision_number,
     revision_of,
-    rollout_status,
+    revision_pods,
+    revision_template,
+    trouble_of_pods,
+    workload_status,
 )
 from cockpit.sources.kube_auth import ClusterClient, CredentialError, shared_client
 
 WATCH_SECONDS = 240
-# Kinds without which the rollout cannot be judged; the others (events) only add detail, so
-# their failure is stated but does not make the cluster STALE.
-REQUIRED_KINDS = frozenset({"deployments", "replicasets", "pods"})
 READ_TIMEOUT = 60.0  # seconds of silence after which a request or a watch is given up
 BACKOFF_START = 0.5
 BACKOFF_CAP = 30.0
@@ -118,9 +120,45 @@ def describe_api_error(exc: BaseException) -> str:
 # --- what the pane shows ------------------------------------------------------------------
 
 
+# Where each kind's counts live: (object part, key) for desired, updated, ready, available.
+_COUNTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "deployment": (
+        ("spec", "replicas"),
+        ("status", "updatedReplicas"),
+        ("status", "readyReplicas"),
+        ("status", "availableReplicas"),
+    ),
+    "daemonset": (
+        ("status", "desiredNumberScheduled"),
+        ("status", "updatedNumberScheduled"),
+        ("status", "numberReady"),
+        ("status", "numberAvailable"),
+    ),
+}
+# The API's plural of each kind, and of the objects that hold its revisions.
+PLURALS = {
+    "deployment": "deployments",
+    "statefulset": "statefulsets",
+    "daemonset": "daemonsets",
+    "rollout": "rollouts",
+}
+REVISION_PLURALS = {
+    "deployment": "replicasets",
+    "statefulset": "controllerrevisions",
+    "daemonset": "controllerrevisions",
+    "rollout": "replicasets",
+}
+ARGO_GROUP, ARGO_VERSION = "argoproj.io", "v1alpha1"
+
+
 @dataclass(frozen=True)
-class DeploymentView:
-    """One Deployment of one cluster, with kubectl's verdict and the cockpit's pod checks."""
+class WorkloadView:
+    """One workload (Deployment, StatefulSet, DaemonSet, Argo Rollout) of one cluster, with
+    kubectl's verdict for its kind and the cockpit's checks of its new revision's pods.
+
+    `deployment` and `replicasets` keep their names from when only Deployments were watched:
+    they hold the workload object and its revisions (ReplicaSets or ControllerRevisions).
+    """
 
     cluster: str
     namespace: str
@@ -129,29 +167,53 @@ class DeploymentView:
     replicasets: tuple[JSON, ...] = ()
     pods: tuple[JSON, ...] = ()
     events: tuple[JSON, ...] = ()
-    unknown: str | None = None  # why the Deployment cannot be seen (403, plugin failing...)
+    unknown: str | None = None  # why the workload cannot be seen (403, plugin failing...)
+    kind: str = "deployment"
+
+    @property
+    def workload(self) -> JSON | None:
+        return self.deployment
+
+    @property
+    def revisions(self) -> tuple[JSON, ...]:
+        return self.replicasets
 
     @property
     def found(self) -> bool:
         return self.deployment is not None
+
+    @property
+    def read_only(self) -> bool:
+        """The cockpit never changes this kind (an Argo Rollout has its own controller)."""
+        return self.kind == "rollout"
+
+    @property
+    def label(self) -> str:
+        """The name, with the kind when it is not a Deployment (as kubectl would write it)."""
+        return self.name if self.kind == "deployment" else f"{SHORT_KIND[self.kind]}/{self.name}"
 
     @cached_property
     def verdict(self) -> RolloutVerdict:
         if self.deployment is None and self.unknown:
             return RolloutVerdict("waiting", f"cannot see: {self.unknown}")
         if self.deployment is None:
-            return RolloutVerdict("waiting", f'deployment "{self.name}" not found')
-        return rollout_status(self.deployment)
+            return RolloutVerdict("waiting", f'{self.kind} "{self.name}" not found')
+        return workload_status(self.kind, self.deployment)
 
     @cached_property
     def new_replicaset(self) -> JSON | None:
+        """The revision running the current template (a ReplicaSet or ControllerRevision)."""
         if self.deployment is None:
             return None
-        return new_replicaset(self.deployment, list(self.replicasets))
+        return current_revision(self.kind, self.deployment, list(self.replicasets))
+
+    @property
+    def new_revision(self) -> JSON | None:
+        return self.new_replicaset
 
     @cached_property
     def trouble(self) -> list[PodTrouble]:
-        return pod_trouble(list(self.pods), self.new_replicaset)
+        return trouble_of_pods(self.pods_of_new())
 
     @property
     def failing(self) -> bool:
@@ -163,11 +225,16 @@ class DeploymentView:
     def history(self) -> list[HistoryRow]:
         if self.deployment is None:
             return []
-        return history(self.deployment, list(self.replicasets))
+        return history(self.deployment, list(self.replicasets), kind=self.kind, pods=self.pods)
 
     @property
     def revision(self) -> int:
-        return revision_of(self.deployment) if self.deployment else 0
+        if self.deployment is None:
+            return 0
+        if self.kind == "deployment":
+            return revision_of(self.deployment)
+        current = self.new_replicaset
+        return revision_number(self.kind, current) if current is not None else 0
 
     @property
     def paused(self) -> bool:
@@ -181,15 +248,21 @@ class DeploymentView:
 
     @cached_property
     def old_images(self) -> list[str]:
-        """Images of older ReplicaSets that still run pods (mid-rollout)."""
+        """Images of older revisions that still run pods (mid-rollout)."""
         current = self.new_replicaset
         found: list[str] = []
         if self.deployment is None:
             return found
         for rs in owned_replicasets(self.deployment, list(self.replicasets)):
-            if rs is current or not rs.get("status", {}).get("replicas"):
+            if rs is current:
                 continue
-            for image in images_of(rs.get("spec", {}).get("template", {})):
+            if self.kind in ("statefulset", "daemonset"):
+                running = bool(revision_pods(self.kind, self.deployment, rs, list(self.pods)))
+            else:
+                running = bool(rs.get("status", {}).get("replicas"))
+            if not running:
+                continue
+            for image in images_of(revision_template(self.kind, rs)):
                 if image not in found:
                     found.append(image)
         return found
@@ -199,17 +272,17 @@ class DeploymentView:
         """desired, updated, ready, available."""
         if self.deployment is None:
             return (0, 0, 0, 0)
-        spec, status = self.deployment.get("spec", {}), self.deployment.get("status", {})
-        return (
-            int(spec.get("replicas", 1) or 0),
-            int(status.get("updatedReplicas", 0)),
-            int(status.get("readyReplicas", 0)),
-            int(status.get("availableReplicas", 0)),
-        )
+        fields = _COUNTS.get(self.kind, _COUNTS["deployment"])
+        values = []
+        for part, key in fields:
+            default = 1 if (part, key) == ("spec", "replicas") else 0
+            values.append(int(self.deployment.get(part, {}).get(key, default) or 0))
+        return (values[0], values[1], values[2], values[3])
 
     @property
     def last_change(self) -> datetime | None:
-        """When the Deployment last progressed (its Progressing condition's update time)."""
+        """When the workload last progressed: a Deployment's Progressing condition's update
+        time; otherwise its current revision's creation (the others keep no such condition)."""
         from cockpit.rollout import parse_time
 
         if self.deployment is None:
@@ -217,7 +290,17 @@ class DeploymentView:
         for condition in self.deployment.get("status", {}).get("conditions") or []:
             if condition.get("type") == "Progressing":
                 return parse_time(condition.get("lastUpdateTime"))
+        current = self.new_replicaset
+        if self.kind != "deployment" and current is not None:
+            return parse_time(current.get("metadata", {}).get("creationTimestamp"))
         return parse_time(self.deployment.get("metadata", {}).get("creationTimestamp"))
+
+    @property
+    def step(self) -> tuple[int, int] | None:
+        """An Argo Rollout's canary step (index, count)."""
+        if self.kind != "rollout" or self.deployment is None:
+            return None
+        return argo_step(self.deployment)
 
     def released_since(self, started: datetime | None) -> bool:
         """A new revision began rolling out after `started` (not just pods settling)."""
@@ -235,16 +318,47 @@ class DeploymentView:
             self.last_change and self.last_change >= started.replace(microsecond=0)
         )
 
-    def pods_of_new(self) -> list[JSON]:
-        rs = self.new_replicaset
-        if rs is None:
+    def stuck_after_rollback(self) -> list[str]:
+        """Pods a rollback will not replace by itself: a StatefulSet with OrderedReady pod
+        management waits for its not-Ready pods of the new revision to become Ready before it
+        replaces them, which a broken release never does; Kubernetes' documentation ("forced
+        rollback") says to delete them by hand once the template is reverted."""
+        if self.kind != "statefulset" or self.deployment is None:
             return []
-        uid = rs.get("metadata", {}).get("uid")
-        return [
-            p
-            for p in self.pods
-            if any(r.get("uid") == uid for r in p.get("metadata", {}).get("ownerReferences") or [])
-        ]
+        if self.deployment.get("spec", {}).get("podManagementPolicy") == "Parallel":
+            return []
+        return sorted(
+            str(p.get("metadata", {}).get("name"))
+            for p in self.pods_of_new()
+            if not any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in p.get("status", {}).get("conditions") or []
+            )
+        )
+
+    def pod_revision(self, pod: JSON) -> int | None:
+        """The revision number a pod of this workload runs (None when it cannot be told)."""
+        if self.deployment is None:
+            return None
+        for rs in self.replicasets:
+            if pod in revision_pods(self.kind, self.deployment, rs, [pod]):
+                return revision_number(self.kind, rs)
+        return None
+
+    def pods_of_new(self) -> list[JSON]:
+        if self.deployment is None:
+            return []
+        return revision_pods(self.kind, self.deployment, self.new_replicaset, list(self.pods))
+
+
+DeploymentView = WorkloadView  # the name from when only Deployments were watched
+SHORT_KIND = {"deployment": "deploy", "statefulset": "sts", "daemonset": "ds", "rollout": "rollout"}
+KIND_TITLE = {
+    "deployment": "Deployment",
+    "statefulset": "StatefulSet",
+    "daemonset": "DaemonSet",
+    "rollout": "Argo Rollout",
+}
 
 
 @dataclass(frozen=True)
@@ -253,7 +367,7 @@ class ClusterSnapshot:
 
     cluster: str
     namespace: str
-    deployments: tuple[DeploymentView, ...]
+    deployments: tuple[WorkloadView, ...]  # every watched workload, whatever its kind
     connected: bool
     synced: bool
     last_ok: datetime | None = None
@@ -271,10 +385,27 @@ class ClusterSnapshot:
 # --- the watcher ---------------------------------------------------------------------------------
 
 
-class ClusterWatcher:
-    """List-then-watch of Deployments, ReplicaSets, Pods and Events of one namespace."""
+def watched_kinds(cluster: ClusterConfig) -> tuple[str, ...]:
+    """The kinds to list and watch for this cluster's workloads: a config of Deployments
+    watches Deployments, ReplicaSets, Pods and Events, as before; StatefulSets and DaemonSets
+    add their kinds and ControllerRevisions, Argo Rollouts theirs."""
+    kinds = {ref.kind for ref in cluster.targets} or {"deployment"}
+    found: list[str] = []
+    for kind in ("deployment", "statefulset", "daemonset", "rollout"):
+        if kind in kinds:
+            found += [PLURALS[kind], REVISION_PLURALS[kind]]
+    found += ["pods", "events"]
+    return tuple(dict.fromkeys(found))
 
-    KINDS = ("deployments", "replicasets", "pods", "events")
+
+def _required(kinds: tuple[str, ...]) -> frozenset[str]:
+    """Kinds without which a rollout cannot be judged. Events only add detail, and Argo
+    Rollouts are optional: a cluster without their CRD shows those rows unknown, not STALE."""
+    return frozenset(kinds) - {"events", "rollouts"}
+
+
+class ClusterWatcher:
+    """List-then-watch of the workloads, their revisions, Pods and Events of one namespace."""
 
     def __init__(
         self,
@@ -293,6 +424,8 @@ class ClusterWatcher:
         self.read_timeout = read_timeout
         self.backoff_cap = backoff_cap
         self._lock = threading.Lock()
+        self.KINDS = watched_kinds(cluster)
+        self.required = _required(self.KINDS)
         self._objects: dict[str, dict[str, JSON]] = {kind: {} for kind in self.KINDS}
         self._synced: set[str] = set()
         self._failing: dict[str, str] = {}
@@ -348,9 +481,21 @@ class ClusterWatcher:
         api = self.client.get()
         apps = client.AppsV1Api(api)
         core = client.CoreV1Api(api)
+        if kind == "rollouts":
+            custom = client.CustomObjectsApi(api)
+
+            def rollouts(namespace: str, **kwargs: Any) -> Any:
+                return custom.list_namespaced_custom_object(
+                    ARGO_GROUP, ARGO_VERSION, namespace, "rollouts", **kwargs
+                )
+
+            return api, rollouts
         return api, {
             "deployments": apps.list_namespaced_deployment,
             "replicasets": apps.list_namespaced_replica_set,
+            "statefulsets": apps.list_namespaced_stateful_set,
+            "daemonsets": apps.list_namespaced_daemon_set,
+            "controllerrevisions": apps.list_namespaced_controller_revision,
             "pods": core.list_namespaced_pod,
             "events": core.list_namespaced_event,
         }[kind]
@@ -401,7 +546,10 @@ class ClusterWatcher:
                     continue
                 if exc.status == 401 and api is not None:
                     self.client.unauthorized(api)  # a new credential next time (plugin re-run)
-                self._fail(kind, describe_api_error(exc))
+                if exc.status == 404 and kind == "rollouts":
+                    self._fail(kind, "this cluster does not serve Argo Rollouts (no CRD)")
+                else:
+                    self._fail(kind, describe_api_error(exc))
             except Exception as exc:  # noqa: BLE001 - any transport failure: stale, then retry
                 self._fail(kind, describe_api_error(exc))
             delay = backoff * random.uniform(0.5, 1.0)
@@ -505,49 +653,12 @@ class ClusterWatcher:
     def snapshot(self) -> ClusterSnapshot:
         with self._lock:
             objects = {kind: list(items.values()) for kind, items in self._objects.items()}
+            by_name = {kind: dict(items) for kind, items in self._objects.items()}
             failing = dict(self._failing)
             synced = set(self._synced)
             last_ok = self._last_ok
-        by_name = {d["metadata"]["name"]: d for d in objects["deployments"]}
-        unknown = failing.get("deployments")
-        views = []
-        for name in self.cluster.deployments:
-            deployment = by_name.get(name)
-            replicasets: list[JSON] = []
-            pods: list[JSON] = []
-            events: list[JSON] = []
-            if deployment is not None:
-                replicasets = owned_replicasets(deployment, objects["replicasets"])
-                rs_uids = {rs["metadata"].get("uid") for rs in replicasets}
-                pods = [
-                    p
-                    for p in objects["pods"]
-                    if any(
-                        r.get("uid") in rs_uids for r in p["metadata"].get("ownerReferences") or []
-                    )
-                ]
-                names = {name} | {rs["metadata"]["name"] for rs in replicasets}
-                names |= {p["metadata"]["name"] for p in pods}
-                events = sorted(
-                    (
-                        e
-                        for e in objects["events"]
-                        if (e.get("involvedObject") or {}).get("name") in names
-                    ),
-                    key=_event_time,
-                )[-30:]
-            views.append(
-                DeploymentView(
-                    cluster=self.cluster.name,
-                    namespace=self.cluster.namespace,
-                    name=name,
-                    deployment=deployment,
-                    replicasets=tuple(replicasets),
-                    pods=tuple(pods),
-                    events=tuple(events),
-                    unknown=unknown if deployment is None else None,
-                )
-            )
+        targets = self.cluster.targets
+        views = [self._view(ref.kind, ref.name, objects, by_name, failing) for ref in targets]
         kinds_by_reason: dict[str, list[str]] = {}
         for kind, why in sorted(failing.items()):
             kinds_by_reason.setdefault(why, []).append(kind)
@@ -559,11 +670,57 @@ class ClusterWatcher:
             cluster=self.cluster.name,
             namespace=self.cluster.namespace,
             deployments=tuple(views),
-            connected=not (REQUIRED_KINDS & failing.keys()),
-            synced={"deployments", "replicasets", "pods"} <= synced,
+            connected=not (self.required & failing.keys()),
+            synced=self.required <= synced,
             last_ok=last_ok,
             last_error=error,
             requests=dict(self.requests),
+        )
+
+    def _view(
+        self,
+        kind: str,
+        name: str,
+        objects: dict[str, list[JSON]],
+        by_name: dict[str, dict[str, JSON]],
+        failing: dict[str, str],
+    ) -> WorkloadView:
+        """One workload with its revisions, pods and recent events, from the watched kinds."""
+        plural = PLURALS[kind]
+        obj = by_name[plural].get(name)
+        revisions: list[JSON] = []
+        pods: list[JSON] = []
+        events: list[JSON] = []
+        if obj is not None:
+            revisions = owned_replicasets(obj, objects[REVISION_PLURALS[kind]])
+            owners = {obj["metadata"].get("uid")} | {r["metadata"].get("uid") for r in revisions}
+            if kind in ("deployment", "rollout"):
+                owners.discard(obj["metadata"].get("uid"))  # their pods are their ReplicaSets'
+            pods = [
+                p
+                for p in objects["pods"]
+                if any(r.get("uid") in owners for r in p["metadata"].get("ownerReferences") or [])
+            ]
+            names = {name} | {rs["metadata"]["name"] for rs in revisions}
+            names |= {p["metadata"]["name"] for p in pods}
+            events = sorted(
+                (
+                    e
+                    for e in objects.get("events", [])
+                    if (e.get("involvedObject") or {}).get("name") in names
+                ),
+                key=_event_time,
+            )[-30:]
+        return WorkloadView(
+            cluster=self.cluster.name,
+            namespace=self.cluster.namespace,
+            name=name,
+            deployment=obj,
+            replicasets=tuple(revisions),
+            pods=tuple(pods),
+            events=tuple(events),
+            unknown=failing.get(plural) if obj is None else None,
+            kind=kind,
         )
 
 
@@ -583,20 +740,26 @@ def read_rollout(
     timeout: tuple[float, float],
     *,
     with_pods: bool = True,
+    kind: str = "deployment",
 ) -> tuple[JSON, list[JSON], list[JSON]]:
-    """A Deployment with its ReplicaSets (and pods), selected by its selector, as kubectl."""
+    """A workload with its revisions (and pods), selected by its selector, as kubectl: a
+    Deployment's ReplicaSets, a StatefulSet's or DaemonSet's ControllerRevisions."""
     from kubernetes import client
 
     apps = client.AppsV1Api(client_api)
-    deployment = _raw(
-        apps.read_namespaced_deployment(
-            name, namespace, _preload_content=False, _request_timeout=timeout
-        )
-    )
-    selector = deployment.get("spec", {}).get("selector", {}).get("matchLabels") or {}
+    read, revisions_of = {
+        "deployment": (apps.read_namespaced_deployment, apps.list_namespaced_replica_set),
+        "statefulset": (
+            apps.read_namespaced_stateful_set,
+            apps.list_namespaced_controller_revision,
+        ),
+        "daemonset": (apps.read_namespaced_daemon_set, apps.list_namespaced_controller_revision),
+    }[kind]
+    workload = _raw(read(name, namespace, _preload_content=False, _request_timeout=timeout))
+    selector = workload.get("spec", {}).get("selector", {}).get("matchLabels") or {}
     labels = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
-    replicasets = _raw(
-        apps.list_namespaced_replica_set(
+    revisions = _raw(
+        revisions_of(
             namespace, label_selector=labels, _preload_content=False, _request_timeout=timeout
         )
     ).get("items", [])
@@ -607,7 +770,7 @@ def read_rollout(
                 namespace, label_selector=labels, _preload_content=False, _request_timeout=timeout
             )
         ).get("items", [])
-    return deployment, replicasets, pods
+    return workload, revisions, pods
 
 
 # --- actions ----------------------------------------------------------------------
@@ -619,8 +782,9 @@ class AccessCheck:
     reason: str
 
 
-class DeploymentActions:
-    """Rollback, pause and resume of one cluster's Deployments, with kubectl's semantics."""
+class WorkloadActions:
+    """Rollback, pause and resume of one cluster's workloads, with kubectl's semantics for
+    each kind; an Argo Rollout is refused (its controller owns it)."""
 
     def __init__(self, cluster: ClusterConfig, loaded: LoadedConfig) -> None:
         self.cluster = cluster
@@ -641,14 +805,39 @@ class DeploymentActions:
         if getattr(exc, "status", None) == 401:
             self.client.unauthorized(self._client)  # next time: a new credential
 
+    def kind_of(self, name: str) -> str:
+        """The configured kind of NAME (a Deployment when the config does not list it)."""
+        ref = self.cluster.target(name)
+        return ref.kind if ref is not None else "deployment"
+
     def fetch(self, name: str) -> tuple[JSON, list[JSON]]:
+        deployment, replicasets, _pods = self._read(name, with_pods=False)
+        return deployment, replicasets
+
+    def view(self, name: str) -> WorkloadView:
+        """The workload read now, with its revisions and pods (for what a plan cannot tell)."""
+        obj, revisions, pods = self._read(name, with_pods=True)
+        return WorkloadView(
+            self.cluster.name,
+            self.cluster.namespace,
+            name,
+            obj,
+            tuple(owned_replicasets(obj, revisions)),
+            tuple(pods),
+            kind=self.kind_of(name),
+        )
+
+    def _read(self, name: str, *, with_pods: bool) -> tuple[JSON, list[JSON], list[JSON]]:
         from kubernetes.client.exceptions import ApiException
 
+        kind = self.kind_of(name)
+        if kind == "rollout":
+            raise argo_refusal(name)
         self._apis()
         namespace = self.cluster.namespace
         try:
-            deployment, replicasets, _pods = read_rollout(
-                self._client, namespace, name, (5, 20), with_pods=False
+            found = read_rollout(
+                self._client, namespace, name, (5, 20), with_pods=with_pods, kind=kind
             )
         except ApiException as exc:
             self._refused(exc)
@@ -660,10 +849,10 @@ class DeploymentActions:
                 f"{self.cluster.name}: cannot reach the API: {describe_api_error(exc)}",
                 "check the cluster's kubeconfig, context and network",
             ) from exc
-        return deployment, replicasets
+        return found
 
-    def can_patch(self) -> AccessCheck:
-        """RBAC preflight: may we patch deployments in this namespace?"""
+    def can_patch(self, name: str | None = None) -> AccessCheck:
+        """RBAC preflight: may we patch NAME's kind (deployments by default) here?"""
         _, authz = self._apis()
         body = {
             "apiVersion": "authorization.k8s.io/v1",
@@ -671,7 +860,7 @@ class DeploymentActions:
             "spec": {
                 "resourceAttributes": {
                     "group": "apps",
-                    "resource": "deployments",
+                    "resource": PLURALS[self.kind_of(name) if name else "deployment"],
                     "verb": "patch",
                     "namespace": self.cluster.namespace,
                 }
@@ -692,7 +881,7 @@ class DeploymentActions:
 
     def plan_rollback(self, name: str, to_revision: int = 0) -> UndoPlan:
         deployment, replicasets = self.fetch(name)
-        return plan_undo(deployment, replicasets, to_revision)
+        return plan_undo(deployment, replicasets, to_revision, kind=self.kind_of(name))
 
     def rollback(self, name: str, to_revision: int = 0) -> UndoPlan:
         """Fetch, plan with kubectl's rules, and send that plan."""
@@ -706,7 +895,7 @@ class DeploymentActions:
 
         apps, _ = self._apis()
         try:
-            apps.patch_namespaced_deployment(
+            self._patcher(apps, plan.kind)(
                 plan.deployment,
                 self.cluster.namespace,
                 plan.patch,
@@ -730,6 +919,17 @@ class DeploymentActions:
             ) from exc
         return plan
 
+    @staticmethod
+    def _patcher(apps: Any, kind: str) -> Callable[..., Any]:
+        """The patch call of this kind (a list body goes as a JSON patch, a dict as a
+        strategic merge patch)."""
+        patchers: dict[str, Callable[..., Any]] = {
+            "deployment": apps.patch_namespaced_deployment,
+            "statefulset": apps.patch_namespaced_stateful_set,
+            "daemonset": apps.patch_namespaced_daemon_set,
+        }
+        return patchers[kind]
+
     def _changed_since(self, plan: UndoPlan) -> bool:
         """After a refusal: is the Deployment's spec another than the one the plan saw?"""
         try:
@@ -742,6 +942,15 @@ class DeploymentActions:
     def set_paused(self, name: str, paused: bool) -> None:
         from kubernetes.client.exceptions import ApiException
 
+        kind = self.kind_of(name)
+        if kind == "rollout":
+            raise KubeError(argo_refusal(name).message)
+        if kind != "deployment":  # kubectl: `rollout pause` of any other kind
+            raise KubeError(
+                f"{kind} {name}: pausing is not supported",
+                "kubectl pauses Deployments only; a StatefulSet's rollout can be held with a "
+                "partition (spec.updateStrategy.rollingUpdate.partition)",
+            )
         apps, _ = self._apis()
         try:
             apps.patch_namespaced_deployment(
@@ -759,6 +968,8 @@ class DeploymentActions:
             raise KubeError(f"cannot reach the API: {describe_api_error(exc)}") from exc
 
 
+DeploymentActions = WorkloadActions  # the name from when only Deployments were watched
+
 __all__ = [
     "AccessCheck",
     "ClusterSnapshot",
@@ -768,5 +979,7 @@ __all__ = [
     "KubeError",
     "RollbackConflict",
     "UndoRefused",
+    "WorkloadActions",
+    "WorkloadView",
     "api_client",
 ]

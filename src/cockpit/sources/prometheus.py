@@ -563,8 +563,9 @@ def placeholder_values(loaded: LoadedConfig, env_name: str, metric: MetricConfig
         values["deployment"] = metric.deployment
     elif "deployment" not in values:
         clusters = loaded.model.environments[env_name].clusters
-        if clusters and clusters[0].deployments:
-            values["deployment"] = clusters[0].deployments[0]
+        names = [r.name for r in clusters[0].targets if r.kind == "deployment"] if clusters else []
+        if names:  # `deploy/web` in the list is web; a StatefulSet is never taken for it
+            values["deployment"] = names[0]
     return values
 
 

@@ -26,6 +26,7 @@ from cockpit.board import LiveBoard
 from cockpit.checklist import ChecklistItem, Section
 from cockpit.errors import CockpitError
 from cockpit.gates import Verdict
+from cockpit.rollout import argo_refusal
 from cockpit.session import GoLiveSession, ItemRunResult
 from cockpit.sources.kube import DeploymentView
 from cockpit.text import visible_text
@@ -323,6 +324,16 @@ class CockpitApp(App[None]):
             return
         if self.session.read_only:
             self.notify("Read-only: this cockpit cannot change deployments.", severity="warning")
+            return
+        if view.read_only:  # an Argo Rollout: its controller rolls it back, not the cockpit
+            self.notify(argo_refusal(view.name).message, title="Not changed", severity="warning")
+            return
+        if action == "pause" and view.kind != "deployment":
+            self.notify(
+                f"{view.label}: pausing is not supported (kubectl pauses Deployments only)",
+                title="Not paused",
+                severity="warning",
+            )
             return
         if action == "rollback":
             self.push_screen(RollbackScreen(self.session, view), self._after_rollback)

@@ -29,6 +29,9 @@ from cockpit.session import GoLiveSession
 from cockpit.sources.kube import AccessCheck, DeploymentView, RollbackConflict
 from cockpit.tui.plain import safe
 
+# What holds a revision of each kind, as the preview names it.
+REVISION_OBJECT = {"statefulset": "ControllerRevision", "daemonset": "ControllerRevision"}
+
 CSS = """
 RollbackScreen, RollbackAllScreen {
     align: center middle;
@@ -114,9 +117,9 @@ class RollbackScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
-            box.border_title = f"Roll back {self.view.name} · {self.session.label}"
+            box.border_title = f"Roll back {self.view.label} · {self.session.label}"
             with VerticalScroll():
-                yield Static("Preparing: reading the deployment and its history…", id="rb-details")
+                yield Static("Preparing: reading the workload and its history…", id="rb-details")
                 yield Static("", id="rb-warnings")
                 rows = [r for r in reversed(self.view.history) if not r.current]
                 options = [Option("previous revision (kubectl's default)", id="0")]
@@ -164,7 +167,7 @@ class RollbackScreen(ModalScreen[str | None]):
         except CockpitError as exc:
             error = exc.message
         if error is None:
-            access = actions.can_patch()
+            access = actions.can_patch(self.view.name)
         self.post_message(self.Ready(Prepared(plan, refusal, error, access)))
 
     def on_rollback_screen_ready(self, message: Ready) -> None:
@@ -181,9 +184,17 @@ class RollbackScreen(ModalScreen[str | None]):
                 f"now:     revision {plan.current_revision}  "
                 f"{safe(', '.join(plan.current_images))}",
                 f"back to: revision {plan.target_revision}  {safe(', '.join(plan.target_images))}"
-                f"  (ReplicaSet {safe(plan.target_replicaset)})",
+                f"  ({REVISION_OBJECT.get(plan.kind, 'ReplicaSet')} "
+                f"{safe(plan.target_replicaset)})",
             ]
             warnings += [m.warning(self.view.name) for m in plan.managed_by]
+            stuck = self.view.stuck_after_rollback()
+            if stuck and plan.kind == "statefulset":
+                warnings.append(
+                    "A StatefulSet does not replace a pod that is not Ready: after the rollback, "
+                    f"delete {', '.join(stuck)} (kubectl delete pod NAME) so it is recreated "
+                    "at the restored revision."
+                )
             if plan.mid_rollout:
                 warnings.append(
                     "The rollout is still in progress: rolling back now stops it and returns "
@@ -194,17 +205,20 @@ class RollbackScreen(ModalScreen[str | None]):
                 f"NOT SENT: {self.changed}. This is the new preview: read it and confirm again."
             )
             self.changed = None
-        if prepared.refusal is not None:
+        if prepared.refusal is not None and prepared.refusal.read_only:
+            warnings.append(prepared.refusal.message)
+        elif prepared.refusal is not None:
             warnings.append(f"kubectl would refuse: {prepared.refusal.message}")
         if prepared.error:
             warnings.append(f"Cannot prepare the rollback: {prepared.error}")
         access = prepared.access
         if access is not None:
+            plural = f"{self.view.kind}s"
             if access.allowed:
-                lines.append("RBAC: you may patch deployments here.")
+                lines.append(f"RBAC: you may patch {plural} here.")
             else:
                 warnings.append(
-                    f"RBAC: you may NOT patch deployments in {self.cluster.namespace}: "
+                    f"RBAC: you may NOT patch {plural} in {self.cluster.namespace}: "
                     f"{access.reason}. Nothing will be sent."
                 )
         details.update("\n".join(lines))
@@ -372,9 +386,10 @@ class RollbackAllScreen(ModalScreen[str | None]):
             actions = self.session.actions(cluster)
             try:
                 plan = actions.plan_rollback(view.name)
-                access = actions.can_patch()
+                access = actions.can_patch(view.name)
             except UndoRefused as exc:
-                lines.append(f"{view.cluster}/{view.name}: kubectl would refuse: {exc.message}")
+                why = exc.message if exc.read_only else f"kubectl would refuse: {exc.message}"
+                lines.append(f"{view.cluster}/{view.name}: {why}")
                 continue
             except CockpitError as exc:
                 lines.append(f"{view.cluster}/{view.name}: {exc.message}")

@@ -23,7 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
 from cockpit.rollout import JSON, PodState, format_age, parse_time, pod_state
-from cockpit.sources.kube import ClusterSnapshot, DeploymentView
+from cockpit.sources.kube import KIND_TITLE, ClusterSnapshot, DeploymentView
 from cockpit.text import visible_text
 from cockpit.tui.plain import safe
 from cockpit.tui.themes import theme_variables
@@ -45,22 +45,16 @@ POD_COLUMNS_WIDE = (
     "Age",
 )
 EVENTS_SHOWN = 20
-TEMPLATE_HASH_LABELS = ("pod-template-hash", "controller-revision-hash")
 
 
 def same_workload(a: DeploymentView, b: DeploymentView) -> bool:
-    """The same object of the same cluster (a workload view may also say its kind)."""
-    return (a.cluster, a.namespace, a.name, getattr(a, "kind", None)) == (
-        b.cluster,
-        b.namespace,
-        b.name,
-        getattr(b, "kind", None),
-    )
+    """The same object of the same cluster."""
+    return (a.cluster, a.namespace, a.name, a.kind) == (b.cluster, b.namespace, b.name, b.kind)
 
 
 def describe_head(view: DeploymentView, snapshot: ClusterSnapshot | None) -> str:
     """Verdict, trouble and freshness: markup of ours around outside text made safe."""
-    kind = str(getattr(view, "kind", "") or "")
+    kind = KIND_TITLE.get(view.kind, view.kind)
     title = f"{safe(kind)} " if kind else ""
     lines = [
         f"{title}[b]{safe(view.name)}[/b]  cluster {safe(view.cluster)} / {safe(view.namespace)}"
@@ -138,15 +132,10 @@ def describe_events(view: DeploymentView, now: datetime) -> str:
 
 
 def revision_of_pod(view: DeploymentView, pod: JSON) -> str:
-    """The history row the pod belongs to: its owner (a ReplicaSet), or its revision label."""
-    meta = pod.get("metadata", {})
-    owners = {str(r.get("name")) for r in meta.get("ownerReferences") or []}
-    labels = meta.get("labels") or {}
-    hashes = {str(labels[k]) for k in TEMPLATE_HASH_LABELS if k in labels}
-    for row in view.history:
-        if row.replicaset in owners or any(row.replicaset.endswith(h) for h in hashes):
-            return str(row.revision)
-    return "?"
+    """The revision the pod runs, as the workload's own rules tell it (ReplicaSet owner, or a
+    StatefulSet's / DaemonSet's controller-revision-hash)."""
+    revision = view.pod_revision(pod)
+    return "?" if revision is None else str(revision)
 
 
 class PodTable(DataTable[Text]):
@@ -235,7 +224,7 @@ class RolloutDetailScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="rd-scroll") as scroll:
-            scroll.border_title = str(getattr(self.view, "kind", "") or "Deployment")
+            scroll.border_title = KIND_TITLE.get(self.view.kind, self.view.kind)
             yield Static(id="rd-head")
             yield Static(id="rd-history")
             yield PodTable(cursor_type="row", zebra_stripes=False, id="rd-pods")

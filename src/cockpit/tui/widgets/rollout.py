@@ -1,4 +1,4 @@
-"""The rollout pane: a row per Deployment per cluster, kubectl's verdict and pod trouble."""
+"""The rollout pane: a row per workload per cluster, kubectl's verdict and pod trouble."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from cockpit.tui.throttle import Throttle
 from cockpit.tui.widgets.shown import show_subtitle, show_text
 
 REDRAW_INTERVAL = 0.25  # seconds between redraws while snapshots keep coming
-COLUMNS = ("Deployment", "Verdict", "Rev", "D/U/R/A", "Images", "Age", "Cluster")
+COLUMNS = ("Workload", "Verdict", "Rev", "D/U/R/A", "Images", "Age", "Cluster")
 RETRY_KEY = "ctrl+r"  # the app's "retry now" (app.retry_clusters); the status line names it
 VERDICT_STYLE = {"complete": "success", "progressing": "accent", "waiting": "warning"}
 
@@ -34,14 +34,14 @@ class RolloutTable(DataTable[Text]):
             "enter",
             "open_detail",
             "Detail",
-            tooltip="ReplicaSets, pods, events and history of the deployment",
+            tooltip="Revisions, pods, events and history of the workload",
             id="rollout.detail",
         ),
         Binding(
             "ctrl+z",
             "rollback",
             "Roll back",
-            tooltip="Roll the selected deployment back (asks first)",
+            tooltip="Roll the selected workload back (asks first)",
             id="rollout.rollback",
         ),
         Binding(
@@ -157,9 +157,9 @@ class RolloutPane(Vertical):
             table.display = False
             return
         for cluster in clusters:
-            for name in cluster.deployments:
-                self.views[(cluster.name, name)] = DeploymentView(
-                    cluster.name, cluster.namespace, name, None
+            for ref in cluster.targets:
+                self.views[(cluster.name, ref.name)] = DeploymentView(
+                    cluster.name, cluster.namespace, ref.name, None, kind=ref.kind
                 )
         show_subtitle(self, "connecting")
         self._redraw()
@@ -211,6 +211,12 @@ class RolloutPane(Vertical):
                 state, variable = "waiting", "foreground-muted"
         else:
             state, variable = verdict.state, VERDICT_STYLE.get(verdict.state, "foreground")
+        if view.kind == "rollout" and view.found and not trouble:
+            # Argo's own phase, and its canary step: the controller, not kubectl, judges it
+            phase = str((view.deployment or {}).get("status", {}).get("phase") or state)
+            step = view.step
+            phase = phase.upper() if verdict.state == "failed" else phase.lower()  # as FAILED
+            state = phase + (f" {step[0]}/{step[1]}" if step else "")
         if view.paused:
             state += " (paused)"
         images = ", ".join(view.images) or "-"
@@ -219,7 +225,7 @@ class RolloutPane(Vertical):
             images += " ← " + ", ".join(old)
         desired, updated, ready, available = view.counts
         return (
-            (view.name, "bold"),
+            (view.label, "bold"),
             (state, f"bold {self._colour(variable)}"),
             (str(view.revision or "-"), ""),
             (f"{desired}/{updated}/{ready}/{available}", ""),
