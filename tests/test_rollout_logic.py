@@ -551,3 +551,13 @@ def test_statefulset_undo_follows_kubectl():
         (2, ("db:0",), False, 0),
         (3, ("db:2",), True, 2),
     ]
+
+
+def test_image_tag_is_the_version_without_the_registry_path():
+    from cockpit.rollout import image_tag, image_tags
+
+    assert image_tag("registry.example.com:5000/shop/app:2.0.0") == "2.0.0"
+    assert image_tag("registry.example.com:5000/shop/app") == "latest"  # the port is no tag
+    assert image_tag("shop/app@sha256:" + "ab" * 32) == "@" + "ab" * 6
+    assert image_tag("shop/app:2.0.0@sha256:" + "cd" * 32) == "2.0.0@" + "cd" * 6
+    assert image_tags(["shop/app:2.0.0", "shop/sidecar:2.0.0", "envoy:1.30"]) == "2.0.0,1.30"
