@@ -48,3 +48,28 @@ async def test_every_workload_shows_its_tag_and_ready_count(write_config, operat
         assert "16 ← 15" in text  # the StatefulSet mid-rollout: new tag ← old
         assert table.max_scroll_x == 0 and table.max_scroll_y == 0
         assert (app.query_one(RolloutPane)._columns == COMPACT) == (size[0] < 120)
+
+
+async def test_messages_go_to_the_message_line_never_over_the_panes(write_config, operator):
+    from cockpit.tui.screens.messages import MessageHistoryScreen
+    from cockpit.tui.widgets.messages import MessageLine
+
+    path = write_config(THREE)
+    app = CockpitApp(GoLiveSession.open(path, "production", operator=operator), start_sources=False)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        feed_workloads(app)
+        await pilot.pause()
+        before = screen_text(app).splitlines()
+        for n in range(4):  # as a rollback sends them: four in a row
+            app.notify(f"message {n}\nsecond line {n}", title="Rollback", severity="warning")
+        await pilot.pause(0.2)
+        after = screen_text(app).splitlines()
+        assert after[3:-2] == before[3:-2]  # the panes read exactly as before
+        line = str(app.query_one(MessageLine).render())
+        assert "Rollback: message 3 …" in line and "m: all 4 messages" in line
+        await pilot.press("m")
+        await pilot.pause()
+        assert isinstance(app.screen, MessageHistoryScreen)
+        text = screen_text(app)
+        assert "second line 0" in text and "second line 3" in text
+        assert text.index("message 3") < text.index("message 0")  # newest first

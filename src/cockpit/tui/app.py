@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from functools import partial
 from typing import ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -34,6 +36,7 @@ from cockpit.tui.screens.confirm import ConfirmScreen
 from cockpit.tui.screens.error_detail import ErrorDetailScreen
 from cockpit.tui.screens.help import HelpScreen
 from cockpit.tui.screens.item_detail import ItemDetailScreen
+from cockpit.tui.screens.messages import MessageHistoryScreen
 from cockpit.tui.screens.metric_detail import MetricDetailScreen
 from cockpit.tui.screens.pod_logs import PodLogScreen
 from cockpit.tui.screens.prompt import TextPrompt
@@ -45,6 +48,7 @@ from cockpit.tui.throttle import Throttle
 from cockpit.tui.widgets.banner import EnvironmentBanner
 from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
 from cockpit.tui.widgets.errors import ErrorsPane, ErrorTable
+from cockpit.tui.widgets.messages import MessageLine, Notice
 from cockpit.tui.widgets.metrics import MetricsPane
 from cockpit.tui.widgets.rollout import RETRY_KEY, RolloutPane, RolloutTable
 from cockpit.tui.widgets.verdict import VerdictBar
@@ -118,6 +122,14 @@ class CockpitApp(App[None]):
             id="app.retry_clusters",
         ),
         Binding(
+            "m",
+            "messages",
+            "Messages",
+            tooltip="Every message of this session, in full, newest first",
+            id="app.messages",
+            show=False,
+        ),
+        Binding(
             "ctrl+q", "quit", "Quit", tooltip="Quit; everything is already saved", id="app.quit"
         ),
     ]
@@ -145,6 +157,7 @@ class CockpitApp(App[None]):
             on_errors=lambda feed: self._to_pane(ErrorsPane, ErrorsPane.Update(feed)),
         )
         self.verdict_now: Verdict | None = None
+        self.message_history: list[Notice] = []  # every notification, for the `m` screen
         self.recommended = False
         # Every metric reports on its own: two dozen arrive together at each poll, and one
         # verdict for the lot is enough (keys pressed meanwhile are not kept waiting).
@@ -167,6 +180,7 @@ class CockpitApp(App[None]):
                 yield RolloutPane(self.session, id="rollout")
                 yield MetricsPane(self.session, id="metrics")
                 yield ErrorsPane(self.session, id="errors")
+        yield MessageLine(id="message-line")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -402,6 +416,28 @@ class CockpitApp(App[None]):
         if not markup:
             message, title = visible_text(message, keep_newlines=True), visible_text(title)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        plain = Text.from_markup(message).plain if markup else message
+        notice = Notice(datetime.now(), severity, title, plain)
+        self.message_history.append(notice)
+        try:
+            line = self.screen_stack[0].query_one(MessageLine)
+        except (NoMatches, IndexError):
+            return  # before the screen is composed: the history keeps it
+        timeout = self.NOTIFICATION_TIMEOUT if timeout is None else timeout
+        line.show(notice, timeout, self._key_of("app.messages", "m"))
+
+    def _refresh_notifications(self) -> None:
+        """Toasts are never drawn: they covered the rollout pane at 80x24 for as long as a
+        rollback ran. The message line and the history show every notification instead;
+        Textual still keeps them (and their timeouts) in `_notifications`."""
+
+    def _key_of(self, binding_id: str, default: str) -> str:
+        """The key this operator has for a binding (a [keys] remap moves it)."""
+        keys = self.session.config.model.keys or {}
+        return str(keys.get(binding_id, default)).split(",")[0]
+
+    def action_messages(self) -> None:
+        self.push_screen(MessageHistoryScreen(self.message_history))
 
     def _handle_exception(self, error: Exception) -> None:
         """A bug in the cockpit. Textual would print a traceback with local variables (they
