@@ -73,3 +73,79 @@ async def test_messages_go_to_the_message_line_never_over_the_panes(write_config
         text = screen_text(app)
         assert "second line 0" in text and "second line 3" in text
         assert text.index("message 3") < text.index("message 0")  # newest first
+
+
+def said(app: CockpitApp) -> list[str]:
+    return [n.message for n in app.message_history]
+
+
+async def test_read_only_says_why_d_s_n_u_do_nothing(open_session):
+    from cockpit.tui.widgets.checklist import ChecklistPane
+    from cockpit.tui.widgets.messages import MessageLine
+
+    session = open_session("staging", read_only=True)
+    app = CockpitApp(session, start_sources=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.query_one(ChecklistPane).select_item("before/change-approved")
+        await pilot.pause()
+        for key in "dsnu":
+            await pilot.press(key)
+            await pilot.pause()
+            assert "Read-only: this cockpit changes nothing" in said(app)[-1], (key, said(app))
+            assert "Read-only" in str(app.query_one(MessageLine).render())
+        assert len(said(app)) == 4
+        assert app.screen is app.screen_stack[0]  # no prompt opened
+        assert session.view(session.checklist.item("before/change-approved")).status == "pending"
+
+
+async def test_ctrl_q_while_a_step_runs_says_escape_first(write_config, operator):
+    from cockpit.tui.screens.step_run import StepRunScreen
+    from cockpit.tui.widgets.checklist import ChecklistPane
+
+    runbook = "## Deploy\n\n1. **Wait**\n   ```bash\n   sleep 20\n   ```\n"
+    path = write_config(
+        "checklist = 'runbook.md'\n[environments.stage]\nallow_commands = true\n", runbook
+    )
+    app = CockpitApp(GoLiveSession.open(path, None, operator=operator), start_sources=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.query_one(ChecklistPane).select_item("deploy/wait")
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, StepRunScreen)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert screen.state == "running"
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert app.is_running and app.screen is screen
+        assert "Not quitting: the commands are still running" in said(app)[-1]
+        assert "Escape stops them" in str(screen.query_one("#step-status").render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert screen.outcome == "cancelled"
+
+
+async def test_copying_a_link_says_what_it_did_not_what_it_hopes(open_session):
+    from cockpit.sources.errors import ErrorIssue
+    from cockpit.tui.screens.error_detail import ErrorDetailScreen
+
+    app = CockpitApp(open_session("staging"), start_sources=False)
+    now = datetime.now(UTC)
+    with_link = ErrorIssue("a", "S-1", "t", "c", "error", 1, None, now, now, "https://x/1", "NEW")
+    no_link = ErrorIssue("b", "S-2", "t", "c", "error", 1, None, now, now, None, "NEW")
+    async with app.run_test(size=(80, 24)) as pilot:
+        copied: list[str] = []
+        app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
+        for issue in (with_link, no_link):
+            await app.push_screen(ErrorDetailScreen(issue))
+            await pilot.press("c")
+            await pilot.pause()
+            await pilot.press("escape")
+            await pilot.pause()
+        assert copied == ["https://x/1"]
+        assert "sent to your terminal's clipboard (OSC 52)" in said(app)[0]
+        assert "ignores OSC 52 drops it" in said(app)[0]
+        assert "Link copied" not in " ".join(said(app))
+        assert "Nothing copied: the tracker sent no link" in said(app)[1]

@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from functools import partial
 from typing import ClassVar
 
 from rich.text import Text
 from textual import work
+from textual.actions import ActionParseResult
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
+from textual.dom import DOMNode
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
@@ -425,6 +427,36 @@ class CockpitApp(App[None]):
             return  # before the screen is composed: the history keeps it
         timeout = self.NOTIFICATION_TIMEOUT if timeout is None else timeout
         line.show(notice, timeout, self._key_of("app.messages", "m"))
+
+    async def run_action(
+        self,
+        action: str | ActionParseResult,
+        default_namespace: DOMNode | None = None,
+        namespaces: Mapping[str, DOMNode] | None = None,
+    ) -> bool:
+        """A key whose action does not apply now says why, instead of doing nothing.
+
+        check_action greys such a key out in the footer; Textual then drops the press without
+        a word (in read-only, d s n u; ctrl+z on a workload not found). A widget that can say
+        why has `refusal(action)`: the press shows it on the message line and stops there.
+        """
+        if await super().run_action(action, default_namespace, namespaces):
+            return True
+        target, name, params = self._parse_action(
+            action, self if default_namespace is None else default_namespace, namespaces
+        )
+        refusal = getattr(target, "refusal", None)
+        if callable(refusal) and not target.check_action(name, params):
+            reason = refusal(name)
+            if isinstance(reason, str) and reason:
+                self.notify(reason, title="Not done", severity="warning")
+                return True
+        return False
+
+    def refusal(self, action: str) -> str | None:
+        if action == "rollback_recommended" and self.session.read_only:
+            return "Read-only: this cockpit cannot roll back (started with --read-only)."
+        return None
 
     def _refresh_notifications(self) -> None:
         """Toasts are never drawn: they covered the rollout pane at 80x24 for as long as a

@@ -70,6 +70,13 @@ class StepRunScreen(ModalScreen[StepOutcome]):
             id="step.cancel",
         ),
         Binding(
+            "ctrl+q",
+            "quit",
+            "Quit",
+            tooltip="Quit the cockpit; while the commands run, stop them first (Escape)",
+            id="step.quit",
+        ),
+        Binding(
             "enter",
             "close",
             "Continue",
@@ -82,6 +89,16 @@ class StepRunScreen(ModalScreen[StepOutcome]):
         if action == "close":
             return self.state == "done"
         return True
+
+    def action_quit(self) -> None:
+        """Quitting mid-step would leave the commands' outcome unrecorded: say so instead of
+        ignoring the key."""
+        if self.state == "running":
+            said = "Not quitting: the commands are still running. Escape stops them, then ctrl+q."
+            self._status(f"[b]running[/b] — {safe(said)}")
+            self.app.notify(said, title="Not done", severity="warning")
+            return
+        self.app.exit()
 
     def action_close(self) -> None:
         if self.state == "done":

@@ -201,6 +201,22 @@ class ChecklistTree(Tree[NodeRef]):
             return True if self.selected_item() is not None else None
         return True
 
+    def refusal(self, action: str) -> str | None:
+        """Why a key greyed out by check_action does nothing (the app shows it)."""
+        pane = self._pane()
+        read_only = pane is not None and pane.session.read_only
+        if action in ("mark_done", "skip", "note", "reopen") and read_only:
+            return (
+                "Read-only: this cockpit changes nothing (started with --read-only); "
+                "mark items from a cockpit without it."
+            )
+        changes = action in ("mark_done", "skip", "note", "reopen", "run")
+        if changes and self.selected_item() is None:
+            return "Select an item first: the cursor is on a section (R runs a section)."
+        if action == "run_section" and self.selected_section() is None:
+            return "Select a section or one of its items first."
+        return None
+
     def _pane(self) -> ChecklistPane | None:
         for ancestor in self.ancestors:
             if isinstance(ancestor, ChecklistPane):

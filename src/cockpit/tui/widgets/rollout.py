@@ -89,6 +89,19 @@ class RolloutTable(DataTable[Text]):
             return True if self.selected_view() is not None else None
         return True
 
+    def refusal(self, action: str) -> str | None:
+        """Why ctrl+z, p or enter do nothing on this row (the app shows it)."""
+        pane = self.parent
+        read_only = isinstance(pane, RolloutPane) and pane.session.read_only
+        if action in ("rollback", "toggle_pause") and read_only:
+            return "Read-only: this cockpit cannot change workloads (started with --read-only)."
+        view = self.selected_view()
+        if view is None:
+            return "No workload selected."
+        if not view.found:
+            return f"{view.label}: not seen in cluster {view.cluster} yet ({view.verdict.message})."
+        return None
+
     def _intent(self, action: str) -> None:
         view = self.selected_view()
         if view is not None:
