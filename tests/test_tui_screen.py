@@ -3,6 +3,11 @@ and never over a pane, and a reason for every key that does nothing."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -149,3 +154,56 @@ async def test_copying_a_link_says_what_it_did_not_what_it_hopes(open_session):
         assert "ignores OSC 52 drops it" in said(app)[0]
         assert "Link copied" not in " ".join(said(app))
         assert "Nothing copied: the tracker sent no link" in said(app)[1]
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux missing: `make test` installs it")
+def test_tmux_slash_redis_filters_and_marks_nothing(write_config, operator, tmp_path):
+    """`/Redis` as tmux sends it, in one burst: the letters go into the filter, none acts."""
+    from .conftest import REPO, SAMPLE_RUNBOOK
+
+    config = write_config(
+        "checklist = 'runbook.md'\n[environments.stage]\nlabel = 'Stage'\n",
+        SAMPLE_RUNBOOK.read_text(encoding="utf-8"),
+    )
+    socket = f"cockpit-test-{os.getpid()}"
+    command = (
+        f"cd {tmp_path} && PYTHONPATH={REPO / 'src'} {sys.executable} -c "
+        f"'from cockpit.cli import main; main()' --config {config}"
+    )
+
+    def tmux(*args: str) -> str:
+        argv = ["tmux", "-L", socket, *args]
+        done = subprocess.run(argv, check=False, capture_output=True, text=True)
+        return done.stdout
+
+    def screen_until(text: str) -> str:
+        screen = ""
+        for _ in range(100):
+            screen = tmux("capture-pane", "-p", "-t", "c")
+            if text in screen:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} not on the screen:\n{screen}")
+
+    tmux("new-session", "-d", "-s", "c", "-x", "80", "-y", "24", command)
+    try:
+        screen_until("Checklist")
+        tmux("send-keys", "-t", "c", "/Redis")
+        screen = screen_until("1 match 'Redis'")
+        assert "○ Redis reachable" in screen, screen
+        assert "Database primary" not in screen  # filtered out
+        assert "✔ Redis" not in screen and "⤼" not in screen
+        tmux("send-keys", "-t", "c", "Escape", "C-q")
+        for _ in range(100):
+            if not tmux("list-sessions"):
+                break
+            time.sleep(0.1)
+    finally:
+        tmux("kill-server")
+    session = GoLiveSession.open(config, None, operator=operator)
+    acted = [
+        e.action
+        for e in session.audit.entries()
+        if e.action not in ("session_start", "session_end")
+    ]
+    assert acted == [], acted  # nothing marked, skipped, noted or run
