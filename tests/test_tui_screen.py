@@ -207,3 +207,34 @@ def test_tmux_slash_redis_filters_and_marks_nothing(write_config, operator, tmp_
         if e.action not in ("session_start", "session_end")
     ]
     assert acted == [], acted  # nothing marked, skipped, noted or run
+
+
+def test_elapsed_time_names_every_part():
+    from cockpit.text import format_elapsed
+
+    assert format_elapsed(3725) == "1h 02m 05s"
+    assert format_elapsed(125) == "2m 05s"
+    assert format_elapsed(1) == "1s"  # `0:01` read as one second; it was a minute
+    assert format_elapsed(-30) == "0s"  # a clock set back
+
+
+async def test_the_clock_runs_from_the_release_run_not_the_first_mark(
+    write_config, operator, monkeypatch
+):
+    from datetime import timedelta
+
+    from cockpit.tui.widgets.verdict import VerdictBar
+
+    path = write_config(THREE)
+    session = GoLiveSession.open(path, "production", operator=operator)
+    session.mark_done("Change approved")  # days before the window, as far as the clock knows
+    monkeypatch.setattr(session, "go_live_started", lambda: datetime.now(UTC) - timedelta(days=3))
+    app = CockpitApp(session, start_sources=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed_workloads(app)
+        await pilot.pause()
+        await pilot.pause(0.3)
+        run = app.board.analysis.current
+        assert run is not None
+        line = str(app.query_one(VerdictBar).render()).splitlines()[0]
+        assert " run " in line and "go-live" not in line and "72h" not in line, line

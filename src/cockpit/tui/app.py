@@ -257,7 +257,12 @@ class CockpitApp(App[None]):
             return
         result = self.board.verdict()
         self.verdict_now = result
-        self.query_one(VerdictBar).show(result, self.session.release_version(self.board.views()))
+        run = self.board.analysis.current
+        self.query_one(VerdictBar).show(
+            result,
+            self.session.release_version(self.board.views()),
+            run.started if run is not None else None,
+        )
         try:
             self.board.record(result)
         except CockpitError as exc:
