@@ -13,7 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Label, Sparkline, Static
 
-from cockpit.gates import MetricState, threshold_text
+from cockpit.gates import MetricState, format_value, threshold_text
 from cockpit.rollout import format_age
 from cockpit.session import GoLiveSession
 from cockpit.text import visible_text
@@ -39,19 +39,11 @@ SHORT_WORDS = {
 }
 
 
-def value_text(state: MetricState | None, width: int = 7) -> str:
-    """Compact value with its unit, dropping the unit rather than the digits when narrow."""
+def value_text(state: MetricState | None) -> str:
+    """The newest value with its unit, always (gates.format_value)."""
     if state is None or state.current is None:
         return "-"
-    value = state.current
-    if abs(value) >= 1_000_000:
-        shown = f"{value / 1_000_000:.3g}M"
-    elif abs(value) >= 1000:
-        shown = f"{value / 1000:.3g}k"
-    else:
-        shown = f"{value:.3g}"
-    with_unit = f"{shown}{state.metric.unit}"
-    return with_unit if len(with_unit) <= width else shown
+    return format_value(state.current, state.metric.unit)
 
 
 def state_word(state: MetricState | None) -> str:
@@ -81,7 +73,8 @@ class MetricRow(Horizontal):
         margin: 0 0 0 1;
     }
     MetricRow > .metric-value {
-        width: 7;
+        width: 12;
+        margin-left: 1;
         text-align: right;
     }
     MetricRow > .metric-state {
@@ -189,8 +182,10 @@ class MetricsPane(VerticalScroll, can_focus=True):
             self._highlight()
 
     def on_resize(self, event: events.Resize) -> None:
-        # names get room when the pane has it; at 80 columns the sparkline comes first
-        width = 18 if event.size.width >= 60 else 9
+        """Names as wide as the longest needs (p95 latency, not `p95 late…`), leaving the
+        sparkline at least 6 columns; value (12), state (5) and margins take 20."""
+        longest = max((len(m.name) for m in self.session.environment.metrics), default=9)
+        width = max(9, min(longest, event.size.width - 20 - 6))
         for label in self.query(".metric-name"):
             label.styles.width = width
 
