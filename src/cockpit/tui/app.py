@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
 from functools import partial
 from typing import ClassVar
 
@@ -47,6 +46,7 @@ from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
 from cockpit.tui.screens.step_run import StepRunScreen
 from cockpit.tui.themes import ThemeCatalog
 from cockpit.tui.throttle import Throttle
+from cockpit.tui.widgets import messages
 from cockpit.tui.widgets.banner import EnvironmentBanner
 from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
 from cockpit.tui.widgets.errors import ErrorsPane, ErrorTable
@@ -424,7 +424,7 @@ class CockpitApp(App[None]):
             message, title = visible_text(message, keep_newlines=True), visible_text(title)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
         plain = Text.from_markup(message).plain if markup else message
-        notice = Notice(datetime.now(), severity, title, plain)
+        notice = Notice(messages.clock(), severity, title, plain)
         self.message_history.append(notice)
         try:
             line = self.screen_stack[0].query_one(MessageLine)

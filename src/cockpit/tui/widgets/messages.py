@@ -20,6 +20,11 @@ from cockpit.tui.widgets.shown import show_text
 SEVERITY_MARK = {"information": "·", "warning": "▲", "error": "✖"}
 
 
+def clock() -> datetime:
+    """The local time a notice is stamped with (the operator's wall clock)."""
+    return datetime.now()
+
+
 @dataclass(frozen=True)
 class Notice:
     at: datetime

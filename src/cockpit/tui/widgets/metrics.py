@@ -69,11 +69,11 @@ class MetricRow(Horizontal):
     }
     MetricRow > Sparkline {
         width: 1fr;
-        min-width: 5;
+        min-width: 4;
         margin: 0 0 0 1;
     }
     MetricRow > .metric-value {
-        width: 12;
+        width: 11;
         margin-left: 1;
         text-align: right;
     }
@@ -106,7 +106,7 @@ class MetricRow(Horizontal):
         yield Label(self.metric_name, classes="metric-name")
         yield Sparkline([], summary_function=max)
         yield Label("-", classes="metric-value")
-        yield Label("waiting", classes="metric-state")
+        yield Label("wait", classes="metric-state")
 
     def show(self, state: MetricState) -> None:
         for css in DISPLAY_CLASS.values():
@@ -183,9 +183,10 @@ class MetricsPane(VerticalScroll, can_focus=True):
 
     def on_resize(self, event: events.Resize) -> None:
         """Names as wide as the longest needs (p95 latency, not `p95 late…`), leaving the
-        sparkline at least 6 columns; value (12), state (5) and margins take 20."""
+        sparkline at least 4 columns; value (11), state (5), margins (3) and a scroll bar
+        (2) take 21: the state word is never the one cut."""
         longest = max((len(m.name) for m in self.session.environment.metrics), default=9)
-        width = max(9, min(longest, event.size.width - 20 - 6))
+        width = max(6, min(longest, event.size.width - 21 - 4))
         for label in self.query(".metric-name"):
             label.styles.width = width
 
@@ -200,10 +201,11 @@ class MetricsPane(VerticalScroll, can_focus=True):
             newest_ok = max((s.last_ok for s in stale if s.last_ok), default=None)
             age = format_age(newest_ok) if newest_ok else "start"
             show_subtitle(self, f"STALE since {age}")
+            status = self.query_one("#metrics-status", Static)
             show_text(
-                self.query_one("#metrics-status", Static),
-                Text(visible_text(f"Prometheus: {stale[0].last_error}"), style="italic"),
+                status, Text(visible_text(f"Prometheus: {stale[0].last_error}"), style="italic")
             )
+            status.display = True
         else:
             partial = [s for s in self.states.values() if s.warnings]
             prometheus = self.session.environment.prometheus
@@ -220,10 +222,9 @@ class MetricsPane(VerticalScroll, can_focus=True):
             if len(firing) > 3:
                 notes.append(f"… {len(firing) - 3} more firing (Enter on the alerts row)")
             note = "\n".join(notes)
-            show_text(
-                self.query_one("#metrics-status", Static),
-                Text(visible_text(note, keep_newlines=True), style="italic"),
-            )
+            status = self.query_one("#metrics-status", Static)
+            show_text(status, Text(visible_text(note, keep_newlines=True), style="italic"))
+            status.display = bool(note)  # an empty line would push a metric out of sight
 
     def _rows(self) -> list[MetricRow]:
         return list(self.query(MetricRow))
