@@ -238,3 +238,28 @@ async def test_the_clock_runs_from_the_release_run_not_the_first_mark(
         assert run is not None
         line = str(app.query_one(VerdictBar).render()).splitlines()[0]
         assert " run " in line and "go-live" not in line and "72h" not in line, line
+
+
+async def test_help_and_palette_show_the_keys_as_remapped(write_config, operator):
+    from cockpit.tui.screens.help import HelpScreen
+
+    from .conftest import BASE_CONFIG
+
+    path = write_config(BASE_CONFIG + '\n[keys]\n"checklist.done" = "x"\n')
+    app = CockpitApp(GoLiveSession.open(path, None, operator=operator), start_sources=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        from textual.widgets import Static
+
+        text = "\n".join(str(w.render()) for w in app.screen.query(Static))
+        lines = [line for line in text.splitlines() if "Mark the selected item done" in line]
+        assert lines and lines[0].split()[0] == "x", lines
+        assert "ROLL BACK" in text or "open the rollback" in text  # B is there
+        assert "Copy the link" in text  # so is the errors pane's c
+        await pilot.press("escape")
+        await pilot.pause()
+        commands = {c.title: c.help for c in app.get_system_commands(app.screen)}
+        assert commands["Checklist: mark done"].endswith("· key x"), commands
+        assert "[checklist." not in " ".join(commands.values())  # keys, not ids

@@ -33,6 +33,7 @@ from cockpit.rollout import argo_refusal
 from cockpit.session import GoLiveSession, ItemRunResult
 from cockpit.sources.kube import DeploymentView
 from cockpit.text import visible_text
+from cockpit.tui.bindings import KeyRow, node_rows, rows_of
 from cockpit.tui.screens.confirm import ConfirmScreen
 from cockpit.tui.screens.error_detail import ErrorDetailScreen
 from cockpit.tui.screens.help import HelpScreen
@@ -48,7 +49,7 @@ from cockpit.tui.themes import ThemeCatalog
 from cockpit.tui.throttle import Throttle
 from cockpit.tui.widgets import messages
 from cockpit.tui.widgets.banner import EnvironmentBanner
-from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
+from cockpit.tui.widgets.checklist import ChecklistFilter, ChecklistPane, ChecklistTree
 from cockpit.tui.widgets.errors import ErrorsPane, ErrorTable
 from cockpit.tui.widgets.messages import MessageLine, Notice
 from cockpit.tui.widgets.metrics import MetricsPane
@@ -497,8 +498,43 @@ class CockpitApp(App[None]):
         if self.verdict_now is not None and self.verdict_now.bake_remaining > 0:
             self._request_verdict()
 
+    def key_rows(self) -> list[tuple[str, list[KeyRow]]]:
+        """Every pane's and screen's keys as this operator has them ([keys] applied)."""
+        keymap = self.session.config.model.keys
+        sections: list[tuple[str, list[KeyRow]]] = []
+        owners: tuple[tuple[str, type[Widget] | type[App[None]]], ...] = (
+            ("Checklist pane", ChecklistTree),
+            ("Checklist filter line", ChecklistFilter),
+            ("Rollout pane", RolloutTable),
+            ("Workload detail (enter in the rollout pane)", RolloutDetailScreen),
+            ("Pod logs (l in the detail)", PodLogScreen),
+            ("Metrics pane", MetricsPane),
+            ("Errors pane", ErrorTable),
+            ("An error issue (enter in the errors pane)", ErrorDetailScreen),
+            ("Running a step", StepRunScreen),
+            ("Everywhere", CockpitApp),
+        )
+        for title, owner in owners:
+            node: DOMNode | None = self if owner is CockpitApp else None
+            if node is None and issubclass(owner, Widget):
+                found = list(self.screen_stack[0].query(owner)) + list(self.screen.query(owner))
+                node = found[0] if found else None
+            # a screen not open now: its class's bindings, the keymap applied
+            rows = node_rows(node, keymap) if node else rows_of(list(owner.BINDINGS), keymap)
+            if rows:
+                sections.append((title, rows))
+        return sections
+
+    def keys_for(self, binding_id: str) -> str:
+        """The keys of a binding as shown in help, for the palette's help text."""
+        for _title, rows in self.key_rows():
+            for row in rows:
+                if row.binding_id == binding_id:
+                    return row.keys_text
+        return "-"
+
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.key_rows()))
 
     def action_retry_clusters(self) -> None:
         """Reading only: nothing is sent but lists and watches, so read-only allows it too."""
@@ -741,6 +777,11 @@ class CockpitApp(App[None]):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         tree = self.query_one(ChecklistTree) if screen is self.screen_stack[0] else None
+        shown = {row.binding_id: row.keys_text for _t, rows in self.key_rows() for row in rows}
+
+        def keys_of(binding_id: str) -> str:
+            return shown.get(binding_id) or "none"
+
         if tree is not None:
             for binding_id, title, help_text, action in (
                 ("checklist.done", "Checklist: mark done", "Mark the selected item done", "done"),
@@ -771,14 +812,17 @@ class CockpitApp(App[None]):
                 ),
             ):
                 yield SystemCommand(
-                    title, f"{help_text} [{binding_id}]", self._on_selected(tree, action)
+                    title,
+                    f"{help_text} · key {keys_of(binding_id)}",
+                    self._on_selected(tree, action),
                 )
             yield SystemCommand(
                 "Checklist: next to do", "Jump to the next unresolved item", tree.action_next_open
             )
             yield SystemCommand(
                 "Checklist: filter items",
-                "Show only the items whose text or ID holds what you type [checklist.filter]",
+                "Show only the items whose text or ID holds what you type · key "
+                + keys_of("checklist.filter"),
                 tree.action_filter,
             )
             pane = self.query_one(ChecklistPane)
@@ -790,7 +834,8 @@ class CockpitApp(App[None]):
                 )
             yield SystemCommand(
                 "Checklist: run section",
-                "Run the section's checks, and its steps in order [checklist.run_section]",
+                "Run the section's checks, and its steps in order · key "
+                + keys_of("checklist.run_section"),
                 tree.action_run_section,
             )
         if self._running_workers():
@@ -801,12 +846,12 @@ class CockpitApp(App[None]):
             table = self.query_one(RolloutTable)
             yield SystemCommand(
                 "Rollout: roll back selected deployment",
-                "kubectl rollout undo semantics; asks first [rollout.rollback]",
+                f"kubectl rollout undo semantics; asks first · key {keys_of('rollout.rollback')}",
                 table.action_rollback,
             )
             yield SystemCommand(
                 "Rollout: pause or resume selected deployment",
-                "Pause or resume the rollout; asks first [rollout.pause]",
+                f"Pause or resume the rollout; asks first · key {keys_of('rollout.pause')}",
                 table.action_toggle_pause,
             )
             yield SystemCommand(
@@ -818,10 +863,17 @@ class CockpitApp(App[None]):
             yield SystemCommand(
                 "Rollout: retry the clusters now",
                 "After logging in again (SSO, VPN): try now, not after the backoff "
-                "[app.retry_clusters]",
+                f"· key {keys_of('app.retry_clusters')}",
                 self.action_retry_clusters,
             )
-        yield SystemCommand("Help", "Keys and what the panes mean", self.action_help)
+        yield SystemCommand(
+            "Help", f"Keys and what the panes mean · key {keys_of('app.help')}", self.action_help
+        )
+        yield SystemCommand(
+            "Messages",
+            f"Every message of this session, in full · key {keys_of('app.messages')}",
+            self.action_messages,
+        )
 
     def _on_selected(self, tree: ChecklistTree, action: str) -> Callable[[], None]:
         def run() -> None:
