@@ -16,6 +16,7 @@ import pytest
 from cockpit.config import load_config
 from cockpit.errors import ConfigError
 from cockpit.identity import Operator
+from cockpit.rehearsal.store import VIEWER_TOKEN
 from cockpit.session import GoLiveSession
 from cockpit.sources.lease import ActionLock, LeaseHeld
 
@@ -187,4 +188,29 @@ def test_a_kubernetes_state_backend_needs_a_cluster(tmp_path):
         load_config(path)
     assert "needs a cluster to hold its Lease" in caught.value.message + "".join(
         caught.value.details or ()
+    )
+
+
+def test_validate_names_the_lease_verbs_the_operator_lacks(cluster, tmp_path):
+    path = shared_config(tmp_path, cluster, [])
+    ok = subprocess.run(
+        [COCKPIT, "validate", "--config", str(path)], capture_output=True, text=True, check=False
+    )
+    assert ok.returncode == 0, ok.stderr
+    viewer = path.read_text().replace('context = "rehearsal"', 'context = "rehearsal-viewer"')
+    path.write_text(viewer)
+    rights = cluster.denied[VIEWER_TOKEN]
+    cluster.denied[VIEWER_TOKEN] = rights | {("create", "leases"), ("update", "leases")}
+    try:
+        denied = subprocess.run(
+            [COCKPIT, "validate", "--config", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        cluster.denied[VIEWER_TOKEN] = rights
+    assert denied.returncode != 0
+    assert "you may not create, update leases (coordination.k8s.io) in namespace shop" in (
+        denied.stderr
     )

@@ -157,6 +157,9 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
 
     prom_problems, prom_warnings = query_problems(loaded, env_name)
     problems.extend(prom_problems)
+    lock_problems, lock_warnings = _lock_problems(loaded, env_name)
+    problems.extend(lock_problems)
+    prom_warnings += lock_warnings
     from cockpit.tui.themes import ThemeCatalog
 
     catalog = ThemeCatalog.load(loaded)
@@ -202,6 +205,36 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
             f"{ref}" + (" (read-only)" if ref.kind == "rollout" else "") for ref in cluster.targets
         ]
         echo(f"  cluster {cluster.name}: {', '.join(watched) or 'no workloads listed'}")
+
+
+def _lock_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str], list[str]]:
+    """With the kubernetes state backend: may this operator take the action lock? A cluster
+    that cannot be reached now is a warning (CI may not see it)."""
+    environment = loaded.model.environments[env_name]
+    cluster = environment.lock_cluster()
+    if cluster is None:
+        return [], []
+    from cockpit.sources.lease import ActionLock
+
+    lock = ActionLock(
+        cluster,
+        loaded,
+        namespace=environment.state.namespace or cluster.namespace,
+        name=f"cockpit-{env_name}",
+        identity="validate",
+    )
+    where = f"{loaded.path}: environments.{env_name}.state"
+    try:
+        missing = lock.missing_verbs()
+    except CockpitError as exc:
+        return [], [f"{where}: the action lock's access not checked: {exc.message}"]
+    if missing:
+        return [
+            f"{where}: you may not {', '.join(missing)} leases (coordination.k8s.io) in "
+            f"namespace {lock.namespace} of cluster {cluster.name}: the action lock needs get, "
+            "create and update"
+        ], []
+    return [], []
 
 
 def kubeconfig_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str], list[str]]:

@@ -134,6 +134,39 @@ class ActionLock:
             return None
         return str(holder)
 
+    def missing_verbs(self) -> list[str]:
+        """The verbs on leases this operator lacks in the lock's namespace (RBAC preflight)."""
+        from kubernetes import client
+
+        from cockpit.sources.kube import describe_api_error, raw_json
+
+        missing = []
+        api = client.AuthorizationV1Api(self.client.get())
+        for verb in ("get", "create", "update"):
+            body: Any = {
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SelfSubjectAccessReview",
+                "spec": {
+                    "resourceAttributes": {
+                        "group": "coordination.k8s.io",
+                        "resource": "leases",
+                        "verb": verb,
+                        "namespace": self.namespace,
+                    }
+                },
+            }
+            try:
+                review = raw_json(
+                    api.create_self_subject_access_review(
+                        body, _preload_content=False, _request_timeout=TIMEOUT
+                    )
+                )
+            except Exception as exc:
+                raise self._cannot(f"access review failed: {describe_api_error(exc)}") from exc
+            if not (review.get("status") or {}).get("allowed"):
+                missing.append(verb)
+        return missing
+
     def status(self) -> tuple[str | None, datetime | None]:
         """Who holds the lock now and since when ((None, None): free)."""
         lease = self._read()
