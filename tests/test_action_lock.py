@@ -214,3 +214,31 @@ def test_validate_names_the_lease_verbs_the_operator_lacks(cluster, tmp_path):
     assert "you may not create, update leases (coordination.k8s.io) in namespace shop" in (
         denied.stderr
     )
+
+
+async def test_the_banner_names_the_other_operators_of_the_environment(cluster, tmp_path):
+    """Bob's cockpit is open on the environment: Alice's banner says so; when Bob closes his,
+    his Lease is deleted and he is no longer listed."""
+    from cockpit.sources.lease import Presence
+    from cockpit.tui.app import CockpitApp
+    from cockpit.tui.widgets.banner import EnvironmentBanner
+
+    path = shared_config(tmp_path, cluster, [], lease_seconds=6)
+    bob = Presence(lock_of(path, "bob"), "prod")
+    bob.announce()
+    session = GoLiveSession.open(path, "prod", operator=Operator(user="alice", address=None))
+    app = CockpitApp(session)
+    async with app.run_test(size=(160, 48)) as pilot:
+        banner = app.query_one(EnvironmentBanner)
+        for _ in range(100):
+            if banner.others:
+                break
+            await pilot.pause(0.05)
+        assert banner.others == ["bob on bastion-bob"]
+        assert "also here: bob on bastion-bob" in str(banner.render())
+        assert app._presence is not None
+        assert bob.others() == [app._presence.lock.identity]  # and Bob sees Alice
+        bob.stop()
+        assert app._presence.others() == []
+    leases = kubectl(cluster, "get", "leases", "-l", "cockpit.dev/presence=prod", "-o", "name")
+    assert leases.stdout.strip() == ""  # Alice's cockpit closed: her Lease is gone too

@@ -47,7 +47,7 @@ from cockpit.rollout import UndoPlan
 from cockpit.secrets import secret_values
 from cockpit.sources.errors import ErrorFeed
 from cockpit.sources.kube import ClusterSnapshot, DeploymentActions, DeploymentView
-from cockpit.sources.lease import ActionLock
+from cockpit.sources.lease import ActionLock, Presence
 from cockpit.state import (
     ITEM_STATUSES,
     AuditHead,
@@ -574,6 +574,13 @@ class GoLiveSession:
                 duration=self.environment.state.lease_seconds,
             )
         return self._lock
+
+    def presence(self) -> Presence | None:
+        """This operator's presence on the environment (None with the local backend)."""
+        lock = self.action_lock()
+        if lock is None:
+            return None
+        return Presence(lock, self.env_name)
 
     def break_lock(self) -> str | None:
         """Take the action lock from whoever holds it and release it (audited); who held it."""

@@ -72,6 +72,10 @@ class ActionLock:
         self._renewing: threading.Event | None = None
         self._version: str | None = None
 
+    def api(self) -> Any:
+        """The cluster's CoordinationV1Api, with the cluster's shared credential."""
+        return self._api()
+
     def _api(self) -> Any:
         from kubernetes import client
 
@@ -308,4 +312,124 @@ class ActionLock:
         return previous
 
 
-__all__ = ["LEASE_SECONDS", "ActionLock", "LeaseHeld", "holder_identity"]
+PRESENCE_LABEL = "cockpit.dev/presence"  # its value: the environment
+
+
+class Presence:
+    """Who has the cockpit open on this environment: a Lease per operator, renewed while the
+    cockpit runs, deleted when it closes, expired when it dies. The banner lists the others."""
+
+    def __init__(self, lock: ActionLock, environment: str) -> None:
+        import hashlib
+
+        self.lock = lock
+        self.environment = environment
+        digest = hashlib.sha256(lock.identity.encode()).hexdigest()[:10]
+        self.name = f"cockpit-{environment}-here-{digest}"[:63]
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _body(self, lease: dict[str, Any] | None) -> Any:
+        now = _micro(datetime.now(UTC))
+        body: dict[str, Any] = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {
+                "name": self.name,
+                "namespace": self.lock.namespace,
+                "labels": {PRESENCE_LABEL: self.environment},
+            },
+            "spec": {
+                "holderIdentity": self.lock.identity,
+                "leaseDurationSeconds": self.lock.duration,
+                "acquireTime": ((lease or {}).get("spec") or {}).get("acquireTime") or now,
+                "renewTime": now,
+            },
+        }
+        if lease is not None:
+            body["metadata"]["resourceVersion"] = lease["metadata"]["resourceVersion"]
+        return body
+
+    def announce(self) -> None:
+        """Create or renew this operator's Lease (one request when it exists)."""
+        from kubernetes.client.exceptions import ApiException
+
+        from cockpit.sources.kube import raw_json
+
+        api = self.lock.api()
+        try:
+            lease = raw_json(
+                api.read_namespaced_lease(
+                    self.name, self.lock.namespace, _preload_content=False, _request_timeout=TIMEOUT
+                )
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            api.create_namespaced_lease(
+                self.lock.namespace,
+                self._body(None),
+                _preload_content=False,
+                _request_timeout=TIMEOUT,
+            )
+            return
+        api.replace_namespaced_lease(
+            self.name,
+            self.lock.namespace,
+            self._body(lease),
+            _preload_content=False,
+            _request_timeout=TIMEOUT,
+        )
+
+    def others(self) -> list[str]:
+        """The other operators with a live Lease on this environment, oldest first."""
+        from cockpit.sources.kube import raw_json
+
+        answer = raw_json(
+            self.lock.api().list_namespaced_lease(
+                self.lock.namespace,
+                label_selector=f"{PRESENCE_LABEL}={self.environment}",
+                _preload_content=False,
+                _request_timeout=TIMEOUT,
+            )
+        )
+        now = datetime.now(UTC)
+        found = []
+        for lease in answer.get("items") or []:
+            holder = self.lock.holder(lease, now)
+            if holder and holder != self.lock.identity:
+                since = parse_time((lease.get("spec") or {}).get("acquireTime")) or now
+                found.append((since, holder))
+        return [holder for _, holder in sorted(found)]
+
+    def start(self, on_change: Any) -> None:
+        """Announce every lease_seconds / 3 and report the others to `on_change(list)`."""
+
+        def run() -> None:
+            seen: list[str] | None = None
+            while not self._stop.is_set():
+                try:
+                    self.announce()
+                    now = self.others()
+                except Exception:  # noqa: BLE001 - presence is best effort; the next round retries
+                    now = seen or []
+                if now != seen:
+                    seen = now
+                    on_change(now)
+                self._stop.wait(self.lock.duration / 3)
+
+        self._thread = threading.Thread(target=run, name="presence", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Leave: delete this operator's Lease (expiry does it when the cockpit dies)."""
+        self._stop.set()
+        try:
+            self.lock.api().delete_namespaced_lease(
+                self.name, self.lock.namespace, _request_timeout=TIMEOUT
+            )
+        except Exception:  # noqa: BLE001 - it expires by itself
+            return
+
+
+__all__ = ["LEASE_SECONDS", "ActionLock", "LeaseHeld", "Presence", "holder_identity"]
