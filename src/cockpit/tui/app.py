@@ -32,6 +32,7 @@ from cockpit.gates import Verdict
 from cockpit.rollout import argo_refusal
 from cockpit.session import GoLiveSession, ItemRunResult
 from cockpit.sources.kube import DeploymentView
+from cockpit.sources.lease import Presence
 from cockpit.text import visible_text
 from cockpit.tui.bindings import KeyRow, node_rows, rows_of
 from cockpit.tui.screens.confirm import ConfirmScreen
@@ -152,6 +153,7 @@ class CockpitApp(App[None]):
         self.exit_problem: str | None = None
         self.crashed: Exception | None = None  # a bug that closed the app (see cockpit run)
         self.start_sources = start_sources
+        self._presence: Presence | None = None  # who else has this environment open
         # The board owns the watchers and the verdict; panes get its updates as messages.
         self.board = LiveBoard(
             session,
@@ -219,6 +221,15 @@ class CockpitApp(App[None]):
         for problem in self.board.problems:
             self._report(problem)
         self.board.problems.clear()
+        presence = self.session.presence()
+        if presence is not None:
+            self._presence = presence
+            presence.start(lambda others: self.call_from_thread(self._show_others, others))
+
+    def _show_others(self, others: list[str]) -> None:
+        banner = self.query_one(EnvironmentBanner)
+        banner.others = others
+        banner.refresh_text()
 
     def on_errors_pane_update(self, _message: ErrorsPane.Update) -> None:
         self._request_verdict()
@@ -403,6 +414,8 @@ class CockpitApp(App[None]):
 
     def on_unmount(self) -> None:
         self.board.stop()
+        if self._presence is not None:
+            self._presence.stop()
         # Any clean exit closes the session in the audit log; a dropped SSH session or a
         # kill leaves a session_start without its end, which is what happened.
         try:

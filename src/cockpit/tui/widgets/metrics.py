@@ -51,6 +51,8 @@ def state_word(state: MetricState | None) -> str:
         return "wait"
     if state.stale and state.phase != "Error":
         return "stale"
+    if state.warnings:
+        return "partial"  # Prometheus warned the value may miss part of the data
     return SHORT_WORDS.get(state.display, state.display)
 
 
@@ -78,7 +80,7 @@ class MetricRow(Horizontal):
         text-align: right;
     }
     MetricRow > .metric-state {
-        width: 5;
+        width: 7;
         margin-left: 1;
         text-style: bold;
     }
@@ -183,10 +185,10 @@ class MetricsPane(VerticalScroll, can_focus=True):
 
     def on_resize(self, event: events.Resize) -> None:
         """Names as wide as the longest needs (p95 latency, not `p95 late…`), leaving the
-        sparkline at least 4 columns; value (11), state (5), margins (3) and a scroll bar
-        (2) take 21: the state word is never the one cut."""
+        sparkline at least 4 columns; value (11), state (7: `partial`), margins (3) and a
+        scroll bar (2) take 23: the state word is never the one cut."""
         longest = max((len(m.name) for m in self.session.environment.metrics), default=9)
-        width = max(6, min(longest, event.size.width - 21 - 4))
+        width = max(6, min(longest, event.size.width - 23 - 4))
         for label in self.query(".metric-name"):
             label.styles.width = width
 
