@@ -164,6 +164,9 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
 
     catalog = ThemeCatalog.load(loaded)
     problems.extend(catalog.problems)
+    from cockpit.tui.bindings import keymap_problems
+
+    problems.extend(keymap_problems(loaded.model.keys, str(loaded.path)))
     if loaded.model.theme not in catalog.themes:
         problems.append(
             f"{loaded.path}: theme: no theme named {loaded.model.theme!r}; available: "

@@ -65,3 +65,70 @@ def rows_of(
 
 def node_rows(node: DOMNode, keymap: dict[str, str] | None) -> list[KeyRow]:
     return rows_of(node._bindings, keymap)
+
+
+def known_binding_ids() -> set[str]:
+    """Every binding id a `[keys]` entry may name (the owners' own BINDINGS)."""
+    from cockpit.tui.app import CockpitApp
+    from cockpit.tui.screens.confirm import ConfirmScreen
+    from cockpit.tui.screens.error_detail import ErrorDetailScreen
+    from cockpit.tui.screens.help import HelpScreen
+    from cockpit.tui.screens.item_detail import ItemDetailScreen
+    from cockpit.tui.screens.messages import MessageHistoryScreen
+    from cockpit.tui.screens.metric_detail import MetricDetailScreen
+    from cockpit.tui.screens.pod_logs import PodLogScreen
+    from cockpit.tui.screens.prompt import TextPrompt
+    from cockpit.tui.screens.rollback import RollbackAllScreen, RollbackScreen
+    from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
+    from cockpit.tui.screens.step_run import StepRunScreen
+    from cockpit.tui.widgets.checklist import ChecklistFilter, ChecklistTree
+    from cockpit.tui.widgets.errors import ErrorTable
+    from cockpit.tui.widgets.metrics import MetricsPane
+    from cockpit.tui.widgets.rollout import RolloutTable
+
+    owners: tuple[type[DOMNode], ...] = (
+        CockpitApp,
+        ChecklistTree,
+        ChecklistFilter,
+        RolloutTable,
+        MetricsPane,
+        ErrorTable,
+        ConfirmScreen,
+        ErrorDetailScreen,
+        HelpScreen,
+        ItemDetailScreen,
+        MessageHistoryScreen,
+        MetricDetailScreen,
+        PodLogScreen,
+        TextPrompt,
+        RollbackScreen,
+        RollbackAllScreen,
+        RolloutDetailScreen,
+        StepRunScreen,
+    )
+    return {
+        binding.id
+        for owner in owners
+        for binding in Binding.make_bindings(owner.BINDINGS)
+        if binding.id
+    }
+
+
+def keymap_problems(keys: dict[str, str] | None, where: str) -> list[str]:
+    """`[keys]` naming a binding that does not exist ("checklist.dnoe") did nothing at all;
+    validate names it and the nearest real id."""
+    import difflib
+
+    known = known_binding_ids()
+    problems = []
+    for binding_id in keys or {}:
+        if binding_id in known:
+            continue
+        # swapped letters first (`dnoe` is `done`, though difflib finds `note` nearer)
+        near = [k for k in sorted(known) if sorted(k) == sorted(binding_id)]
+        near = near or difflib.get_close_matches(binding_id, sorted(known), n=1)
+        hint = (
+            f"; did you mean {near[0]!r}?" if near else f"; known ids: {', '.join(sorted(known))}"
+        )
+        problems.append(f"{where}: keys: no binding with the id {binding_id!r}{hint}")
+    return problems
