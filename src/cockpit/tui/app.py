@@ -246,7 +246,8 @@ class CockpitApp(App[None]):
             return  # a redraw that arrives while the screen goes away
         pane = self.query_one(RolloutPane)
         for screen in self.screen_stack:
-            if isinstance(screen, RolloutDetailScreen):  # an open detail follows the cluster
+            # an open detail follows the cluster; one still being composed shows it when mounted
+            if isinstance(screen, RolloutDetailScreen) and screen.is_mounted:
                 screen.follow(pane.views.values(), pane.snapshots)
 
     def on_rollout_detail_screen_open_logs(self, message: RolloutDetailScreen.OpenLogs) -> None:
