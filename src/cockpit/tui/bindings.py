@@ -45,14 +45,16 @@ class KeyRow:
 def rows_of(
     bindings: BindingsMap | list[BindingType], keymap: dict[str, str] | None
 ) -> list[KeyRow]:
-    """One row per binding (by id, or action), its keys after the keymap."""
+    """One row per binding of the cockpit's own (they carry an id, e.g. `checklist.done`;
+    the framework's scrolling and cursor bindings do not), its keys after the keymap."""
     live = bindings.copy() if isinstance(bindings, BindingsMap) else BindingsMap(bindings)
     if keymap:
         live.apply_keymap(keymap)
     grouped: dict[str, list[Binding]] = {}
     for _key, key_bindings in live.key_to_bindings.items():
         for binding in key_bindings:
-            grouped.setdefault(binding.id or binding.action, []).append(binding)
+            if binding.id:
+                grouped.setdefault(binding.id, []).append(binding)
     rows = []
     for name, group in grouped.items():
         first = group[0]

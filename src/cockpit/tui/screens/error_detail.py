@@ -39,7 +39,7 @@ class ErrorDetailScreen(ModalScreen[None]):
             "c",
             "copy_link",
             "Copy link",
-            tooltip="Copy the link to your clipboard (OSC 52: works over SSH)",
+            tooltip="Send the link to your terminal's clipboard (OSC 52, over SSH too)",
             id="error_detail.copy",
         ),
     ]

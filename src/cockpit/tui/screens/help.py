@@ -17,6 +17,11 @@ INTRO = "[b]cockpit[/b] — one screen for the whole go-live. Keys as this cockp
 
 # What the keys cannot say: the state marks, and why nothing is lost.
 NOTES = """\
+[b]Moving around[/b]
+  ↑ ↓ move in a pane · tab / shift+tab the next / previous pane · ctrl+p the command
+  palette (every action, and "go to section") · a key that cannot act now says why
+  on the message line under the panes
+
 [b]Item states[/b]
   ○ pending   ◌ running   ✔ done / passed   ✘ failed   ⤼ skipped   ✎ has notes
   "check" items are proven by a machine; "step" items carry commands
