@@ -846,10 +846,13 @@ def rehearse(
         from cockpit.tui.app import CockpitApp
 
         CockpitApp(session).run()
+        # under the state folder, beside what it reports on: not the folder the operator
+        # happened to start the rehearsal from
+        report = session.config.state_dir / f"report-{session.env_name}.html"
         echo(
             f"rehearsal files: {where}\n"
             f"go-live report: {sys.argv[0]} report --config {rehearsal.config} "
-            "--format html --output report.html",
+            f"--format html --output {report}",
             err=True,
         )
     finally:
