@@ -263,3 +263,30 @@ async def test_help_and_palette_show_the_keys_as_remapped(write_config, operator
         commands = {c.title: c.help for c in app.get_system_commands(app.screen)}
         assert commands["Checklist: mark done"].endswith("· key x"), commands
         assert "[checklist." not in " ".join(commands.values())  # keys, not ids
+
+
+async def test_a_start_audits_no_verdict_until_every_source_answered(write_config, operator):
+    """Each start wrote PENDING (the first metric in, the others not yet) and then GO."""
+    from cockpit.sources.errors import ErrorFeed
+
+    from .test_snapshots import METRICS_CONFIG, metric_states
+
+    session = GoLiveSession.open(write_config(METRICS_CONFIG), "production", operator=operator)
+    app = CockpitApp(session, start_sources=False)
+
+    def verdicts() -> list[str]:
+        return [
+            str(e.fields.get("state")) for e in session.audit.entries() if e.action == "verdict"
+        ]
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        states = metric_states(session)
+        app.board.push_metric(states[0])
+        await pilot.pause(0.4)
+        assert verdicts() == []  # two metrics and the errors feed have not answered
+        for state in states[1:]:
+            app.board.push_metric(state)
+        now = datetime.now(UTC)
+        app.board.push_errors(ErrorFeed((), None, fetched_at=now, last_ok=now))
+        await pilot.pause(0.4)
+        assert len(verdicts()) == 1, verdicts()
