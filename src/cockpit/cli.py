@@ -214,13 +214,13 @@ def _lock_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str], list
     cluster = environment.lock_cluster()
     if cluster is None:
         return [], []
-    from cockpit.sources.lease import ActionLock
+    from cockpit.sources.lease import ActionLock, lease_name
 
     lock = ActionLock(
         cluster,
         loaded,
         namespace=environment.state.namespace or cluster.namespace,
-        name=f"cockpit-{env_name}",
+        name=lease_name("cockpit", env_name),
         identity="validate",
     )
     where = f"{loaded.path}: environments.{env_name}.state"
@@ -232,7 +232,7 @@ def _lock_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str], list
         return [
             f"{where}: you may not {', '.join(missing)} leases (coordination.k8s.io) in "
             f"namespace {lock.namespace} of cluster {cluster.name}: the action lock needs get, "
-            "create and update"
+            "create and update, presence list and delete"
         ], []
     return [], []
 
@@ -646,50 +646,60 @@ def rollback(
     deployment = ref.name if ref is not None else deployment  # `sts/db` is db
     kind = ref.kind if ref is not None else "deployment"
     actions = session.actions(cluster)
+    # with a shared state backend: nobody else acts from the preview to the outcome
+    session.hold_lock(f"the rollback of {deployment}")
     try:
-        plan = actions.plan_rollback(deployment, to_revision)
-    except UndoRefused as exc:
-        hint = f"resume it first: cockpit resume {deployment}" if exc.paused else "nothing was sent"
-        raise CockpitError(f"{deployment}: {exc.message}", hint) from None
-    access = actions.can_patch(deployment)
-    plural = f"{kind}s"
-    shown = deployment if kind == "deployment" else f"{kind} {deployment}"
-    echo(f"{shown} in cluster {cluster.name}, namespace {cluster.namespace}")
-    echo(f"  now:     revision {plan.current_revision}  {', '.join(plan.current_images)}")
-    echo(f"  back to: revision {plan.target_revision}  {', '.join(plan.target_images)}")
-    if plan.mid_rollout:
-        secho("  the rollout is still in progress; rolling back stops it", fg="yellow")
-    for manager in plan.managed_by:
-        colour = "red" if manager.reverts else "yellow"
-        secho(f"  WARNING: {manager.warning(deployment)}", fg=colour)
-    stuck = actions.view(deployment).stuck_after_rollback() if kind == "statefulset" else []
-    if stuck:
-        secho(
-            f"  a StatefulSet does not replace a pod that is not Ready: after the rollback, "
-            f"delete {', '.join(stuck)} so it is recreated at revision {plan.target_revision}",
-            fg="yellow",
-        )
-    if not access.allowed:
-        raise CockpitError(
-            f"RBAC: you may not patch {plural} in {cluster.namespace}: {access.reason}",
-            f"nothing was sent; ask for patch rights on {plural}",
-        )
-    if not yes:
-        if not sys.stdin.isatty():
-            raise CockpitError(
-                "refusing to roll back without a terminal to confirm on", "pass --yes"
+        try:
+            plan = actions.plan_rollback(deployment, to_revision)
+        except UndoRefused as exc:
+            hint = (
+                f"resume it first: cockpit resume {deployment}"
+                if exc.paused
+                else "nothing was sent"
             )
-        if session.environment.production:
-            typed = click.prompt(f"PRODUCTION: type {deployment!r} to roll it back", default="")
-            if typed.strip() != deployment:
+            raise CockpitError(f"{deployment}: {exc.message}", hint) from None
+        access = actions.can_patch(deployment)
+        plural = f"{kind}s"
+        shown = deployment if kind == "deployment" else f"{kind} {deployment}"
+        echo(f"{shown} in cluster {cluster.name}, namespace {cluster.namespace}")
+        echo(f"  now:     revision {plan.current_revision}  {', '.join(plan.current_images)}")
+        echo(f"  back to: revision {plan.target_revision}  {', '.join(plan.target_images)}")
+        if plan.mid_rollout:
+            secho("  the rollout is still in progress; rolling back stops it", fg="yellow")
+        for manager in plan.managed_by:
+            colour = "red" if manager.reverts else "yellow"
+            secho(f"  WARNING: {manager.warning(deployment)}", fg=colour)
+        stuck = actions.view(deployment).stuck_after_rollback() if kind == "statefulset" else []
+        if stuck:
+            secho(
+                f"  a StatefulSet does not replace a pod that is not Ready: after the rollback, "
+                f"delete {', '.join(stuck)} so it is recreated at revision {plan.target_revision}",
+                fg="yellow",
+            )
+        if not access.allowed:
+            raise CockpitError(
+                f"RBAC: you may not patch {plural} in {cluster.namespace}: {access.reason}",
+                f"nothing was sent; ask for patch rights on {plural}",
+            )
+        if not yes:
+            if not sys.stdin.isatty():
+                raise CockpitError(
+                    "refusing to roll back without a terminal to confirm on", "pass --yes"
+                )
+            if session.environment.production:
+                typed = click.prompt(f"PRODUCTION: type {deployment!r} to roll it back", default="")
+                if typed.strip() != deployment:
+                    raise CockpitError("not confirmed; nothing was sent")
+            elif not click.confirm("Roll back?", default=False):
                 raise CockpitError("not confirmed; nothing was sent")
-        elif not click.confirm("Roll back?", default=False):
-            raise CockpitError("not confirmed; nothing was sent")
-    done = session.rollback(cluster, deployment, plan=plan)  # exactly what was shown
-    echo(
-        f"rollback sent: {deployment} back to revision {done.target_revision} "
-        f"({', '.join(done.target_images)}); follow it with `cockpit status --watch`"
-    )
+        done = session.rollback(cluster, deployment, plan=plan)  # exactly what was shown
+        echo(
+            f"rollback sent: {deployment} back to revision {done.target_revision} "
+            f"({', '.join(done.target_images)}); follow it with `cockpit status --watch`"
+        )
+
+    finally:
+        session.release_lock()
 
 
 def _interrupt(_signum: int, _frame: object) -> None:

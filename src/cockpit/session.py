@@ -563,13 +563,13 @@ class GoLiveSession:
         if cluster is None:
             return None
         if self._lock is None:
-            from cockpit.sources.lease import holder_identity
+            from cockpit.sources.lease import holder_identity, lease_name
 
             self._lock = ActionLock(
                 cluster,
                 self.config,
                 namespace=self.environment.state.namespace or cluster.namespace,
-                name=f"cockpit-{self.env_name}",
+                name=lease_name("cockpit", self.env_name),
                 identity=holder_identity(str(self.operator)),
                 duration=self.environment.state.lease_seconds,
             )
@@ -595,6 +595,19 @@ class GoLiveSession:
         previous = lock.break_lock()
         self._audit("lock_broken", previous_holder=previous, lease=lock.where())
         return previous
+
+    def hold_lock(self, doing: str) -> None:
+        """Take the action lock for a decision in progress (a rollback being previewed), so
+        no colleague acts while the operator reads; LeaseHeld names who has it. Re-entrant:
+        the action itself takes it again. `release_lock` gives it back."""
+        lock = self.action_lock()
+        if lock is not None:
+            lock.acquire(doing)
+
+    def release_lock(self) -> None:
+        lock = self.action_lock()
+        if lock is not None:
+            lock.release()
 
     @contextlib.contextmanager
     def _locked(self, doing: str, where: dict[str, Any]) -> Iterator[None]:
