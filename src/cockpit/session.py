@@ -13,7 +13,7 @@ import asyncio
 import difflib
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -153,7 +153,7 @@ class GoLiveSession:
     secrets: tuple[str, ...] = ()
     snapshot: StateSnapshot | None = None
     compiled: dict[str, tuple[BoundCheck, ...]] = field(default_factory=dict)
-    _seen_mtime: int | None = None
+    _seen_mtime: tuple[int, ...] | None = None
     _actions: dict[str, DeploymentActions] = field(default_factory=dict)
     _started: datetime | None = None
     _release: str | None = None  # "" once the audit was read and had no release start
@@ -893,7 +893,7 @@ class GoLiveSession:
         return sorted(k for k in self.snapshot.items if k not in ids)
 
 
-def apply_entry(items: dict[str, ItemRecord], entry: AuditEntry) -> None:
+def apply_entry(items: MutableMapping[str, ItemRecord], entry: AuditEntry) -> None:
     """Fold one audit entry into item records; used for live updates and for rebuilding.
 
     Notes accumulate ("[HH:MM user] text" per line); a status change never drops them.
