@@ -1019,7 +1019,7 @@ def audit_show(ctx: click.Context, config: str | None, env: str | None, tail: in
 
     secret_values(loaded)  # older lines may predate scrubbing: echo() masks them
     wanted = _pick(ctx, "env", env)
-    entries = list(AuditLog(loaded.audit_path).entries(wanted))[-tail:]
+    entries = AuditLog(loaded.audit_path).tail(tail, wanted)
     for entry in entries:
         extra = {k: v for k, v in entry.fields.items() if k not in ("env", "actor", "via", "text")}
         who = entry.fields.get("actor", "?")

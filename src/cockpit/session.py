@@ -161,6 +161,7 @@ class GoLiveSession:
     _analysis_offset: int = 0  # audit bytes already read by analysis_started()
     _analysis_seen: int = 0
     _analysis_latest: datetime | None = None
+    _timeline_entries: list[AuditEntry] | None = None
 
     # --- opening -------------------------------------------------------------------------------
 
@@ -229,7 +230,7 @@ class GoLiveSession:
         """A rollback whose request is audited but whose outcome is not: the cockpit stopped
         (killed, crashed, the machine went down) while waiting for the API server."""
         pending: dict[tuple[str, str], AuditEntry] = {}
-        for entry in self.audit.entries(self.env_name):
+        for entry in self._timeline():
             key = (str(entry.fields.get("cluster")), str(entry.fields.get("deployment")))
             if entry.action == "rollback_requested":
                 pending[key] = entry
@@ -243,6 +244,13 @@ class GoLiveSession:
                 "while waiting for the API server. Check the deployment's revision in the "
                 "rollout pane (or `cockpit status`) before rolling back again."
             )
+
+    def _timeline(self) -> list[AuditEntry]:
+        """The audit's timeline of this environment as it was at open (first entry, release
+        starts, rollbacks, runs, latest verdict): from the audit index, not the whole log."""
+        if self._timeline_entries is None:
+            self._timeline_entries, _ = self.audit.timeline(self.env_name)
+        return self._timeline_entries
 
     def _rebuild_from_audit(self, *, only_if_any: bool = False) -> tuple[int, str]:
         """Fold this environment's audit entries into a state and save it; (items, a note on
@@ -635,9 +643,13 @@ class GoLiveSession:
     def go_live_started(self) -> datetime | None:
         """When this environment's go-live began: its first audit entry (survives restarts)."""
         if self._started is None:
-            for entry in self.audit.entries(self.env_name):
+            for entry in self._timeline():
                 self._started = _parse_ts(entry.ts)
                 break
+            if self._started is None:  # nothing audited at open: the first entry since
+                for entry in self.audit.entries(self.env_name):
+                    self._started = _parse_ts(entry.ts)
+                    break
         return self._started
 
     def start_release(self, version: str, *, deploy_marker: bool = True) -> str:
@@ -694,9 +706,12 @@ class GoLiveSession:
         since (a rolled-back release's failures are history, not the current verdict)."""
         with self._analysis_lock:  # asked by the metrics thread at every poll: read only what
             # was appended since the last time, not the whole log
-            entries, self._analysis_offset = self.audit.entries_after(
-                self._analysis_offset, self.env_name
-            )
+            if self._analysis_offset == 0:  # the first look: the timeline, from the index
+                entries, self._analysis_offset = self.audit.timeline(self.env_name)
+            else:
+                entries, self._analysis_offset = self.audit.entries_after(
+                    self._analysis_offset, self.env_name
+                )
             if self._analysis_offset < self._analysis_seen:
                 self._analysis_latest = None  # the log was replaced: read again from the start
             self._analysis_seen = self._analysis_offset
@@ -715,7 +730,7 @@ class GoLiveSession:
         (the verdict bar asks on every update; this must not re-read the log each time)."""
         if self._release is None:
             self._release = ""
-            for entry in self.audit.entries(self.env_name):
+            for entry in self._timeline():
                 if entry.action == "release_start" and isinstance(entry.fields.get("version"), str):
                     self._release = str(entry.fields["version"])
         return self._release or None
