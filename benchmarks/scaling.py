@@ -294,6 +294,13 @@ def main() -> None:
     runs = args.runs
     sys.path.insert(0, str(REPO / "benchmarks"))
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; medians of {runs}")
+    bare, _ = median_child([sys.executable, "-c", "pass"], runs * 3)
+    helped, _ = median_child([*CLI, "--help"], runs * 3)
+    print(
+        f"`cockpit --help`: {helped * 1000:.0f} ms, `python -c pass`: {bare * 1000:.0f} ms: "
+        f"x{helped / bare:.1f} (target x<=10)",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as name:
         root = Path(name)
         os.chmod(root, 0o700)
