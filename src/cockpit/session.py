@@ -730,7 +730,7 @@ class GoLiveSession:
         (the verdict bar asks on every update; this must not re-read the log each time)."""
         if self._release is None:
             self._release = ""
-            for entry in self._timeline():
+            for entry in self.audit.timeline(self.env_name)[0]:
                 if entry.action == "release_start" and isinstance(entry.fields.get("version"), str):
                     self._release = str(entry.fields["version"])
         return self._release or None
