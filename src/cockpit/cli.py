@@ -160,14 +160,20 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
     lock_problems, lock_warnings = _lock_problems(loaded, env_name)
     problems.extend(lock_problems)
     prom_warnings += lock_warnings
-    from cockpit.tui.themes import ThemeCatalog
+    from cockpit.theme_files import own_theme_files, shipped_theme_names
 
-    catalog = ThemeCatalog.load(loaded)
-    problems.extend(catalog.problems)
-    if loaded.model.theme not in catalog.themes:
+    if own_theme_files(loaded):  # their colours are checked with Textual's own parser
+        from cockpit.tui.themes import ThemeCatalog
+
+        catalog = ThemeCatalog.load(loaded)
+        problems.extend(catalog.problems)
+        theme_names = set(catalog.themes)
+    else:
+        theme_names = set(shipped_theme_names())
+    if loaded.model.theme not in theme_names:
         problems.append(
             f"{loaded.path}: theme: no theme named {loaded.model.theme!r}; available: "
-            + ", ".join(sorted(catalog.themes))
+            + ", ".join(sorted(theme_names))
         )
     if problems:
         raise CockpitError(
