@@ -225,3 +225,15 @@ def test_a_second_store_reads_only_what_was_appended(tmp_path):
     assert set(second.load().items) == {"s/0", "s/1", "s/2", "s/3"}
     assert second.load().revision == 4
     assert second.peek() == first.load()
+
+
+def test_a_reload_names_only_the_items_another_process_changed(open_session):
+    first = open_session("production")
+    second = open_session("production", path=first.config.path)
+    first.mark_done("Change approved")
+    first.mark_done("Backup taken")
+    assert second.reload_if_changed()
+    assert sorted(second.changed_items) == ["before/backup-taken", "before/change-approved"]
+    first.add_note("Backup taken", "kept for a week")
+    assert second.reload_if_changed()
+    assert second.changed_items == ["before/backup-taken"]

@@ -165,6 +165,8 @@ class GoLiveSession:
     _analysis_seen: int = 0
     _analysis_latest: datetime | None = None
     _timeline_entries: list[AuditEntry] | None = None
+    # the item IDs the last reload_if_changed() found changed (None: any may have)
+    changed_items: list[str] | None = None
 
     # --- opening -------------------------------------------------------------------------------
 
@@ -283,7 +285,17 @@ class GoLiveSession:
         mtime = self.store.mtime_ns()
         if mtime == self._seen_mtime:
             return False
+        before = self.snapshot.items if self.snapshot is not None else None
         self._load_state()
+        after = self.snapshot.items if self.snapshot is not None else {}
+        if before is None or self.notices:  # rebuilt or recovered: everything may differ
+            self.changed_items = None
+        else:  # unchanged records are the very objects they were (or equal, after a re-read)
+            self.changed_items = [
+                key
+                for key, record in after.items()
+                if (old := before.get(key)) is not record and old != record
+            ] + [key for key in before if key not in after]
         return True
 
     # --- reading -------------------------------------------------------------------------------

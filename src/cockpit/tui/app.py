@@ -51,6 +51,7 @@ from cockpit.tui.widgets.rollout import RETRY_KEY, RolloutPane, RolloutTable
 from cockpit.tui.widgets.verdict import VerdictBar
 
 STATE_POLL_SECONDS = 2.0
+RELABEL_LIMIT = 100  # items changed elsewhere relabelled one by one; more: everything
 
 
 VERDICT_INTERVAL = 0.2  # seconds: source updates closer together share one verdict
@@ -622,7 +623,15 @@ class CockpitApp(App[None]):
             self._report(exc)
             return
         if changed:
-            self._refresh_views()
+            ids = self.session.changed_items
+            if ids is not None and len(ids) <= RELABEL_LIMIT:  # another process's mark or two
+                found = [self.session.checklist.item(i) for i in ids]
+                if not self._shutting_down():
+                    self.query_one(ChecklistPane).refresh_labels(i for i in found if i is not None)
+                    self.query_one(EnvironmentBanner).refresh_text()
+                    self._refresh_verdict()
+            else:
+                self._refresh_views()
             for notice in self.session.notices:
                 self.notify(notice, title="State recovered", severity="warning", timeout=30)
             self.session.notices.clear()
