@@ -290,3 +290,30 @@ async def test_a_start_audits_no_verdict_until_every_source_answered(write_confi
         app.board.push_errors(ErrorFeed((), None, fetched_at=now, last_ok=now))
         await pilot.pause(0.4)
         assert len(verdicts()) == 1, verdicts()
+
+
+async def test_item_detail_shows_the_commands_filled_in_and_copies_them(write_config, operator):
+    from cockpit.tui.screens.item_detail import ItemDetailScreen
+    from cockpit.tui.widgets.checklist import ChecklistPane
+
+    from .conftest import BASE_CONFIG
+
+    config = BASE_CONFIG.replace(
+        'label = "Shop staging"\n',
+        'label = "Shop staging"\n[environments.staging.placeholders]\nnamespace = "shop-stg"\n',
+    )
+    app = CockpitApp(GoLiveSession.open(write_config(config), None, operator=operator))
+    copied: list[str] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
+        app.query_one(ChecklistPane).select_item("rollout/deploy")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ItemDetailScreen)
+        body = str(app.screen.query_one("#detail-body").render())
+        assert "kubectl apply -k overlays/shop-stg" in body and "{namespace}" not in body
+        await pilot.press("c")
+        await pilot.pause()
+        assert copied == ["# apply the manifests\nkubectl apply -k overlays/shop-stg"]
+        assert "sent to your terminal's clipboard (OSC 52)" in said(app)[-1]
