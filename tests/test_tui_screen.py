@@ -317,3 +317,27 @@ async def test_item_detail_shows_the_commands_filled_in_and_copies_them(write_co
         await pilot.pause()
         assert copied == ["# apply the manifests\nkubectl apply -k overlays/shop-stg"]
         assert "sent to your terminal's clipboard (OSC 52)" in said(app)[-1]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_errors_pane_columns_fit_the_width(write_config, operator, size):
+    from cockpit.sources.errors import ErrorFeed, ErrorIssue
+    from cockpit.tui.widgets.errors import ErrorsPane, ErrorTable
+
+    from .test_snapshots import METRICS_CONFIG
+
+    session = GoLiveSession.open(write_config(METRICS_CONFIG), "production", operator=operator)
+    app = CockpitApp(session, start_sources=False)
+    now = datetime.now(UTC)
+    title = "PaymentGatewayError: timeout talking to the payment provider after 30 s " * 2
+    issue = ErrorIssue("a", "SD-7", title, "c", "error", 412, 57, now, now, None, "NEW")
+    async with app.run_test(size=size) as pilot:
+        app.board.push_errors(ErrorFeed((issue,), None, fetched_at=now, last_ok=now))
+        await pilot.pause()
+        await pilot.pause()
+        table = app.query_one(ErrorTable)
+        assert table.max_scroll_x == 0  # nothing out of sight to the right
+        columns = app.query_one(ErrorsPane)._columns
+        assert columns[:2] == ["badge", "Issue"] and columns[-1] == "Title"
+        assert ("Events" in columns) == (size[0] >= 160)
+        assert "…" in screen_text(app)  # the title is cut, visibly
