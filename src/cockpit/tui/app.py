@@ -203,6 +203,8 @@ class CockpitApp(App[None]):
             self.session.begin()
         except CockpitError as exc:
             self._report(exc)
+        bar = self.query_one(VerdictBar)
+        bar.show(bar.verdict)  # the go-live clock starts with the entry begin() just wrote
         for message in self._startup_messages:
             self.notify(message, title="Theme", severity="warning", timeout=10)
         for notice in self.session.notices:

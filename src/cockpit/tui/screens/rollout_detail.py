@@ -253,7 +253,7 @@ class RolloutDetailScreen(ModalScreen[str | None]):
         self._show()
 
     def _show(self) -> None:
-        if not self.is_mounted or not self.query("#rd-scroll"):
+        if not self.query("#rd-scroll"):
             return  # a snapshot came before the screen was built (or after it closed)
         now = datetime.now(UTC)
         view = self.view
