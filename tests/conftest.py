@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,9 @@ from cockpit.identity import Operator
 from cockpit.session import GoLiveSession
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+# COCKPIT_SHARED names it when the tests run from a copy elsewhere (`make mutation` runs them
+# from mutants/)
+SHARED = Path(os.environ.get("COCKPIT_SHARED") or REPO.parent / "shared")
 REFERENCE_CHECKLIST = SHARED / "reference" / "production-deployment-checklist.md"
 # The reference runbook lives in ../shared, beside the project; a plain clone has none.
 needs_reference = pytest.mark.skipif(
