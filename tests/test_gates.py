@@ -448,8 +448,17 @@ def test_baking_is_pending_until_the_bake_time_is_over():
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(0, "0s"), (0.2, "1s"), (1, "1s"), (59, "59s"), (59.5, "1m00s"), (60, "1m00s"), (61, "1m01s"),
-     (-3, "0s"), (600, "10m00s")],
+    [
+        (0, "0s"),
+        (0.2, "1s"),
+        (1, "1s"),
+        (59, "59s"),
+        (59.5, "1m00s"),
+        (60, "1m00s"),
+        (61, "1m01s"),
+        (-3, "0s"),
+        (600, "10m00s"),
+    ],
 )
 def test_duration_text_rounds_up_to_whole_seconds(seconds, text):
     assert duration_text(seconds) == text

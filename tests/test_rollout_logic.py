@@ -551,3 +551,24 @@ def test_statefulset_undo_follows_kubectl():
         (2, ("db:0",), False, 0),
         (3, ("db:2",), True, 2),
     ]
+
+
+def test_a_planned_undo_is_pinned_to_the_object_and_spec_it_was_planned_from():
+    """What the operator confirmed is what is sent: the plan carries the uid and generation
+    (and the resourceVersion) of the Deployment it was made from, unless asked not to."""
+    dep = deployment(meta={"resourceVersion": "77", "generation": 5}, observedGeneration=5)
+    dep["metadata"]["annotations"] = {REVISION: "3"}
+    sets = [replicaset("web-1", 1, "web:1"), replicaset("web-3", 3, "web:2")]
+    plan = plan_undo(dep, sets)
+    assert plan.patch[:2] == [
+        {"op": "test", "path": "/metadata/uid", "value": "dep-uid"},
+        {"op": "test", "path": "/metadata/generation", "value": 5},
+    ]
+    assert plan.generation == 5 and plan.resource_version == "77"
+    assert (plan.target_revision, plan.current_revision) == (1, 3)
+    assert (plan.current_images, plan.target_images) == (("web:2",), ("web:1",))
+    bare = plan_undo(dep, sets, precondition=False)
+    assert [op["op"] for op in bare.patch] == ["replace", "replace"]
+    assert bare.generation is None
+    no_version = deployment()
+    assert plan_undo(no_version, sets).resource_version is None

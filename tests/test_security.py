@@ -618,3 +618,13 @@ def test_init_writes_a_config_the_cockpit_accepts_even_with_umask_000(tmp_path):
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     checked = CliRunner().invoke(cli, ["checklist", "--config", str(out)])
     assert checked.exit_code == 0, checked.output
+
+
+def test_scrub_replaces_every_occurrence_of_every_secret_longest_first():
+    from cockpit.secrets import scrub, scrub_data
+
+    assert scrub("tok-1234 then tok-1234 again", ["tok-1234"]) == "*** then *** again"
+    # the longer secret first, so no part of it is left when a shorter one is inside it
+    assert scrub("abcd-efgh", ["abcd", "abcd-efgh"]) == "***"
+    assert scrub("abc is short", ["abc"]) == "abc is short"  # under 4 characters: kept
+    assert scrub_data({"k-1234": ["x k-1234 k-1234"]}, ["k-1234"]) == {"***": ["x *** ***"]}
