@@ -161,7 +161,7 @@ def test_a_write_is_fsynced_before_the_rename_and_the_folder_after_it(tmp_path, 
     store.update(lambda items: items.__setitem__("a/b", ItemRecord(status="done")))
     kinds = [(kind, target.rsplit("/", 1)[-1]) for kind, target in events]
     assert kinds == [
-        ("fsync", ".production.toml.%d.tmp" % os.getpid()),
+        ("fsync", f".production.toml.{os.getpid()}.tmp"),
         ("replace", "production.toml"),
         ("fsync", tmp_path.name),
     ]
