@@ -21,8 +21,8 @@ from cockpit.tui.screens.step_run import StepRunScreen
 from cockpit.tui.widgets.checklist import ChecklistPane
 from cockpit.tui.widgets.rollout import RolloutPane, RolloutTable
 
+from .kube_helpers import NS, config_for, kubectl, wait_rolled_out
 from .servers import free_port
-from .test_kube import NS, config_for, kubectl, wait_rolled_out
 
 CANARY = "canary-7f3a9c-Secret-never-print-me"
 

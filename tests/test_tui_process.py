@@ -22,6 +22,8 @@ from click.testing import CliRunner
 from cockpit.cli import cli
 from cockpit.identity import login_name
 
+from .helpers import wait_until
+
 COCKPIT = shutil.which("cockpit", path=str(Path(sys.executable).parent)) or "cockpit"
 
 
@@ -69,15 +71,6 @@ class Terminal:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
         os.close(self.master)
-
-
-def wait_until(predicate, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def test_marks_made_in_the_tui_survive_sigkill(write_config, tmp_path):
