@@ -207,7 +207,7 @@ async def test_a_change_between_preview_and_confirm_is_refused_and_previewed_ane
         await until(
             pilot,
             lambda: screen.prepared is not None and screen.prepared.plan is not first,
-            tries=400,
+            timeout=20,
         )
         assert isinstance(app.screen, RollbackScreen)  # still asking
         assert image_of(cluster, "pc") == "shop/pc:3"  # nothing was sent over the change
@@ -291,7 +291,7 @@ async def test_retry_key_sees_a_cluster_again_after_logging_in(
         await until(
             pilot,
             lambda: pane.views[("rehearsal", "retry-web")].found and pane.border_subtitle == "live",
-            tries=100,
+            timeout=5,
         )
         await until(pilot, lambda: "ctrl+r" not in app.active_bindings, timeout=2)
 
