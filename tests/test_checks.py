@@ -243,12 +243,14 @@ def test_dns_pass_fail_timeout_unreachable(run, free_port):
     assert closed.reason in ("unreachable", "timeout")
 
 
-def test_dns_with_the_system_resolver(run):
-    ok = run("dns", name="localhost")
+def test_dns_with_the_system_resolver(run, loopback_only_dns):
+    ok = run("dns", name="localhost")  # /etc/hosts: no query leaves the machine
     assert ok.passed, ok.evidence
     assert "127.0.0.1" in ok.evidence
-    bad = run("dns", name="does-not-exist.invalid")
+    bad = run("dns", name="does-not-exist.invalid")  # refused here, as a resolver would
     assert not bad.passed
+    assert "does-not-exist.invalid does not resolve: Name or service not known" in bad.evidence
+    assert loopback_only_dns == ["does-not-exist.invalid"]
 
 
 # --- tcp ----------------------------------------------------------------------------------------

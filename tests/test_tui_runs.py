@@ -239,7 +239,8 @@ def test_cockpit_check_exit_codes_and_formats(run_config, tmp_path):
     assert root.find("testsuite").get("failures") == "1"
 
 
-def test_sample_config_binds_at_least_15_items_and_gives_valid_junit(tmp_path):
+def test_sample_config_binds_at_least_15_items_and_gives_valid_junit(tmp_path, loopback_only_dns):
+    """The sample's hosts (example.com, sentry.io) are never looked up: no DNS leaves."""
     import shutil
 
     from .conftest import REPO
@@ -254,6 +255,7 @@ def test_sample_config_binds_at_least_15_items_and_gives_valid_junit(tmp_path):
         cli, ["check", "-c", str(tmp_path / "servicedesk.toml"), "-f", "junit", "--jobs", "16"]
     )
     assert result.exit_code == 1  # the sample's hosts do not exist here
+    assert loopback_only_dns  # they were asked for, and refused here
     root = ET.fromstring(result.output.split("\n", 1)[1])
     assert len(root.findall("./testsuite/testcase")) == bound_checks
 
