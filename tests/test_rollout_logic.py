@@ -572,3 +572,113 @@ def test_a_planned_undo_is_pinned_to_the_object_and_spec_it_was_planned_from():
     assert bare.generation is None
     no_version = deployment()
     assert plan_undo(no_version, sets).resource_version is None
+
+
+def _pod(statuses=(), inits=(), **extra):
+    spec = {
+        "nodeName": "node-1",
+        "initContainers": [{"name": c["name"]} for c in inits],
+        "containers": [{"name": c["name"]} for c in statuses],
+    }
+    return {
+        "metadata": {"name": "web-abc", "creationTimestamp": "2026-11-25T10:00:00Z", **extra},
+        "spec": spec,
+        "status": {
+            "phase": "Running",
+            "containerStatuses": list(statuses),
+            "initContainerStatuses": list(inits),
+        },
+    }
+
+
+def test_pod_state_reads_as_kubectl_get_pod_plus_the_last_termination():
+    from cockpit.rollout import pod_state
+
+    app = {
+        "name": "app",
+        "ready": True,
+        "restartCount": 2,
+        "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}},
+    }
+    side = {
+        "name": "side",
+        "ready": False,
+        "restartCount": 5,
+        "lastState": {"terminated": {"reason": "Error", "exitCode": 1}},
+        "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+    }
+    state = pod_state(_pod([app, side]))
+    assert state.name == "web-abc" and state.phase == "Running" and state.node == "node-1"
+    assert (state.ready, state.restarts) == ("1/2", 7)
+    assert state.last_termination == "side: Error, exit code 1"  # the one restarted most
+    assert (state.waiting, state.troubled_container) == ("CrashLoopBackOff", "side")
+    assert state.containers == ("app", "side") and state.init_containers == frozenset()
+    assert state.created == datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    alone = pod_state(_pod([app]))
+    assert alone.last_termination == "OOMKilled, exit code 137"  # one container: no name
+    assert (alone.waiting, alone.troubled_container) == ("", None)
+
+
+def test_pod_state_names_init_containers_and_the_trouble_first():
+    from cockpit.rollout import pod_state
+
+    init = {
+        "name": "migrate",
+        "restartCount": 0,
+        "state": {"waiting": {"reason": "ImagePullBackOff"}},
+    }
+    app = {"name": "app", "restartCount": 0, "state": {"waiting": {"reason": "PodInitializing"}}}
+    state = pod_state(_pod([app], [init]))
+    assert state.waiting == "Init:ImagePullBackOff" and state.troubled_container == "migrate"
+    assert state.containers == ("migrate", "app") and state.init_containers == {"migrate"}
+    assert state.ready == "0/1" and state.last_termination == ""
+    calm = pod_state(_pod([app]))
+    assert calm.waiting == "PodInitializing" and calm.troubled_container is None
+    # a later trouble reason wins over an earlier harmless one
+    crash = {"name": "b", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}
+    assert pod_state(_pod([app, crash])).waiting == "CrashLoopBackOff"
+
+
+def test_pod_state_of_a_pod_being_deleted_or_without_status():
+    from cockpit.rollout import pod_state
+
+    gone = pod_state(_pod([], deletionTimestamp="2026-11-25T10:05:00Z"))
+    assert gone.phase == "Terminating"
+    bare = pod_state({"metadata": {"name": "p"}})
+    assert (bare.phase, bare.ready, bare.restarts, bare.node, bare.created) == (
+        "?",
+        "0/0",
+        0,
+        "",
+        None,
+    )
+    no_reason = {"name": "a", "lastState": {"terminated": {"exitCode": 2}}, "restartCount": 1}
+    assert pod_state(_pod([no_reason])).last_termination == "terminated, exit code 2"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (-5, "0s"),
+        (0, "0s"),
+        (119, "119s"),
+        (120, "2m"),
+        (7199, "119m"),
+        (7200, "2h"),
+        (172799, "47h"),
+        (172800, "2d"),
+    ],
+)
+def test_format_age_is_kubectls(seconds, shown):
+    from cockpit.rollout import format_age
+
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    assert format_age(now - timedelta(seconds=seconds), now) == shown
+
+
+def test_format_age_and_parse_time_of_nothing():
+    from cockpit.rollout import format_age, parse_time
+
+    assert format_age(None) == "?"
+    assert parse_time("") is None and parse_time(None) is None and parse_time("soon") is None
+    assert parse_time("2026-11-25T10:00:00Z") == datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
