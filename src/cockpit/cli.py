@@ -157,6 +157,9 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
 
     prom_problems, prom_warnings = query_problems(loaded, env_name)
     problems.extend(prom_problems)
+    lock_problems, lock_warnings = _lock_problems(loaded, env_name)
+    problems.extend(lock_problems)
+    prom_warnings += lock_warnings
     from cockpit.tui.themes import ThemeCatalog
 
     catalog = ThemeCatalog.load(loaded)
@@ -202,6 +205,36 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
             f"{ref}" + (" (read-only)" if ref.kind == "rollout" else "") for ref in cluster.targets
         ]
         echo(f"  cluster {cluster.name}: {', '.join(watched) or 'no workloads listed'}")
+
+
+def _lock_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str], list[str]]:
+    """With the kubernetes state backend: may this operator take the action lock? A cluster
+    that cannot be reached now is a warning (CI may not see it)."""
+    environment = loaded.model.environments[env_name]
+    cluster = environment.lock_cluster()
+    if cluster is None:
+        return [], []
+    from cockpit.sources.lease import ActionLock
+
+    lock = ActionLock(
+        cluster,
+        loaded,
+        namespace=environment.state.namespace or cluster.namespace,
+        name=f"cockpit-{env_name}",
+        identity="validate",
+    )
+    where = f"{loaded.path}: environments.{env_name}.state"
+    try:
+        missing = lock.missing_verbs()
+    except CockpitError as exc:
+        return [], [f"{where}: the action lock's access not checked: {exc.message}"]
+    if missing:
+        return [
+            f"{where}: you may not {', '.join(missing)} leases (coordination.k8s.io) in "
+            f"namespace {lock.namespace} of cluster {cluster.name}: the action lock needs get, "
+            "create and update"
+        ], []
+    return [], []
 
 
 def kubeconfig_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str], list[str]]:
@@ -956,6 +989,46 @@ def release_start(
     """Start release VERSION in the environment."""
     session = _open(ctx, config, env)
     echo(session.start_release(version, deploy_marker=not no_marker))
+
+
+@cli.group()
+def lock() -> None:
+    """The environment's action lock in the cluster (state backend = "kubernetes")."""
+
+
+@lock.command("status")
+@_env_options
+@click.pass_context
+def lock_status(ctx: click.Context, config: str | None, env: str | None) -> None:
+    """Who holds the action lock, and since when."""
+    from cockpit.rollout import format_age
+
+    session = _open(ctx, config, env)
+    held = session.action_lock()
+    if held is None:
+        echo(f"no action lock: environment {session.env_name!r} uses the local state backend")
+        return
+    holder, since = held.status()
+    if holder is None:
+        echo(f"free: {held.where()}")
+    else:
+        echo(f"held by {holder} for {format_age(since)}: {held.where()}")
+
+
+@lock.command("break")
+@_env_options
+@click.option("--yes", is_flag=True, help="Do not ask (required without a terminal).")
+@click.pass_context
+def lock_break(ctx: click.Context, config: str | None, env: str | None, yes: bool) -> None:
+    """Take the action lock from whoever holds it (an incident commander's call; audited)."""
+    session = _open(ctx, config, env)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise CockpitError("refusing to break the lock without a terminal", "pass --yes")
+        if not click.confirm("Take the action lock from its holder?", default=False):
+            raise CockpitError("not confirmed; the lock is unchanged")
+    previous = session.break_lock()
+    echo(f"lock taken from {previous} and released" if previous else "the lock was free")
 
 
 @cli.group()

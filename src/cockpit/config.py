@@ -163,6 +163,29 @@ def parse_workload(entry: str, default_kind: str | None = None) -> WorkloadRef:
     return WorkloadRef(kind, name)
 
 
+class StateConfig(_Strict):
+    """Where what several operators share lives. `kubernetes`: the environment's action lock
+    is a Lease in one of its clusters, so two cockpits on two bastions cannot send a rollback
+    or a pause at the same moment. Checklist progress stays in the local state folder."""
+
+    backend: Literal["local", "kubernetes"] = Field(
+        default="local", description="local (one bastion) or kubernetes (the cluster's store)."
+    )
+    cluster: str | None = Field(
+        default=None, description="Which cluster holds the Lease (default: the first)."
+    )
+    namespace: str | None = Field(
+        default=None, description="Namespace of the Lease (default: that cluster's namespace)."
+    )
+    lease_seconds: int = Field(
+        default=15,
+        ge=5,
+        le=300,
+        description="A holder that stops renewing (killed, cut off) loses the lock this long "
+        "after its last renewal.",
+    )
+
+
 class ClusterConfig(_Strict):
     """One Kubernetes cluster of an environment."""
 
@@ -722,7 +745,29 @@ class EnvironmentConfig(_Strict):
     clusters: list[ClusterConfig] = Field(default_factory=list)
     prometheus: PrometheusConfig | None = None
     errors: ErrorsConfig | None = None
+    state: StateConfig = Field(default_factory=StateConfig)
     metrics: list[MetricConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _lock_cluster_exists(self) -> EnvironmentConfig:
+        if self.state.backend != "kubernetes":
+            return self
+        names = [c.name for c in self.clusters]
+        if not names:
+            raise ValueError("state backend 'kubernetes' needs a cluster to hold its Lease")
+        if self.state.cluster is not None and self.state.cluster not in names:
+            raise ValueError(
+                f"state.cluster {self.state.cluster!r} is not one of the clusters: "
+                + ", ".join(names)
+            )
+        return self
+
+    def lock_cluster(self) -> ClusterConfig | None:
+        """The cluster holding the action lock (None: no lock, one bastion)."""
+        if self.state.backend != "kubernetes":
+            return None
+        wanted = self.state.cluster or self.clusters[0].name
+        return next(c for c in self.clusters if c.name == wanted)
 
 
 class CheckBinding(BaseModel):

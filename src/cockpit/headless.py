@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -153,19 +154,7 @@ def errors_json(feed: ErrorFeed | None) -> dict[str, Any]:
         "error": feed.last_error,
         "fetched_at": feed.fetched_at.isoformat(timespec="seconds") if feed.fetched_at else None,
         "notes": list(feed.notes),
-        "release_health": (
-            {
-                "release": feed.health.release,
-                "rate": feed.health.rate,
-                "sessions": feed.health.sessions,
-                "previous": feed.health.previous,
-                "previous_rate": feed.health.previous_rate,
-                "failing": feed.health.failing,
-                "reason": feed.health.reason,
-            }
-            if feed.health
-            else None
-        ),
+        "release_health": dataclasses.asdict(feed.health) if feed.health else None,
         "issues": [
             {
                 "id": i.id,

@@ -10,10 +10,11 @@ to be corrupt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +47,7 @@ from cockpit.rollout import UndoPlan
 from cockpit.secrets import secret_values
 from cockpit.sources.errors import ErrorFeed
 from cockpit.sources.kube import ClusterSnapshot, DeploymentActions, DeploymentView
+from cockpit.sources.lease import ActionLock, Presence
 from cockpit.state import (
     ITEM_STATUSES,
     AuditHead,
@@ -155,6 +157,7 @@ class GoLiveSession:
     compiled: dict[str, tuple[BoundCheck, ...]] = field(default_factory=dict)
     _seen_mtime: int | None = None
     _actions: dict[str, DeploymentActions] = field(default_factory=dict)
+    _lock: ActionLock | None = None
     _started: datetime | None = None
     _release: str | None = None  # "" once the audit was read and had no release start
     _analysis_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -554,6 +557,62 @@ class GoLiveSession:
         """The clusters that list this workload (NAME or KIND/NAME, any kind)."""
         return [c for c in self.environment.clusters if c.target(deployment) is not None]
 
+    def action_lock(self) -> ActionLock | None:
+        """The environment's action lock in the cluster store (None with the local backend)."""
+        cluster = self.environment.lock_cluster()
+        if cluster is None:
+            return None
+        if self._lock is None:
+            from cockpit.sources.lease import holder_identity
+
+            self._lock = ActionLock(
+                cluster,
+                self.config,
+                namespace=self.environment.state.namespace or cluster.namespace,
+                name=f"cockpit-{self.env_name}",
+                identity=holder_identity(str(self.operator)),
+                duration=self.environment.state.lease_seconds,
+            )
+        return self._lock
+
+    def presence(self) -> Presence | None:
+        """This operator's presence on the environment (None with the local backend)."""
+        lock = self.action_lock()
+        if lock is None:
+            return None
+        return Presence(lock, self.env_name)
+
+    def break_lock(self) -> str | None:
+        """Take the action lock from whoever holds it and release it (audited); who held it."""
+        self.refuse_if_read_only("break the action lock")
+        lock = self.action_lock()
+        if lock is None:
+            raise CockpitError(
+                f"environment {self.env_name!r} has no action lock",
+                'set [environments.NAME.state] backend = "kubernetes" to share one between '
+                "cockpits on several bastions",
+            )
+        previous = lock.break_lock()
+        self._audit("lock_broken", previous_holder=previous, lease=lock.where())
+        return previous
+
+    @contextlib.contextmanager
+    def _locked(self, doing: str, where: dict[str, Any]) -> Iterator[None]:
+        """Hold the environment's action lock for one action, or refuse it (audited)."""
+        lock = self.action_lock()
+        if lock is None:
+            yield
+            return
+        try:
+            lock.acquire(doing)
+        except CockpitError as exc:
+            self._audit("lock_refused", **where, doing=doing, error=exc.message)
+            raise
+        try:
+            yield
+        finally:
+            lock.release()
+
     def actions(self, cluster: ClusterConfig) -> DeploymentActions:
         cached = self._actions.get(cluster.name)
         if cached is None:
@@ -604,7 +663,8 @@ class GoLiveSession:
             managed_by=[f"{m.tool} {m.name}".strip() for m in plan.managed_by],
         )
         try:
-            done = actions.send_rollback(plan)
+            with self._locked(f"the rollback of {deployment}", where):
+                done = actions.send_rollback(plan)
         except CockpitError as exc:
             self._audit("rollback", **where, outcome="failed", error=exc.message)
             raise
@@ -624,7 +684,8 @@ class GoLiveSession:
         where = {"cluster": cluster.name, "namespace": cluster.namespace, "deployment": deployment}
         self._audit(f"{action}_requested", **where)
         try:
-            self.actions(cluster).set_paused(deployment, paused)
+            with self._locked(f"the {action} of {deployment}", where):
+                self.actions(cluster).set_paused(deployment, paused)
         except CockpitError as exc:
             self._audit(action, **where, outcome="failed", error=exc.message)
             raise

@@ -790,15 +790,8 @@ class ErrorWatcher:
                     buckets.append((at, at + timedelta(hours=1), int(entry[1])))
                 except (TypeError, ValueError, IndexError, OverflowError, OSError):
                     continue
-            state = spike_from_series(
-                buckets,
-                started=self.started,
-                window_seconds=window,
-                factor=self.config.spike_factor,
-                min_events=self.config.spike_min_events,
-                now=now,
-                since=self.run_started,
-                what=f"issue {issue.short_id} ({issue.title[:60]}): ",
+            state = self._spike(
+                buckets, window, now, what=f"issue {issue.short_id} ({issue.title[:60]}): "
             )
             if state.spiking and (worst is None or state.current > worst.current):
                 worst = state
@@ -846,7 +839,9 @@ class ErrorWatcher:
         badge: Badge = "REGRESSED" if regressed_at and regressed_at >= self.started else ""
         return replace(issue, badge=badge)
 
-    def _spike(self, series: list[Bucket], window: float, now: datetime) -> SpikeState:
+    def _spike(
+        self, series: list[Bucket], window: float, now: datetime, what: str = ""
+    ) -> SpikeState:
         return spike_from_series(
             series,
             started=self.started,
@@ -855,6 +850,7 @@ class ErrorWatcher:
             min_events=self.config.spike_min_events,
             now=now,
             since=self.run_started,
+            what=what,
         )
 
     def _series_from_samples(self, now: datetime, window: float) -> list[Bucket]:

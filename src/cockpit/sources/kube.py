@@ -91,10 +91,15 @@ def api_client(cluster: ClusterConfig, loaded: LoadedConfig) -> Any:
         raise KubeError(exc.message, exc.hint) from exc
 
 
-def _raw(response: Any) -> JSON:
+def raw_json(response: Any) -> JSON:
+    """The JSON of an answer read with `_preload_content=False` (the client's own models
+    would drop fields they do not know)."""
     data = response.data if hasattr(response, "data") else response
     result: JSON = json.loads(data)
     return result
+
+
+_raw = raw_json
 
 
 def describe_api_error(exc: BaseException) -> str:

@@ -29,6 +29,7 @@ from cockpit.gates import Verdict
 from cockpit.rollout import argo_refusal
 from cockpit.session import GoLiveSession, ItemRunResult
 from cockpit.sources.kube import DeploymentView
+from cockpit.sources.lease import Presence
 from cockpit.text import visible_text
 from cockpit.tui.screens.confirm import ConfirmScreen
 from cockpit.tui.screens.error_detail import ErrorDetailScreen
@@ -132,6 +133,7 @@ class CockpitApp(App[None]):
         self.exit_problem: str | None = None
         self.crashed: Exception | None = None  # a bug that closed the app (see cockpit run)
         self.start_sources = start_sources
+        self._presence: Presence | None = None  # who else has this environment open
         # The board owns the watchers and the verdict; panes get its updates as messages.
         self.board = LiveBoard(
             session,
@@ -197,6 +199,15 @@ class CockpitApp(App[None]):
         for problem in self.board.problems:
             self._report(problem)
         self.board.problems.clear()
+        presence = self.session.presence()
+        if presence is not None:
+            self._presence = presence
+            presence.start(lambda others: self.call_from_thread(self._show_others, others))
+
+    def _show_others(self, others: list[str]) -> None:
+        banner = self.query_one(EnvironmentBanner)
+        banner.others = others
+        banner.refresh_text()
 
     def on_errors_pane_update(self, _message: ErrorsPane.Update) -> None:
         self._request_verdict()
@@ -376,6 +387,8 @@ class CockpitApp(App[None]):
 
     def on_unmount(self) -> None:
         self.board.stop()
+        if self._presence is not None:
+            self._presence.stop()
         # Any clean exit closes the session in the audit log; a dropped SSH session or a
         # kill leaves a session_start without its end, which is what happened.
         try:

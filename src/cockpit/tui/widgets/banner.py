@@ -31,6 +31,7 @@ class EnvironmentBanner(Static):
     def __init__(self, session: GoLiveSession, **kwargs: str) -> None:
         super().__init__("", **kwargs)  # type: ignore[arg-type]
         self.session = session
+        self.others: list[str] = []  # other operators with this environment open
 
     def on_mount(self) -> None:
         self.set_class(self.session.environment.production, "-production")
@@ -52,4 +53,6 @@ class EnvironmentBanner(Static):
         if progress.failed:
             parts.append(f"· {progress.failed} FAILED")
         parts.append(f"· {session.operator}")
+        if self.others:
+            parts.append(f"· also here: {', '.join(self.others)}")
         show_text(self, " ".join(parts))

@@ -59,6 +59,8 @@ def state_word(state: MetricState | None) -> str:
         return "wait"
     if state.stale and state.phase != "Error":
         return "stale"
+    if state.warnings:
+        return "partial"  # Prometheus warned the value may miss part of the data
     return SHORT_WORDS.get(state.display, state.display)
 
 
