@@ -462,3 +462,8 @@ def test_baking_is_pending_until_the_bake_time_is_over():
 )
 def test_duration_text_rounds_up_to_whole_seconds(seconds, text):
     assert duration_text(seconds) == text
+
+
+def test_a_verdict_reads_as_its_state_and_every_reason():
+    result = verdict(VerdictInputs(failed_items=("a", "b")))
+    assert str(result) == "NO-GO: checklist item failed: a; checklist item failed: b"

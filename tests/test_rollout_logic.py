@@ -682,3 +682,27 @@ def test_format_age_and_parse_time_of_nothing():
     assert format_age(None) == "?"
     assert parse_time("") is None and parse_time(None) is None and parse_time("soon") is None
     assert parse_time("2026-11-25T10:00:00Z") == datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+def test_pod_state_of_unnamed_containers_and_a_running_init_container():
+    from cockpit.rollout import pod_state
+
+    init = {"name": "setup", "state": {"running": {}}}
+    app = {"name": "app", "state": {"waiting": {"reason": "PodInitializing"}}}
+    assert pod_state(_pod([app], [init])).waiting == "PodInitializing"
+    crash = {
+        "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+        "restartCount": 3,
+        "lastState": {"terminated": {"reason": "Error", "exitCode": 1}},
+    }
+    unnamed = {
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{}]},
+        "status": {"containerStatuses": [crash, {"ready": True}]},
+    }
+    state = pod_state(unnamed)
+    assert state.troubled_container == "" and state.containers == ()
+    assert state.last_termination == "?: Error, exit code 1"
+    assert state.ready == "1/1"  # the spec's containers count, not the statuses
+    no_spec = {"metadata": {"name": "p"}, "status": {"containerStatuses": [{"ready": True}, {}]}}
+    assert pod_state(no_spec).ready == "1/2"
