@@ -706,3 +706,28 @@ def test_pod_state_of_unnamed_containers_and_a_running_init_container():
     assert state.ready == "1/1"  # the spec's containers count, not the statuses
     no_spec = {"metadata": {"name": "p"}, "status": {"containerStatuses": [{"ready": True}, {}]}}
     assert pod_state(no_spec).ready == "1/2"
+
+
+def test_a_daemonset_rolled_on_delete_has_no_rollout_status_as_kubectl_says():
+    from cockpit.rollout import daemonset_status
+
+    ds = statefulset(strategy={"type": "OnDelete"}, desiredNumberScheduled=1)
+    verdict = daemonset_status(ds)
+    assert verdict.state == "waiting"
+    assert verdict.message == "rollout status is only available for RollingUpdate strategy type"
+    default = statefulset(desiredNumberScheduled=1, updatedNumberScheduled=1, numberAvailable=1)
+    del default["spec"]["updateStrategy"]  # RollingUpdate when unset
+    assert daemonset_status(default).state == "complete"
+
+
+def test_an_argo_rollout_without_a_phase_or_message():
+    from cockpit.rollout import argo_rollout_status
+
+    waiting = argo_rollout_status({"metadata": {"name": "shop"}, "status": {}})
+    assert waiting.message == 'Waiting for rollout "shop" to report its phase...'
+    plain = argo_rollout_status({"metadata": {"name": "shop"}, "status": {"phase": "Healthy"}})
+    assert plain.message == 'rollout "shop" Healthy'  # no steps, no message: nothing after it
+    long = argo_rollout_status(
+        {"metadata": {"name": "s"}, "status": {"phase": "Degraded", "message": "x" * 300}}
+    )
+    assert long.message == 'rollout "s" Degraded: ' + "x" * 200
