@@ -731,3 +731,22 @@ def test_an_argo_rollout_without_a_phase_or_message():
         {"metadata": {"name": "s"}, "status": {"phase": "Degraded", "message": "x" * 300}}
     )
     assert long.message == 'rollout "s" Degraded: ' + "x" * 200
+
+
+def test_only_a_progressing_condition_past_its_deadline_fails_and_replicas_default_to_one():
+    other = deployment(
+        updatedReplicas=4,
+        replicas=4,
+        availableReplicas=4,
+        conditions=[
+            {"type": "Available", "reason": "ProgressDeadlineExceeded"},
+            {"type": "Progressing", "reason": "NewReplicaSetAvailable"},
+        ],
+    )
+    assert rollout_status(other).state == "complete"
+    one = deployment(updatedReplicas=0, replicas=0, availableReplicas=0)
+    del one["spec"]["replicas"]
+    assert rollout_status(one).message == (
+        'Waiting for deployment "web" rollout to finish: '
+        "0 out of 1 new replicas have been updated..."
+    )
