@@ -146,7 +146,7 @@ def sentry_routes(app: web.Application, counter: Counter, issues: int) -> None:
         size = min(100, int(request.query.get("limit", "100")))
         offset = int(request.query.get("cursor", "0:0:0").split(":")[1])
         page = [issue(i) for i in chosen[offset : offset + size]]
-        if request.query.get("statsPeriod", "24h"):  # Sentry's default: a 24h timeline each
+        if request.query.get("groupStatsPeriod", "24h"):  # Sentry's default: a 24h timeline each
             hour = int(time.time() // 3600 * 3600)
             for entry in page:
                 entry["stats"] = {"24h": [[hour - 3600 * k, k % 7] for k in range(23, -1, -1)]}

@@ -242,3 +242,51 @@ async def test_the_banner_names_the_other_operators_of_the_environment(cluster, 
         assert app._presence.others() == []
     leases = kubectl(cluster, "get", "leases", "-l", "cockpit.dev/presence=prod", "-o", "name")
     assert leases.stdout.strip() == ""  # Alice's cockpit closed: her Lease is gone too
+
+
+async def test_a_rollback_being_previewed_holds_the_lock_against_a_colleague(cluster, tmp_path):
+    """Alice reads a rollback preview: Bob's pause of the same environment is refused, naming
+    her, and audited; when Alice closes the preview, Bob may act."""
+    import asyncio
+
+    from cockpit.errors import CockpitError
+    from cockpit.tui.app import CockpitApp
+
+    from .test_tui_rollout import open_rollback, until
+
+    cluster.create_deployment("lh", "shop/lh:1", namespace=NS, replicas=1)
+    wait_rolled_out(cluster, "lh")
+    kubectl(cluster, "set", "image", "deployment/lh", "app=shop/lh:2")
+    wait_rolled_out(cluster, "lh")
+    alice = GoLiveSession.open(
+        shared_config(tmp_path / "alice", cluster, ["lh"], lease_seconds=10),
+        "prod",
+        operator=Operator(user="alice", address=None),
+    )
+    bob = GoLiveSession.open(
+        shared_config(tmp_path / "bob", cluster, ["lh"], lease_seconds=10),
+        "prod",
+        operator=Operator(user="bob", address=None),
+    )
+    bob_lock = bob.action_lock()
+    assert bob_lock is not None
+    bob_lock.identity = "bob on bastion-2"
+    app = CockpitApp(alice)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await open_rollback(app, pilot, "lh")
+        target = bob.environment.clusters[0]
+        with pytest.raises(CockpitError) as caught:
+            await asyncio.to_thread(bob.set_paused, target, "lh", True)
+        assert "holds the action lock" in caught.value.message
+        assert "alice" in caught.value.message and "the pause of lh was not sent" in (
+            caught.value.message
+        )
+        await pilot.press("escape")
+        lock = alice.action_lock()
+        await until(pilot, lambda: lock is not None and lock._holds == 0)
+        await asyncio.sleep(0.5)  # the release runs off the UI thread
+    await asyncio.to_thread(bob.set_paused, target, "lh", True)
+    assert get_json(cluster, "deploy", "lh")["spec"]["paused"] is True
+    assert [e.action for e in bob.audit.entries() if e.action.startswith("lock")] == [
+        "lock_refused"
+    ]

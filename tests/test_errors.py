@@ -236,7 +236,8 @@ class FakeSentry(BaseHTTPRequestHandler):
     Errors: one every 150 s over the last day (2 per 5 minutes), plus 40 a minute ago in
     "spike" mode; transactions (which the errors dataset leaves out) 1,000 per 5 minutes.
     Issue lists are searched and paged two issues a page; events-stats buckets what the
-    request asks for (interval, statsPeriod or start/end)."""
+    request asks for (interval, statsPeriod or start/end); an issue carries its 24h timeline
+    unless groupStatsPeriod is empty."""
 
     mode = "pages"
     seen: list[tuple[str, str]] = []
@@ -349,7 +350,7 @@ class FakeSentry(BaseHTTPRequestHandler):
         body = []
         for raw in page:
             shown = {k: v for k, v in raw.items() if not k.startswith("_")}
-            if params.get("statsPeriod") == "24h":
+            if params.get("groupStatsPeriod", "24h") == "24h":  # Sentry's default: a timeline
                 hour = int(time.time() // 3600 * 3600)
                 shown["stats"] = {"24h": [[hour - 3600 * k, 1] for k in range(23, -1, -1)]}
             body.append(shown)
@@ -451,10 +452,12 @@ def test_sentry_asks_only_what_the_pane_shows(sentry, tmp_path, operator):
     assert len([p for p, _ in first if "events-stats" in p]) == 2  # the window, the baseline
     assert len([p for p in second if "events-stats" in p]) == 1  # the baseline is kept
     lists = [p for p in second if "/issues/" in p]
-    timelines = [p for p in lists if "statsPeriod=24h" in p]
+    timelines = [p for p in lists if "groupStatsPeriod=24h" in p]
     assert len(timelines) == 1 and "limit=25" in timelines[0] and "sort=freq" in timelines[0]
     assert all(
-        "statsPeriod=&" in p or p.endswith("statsPeriod=") for p in lists if p not in timelines
+        "groupStatsPeriod=&" in p or p.endswith("groupStatsPeriod=")
+        for p in lists
+        if p not in timelines
     )
 
 
@@ -720,3 +723,35 @@ def test_errors_check_type_against_the_sentry_api(sentry, tmp_path, operator):
     FakeSentry.mode = "403"
     refused = run(max_new_issues=10)
     assert refused.reason == "unreachable" and "event:read" in refused.evidence
+
+
+def test_a_steady_busy_issue_does_not_spike_and_a_burst_does(tmp_path, operator):
+    """Poll by poll, an old issue at its usual 10 events per 5 minutes (its 24h timeline says
+    120 an hour) stays at about 10 in the window, not twice that; four times the rate spikes."""
+    session = sentry_session(tmp_path, "http://127.0.0.1:9", operator, spike_min_events=5)
+    started = datetime(2026, 12, 1, 11, 0, tzinfo=UTC)
+    watcher = ErrorWatcher(session, lambda _f: None, started=started)
+
+    def busy(total, now):
+        raw = issue(7, first_seen=started - timedelta(days=60), last_seen=now)
+        raw["lifetime"] = {"count": str(total)}
+        raw["count"] = "999"  # within Sentry's date window: not what the rate is read from
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        timeline = [[int((hour - timedelta(hours=k)).timestamp()), 120] for k in range(23, 0, -1)]
+        # the hour still filling, as Sentry's timeline has it: the events so far
+        timeline.append([int(hour.timestamp()), round((now - hour).total_seconds() / 30)])
+        raw["stats"] = {"24h": timeline}
+        return raw
+
+    now = started + timedelta(minutes=20)
+    total = 5000
+    for _ in range(14):  # seven minutes of polls at the usual rate: one event every 30 s
+        now += timedelta(seconds=30)
+        total += 1
+        assert watcher._issue_spike([busy(total, now)], 300, now) is None
+    for _ in range(10):  # then four times as many
+        now += timedelta(seconds=30)
+        total += 4
+    state = watcher._issue_spike([busy(total, now)], 300, now)
+    assert state is not None and state.spiking
+    assert state.reason.startswith("issue SHOP-7 (Error number 7): 40 events in 5m (baseline 10.0")

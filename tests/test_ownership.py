@@ -5,6 +5,8 @@ The objects are shaped as those tools document their labels, annotations and fie
 
 from __future__ import annotations
 
+import pytest
+
 from cockpit.ownership import managers
 
 
@@ -46,11 +48,11 @@ def test_argo_cd_application_in_another_namespace():
     assert found.name == "application team-a/shop"
 
 
-def test_argo_cd_label_tracking_seen_through_its_field_manager():
+@pytest.mark.parametrize("manager", ["argocd-controller", "argocd-application-controller"])
+def test_argo_cd_label_tracking_seen_through_its_field_manager(manager):
+    # server-side apply, and the client-side apply Argo CD does by default
     (found,) = managers(
-        deployment(
-            labels={"app.kubernetes.io/instance": "shop"}, field_managers=("argocd-controller",)
-        )
+        deployment(labels={"app.kubernetes.io/instance": "shop"}, field_managers=(manager,))
     )
     assert found.name == "application shop"
     # the instance label alone is what Helm and many charts set too: not taken for Argo CD
@@ -80,6 +82,7 @@ def test_flux_kustomization_and_helmrelease():
         )
     )
     assert [m.name for m in found] == ["HelmRelease prod/shop"]
+    assert not found[0].reverts  # only with drift detection; else its next upgrade overwrites
     assert "flux suspend helmrelease shop -n prod" in found[0].warning("web")
 
 

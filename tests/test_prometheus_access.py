@@ -412,6 +412,7 @@ def canary_prometheus(tmp_path_factory):
     now = int(time.time())
     ratios = {("bad", "aaa111"): 0.05, ("bad", "bbb222"): 0.001}
     ratios |= {("good", "aaa111"): 0.00105, ("good", "bbb222"): 0.001}
+    ratios |= {("fresh", "aaa111"): 0.05}  # the old pods never had an error series at all
     lines = ["# TYPE http_error_ratio gauge"]
     for ts in range(now - 1800, now + 1800, 15):
         for (namespace, revision), ratio in ratios.items():
@@ -456,6 +457,8 @@ def test_the_new_revision_worse_than_the_old_fails_and_as_good_passes(
     assert good.phase in ("Running", "Successful"), good.reason
     assert good.current == pytest.approx(1.05)
     assert good.metric.fail == pytest.approx(1.1) and good.metric.unit == "× old"
+    (fresh,) = compare_state(tmp_path, canary_prometheus, "fresh", operator, [("aaa111", "bbb222")])
+    assert fresh.phase == "Failed", fresh.reason  # errors against none: not "no data, pass"
 
 
 def test_a_comparison_needs_old_pods_and_keeps_its_outcome_after_them(

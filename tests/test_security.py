@@ -324,12 +324,17 @@ def test_files_and_folders_are_private_even_with_umask_000(
         (f".cockpit/state/.staging.toml.{os.getpid()}.tmp", "state temp file"),
         (".cockpit/audit.jsonl", "audit log"),
         (".cockpit/state/staging.toml", "state file"),
+        (".cockpit/state/staging.journal", "state journal"),
     ],
-    ids=["lock", "state-temp", "audit", "state"],  # the same in every test process
+    ids=["lock", "state-temp", "audit", "state", "journal"],  # the same in every test process
 )
 def test_a_planted_symlink_is_refused_and_nothing_is_written_through_it(
-    open_session, tmp_path, planted, what
+    open_session, tmp_path, planted, what, monkeypatch
 ):
+    from cockpit.state import StateStore
+
+    # the temp file is written when the journal is folded into a new snapshot: make it due
+    monkeypatch.setattr(StateStore, "_compaction_due", lambda self, read, records: True)
     session = open_session()
     session.mark_done("Change approved")  # folders and files exist; now plant the link
     victim = tmp_path / "victim.txt"

@@ -184,3 +184,108 @@ def test_a_checksum_covers_every_field_of_an_item(tmp_path):
         assert StateStore(tmp_path, "production").peek() is None, old
     store.path.write_text(original)
     assert StateStore(tmp_path, "production").peek() == store.load()
+
+
+# --- the journal: one line per update, folded into the snapshot now and then -------------------
+
+
+def _done(key):
+    return lambda items: items.__setitem__(key, ItemRecord(status="done", by="t"))
+
+
+def test_an_update_appends_one_journal_line_and_leaves_the_snapshot_alone(tmp_path):
+    store = StateStore(tmp_path, "production")
+    for n in range(50):
+        store.update(_done(f"s/{n}"))
+    snapshot_bytes = store.path.read_bytes()
+    size = store.journal_path.stat().st_size
+    store.update(_done("s/50"))
+    assert store.path.read_bytes() == snapshot_bytes
+    line = store.journal_path.read_bytes()[size:]
+    assert line.count(b"\n") == 1 and b'"s/50"' in line and len(line) < 400
+    again = StateStore(tmp_path, "production").load()
+    assert len(again.items) == 51 and again.revision == 51
+    assert oct(store.journal_path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_journal_is_folded_into_a_new_snapshot(tmp_path, monkeypatch):
+    import cockpit.state
+
+    monkeypatch.setattr(cockpit.state, "COMPACT_AFTER", 5)
+    store = StateStore(tmp_path, "production")
+    for n in range(8):
+        store.update(_done(f"s/{n % 2}"))
+    # the first update wrote the snapshot; five journal lines later the seventh folded them
+    assert store.journal_path.read_bytes().count(b"\n") == 2  # its header and the eighth
+    assert "revision = 7" in store.path.read_text()
+    again = StateStore(tmp_path, "production").load()
+    assert set(again.items) == {"s/0", "s/1"} and again.revision == 8
+
+
+def test_a_torn_last_journal_line_is_dropped_and_cut_off_by_the_next_write(tmp_path):
+    store = StateStore(tmp_path, "production")
+    for n in range(3):
+        store.update(_done(f"s/{n}"))
+    with open(store.journal_path, "ab") as journal:
+        journal.write(b'{"revision": 4, "items": {"s/9": {"sta')  # killed mid-write
+    fresh = StateStore(tmp_path, "production")
+    assert set(fresh.load().items) == {"s/0", "s/1", "s/2"}
+    assert fresh.last_corruption is None
+    fresh.update(_done("s/3"))
+    again = StateStore(tmp_path, "production")
+    assert set(again.load().items) == {"s/0", "s/1", "s/2", "s/3"}
+    assert b"sta\n" not in store.journal_path.read_bytes()
+
+
+def test_an_edited_journal_line_is_detected_and_moved_aside(tmp_path):
+    store = StateStore(tmp_path, "production")
+    for n in range(4):
+        store.update(_done(f"s/{n}"))
+    lines = store.journal_path.read_bytes().splitlines(keepends=True)
+    lines[1] = lines[1].replace(b'"t"', b'"mallory"')
+    store.journal_path.write_bytes(b"".join(lines))
+    fresh = StateStore(tmp_path, "production")
+    assert fresh.load().items == {}
+    assert fresh.last_corruption is not None and "journal" in fresh.last_corruption.reason
+    assert not store.journal_path.exists() and not store.path.exists()
+    assert len(list(tmp_path.glob("production.journal.corrupt-*"))) == 1
+
+
+def test_a_journal_left_by_an_interrupted_compaction_is_ignored(tmp_path):
+    store = StateStore(tmp_path, "production")
+    for n in range(3):
+        store.update(_done(f"s/{n}"))
+    old_journal = store.journal_path.read_bytes()
+    # a compaction that wrote the new snapshot and was killed before removing the journal
+    snapshot = store.load()
+    store._write(snapshot)
+    store.journal_path.write_bytes(old_journal)
+    fresh = StateStore(tmp_path, "production")
+    assert set(fresh.load().items) == {"s/0", "s/1", "s/2"}
+    assert fresh.last_corruption is None
+    fresh.update(_done("s/3"))  # a new snapshot; the stale journal is kept aside
+    assert set(StateStore(tmp_path, "production").load().items) == {f"s/{n}" for n in range(4)}
+
+
+def test_a_second_store_reads_only_what_was_appended(tmp_path):
+    first, second = StateStore(tmp_path, "production"), StateStore(tmp_path, "production")
+    first.update(_done("s/0"))
+    assert set(second.load().items) == {"s/0"}
+    first.update(_done("s/1"))
+    second.update(_done("s/2"))
+    first.update(_done("s/3"))
+    assert set(second.load().items) == {"s/0", "s/1", "s/2", "s/3"}
+    assert second.load().revision == 4
+    assert second.peek() == first.load()
+
+
+def test_a_reload_names_only_the_items_another_process_changed(open_session):
+    first = open_session("production")
+    second = open_session("production", path=first.config.path)
+    first.mark_done("Change approved")
+    first.mark_done("Backup taken")
+    assert second.reload_if_changed()
+    assert sorted(second.changed_items) == ["before/backup-taken", "before/change-approved"]
+    first.add_note("Backup taken", "kept for a week")
+    assert second.reload_if_changed()
+    assert second.changed_items == ["before/backup-taken"]

@@ -317,10 +317,13 @@ class ReleaseAnalysis(RunHistory):
     def refresh(self) -> None:
         """Fold in what was appended to the audit since the last read (by anyone)."""
         with self._lock:
-            entries, offset = self.audit.entries_after(self._offset, self.env_name)
+            if self._offset == 0:  # the first read: the timeline, from the audit index
+                entries, offset = self.audit.timeline(self.env_name)
+            else:
+                entries, offset = self.audit.entries_after(self._offset, self.env_name)
             if offset < self._size:  # the log was replaced: start again
                 RunHistory.__init__(self)
-                entries, offset = self.audit.entries_after(0, self.env_name)
+                entries, offset = self.audit.timeline(self.env_name)
             self._offset = self._size = offset
             for entry in entries:
                 self._fold(entry)

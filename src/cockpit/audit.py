@@ -4,6 +4,13 @@ Each line carries `prev` (the hash of the line before) and `hash` (sha256 of `pr
 line's own canonical content). Editing a line breaks its own hash; deleting, inserting or
 reordering lines breaks the chain at the first line that follows. A cut-off tail is caught by
 comparing with the audit head that every state file records.
+
+Beside the log, `NAME.index` (a cache, rebuilt whenever it does not match) records the byte
+offset of every timeline entry (release starts, rollbacks, release analysis runs), of each
+environment's first entry and of its latest verdict, up to a line whose sequence number and
+hash it names. A command that opens a session reads those few lines and the lines appended
+after the indexed end, never the whole log: the hash at the indexed end commits to everything
+before it (each line's hash covers the one before), and `audit verify` checks that chain.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import fcntl
 import hashlib
 import json
 import os
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +36,22 @@ from cockpit.state import AuditHead
 
 GENESIS = "0" * 64
 _TAIL_CHUNK = 65536
+_READ_CHUNK = 1 << 20
+INDEX_FORMAT = 1
+INDEX_SAVE_AFTER = 200  # new lines read before the index is rewritten
+# what a session folds from the whole log (the rest it reads from the tail as it grows)
+TIMELINE_ACTIONS = frozenset(
+    {
+        "release_start",
+        "rollback_requested",
+        "rollback",
+        "run_start",
+        "run_revisions",
+        "run_failed",
+        "run_passed",
+        "run_end",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -186,26 +210,115 @@ class AuditLog:
                 found.append(entry)
         return found, offset + complete
 
+    def tail(self, count: int, environment: str | None = None) -> list[AuditEntry]:
+        """The last `count` entries, holding no more than that many in memory."""
+        return list(deque(self.entries(environment), maxlen=max(count, 0)))
+
+    @property
+    def index_path(self) -> Path:
+        return self.path.with_name(f"{self.path.name}.index")
+
+    def timeline(self, environment: str) -> tuple[list[AuditEntry], int]:
+        """This environment's first entry, its timeline entries and its latest verdict, in
+        order, and the log's offset after them (follow on with `entries_after`).
+
+        Reads the index, checks it against the log, reads only what was appended since it
+        was written, and saves it again when that was much."""
+        try:
+            fd = open_private(self.path, os.O_RDONLY, "audit log", AuditError)
+        except FileNotFoundError:
+            return [], 0
+        try:
+            size = os.fstat(fd).st_size
+            index = self._read_index(fd, size)
+            scanned = _index_lines(fd, index, size)
+            envs = index["envs"].get(environment) or {}
+            offsets = sorted(
+                {*envs.get("timeline", []), envs.get("first"), envs.get("verdict")} - {None}
+            )
+            found = []
+            for offset in offsets:
+                entry = _entry(_line_at(fd, offset).decode("utf-8", errors="replace"), environment)
+                if entry is not None:
+                    found.append(entry)
+        finally:
+            os.close(fd)
+        if scanned >= INDEX_SAVE_AFTER:
+            self._save_index(index)
+        return found, int(index["end"])
+
+    def _read_index(self, fd: int, size: int) -> dict[str, Any]:
+        """The saved index if it matches the log (the line before its end has its hash),
+        else an empty one (the log is then read from the start)."""
+        empty: dict[str, Any] = {"format": INDEX_FORMAT, "end": 0, "hash": GENESIS, "envs": {}}
+        try:
+            data = json.loads(read_private(self.index_path, "audit index", AuditError))
+        except (OSError, ValueError, AuditError):
+            return empty
+        if not isinstance(data, dict) or data.get("format") != INDEX_FORMAT:
+            return empty
+        end = data.get("end")
+        if (
+            not isinstance(end, int)
+            or not 0 < end <= size
+            or not isinstance(data.get("envs"), dict)
+        ):
+            return empty
+        try:
+            last = json.loads(_line_at(fd, _start_of_line_before(fd, end)))
+        except (ValueError, OSError):
+            return empty
+        if not isinstance(last, dict) or last.get("hash") != data.get("hash"):
+            return empty
+        return data
+
+    def _save_index(self, index: dict[str, Any]) -> None:
+        """Atomically, never through a link; a cache: failing to save it changes nothing."""
+        temp = self.index_path.with_name(f".{self.index_path.name}.{os.getpid()}.tmp")
+        try:
+            fd = open_private(
+                temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, "audit index temp file", AuditError
+            )
+            try:
+                os.write(fd, json.dumps(index, separators=(",", ":")).encode())
+            finally:
+                os.close(fd)
+            os.replace(temp, self.index_path)
+        except (OSError, AuditError):
+            with contextlib.suppress(OSError):
+                temp.unlink()
+
     def verify(self, heads: list[tuple[str, AuditHead]] | None = None) -> VerifyResult:
-        """Check every line's hash and link; `heads` are (label, head) pairs from state files."""
+        """Check every line's hash and link; `heads` are (label, head) pairs from state files.
+
+        Streams the log: memory stays flat however long it is."""
         result = VerifyResult()
         try:
-            raw_lines = read_private(self.path, "audit log", AuditError).split(b"\n")
+            fd = open_private(self.path, os.O_RDONLY, "audit log", AuditError)
         except FileNotFoundError:
             if heads:
                 result.problems.append(
                     AuditProblem(0, f"the audit log {self.path} is missing but state refers to it")
                 )
             return result
-        if raw_lines and raw_lines[-1] == b"":
-            raw_lines.pop()
-        else:
-            result.problems.append(
-                AuditProblem(len(raw_lines), "the last line is incomplete (no newline)")
-            )
+        with open(fd, "rb") as handle:
+            self._verify_lines(handle, heads or [], result)
+        return result
+
+    def _verify_lines(
+        self, handle: Any, heads: list[tuple[str, AuditHead]], result: VerifyResult
+    ) -> None:
+        wanted = {head.seq for _, head in heads}
         prev_hash, prev_seq = GENESIS, 0
         seen: dict[int, str] = {}
-        for number, raw in enumerate(raw_lines, start=1):
+        number = 0
+        for line in handle:
+            number += 1
+            if not line.endswith(b"\n"):
+                result.problems.append(
+                    AuditProblem(number, "the last line is incomplete (no newline)")
+                )
+            raw = line.rstrip(b"\n")
             result.lines = number
             try:
                 data = json.loads(raw.decode("utf-8"))
@@ -236,8 +349,9 @@ class AuditLog:
             prev_seq = seq if isinstance(seq, int) else prev_seq + 1
             prev_hash = str(stored)
             result.last_seq, result.last_hash = prev_seq, prev_hash
-            seen[prev_seq] = prev_hash
-        for label, head in heads or []:
+            if prev_seq in wanted:
+                seen[prev_seq] = prev_hash
+        for label, head in heads:
             if seen.get(head.seq) != head.hash:
                 result.problems.append(
                     AuditProblem(
@@ -246,7 +360,6 @@ class AuditLog:
                         "missing or different here (the log was cut off or replaced)",
                     )
                 )
-        return result
 
 
 def _entry(raw: str, environment: str | None) -> AuditEntry | None:
@@ -290,3 +403,68 @@ def _last_link(fd: int) -> tuple[int, str]:
             "run `cockpit audit verify` to see what is wrong, and move the log aside to start "
             "a new chain",
         ) from exc
+
+
+def _index_lines(fd: int, index: dict[str, Any], size: int) -> int:
+    """Fold the complete lines after the index's end into it; how many were read."""
+    position = int(index["end"])
+    envs: dict[str, dict[str, Any]] = index["envs"]
+    count = 0
+    while position < size:
+        chunk = os.pread(fd, min(_READ_CHUNK, size - position), position)
+        complete = chunk.rfind(b"\n") + 1
+        if complete == 0:
+            if len(chunk) < size - position:  # one line longer than a chunk
+                chunk = os.pread(fd, size - position, position)
+                complete = chunk.rfind(b"\n") + 1
+            if complete == 0:
+                break  # a line still being written: next time
+        start = 0
+        while start < complete:
+            end = chunk.index(b"\n", start) + 1
+            offset = position + start
+            count += 1
+            try:
+                data = json.loads(chunk[start:end])
+            except ValueError:
+                data = None
+            if isinstance(data, dict):
+                env = data.get("env")
+                if isinstance(env, str):
+                    facts = envs.setdefault(env, {"first": offset, "timeline": []})
+                    action = data.get("action")
+                    if action in TIMELINE_ACTIONS:
+                        facts["timeline"].append(offset)
+                    elif action == "verdict":
+                        facts["verdict"] = offset
+                index["hash"] = data.get("hash")
+            else:
+                index["hash"] = None  # a damaged line: the next reader starts again
+            start = end
+        position += complete
+        index["end"] = position
+    return count
+
+
+def _start_of_line_before(fd: int, end: int) -> int:
+    """The offset where the line that ends at `end` (its newline at end - 1) begins."""
+    cursor = end - 1
+    while cursor > 0:
+        start = max(0, cursor - _TAIL_CHUNK)
+        chunk = os.pread(fd, cursor - start, start)
+        cut = chunk.rfind(b"\n")
+        if cut != -1:
+            return start + cut + 1
+        cursor = start
+    return 0
+
+
+def _line_at(fd: int, offset: int) -> bytes:
+    """The line that starts at `offset`, without its newline."""
+    data = b""
+    while True:
+        chunk = os.pread(fd, 4096, offset + len(data))
+        cut = chunk.find(b"\n")
+        if cut != -1 or not chunk:
+            return data + (chunk[:cut] if cut != -1 else chunk)
+        data += chunk

@@ -23,7 +23,7 @@ from cockpit.rollout import serving_revisions
 from cockpit.session import GoLiveSession
 from cockpit.sources.errors import ErrorFeed, ErrorWatcher
 from cockpit.sources.kube import ClusterSnapshot, ClusterWatcher, DeploymentView
-from cockpit.sources.prometheus import MetricsWatcher, Revisions
+from cockpit.sources.prometheus import MetricsWatcher, Revisions, placeholder_values
 
 MEASURE_ANYWAY_AFTER = 3.0  # seconds: metrics start without a run when clusters stay silent
 
@@ -207,10 +207,9 @@ class LiveBoard:
     def revisions(self, metric: MetricConfig) -> Revisions | None:
         """The new and old pod-template-hash of the metric's deployment, as the cluster
         shows it now (for a `compare` metric)."""
-        env = self.session.environment
-        name = metric.deployment or next(
-            (r.name for cluster in env.clusters for r in cluster.targets if r.kind == "deployment"),
-            None,
+        # the deployment the query's {deployment} names, by the same rule that fills it
+        name = placeholder_values(self.session.config, self.session.env_name, metric).get(
+            "deployment"
         )
         for view in self.views():
             if view.name == name and view.kind == "deployment" and view.deployment is not None:

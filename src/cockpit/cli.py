@@ -12,25 +12,21 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from cockpit import __version__
-from cockpit.checklist import ChecklistItem
-from cockpit.config import (
-    CheckBinding,
-    LoadedConfig,
-    config_json_schema,
-    discover_config,
-    load_config,
-)
 from cockpit.errors import CockpitError
 from cockpit.private_files import open_private, private_directory, write_private
 from cockpit.secrets import scrub, secret_values, seen
-from cockpit.session import GoLiveSession, Progress
 from cockpit.strict_json import dumps
 from cockpit.text import visible_text
+
+if TYPE_CHECKING:  # the rest is imported by the commands that use it: `--help` stays quick
+    from cockpit.checklist import ChecklistItem
+    from cockpit.config import CheckBinding, LoadedConfig
+    from cockpit.session import GoLiveSession, Progress
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,6 +72,8 @@ def _pick(ctx: click.Context, name: str, value: str | None) -> str | None:
 
 
 def _open(ctx: click.Context, config: str | None, env: str | None, **kw: Any) -> GoLiveSession:
+    from cockpit.session import GoLiveSession
+
     read_only = bool(ctx.find_root().params.get("read_only")) or kw.pop("read_only", False)
     session = GoLiveSession.open(
         _pick(ctx, "config", config), _pick(ctx, "env", env), read_only=read_only, **kw
@@ -141,6 +139,8 @@ def run(ctx: click.Context, config: str | None, env: str | None) -> None:
 @click.pass_context
 def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
     """Check the config, the checklist, the check bindings and the theme."""
+    from cockpit.config import discover_config, load_config
+
     path = discover_config(_pick(ctx, "config", config))
     loaded = load_config(path)
     env_name = loaded.environment_name(_pick(ctx, "env", env))
@@ -160,14 +160,20 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
     lock_problems, lock_warnings = _lock_problems(loaded, env_name)
     problems.extend(lock_problems)
     prom_warnings += lock_warnings
-    from cockpit.tui.themes import ThemeCatalog
+    from cockpit.theme_files import own_theme_files, shipped_theme_names
 
-    catalog = ThemeCatalog.load(loaded)
-    problems.extend(catalog.problems)
-    if loaded.model.theme not in catalog.themes:
+    if own_theme_files(loaded):  # their colours are checked with Textual's own parser
+        from cockpit.tui.themes import ThemeCatalog
+
+        catalog = ThemeCatalog.load(loaded)
+        problems.extend(catalog.problems)
+        theme_names = set(catalog.themes)
+    else:
+        theme_names = set(shipped_theme_names())
+    if loaded.model.theme not in theme_names:
         problems.append(
             f"{loaded.path}: theme: no theme named {loaded.model.theme!r}; available: "
-            + ", ".join(sorted(catalog.themes))
+            + ", ".join(sorted(theme_names))
         )
     if problems:
         raise CockpitError(
@@ -214,13 +220,13 @@ def _lock_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str], list
     cluster = environment.lock_cluster()
     if cluster is None:
         return [], []
-    from cockpit.sources.lease import ActionLock
+    from cockpit.sources.lease import ActionLock, lease_name
 
     lock = ActionLock(
         cluster,
         loaded,
         namespace=environment.state.namespace or cluster.namespace,
-        name=f"cockpit-{env_name}",
+        name=lease_name("cockpit", env_name),
         identity="validate",
     )
     where = f"{loaded.path}: environments.{env_name}.state"
@@ -232,7 +238,7 @@ def _lock_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str], list
         return [
             f"{where}: you may not {', '.join(missing)} leases (coordination.k8s.io) in "
             f"namespace {lock.namespace} of cluster {cluster.name}: the action lock needs get, "
-            "create and update"
+            "create and update, presence list and delete"
         ], []
     return [], []
 
@@ -300,6 +306,8 @@ def init(checklist_path: str, output: str, force: bool) -> None:
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of cockpit.toml (for editor completion)."""
+    from cockpit.config import config_json_schema
+
     echo(json.dumps(config_json_schema(), indent=2))
 
 
@@ -646,50 +654,60 @@ def rollback(
     deployment = ref.name if ref is not None else deployment  # `sts/db` is db
     kind = ref.kind if ref is not None else "deployment"
     actions = session.actions(cluster)
+    # with a shared state backend: nobody else acts from the preview to the outcome
+    session.hold_lock(f"the rollback of {deployment}")
     try:
-        plan = actions.plan_rollback(deployment, to_revision)
-    except UndoRefused as exc:
-        hint = f"resume it first: cockpit resume {deployment}" if exc.paused else "nothing was sent"
-        raise CockpitError(f"{deployment}: {exc.message}", hint) from None
-    access = actions.can_patch(deployment)
-    plural = f"{kind}s"
-    shown = deployment if kind == "deployment" else f"{kind} {deployment}"
-    echo(f"{shown} in cluster {cluster.name}, namespace {cluster.namespace}")
-    echo(f"  now:     revision {plan.current_revision}  {', '.join(plan.current_images)}")
-    echo(f"  back to: revision {plan.target_revision}  {', '.join(plan.target_images)}")
-    if plan.mid_rollout:
-        secho("  the rollout is still in progress; rolling back stops it", fg="yellow")
-    for manager in plan.managed_by:
-        colour = "red" if manager.reverts else "yellow"
-        secho(f"  WARNING: {manager.warning(deployment)}", fg=colour)
-    stuck = actions.view(deployment).stuck_after_rollback() if kind == "statefulset" else []
-    if stuck:
-        secho(
-            f"  a StatefulSet does not replace a pod that is not Ready: after the rollback, "
-            f"delete {', '.join(stuck)} so it is recreated at revision {plan.target_revision}",
-            fg="yellow",
-        )
-    if not access.allowed:
-        raise CockpitError(
-            f"RBAC: you may not patch {plural} in {cluster.namespace}: {access.reason}",
-            f"nothing was sent; ask for patch rights on {plural}",
-        )
-    if not yes:
-        if not sys.stdin.isatty():
-            raise CockpitError(
-                "refusing to roll back without a terminal to confirm on", "pass --yes"
+        try:
+            plan = actions.plan_rollback(deployment, to_revision)
+        except UndoRefused as exc:
+            hint = (
+                f"resume it first: cockpit resume {deployment}"
+                if exc.paused
+                else "nothing was sent"
             )
-        if session.environment.production:
-            typed = click.prompt(f"PRODUCTION: type {deployment!r} to roll it back", default="")
-            if typed.strip() != deployment:
+            raise CockpitError(f"{deployment}: {exc.message}", hint) from None
+        access = actions.can_patch(deployment)
+        plural = f"{kind}s"
+        shown = deployment if kind == "deployment" else f"{kind} {deployment}"
+        echo(f"{shown} in cluster {cluster.name}, namespace {cluster.namespace}")
+        echo(f"  now:     revision {plan.current_revision}  {', '.join(plan.current_images)}")
+        echo(f"  back to: revision {plan.target_revision}  {', '.join(plan.target_images)}")
+        if plan.mid_rollout:
+            secho("  the rollout is still in progress; rolling back stops it", fg="yellow")
+        for manager in plan.managed_by:
+            colour = "red" if manager.reverts else "yellow"
+            secho(f"  WARNING: {manager.warning(deployment)}", fg=colour)
+        stuck = actions.view(deployment).stuck_after_rollback() if kind == "statefulset" else []
+        if stuck:
+            secho(
+                f"  a StatefulSet does not replace a pod that is not Ready: after the rollback, "
+                f"delete {', '.join(stuck)} so it is recreated at revision {plan.target_revision}",
+                fg="yellow",
+            )
+        if not access.allowed:
+            raise CockpitError(
+                f"RBAC: you may not patch {plural} in {cluster.namespace}: {access.reason}",
+                f"nothing was sent; ask for patch rights on {plural}",
+            )
+        if not yes:
+            if not sys.stdin.isatty():
+                raise CockpitError(
+                    "refusing to roll back without a terminal to confirm on", "pass --yes"
+                )
+            if session.environment.production:
+                typed = click.prompt(f"PRODUCTION: type {deployment!r} to roll it back", default="")
+                if typed.strip() != deployment:
+                    raise CockpitError("not confirmed; nothing was sent")
+            elif not click.confirm("Roll back?", default=False):
                 raise CockpitError("not confirmed; nothing was sent")
-        elif not click.confirm("Roll back?", default=False):
-            raise CockpitError("not confirmed; nothing was sent")
-    done = session.rollback(cluster, deployment, plan=plan)  # exactly what was shown
-    echo(
-        f"rollback sent: {deployment} back to revision {done.target_revision} "
-        f"({', '.join(done.target_images)}); follow it with `cockpit status --watch`"
-    )
+        done = session.rollback(cluster, deployment, plan=plan)  # exactly what was shown
+        echo(
+            f"rollback sent: {deployment} back to revision {done.target_revision} "
+            f"({', '.join(done.target_images)}); follow it with `cockpit status --watch`"
+        )
+
+    finally:
+        session.release_lock()
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
@@ -839,8 +857,10 @@ def rehearse(
                 while True:
                     time.sleep(1)
             return
-        session = GoLiveSession.open(rehearsal.config, None, via="tui")
+        from cockpit.session import GoLiveSession
         from cockpit.tui.app import CockpitApp
+
+        session = GoLiveSession.open(rehearsal.config, None, via="tui")
 
         CockpitApp(session).run()
         echo(
@@ -1041,6 +1061,8 @@ def audit() -> None:
 @click.pass_context
 def audit_verify(ctx: click.Context, config: str | None) -> None:
     """Check every line's hash chain; exit 1 and name the first broken lines."""
+    from cockpit.config import discover_config, load_config
+
     loaded = load_config(discover_config(_pick(ctx, "config", config)))
     from cockpit.audit import AuditLog
     from cockpit.state import StateStore
@@ -1087,12 +1109,14 @@ def audit_verify(ctx: click.Context, config: str | None) -> None:
 @click.pass_context
 def audit_show(ctx: click.Context, config: str | None, env: str | None, tail: int) -> None:
     """Print the last entries of the audit log."""
+    from cockpit.config import discover_config, load_config
+
     loaded = load_config(discover_config(_pick(ctx, "config", config)))
     from cockpit.audit import AuditLog
 
     secret_values(loaded)  # older lines may predate scrubbing: echo() masks them
     wanted = _pick(ctx, "env", env)
-    entries = list(AuditLog(loaded.audit_path).entries(wanted))[-tail:]
+    entries = AuditLog(loaded.audit_path).tail(tail, wanted)
     for entry in entries:
         extra = {k: v for k, v in entry.fields.items() if k not in ("env", "actor", "via", "text")}
         who = entry.fields.get("actor", "?")

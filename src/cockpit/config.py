@@ -527,13 +527,16 @@ class BurnRateConfig(_Strict):
         budget = 1 - self.objective / 100
 
         def burn(window: str, factor: float, tag: str) -> str:
-            ratio = self.error_ratio.replace("{range}", window)
-            return f'label_replace(({ratio}) / {budget:.6g} / {factor:g}, "w", "{tag}", "", "")'
+            # `>= 0` drops NaN (0/0: no requests in the window), which min() would skip
+            ratio = f"(({self.error_ratio.replace('{range}', window)}) >= 0)"
+            return f'label_replace({ratio} / {budget:.6g} / {factor:g}, "w", "{tag}", "", "")'
 
-        pairs = [
-            f"min({burn(w.long, w.factor, 'long')} or {burn(w.short, w.factor, 'short')})"
-            for w in self.windows
-        ]
+        def pair(w: BurnWindow) -> str:
+            long, short = burn(w.long, w.factor, "long"), burn(w.short, w.factor, "short")
+            # both windows must answer: one alone does not judge the pair
+            return f"(min({long} or {short}) and on() {long} and on() {short})"
+
+        pairs = [pair(w) for w in self.windows]
         tagged = " or ".join(
             f'label_replace({pair}, "pair", "{index}", "", "")' for index, pair in enumerate(pairs)
         )

@@ -21,7 +21,8 @@ JSON = dict[str, Any]
 # Argo CD's annotation tracking (the default since Argo CD 3): "<app>:<group>/<kind>:<ns>/<name>"
 ARGO_TRACKING_ID = "argocd.argoproj.io/tracking-id"
 ARGO_PREFIX = "argocd.argoproj.io/"
-ARGO_MANAGER = "argocd-controller"
+# Argo CD's field managers: server-side apply, and kubectl-style client-side apply
+ARGO_MANAGERS = ("argocd-controller", "argocd-application-controller")
 FLUX_KUSTOMIZE = "kustomize.toolkit.fluxcd.io/"
 FLUX_HELM = "helm.toolkit.fluxcd.io/"
 FLUX_MANAGERS = {"kustomize-controller": "Kustomization", "helm-controller": "HelmRelease"}
@@ -77,10 +78,10 @@ def _argo(
     if tracking:
         app = tracking.split(":", 1)[0]
         evidence = f"annotation {ARGO_TRACKING_ID}"
-    elif ARGO_MANAGER in managers:
+    elif any(m in managers for m in ARGO_MANAGERS):
         # label tracking (Argo CD before 3): the application is in the instance label
         app = labels.get("app.kubernetes.io/instance", "")
-        evidence = f"field manager {ARGO_MANAGER}"
+        evidence = f"field manager {next(m for m in ARGO_MANAGERS if m in managers)}"
     else:
         marker = next((k for k in (*annotations, *labels) if k.startswith(ARGO_PREFIX)), None)
         if marker is None:
@@ -95,8 +96,9 @@ def _argo(
         name=f"application {app}" if app else "",
         reverts=True,
         advice=(
-            f"Roll back in Argo CD (argocd app rollback {cli}) or revert the change in Git; "
-            f"or turn off automated sync first (argocd app set {cli} --sync-policy none)."
+            f"Revert the change in Git; or turn off automated sync first (argocd app set {cli} "
+            f"--sync-policy none), then roll back in Argo CD (argocd app rollback {cli}), "
+            "which refuses while automated sync is on."
         ),
         evidence=evidence,
     )
@@ -112,13 +114,17 @@ def _flux(labels: dict[str, str], managers: set[str]) -> Manager | None:
             continue
         namespace = labels.get(prefix + "namespace", "")
         where = f" -n {namespace}" if namespace else ""
+        # kustomize-controller re-applies at every interval; helm-controller corrects drift
+        # only with spec.driftDetection enabled, else its next upgrade overwrites the patch
+        helm = kind == "HelmRelease"
         return Manager(
             tool="Flux",
             name=f"{kind} {namespace + '/' if namespace else ''}{name}",
-            reverts=True,
+            reverts=not helm,
             advice=(
                 f"Revert the change in Git, or suspend it first (flux suspend {verb} "
-                f"{name}{where}) and resume it once Git says the same."
+                f"{name}{where}) and resume it once Git says the same"
+                + (" (with drift detection on, it reverts the patch at once)." if helm else ".")
             ),
             evidence=f"label {prefix}name",
         )
@@ -127,7 +133,7 @@ def _flux(labels: dict[str, str], managers: set[str]) -> Manager | None:
             return Manager(
                 tool="Flux",
                 name="",
-                reverts=True,
+                reverts=kind == "Kustomization",
                 advice=(
                     f"Revert the change in Git, or suspend the {kind} that applies it first "
                     f"(flux suspend {kind.lower()} NAME -n NAMESPACE)."

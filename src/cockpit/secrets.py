@@ -21,9 +21,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from cockpit.config import LoadedConfig
 
 MASK = "***"
@@ -35,6 +35,8 @@ _SEEN: set[str] = set()
 
 def references(loaded: LoadedConfig) -> Iterator[tuple[str, str]]:
     """("env", NAME) or ("file", path) of every secret the config names, anywhere in it."""
+    from pydantic import BaseModel
+
     from cockpit.config import SecretEnv, SecretFile
 
     def walk(model: BaseModel) -> Iterator[tuple[str, str]]:

@@ -14,7 +14,7 @@ import contextlib
 import difflib
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,7 +155,7 @@ class GoLiveSession:
     secrets: tuple[str, ...] = ()
     snapshot: StateSnapshot | None = None
     compiled: dict[str, tuple[BoundCheck, ...]] = field(default_factory=dict)
-    _seen_mtime: int | None = None
+    _seen_mtime: tuple[int, ...] | None = None
     _actions: dict[str, DeploymentActions] = field(default_factory=dict)
     _lock: ActionLock | None = None
     _started: datetime | None = None
@@ -164,6 +164,9 @@ class GoLiveSession:
     _analysis_offset: int = 0  # audit bytes already read by analysis_started()
     _analysis_seen: int = 0
     _analysis_latest: datetime | None = None
+    _timeline_entries: list[AuditEntry] | None = None
+    # the item IDs the last reload_if_changed() found changed (None: any may have)
+    changed_items: list[str] | None = None
 
     # --- opening -------------------------------------------------------------------------------
 
@@ -232,7 +235,7 @@ class GoLiveSession:
         """A rollback whose request is audited but whose outcome is not: the cockpit stopped
         (killed, crashed, the machine went down) while waiting for the API server."""
         pending: dict[tuple[str, str], AuditEntry] = {}
-        for entry in self.audit.entries(self.env_name):
+        for entry in self._timeline():
             key = (str(entry.fields.get("cluster")), str(entry.fields.get("deployment")))
             if entry.action == "rollback_requested":
                 pending[key] = entry
@@ -246,6 +249,13 @@ class GoLiveSession:
                 "while waiting for the API server. Check the deployment's revision in the "
                 "rollout pane (or `cockpit status`) before rolling back again."
             )
+
+    def _timeline(self) -> list[AuditEntry]:
+        """The audit's timeline of this environment as it was at open (first entry, release
+        starts, rollbacks, runs, latest verdict): from the audit index, not the whole log."""
+        if self._timeline_entries is None:
+            self._timeline_entries, _ = self.audit.timeline(self.env_name)
+        return self._timeline_entries
 
     def _rebuild_from_audit(self, *, only_if_any: bool = False) -> tuple[int, str]:
         """Fold this environment's audit entries into a state and save it; (items, a note on
@@ -275,7 +285,17 @@ class GoLiveSession:
         mtime = self.store.mtime_ns()
         if mtime == self._seen_mtime:
             return False
+        before = self.snapshot.items if self.snapshot is not None else None
         self._load_state()
+        after = self.snapshot.items if self.snapshot is not None else {}
+        if before is None or self.notices:  # rebuilt or recovered: everything may differ
+            self.changed_items = None
+        else:  # unchanged records are the very objects they were (or equal, after a re-read)
+            self.changed_items = [
+                key
+                for key, record in after.items()
+                if (old := before.get(key)) is not record and old != record
+            ] + [key for key in before if key not in after]
         return True
 
     # --- reading -------------------------------------------------------------------------------
@@ -563,13 +583,13 @@ class GoLiveSession:
         if cluster is None:
             return None
         if self._lock is None:
-            from cockpit.sources.lease import holder_identity
+            from cockpit.sources.lease import holder_identity, lease_name
 
             self._lock = ActionLock(
                 cluster,
                 self.config,
                 namespace=self.environment.state.namespace or cluster.namespace,
-                name=f"cockpit-{self.env_name}",
+                name=lease_name("cockpit", self.env_name),
                 identity=holder_identity(str(self.operator)),
                 duration=self.environment.state.lease_seconds,
             )
@@ -595,6 +615,19 @@ class GoLiveSession:
         previous = lock.break_lock()
         self._audit("lock_broken", previous_holder=previous, lease=lock.where())
         return previous
+
+    def hold_lock(self, doing: str) -> None:
+        """Take the action lock for a decision in progress (a rollback being previewed), so
+        no colleague acts while the operator reads; LeaseHeld names who has it. Re-entrant:
+        the action itself takes it again. `release_lock` gives it back."""
+        lock = self.action_lock()
+        if lock is not None:
+            lock.acquire(doing)
+
+    def release_lock(self) -> None:
+        lock = self.action_lock()
+        if lock is not None:
+            lock.release()
 
     @contextlib.contextmanager
     def _locked(self, doing: str, where: dict[str, Any]) -> Iterator[None]:
@@ -696,9 +729,13 @@ class GoLiveSession:
     def go_live_started(self) -> datetime | None:
         """When this environment's go-live began: its first audit entry (survives restarts)."""
         if self._started is None:
-            for entry in self.audit.entries(self.env_name):
+            for entry in self._timeline():
                 self._started = _parse_ts(entry.ts)
                 break
+            if self._started is None:  # nothing audited at open: the first entry since
+                for entry in self.audit.entries(self.env_name):
+                    self._started = _parse_ts(entry.ts)
+                    break
         return self._started
 
     def start_release(self, version: str, *, deploy_marker: bool = True) -> str:
@@ -755,9 +792,12 @@ class GoLiveSession:
         since (a rolled-back release's failures are history, not the current verdict)."""
         with self._analysis_lock:  # asked by the metrics thread at every poll: read only what
             # was appended since the last time, not the whole log
-            entries, self._analysis_offset = self.audit.entries_after(
-                self._analysis_offset, self.env_name
-            )
+            if self._analysis_offset == 0:  # the first look: the timeline, from the index
+                entries, self._analysis_offset = self.audit.timeline(self.env_name)
+            else:
+                entries, self._analysis_offset = self.audit.entries_after(
+                    self._analysis_offset, self.env_name
+                )
             if self._analysis_offset < self._analysis_seen:
                 self._analysis_latest = None  # the log was replaced: read again from the start
             self._analysis_seen = self._analysis_offset
@@ -776,7 +816,7 @@ class GoLiveSession:
         (the verdict bar asks on every update; this must not re-read the log each time)."""
         if self._release is None:
             self._release = ""
-            for entry in self.audit.entries(self.env_name):
+            for entry in self.audit.timeline(self.env_name)[0]:
                 if entry.action == "release_start" and isinstance(entry.fields.get("version"), str):
                     self._release = str(entry.fields["version"])
         return self._release or None
@@ -954,7 +994,7 @@ class GoLiveSession:
         return sorted(k for k in self.snapshot.items if k not in ids)
 
 
-def apply_entry(items: dict[str, ItemRecord], entry: AuditEntry) -> None:
+def apply_entry(items: MutableMapping[str, ItemRecord], entry: AuditEntry) -> None:
     """Fold one audit entry into item records; used for live updates and for rebuilding.
 
     Notes accumulate ("[HH:MM user] text" per line); a status change never drops them.

@@ -392,8 +392,12 @@ def _is_markup_only(child: Token) -> bool:
 
 
 def _holds_fence(tokens: list[Token], index: int) -> bool:
+    """Whether the list item opened at `index` holds a code block of its own (not one of a
+    nested item's). Reads only that item's tokens: slicing the rest of the list here made the
+    parser quadratic in the runbook's length."""
     depth = 0
-    for token in tokens[index:]:
+    for position in range(index, len(tokens)):
+        token = tokens[position]
         if token.type == "list_item_open":
             depth += 1
         elif token.type == "list_item_close":

@@ -253,12 +253,14 @@ class SentryClient(_TrackerClient):
     ) -> tuple[list[Any], bool]:
         """The issues the query finds, and whether pages were left unread (max_pages).
 
-        `stats_period` "" asks for no per-issue timeline: at 500 issues the 24h timelines
-        are most of the bytes, and only the busiest issues' are used (their baseline)."""
+        `stats_period` is Sentry's `groupStatsPeriod`, the per-issue timeline ("" none,
+        "24h"): at 500 issues the 24h timelines are most of the bytes, and only the busiest
+        issues' are used (their baseline). (`statsPeriod` would be the date window the
+        issues are searched in; Sentry's default window is kept.)"""
         params: dict[str, Any] = {
             "query": query,
             "sort": sort,
-            "statsPeriod": stats_period,
+            "groupStatsPeriod": stats_period,
             "limit": limit,
             "environment": self.environment,
         }
@@ -769,13 +771,18 @@ class ErrorWatcher:
         for raw in busiest:
             issue = sentry_issue(raw)
             seen.add(issue.id)
+            lifetime = raw.get("lifetime") if isinstance(raw, dict) else None
+            # `count` is within Sentry's date window (events age out of it); lifetime's not
+            total = _int(lifetime.get("count")) if isinstance(lifetime, dict) else None
+            total = issue.count if total is None else total
             samples = self._issue_counts.setdefault(issue.id, deque(maxlen=256))
-            samples.append((now, issue.count))
+            samples.append((now, total))
             while samples and now - samples[0][0] > keep:
                 samples.popleft()
             start = now - timedelta(seconds=window)
             if issue.first_seen is not None and issue.first_seen >= start:
-                buckets: list[Bucket] = [(issue.first_seen, now, issue.count)]
+                # new within the window: all its events are in it, and it has no past
+                buckets: list[Bucket] = [(issue.first_seen, now, total)]
             else:
                 buckets = [
                     (first_at, at, max(0, count - first_count))
@@ -783,13 +790,17 @@ class ErrorWatcher:
                         samples, list(samples)[1:], strict=False
                     )
                 ]
-            stats = raw.get("stats", {}).get("24h") if isinstance(raw, dict) else None
-            for entry in stats if isinstance(stats, list) else []:
-                try:
-                    at = datetime.fromtimestamp(float(entry[0]), UTC)
-                    buckets.append((at, at + timedelta(hours=1), int(entry[1])))
-                except (TypeError, ValueError, IndexError, OverflowError, OSError):
-                    continue
+                # the timeline only before the first count kept: after it, the counts'
+                # differences tell the same events again
+                stats = raw.get("stats", {}).get("24h") if isinstance(raw, dict) else None
+                for entry in stats if isinstance(stats, list) else []:
+                    try:
+                        at = datetime.fromtimestamp(float(entry[0]), UTC)
+                        count = int(entry[1])
+                    except (TypeError, ValueError, IndexError, OverflowError, OSError):
+                        continue
+                    if at + timedelta(hours=1) <= samples[0][0]:
+                        buckets.append((at, at + timedelta(hours=1), count))
             state = self._spike(
                 buckets, window, now, what=f"issue {issue.short_id} ({issue.title[:60]}): "
             )

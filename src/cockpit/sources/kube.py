@@ -662,8 +662,9 @@ class ClusterWatcher:
             failing = dict(self._failing)
             synced = set(self._synced)
             last_ok = self._last_ok
+        owners = _OwnerIndex(objects)
         targets = self.cluster.targets
-        views = [self._view(ref.kind, ref.name, objects, by_name, failing) for ref in targets]
+        views = [self._view(ref.kind, ref.name, owners, by_name, failing) for ref in targets]
         kinds_by_reason: dict[str, list[str]] = {}
         for kind, why in sorted(failing.items()):
             kinds_by_reason.setdefault(why, []).append(kind)
@@ -686,34 +687,28 @@ class ClusterWatcher:
         self,
         kind: str,
         name: str,
-        objects: dict[str, list[JSON]],
+        index: _OwnerIndex,
         by_name: dict[str, dict[str, JSON]],
         failing: dict[str, str],
     ) -> WorkloadView:
-        """One workload with its revisions, pods and recent events, from the watched kinds."""
+        """One workload with its revisions, pods and recent events, from the watched kinds
+        (looked up by owner and by name: the cost is this workload's objects, not all)."""
         plural = PLURALS[kind]
         obj = by_name[plural].get(name)
         revisions: list[JSON] = []
         pods: list[JSON] = []
         events: list[JSON] = []
         if obj is not None:
-            revisions = owned_replicasets(obj, objects[REVISION_PLURALS[kind]])
-            owners = {obj["metadata"].get("uid")} | {r["metadata"].get("uid") for r in revisions}
+            uid = obj["metadata"].get("uid")
+            revisions = index.revisions(REVISION_PLURALS[kind], uid)
+            owners = {uid} | {r["metadata"].get("uid") for r in revisions}
             if kind in ("deployment", "rollout"):
-                owners.discard(obj["metadata"].get("uid"))  # their pods are their ReplicaSets'
-            pods = [
-                p
-                for p in objects["pods"]
-                if any(r.get("uid") in owners for r in p["metadata"].get("ownerReferences") or [])
-            ]
+                owners.discard(uid)  # their pods are their ReplicaSets'
+            pods = index.pods_of(owners)
             names = {name} | {rs["metadata"]["name"] for rs in revisions}
             names |= {p["metadata"]["name"] for p in pods}
             events = sorted(
-                (
-                    e
-                    for e in objects.get("events", [])
-                    if (e.get("involvedObject") or {}).get("name") in names
-                ),
+                (e for n in names for e in index.events.get(n, ())),
                 key=_event_time,
             )[-30:]
         return WorkloadView(
@@ -727,6 +722,40 @@ class ClusterWatcher:
             unknown=failing.get(plural) if obj is None else None,
             kind=kind,
         )
+
+
+class _OwnerIndex:
+    """The watched objects of one snapshot by owner UID (revisions by their controller, pods
+    by every owner) and events by the name of what they are about, each in list order: one
+    pass over everything, so a snapshot costs in proportion to the objects, not their square."""
+
+    def __init__(self, objects: dict[str, list[JSON]]) -> None:
+        self._revisions: dict[str, dict[object, list[JSON]]] = {}
+        for plural in set(REVISION_PLURALS.values()) & objects.keys():
+            by_owner: dict[object, list[JSON]] = {}
+            for rs in objects[plural]:
+                for ref in (rs.get("metadata") or {}).get("ownerReferences") or ():
+                    if isinstance(ref, dict) and ref.get("controller"):
+                        by_owner.setdefault(ref.get("uid"), []).append(rs)
+                        break
+            self._revisions[plural] = by_owner
+        self._pods: dict[object, list[tuple[int, JSON]]] = {}
+        for position, pod in enumerate(objects.get("pods", ())):
+            for uid in {r.get("uid") for r in pod["metadata"].get("ownerReferences") or ()}:
+                self._pods.setdefault(uid, []).append((position, pod))
+        self.events: dict[object, list[JSON]] = {}
+        for event in objects.get("events", ()):
+            about = (event.get("involvedObject") or {}).get("name")
+            self.events.setdefault(about, []).append(event)
+
+    def revisions(self, plural: str, uid: object) -> list[JSON]:
+        if uid is None:
+            return []
+        return list(self._revisions.get(plural, {}).get(uid, ()))
+
+    def pods_of(self, owners: set[object]) -> list[JSON]:
+        found = {position: pod for uid in owners for position, pod in self._pods.get(uid, ())}
+        return [found[position] for position in sorted(found)]
 
 
 def _event_time(event: JSON) -> str:

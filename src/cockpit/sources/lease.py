@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from cockpit.config import ClusterConfig, LoadedConfig
 
 LEASE_SECONDS = 15  # a holder that stops renewing loses the lock this long after its last renewal
+CLOCK_SKEW = 30  # seconds two bastions' clocks may disagree by
 TIMEOUT = (5, 15)
 
 
@@ -41,6 +43,21 @@ class LeaseHeld(CockpitError):
 def holder_identity(operator: str) -> str:
     """Who holds the lock, as colleagues read it: alice on bastion-2 (pid 4711)."""
     return f"{operator} on {socket.gethostname()} (pid {os.getpid()})"
+
+
+def lease_name(*parts: str) -> str:
+    """A valid object name (RFC 1123: lowercase letters, digits, '-', at most 63) from parts
+    that may not be (an environment named `Prod_EU`); a short hash keeps distinct names
+    distinct once lowercased."""
+    import hashlib
+    import re
+
+    wanted = "-".join(parts)
+    slug = re.sub(r"[^a-z0-9-]+", "-", wanted.lower()).strip("-")
+    if slug == wanted and len(slug) <= 63:
+        return slug
+    digest = hashlib.sha256(wanted.encode()).hexdigest()[:8]
+    return f"{slug[:54].rstrip('-')}-{digest}"
 
 
 def _micro(moment: datetime) -> str:
@@ -71,6 +88,9 @@ class ActionLock:
         self.client = shared_client(cluster, loaded)
         self._renewing: threading.Event | None = None
         self._version: str | None = None
+        self._holds = 0  # actions of this cockpit holding the lock now (it is re-entrant)
+        self._observed: dict[tuple[str, str], float] = {}  # (holder, renewTime): first seen
+        self._guard = threading.Lock()
 
     def api(self) -> Any:
         """The cluster's CoordinationV1Api, with the cluster's shared credential."""
@@ -129,24 +149,38 @@ class ActionLock:
         return body
 
     def holder(self, lease: dict[str, Any] | None, now: datetime) -> str | None:
-        """Who holds the Lease now (None: free or expired)."""
+        """Who holds the Lease now (None: free or expired).
+
+        Bastions' clocks disagree, so as client-go's leader election does, a record counts as
+        expired when this cockpit has seen it unchanged for its duration (by its own
+        monotonic clock); a renewTime older than the duration plus a margin for skew by the
+        wall clock expires it at once (a holder that died long ago)."""
         spec = (lease or {}).get("spec") or {}
         holder = spec.get("holderIdentity")
         renewed = parse_time(spec.get("renewTime")) or parse_time(spec.get("acquireTime"))
+        if not holder or renewed is None:
+            return None
+        if holder == self.identity:
+            return str(holder)
         duration = int(spec.get("leaseDurationSeconds") or self.duration)
-        if not holder or renewed is None or renewed + timedelta(seconds=duration) < now:
+        if renewed + timedelta(seconds=duration + max(duration, CLOCK_SKEW)) < now:
+            return None
+        key = (str(holder), str(spec.get("renewTime")))
+        first_seen = self._observed.setdefault(key, time.monotonic())
+        if time.monotonic() - first_seen > duration:
             return None
         return str(holder)
 
     def missing_verbs(self) -> list[str]:
-        """The verbs on leases this operator lacks in the lock's namespace (RBAC preflight)."""
+        """The verbs on leases this operator lacks in the lock's namespace (RBAC preflight):
+        get, create and update for the lock, list and delete for presence."""
         from kubernetes import client
 
         from cockpit.sources.kube import describe_api_error, raw_json
 
         missing = []
         api = client.AuthorizationV1Api(self.client.get())
-        for verb in ("get", "create", "update"):
+        for verb in ("get", "create", "update", "list", "delete"):
             body: Any = {
                 "apiVersion": "authorization.k8s.io/v1",
                 "kind": "SelfSubjectAccessReview",
@@ -226,6 +260,8 @@ class ActionLock:
             except Exception as exc:
                 raise self._cannot(describe_api_error(exc)) from exc
             self._version = raw_json(answer)["metadata"]["resourceVersion"]
+            with self._guard:
+                self._holds += 1
             self._start_renewing()
             return
         raise self._cannot("the Lease kept changing under us")
@@ -260,12 +296,24 @@ class ActionLock:
         self._version = raw_json(answer)["metadata"]["resourceVersion"]
 
     def release(self) -> None:
-        """Give the lock back (if still ours): the holder is cleared, the object stays."""
-        from kubernetes.client.exceptions import ApiException
-
+        """Give the lock back (if still ours and no other action of this cockpit holds it):
+        the holder is cleared, the object stays. Never raises: a release that fails leaves
+        the Lease to expire, and must not hide the outcome of the action it guarded."""
+        with self._guard:
+            self._holds = max(0, self._holds - 1)
+            if self._holds:
+                return
         if self._renewing is not None:
             self._renewing.set()
             self._renewing = None
+        try:
+            self._give_back()
+        except Exception:  # noqa: BLE001 - it expires by itself within lease_seconds
+            return
+
+    def _give_back(self) -> None:
+        from kubernetes.client.exceptions import ApiException
+
         try:
             lease = self._read()
         except CockpitError:
@@ -308,7 +356,7 @@ class ActionLock:
                 )
         except ApiException as exc:
             raise self._cannot(f"HTTP {exc.status}") from exc
-        self.release()
+        self._give_back()
         return previous
 
 
@@ -325,7 +373,7 @@ class Presence:
         self.lock = lock
         self.environment = environment
         digest = hashlib.sha256(lock.identity.encode()).hexdigest()[:10]
-        self.name = f"cockpit-{environment}-here-{digest}"[:63]
+        self.name = lease_name("cockpit", environment, "here", digest)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

@@ -54,6 +54,7 @@ class Answer:
 
 
 MAX_BODY = 32 * 2**20  # bytes: a bigger answer is refused, not read into memory
+PROMQL_ANNOTATIONS = ("PromQL warning:", "PromQL info:")
 CHUNK = 64 * 1024
 
 
@@ -157,7 +158,10 @@ def _answer(status: int, body: bytes) -> Answer:
                 f"HTTP {status} from Prometheus" + (f": {first}" if first else ""),
             )
         raise PrometheusError(f"the answer is not Prometheus JSON: {first or 'empty'}")
-    warnings = tuple(visible_text(str(w)) for w in document.get("warnings") or () if str(w).strip())
+    said = [visible_text(str(w)) for w in document.get("warnings") or () if str(w).strip()]
+    # PromQL's own annotations (a histogram without `le`, mixed types) are about the query,
+    # not about missing data: they do not make the answer partial
+    warnings = tuple(w for w in said if not w.startswith(PROMQL_ANNOTATIONS))
     if document.get("status") != "success":
         kind = str(document.get("errorType") or "")
         error = visible_text(str(document.get("error") or "no reason given"))
@@ -207,7 +211,13 @@ def connect(
         session=session,
         auth=auth,
         timeout=timeout,
-        retry=Retry(total=retries, backoff_factor=0.2, status_forcelist=[502, 503, 504]),
+        # the last answer of a retried 5xx is read as any other (Prometheus's own words)
+        retry=Retry(
+            total=retries,
+            backoff_factor=0.2,
+            status_forcelist=[502, 503, 504],
+            raise_on_status=False,
+        ),
     )
     return Client(connection, timeout)
 
@@ -336,9 +346,31 @@ def compare_query(metric: MetricConfig, values: dict[str, str], revisions: Revis
     assert metric.compare is not None and revisions.new and revisions.old
     new = fill_placeholders(metric.query, {**values, "revision": revisions.new})
     old = fill_placeholders(metric.query, {**values, "revision": revisions.old})
+    # a side with no series (no 5xx at all on the old pods) is 0, not "no data": else the
+    # ratio would be empty and pass exactly when the new pods fail and the old never did
+    new_side = f"(({new}) or on() vector(0))"
+    old_side = f"(({old}) or on() vector(0))"
     if metric.compare.floor:
-        return f"({new}) / clamp_min({old}, {metric.compare.floor:g})"
-    return f"({new}) / ({old})"
+        return f"{new_side} / clamp_min({old_side}, {metric.compare.floor:g})"
+    return f"{new_side} / {old_side}"
+
+
+def _alerts_agree(
+    state: MetricState, details: tuple[str, ...], listing_failed: str | None
+) -> MetricState:
+    """An alerts gate fails when Prometheus lists a firing alert its ALERTS series does not
+    count (rules evaluated by another server that does not write ALERTS here)."""
+    if listing_failed:
+        return replace(state, reason=f"{state.reason}; firing alerts not listed: {listing_failed}")
+    if details and state.phase != "Failed":
+        return replace(
+            state,
+            phase="Failed",
+            display="breach",
+            reason=f"{len(details)} alert(s) firing per /api/v1/alerts (not in the ALERTS "
+            f"series this Prometheus stores): {details[0]}",
+        )
+    return state
 
 
 class MetricsWatcher:
@@ -398,6 +430,7 @@ class MetricsWatcher:
         last_ok = previous.last_ok if previous else None
         points = list(previous.points) if previous else []
         error: str | None = None
+        listing_failed: str | None = None
         warnings: tuple[str, ...] = ()
         details = previous.details if previous else ()
         try:
@@ -409,9 +442,12 @@ class MetricsWatcher:
             points = [Point(at, value * metric.scale) for at, value in raw]
             if metric.alerts:
                 values = placeholder_values(self.session.config, self.session.env_name, metric)
-                details = firing_alerts(
-                    client, metric.alerts, lambda text: fill_placeholders(text, values), now
-                )
+                try:
+                    details = firing_alerts(
+                        client, metric.alerts, lambda text: fill_placeholders(text, values), now
+                    )
+                except PrometheusError as exc:  # the gate's own query answered: a note only
+                    listing_failed = str(exc)
             errors, last_ok = 0, now
         except PrometheusError as exc:
             # a query Prometheus refuses as such fails the same way every time: Error at once
@@ -432,6 +468,8 @@ class MetricsWatcher:
             warnings=warnings,
             details=details,
         )
+        if metric.alerts and error is None:
+            state = _alerts_agree(state, details, listing_failed)
         self.states[metric.name] = state
         return state
 

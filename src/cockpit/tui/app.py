@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from functools import partial
 from typing import ClassVar
 
@@ -42,7 +42,7 @@ from cockpit.tui.screens.rollback import RollbackAllScreen, RollbackScreen
 from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
 from cockpit.tui.screens.step_run import StepRunScreen
 from cockpit.tui.themes import ThemeCatalog
-from cockpit.tui.throttle import Throttle
+from cockpit.tui.throttle import LatestWins, Throttle
 from cockpit.tui.widgets.banner import EnvironmentBanner
 from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
 from cockpit.tui.widgets.errors import ErrorsPane, ErrorTable
@@ -51,6 +51,7 @@ from cockpit.tui.widgets.rollout import RETRY_KEY, RolloutPane, RolloutTable
 from cockpit.tui.widgets.verdict import VerdictBar
 
 STATE_POLL_SECONDS = 2.0
+RELABEL_LIMIT = 100  # items changed elsewhere relabelled one by one; more: everything
 
 
 VERDICT_INTERVAL = 0.2  # seconds: source updates closer together share one verdict
@@ -137,10 +138,15 @@ class CockpitApp(App[None]):
         # The board owns the watchers and the verdict; panes get its updates as messages.
         self.board = LiveBoard(
             session,
-            on_cluster=lambda snapshot: self._to_pane(RolloutPane, RolloutPane.Snapshot(snapshot)),
-            on_metric=lambda state: self._to_pane(MetricsPane, MetricsPane.Update(state)),
-            on_errors=lambda feed: self._to_pane(ErrorsPane, ErrorsPane.Update(feed)),
+            on_cluster=lambda snapshot: self._to_pane(
+                RolloutPane, ("cluster", snapshot.cluster), RolloutPane.Snapshot(snapshot)
+            ),
+            on_metric=lambda state: self._to_pane(
+                MetricsPane, ("metric", state.metric.name), MetricsPane.Update(state)
+            ),
+            on_errors=lambda feed: self._to_pane(ErrorsPane, ("errors",), ErrorsPane.Update(feed)),
         )
+        self._updates = LatestWins()
         self.verdict_now: Verdict | None = None
         self.recommended = False
         # Every metric reports on its own: two dozen arrive together at each poll, and one
@@ -187,10 +193,25 @@ class CockpitApp(App[None]):
 
     # --- sources -------------------------------------------------------------------------------
 
-    def _to_pane(self, pane: type[Widget], message: Message) -> None:
-        """From a watcher thread: hand the update to its pane (messages are thread-safe)."""
+    class SourceUpdate(Message):
+        """A source has a newer update for `pane` (taken from the mailbox when handled)."""
+
+        def __init__(self, pane: type[Widget], key: Hashable) -> None:
+            super().__init__()
+            self.pane = pane
+            self.key = key
+
+    def _to_pane(self, pane: type[Widget], key: Hashable, message: Message) -> None:
+        """From a watcher thread: the update waits in the mailbox, replacing an older one of
+        the same source that the screen has not handled yet (latest wins)."""
+        self._updates.post(key, message, lambda k: self.post_message(self.SourceUpdate(pane, k)))
+
+    def on_cockpit_app_source_update(self, update: SourceUpdate) -> None:
+        message = self._updates.take(update.key)
+        if message is None:
+            return
         try:
-            self.query_one(pane).post_message(message)
+            self.query_one(update.pane).post_message(message)
         except NoMatches:  # the screen is gone (shutting down)
             return
 
@@ -602,7 +623,15 @@ class CockpitApp(App[None]):
             self._report(exc)
             return
         if changed:
-            self._refresh_views()
+            ids = self.session.changed_items
+            if ids is not None and len(ids) <= RELABEL_LIMIT:  # another process's mark or two
+                found = [self.session.checklist.item(i) for i in ids]
+                if not self._shutting_down():
+                    self.query_one(ChecklistPane).refresh_labels(i for i in found if i is not None)
+                    self.query_one(EnvironmentBanner).refresh_text()
+                    self._refresh_verdict()
+            else:
+                self._refresh_views()
             for notice in self.session.notices:
                 self.notify(notice, title="State recovered", severity="warning", timeout=30)
             self.session.notices.clear()

@@ -7,7 +7,6 @@ the default theme instead of starting with unreadable colours.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -20,6 +19,7 @@ from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
 from cockpit.config import LoadedConfig
+from cockpit.theme_files import user_theme_dir
 
 DEFAULT_THEME = "cockpit-dark"
 COLOUR_KEYS = (
@@ -36,15 +36,6 @@ COLOUR_KEYS = (
     "boost",
 )
 ALLOWED_KEYS = {"name", "dark", "variables", *COLOUR_KEYS}
-
-
-def user_theme_dir() -> Path:
-    """$COCKPIT_THEME_DIR, else $XDG_CONFIG_HOME/cockpit/themes (~/.config/cockpit/themes)."""
-    explicit = os.environ.get("COCKPIT_THEME_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "cockpit" / "themes"
 
 
 @dataclass

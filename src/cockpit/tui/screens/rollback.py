@@ -10,6 +10,7 @@ environment's name (for all of them) before the button does anything.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -110,6 +111,7 @@ class RollbackScreen(ModalScreen[str | None]):
         self.prepared: Prepared | None = None
         self.changed: str | None = None  # why the last confirmation was refused (409)
         self.busy = False
+        self.holding = False  # the environment's action lock, while the preview is open
 
     @property
     def production(self) -> bool:
@@ -161,6 +163,10 @@ class RollbackScreen(ModalScreen[str | None]):
         plan = refusal = error = None
         access = None
         try:
+            if not self.holding and not self.session.read_only:
+                # nobody else acts on the environment while this operator reads the preview
+                self.session.hold_lock(f"a rollback of {self.view.name} (being previewed)")
+                self.holding = True
             plan = actions.plan_rollback(self.view.name, to_revision)
         except UndoRefused as exc:
             refusal = exc
@@ -323,6 +329,11 @@ class RollbackScreen(ModalScreen[str | None]):
     def action_cancel(self) -> None:
         if not self.busy:
             self.dismiss(None)
+
+    def on_unmount(self) -> None:
+        if self.holding:  # a network call: not on the UI thread
+            self.holding = False
+            threading.Thread(target=self.session.release_lock, daemon=True).start()
 
 
 class RollbackAllScreen(ModalScreen[str | None]):
