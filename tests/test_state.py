@@ -165,6 +165,14 @@ def test_a_write_is_fsynced_before_the_rename_and_the_folder_after_it(tmp_path, 
         ("replace", "production.toml"),
         ("fsync", tmp_path.name),
     ]
+    # each later update is a journal line, fsynced before the update returns
+    for n in range(2):
+        events.clear()
+        store.update(lambda items, n=n: items.__setitem__(f"a/{n}", ItemRecord(status="done")))
+        synced = [target for kind, target in events if kind == "fsync"]
+        assert any(t.endswith(".journal") for t in synced) or any(
+            t.endswith(f".production.toml.{os.getpid()}.tmp") for t in synced
+        ), events
 
 
 def test_a_checksum_covers_every_field_of_an_item(tmp_path):
