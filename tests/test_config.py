@@ -418,3 +418,13 @@ def test_validate_lists_each_clusters_workloads_and_refuses_a_bad_one(write_conf
     refused = runner.invoke(cli, ["validate", "-c", str(bad), "-e", "production"])
     assert refused.exit_code == 2
     assert "unknown kind 'job'" in refused.output and "Traceback" not in refused.output
+
+
+def test_validate_refuses_an_unknown_binding_id_and_suggests_the_nearest(write_config):
+    path = write_config(BASE_CONFIG + '\n[keys]\n"checklist.dnoe" = "x"\n"app.help" = "f1"\n')
+    result = CliRunner().invoke(cli, ["validate", "--config", str(path)])
+    assert result.exit_code == 2, result.output
+    assert (
+        "no binding with the id 'checklist.dnoe'; did you mean 'checklist.done'?" in result.output
+    )
+    assert "'app.help'" not in result.output  # a real id is fine

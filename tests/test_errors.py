@@ -755,3 +755,31 @@ def test_a_steady_busy_issue_does_not_spike_and_a_burst_does(tmp_path, operator)
     state = watcher._issue_spike([busy(total, now)], 300, now)
     assert state is not None and state.spiking
     assert state.reason.startswith("issue SHOP-7 (Error number 7): 40 events in 5m (baseline 10.0")
+
+
+def test_early_in_a_run_the_spike_limit_shrinks_with_the_window():
+    """30 s into a run, 5 errors against a baseline of 10 per 5 minutes is ten times the rate:
+    a spike, although it is below the whole window's limit of 30."""
+    from cockpit.sources.errors import spike_from_series
+
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    started = now - timedelta(hours=2)
+    history = [
+        (started - timedelta(minutes=5 * (k + 1)), started - timedelta(minutes=5 * k), 10)
+        for k in range(24)
+    ]
+    burst = [(now - timedelta(seconds=20), now, 5)]
+    state = spike_from_series(
+        history + burst,
+        started=started,
+        window_seconds=300,
+        factor=3.0,
+        min_events=2,
+        now=now,
+        since=now - timedelta(seconds=30),
+    )
+    assert state.spiking, state.reason
+    whole = spike_from_series(
+        history + burst, started=started, window_seconds=300, factor=3.0, min_events=2, now=now
+    )
+    assert not whole.spiking  # the same 5 over a whole window is within its usual rate

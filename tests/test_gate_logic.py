@@ -441,3 +441,27 @@ def test_a_statefulsets_new_template_is_a_run_and_its_rollback_target_a_revision
     assert [(t.deployment, t.revision) for t in result.targets] == [("db", 1)]
     back = runs.observe(world.show("db:1", T0 + timedelta(minutes=3)), T0 + timedelta(minutes=3))
     assert back is not None and back.kind == "rollback" and "db rev 3" in back.label
+
+
+def test_values_read_with_their_unit_and_three_significant_digits():
+    from cockpit.gates import format_value
+
+    assert format_value(45.2853, "ms") == "45.3 ms"
+    assert format_value(1402.1665, "req/s") == "1.40k req/s"
+    assert format_value(0.0306, "%") == "0.031 %"
+    assert format_value(308.4, "ms") == "308 ms"
+    assert format_value(99.96, "ms") == "100 ms"  # not 100.0: three digits, not four
+    assert format_value(2_500_000, "") == "2.50M"
+    assert format_value(0, "%") == "0 %"
+
+
+def test_thresholds_read_the_way_the_gate_applies_them():
+    from cockpit.config import MetricConfig
+    from cockpit.gates import threshold_text
+
+    upper = MetricConfig(name="p95", query="q", unit="ms", warn=80, fail=100)
+    lower = MetricConfig(
+        name="rps", query="q", unit="req/s", direction="lower", warn=1200, fail=1000
+    )
+    assert threshold_text(upper) == "warns at 80 ms or above, fails at 100 ms or above"
+    assert threshold_text(lower) == "warns below 1200 req/s, fails below 1000 req/s"

@@ -750,3 +750,13 @@ def test_only_a_progressing_condition_past_its_deadline_fails_and_replicas_defau
         'Waiting for deployment "web" rollout to finish: '
         "0 out of 1 new replicas have been updated..."
     )
+
+
+def test_image_tag_is_the_version_without_the_registry_path():
+    from cockpit.rollout import image_tag, image_tags
+
+    assert image_tag("registry.example.com:5000/shop/app:2.0.0") == "2.0.0"
+    assert image_tag("registry.example.com:5000/shop/app") == "latest"  # the port is no tag
+    assert image_tag("shop/app@sha256:" + "ab" * 32) == "@" + "ab" * 6
+    assert image_tag("shop/app:2.0.0@sha256:" + "cd" * 32) == "2.0.0@" + "cd" * 6
+    assert image_tags(["shop/app:2.0.0", "shop/sidecar:2.0.0", "envoy:1.30"]) == "2.0.0,1.30"

@@ -12,6 +12,17 @@ from .conftest import BASE_CONFIG
 SIZES = [(80, 24), (160, 48)]
 
 
+@pytest.fixture(autouse=True)
+def _still_clock(monkeypatch):
+    """The verdict bar counts seconds: a snapshot taken a second late must not differ."""
+    from datetime import datetime
+
+    monkeypatch.setattr("cockpit.tui.widgets.verdict.format_elapsed", lambda _s: "1h 02m 05s")
+    monkeypatch.setattr(
+        "cockpit.tui.widgets.messages.clock", lambda: datetime(2026, 12, 2, 2, 0, 7)
+    )
+
+
 def mid_go_live(open_session, env="production"):
     session = open_session(env)
     session.mark_done("Change approved")
@@ -721,3 +732,177 @@ def test_rollout_pane_with_every_kind(snap_compare, write_config, operator):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(160, 48), run_before=feed)
+
+
+# --- the rehearsal at 2 a.m.: mid-rollout and mid-rollback, at three sizes -----------------------
+
+REHEARSAL_CONFIG = (
+    METRICS_CONFIG
+    + """
+[[environments.production.clusters]]
+name = "rehearsal"
+namespace = "servicedesk"
+deployments = ["servicedesk-app", "servicedesk-worker"]
+statefulsets = ["servicedesk-cache"]
+"""
+)
+THREE_SIZES = [(80, 24), (120, 40), (160, 48)]
+
+
+def _deployment_view(name, serving, now):
+    """A Deployment whose ReplicaSets serve `serving`: [(revision, tag, replicas, ready)], the
+    first being the current template's."""
+    from datetime import timedelta
+
+    from cockpit.sources.kube import DeploymentView
+
+    stamp = (now - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    image = f"registry.example.com/servicedesk/{name}:"
+
+    def template(tag):
+        return {
+            "metadata": {"labels": {"app": name}},
+            "spec": {"containers": [{"name": "app", "image": image + tag}]},
+        }
+
+    replicasets = tuple(
+        {
+            "metadata": {
+                "name": f"{name}-{revision}",
+                "uid": f"rs-{name}-{revision}",
+                "creationTimestamp": stamp,
+                "annotations": {"deployment.kubernetes.io/revision": str(revision)},
+                "ownerReferences": [{"uid": f"dep-{name}", "controller": True}],
+            },
+            "spec": {"template": template(tag)},
+            "status": {"replicas": replicas, "readyReplicas": ready},
+        }
+        for revision, tag, replicas, ready in serving
+    )
+    revision, tag, updated, _ready_new = serving[0]
+    total = sum(r[2] for r in serving)
+    ready = sum(r[3] for r in serving)
+    deployment = {
+        "metadata": {
+            "name": name,
+            "uid": f"dep-{name}",
+            "generation": 3,
+            "creationTimestamp": stamp,
+            "annotations": {"deployment.kubernetes.io/revision": str(revision)},
+        },
+        "spec": {"replicas": 4 if name.endswith("app") else 2, "template": template(tag)},
+        "status": {
+            "observedGeneration": 3,
+            "replicas": total,
+            "updatedReplicas": updated,
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "conditions": [
+                {
+                    "type": "Progressing",
+                    "status": "True",
+                    "reason": "ReplicaSetUpdated",
+                    "lastUpdateTime": stamp,
+                }
+            ],
+        },
+    }
+    return DeploymentView("rehearsal", "servicedesk", name, deployment, replicasets)
+
+
+def _cache_view(now):
+    from cockpit.sources.kube import WorkloadView
+
+    sts = {
+        "metadata": {"name": "servicedesk-cache", "uid": "sts-cache", "generation": 1},
+        "spec": {
+            "replicas": 1,
+            "template": {"spec": {"containers": [{"name": "redis", "image": "redis:7.2"}]}},
+        },
+        "status": {
+            "observedGeneration": 1,
+            "replicas": 1,
+            "readyReplicas": 1,
+            "updatedReplicas": 1,
+            "availableReplicas": 1,
+            "currentRevision": "servicedesk-cache-a",
+            "updateRevision": "servicedesk-cache-a",
+        },
+    }
+    revision = {
+        "metadata": {
+            "name": "servicedesk-cache-a",
+            "ownerReferences": [{"uid": "sts-cache", "controller": True}],
+        },
+        "revision": 1,
+        "data": {"spec": {"template": {**sts["spec"]["template"], "$patch": "replace"}}},
+    }
+    return WorkloadView(
+        "rehearsal", "servicedesk", "servicedesk-cache", sts, (revision,), kind="statefulset"
+    )
+
+
+def _rehearsal_app(write_config, operator, app_serving):
+    from datetime import UTC, datetime
+
+    from cockpit.session import GoLiveSession
+    from cockpit.sources.kube import ClusterSnapshot
+
+    session = GoLiveSession.open(write_config(REHEARSAL_CONFIG), "production", operator=operator)
+    session.mark_done("Change approved")
+    app = CockpitApp(session, start_sources=False)
+    now = datetime.now(UTC)
+    views = (
+        _deployment_view("servicedesk-app", app_serving, now),
+        _deployment_view("servicedesk-worker", [(1, "1.9.0", 2, 2)], now),
+        _cache_view(now),
+    )
+    snapshot = ClusterSnapshot(
+        "rehearsal", "servicedesk", views, connected=True, synced=True, last_ok=now
+    )
+    return app, session, snapshot
+
+
+@pytest.mark.parametrize("size", THREE_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_rehearsal_mid_rollout(snap_compare, write_config, operator, size):
+    """2.0.0 half rolled out over 1.9.0: every workload with its tag (2.0.0 ← 1.9.0), the
+    figures with their units, messages on the message line, not over a pane."""
+    app, session, snapshot = _rehearsal_app(
+        write_config, operator, [(2, "2.0.0", 2, 2), (1, "1.9.0", 2, 2)]
+    )
+
+    async def feed(pilot):
+        app.board.push_cluster(snapshot)
+        for state in metric_states(session):
+            app.board.push_metric(state)
+        app.notify("servicedesk-app: rolling out 2.0.0", title="Rollout")
+        await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=feed)
+
+
+@pytest.mark.parametrize("size", THREE_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_rehearsal_mid_rollback(snap_compare, write_config, operator, size):
+    """Rolled back: revision 3 (1.9.0 again) replacing 2.0.0; four notices in a row, as the
+    rollback sends them, all on the one message line."""
+    app, session, snapshot = _rehearsal_app(
+        write_config, operator, [(3, "1.9.0", 3, 1), (2, "2.0.0", 2, 2)]
+    )
+
+    async def feed(pilot):
+        app.board.push_cluster(snapshot)
+        for state in metric_states(session):
+            app.board.push_metric(state)
+        for text in (
+            "The release analysis failed. Press B to roll back.",
+            "servicedesk-app: rolling back from revision 2 to 1",
+            "A new analysis run judges the restored revision",
+            "servicedesk-app: rolling back from revision 2 to 1 (registry.example.com/"
+            "servicedesk/servicedesk-app:1.9.0)",
+        ):
+            app.notify(text, title="Rollback sent", severity="warning")
+        await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=feed)

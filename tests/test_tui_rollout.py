@@ -56,6 +56,8 @@ async def test_production_rollback_needs_the_name_and_follows_through(cluster, t
         await pilot.press("enter")  # a stray Enter with no name sends nothing
         await pilot.pause(0.3)
         assert isinstance(app.screen, RollbackScreen)
+        said = str(screen.query_one("#rb-refused").render())
+        assert "Not sent: nothing typed; type 't1' exactly" in said, said
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, RollbackScreen))
         assert image_of(cluster, "t1") == "shop/t1:2"
@@ -64,6 +66,8 @@ async def test_production_rollback_needs_the_name_and_follows_through(cluster, t
         await pilot.press(*"t", "enter")
         await pilot.pause()
         assert screen.query_one("#rb-go").disabled  # wrong name
+        said = str(screen.query_one("#rb-refused").render())
+        assert "Not sent: you typed 't'; type 't1' exactly, then Enter." in said, said
         await pilot.press("1")
         await until(pilot, lambda: not screen.query_one("#rb-go").disabled)
         await pilot.press("enter")
@@ -104,7 +108,7 @@ async def test_rbac_denied_and_paused_are_refused_before_sending(cluster, tmp_pa
     assert patches == []
 
     kubectl(cluster, "rollout", "pause", "deployment/t2")
-    admin = config_for(tmp_path, cluster, ["t2"])
+    admin = config_for(tmp_path, cluster, ["t2"], production=True)
     session = GoLiveSession.open(admin, None, operator=operator)
     app = CockpitApp(session)
     async with app.run_test(size=(160, 48)) as pilot:
@@ -114,9 +118,13 @@ async def test_rbac_denied_and_paused_are_refused_before_sending(cluster, tmp_pa
         assert screen.query_one("#rb-go").disabled
         resume = screen.query_one("#rb-resume")
         assert resume.display
-        resume.press()
+        resume.focus()
+        await pilot.press("enter")
         await until(pilot, lambda: not get_json(cluster, "deploy", "t2")["spec"].get("paused"))
         await until(pilot, lambda: screen.prepared is not None and screen.prepared.plan is not None)
+        # the button is gone; the focus goes to the next step, typing the name (production)
+        assert app.focused is screen.query_one("#rb-confirm"), app.focused
+        await pilot.press(*"t2")
         assert not screen.query_one("#rb-go").disabled
 
 

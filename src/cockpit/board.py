@@ -284,8 +284,10 @@ class LiveBoard:
         env = self.session.environment
         if not (env.metrics or env.clusters or env.errors):
             return False
-        if env.metrics and not self.metric_states:
-            return False  # nothing measured yet: not a verdict worth keeping
+        if not self._every_source_answered():
+            # a verdict from part of the sources (the first metric in, the rest not yet) is
+            # PENDING by construction: each cockpit start wrote PENDING -> GO into the log
+            return False
         self.analysis.refresh()
         key = (result.state, result.run_id)
         if key == self.analysis.last_verdict:
@@ -293,6 +295,20 @@ class LiveBoard:
         self.analysis.last_verdict = key
         self.session.record_verdict(result, self.metrics())
         return True
+
+    def _every_source_answered(self) -> bool:
+        """Each metric has a state, each cluster synced or failed, the errors feed answered."""
+        env = self.session.environment
+        metrics = not (env.prometheus and env.metrics) or all(
+            m.name in self.metric_states for m in env.metrics
+        )
+        clusters = all(
+            c.name in self.snapshots
+            and (self.snapshots[c.name].synced or bool(self.snapshots[c.name].last_error))
+            for c in env.clusters
+        )
+        errors = env.errors is None or self.errors is not None
+        return metrics and clusters and errors
 
     # --- waiting (headless) --------------------------------------------------------------------
 

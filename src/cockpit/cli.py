@@ -170,6 +170,10 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
         theme_names = set(catalog.themes)
     else:
         theme_names = set(shipped_theme_names())
+    if loaded.model.keys:  # only then the TUI's bindings are loaded to check the ids
+        from cockpit.tui.bindings import keymap_problems
+
+        problems.extend(keymap_problems(loaded.model.keys, str(loaded.path)))
     if loaded.model.theme not in theme_names:
         problems.append(
             f"{loaded.path}: theme: no theme named {loaded.model.theme!r}; available: "
@@ -863,10 +867,13 @@ def rehearse(
         session = GoLiveSession.open(rehearsal.config, None, via="tui")
 
         CockpitApp(session).run()
+        # under the state folder, beside what it reports on: not the folder the operator
+        # happened to start the rehearsal from
+        report = session.config.state_dir / f"report-{session.env_name}.html"
         echo(
             f"rehearsal files: {where}\n"
             f"go-live report: {sys.argv[0]} report --config {rehearsal.config} "
-            "--format html --output report.html",
+            f"--format html --output {report}",
             err=True,
         )
     finally:

@@ -69,13 +69,69 @@ class MetricState:
         return self.phase == "Stale" or self.consecutive_errors > 0
 
 
+def format_value(value: float, unit: str = "") -> str:
+    """A measurement as an operator reads it: three significant digits, a k or M for large
+    numbers, the unit after a space (`45.3 ms`, `1.40k req/s`, `0.031 %`, `308 ms`).
+
+    `45.2853ms` and `1402.1665req/s` had more digits than meaning, and `1.52k` lost its unit
+    when the column was narrow."""
+    if math.isnan(value):
+        shown = "NaN"
+    elif math.isinf(value):
+        shown = "∞" if value > 0 else "-∞"
+    else:
+        suffix = ""
+        size = abs(value)
+        if size >= 999_500:
+            value, size, suffix = value / 1_000_000, size / 1_000_000, "M"
+        elif size >= 999.5:
+            value, size, suffix = value / 1000, size / 1000, "k"
+        if size == 0:
+            shown = "0"
+        elif size >= 0.001 or suffix:
+            # digits after the point so that three are significant, at most three
+            decimals = min(3, max(0, 2 - math.floor(math.log10(size))))
+            shown = f"{value:.{decimals}f}"
+            if decimals and abs(float(shown)) >= 10 ** (3 - decimals):
+                shown = f"{value:.{decimals - 1}f}"  # rounded up a digit: 99.96 -> 100.0 -> 100
+        else:
+            shown = f"{value:.2g}"
+        shown += suffix
+    return f"{shown} {unit}" if unit else shown
+
+
+def limit_text(limit: float, unit: str) -> str:
+    """A configured limit as written in the config (`80 ms`, not `80.0 ms`)."""
+    return f"{limit:g} {unit}" if unit else f"{limit:g}"
+
+
+def fail_words(metric: MetricConfig) -> str:
+    """`fails at 100 ms or above` / `fails below 1000 req/s` / `no fail limit`."""
+    if metric.fail is None:
+        return "no fail limit"
+    if metric.direction == "upper":
+        return f"fails at {limit_text(metric.fail, metric.unit)} or above"
+    return f"fails below {limit_text(metric.fail, metric.unit)}"
+
+
 def threshold_text(metric: MetricConfig) -> str:
-    sign = "<" if metric.direction == "upper" else ">="
+    """The limits in words, the way the gate applies them (`value >= limit` fails an upper
+    metric, `value < limit` a lower one): `warns at 80 ms or above, fails at 100 ms or above`.
+    `warn < 80ms` read backwards."""
+    if metric.direction == "upper":
+
+        def words(verb: str, limit: float) -> str:
+            return f"{verb} at {limit_text(limit, metric.unit)} or above"
+    else:
+
+        def words(verb: str, limit: float) -> str:
+            return f"{verb} below {limit_text(limit, metric.unit)}"
+
     parts = []
     if metric.warn is not None:
-        parts.append(f"warn {sign} {metric.warn:g}{metric.unit}")
+        parts.append(words("warns", metric.warn))
     if metric.fail is not None:
-        parts.append(f"fail {sign} {metric.fail:g}{metric.unit}")
+        parts.append(words("fails", metric.fail))
     return ", ".join(parts) or "no threshold"
 
 
@@ -187,8 +243,7 @@ def evaluate(
     base["measurements"] = measurements
     shown_value = next((p.value for p in reversed(points) if not math.isnan(p.value)), None)
     display = display_of(metric, shown_value)
-    sign = "<" if metric.direction == "upper" else ">="
-    limit = f"{sign} {metric.fail:g}{metric.unit}" if metric.fail is not None else "no limit"
+    limit = fail_words(metric)
 
     def state(phase: Phase, display: Display, reason: str) -> MetricState:
         return MetricState(**base, phase=phase, display=display, reason=reason)  # type: ignore[arg-type]
@@ -203,12 +258,12 @@ def evaluate(
         failures.sort(key=lambda m: m.at)
     if len(failures) > metric.failure_limit:
         worst = failures[-1]
-        shown = "no data" if math.isnan(worst.value) else f"{worst.value:g}{metric.unit}"
+        shown = "no data" if math.isnan(worst.value) else format_value(worst.value, metric.unit)
         return state(
             "Failed",
             display if display != "ok" else "breach",
             f"{len(failures)} failed measurement(s) (limit {metric.failure_limit}); "
-            f"latest failure {shown} at {worst.at:%H:%M:%S}, must be {limit}",
+            f"latest failure {shown} at {worst.at:%H:%M:%S}; {limit}",
         )
     if consecutive_errors:
         return state("Stale", "stale", f"cannot see it: the last query failed: {last_error}")
@@ -246,7 +301,7 @@ def evaluate(
             "Inconclusive",
             "warn",
             f"Prometheus warned the answer may be partial: {warnings[0]}; "
-            f"latest {latest:g}{metric.unit} cannot back a pass",
+            f"latest {format_value(latest, metric.unit)} cannot back a pass",
         )
     healthy = [m for m in measurements if m.outcome == "Successful"]
     if len(healthy) < metric.min_samples:
@@ -255,12 +310,12 @@ def evaluate(
             "Running",
             display,
             f"{len(healthy)} of {metric.min_samples} healthy measurements so far{tolerated}; "
-            f"latest {latest:g}{metric.unit}, must be {limit}",
+            f"latest {format_value(latest, metric.unit)}; {limit}",
         )
     return state(
         "Successful",
         display,
-        f"{len(healthy)} measurements within {limit}; latest {latest:g}{metric.unit}",
+        f"{len(healthy)} measurements passed ({limit}); latest {format_value(latest, metric.unit)}",
     )
 
 

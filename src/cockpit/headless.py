@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from cockpit.analysis import ReleaseRun
-from cockpit.gates import MetricState, Verdict, threshold_text
+from cockpit.gates import MetricState, Verdict, format_value, threshold_text
 from cockpit.sources.errors import ErrorFeed
 from cockpit.sources.kube import ClusterSnapshot, DeploymentView
 
@@ -136,7 +136,7 @@ def run_json(run: ReleaseRun | None) -> dict[str, Any] | None:
 def metric_lines(states: list[MetricState]) -> list[str]:
     lines = []
     for state in states:
-        value = "-" if state.current is None else f"{state.current:g}{state.metric.unit}"
+        value = "-" if state.current is None else format_value(state.current, state.metric.unit)
         stale = " (STALE: " + str(state.last_error) + ")" if state.stale else ""
         lines.append(
             f"{state.metric.name}: {value}  {state.display}  [{threshold_text(state.metric)}]  "

@@ -343,6 +343,29 @@ def images_of(template: JSON) -> list[str]:
     return [str(c.get("image", "?")) for c in containers]
 
 
+def image_tag(image: str) -> str:
+    """What an operator reads as the running version: the tag, without the registry path
+    (`registry.example.com:5000/shop/app:2.0.0` -> `2.0.0`); a digest shortened to 12 hex
+    digits; `latest` when the reference names neither (that is what the runtime pulls)."""
+    name, _, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]  # a registry's port is before a slash, never after
+    tag = last.partition(":")[2]
+    if digest:
+        short = "@" + digest.rpartition(":")[2][:12]
+        return tag + short if tag else short
+    return tag or "latest"
+
+
+def image_tags(images: list[str]) -> str:
+    """The tags of a pod template's containers, each once, in container order."""
+    tags: list[str] = []
+    for image in images:
+        tag = image_tag(image)
+        if tag not in tags:
+            tags.append(tag)
+    return ",".join(tags)
+
+
 def revision_number(kind: str, revision: JSON) -> int:
     """A revision's number: a ReplicaSet's annotation, a ControllerRevision's `revision`."""
     if kind in ("statefulset", "daemonset"):

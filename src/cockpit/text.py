@@ -22,3 +22,18 @@ _WITH_NEWLINES = {**_TABLE, 0x0A: "\n"}
 def visible_text(text: object, *, keep_newlines: bool = False) -> str:
     """`text` with every control character made visible (newlines kept when asked)."""
     return str(text).translate(_WITH_NEWLINES if keep_newlines else _TABLE)
+
+
+def format_elapsed(seconds: float) -> str:
+    """A duration an operator reads at a glance: `45s`, `2m 05s`, `1h 02m 05s`.
+
+    `H:MM` read as minutes or seconds (`0:01` looked like one second); every part is named.
+    A negative duration (a wall clock set back) shows as `0s`."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m {secs:02d}s"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"

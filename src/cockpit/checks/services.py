@@ -306,6 +306,12 @@ class PrometheusCheck(CheckSpec):
             )
             raise CheckFailed(f"{query}: {exc}", reason=reason) from exc
         measured = [(s, condition.holds(s.value)) for s in samples]
+        bad = [s for s, verdict in measured if verdict is False]
+        if bad:  # a breach is said first, whatever else is missing
+            raise CheckFailed(
+                f"{query}: {len(bad)} of {len(measured)} series not {condition}: "
+                + ", ".join(f"{_series(s)} = {s.value:g}" for s in bad[:5])
+            )
         missing = [s for s, verdict in measured if verdict is None]  # NaN: no data
         if not samples or len(missing) == len(samples) or (missing and self.no_data != "pass"):
             what = (
@@ -320,12 +326,6 @@ class PrometheusCheck(CheckSpec):
         shown = ", ".join(f"{_series(s)} = {s.value:g}" for s, _ in measured[:5]) + (
             f", … {len(measured) - 5} more" if len(measured) > 5 else ""
         )
-        bad = [s for s, verdict in measured if verdict is False]
-        if bad:
-            raise CheckFailed(
-                f"{query}: {len(bad)} of {len(measured)} series not {condition}: "
-                + ", ".join(f"{_series(s)} = {s.value:g}" for s in bad[:5])
-            )
         evidence = f"{query}: {shown} (must be {condition})"
         if warnings:
             # part of the data did not answer: the missing part may hold the breach

@@ -594,7 +594,10 @@ def spike_from_series(
         baseline = sum(c for _, _, c in before) * window_seconds / span
     else:
         baseline = 0.0
-    limit = max(baseline * factor, float(min_events))
+    # early in a run the window is cut at its start: the baseline shrinks with it, so 30 s
+    # into a run the same rate spikes as it would over the whole window
+    covered = max(0.0, (now - window_start).total_seconds()) / window_seconds
+    limit = max(baseline * factor * min(1.0, covered), float(min_events))
     spiking = current >= limit
     reason = (
         f"{what}{current} events in {int(window_seconds // 60)}m "

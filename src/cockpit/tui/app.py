@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from functools import partial
 from typing import ClassVar
 
+from rich.text import Text
 from textual import work
+from textual.actions import ActionParseResult
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
+from textual.dom import DOMNode
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
@@ -31,10 +34,12 @@ from cockpit.session import GoLiveSession, ItemRunResult
 from cockpit.sources.kube import DeploymentView
 from cockpit.sources.lease import Presence
 from cockpit.text import visible_text
+from cockpit.tui.bindings import KeyRow, node_rows, rows_of
 from cockpit.tui.screens.confirm import ConfirmScreen
 from cockpit.tui.screens.error_detail import ErrorDetailScreen
 from cockpit.tui.screens.help import HelpScreen
 from cockpit.tui.screens.item_detail import ItemDetailScreen
+from cockpit.tui.screens.messages import MessageHistoryScreen
 from cockpit.tui.screens.metric_detail import MetricDetailScreen
 from cockpit.tui.screens.pod_logs import PodLogScreen
 from cockpit.tui.screens.prompt import TextPrompt
@@ -43,9 +48,11 @@ from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
 from cockpit.tui.screens.step_run import StepRunScreen
 from cockpit.tui.themes import ThemeCatalog
 from cockpit.tui.throttle import LatestWins, Throttle
+from cockpit.tui.widgets import messages
 from cockpit.tui.widgets.banner import EnvironmentBanner
-from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
+from cockpit.tui.widgets.checklist import ChecklistFilter, ChecklistPane, ChecklistTree
 from cockpit.tui.widgets.errors import ErrorsPane, ErrorTable
+from cockpit.tui.widgets.messages import MessageLine, Notice
 from cockpit.tui.widgets.metrics import MetricsPane
 from cockpit.tui.widgets.rollout import RETRY_KEY, RolloutPane, RolloutTable
 from cockpit.tui.widgets.verdict import VerdictBar
@@ -77,6 +84,11 @@ class CockpitApp(App[None]):
     CSS_PATH = "cockpit.tcss"
     TITLE = "cockpit"
     ENABLE_COMMAND_PALETTE = True
+    # below 120 columns the side panes take half the width (cockpit.tcss)
+    HORIZONTAL_BREAKPOINTS = [
+        (0, "-narrow"),
+        (120, "-wide"),
+    ]
 
     class ChecksChanged(Message):
         """A check or step run changed item states; redraw."""
@@ -115,6 +127,14 @@ class CockpitApp(App[None]):
             id="app.retry_clusters",
         ),
         Binding(
+            "m",
+            "messages",
+            "Messages",
+            tooltip="Every message of this session, in full, newest first",
+            id="app.messages",
+            show=False,
+        ),
+        Binding(
             "ctrl+q", "quit", "Quit", tooltip="Quit; everything is already saved", id="app.quit"
         ),
     ]
@@ -148,6 +168,7 @@ class CockpitApp(App[None]):
         )
         self._updates = LatestWins()
         self.verdict_now: Verdict | None = None
+        self.message_history: list[Notice] = []  # every notification, for the `m` screen
         self.recommended = False
         # Every metric reports on its own: two dozen arrive together at each poll, and one
         # verdict for the lot is enough (keys pressed meanwhile are not kept waiting).
@@ -170,6 +191,7 @@ class CockpitApp(App[None]):
                 yield RolloutPane(self.session, id="rollout")
                 yield MetricsPane(self.session, id="metrics")
                 yield ErrorsPane(self.session, id="errors")
+        yield MessageLine(id="message-line")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -245,7 +267,8 @@ class CockpitApp(App[None]):
             return  # a redraw that arrives while the screen goes away
         pane = self.query_one(RolloutPane)
         for screen in self.screen_stack:
-            if isinstance(screen, RolloutDetailScreen):  # an open detail follows the cluster
+            # an open detail follows the cluster; one still being composed shows it when mounted
+            if isinstance(screen, RolloutDetailScreen) and screen.is_mounted:
                 screen.follow(pane.views.values(), pane.snapshots)
 
     def on_rollout_detail_screen_open_logs(self, message: RolloutDetailScreen.OpenLogs) -> None:
@@ -268,7 +291,12 @@ class CockpitApp(App[None]):
             return
         result = self.board.verdict()
         self.verdict_now = result
-        self.query_one(VerdictBar).show(result, self.session.release_version(self.board.views()))
+        run = self.board.analysis.current
+        self.query_one(VerdictBar).show(
+            result,
+            self.session.release_version(self.board.views()),
+            run.started if run is not None else None,
+        )
         try:
             self.board.record(result)
         except CockpitError as exc:
@@ -431,6 +459,58 @@ class CockpitApp(App[None]):
         if not markup:
             message, title = visible_text(message, keep_newlines=True), visible_text(title)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        plain = Text.from_markup(message).plain if markup else message
+        notice = Notice(messages.clock(), severity, title, plain)
+        self.message_history.append(notice)
+        try:
+            line = self.screen_stack[0].query_one(MessageLine)
+        except (NoMatches, IndexError):
+            return  # before the screen is composed: the history keeps it
+        timeout = self.NOTIFICATION_TIMEOUT if timeout is None else timeout
+        line.show(notice, timeout, self._key_of("app.messages", "m"))
+
+    async def run_action(
+        self,
+        action: str | ActionParseResult,
+        default_namespace: DOMNode | None = None,
+        namespaces: Mapping[str, DOMNode] | None = None,
+    ) -> bool:
+        """A key whose action does not apply now says why, instead of doing nothing.
+
+        check_action greys such a key out in the footer; Textual then drops the press without
+        a word (in read-only, d s n u; ctrl+z on a workload not found). A widget that can say
+        why has `refusal(action)`: the press shows it on the message line and stops there.
+        """
+        if await super().run_action(action, default_namespace, namespaces):
+            return True
+        target, name, params = self._parse_action(
+            action, self if default_namespace is None else default_namespace, namespaces
+        )
+        refusal = getattr(target, "refusal", None)
+        if callable(refusal) and not target.check_action(name, params):
+            reason = refusal(name)
+            if isinstance(reason, str) and reason:
+                self.notify(reason, title="Not done", severity="warning")
+                return True
+        return False
+
+    def refusal(self, action: str) -> str | None:
+        if action == "rollback_recommended" and self.session.read_only:
+            return "Read-only: this cockpit cannot roll back (started with --read-only)."
+        return None
+
+    def _refresh_notifications(self) -> None:
+        """Toasts are never drawn: they covered the rollout pane at 80x24 for as long as a
+        rollback ran. The message line and the history show every notification instead;
+        Textual still keeps them (and their timeouts) in `_notifications`."""
+
+    def _key_of(self, binding_id: str, default: str) -> str:
+        """The key this operator has for a binding (a [keys] remap moves it)."""
+        keys = self.session.config.model.keys or {}
+        return str(keys.get(binding_id, default)).split(",")[0]
+
+    def action_messages(self) -> None:
+        self.push_screen(MessageHistoryScreen(self.message_history))
 
     def _handle_exception(self, error: Exception) -> None:
         """A bug in the cockpit. Textual would print a traceback with local variables (they
@@ -453,8 +533,43 @@ class CockpitApp(App[None]):
         if self.verdict_now is not None and self.verdict_now.bake_remaining > 0:
             self._request_verdict()
 
+    def key_rows(self) -> list[tuple[str, list[KeyRow]]]:
+        """Every pane's and screen's keys as this operator has them ([keys] applied)."""
+        keymap = self.session.config.model.keys
+        sections: list[tuple[str, list[KeyRow]]] = []
+        owners: tuple[tuple[str, type[Widget] | type[App[None]]], ...] = (
+            ("Checklist pane", ChecklistTree),
+            ("Checklist filter line", ChecklistFilter),
+            ("Rollout pane", RolloutTable),
+            ("Workload detail (enter in the rollout pane)", RolloutDetailScreen),
+            ("Pod logs (l in the detail)", PodLogScreen),
+            ("Metrics pane", MetricsPane),
+            ("Errors pane", ErrorTable),
+            ("An error issue (enter in the errors pane)", ErrorDetailScreen),
+            ("Running a step", StepRunScreen),
+            ("Everywhere", CockpitApp),
+        )
+        for title, owner in owners:
+            node: DOMNode | None = self if owner is CockpitApp else None
+            if node is None and issubclass(owner, Widget):
+                found = list(self.screen_stack[0].query(owner)) + list(self.screen.query(owner))
+                node = found[0] if found else None
+            # a screen not open now: its class's bindings, the keymap applied
+            rows = node_rows(node, keymap) if node else rows_of(list(owner.BINDINGS), keymap)
+            if rows:
+                sections.append((title, rows))
+        return sections
+
+    def keys_for(self, binding_id: str) -> str:
+        """The keys of a binding as shown in help, for the palette's help text."""
+        for _title, rows in self.key_rows():
+            for row in rows:
+                if row.binding_id == binding_id:
+                    return row.keys_text
+        return "-"
+
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.key_rows()))
 
     def action_retry_clusters(self) -> None:
         """Reading only: nothing is sent but lists and watches, so read-only allows it too."""
@@ -705,6 +820,11 @@ class CockpitApp(App[None]):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         tree = self.query_one(ChecklistTree) if screen is self.screen_stack[0] else None
+        shown = {row.binding_id: row.keys_text for _t, rows in self.key_rows() for row in rows}
+
+        def keys_of(binding_id: str) -> str:
+            return shown.get(binding_id) or "none"
+
         if tree is not None:
             for binding_id, title, help_text, action in (
                 ("checklist.done", "Checklist: mark done", "Mark the selected item done", "done"),
@@ -735,14 +855,17 @@ class CockpitApp(App[None]):
                 ),
             ):
                 yield SystemCommand(
-                    title, f"{help_text} [{binding_id}]", self._on_selected(tree, action)
+                    title,
+                    f"{help_text} · key {keys_of(binding_id)}",
+                    self._on_selected(tree, action),
                 )
             yield SystemCommand(
                 "Checklist: next to do", "Jump to the next unresolved item", tree.action_next_open
             )
             yield SystemCommand(
                 "Checklist: filter items",
-                "Show only the items whose text or ID holds what you type [checklist.filter]",
+                "Show only the items whose text or ID holds what you type · key "
+                + keys_of("checklist.filter"),
                 tree.action_filter,
             )
             pane = self.query_one(ChecklistPane)
@@ -754,7 +877,8 @@ class CockpitApp(App[None]):
                 )
             yield SystemCommand(
                 "Checklist: run section",
-                "Run the section's checks, and its steps in order [checklist.run_section]",
+                "Run the section's checks, and its steps in order · key "
+                + keys_of("checklist.run_section"),
                 tree.action_run_section,
             )
         if self._running_workers():
@@ -765,12 +889,12 @@ class CockpitApp(App[None]):
             table = self.query_one(RolloutTable)
             yield SystemCommand(
                 "Rollout: roll back selected deployment",
-                "kubectl rollout undo semantics; asks first [rollout.rollback]",
+                f"kubectl rollout undo semantics; asks first · key {keys_of('rollout.rollback')}",
                 table.action_rollback,
             )
             yield SystemCommand(
                 "Rollout: pause or resume selected deployment",
-                "Pause or resume the rollout; asks first [rollout.pause]",
+                f"Pause or resume the rollout; asks first · key {keys_of('rollout.pause')}",
                 table.action_toggle_pause,
             )
             yield SystemCommand(
@@ -782,10 +906,17 @@ class CockpitApp(App[None]):
             yield SystemCommand(
                 "Rollout: retry the clusters now",
                 "After logging in again (SSO, VPN): try now, not after the backoff "
-                "[app.retry_clusters]",
+                f"· key {keys_of('app.retry_clusters')}",
                 self.action_retry_clusters,
             )
-        yield SystemCommand("Help", "Keys and what the panes mean", self.action_help)
+        yield SystemCommand(
+            "Help", f"Keys and what the panes mean · key {keys_of('app.help')}", self.action_help
+        )
+        yield SystemCommand(
+            "Messages",
+            f"Every message of this session, in full · key {keys_of('app.messages')}",
+            self.action_messages,
+        )
 
     def _on_selected(self, tree: ChecklistTree, action: str) -> Callable[[], None]:
         def run() -> None:

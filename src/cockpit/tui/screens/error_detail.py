@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -38,7 +39,7 @@ class ErrorDetailScreen(ModalScreen[None]):
             "c",
             "copy_link",
             "Copy link",
-            tooltip="Copy the link to your clipboard (OSC 52: works over SSH)",
+            tooltip="Send the link to your terminal's clipboard (OSC 52, over SSH too)",
             id="error_detail.copy",
         ),
     ]
@@ -62,17 +63,26 @@ class ErrorDetailScreen(ModalScreen[None]):
             f"last      {format_age(issue.last_seen)} ago",
             "",
             f"link      {safe(issue.permalink or '-')}",
-            "",
-            "[dim]c copies the link · escape closes[/dim]",
         ]
         with VerticalScroll() as scroll:
             scroll.border_title = "Error issue"
             yield Static("\n".join(lines))
+            yield Static("[dim]c copies the link · escape closes[/dim]", id="copy-status")
 
     def action_copy_link(self) -> None:
-        if self.issue.permalink:
+        """The cockpit cannot know whether the terminal took it: a terminal (or tmux without
+        set-clipboard) that ignores OSC 52 drops it without a word. So it says what it did."""
+        status = self.query_one("#copy-status", Static)
+        if not self.issue.permalink:
+            said = "Nothing copied: the tracker sent no link for this issue."
+        else:
             self.app.copy_to_clipboard(self.issue.permalink)
-            self.app.notify("Link copied (OSC 52).", title="Errors")
+            said = (
+                "Link sent to your terminal's clipboard (OSC 52). A terminal or tmux that "
+                "ignores OSC 52 drops it: then select the link above."
+            )
+        status.update(Text(said))
+        self.app.notify(said, title="Errors")
 
     def action_close(self) -> None:
         self.dismiss(None)

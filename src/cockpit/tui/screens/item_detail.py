@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from cockpit.errors import CockpitError
 from cockpit.session import GoLiveSession, ItemView
 from cockpit.text import visible_text
 from cockpit.tui.plain import safe
@@ -38,6 +40,13 @@ class ItemDetailScreen(ModalScreen[str | None]):
         Binding("s", "pick('skip')", "Skip", tooltip="Skip this item", id="detail.skip"),
         Binding("n", "pick('note')", "Note", tooltip="Add a note", id="detail.note"),
         Binding("u", "pick('reopen')", "Reopen", tooltip="Back to pending", id="detail.reopen"),
+        Binding(
+            "c",
+            "copy_commands",
+            "Copy commands",
+            tooltip="Send the step's commands, filled in, to your terminal's clipboard (OSC 52)",
+            id="detail.copy_commands",
+        ),
     ]
 
     def __init__(self, session: GoLiveSession, view: ItemView) -> None:
@@ -54,6 +63,7 @@ class ItemDetailScreen(ModalScreen[str | None]):
         with VerticalScroll() as scroll:
             scroll.border_title = "Item"
             yield Static(self._body(), id="detail-body")
+            yield Static("", id="detail-copied")
 
     def _body(self) -> str:
         view = self.view
@@ -83,11 +93,14 @@ class ItemDetailScreen(ModalScreen[str | None]):
         if item.notes:
             lines += ["", "[b]Guidance[/b]", *[f"• {safe(n)}" for n in item.notes]]
         if item.blocks:
-            lines += ["", "[b]Commands[/b] (each shell block runs as one bash script)"]
+            lines += ["", "[b]Commands[/b] (each shell block runs as one bash script; c copies)"]
             for block in item.blocks:
                 if block.is_shell:
-                    script = visible_text(block.script, keep_newlines=True)
+                    filled, problem = self._filled(block.script)
+                    script = visible_text(filled, keep_newlines=True)
                     lines += [f"  {safe(line)}" for line in script.splitlines()]
+                    if problem:
+                        lines.append(f"  [b]not filled in[/b]: {safe(problem)}")
                 else:
                     lines.append(f"  ({safe(block.language)} block)")
                     shown = visible_text(block.source, keep_newlines=True)
@@ -104,6 +117,32 @@ class ItemDetailScreen(ModalScreen[str | None]):
         source = self.session.checklist.source
         lines += ["", f"[dim]{safe(source.name if source else 'runbook')}:{item.line}[/dim]"]
         return "\n".join(lines)
+
+    def _filled(self, script: str) -> tuple[str, str | None]:
+        """The script as the run screen will show and run it: {namespace} and the other
+        placeholders filled for this environment (the detail showed them unfilled)."""
+        try:
+            return self.session.check_context().fill(script), None
+        except CockpitError as exc:
+            return script, exc.hint or exc.message  # the hint names what to add where
+
+    def commands_text(self) -> str:
+        blocks = [b for b in self.view.item.blocks if b.is_shell]
+        return "\n\n".join(self._filled(b.script)[0].rstrip("\n") for b in blocks)
+
+    def action_copy_commands(self) -> None:
+        """Says what it did: OSC 52 cannot tell whether the terminal took it."""
+        text = self.commands_text()
+        if not text:
+            said = "Nothing copied: this item has no shell commands."
+        else:
+            self.app.copy_to_clipboard(text)
+            said = (
+                "Commands sent to your terminal's clipboard (OSC 52). A terminal or tmux that "
+                "ignores OSC 52 drops them: then select them above."
+            )
+        self.app.notify(said, title="Commands")
+        self.query_one("#detail-copied", Static).update(Text(said))
 
     def action_close(self) -> None:
         self.dismiss(None)

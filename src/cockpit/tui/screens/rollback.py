@@ -56,6 +56,11 @@ RollbackScreen #rb-buttons, RollbackAllScreen #rb-buttons {
 RollbackScreen #rb-warnings, RollbackAllScreen #rb-warnings {
     color: $warning;
 }
+RollbackScreen #rb-refused, RollbackAllScreen #rb-refused {
+    color: $text-error;
+    text-style: bold;
+    height: auto;
+}
 RollbackScreen #rb-confirm.-hidden, RollbackAllScreen #rb-confirm.-hidden {
     display: none;
 }
@@ -141,6 +146,7 @@ class RollbackScreen(ModalScreen[str | None]):
                     revisions.highlighted = ids.index(str(self.to_revision))
                 yield revisions
             yield Input(placeholder=f"type {self.view.name} to confirm", id="rb-confirm")
+            yield Static("", id="rb-refused", markup=False)
             with Horizontal(id="rb-buttons"):
                 yield Button("Cancel", id="rb-cancel", variant="primary")
                 yield Button("Roll back", id="rb-go", variant="error", disabled=True)
@@ -230,8 +236,36 @@ class RollbackScreen(ModalScreen[str | None]):
         details.update("\n".join(lines))
         self.query_one("#rb-warnings", Static).update("\n".join(safe(w) for w in warnings))
         paused = prepared.refusal is not None and prepared.refusal.paused
-        self.query_one("#rb-resume", Button).display = paused and not self.session.read_only
+        resume = self.query_one("#rb-resume", Button)
+        had_focus = resume.has_focus or self.focused is None
+        resume.display = paused and not self.session.read_only
+        if had_focus and not resume.display:
+            # "Resume first" pressed and gone: the focus goes where the next step is
+            self._focus_next_step()
         self._update_go()
+
+    def _focus_next_step(self) -> None:
+        if self.production:
+            self.query_one("#rb-confirm", Input).focus()
+        else:
+            self.query_one("#rb-cancel", Button).focus()
+
+    def why_not_ready(self) -> str:
+        """Why Enter (or Roll back) sends nothing now, in one line."""
+        prepared = self.prepared
+        if self.busy:
+            return "Already sending the rollback: wait for its outcome."
+        if prepared is None:
+            return "Still preparing the preview: read it, then confirm."
+        if prepared.plan is None:
+            return "Nothing to send: the preview above says why."
+        if prepared.access is None or not prepared.access.allowed:
+            return "Nothing will be sent: RBAC does not allow the patch (see above)."
+        typed = self.query_one("#rb-confirm", Input).value.strip()
+        if self.production and typed != self.view.name:
+            said = f"you typed {typed!r}" if typed else "nothing typed"
+            return f"Not sent: {said}; type {self.view.name!r} exactly, then Enter."
+        return ""
 
     def _ready_to_go(self) -> bool:
         prepared = self.prepared
@@ -247,11 +281,14 @@ class RollbackScreen(ModalScreen[str | None]):
         self.query_one("#rb-go", Button).disabled = not self._ready_to_go()
 
     def on_input_changed(self, _event: Input.Changed) -> None:
+        self.query_one("#rb-refused", Static).update("")
         self._update_go()
 
     def on_input_submitted(self, _event: Input.Submitted) -> None:
         if self._ready_to_go():
             self._go()
+        else:
+            self.query_one("#rb-refused", Static).update(self.why_not_ready())
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.to_revision = int(event.option.id or 0)
@@ -266,6 +303,7 @@ class RollbackScreen(ModalScreen[str | None]):
         elif event.button.id == "rb-go" and self._ready_to_go():
             self._go()
         elif event.button.id == "rb-resume":
+            self.query_one("#rb-details", Static).update("Resuming, then preparing anew…")
             self._resume()
 
     def _go(self) -> None:
@@ -374,6 +412,7 @@ class RollbackAllScreen(ModalScreen[str | None]):
                 yield Static("Preparing…", id="rb-details")
                 yield Static("", id="rb-warnings")
             yield Input(placeholder=f"type {self.session.env_name} to confirm", id="rb-confirm")
+            yield Static("", id="rb-refused", markup=False)
             with Horizontal(id="rb-buttons"):
                 yield Button("Cancel", id="rb-cancel", variant="primary")
                 yield Button("Roll back all", id="rb-go", variant="error", disabled=True)
@@ -439,7 +478,27 @@ class RollbackAllScreen(ModalScreen[str | None]):
         self.query_one("#rb-go", Button).disabled = not self._ok()
 
     def on_input_changed(self, _event: Input.Changed) -> None:
+        self.query_one("#rb-refused", Static).update("")
         self._update_go()
+
+    def on_input_submitted(self, _event: Input.Submitted) -> None:
+        """Enter confirms, as in the single rollback; when it cannot, it says why."""
+        if self._ok():
+            self.busy = True
+            self._update_go()
+            self._send()
+            return
+        typed = self.query_one("#rb-confirm", Input).value.strip()
+        if self.done:
+            why = "Already sent: Cancel closes this view."
+        elif self.busy:
+            why = "Already sending: wait for the outcome."
+        elif not self.ready:
+            why = "Nothing will be sent: the preview above says why."
+        else:
+            said = f"you typed {typed!r}" if typed else "nothing typed"
+            why = f"Not sent: {said}; type {self.session.env_name!r} exactly, then Enter."
+        self.query_one("#rb-refused", Static).update(why)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "rb-cancel":

@@ -8,6 +8,7 @@ the run (the process group is killed and the cancellation is audited).
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import ClassVar, Literal
 
 from textual import work
@@ -16,13 +17,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.widgets import Input, Log, Static
 
 from cockpit.checklist import ChecklistItem
 from cockpit.errors import CockpitError
 from cockpit.session import GoLiveSession
 from cockpit.steps import StepPlan
-from cockpit.text import visible_text
+from cockpit.text import format_elapsed, visible_text
 from cockpit.tui.plain import safe
 
 StepOutcome = Literal["passed", "failed", "cancelled", "declined"]
@@ -70,6 +72,13 @@ class StepRunScreen(ModalScreen[StepOutcome]):
             id="step.cancel",
         ),
         Binding(
+            "ctrl+q",
+            "quit",
+            "Quit",
+            tooltip="Quit the cockpit; while the commands run, stop them first (Escape)",
+            id="step.quit",
+        ),
+        Binding(
             "enter",
             "close",
             "Continue",
@@ -82,6 +91,18 @@ class StepRunScreen(ModalScreen[StepOutcome]):
         if action == "close":
             return self.state == "done"
         return True
+
+    def action_quit(self) -> None:
+        """Quitting mid-step would leave the commands' outcome unrecorded: say so instead of
+        ignoring the key."""
+        if self.state == "running":
+            said = "Not quitting: the commands are still running. Escape stops them, then ctrl+q."
+            if self._clock is not None:
+                self._clock.stop()  # the reason stays on screen instead of the clock
+            self._status(f"[b]running[/b] — {safe(said)}")
+            self.app.notify(said, title="Not done", severity="warning")
+            return
+        self.app.exit()
 
     def action_close(self) -> None:
         if self.state == "done":
@@ -102,6 +123,8 @@ class StepRunScreen(ModalScreen[StepOutcome]):
         self.ask = ask
         self.state: Literal["waiting", "running", "done"] = "waiting"
         self.outcome: StepOutcome = "declined"
+        self._started = 0.0  # time.monotonic() when the commands started
+        self._clock: Timer | None = None
 
     @property
     def confirm_word(self) -> str:
@@ -156,8 +179,19 @@ class StepRunScreen(ModalScreen[StepOutcome]):
         self.refresh_bindings()
         self.query_one("#step-confirm", Input).add_class("-hidden")
         self.query_one("#step-output", Log).focus()
-        self._status("[b]running[/b] — Escape stops the commands")
+        self._started = time.monotonic()
+        self._show_running()
+        self._clock = self.set_interval(1, self._show_running)
         self._run()
+
+    def _show_running(self) -> None:
+        """How long the commands have run, counted on screen while they run."""
+        if self.state != "running":
+            if self._clock is not None:
+                self._clock.stop()
+            return
+        elapsed = format_elapsed(time.monotonic() - self._started)
+        self._status(f"[b]running {elapsed}[/b] — Escape stops the commands")
 
     @work(exclusive=True, exit_on_error=False, group="step")
     async def _run(self) -> None:

@@ -15,6 +15,7 @@ from typing import ClassVar
 from rich.color import Color as RichColor
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.color import Color
@@ -201,6 +202,22 @@ class ChecklistTree(Tree[NodeRef]):
             return True if self.selected_item() is not None else None
         return True
 
+    def refusal(self, action: str) -> str | None:
+        """Why a key greyed out by check_action does nothing (the app shows it)."""
+        pane = self._pane()
+        read_only = pane is not None and pane.session.read_only
+        if action in ("mark_done", "skip", "note", "reopen") and read_only:
+            return (
+                "Read-only: this cockpit changes nothing (started with --read-only); "
+                "mark items from a cockpit without it."
+            )
+        changes = action in ("mark_done", "skip", "note", "reopen", "run")
+        if changes and self.selected_item() is None:
+            return "Select an item first: the cursor is on a section (R runs a section)."
+        if action == "run_section" and self.selected_section() is None:
+            return "Select a section or one of its items first."
+        return None
+
     def _pane(self) -> ChecklistPane | None:
         for ancestor in self.ancestors:
             if isinstance(ancestor, ChecklistPane):
@@ -260,6 +277,33 @@ class ChecklistTree(Tree[NodeRef]):
         if pane is not None:
             pane.move_to_next_open()
 
+    def on_key(self, event: events.Key) -> None:
+        """`/Redis` sent in one burst (tmux, a paste, a fast typist) reaches this tree as six
+        keys before any binding runs: bindings are looked up only as each key bubbles up,
+        and by then `/` has moved the focus, so the letters were lost, or, before, `d`
+        marked the item done and `R` ran the section. So the filter key opens the filter
+        here, at once, and printable keys that follow go into it."""
+        pane = self._pane()
+        if pane is None:
+            return
+        box = pane.query_one(ChecklistFilter)
+        if event.key in self._filter_keys():
+            event.stop()
+            event.prevent_default()
+            pane.open_filter()
+        elif self.screen.focused is box and event.is_printable and event.character:
+            event.stop()
+            event.prevent_default()
+            box.insert_text_at_cursor(event.character)
+
+    def _filter_keys(self) -> set[str]:
+        """The keys bound to the filter as this operator has them ([keys] may remap it)."""
+        return {
+            key
+            for key, bindings in self._bindings.key_to_bindings.items()
+            if any(binding.action == "filter" for binding in bindings)
+        }
+
     def action_filter(self) -> None:
         pane = self._pane()
         if pane is not None:
@@ -305,7 +349,7 @@ class ChecklistPane(Vertical):
         background: $surface;
         overflow-x: hidden;
     }
-    ChecklistPane > ChecklistFilter {
+    ChecklistPane > ChecklistFilter, ChecklistPane > ChecklistFilter:focus {
         display: none;
         border: none;
         height: 1;
@@ -416,14 +460,20 @@ class ChecklistPane(Vertical):
             self.call_after_refresh(self.select_item, first.id)
 
     def open_filter(self) -> None:
+        """Focus the filter line at once, not after the keys already queued: `/Redis` typed
+        in one go (as tmux, a paste or a fast typist sends it) went to the tree, where `d`
+        marked the item done and `R` ran the section."""
         self.add_class("-filtering")
-        self.query_one(ChecklistFilter).focus()
+        box = self.query_one(ChecklistFilter)
+        box.display = True
+        self.screen.set_focus(box)
 
     def close_filter(self) -> None:
         box = self.query_one(ChecklistFilter)
         box.value = ""
         self.apply_filter("")
         self.remove_class("-filtering")
+        box.display = False
         self.checklist_tree.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -436,6 +486,7 @@ class ChecklistPane(Vertical):
             event.stop()
             if not self.filter_text:
                 self.remove_class("-filtering")
+                event.input.display = False
             self.checklist_tree.focus()
 
     # --- labels --------------------------------------------------------------------------------
@@ -539,6 +590,7 @@ class ChecklistPane(Vertical):
             self.query_one(ChecklistFilter).value = ""
             self.apply_filter("")
             self.remove_class("-filtering")
+            self.query_one(ChecklistFilter).display = False
         self.call_after_refresh(self._cursor_to, section_id)
         self.checklist_tree.focus()
 

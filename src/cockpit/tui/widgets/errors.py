@@ -37,6 +37,12 @@ class ErrorTable(DataTable[Text]):
             self.post_message(self.Open(pane.feed.issues[self.cursor_row]))
 
 
+ERROR_COLUMNS = ("badge", "Issue")  # always; then the optional ones, and the Title
+OPTIONAL_COLUMNS = ("Events", "Last", "Users", "First")  # while the title keeps TITLE_ROOM
+TITLE_ROOM = 24
+TITLE_MIN = 6  # below that the title scrolls sideways rather than vanish
+
+
 class ErrorsPane(Vertical):
     DEFAULT_CSS = """
     ErrorsPane > ErrorTable {
@@ -64,6 +70,7 @@ class ErrorsPane(Vertical):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.session = session
         self.feed = ErrorFeed()
+        self._columns: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield ErrorTable(cursor_type="row")
@@ -73,8 +80,6 @@ class ErrorsPane(Vertical):
         self.border_title = "Errors"
         tracker = self.session.environment.errors
         table = self.query_one(ErrorTable)
-        for label in ("", "Issue", "Title", "Events", "Users", "First", "Last"):
-            table.add_column(label, key=label or "badge")
         if tracker is None:
             self.add_class("-not-configured")
             show_subtitle(self, "not configured")
@@ -91,26 +96,65 @@ class ErrorsPane(Vertical):
         return theme_variables(self.app).get(variable, "")
 
     def on_errors_pane_update(self, message: Update) -> None:
-        feed = self.feed = message.feed
+        self.feed = message.feed
+        self._fill()
+        self._show_status()
+
+    def on_resize(self) -> None:
+        if self.session.environment.errors is not None:
+            self._fill()
+
+    def _cells(self, issue: ErrorIssue) -> dict[str, Text]:
+        badge_style = {"NEW": "error", "REGRESSED": "warning"}.get(issue.badge, "")
+        return {
+            "badge": Text(
+                issue.badge or ("busy" if issue.busiest else ""),
+                style=f"bold {self._colour(badge_style)}" if badge_style else "dim",
+            ),
+            "Issue": Text(visible_text(issue.short_id)),
+            "Events": Text(str(issue.count), justify="right"),
+            "Last": Text(format_age(issue.last_seen)),
+            "Users": Text("-" if issue.users is None else str(issue.users), justify="right"),
+            "First": Text(format_age(issue.first_seen)),
+            "Title": Text(visible_text(issue.title)),
+        }
+
+    def _fill(self) -> None:
+        """Columns chosen by the width: the badge and the issue always; events, last seen,
+        users and first seen while the title keeps TITLE_ROOM columns; the title gets what
+        is left, cut with "…" (it was 80 characters wide and pushed every count out of
+        sight, and at 160 columns only Issue and a cut Title showed)."""
         table = self.query_one(ErrorTable)
+        rows = [self._cells(issue) for issue in self.feed.issues]
+        room = (self.content_size.width or self.app.size.width) - 2  # the scroll bar
+
+        def width(column: str) -> int:
+            header = 0 if column == "badge" else len(column)
+            return max([header] + [r[column].cell_len for r in rows]) + 2
+
+        columns = list(ERROR_COLUMNS)
+        for optional in OPTIONAL_COLUMNS:
+            if room - sum(width(c) for c in (*columns, optional)) >= TITLE_ROOM + 2:
+                columns.append(optional)
+        title_room = max(TITLE_MIN, room - sum(width(c) for c in columns) - 2)
+        columns.append("Title")
+        if columns != self._columns:
+            self._columns = columns
+            table.clear(columns=True)
+            for label in columns:
+                table.add_column("" if label == "badge" else label, key=label)
         cursor = table.cursor_row
         table.clear()
-        for issue in feed.issues:
-            badge_style = {"NEW": "error", "REGRESSED": "warning"}.get(issue.badge, "")
-            table.add_row(
-                Text(
-                    issue.badge or ("busy" if issue.busiest else ""),
-                    style=f"bold {self._colour(badge_style)}" if badge_style else "dim",
-                ),
-                Text(visible_text(issue.short_id)),
-                Text(visible_text(issue.title[:80])),
-                Text(str(issue.count), justify="right"),
-                Text("-" if issue.users is None else str(issue.users), justify="right"),
-                Text(format_age(issue.first_seen)),
-                Text(format_age(issue.last_seen)),
-            )
+        for cells in rows:
+            title = cells["Title"]
+            if title.cell_len > title_room:
+                title.truncate(title_room, overflow="ellipsis")
+            table.add_row(*(cells[c] for c in columns))
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1))
+
+    def _show_status(self) -> None:
+        feed = self.feed
         status = self.query_one("#errors-status", Static)
         self.set_class(feed.stale, "-stale")
         spiking = bool(feed.spike and feed.spike.spiking)

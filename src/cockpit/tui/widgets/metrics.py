@@ -13,7 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Label, Sparkline, Static
 
-from cockpit.gates import MetricState, threshold_text
+from cockpit.gates import MetricState, format_value, threshold_text
 from cockpit.rollout import format_age
 from cockpit.session import GoLiveSession
 from cockpit.text import visible_text
@@ -39,19 +39,11 @@ SHORT_WORDS = {
 }
 
 
-def value_text(state: MetricState | None, width: int = 7) -> str:
-    """Compact value with its unit, dropping the unit rather than the digits when narrow."""
+def value_text(state: MetricState | None) -> str:
+    """The newest value with its unit, always (gates.format_value)."""
     if state is None or state.current is None:
         return "-"
-    value = state.current
-    if abs(value) >= 1_000_000:
-        shown = f"{value / 1_000_000:.3g}M"
-    elif abs(value) >= 1000:
-        shown = f"{value / 1000:.3g}k"
-    else:
-        shown = f"{value:.3g}"
-    with_unit = f"{shown}{state.metric.unit}"
-    return with_unit if len(with_unit) <= width else shown
+    return format_value(state.current, state.metric.unit)
 
 
 def state_word(state: MetricState | None) -> str:
@@ -79,15 +71,16 @@ class MetricRow(Horizontal):
     }
     MetricRow > Sparkline {
         width: 1fr;
-        min-width: 5;
+        min-width: 4;
         margin: 0 0 0 1;
     }
     MetricRow > .metric-value {
-        width: 7;
+        width: 11;
+        margin-left: 1;
         text-align: right;
     }
     MetricRow > .metric-state {
-        width: 5;
+        width: 7;
         margin-left: 1;
         text-style: bold;
     }
@@ -115,7 +108,7 @@ class MetricRow(Horizontal):
         yield Label(self.metric_name, classes="metric-name")
         yield Sparkline([], summary_function=max)
         yield Label("-", classes="metric-value")
-        yield Label("waiting", classes="metric-state")
+        yield Label("wait", classes="metric-state")
 
     def show(self, state: MetricState) -> None:
         for css in DISPLAY_CLASS.values():
@@ -191,8 +184,11 @@ class MetricsPane(VerticalScroll, can_focus=True):
             self._highlight()
 
     def on_resize(self, event: events.Resize) -> None:
-        # names get room when the pane has it; at 80 columns the sparkline comes first
-        width = 18 if event.size.width >= 60 else 9
+        """Names as wide as the longest needs (p95 latency, not `p95 late…`), leaving the
+        sparkline at least 4 columns; value (11), state (7: `partial`), margins (3) and a
+        scroll bar (2) take 23: the state word is never the one cut."""
+        longest = max((len(m.name) for m in self.session.environment.metrics), default=9)
+        width = max(6, min(longest, event.size.width - 23 - 4))
         for label in self.query(".metric-name"):
             label.styles.width = width
 
@@ -207,10 +203,11 @@ class MetricsPane(VerticalScroll, can_focus=True):
             newest_ok = max((s.last_ok for s in stale if s.last_ok), default=None)
             age = format_age(newest_ok) if newest_ok else "start"
             show_subtitle(self, f"STALE since {age}")
+            status = self.query_one("#metrics-status", Static)
             show_text(
-                self.query_one("#metrics-status", Static),
-                Text(visible_text(f"Prometheus: {stale[0].last_error}"), style="italic"),
+                status, Text(visible_text(f"Prometheus: {stale[0].last_error}"), style="italic")
             )
+            status.display = True
         else:
             partial = [s for s in self.states.values() if s.warnings]
             prometheus = self.session.environment.prometheus
@@ -227,10 +224,9 @@ class MetricsPane(VerticalScroll, can_focus=True):
             if len(firing) > 3:
                 notes.append(f"… {len(firing) - 3} more firing (Enter on the alerts row)")
             note = "\n".join(notes)
-            show_text(
-                self.query_one("#metrics-status", Static),
-                Text(visible_text(note, keep_newlines=True), style="italic"),
-            )
+            status = self.query_one("#metrics-status", Static)
+            show_text(status, Text(visible_text(note, keep_newlines=True), style="italic"))
+            status.display = bool(note)  # an empty line would push a metric out of sight
 
     def _rows(self) -> list[MetricRow]:
         return list(self.query(MetricRow))

@@ -14,16 +14,26 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey
 
-from cockpit.rollout import format_age
+from cockpit.rollout import format_age, image_tags
 from cockpit.session import GoLiveSession
-from cockpit.sources.kube import ClusterSnapshot, DeploymentView
+from cockpit.sources.kube import SHORT_KIND, ClusterSnapshot, DeploymentView
 from cockpit.text import visible_text
 from cockpit.tui.themes import theme_variables
 from cockpit.tui.throttle import Throttle
 from cockpit.tui.widgets.shown import show_subtitle, show_text
 
+STATUS_LINES = 4  # verdict messages and pod trouble under the table
+STATUS_LINES_COMPACT = 2  # when the rows take two lines each, the pane is narrow and short
 REDRAW_INTERVAL = 0.25  # seconds between redraws while snapshots keep coming
-COLUMNS = ("Workload", "Verdict", "Rev", "D/U/R/A", "Images", "Age", "Cluster")
+# Columns on one line per workload, widest first; the first that fits the pane is taken.
+# Name, kind, verdict, revision, ready/desired and the tag are in every layout; the image's
+# registry path only in the detail (it pushed the tag out of sight at 160 columns).
+LAYOUTS = (
+    ("Workload", "Kind", "Verdict", "Rev", "Ready", "Upd", "Tag", "Age"),
+    ("Workload", "Kind", "Verdict", "Rev", "Ready", "Tag", "Age"),
+    ("Workload", "Kind", "Verdict", "Rev", "Ready", "Tag"),
+)
+COMPACT = ("Workload", "Verdict")  # two lines per workload, for a narrow pane
 RETRY_KEY = "ctrl+r"  # the app's "retry now" (app.retry_clusters); the status line names it
 VERDICT_STYLE = {"complete": "success", "progressing": "accent", "waiting": "warning"}
 
@@ -79,6 +89,19 @@ class RolloutTable(DataTable[Text]):
             return True if self.selected_view() is not None else None
         return True
 
+    def refusal(self, action: str) -> str | None:
+        """Why ctrl+z, p or enter do nothing on this row (the app shows it)."""
+        pane = self.parent
+        read_only = isinstance(pane, RolloutPane) and pane.session.read_only
+        if action in ("rollback", "toggle_pause") and read_only:
+            return "Read-only: this cockpit cannot change workloads (started with --read-only)."
+        view = self.selected_view()
+        if view is None:
+            return "No workload selected."
+        if not view.found:
+            return f"{view.label}: not seen in cluster {view.cluster} yet ({view.verdict.message})."
+        return None
+
     def _intent(self, action: str) -> None:
         view = self.selected_view()
         if view is not None:
@@ -132,6 +155,7 @@ class RolloutPane(Vertical):
         self.snapshots: dict[str, ClusterSnapshot] = {}
         self.views: dict[tuple[str, str], DeploymentView] = {}
         self._rows: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._columns: tuple[str, ...] = ()
         self._found: frozenset[tuple[str, str]] = frozenset()
         self._in_trouble: tuple[str, ...] = ()
         self._redraw_soon = Throttle(self, REDRAW_INTERVAL, self._redraw_now)
@@ -144,8 +168,6 @@ class RolloutPane(Vertical):
     def on_mount(self) -> None:
         self.border_title = "Rollout"
         table = self.query_one(RolloutTable)
-        for label in COLUMNS:
-            table.add_column(label, key=label)
         clusters = self.session.environment.clusters
         if not clusters:
             self.add_class("-not-configured")
@@ -192,8 +214,8 @@ class RolloutPane(Vertical):
     def _colour(self, variable: str) -> str:
         return theme_variables(self.app).get(variable, "")
 
-    def _row(self, view: DeploymentView, now: datetime) -> tuple[tuple[str, str], ...]:
-        """A row as (text, style) cells, in column order."""
+    def _cells(self, view: DeploymentView, now: datetime) -> dict[str, tuple[str, str]]:
+        """Every field a row can show, as (text, style), by column name."""
         verdict = view.verdict
         trouble = [t for t in view.trouble if t.failing()]
         waiting = len(trouble) < len(view.trouble)  # unschedulable, within its grace
@@ -219,39 +241,88 @@ class RolloutPane(Vertical):
             state = phase + (f" {step[0]}/{step[1]}" if step else "")
         if view.paused:
             state += " (paused)"
-        images = ", ".join(view.images) or "-"
-        old = view.old_images
+        tag = image_tags(view.images) or "-"
+        old = image_tags(view.old_images)
         if old:
-            images += " ← " + ", ".join(old)
-        desired, updated, ready, available = view.counts
-        return (
-            (view.label, "bold"),
-            (state, f"bold {self._colour(variable)}"),
-            (str(view.revision or "-"), ""),
-            (f"{desired}/{updated}/{ready}/{available}", ""),
-            (images, ""),
-            (format_age(view.last_change, now) if view.found else "-", ""),
-            (view.cluster, ""),
-        )
+            tag += " ← " + old
+        desired, updated, ready, _available = view.counts
+        found = view.found
+        return {
+            "Workload": (view.name, "bold"),
+            "Kind": (SHORT_KIND[view.kind], ""),
+            "Verdict": (state, f"bold {self._colour(variable)}"),
+            "Rev": (str(view.revision or "-"), ""),
+            "Ready": (f"{ready}/{desired}" if found else "-", ""),
+            "Upd": (str(updated) if found else "-", ""),
+            "Tag": (tag, "bold"),
+            "Age": (format_age(view.last_change, now) if found else "-", ""),
+            "Cluster": (view.cluster, ""),
+        }
+
+    def _layout(self, cells: list[dict[str, tuple[str, str]]]) -> tuple[str, ...]:
+        """The widest set of columns that fits the pane on one line per workload; when even
+        the essential ones do not, two lines per workload (COMPACT)."""
+        # two columns for the vertical scroll bar, should the pane reach its max-height
+        room = (self.content_size.width or self.app.size.width) - 2
+        several = len(self.session.environment.clusters) > 1
+        for layout in LAYOUTS:
+            columns = (*layout, "Cluster") if several else layout
+            needed = sum(
+                max([cell_len(column)] + [cell_len(c[column][0]) for c in cells]) + 2
+                for column in columns
+            )
+            if needed <= room:
+                return columns
+        return COMPACT
+
+    def _compact(self, cells: dict[str, tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+        """Two lines: name and verdict; kind, revision, ready/desired and the tag."""
+        about = f"{cells['Kind'][0]} r{cells['Rev'][0]} {cells['Ready'][0]}"
+        if len(self.session.environment.clusters) > 1:
+            about += f" @{cells['Cluster'][0]}"
+        name, verdict, tag = cells["Workload"], cells["Verdict"], cells["Tag"]
+        return ((f"{name[0]}\n{about}", ""), (f"{verdict[0]}\n{tag[0]}", verdict[1]))
+
+    def _text(self, text: str, style: str, compact: bool) -> Text:
+        if not compact:
+            return Text(visible_text(text), style=style)
+        first, _, second = text.partition("\n")
+        # the first line carries the style (name bold, verdict coloured); the second is plain
+        out = Text(visible_text(first), style=style or "bold")
+        out.append("\n" + visible_text(second), style="")
+        return out
 
     def _redraw(self) -> None:
-        """Update the cells that changed; rebuild only when the set of rows changed.
+        """Update the cells that changed; rebuild only when the rows or the columns changed.
 
         A busy cluster sends a snapshot every few hundred milliseconds: rebuilding a 100-row
         table each time would cost more than the frame budget of the keys being pressed.
         """
         table = self.query_one(RolloutTable)
         now = datetime.now(UTC)
-        rows = {
-            f"{cluster}/{name}": self._row(view, now)
+        cells = {
+            f"{cluster}/{name}": self._cells(view, now)
             for (cluster, name), view in self.views.items()
         }
-        if list(rows) != list(self._rows):
+        columns = self._layout(list(cells.values()))
+        compact = columns == COMPACT
+        rows = {
+            key: self._compact(c) if compact else tuple(c[column] for column in columns)
+            for key, c in cells.items()
+        }
+        if columns != self._columns or list(rows) != list(self._rows):
             cursor = table.cursor_row
-            table.clear()
+            table.clear(columns=columns != self._columns)
+            if columns != self._columns:
+                self._columns = columns
+                table.show_header = not compact
+                for label in columns:
+                    table.add_column(label, key=label)
             for key, row in rows.items():
                 table.add_row(
-                    *(Text(visible_text(text), style=style) for text, style in row), key=key
+                    *(self._text(text, style, compact) for text, style in row),
+                    key=key,
+                    height=2 if compact else 1,
                 )
             if table.row_count:
                 table.move_cursor(row=min(cursor, table.row_count - 1))
@@ -261,12 +332,12 @@ class RolloutPane(Vertical):
                 for column, cell in enumerate(row):
                     if cell != before[column]:
                         # widening a column re-lays-out the pane: only when the text needs it
-                        width = table.columns[ColumnKey(COLUMNS[column])].content_width
-                        wider = cell_len(cell[0]) > width
+                        width = table.columns[ColumnKey(columns[column])].content_width
+                        wider = max(cell_len(line) for line in cell[0].split("\n")) > width
                         table.update_cell(
                             key,
-                            COLUMNS[column],
-                            Text(visible_text(cell[0]), style=cell[1]),
+                            columns[column],
+                            self._text(cell[0], cell[1], compact),
                             update_width=wider,
                         )
         self._rows = rows
@@ -275,6 +346,11 @@ class RolloutPane(Vertical):
             self._found = found
             self.app.refresh_bindings()  # rollback and pause apply to deployments found
         self._redraw_status()
+
+    def on_resize(self) -> None:
+        """A wider or narrower terminal may take other columns."""
+        if self.views:
+            self._redraw()
 
     def clusters_in_trouble(self) -> tuple[str, ...]:
         """Clusters that cannot be seen, or not all of it (STALE, never reached, a kind
@@ -325,4 +401,17 @@ class RolloutPane(Vertical):
             self._in_trouble = in_trouble
             self.app.refresh_bindings()  # the retry key comes or goes
         show_subtitle(self, "STALE" if stale else ("live" if self.snapshots else "connecting"))
-        show_text(self.query_one("#rollout-status", Static), "\n".join(lines[:4]))
+        shown = lines[: STATUS_LINES_COMPACT if self._columns == COMPACT else STATUS_LINES]
+        status = self.query_one("#rollout-status", Static)
+        show_text(status, "\n".join(shown))
+        status.display = bool(shown)  # an empty line would cost a workload's row
+        self._fit_height(len(shown))
+
+    def _fit_height(self, status_lines: int) -> None:
+        """As tall as its rows and status need, so every workload shows while the metrics
+        and errors panes keep the rest; CSS max-height caps it and the table scrolls."""
+        table = self.query_one(RolloutTable)
+        rows = sum(2 if self._columns == COMPACT else 1 for _ in self._rows)
+        height = rows + (1 if table.show_header else 0) + status_lines + 2  # + the border
+        if self.styles.height is None or self.styles.height.value != height:
+            self.styles.height = height

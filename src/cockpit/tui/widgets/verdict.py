@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from cockpit.gates import Verdict
 from cockpit.session import GoLiveSession
-from cockpit.text import visible_text
+from cockpit.text import format_elapsed, visible_text
 from cockpit.tui.widgets.shown import show_text
 
 
@@ -35,26 +35,34 @@ class VerdictBar(Static):
         self.verdict = Verdict("PENDING", ("waiting for the first measurements",))
         self.release: str | None = None
         self.expanded = False  # every reason on its own line, not just the first
+        self.run_started: datetime | None = None  # the current release analysis run's start
 
     def on_mount(self) -> None:
         self.show(self.verdict)
-        self.set_interval(30, lambda: self.show(self.verdict))
+        self.set_interval(1, lambda: self.show(self.verdict))  # the clock counts seconds
 
-    def show(self, verdict: Verdict, release: str | None = None) -> None:
+    def show(
+        self, verdict: Verdict, release: str | None = None, run_started: datetime | None = None
+    ) -> None:
         self.verdict = verdict
         if release:
             self.release = release
-        started = self.session.go_live_started()
+        if run_started is not None:
+            self.run_started = run_started
+        # The release run's age: since the watched revision changed (cockpit.analysis), not
+        # since the first audit entry, which may be a mark made days before the window.
+        # Without clusters there is no run: the go-live's first entry is all there is.
+        started, clock = self.run_started, "run"
+        if started is None:
+            started, clock = self.session.go_live_started(), "go-live"
         elapsed = "-"
         if started is not None:
-            # max(): a wall clock set back (NTP step, a VM resumed) must not show -1:59
-            minutes = max(0, int((datetime.now(UTC) - started).total_seconds() // 60))
-            elapsed = f"{minutes // 60}:{minutes % 60:02d}"
+            elapsed = format_elapsed((datetime.now(UTC) - started).total_seconds())
         text = Text()
         text.append(f" {verdict.state} ", style="bold reverse")
         if self.release:
             text.append(f"  release {visible_text(self.release)}")
-        text.append(f"  go-live {elapsed}")
+        text.append(f"  {clock} {elapsed}")
         if verdict.rollback_recommended:
             text.append("  ROLLBACK RECOMMENDED — press B", style="bold")
         if verdict.judging:

@@ -1,0 +1,352 @@
+"""The screen at 2 a.m.: every workload and its tag at 80 columns, messages on their own line
+and never over a pane, and a reason for every key that does nothing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from cockpit.session import GoLiveSession
+from cockpit.tui.app import CockpitApp
+from cockpit.tui.widgets.rollout import COMPACT, RolloutPane, RolloutTable
+
+from .helpers import wait_until
+from .test_snapshots import README_CONFIG, _rollout_snapshot, _workload_views
+
+# web (Deployment), db (StatefulSet mid-rollout: 16 <- 15) and agent (DaemonSet)
+THREE = README_CONFIG + 'statefulsets = ["db"]\nworkloads = ["ds/agent"]\n'
+
+
+def feed_workloads(app: CockpitApp) -> None:
+    from cockpit.sources.kube import ClusterSnapshot
+
+    now = datetime.now(UTC)
+    views = (*_rollout_snapshot(now).deployments, *_workload_views(now)[:2])
+    app.board.push_cluster(ClusterSnapshot("prod-eu", "shop", views, connected=True, synced=True))
+
+
+def screen_text(app: CockpitApp) -> str:
+    from textual.strip import Strip
+
+    lines: list[Strip] = app.screen._compositor.render_strips()  # type: ignore[attr-defined]
+    return "\n".join(line.text for line in lines)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_every_workload_shows_its_tag_and_ready_count(write_config, operator, size):
+    path = write_config(THREE)
+    app = CockpitApp(GoLiveSession.open(path, "production", operator=operator), start_sources=False)
+    async with app.run_test(size=size) as pilot:
+        feed_workloads(app)
+        await pilot.pause()
+        await pilot.pause()
+        text = screen_text(app)
+        table = app.query_one(RolloutTable)
+        for name in ("web", "db", "agent"):
+            assert name in text
+        assert "2.0.0" in text and "pg:" not in text
+        assert "16 ← 15" in text  # the StatefulSet mid-rollout: new tag ← old
+        assert table.max_scroll_x == 0 and table.max_scroll_y == 0
+        assert (app.query_one(RolloutPane)._columns == COMPACT) == (size[0] < 120)
+
+
+async def test_messages_go_to_the_message_line_never_over_the_panes(write_config, operator):
+    from cockpit.tui.screens.messages import MessageHistoryScreen
+    from cockpit.tui.widgets.messages import MessageLine
+
+    path = write_config(THREE)
+    app = CockpitApp(GoLiveSession.open(path, "production", operator=operator), start_sources=False)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        feed_workloads(app)
+        await pilot.pause()
+        before = screen_text(app).splitlines()
+        for n in range(4):  # as a rollback sends them: four in a row
+            app.notify(f"message {n}\nsecond line {n}", title="Rollback", severity="warning")
+        await pilot.pause(0.2)
+        after = screen_text(app).splitlines()
+        assert after[3:-2] == before[3:-2]  # the panes read exactly as before
+        line = str(app.query_one(MessageLine).render())
+        assert "Rollback: message 3 …" in line and "m: all 4 messages" in line
+        await pilot.press("m")
+        await pilot.pause()
+        assert isinstance(app.screen, MessageHistoryScreen)
+        text = screen_text(app)
+        assert "second line 0" in text and "second line 3" in text
+        assert text.index("message 3") < text.index("message 0")  # newest first
+
+
+def said(app: CockpitApp) -> list[str]:
+    return [n.message for n in app.message_history]
+
+
+async def test_read_only_says_why_d_s_n_u_do_nothing(open_session):
+    from cockpit.tui.widgets.checklist import ChecklistPane
+    from cockpit.tui.widgets.messages import MessageLine
+
+    session = open_session("staging", read_only=True)
+    app = CockpitApp(session, start_sources=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.query_one(ChecklistPane).select_item("before/change-approved")
+        await pilot.pause()
+        for key in "dsnu":
+            await pilot.press(key)
+            await pilot.pause()
+            assert "Read-only: this cockpit changes nothing" in said(app)[-1], (key, said(app))
+            assert "Read-only" in str(app.query_one(MessageLine).render())
+        assert len(said(app)) == 4
+        assert app.screen is app.screen_stack[0]  # no prompt opened
+        assert session.view(session.checklist.item("before/change-approved")).status == "pending"
+
+
+async def test_ctrl_q_while_a_step_runs_says_escape_first(write_config, operator):
+    from cockpit.tui.screens.step_run import StepRunScreen
+    from cockpit.tui.widgets.checklist import ChecklistPane
+
+    runbook = "## Deploy\n\n1. **Wait**\n   ```bash\n   sleep 20\n   ```\n"
+    path = write_config(
+        "checklist = 'runbook.md'\n[environments.stage]\nallow_commands = true\n", runbook
+    )
+    app = CockpitApp(GoLiveSession.open(path, None, operator=operator), start_sources=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.query_one(ChecklistPane).select_item("deploy/wait")
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, StepRunScreen)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert screen.state == "running"
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert app.is_running and app.screen is screen
+        assert "Not quitting: the commands are still running" in said(app)[-1]
+        assert "Escape stops them" in str(screen.query_one("#step-status").render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert screen.outcome == "cancelled"
+
+
+async def test_copying_a_link_says_what_it_did_not_what_it_hopes(open_session):
+    from cockpit.sources.errors import ErrorIssue
+    from cockpit.tui.screens.error_detail import ErrorDetailScreen
+
+    app = CockpitApp(open_session("staging"), start_sources=False)
+    now = datetime.now(UTC)
+    with_link = ErrorIssue("a", "S-1", "t", "c", "error", 1, None, now, now, "https://x/1", "NEW")
+    no_link = ErrorIssue("b", "S-2", "t", "c", "error", 1, None, now, now, None, "NEW")
+    async with app.run_test(size=(80, 24)) as pilot:
+        copied: list[str] = []
+        app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
+        for issue in (with_link, no_link):
+            await app.push_screen(ErrorDetailScreen(issue))
+            await pilot.press("c")
+            await pilot.pause()
+            await pilot.press("escape")
+            await pilot.pause()
+        assert copied == ["https://x/1"]
+        assert "sent to your terminal's clipboard (OSC 52)" in said(app)[0]
+        assert "ignores OSC 52 drops it" in said(app)[0]
+        assert "Link copied" not in " ".join(said(app))
+        assert "Nothing copied: the tracker sent no link" in said(app)[1]
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux missing: `make test` installs it")
+def test_tmux_slash_redis_filters_and_marks_nothing(write_config, operator, tmp_path):
+    """`/Redis` as tmux sends it, in one burst: the letters go into the filter, none acts."""
+    from .conftest import REPO, SAMPLE_RUNBOOK
+
+    config = write_config(
+        "checklist = 'runbook.md'\n[environments.stage]\nlabel = 'Stage'\n",
+        SAMPLE_RUNBOOK.read_text(encoding="utf-8"),
+    )
+    socket = f"cockpit-test-{os.getpid()}"
+    command = (
+        f"cd {tmp_path} && PYTHONPATH={REPO / 'src'} {sys.executable} -c "
+        f"'from cockpit.cli import main; main()' --config {config}"
+    )
+
+    def tmux(*args: str) -> str:
+        argv = ["tmux", "-L", socket, *args]
+        done = subprocess.run(argv, check=False, capture_output=True, text=True)
+        return done.stdout
+
+    def screen_until(text: str) -> str:
+        seen = [""]
+
+        def shown() -> str | None:
+            seen[0] = tmux("capture-pane", "-p", "-t", "c")
+            return seen[0] if text in seen[0] else None
+
+        # 30 s: a loaded machine starts Python slowly
+        return wait_until(shown, 30, every=0.1, what=lambda: f"{text!r}; screen:\n{seen[0]}")
+
+    tmux("new-session", "-d", "-s", "c", "-x", "80", "-y", "24", command)
+    try:
+        screen_until("Checklist")
+        tmux("send-keys", "-t", "c", "/Redis")
+        screen = screen_until("1 match 'Redis'")
+        assert "○ Redis reachable" in screen, screen
+        assert "Database primary" not in screen  # filtered out
+        assert "✔ Redis" not in screen and "⤼" not in screen
+        tmux("send-keys", "-t", "c", "Escape", "C-q")
+        for _ in range(100):
+            if not tmux("list-sessions"):
+                break
+            time.sleep(0.1)
+    finally:
+        tmux("kill-server")
+    session = GoLiveSession.open(config, None, operator=operator)
+    acted = [
+        e.action
+        for e in session.audit.entries()
+        if e.action not in ("session_start", "session_end")
+    ]
+    assert acted == [], acted  # nothing marked, skipped, noted or run
+
+
+def test_elapsed_time_names_every_part():
+    from cockpit.text import format_elapsed
+
+    assert format_elapsed(3725) == "1h 02m 05s"
+    assert format_elapsed(125) == "2m 05s"
+    assert format_elapsed(1) == "1s"  # `0:01` read as one second; it was a minute
+    assert format_elapsed(-30) == "0s"  # a clock set back
+
+
+async def test_the_clock_runs_from_the_release_run_not_the_first_mark(
+    write_config, operator, monkeypatch
+):
+    from datetime import timedelta
+
+    from cockpit.tui.widgets.verdict import VerdictBar
+
+    path = write_config(THREE)
+    session = GoLiveSession.open(path, "production", operator=operator)
+    session.mark_done("Change approved")  # days before the window, as far as the clock knows
+    monkeypatch.setattr(session, "go_live_started", lambda: datetime.now(UTC) - timedelta(days=3))
+    app = CockpitApp(session, start_sources=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed_workloads(app)
+        for _ in range(50):
+            if app.board.analysis.current is not None:
+                break
+            await pilot.pause(0.1)
+        await pilot.pause(1.1)  # the bar redraws every second
+        run = app.board.analysis.current
+        assert run is not None
+        line = str(app.query_one(VerdictBar).render()).splitlines()[0]
+        assert " run " in line and "go-live" not in line and "72h" not in line, line
+
+
+async def test_help_and_palette_show_the_keys_as_remapped(write_config, operator):
+    from cockpit.tui.screens.help import HelpScreen
+
+    from .conftest import BASE_CONFIG
+
+    path = write_config(BASE_CONFIG + '\n[keys]\n"checklist.done" = "x"\n')
+    app = CockpitApp(GoLiveSession.open(path, None, operator=operator), start_sources=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        from textual.widgets import Static
+
+        text = "\n".join(str(w.render()) for w in app.screen.query(Static))
+        lines = [line for line in text.splitlines() if "Mark the selected item done" in line]
+        assert lines and lines[0].split()[0] == "x", lines
+        assert "ROLL BACK" in text or "open the rollback" in text  # B is there
+        assert "OSC 52" in text  # so is the errors pane's c
+        await pilot.press("escape")
+        await pilot.pause()
+        commands = {c.title: c.help for c in app.get_system_commands(app.screen)}
+        assert commands["Checklist: mark done"].endswith("· key x"), commands
+        assert "[checklist." not in " ".join(commands.values())  # keys, not ids
+
+
+async def test_a_start_audits_no_verdict_until_every_source_answered(write_config, operator):
+    """Each start wrote PENDING (the first metric in, the others not yet) and then GO."""
+    from cockpit.sources.errors import ErrorFeed
+
+    from .test_snapshots import METRICS_CONFIG, metric_states
+
+    session = GoLiveSession.open(write_config(METRICS_CONFIG), "production", operator=operator)
+    app = CockpitApp(session, start_sources=False)
+
+    def verdicts() -> list[str]:
+        return [
+            str(e.fields.get("state")) for e in session.audit.entries() if e.action == "verdict"
+        ]
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        states = metric_states(session)
+        app.board.push_metric(states[0])
+        await pilot.pause(0.4)
+        assert verdicts() == []  # two metrics and the errors feed have not answered
+        for state in states[1:]:
+            app.board.push_metric(state)
+        now = datetime.now(UTC)
+        app.board.push_errors(ErrorFeed((), None, fetched_at=now, last_ok=now))
+        for _ in range(50):
+            if verdicts():
+                break
+            await pilot.pause(0.1)
+        await pilot.pause(0.3)
+        assert len(verdicts()) == 1, verdicts()
+
+
+async def test_item_detail_shows_the_commands_filled_in_and_copies_them(write_config, operator):
+    from cockpit.tui.screens.item_detail import ItemDetailScreen
+    from cockpit.tui.widgets.checklist import ChecklistPane
+
+    from .conftest import BASE_CONFIG
+
+    config = BASE_CONFIG.replace(
+        'label = "Shop staging"\n',
+        'label = "Shop staging"\n[environments.staging.placeholders]\nnamespace = "shop-stg"\n',
+    )
+    app = CockpitApp(GoLiveSession.open(write_config(config), None, operator=operator))
+    copied: list[str] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
+        app.query_one(ChecklistPane).select_item("rollout/deploy")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ItemDetailScreen)
+        body = str(app.screen.query_one("#detail-body").render())
+        assert "kubectl apply -k overlays/shop-stg" in body and "{namespace}" not in body
+        await pilot.press("c")
+        await pilot.pause()
+        assert copied == ["# apply the manifests\nkubectl apply -k overlays/shop-stg"]
+        assert "sent to your terminal's clipboard (OSC 52)" in said(app)[-1]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_errors_pane_columns_fit_the_width(write_config, operator, size):
+    from cockpit.sources.errors import ErrorFeed, ErrorIssue
+    from cockpit.tui.widgets.errors import ErrorsPane, ErrorTable
+
+    from .test_snapshots import METRICS_CONFIG
+
+    session = GoLiveSession.open(write_config(METRICS_CONFIG), "production", operator=operator)
+    app = CockpitApp(session, start_sources=False)
+    now = datetime.now(UTC)
+    title = "PaymentGatewayError: timeout talking to the payment provider after 30 s " * 2
+    issue = ErrorIssue("a", "SD-7", title, "c", "error", 412, 57, now, now, None, "NEW")
+    async with app.run_test(size=size) as pilot:
+        app.board.push_errors(ErrorFeed((issue,), None, fetched_at=now, last_ok=now))
+        await pilot.pause()
+        await pilot.pause()
+        table = app.query_one(ErrorTable)
+        assert table.max_scroll_x == 0  # nothing out of sight to the right
+        columns = app.query_one(ErrorsPane)._columns
+        assert columns[:2] == ["badge", "Issue"] and columns[-1] == "Title"
+        assert ("Events" in columns) == (size[0] >= 160)
+        assert "…" in screen_text(app)  # the title is cut, visibly
