@@ -95,11 +95,13 @@ def test_display_tells_breach_from_warn_from_ok_at_each_threshold():
 
 
 def test_threshold_text_names_both_limits_with_the_sign_of_the_direction():
-    assert threshold_text(metric(warn=50.0, fail=100.0, unit="ms")) == "warn < 50ms, fail < 100ms"
+    assert threshold_text(metric(warn=50.0, fail=100.0, unit="ms")) == (
+        "warns at 50 ms or above, fails at 100 ms or above"
+    )
     low = metric(direction="lower", warn=20.0, fail=10.0, unit="%")
-    assert threshold_text(low) == "warn >= 20%, fail >= 10%"
+    assert threshold_text(low) == "warns below 20 %, fails below 10 %"
     assert threshold_text(metric(fail=None, gate=False)) == "no threshold"
-    assert threshold_text(metric(fail=None, gate=False, warn=1.5)) == "warn < 1.5"
+    assert threshold_text(metric(fail=None, gate=False, warn=1.5)) == "warns at 1.5 or above"
 
 
 def test_stale_after_defaults_to_three_steps_but_at_least_two_minutes():
@@ -165,7 +167,7 @@ def test_failure_limit_zero_fails_on_the_first_failure():
     state = judge(metric(failure_limit=0), [50, 50, 100])
     assert state.phase == "Failed"
     assert state.reason == (
-        "1 failed measurement(s) (limit 0); latest failure 100 at 12:01:00, must be < 100"
+        "1 failed measurement(s) (limit 0); latest failure 100 at 12:01:00; fails at 100 or above"
     )
 
 
@@ -176,14 +178,14 @@ def test_failure_limit_is_the_number_of_failures_tolerated():
     running = judge(metric(failure_limit=2, min_samples=5), [50, 100, 50])
     assert running.phase == "Running"
     assert running.reason == (
-        "2 of 5 healthy measurements so far, 1 failed (limit 2); latest 50, must be < 100"
+        "2 of 5 healthy measurements so far, 1 failed (limit 2); latest 50.0; fails at 100 or above"
     )
 
 
 def test_the_latest_failure_is_named_not_the_first():
     state = judge(metric(unit="ms"), [150, 50, 120, 50])
     assert "2 failed measurement(s)" in state.reason
-    assert "latest failure 120ms at 12:01:00" in state.reason
+    assert "latest failure 120 ms at 12:01:00" in state.reason
 
 
 def test_a_failed_metric_shows_breach_even_when_the_newest_value_is_fine():
@@ -195,10 +197,10 @@ def test_min_samples_counts_healthy_measurements_only():
     m = metric(min_samples=3)
     two = judge(m, [50, 50])
     assert two.phase == "Running"
-    assert two.reason == "2 of 3 healthy measurements so far; latest 50, must be < 100"
+    assert two.reason == "2 of 3 healthy measurements so far; latest 50.0; fails at 100 or above"
     three = judge(m, [50, 50, 50])
     assert three.phase == "Successful"
-    assert three.reason == "3 measurements within < 100; latest 50"
+    assert three.reason == "3 measurements passed (fails at 100 or above); latest 50.0"
     # a tolerated failure is not a sample towards passing
     assert judge(metric(min_samples=3, failure_limit=1), [50, 100, 50]).phase == "Running"
 
