@@ -253,6 +253,8 @@ class RolloutDetailScreen(ModalScreen[str | None]):
         self._show()
 
     def _show(self) -> None:
+        if not self.is_mounted or not self.query("#rd-scroll"):
+            return  # a snapshot came before the screen was built (or after it closed)
         now = datetime.now(UTC)
         view = self.view
         scroll = self.query_one("#rd-scroll", VerticalScroll)
