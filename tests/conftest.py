@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +18,9 @@ from cockpit.identity import Operator
 from cockpit.session import GoLiveSession
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+# COCKPIT_SHARED names it when the tests run from a copy elsewhere (`make mutation` runs them
+# from mutants/)
+SHARED = Path(os.environ.get("COCKPIT_SHARED") or REPO.parent / "shared")
 REFERENCE_CHECKLIST = SHARED / "reference" / "production-deployment-checklist.md"
 # The reference runbook lives in ../shared, beside the project; a plain clone has none.
 needs_reference = pytest.mark.skipif(
@@ -94,6 +98,27 @@ def open_session(
     return open_
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory):
+    """A HOME of the test run's own, set before any other fixture starts a server or a
+    kubectl: kubectl writes ~/.kube/cache, and a client reads ~/.kube/config when no
+    kubeconfig is named. The developer's home is never read or written."""
+    home = tmp_path_factory.mktemp("session-home")
+    saved = {
+        k: os.environ.get(k) for k in ("HOME", "KUBECONFIG", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")
+    }
+    os.environ["HOME"] = str(home)
+    os.environ["XDG_CONFIG_HOME"] = str(home / ".config")
+    os.environ["XDG_CACHE_HOME"] = str(home / ".cache")
+    os.environ.pop("KUBECONFIG", None)
+    yield home
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture(autouse=True)
 def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """Keep the developer's own themes and crash files out of the tests."""
@@ -139,3 +164,25 @@ def run(tmp_path):
         return asyncio.run(run_check(bound, CheckContext(loaded, "test")))
 
     return go
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "ip6-localhost"})
+
+
+@pytest.fixture
+def loopback_only_dns(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names the test process looks up resolve only when they are loopback; any other name
+    fails as an unknown name would, without a query leaving the machine. Returns the names
+    refused, so a test can say it was asked."""
+    real = socket.getaddrinfo
+    refused: list[str] = []
+
+    def getaddrinfo(host, *args, **kw):  # type: ignore[no-untyped-def]
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is None or name in LOOPBACK_NAMES or name.startswith("127."):
+            return real(host, *args, **kw)
+        refused.append(name)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return refused

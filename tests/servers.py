@@ -585,6 +585,16 @@ def bugsink_server(folder: Path) -> Iterator[Bugsink]:
         check=True,
         capture_output=True,
     )
+    # Bugsink keeps events waiting for digestion in /tmp/bugsink/ingestion and snappea its
+    # wake-up files in /tmp/snappea.wakeup unless told otherwise: shared by every run on the
+    # machine. This run's live in its own folder (and TMPDIR sends anything else there too).
+    (folder / "tmp").mkdir(exist_ok=True)
+    env["TMPDIR"] = str(folder / "tmp")
+    with (folder / "bugsink_conf.py").open("a", encoding="utf-8") as conf:
+        conf.write(
+            f"\nBUGSINK['INGEST_STORE_BASE_DIR'] = {str(folder / 'ingestion')!r}\n"
+            f"SNAPPEA['WAKEUP_CALLS_DIR'] = {str(folder / 'snappea-wakeup')!r}\n"
+        )
     manage = str(bin_dir / "bugsink-manage")
     for args in (["migrate", "snappea", "--database=snappea"], ["migrate"]):
         subprocess.run([manage, *args], cwd=folder, env=env, check=True, capture_output=True)

@@ -20,7 +20,7 @@ from cockpit.rehearsal.store import VIEWER_TOKEN
 from cockpit.session import GoLiveSession
 from cockpit.sources.lease import ActionLock, LeaseHeld
 
-from .test_kube import NS, get_json, kubectl, wait_rolled_out
+from .kube_helpers import NS, get_json, kubectl, wait_rolled_out
 
 COCKPIT = str(Path(sys.executable).parent / "cockpit")
 

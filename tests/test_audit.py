@@ -153,6 +153,131 @@ def test_analysis_restarts_when_another_process_starts_a_release(write_config, o
     assert session.analysis_started() == moved  # nothing new: same answer from the offset
 
 
+def test_an_edited_timestamp_is_named(tmp_path):
+    """The time of an action is evidence too: it is inside the hash like every other field."""
+    log = filled_log(tmp_path)
+    lines = log.path.read_text().splitlines()
+    edited = json.loads(lines[2])
+    edited["ts"] = edited["ts"].replace("T", "T0", 1)[:-7] + "000000+00:00"
+    lines[2] = json.dumps(edited)
+    log.path.write_text("\n".join(lines) + "\n")
+    result = log.verify()
+    assert [p.line for p in result.problems] == [3]
+    assert "edited" in str(result.problems[0])
+
+
+def test_an_edited_sequence_number_or_actor_is_named(tmp_path):
+    for key, value in (("seq", 99), ("actor", "mallory"), ("prev", "0" * 64)):
+        log = filled_log(tmp_path / key)
+        lines = log.path.read_text().splitlines()
+        edited = json.loads(lines[1])
+        edited[key] = value
+        lines[1] = json.dumps(edited)
+        log.path.write_text("\n".join(lines) + "\n")
+        assert [p.line for p in log.verify().problems][:1] == [2], key
+
+
+def test_a_chain_rewritten_from_a_line_on_is_caught_by_a_head_kept_elsewhere(tmp_path):
+    """Recomputing every hash from line 2 on makes a valid chain: only a head recorded
+    before the rewrite (a state file's, or one printed and kept) tells it from the original."""
+    from cockpit.audit import _digest
+    from cockpit.state import AuditHead
+
+    log = filled_log(tmp_path)
+    before = log.verify()
+    kept = AuditHead(seq=before.last_seq, hash=before.last_hash)
+    lines = [json.loads(line) for line in log.path.read_text().splitlines()]
+    for number, data in enumerate(lines):
+        data.pop("hash")
+        if number == 1:
+            data["status"] = "skipped"
+        if number:
+            data["prev"] = lines[number - 1]["hash"]
+        data["hash"] = _digest(data["prev"], data)
+    log.path.write_text("".join(json.dumps(d) + "\n" for d in lines))
+    alone = log.verify()
+    assert alone.ok  # what the log alone cannot prove, as the README says
+    assert (alone.last_seq, alone.last_hash) != (kept.seq, kept.hash)
+    checked = log.verify([("state file production.toml", kept)])
+    assert [p.line for p in checked.problems] == [6]
+    assert "state file production.toml was written after audit entry 6" in str(checked.problems[0])
+    # a head of the original chain still in the rewritten one is no problem
+    assert log.verify([("state", AuditHead(seq=1, hash=lines[0]["hash"]))]).ok
+
+
+def test_sequence_gaps_and_broken_lines_are_named(tmp_path):
+    log = filled_log(tmp_path)
+    lines = log.path.read_text().splitlines()
+    lines[3] = "{not json"
+    log.path.write_text("\n".join(lines) + "\n")
+    result = log.verify()
+    assert [(p.line, "not a valid JSON entry" in p.message) for p in result.problems] == [(4, True)]
+    log.path.write_text("\n".join(lines))  # and no newline after the last line
+    assert any("the last line is incomplete" in str(p) for p in log.verify().problems)
+
+
+def test_a_missing_log_is_a_problem_only_when_state_refers_to_it(tmp_path):
+    from cockpit.state import AuditHead
+
+    log = AuditLog(tmp_path / "none.jsonl")
+    assert log.verify().ok and log.head() is None and list(log.entries()) == []
+    result = log.verify([("state", AuditHead(seq=3, hash="x"))])
+    assert [p.line for p in result.problems] == [0]
+    assert "is missing but state refers to it" in result.problems[0].message
+
+
+def test_every_line_is_fsynced_before_append_returns(tmp_path, monkeypatch):
+    """An action is audited before it acts: the line must be on disk, not in a cache."""
+    import os
+
+    events: list[tuple[str, int]] = []
+    real_write, real_fsync = os.write, os.fsync
+
+    def write(fd, data):
+        events.append(("write", fd))
+        return real_write(fd, data)
+
+    def fsync(fd):
+        events.append(("fsync", fd))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "write", write)
+    monkeypatch.setattr(os, "fsync", fsync)
+    log = AuditLog(tmp_path / "audit.jsonl")
+    for n in range(2):
+        events.clear()
+        log.append("mark", "production", ALICE, item=f"s/{n}")
+        writes = [fd for kind, fd in events if kind == "write"]
+        assert len(writes) == 1
+        assert events.index(("fsync", writes[0])) > events.index(("write", writes[0]))
+
+
+def test_the_head_and_entries_follow_the_last_line(tmp_path):
+    log = filled_log(tmp_path, 3)
+    head = log.head()
+    last = list(log.entries())[-1]
+    assert head is not None and (head.seq, head.hash) == (3, last.hash)
+    assert [e.seq for e in log.entries("production")] == [1, 2, 3]
+    assert list(log.entries("staging")) == []
+    assert last.fields["item"] == "s/item-2" and last.action == "mark"
+    assert "prev" not in last.fields and "hash" not in last.fields
+
+
+def test_secrets_are_scrubbed_from_every_field_each_time_they_occur(tmp_path):
+    log = AuditLog(tmp_path / "audit.jsonl", secrets=("s3cret-token",))
+    entry = log.append(
+        "step",
+        "production",
+        ALICE,
+        output="s3cret-token, again s3cret-token",
+        args=["s3cret-token"],
+    )
+    assert entry.fields["output"] == "***, again ***"
+    assert entry.fields["args"] == ["***"]
+    assert "s3cret" not in log.path.read_text()
+    assert log.verify().ok
+
+
 # --- the index beside the log: the timeline without reading the whole log ---------------------
 
 

@@ -4,13 +4,13 @@ new and the restored revision fail, it rolls back once and says why it stops."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 from cockpit.session import GoLiveSession
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.widgets.verdict import VerdictBar
 
-from .test_kube import NS, kubectl, wait_rolled_out
+from .helpers import until
+from .kube_helpers import NS, kubectl, wait_rolled_out
 
 
 def config(tmp_path, cluster, name):
@@ -41,27 +41,22 @@ async def test_both_releases_failing_roll_back_once_and_say_why(cluster, tmp_pat
     async with app.run_test(size=(160, 48)) as pilot:
         bar = app.query_one(VerdictBar)
 
-        async def until(predicate, seconds=60):
-            deadline = time.monotonic() + seconds
-            while time.monotonic() < deadline:
-                if predicate():
-                    return
-                await pilot.pause(0.2)
-            raise AssertionError(f"not reached in {seconds}s: {bar.verdict}")
+        def verdict_until(predicate, seconds=60):
+            return until(pilot, predicate, seconds, every=0.2, what=lambda: bar.verdict)
 
-        await until(lambda: bar.verdict.state == "GO")  # the starting revision is fine
+        await verdict_until(lambda: bar.verdict.state == "GO")  # the starting revision is fine
         cluster.faults.crash.add("shop/ar:2")  # 2.0 crash-loops
         await asyncio.to_thread(kubectl, cluster, "set", "image", "deployment/ar", "app=shop/ar:2")
 
         def rollbacks():
             return [e for e in session.audit.entries() if e.action == "rollback_requested"]
 
-        await until(lambda: len(rollbacks()) == 1)
+        await verdict_until(lambda: len(rollbacks()) == 1)
         cluster.faults.crash.add("shop/ar:1")  # and now 1.0 too (a bad config both read)
         (auto,) = rollbacks()
         assert auto.fields["trigger"] == "auto_rollback" and auto.fields["to_revision"] == 1
         # back on 1.0, whose pods fail as well: NO-GO, no target, and no second rollback
-        await until(
+        await verdict_until(
             lambda: (
                 any("no rollback target" in r for r in bar.verdict.reasons)
                 and "back to ar" in (bar.verdict.judging or "")

@@ -163,9 +163,20 @@ def test_http_timeout_and_unreachable(run, web, stall, free_port):
 def test_http_bearer_token_is_sent_and_never_shown(run, web, monkeypatch):
     monkeypatch.setenv("TEST_HTTP_TOKEN", "tok-Secret-1234-canary")
     ok = run("http", url=f"http://127.0.0.1:{web.http_port}/auth", token_env="TEST_HTTP_TOKEN")
-    assert ok.passed, ok.evidence
+    assert ok.passed, ok.evidence  # the server answers 200 only to this bearer token
+    # an address that shows the request (a path the server does not know: 404 echoed back)
+    # and a failure: the token is in neither result, whatever the check reports
+    failed = run(
+        "http",
+        url=f"http://127.0.0.1:{web.http_port}/tok-Secret-1234-canary",
+        token_env="TEST_HTTP_TOKEN",
+    )
+    assert not failed.passed
+    for result in (ok, failed):
+        assert "tok-Secret-1234-canary" not in repr(result)
     monkeypatch.delenv("TEST_HTTP_TOKEN")
     missing = run("http", url=f"http://127.0.0.1:{web.http_port}/auth", token_env="TEST_HTTP_TOKEN")
+    assert not missing.passed
     assert "environment variable TEST_HTTP_TOKEN is not set" in missing.evidence
 
 
@@ -232,12 +243,14 @@ def test_dns_pass_fail_timeout_unreachable(run, free_port):
     assert closed.reason in ("unreachable", "timeout")
 
 
-def test_dns_with_the_system_resolver(run):
-    ok = run("dns", name="localhost")
+def test_dns_with_the_system_resolver(run, loopback_only_dns):
+    ok = run("dns", name="localhost")  # /etc/hosts: no query leaves the machine
     assert ok.passed, ok.evidence
     assert "127.0.0.1" in ok.evidence
-    bad = run("dns", name="does-not-exist.invalid")
+    bad = run("dns", name="does-not-exist.invalid")  # refused here, as a resolver would
     assert not bad.passed
+    assert "does-not-exist.invalid does not resolve: Name or service not known" in bad.evidence
+    assert loopback_only_dns == ["does-not-exist.invalid"]
 
 
 # --- tcp ----------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ Once in-process with Pilot (fast), and once as an operator would live it: the re
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,8 @@ from cockpit.session import GoLiveSession
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.rollback import RollbackScreen
 from cockpit.tui.widgets.verdict import VerdictBar
+
+from .helpers import until, wait_until
 
 COCKPIT = str(Path(sys.executable).parent / "cockpit")
 
@@ -57,25 +60,20 @@ async def test_pilot_bad_release_rollback_and_report(tmp_path, operator):
         async with app.run_test(size=(160, 48)) as pilot:
             bar = app.query_one(VerdictBar)
 
-            async def until(predicate, seconds):
-                deadline = time.monotonic() + seconds
-                while time.monotonic() < deadline:
-                    if predicate():
-                        return
-                    await pilot.pause(0.2)
-                raise AssertionError(f"not reached in {seconds}s: {bar.verdict}")
+            def verdict_until(predicate, seconds):
+                return until(pilot, predicate, seconds, every=0.2, what=lambda: bar.verdict)
 
-            await until(
+            await verdict_until(
                 lambda: bar.verdict.state == "NO-GO" and bar.verdict.rollback_recommended, 90
             )
             await pilot.press("B")
-            await until(
+            await verdict_until(
                 lambda: isinstance(app.screen, RollbackScreen) and app.screen.prepared is not None,
                 30,
             )
             await pilot.press(*"servicedesk-app", "enter")
-            await until(lambda: not isinstance(app.screen, RollbackScreen), 30)
-            await until(lambda: bar.verdict.state == "GO", 120)
+            await verdict_until(lambda: not isinstance(app.screen, RollbackScreen), 30)
+            await verdict_until(lambda: bar.verdict.state == "GO", 120)
     finally:
         await asyncio.to_thread(rehearsal.stop)
     check_report(rehearsal.config)
@@ -85,34 +83,43 @@ async def test_pilot_bad_release_rollback_and_report(tmp_path, operator):
 
 
 class Tmux:
+    """A tmux session on a tmux server of its own (`-L`): the developer's own tmux server,
+    its sessions and its config are never touched, and the server ends with the session."""
+
     def __init__(self, name: str, cols: int, rows: int, command: str) -> None:
         self.name = name
-        subprocess.run(
-            ["tmux", "new-session", "-d", "-s", name, "-x", str(cols), "-y", str(rows), command],
+        self.socket = f"cockpit-test-{os.getpid()}-{name}"
+        self.tmux(
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            str(cols),
+            "-y",
+            str(rows),
+            command,
             check=True,
         )
 
-    def screen(self) -> str:
+    def tmux(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["tmux", "capture-pane", "-p", "-t", self.name],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout
-
-    def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
-
-    def alive(self) -> bool:
-        return (
-            subprocess.run(
-                ["tmux", "has-session", "-t", self.name], capture_output=True, check=False
-            ).returncode
-            == 0
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=check
         )
 
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", self.name).stdout
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", self.name, *keys, check=True)
+
+    def alive(self) -> bool:
+        return self.tmux("has-session", "-t", self.name).returncode == 0
+
     def kill(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True, check=False)
+        self.tmux("kill-server")
 
 
 def verdict_line(screen: str) -> str:
@@ -121,14 +128,13 @@ def verdict_line(screen: str) -> str:
 
 
 def wait_screen(term: Tmux, predicate, seconds: float) -> str:
-    deadline = time.monotonic() + seconds
-    screen = ""
-    while time.monotonic() < deadline:
-        screen = term.screen()
-        if predicate(screen):
-            return screen
-        time.sleep(0.5)
-    raise AssertionError(f"{term.name}: not reached in {seconds}s; screen:\n{screen}")
+    seen = [""]
+
+    def shown() -> str | None:
+        seen[0] = term.screen()
+        return seen[0] if predicate(seen[0]) else None
+
+    return wait_until(shown, seconds, every=0.5, what=lambda: f"{term.name}; screen:\n{seen[0]}")
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux missing: `make test` installs it")

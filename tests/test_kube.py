@@ -8,11 +8,8 @@ stand-in, and these tests prove it faithful by driving it with the real kubectl 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -21,59 +18,19 @@ from cockpit.cli import cli
 from cockpit.config import load_config
 from cockpit.rehearsal.kube import BY_PLURAL, RehearsalCluster, Timing
 from cockpit.rollout import REVISION, REVISION_HISTORY, UndoRefused, rollout_status
-from cockpit.sources.kube import ClusterWatcher, DeploymentActions, KubeError, RollbackConflict
+from cockpit.sources.kube import ClusterWatcher, KubeError, RollbackConflict
 
-KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or "kubectl"
-NS = "shop"
-
-
-def kubectl(cluster, *args, check=True, context="rehearsal", timeout=60, stdin=""):
-    result = subprocess.run(
-        [KUBECTL, "--kubeconfig", str(cluster.kubeconfig), "--context", context, "-n", NS, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        input=stdin,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"kubectl {' '.join(args)}: {result.stderr}{result.stdout}")
-    return result
-
-
-def wait_rolled_out(cluster, name, timeout=30):
-    out = kubectl(cluster, "rollout", "status", f"deployment/{name}", f"--timeout={timeout}s")
-    assert "successfully rolled out" in out.stdout
-
-
-def config_for(tmp_path, cluster, deployments, *, context="rehearsal", production=False):
-    (tmp_path / "runbook.md").write_text("## S\n- [ ] x\n")
-    names = ", ".join(f'"{d}"' for d in deployments)
-    path = tmp_path / "cockpit.toml"
-    path.write_text(
-        f"""
-checklist = "runbook.md"
-[environments.rehearsal]
-production = {str(production).lower()}
-[[environments.rehearsal.clusters]]
-name = "rehearsal"
-kubeconfig = "{cluster.kubeconfig}"
-context = "{context}"
-namespace = "{NS}"
-deployments = [{names}]
-"""
-    )
-    return path
-
-
-def actions_for(tmp_path, cluster, name, context="rehearsal"):
-    loaded = load_config(config_for(tmp_path, cluster, [name], context=context))
-    return DeploymentActions(loaded.model.environments["rehearsal"].clusters[0], loaded)
-
-
-def get_json(cluster, kind, name):
-    return json.loads(kubectl(cluster, "get", kind, name, "-o", "json").stdout)
-
+from .kube_helpers import (
+    KUBECTL,
+    NS,
+    actions_for,
+    config_for,
+    get_json,
+    kubectl,
+    run_kube_check,
+    wait_rolled_out,
+    wait_snapshot,
+)
 
 # --- kubectl works against the rehearsal cluster --------------------------------------------------
 
@@ -281,15 +238,6 @@ def test_rbac_denial_is_seen_before_anything_is_sent(cluster, tmp_path):
 # --- the watcher --------------------------------------------------------------------------------
 
 
-def wait_snapshot(snapshots, predicate, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if snapshots and predicate(snapshots[-1]):
-            return snapshots[-1]
-        time.sleep(0.05)
-    raise AssertionError(f"no matching snapshot; last: {snapshots[-1] if snapshots else None}")
-
-
 def test_crash_loop_is_flagged_within_two_restarts(cluster, tmp_path):
     cluster.create_deployment("crashy", "shop/crashy:1", namespace=NS, replicas=2)
     wait_rolled_out(cluster, "crashy")
@@ -406,26 +354,6 @@ def test_api_stopped_mid_watch_goes_stale_then_recovers(tmp_path):
 
 
 # --- the kube check type ------------------------------------------------------------------
-
-
-def run_kube_check(tmp_path, cluster, timeout=10, **fields):
-    import asyncio
-
-    import tomli_w
-
-    from cockpit.checks import CheckContext, compile_binding, run_check
-    from cockpit.config import CheckBinding
-
-    path = config_for(tmp_path, cluster, [])
-    import tomllib
-
-    document = tomllib.loads(path.read_text())
-    document["checks"] = [{"item": "x", "type": "kube", "timeout": timeout, **fields}]
-    path.write_text(tomli_w.dumps(document))
-    loaded = load_config(path)
-    binding = CheckBinding.model_validate(loaded.model.checks[0].model_dump())
-    bound = compile_binding(0, "s/x", binding)
-    return asyncio.run(run_check(bound, CheckContext(loaded, "rehearsal")))
 
 
 def test_kube_check_type(cluster, tmp_path):

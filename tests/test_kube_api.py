@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cockpit.rehearsal.kube import ADMIN_TOKEN
-from tests.test_kube import KUBECTL, NS, get_json, kubectl, wait_rolled_out
+from tests.helpers import wait_until
+from tests.kube_helpers import KUBECTL, NS, get_json, kubectl, wait_rolled_out
 
 
 def raw_request(cluster, method, path, body=b"", content_type="application/json"):
@@ -367,16 +368,6 @@ def test_server_side_apply_owns_fields_and_refuses_conflicts(cluster, tmp_path):
 # --- what kubectl get, logs, top and events show ------------------------------------------------
 
 
-def wait_for(predicate, timeout=20, every=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(every)
-    raise AssertionError("timed out")
-
-
 def pods_of(cluster, app):
     return json.loads(kubectl(cluster, "get", "pods", "-l", f"app={app}", "-o", "json").stdout)[
         "items"
@@ -388,14 +379,14 @@ def test_failing_pods_report_warning_events_and_logs(cluster):
     cluster.faults.pull.add("shop/nopull:bad")
     cluster.create_deployment("loop", "shop/loop:bad", namespace=NS, replicas=1)
     cluster.create_deployment("nopull", "shop/nopull:bad", namespace=NS, replicas=1)
-    loop = wait_for(
+    loop = wait_until(
         lambda: [
             p
             for p in pods_of(cluster, "loop")
             if p["status"]["containerStatuses"][0]["restartCount"] >= 2
         ]
     )[0]["metadata"]["name"]
-    puller = wait_for(
+    puller = wait_until(
         lambda: [
             p
             for p in pods_of(cluster, "nopull")
@@ -428,7 +419,7 @@ def test_failing_pods_report_warning_events_and_logs(cluster):
         '--overrides={"spec":{"nodeSelector":{"disk":"ssd"}}}',
     )  # fmt: skip
     selector = "involvedObject.name=pinned,reason=FailedScheduling"
-    unscheduled = wait_for(
+    unscheduled = wait_until(
         lambda: kubectl(cluster, "get", "events", "--field-selector", selector).stdout
     )
     assert "didn't match Pod's node affinity/selector" in unscheduled
@@ -505,7 +496,7 @@ def test_deleting_a_deployment_collects_its_replicasets_and_pods(cluster):
     wait_rolled_out(cluster, "gc")
     assert len(pods_of(cluster, "gc")) == 2
     kubectl(cluster, "delete", "deployment", "gc")
-    wait_for(lambda: not pods_of(cluster, "gc"))
+    wait_until(lambda: not pods_of(cluster, "gc"))
     assert "No resources found" in kubectl(cluster, "get", "rs", "-l", "app=gc").stderr
     cluster.create_deployment("orphans", "shop/orphans:1", namespace=NS, replicas=1)
     wait_rolled_out(cluster, "orphans")
@@ -517,7 +508,7 @@ def test_deleting_a_deployment_collects_its_replicasets_and_pods(cluster):
     assert "ownerReferences" not in rs["metadata"]
     assert len(pods_of(cluster, "orphans")) == 1
     kubectl(cluster, "delete", "rs", rs["metadata"]["name"], "--cascade=foreground")
-    wait_for(lambda: not pods_of(cluster, "orphans"))
+    wait_until(lambda: not pods_of(cluster, "orphans"))
 
 
 def test_progress_deadline_exceeded_is_kept_while_paused(cluster):
@@ -620,7 +611,7 @@ def test_statefulsets_and_daemonsets_roll_out_and_back_with_controller_revisions
     listed = kubectl(cluster, "get", "sts,ds").stdout
     assert "statefulset.apps/db   3/3" in listed and "daemonset.apps/agent" in listed
     kubectl(cluster, "delete", "-f", str(path))
-    wait_for(lambda: not pods_of(cluster, "db") and not pods_of(cluster, "agent"))
+    wait_until(lambda: not pods_of(cluster, "db") and not pods_of(cluster, "agent"))
     assert "No resources found" in kubectl(cluster, "get", "controllerrevisions").stderr
 
 
@@ -747,7 +738,7 @@ def test_exec_and_attach_refuse_pods_whose_container_does_not_run(cluster):
         cluster, "run", "unplaced", "--image=shop/unplaced:1",
         '--overrides={"spec":{"nodeSelector":{"disk":"ssd"}}}',
     )  # fmt: skip
-    crashing = wait_for(
+    crashing = wait_until(
         lambda: [
             p["metadata"]["name"]
             for p in pods_of(cluster, "down")
@@ -795,7 +786,7 @@ def test_attach_streams_what_the_container_writes_from_now_on(cluster):
             cluster.call(lambda: cluster.kubelet.write(pod, "app", "request served"))
             return lines
 
-        wait_for(said)
+        wait_until(said)
         assert lines[0] == "request served\n" and before + "\n" not in lines
         kubectl(cluster, "delete", "pod", pod["metadata"]["name"], "--wait=false")
         assert attached.wait(timeout=20) == 0  # the process ended with its pod
@@ -831,7 +822,7 @@ def port_forward(cluster, target, *ports):
                 found[int(seen.group(2))] = int(seen.group(1))
         return len(found) == len(ports) or process.poll() is not None
 
-    wait_for(listening)
+    wait_until(listening)
     return process, found
 
 
@@ -926,12 +917,12 @@ def test_jobs_run_their_pods_to_completion_or_give_up(cluster):
     kubectl(cluster, "patch", "job/held", "-p", '{"spec":{"suspend":false}}')
     kubectl(cluster, "wait", "--for=condition=complete", "job/held", "--timeout=20s")
     kubectl(cluster, "delete", "job", "migrate", "broken", "retry", "slow", "held")
-    wait_for(
+    wait_until(
         lambda: "No resources found" in kubectl(cluster, "get", "pods", "-l", "job-name").stderr
     )
     # a bare pod that runs to completion, as `kubectl run --restart=Never` makes it
     kubectl(cluster, "run", "once", "--image=shop/once:1", "--restart=Never", "--", "echo", "hi")
-    wait_for(lambda: get_json(cluster, "pod", "once")["status"]["phase"] == "Succeeded")
+    wait_until(lambda: get_json(cluster, "pod", "once")["status"]["phase"] == "Succeeded")
     assert kubectl(cluster, "logs", "once").stdout == "hi\n"
     kubectl(cluster, "delete", "pod", "once")
 
@@ -988,7 +979,7 @@ def test_events_expire_after_the_event_ttl(tmp_path):
         def events():
             return short.list_objects("events", "default", group="")
 
-        wait_for(events)
-        wait_for(lambda: not events(), timeout=10)
+        wait_until(events)
+        wait_until(lambda: not events(), timeout=10)
     finally:
         short.stop()

@@ -18,8 +18,8 @@ from cockpit.rehearsal.store import ADMIN_TOKEN
 from cockpit.sources import kube_auth
 from cockpit.sources.kube import ClusterWatcher, DeploymentActions
 
+from .kube_helpers import NS, kubectl, wait_rolled_out, wait_snapshot
 from .servers import Socks5Proxy
-from .test_kube import NS, kubectl, wait_rolled_out, wait_snapshot
 
 PLUGIN = textwrap.dedent(
     """\

@@ -8,7 +8,6 @@ the test stays offline and takes seconds; the cockpit it runs is the wheel's own
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import site
 import subprocess
@@ -17,8 +16,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import REPO
-
-KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or "kubectl"
+from tests.kube_helpers import KUBECTL
 
 
 def _fresh_venv(where: Path) -> Path:

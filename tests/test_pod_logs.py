@@ -10,7 +10,8 @@ import time
 from cockpit.config import load_config
 from cockpit.sources.pod_logs import LogLine, LogNotice, PodLogFollower, _stamp_key
 
-from .test_kube import NS, config_for, kubectl, wait_rolled_out
+from .helpers import wait_until
+from .kube_helpers import NS, config_for, kubectl, wait_rolled_out
 from .test_kube_auth import config_with, denied_user, kubeconfig_with_user
 
 
@@ -41,12 +42,7 @@ class Run:
         return [line for e in self.events if isinstance(e, list) for line in e]
 
     def wait(self, predicate, timeout=10):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.02)
-        raise AssertionError(f"not reached; events: {self.events[-5:]}")
+        wait_until(predicate, timeout, every=0.02, what=lambda: f"events: {self.events[-5:]}")
 
     def stop(self):
         self.follower.stop()

@@ -19,7 +19,7 @@ import pytest
 from cockpit.rehearsal.run import NAMESPACE, start_rehearsal
 from cockpit.rehearsal.scenario import load_scenario
 
-from .test_kube import KUBECTL
+from .kube_helpers import KUBECTL
 
 COCKPIT = str(Path(sys.executable).parent / "cockpit")
 SCALE = 0.4  # the rehearsal's clock: bake 12 s, step 2 s, initial delay 6 s

@@ -553,6 +553,205 @@ def test_statefulset_undo_follows_kubectl():
     ]
 
 
+def test_a_planned_undo_is_pinned_to_the_object_and_spec_it_was_planned_from():
+    """What the operator confirmed is what is sent: the plan carries the uid and generation
+    (and the resourceVersion) of the Deployment it was made from, unless asked not to."""
+    dep = deployment(meta={"resourceVersion": "77", "generation": 5}, observedGeneration=5)
+    dep["metadata"]["annotations"] = {REVISION: "3"}
+    sets = [replicaset("web-1", 1, "web:1"), replicaset("web-3", 3, "web:2")]
+    plan = plan_undo(dep, sets)
+    assert plan.patch[:2] == [
+        {"op": "test", "path": "/metadata/uid", "value": "dep-uid"},
+        {"op": "test", "path": "/metadata/generation", "value": 5},
+    ]
+    assert plan.generation == 5 and plan.resource_version == "77"
+    assert (plan.target_revision, plan.current_revision) == (1, 3)
+    assert (plan.current_images, plan.target_images) == (("web:2",), ("web:1",))
+    bare = plan_undo(dep, sets, precondition=False)
+    assert [op["op"] for op in bare.patch] == ["replace", "replace"]
+    assert bare.generation is None
+    no_version = deployment()
+    assert plan_undo(no_version, sets).resource_version is None
+
+
+def _pod(statuses=(), inits=(), **extra):
+    spec = {
+        "nodeName": "node-1",
+        "initContainers": [{"name": c["name"]} for c in inits],
+        "containers": [{"name": c["name"]} for c in statuses],
+    }
+    return {
+        "metadata": {"name": "web-abc", "creationTimestamp": "2026-11-25T10:00:00Z", **extra},
+        "spec": spec,
+        "status": {
+            "phase": "Running",
+            "containerStatuses": list(statuses),
+            "initContainerStatuses": list(inits),
+        },
+    }
+
+
+def test_pod_state_reads_as_kubectl_get_pod_plus_the_last_termination():
+    from cockpit.rollout import pod_state
+
+    app = {
+        "name": "app",
+        "ready": True,
+        "restartCount": 2,
+        "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}},
+    }
+    side = {
+        "name": "side",
+        "ready": False,
+        "restartCount": 5,
+        "lastState": {"terminated": {"reason": "Error", "exitCode": 1}},
+        "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+    }
+    state = pod_state(_pod([app, side]))
+    assert state.name == "web-abc" and state.phase == "Running" and state.node == "node-1"
+    assert (state.ready, state.restarts) == ("1/2", 7)
+    assert state.last_termination == "side: Error, exit code 1"  # the one restarted most
+    assert (state.waiting, state.troubled_container) == ("CrashLoopBackOff", "side")
+    assert state.containers == ("app", "side") and state.init_containers == frozenset()
+    assert state.created == datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    alone = pod_state(_pod([app]))
+    assert alone.last_termination == "OOMKilled, exit code 137"  # one container: no name
+    assert (alone.waiting, alone.troubled_container) == ("", None)
+
+
+def test_pod_state_names_init_containers_and_the_trouble_first():
+    from cockpit.rollout import pod_state
+
+    init = {
+        "name": "migrate",
+        "restartCount": 0,
+        "state": {"waiting": {"reason": "ImagePullBackOff"}},
+    }
+    app = {"name": "app", "restartCount": 0, "state": {"waiting": {"reason": "PodInitializing"}}}
+    state = pod_state(_pod([app], [init]))
+    assert state.waiting == "Init:ImagePullBackOff" and state.troubled_container == "migrate"
+    assert state.containers == ("migrate", "app") and state.init_containers == {"migrate"}
+    assert state.ready == "0/1" and state.last_termination == ""
+    calm = pod_state(_pod([app]))
+    assert calm.waiting == "PodInitializing" and calm.troubled_container is None
+    # a later trouble reason wins over an earlier harmless one
+    crash = {"name": "b", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}
+    assert pod_state(_pod([app, crash])).waiting == "CrashLoopBackOff"
+
+
+def test_pod_state_of_a_pod_being_deleted_or_without_status():
+    from cockpit.rollout import pod_state
+
+    gone = pod_state(_pod([], deletionTimestamp="2026-11-25T10:05:00Z"))
+    assert gone.phase == "Terminating"
+    bare = pod_state({"metadata": {"name": "p"}})
+    assert (bare.phase, bare.ready, bare.restarts, bare.node, bare.created) == (
+        "?",
+        "0/0",
+        0,
+        "",
+        None,
+    )
+    no_reason = {"name": "a", "lastState": {"terminated": {"exitCode": 2}}, "restartCount": 1}
+    assert pod_state(_pod([no_reason])).last_termination == "terminated, exit code 2"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (-5, "0s"),
+        (0, "0s"),
+        (119, "119s"),
+        (120, "2m"),
+        (7199, "119m"),
+        (7200, "2h"),
+        (172799, "47h"),
+        (172800, "2d"),
+    ],
+)
+def test_format_age_is_kubectls(seconds, shown):
+    from cockpit.rollout import format_age
+
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    assert format_age(now - timedelta(seconds=seconds), now) == shown
+
+
+def test_format_age_and_parse_time_of_nothing():
+    from cockpit.rollout import format_age, parse_time
+
+    assert format_age(None) == "?"
+    assert parse_time("") is None and parse_time(None) is None and parse_time("soon") is None
+    assert parse_time("2026-11-25T10:00:00Z") == datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+def test_pod_state_of_unnamed_containers_and_a_running_init_container():
+    from cockpit.rollout import pod_state
+
+    init = {"name": "setup", "state": {"running": {}}}
+    app = {"name": "app", "state": {"waiting": {"reason": "PodInitializing"}}}
+    assert pod_state(_pod([app], [init])).waiting == "PodInitializing"
+    crash = {
+        "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+        "restartCount": 3,
+        "lastState": {"terminated": {"reason": "Error", "exitCode": 1}},
+    }
+    unnamed = {
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{}]},
+        "status": {"containerStatuses": [crash, {"ready": True}]},
+    }
+    state = pod_state(unnamed)
+    assert state.troubled_container == "" and state.containers == ()
+    assert state.last_termination == "?: Error, exit code 1"
+    assert state.ready == "1/1"  # the spec's containers count, not the statuses
+    no_spec = {"metadata": {"name": "p"}, "status": {"containerStatuses": [{"ready": True}, {}]}}
+    assert pod_state(no_spec).ready == "1/2"
+
+
+def test_a_daemonset_rolled_on_delete_has_no_rollout_status_as_kubectl_says():
+    from cockpit.rollout import daemonset_status
+
+    ds = statefulset(strategy={"type": "OnDelete"}, desiredNumberScheduled=1)
+    verdict = daemonset_status(ds)
+    assert verdict.state == "waiting"
+    assert verdict.message == "rollout status is only available for RollingUpdate strategy type"
+    default = statefulset(desiredNumberScheduled=1, updatedNumberScheduled=1, numberAvailable=1)
+    del default["spec"]["updateStrategy"]  # RollingUpdate when unset
+    assert daemonset_status(default).state == "complete"
+
+
+def test_an_argo_rollout_without_a_phase_or_message():
+    from cockpit.rollout import argo_rollout_status
+
+    waiting = argo_rollout_status({"metadata": {"name": "shop"}, "status": {}})
+    assert waiting.message == 'Waiting for rollout "shop" to report its phase...'
+    plain = argo_rollout_status({"metadata": {"name": "shop"}, "status": {"phase": "Healthy"}})
+    assert plain.message == 'rollout "shop" Healthy'  # no steps, no message: nothing after it
+    long = argo_rollout_status(
+        {"metadata": {"name": "s"}, "status": {"phase": "Degraded", "message": "x" * 300}}
+    )
+    assert long.message == 'rollout "s" Degraded: ' + "x" * 200
+
+
+def test_only_a_progressing_condition_past_its_deadline_fails_and_replicas_default_to_one():
+    other = deployment(
+        updatedReplicas=4,
+        replicas=4,
+        availableReplicas=4,
+        conditions=[
+            {"type": "Available", "reason": "ProgressDeadlineExceeded"},
+            {"type": "Progressing", "reason": "NewReplicaSetAvailable"},
+        ],
+    )
+    assert rollout_status(other).state == "complete"
+    one = deployment(updatedReplicas=0, replicas=0, availableReplicas=0)
+    del one["spec"]["replicas"]
+    assert rollout_status(one).message == (
+        'Waiting for deployment "web" rollout to finish: '
+        "0 out of 1 new replicas have been updated..."
+    )
+
+
 def test_image_tag_is_the_version_without_the_registry_path():
     from cockpit.rollout import image_tag, image_tags
 

@@ -21,8 +21,8 @@ from cockpit.tui.screens.step_run import StepRunScreen
 from cockpit.tui.widgets.checklist import ChecklistPane
 from cockpit.tui.widgets.rollout import RolloutPane, RolloutTable
 
+from .kube_helpers import NS, config_for, kubectl, wait_rolled_out
 from .servers import free_port
-from .test_kube import NS, config_for, kubectl, wait_rolled_out
 
 CANARY = "canary-7f3a9c-Secret-never-print-me"
 
@@ -623,3 +623,13 @@ def test_init_writes_a_config_the_cockpit_accepts_even_with_umask_000(tmp_path):
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     checked = CliRunner().invoke(cli, ["checklist", "--config", str(out)])
     assert checked.exit_code == 0, checked.output
+
+
+def test_scrub_replaces_every_occurrence_of_every_secret_longest_first():
+    from cockpit.secrets import scrub, scrub_data
+
+    assert scrub("tok-1234 then tok-1234 again", ["tok-1234"]) == "*** then *** again"
+    # the longer secret first, so no part of it is left when a shorter one is inside it
+    assert scrub("abcd-efgh", ["abcd", "abcd-efgh"]) == "***"
+    assert scrub("abc is short", ["abc"]) == "abc is short"  # under 4 characters: kept
+    assert scrub_data({"k-1234": ["x k-1234 k-1234"]}, ["k-1234"]) == {"***": ["x *** ***"]}

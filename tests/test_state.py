@@ -134,6 +134,66 @@ def test_unusable_state_directory_is_a_clear_error(tmp_path):
         StateStore(blocker / "sub", "x").update(lambda items: None)
 
 
+def test_a_write_is_fsynced_before_the_rename_and_the_folder_after_it(tmp_path, monkeypatch):
+    """Atomic and durable: the new file's bytes reach the disk before it replaces the old one,
+    and the rename itself is made durable by syncing the folder."""
+    events: list[tuple[str, object]] = []
+    real_fsync, real_replace, real_open = os.fsync, os.replace, os.open
+    opened: dict[int, str] = {}
+
+    def open_(path, flags, *args, **kw):
+        fd = real_open(path, flags, *args, **kw)
+        opened[fd] = str(path)
+        return fd
+
+    def fsync(fd):
+        events.append(("fsync", opened.get(fd, "?")))
+        return real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(("replace", str(dst)))
+        return real_replace(src, dst)
+
+    store = StateStore(tmp_path, "production")
+    monkeypatch.setattr(os, "open", open_)
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    store.update(lambda items: items.__setitem__("a/b", ItemRecord(status="done")))
+    kinds = [(kind, target.rsplit("/", 1)[-1]) for kind, target in events]
+    assert kinds == [
+        ("fsync", f".production.toml.{os.getpid()}.tmp"),
+        ("replace", "production.toml"),
+        ("fsync", tmp_path.name),
+    ]
+    # each later update is a journal line, fsynced before the update returns
+    for n in range(2):
+        events.clear()
+        store.update(lambda items, n=n: items.__setitem__(f"a/{n}", ItemRecord(status="done")))
+        synced = [target for kind, target in events if kind == "fsync"]
+        assert any(t.endswith(".journal") for t in synced) or any(
+            t.endswith(f".production.toml.{os.getpid()}.tmp") for t in synced
+        ), events
+
+
+def test_a_checksum_covers_every_field_of_an_item(tmp_path):
+    store = StateStore(tmp_path, "production")
+    at = datetime(2026, 11, 25, 21, 0, 5, tzinfo=UTC)
+    record = ItemRecord(status="done", by="bob", address="10.1.1.1", at=at, note="n", evidence="e")
+    store.update(lambda items: items.__setitem__("a/b", record))
+    original = store.path.read_text()
+    for old, new in (
+        ('"done"', '"skipped"'),
+        ('"bob"', '"eve"'),
+        ('"n"', '"m"'),
+        ("21:00:05", "21:00:06"),
+    ):
+        assert old in original, old
+        store.path.write_text(original.replace(old, new, 1))
+        assert StateStore(tmp_path, "production").peek() is None, old
+    store.path.write_text(original)
+    assert StateStore(tmp_path, "production").peek() == store.load()
+
+
 # --- the journal: one line per update, folded into the snapshot now and then -------------------
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from cockpit.tui.app import CockpitApp
@@ -273,7 +271,6 @@ def test_validate_reports_a_bad_theme(write_config, tmp_path, monkeypatch):
     assert "x.toml: primary: '#12' is not a colour" in result.output
     assert "x.toml: bogus: unknown key" in result.output
     assert "theme: no theme named 'x'" in result.output
-    json.dumps(result.output)
 
 
 async def test_left_folds_and_right_unfolds(open_session):

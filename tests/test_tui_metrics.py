@@ -14,8 +14,9 @@ from cockpit.tui.widgets.metrics import MetricsPane
 from cockpit.tui.widgets.rollout import RolloutPane
 from cockpit.tui.widgets.verdict import VerdictBar
 
+from .helpers import until
+from .kube_helpers import NS, kubectl, wait_rolled_out
 from .servers import free_port
-from .test_kube import NS, kubectl, wait_rolled_out
 
 
 def failing_state(metric, now=None):
@@ -56,14 +57,6 @@ deployments = [{names}]
     path = tmp_path / "cockpit.toml"
     path.write_text(text)
     return path
-
-
-async def until(pilot, predicate, tries=300):
-    for _ in range(tries):
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not reached")
 
 
 async def quiet_metrics(app):

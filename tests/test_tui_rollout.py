@@ -9,15 +9,8 @@ from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.rollback import RollbackScreen
 from cockpit.tui.widgets.rollout import RolloutPane, RolloutTable
 
-from .test_kube import NS, config_for, get_json, kubectl, wait_rolled_out
-
-
-async def until(pilot, predicate, tries=200, delay=0.05):
-    for _ in range(tries):
-        if predicate():
-            return
-        await pilot.pause(delay)
-    raise AssertionError("condition not reached")
+from .helpers import until
+from .kube_helpers import NS, config_for, get_json, kubectl, wait_rolled_out
 
 
 def image_of(cluster, name):
@@ -159,7 +152,7 @@ async def test_pane_goes_stale_and_recovers(tmp_path, operator):
             assert "stale for" in status
             assert pane.views[("rehearsal", "web")].found  # the rows stay
             await asyncio.to_thread(running.restart)
-            await until(pilot, lambda: pane.border_subtitle == "live", tries=400)
+            await until(pilot, lambda: pane.border_subtitle == "live", timeout=20)
     finally:
         running.stop()
 
@@ -222,7 +215,7 @@ async def test_a_change_between_preview_and_confirm_is_refused_and_previewed_ane
         await until(
             pilot,
             lambda: screen.prepared is not None and screen.prepared.plan is not first,
-            tries=400,
+            timeout=20,
         )
         assert isinstance(app.screen, RollbackScreen)  # still asking
         assert image_of(cluster, "pc") == "shop/pc:3"  # nothing was sent over the change
@@ -232,7 +225,7 @@ async def test_a_change_between_preview_and_confirm_is_refused_and_previewed_ane
         assert second.current_revision == 3 and "shop/pc:3" in second.current_images
         assert screen.query_one("#rb-go").disabled  # the name must be typed again
         await pilot.press(*"pc", "enter")
-        await until(pilot, lambda: not isinstance(app.screen, RollbackScreen), tries=400)
+        await until(pilot, lambda: not isinstance(app.screen, RollbackScreen), timeout=20)
     sent = get_json(cluster, "deploy", "pc")["spec"]["template"]
     previewed = next(op["value"] for op in second.patch if op["path"] == "/spec/template")
     assert sent["spec"]["containers"][0]["image"] == previewed["spec"]["containers"][0]["image"]
@@ -306,9 +299,9 @@ async def test_retry_key_sees_a_cluster_again_after_logging_in(
         await until(
             pilot,
             lambda: pane.views[("rehearsal", "retry-web")].found and pane.border_subtitle == "live",
-            tries=100,
+            timeout=5,
         )
-        await until(pilot, lambda: "ctrl+r" not in app.active_bindings, tries=40)
+        await until(pilot, lambda: "ctrl+r" not in app.active_bindings, timeout=2)
 
 
 async def open_detail(app, pilot, name):
@@ -353,7 +346,7 @@ async def test_detail_follows_restarts_and_logs_follow_a_crash_loop(cluster, tmp
         await asyncio.to_thread(
             kubectl, cluster, "set", "image", "deployment/live", "app=shop/live:bad"
         )
-        await until(pilot, lambda: crash_row(screen) is not None, tries=200)
+        await until(pilot, lambda: crash_row(screen) is not None, timeout=10)
         name, _row = crash_row(screen)
         table = screen.query_one("#rd-pods")
         table.move_cursor(row=list(screen._rows).index(name))
@@ -363,7 +356,9 @@ async def test_detail_follows_restarts_and_logs_follow_a_crash_loop(cluster, tmp
         scroll.scroll_to(y=4, animate=False)
         await pilot.pause()
         first = int(crash_row(screen)[1]["Restarts"][0])
-        await until(pilot, lambda: int(crash_row(screen)[1]["Restarts"][0]) >= first + 2, tries=200)
+        await until(
+            pilot, lambda: int(crash_row(screen)[1]["Restarts"][0]) >= first + 2, timeout=10
+        )
         _name, row = crash_row(screen)
         assert row["Last termination"][0] == "Error, exit code 1"  # kubectl describe's
         assert screen.selected_pod_name() == name  # the cursor stayed on its pod
@@ -382,14 +377,14 @@ async def test_detail_follows_restarts_and_logs_follow_a_crash_loop(cluster, tmp
         def runs():
             return sum("rehearsal: starting shop/live:bad" in text for _s, text in lines.entries)
 
-        await until(pilot, lambda: runs() >= 1, tries=100)
+        await until(pilot, lambda: runs() >= 1, timeout=5)
         seen = runs()
-        await until(pilot, lambda: runs() >= seen + 2, tries=200)  # followed across restarts
+        await until(pilot, lambda: runs() >= seen + 2, timeout=10)  # followed across restarts
         assert logs.follower.requests >= 3  # one stream per run, reopened after each restart
         texts = [text for _s, text in lines.entries]
         assert len(texts) == len(set(zip(texts, [s for s, _t in lines.entries], strict=True)))
         await pilot.press("p")
-        await until(pilot, lambda: logs.notice.ended, tries=100)
+        await until(pilot, lambda: logs.notice.ended, timeout=5)
         assert logs.previous
         texts = [text for _s, text in lines.entries]
         assert texts[-1] == "rehearsal: this image is set to crash; exit code 1"

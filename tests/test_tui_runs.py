@@ -15,6 +15,7 @@ from cockpit.tui.screens.step_run import StepRunScreen
 from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
 
 from .conftest import needs_reference
+from .helpers import until
 from .servers import free_port
 
 RUNBOOK = """\
@@ -80,14 +81,6 @@ def label(app, item_id):
     return str(app.query_one(ChecklistPane)._tree_nodes[item_id].label)
 
 
-async def wait_until(pilot, predicate, tries=200):
-    for _ in range(tries):
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not reached")
-
-
 async def test_section_run_shows_progress_stops_at_failed_step_and_survives_restart(
     run_config, operator
 ):
@@ -98,25 +91,25 @@ async def test_section_run_shows_progress_stops_at_failed_step_and_survives_rest
         app.query_one(ChecklistPane).select_item("deploy/shell-works")
         await pilot.pause()
         await pilot.press("R")
-        await wait_until(pilot, lambda: label(app, "deploy/slow-check").startswith("◌"))
+        await until(pilot, lambda: label(app, "deploy/slow-check").startswith("◌"))
         assert isinstance(app.screen, StepRunScreen)  # first step asks before it runs
         assert "echo hello from stage" in str(app.screen.query_one("#step-commands").render())
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app.screen.state == "done")
+        await until(pilot, lambda: app.screen.state == "done")
         assert "hello from stage" in "\n".join(app.screen.query_one("#step-output").lines)
         await pilot.press("enter")  # close: the next step asks again
-        await wait_until(
+        await until(
             pilot,
             lambda: (
                 isinstance(app.screen, StepRunScreen) and app.screen.item.text == "Fail on purpose"
             ),
         )
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app.screen.state == "done")
+        await until(pilot, lambda: app.screen.state == "done")
         assert app.screen.outcome == "failed"
         await pilot.press("enter")
-        await wait_until(pilot, lambda: not isinstance(app.screen, StepRunScreen))
-        await wait_until(pilot, lambda: label(app, "deploy/slow-check").startswith("✔"))
+        await until(pilot, lambda: not isinstance(app.screen, StepRunScreen))
+        await until(pilot, lambda: label(app, "deploy/slow-check").startswith("✔"))
         assert label(app, "deploy/port-is-open").startswith("✘")
         assert label(app, "deploy/never-reached").startswith("○")
 
@@ -154,7 +147,7 @@ async def test_production_step_needs_the_environment_name(run_config, operator):
         assert app.screen.state == "waiting"
         assert session.view(session.checklist.item("deploy/say-hello")).status == "pending"
         await pilot.press(*"stage", "enter")
-        await wait_until(pilot, lambda: app.screen.state == "done")
+        await until(pilot, lambda: app.screen.state == "done")
         assert app.screen.outcome == "passed"
 
 
@@ -177,9 +170,9 @@ timeout = 60
         app.query_one(ChecklistPane).select_item("deploy/shell-works")
         await pilot.pause()
         await pilot.press("r")
-        await wait_until(pilot, lambda: label(app, "deploy/shell-works").startswith("◌"))
+        await until(pilot, lambda: label(app, "deploy/shell-works").startswith("◌"))
         await pilot.press("escape")
-        await wait_until(pilot, lambda: label(app, "deploy/shell-works").startswith("○"))
+        await until(pilot, lambda: label(app, "deploy/shell-works").startswith("○"))
     actions = [e.action for e in session.audit.entries()]
     assert actions[-3:] == ["run", "cancel", "session_end"]
     assert session.view(session.checklist.item("deploy/shell-works")).status == "pending"
@@ -246,7 +239,8 @@ def test_cockpit_check_exit_codes_and_formats(run_config, tmp_path):
     assert root.find("testsuite").get("failures") == "1"
 
 
-def test_sample_config_binds_at_least_15_items_and_gives_valid_junit(tmp_path):
+def test_sample_config_binds_at_least_15_items_and_gives_valid_junit(tmp_path, loopback_only_dns):
+    """The sample's hosts (example.com, sentry.io) are never looked up: no DNS leaves."""
     import shutil
 
     from .conftest import REPO
@@ -261,6 +255,7 @@ def test_sample_config_binds_at_least_15_items_and_gives_valid_junit(tmp_path):
         cli, ["check", "-c", str(tmp_path / "servicedesk.toml"), "-f", "junit", "--jobs", "16"]
     )
     assert result.exit_code == 1  # the sample's hosts do not exist here
+    assert loopback_only_dns  # they were asked for, and refused here
     root = ET.fromstring(result.output.split("\n", 1)[1])
     assert len(root.findall("./testsuite/testcase")) == bound_checks
 

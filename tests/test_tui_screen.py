@@ -16,6 +16,7 @@ from cockpit.session import GoLiveSession
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.widgets.rollout import COMPACT, RolloutPane, RolloutTable
 
+from .helpers import wait_until
 from .test_snapshots import README_CONFIG, _rollout_snapshot, _workload_views
 
 # web (Deployment), db (StatefulSet mid-rollout: 16 <- 15) and agent (DaemonSet)
@@ -177,13 +178,14 @@ def test_tmux_slash_redis_filters_and_marks_nothing(write_config, operator, tmp_
         return done.stdout
 
     def screen_until(text: str) -> str:
-        screen = ""
-        for _ in range(300):  # 30 s: a loaded machine starts Python slowly
-            screen = tmux("capture-pane", "-p", "-t", "c")
-            if text in screen:
-                return screen
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} not on the screen:\n{screen}")
+        seen = [""]
+
+        def shown() -> str | None:
+            seen[0] = tmux("capture-pane", "-p", "-t", "c")
+            return seen[0] if text in seen[0] else None
+
+        # 30 s: a loaded machine starts Python slowly
+        return wait_until(shown, 30, every=0.1, what=lambda: f"{text!r}; screen:\n{seen[0]}")
 
     tmux("new-session", "-d", "-s", "c", "-x", "80", "-y", "24", command)
     try:

@@ -19,7 +19,7 @@ from cockpit.rollout import UndoRefused, workload_status
 from cockpit.sources.kube import ClusterWatcher, RollbackConflict, WorkloadActions
 
 from . import test_kube
-from .test_kube import wait_snapshot
+from .kube_helpers import wait_snapshot
 
 # A namespace of their own: the StatefulSets and DaemonSets here would otherwise show in the
 # listings other tests of the shared rehearsal cluster make of namespace shop.
@@ -371,7 +371,7 @@ def test_status_command_shows_statefulsets_and_daemonsets(cluster, tmp_path):
     assert rows["shown-ds"]["message"] == said and rows["shown-ds"]["kind"] == "daemonset"
     assert rows["shown-sts"]["verdict"] == "complete" and rows["shown-sts"]["revision"] == 1
     assert rows["shown-ds"]["desired"] == rows["shown-ds"]["ready"] == 1
-    from .test_kube import run_kube_check
+    from .kube_helpers import run_kube_check
 
     kubectl(cluster, "set", "image", "ds/shown-ds", "app=shop/shown:2")
     rolled_out(cluster, "daemonset", "shown-ds")

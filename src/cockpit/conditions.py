@@ -52,13 +52,8 @@ class Condition:
 
 
 def parse_sample_value(raw: object) -> float:
-    """Prometheus sends values as strings: '0.5', 'NaN', '+Inf', '-Inf'."""
+    """Prometheus sends values as strings: '0.5', 'NaN', '+Inf', '-Inf' (which Python's float
+    reads as they are, in any case)."""
     if isinstance(raw, int | float):
         return float(raw)
-    text = str(raw).strip()
-    lowered = text.lower()
-    if lowered in ("+inf", "inf"):
-        return math.inf
-    if lowered == "-inf":
-        return -math.inf
-    return float(text)  # 'NaN' parses to nan
+    return float(str(raw).strip())

@@ -93,7 +93,7 @@ def test_sigkill_while_a_rollback_waits_for_the_api_loses_nothing(cluster, tmp_p
     from cockpit.rehearsal.run import roll_out
     from cockpit.session import GoLiveSession
 
-    from ..test_kube import NS, config_for, get_json, wait_rolled_out
+    from ..kube_helpers import NS, config_for, get_json, wait_rolled_out
 
     cluster.create_deployment("k9", "shop/k9:1", namespace=NS, replicas=1)
     wait_rolled_out(cluster, "k9")

@@ -20,8 +20,9 @@ from cockpit.sources.errors import ErrorWatcher
 from cockpit.sources.kube import ClusterSnapshot, ClusterWatcher
 from cockpit.sources.prometheus import MetricsWatcher
 
+from ..helpers import until, wait_until
+from ..kube_helpers import NS, config_for, wait_rolled_out
 from ..test_errors import FakeSentry, sentry, sentry_session  # noqa: F401 - fixture
-from ..test_kube import NS, config_for, wait_rolled_out
 from ..test_metrics import prometheus_scenarios, write_config  # noqa: F401 - fixture
 from .proxy import FaultProxy
 
@@ -119,12 +120,11 @@ class Snapshots:
         self.last = snapshot
 
     def wait(self, predicate, what: str, seconds: float = 30.0) -> ClusterSnapshot:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.last is not None and predicate(self.last):
-                return self.last
-            time.sleep(0.05)
-        raise AssertionError(f"not reached in {seconds}s: {what} (last: {self.last})")
+        return wait_until(
+            lambda: self.last if self.last is not None and predicate(self.last) else None,
+            seconds,
+            what=lambda: f"{what} (last: {self.last})",
+        )
 
 
 def start_watcher(loaded, snapshots: Snapshots, **timing) -> ClusterWatcher:
@@ -252,21 +252,19 @@ async def test_errors_pane_shows_stale_and_recovers(sentry, tmp_path, operator):
             pane = app.query_one(ErrorsPane)
             table = app.query_one(ErrorTable)
 
-            async def until(predicate, seconds=20.0):
-                for _ in range(int(seconds / 0.1)):
-                    if predicate():
-                        return
-                    await pilot.pause(0.1)
-                raise AssertionError(f"not reached: {pane.border_subtitle}")
+            def pane_until(predicate, seconds=20.0):
+                return until(
+                    pilot, predicate, seconds, every=0.1, what=lambda: pane.border_subtitle
+                )
 
-            await until(lambda: "new" in str(pane.border_subtitle) and table.row_count > 0)
+            await pane_until(lambda: "new" in str(pane.border_subtitle) and table.row_count > 0)
             rows = table.row_count
             proxy.set("http500")
-            await until(lambda: pane.border_subtitle == "STALE")
+            await pane_until(lambda: pane.border_subtitle == "STALE")
             status = str(pane.query_one("#errors-status").render())
             assert "stale" in status and "500" in status
             assert table.row_count == rows, "the last issues stay on screen"
             proxy.set("pass")
-            await until(lambda: "new" in str(pane.border_subtitle))
+            await pane_until(lambda: "new" in str(pane.border_subtitle))
     finally:
         proxy.close()
