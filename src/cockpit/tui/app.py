@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from functools import partial
 from typing import ClassVar
@@ -438,8 +439,10 @@ class CockpitApp(App[None]):
 
     def on_unmount(self) -> None:
         self.board.stop()
-        if self._presence is not None:
-            self._presence.stop()
+        if self._presence is not None:  # a network call: at most two seconds of the exit
+            leaving = threading.Thread(target=self._presence.stop, daemon=True)
+            leaving.start()
+            leaving.join(2.0)
         # Any clean exit closes the session in the audit log; a dropped SSH session or a
         # kill leaves a session_start without its end, which is what happened.
         try:
