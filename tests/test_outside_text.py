@@ -230,3 +230,24 @@ async def test_step_output_is_shown_literally(tmp_path, operator):
         assert "␛]52;c;ZXZpbA==" in shown and SHOWN in shown and "[/tmp]" in shown
         assert "\x1b" not in shown
         assert app.is_running
+
+
+def test_command_line_output_never_drives_the_terminal(tmp_path, capsys):
+    """Everything the headless commands print (an image, an annotation, a check's evidence, a
+    runbook item) goes out with its control characters made visible."""
+    from click.testing import CliRunner
+
+    from cockpit.cli import cli, echo, secho
+
+    echo("image shop/web:\x1b]52;c;ZXZpbA==\x07 \x1b[2J\nnext line")
+    secho("warning \x9b31m", fg="red")
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\x9b" not in out
+    assert "␛]52;c;ZXZpbA==␇ ␛[2J\nnext line" in out and "\\x9b31m" in out
+    (tmp_path / "runbook.md").write_text("## S\n- [ ] Check \x1b[31mred\x1b[0m alert\n")
+    (tmp_path / "cockpit.toml").write_text('checklist = "runbook.md"\n[environments.e]\n')
+    shown = CliRunner().invoke(
+        cli, ["checklist", "--config", str(tmp_path / "cockpit.toml")], color=True
+    )  # color: click would strip escapes from a non-terminal, hiding what reaches one
+    assert shown.exit_code == 0, shown.output
+    assert "Check ␛[31mred␛[0m alert" in shown.output and "\x1b[31m" not in shown.output

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from cockpit.session import GoLiveSession, ItemRunResult
+from cockpit.text import visible_text
 
 
 def check_report_text(
@@ -20,12 +21,15 @@ def check_report_text(
         tag = "PASS" if outcome.passed else "FAIL"
         if colour:
             tag = click.style(tag, fg="green" if outcome.passed else "red", bold=True)
-        lines.append(f"{tag}  {outcome.item.text}  [{outcome.item.id}]")
+        lines.append(f"{tag}  {visible_text(outcome.item.text)}  [{outcome.item.id}]")
         for bound, result in outcome.results:
             mark = "ok " if result.passed else "no "
-            lines.append(f"      {mark} {bound.name} ({result.duration:.1f} s): {result.evidence}")
+            lines.append(
+                f"      {mark} {visible_text(bound.name)} ({result.duration:.1f} s): "
+                f"{visible_text(result.evidence)}"
+            )
             if not result.passed:
-                lines.extend(f"          | {line}" for line in result.details[-5:])
+                lines.extend(f"          | {visible_text(line)}" for line in result.details[-5:])
     passed = sum(1 for r in results if r.passed)
     lines.append(f"{passed} passed, {len(results) - passed} failed")
     return "\n".join(lines)

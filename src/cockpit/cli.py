@@ -40,14 +40,22 @@ STATUS_MARKS = {
 }
 
 
-def echo(message: object = None, **kwargs: Any) -> None:
-    """click.echo, with every secret this process has read replaced by *** (all output goes
-    through here: a source's error text or a check's evidence may quote a token)."""
-    click.echo(None if message is None else scrub(str(message), seen()), **kwargs)
+def _shown(message: object, styled: bool) -> str:
+    """Every secret this process has read replaced by ***, and (unless the caller styled it
+    and made the outside text in it visible itself) control characters made visible: an
+    image name, an annotation or a check's evidence must not drive the terminal."""
+    text = str(message) if styled else visible_text(message, keep_newlines=True)
+    return scrub(text, seen())
+
+
+def echo(message: object = None, *, styled: bool = False, **kwargs: Any) -> None:
+    """click.echo for all output: a source's error text or a check's evidence may quote a
+    token or carry escape sequences."""
+    click.echo(None if message is None else _shown(message, styled), **kwargs)
 
 
 def secho(message: object = None, **kwargs: Any) -> None:
-    click.secho(None if message is None else scrub(str(message), seen()), **kwargs)
+    click.secho(None if message is None else _shown(message, False), **kwargs)
 
 
 def _env_options(func: F) -> F:
@@ -354,8 +362,10 @@ def _print_section(section: dict[str, Any], depth: int) -> None:
         kind = {"step": " (step)", "check": " (check)"}.get(item["kind"], "")
         colour = {"failed": "red", "passed": "green", "done": "green", "skipped": "yellow"}
         echo(
-            f"{pad}{click.style(mark, fg=colour.get(item['status']))} {item['text']}{kind}  "
-            + click.style(item["id"], dim=True)
+            f"{pad}{click.style(mark, fg=colour.get(item['status']))} "
+            f"{visible_text(item['text'])}{kind}  "
+            + click.style(visible_text(item["id"]), dim=True),
+            styled=True,
         )
         for script in item["scripts"]:
             # a script is shown whole, as it runs: its first line after `$ `, the rest below
@@ -934,7 +944,7 @@ def check(
         write_private(Path(output), (text + "\n").encode(), "check output file", CockpitError)
         echo(f"wrote {output}", err=True)
     else:
-        echo(text)
+        echo(text, styled=True)  # the report made its outside text visible itself
     if not all(result.passed for result in results):
         sys.exit(1)
 
