@@ -27,6 +27,7 @@ from textual.widgets.tree import TreeNode
 from cockpit.checklist import ChecklistItem, Section
 from cockpit.session import GoLiveSession, ItemView, Progress
 from cockpit.text import visible_text
+from cockpit.tui.plain import safe
 from cockpit.tui.themes import theme_variables
 from cockpit.tui.widgets.shown import show_subtitle
 
@@ -454,7 +455,7 @@ class ChecklistPane(Vertical):
             return
         shown = self.matching(self.filter_text)
         self._build(shown)
-        self.border_title = f"Checklist · {len(shown)} match {self.filter_text!r}"
+        self.border_title = f"Checklist · {len(shown)} match '{safe(self.filter_text)}'"
         first = next((i for i in self.session.checklist.items() if i.id in shown), None)
         if first is not None:
             self.call_after_refresh(self.select_item, first.id)
