@@ -16,7 +16,7 @@ from cockpit.checks import BoundCheck, CheckContext, CheckResult, run_checks
 from cockpit.errors import CockpitError
 from cockpit.progress import ChecklistProgress
 from cockpit.state import ItemRecord, ItemStatus
-from cockpit.steps import StepPlan, execute_step, plan_step
+from cockpit.steps import BeforeNext, StepPlan, execute_step, plan_step
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class ItemRunResult:
     passed: bool
     evidence: str
     results: tuple[tuple[BoundCheck, CheckResult], ...]
+    stopped: bool = False  # the operator stopped the step between two scripts
 
     @property
     def status(self) -> ItemStatus:
@@ -165,9 +166,14 @@ class ItemRuns:
         item: ChecklistItem,
         *,
         on_line: Callable[[str], object] | None = None,
+        on_script: Callable[[int], object] | None = None,
+        before_next: BeforeNext | None = None,
         timeout: float | None = None,
     ) -> ItemRunResult:
-        """Run a step's scripts in order, stopping at the first that fails; audited."""
+        """Run a step's scripts in order, stopping at the first that fails; audited.
+
+        Stopped by the operator between two scripts (`before_next` said no): audited as a
+        `cancel` with what ran, and the item keeps the status it had."""
         self.items.recorder.refuse_if_read_only("run commands")
         ctx = self.context()
         plan = plan_step(ctx, item)
@@ -180,12 +186,23 @@ class ItemRuns:
                 plan,
                 timeout=timeout or ctx.environment.step_timeout,
                 on_line=on_line,
+                on_script=on_script,
+                before_next=before_next,
                 cwd=ctx.config.base_dir,
                 secrets=tuple(ctx.secrets),
             )
         except asyncio.CancelledError:
             self._cancel(item, previous, note="cancelled while running")
             raise
+        if result.stopped_before is not None:
+            self._cancel(
+                item,
+                previous,
+                note=result.evidence,
+                output_tail=list(result.tail)[-20:],
+                exit_code=result.exit_code,
+            )
+            return ItemRunResult(item, False, result.evidence, (), stopped=True)
         outcome = ItemRunResult(item, result.passed, result.evidence, ())
         self.items.record(
             "result",

@@ -45,7 +45,7 @@ from cockpit.sources.errors import ErrorFeed
 from cockpit.sources.kube import ClusterSnapshot, DeploymentActions, DeploymentView
 from cockpit.sources.lease import ActionLock, Presence
 from cockpit.state import StateStore
-from cockpit.steps import StepPlan
+from cockpit.steps import BeforeNext, StepPlan
 from cockpit.timeline import AuditTimeline
 
 __all__ = ["GoLiveSession", "ItemRunResult", "ItemView", "Progress"]
@@ -194,9 +194,13 @@ class GoLiveSession:
         item: ChecklistItem,
         *,
         on_line: Callable[[str], object] | None = None,
+        on_script: Callable[[int], object] | None = None,
+        before_next: BeforeNext | None = None,
         timeout: float | None = None,
     ) -> ItemRunResult:
-        return await self.runs.run_step(item, on_line=on_line, timeout=timeout)
+        return await self.runs.run_step(
+            item, on_line=on_line, on_script=on_script, before_next=before_next, timeout=timeout
+        )
 
     # --- clusters: rollbacks, pauses, the action lock ------------------------------------------
 
