@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cockpit.analysis import RunStatus
-from cockpit.checks import CheckContext
 from cockpit.config import EnvironmentConfig, ErrorsConfig
+from cockpit.context import GoLiveContext
 from cockpit.errors import CockpitError
 from cockpit.gates import (
     ErrorsGateState,
@@ -40,7 +40,7 @@ class Releases:
     recorder: Recorder
     timeline: AuditTimeline
     items: ChecklistProgress
-    context: Callable[[], CheckContext]
+    context: Callable[[], GoLiveContext]
 
     @property
     def environment(self) -> EnvironmentConfig:

@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cockpit.checklist import ChecklistItem
-from cockpit.checks import BoundCheck, CheckContext, CheckResult, run_checks
+from cockpit.checks import BoundCheck, CheckResult, run_checks
+from cockpit.context import GoLiveContext
 from cockpit.errors import CockpitError
 from cockpit.progress import ChecklistProgress
 from cockpit.state import ItemRecord, ItemStatus
@@ -55,7 +56,7 @@ class ItemRuns:
     items: ChecklistProgress
     compiled: dict[str, tuple[BoundCheck, ...]]
     # the context checks and steps run in, made at each run (the go-live start may be new)
-    context: Callable[[], CheckContext]
+    context: Callable[[], GoLiveContext]
 
     def checks_for(self, item_id: str) -> tuple[BoundCheck, ...]:
         return self.compiled.get(item_id, ())

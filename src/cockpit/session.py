@@ -24,7 +24,7 @@ from cockpit.audit import AuditLog
 from cockpit.check_binding import bind_checks, compile_checks
 from cockpit.checklist import Checklist, ChecklistItem, Section, load_checklist
 from cockpit.checklist_json import checklist_json
-from cockpit.checks import BoundCheck, CheckContext
+from cockpit.checks import BoundCheck
 from cockpit.cluster_actions import ClusterActions, unfinished_rollback_notice
 from cockpit.config import (
     ClusterConfig,
@@ -33,6 +33,7 @@ from cockpit.config import (
     discover_config,
     load_config,
 )
+from cockpit.context import GoLiveContext
 from cockpit.gates import MetricState, Verdict
 from cockpit.identity import Operator
 from cockpit.progress import ChecklistProgress, ItemView, Progress
@@ -124,8 +125,8 @@ class GoLiveSession:
         """The item IDs the last reload_if_changed() found changed (None: any may have)."""
         return self.items.changed_items
 
-    def check_context(self) -> CheckContext:
-        return CheckContext(
+    def check_context(self) -> GoLiveContext:
+        return GoLiveContext(
             self.config, self.env_name, list(self.secrets), started=self.go_live_started()
         )
 

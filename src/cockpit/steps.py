@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cockpit.checklist import ChecklistItem
-from cockpit.checks.base import CheckContext, Stopwatch
+from cockpit.checks.base import Stopwatch
 from cockpit.checks.command import run_process
+from cockpit.context import GoLiveContext
 from cockpit.errors import CockpitError
 from cockpit.secrets import scrub
 from cockpit.text import visible_text
@@ -68,7 +69,7 @@ class StepResult:
     stopped_before: int | None = None
 
 
-def plan_step(ctx: CheckContext, item: ChecklistItem) -> StepPlan:
+def plan_step(ctx: GoLiveContext, item: ChecklistItem) -> StepPlan:
     env = ctx.environment
     if not env.allow_commands:
         raise CockpitError(

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -16,28 +15,6 @@ from cockpit.checks.base import (
     Stopwatch,
     register,
 )
-
-
-@dataclass
-class _TrackerView:
-    """What ErrorWatcher needs from a session, built from a check's context."""
-
-    ctx: CheckContext
-
-    @property
-    def environment(self) -> Any:
-        return self.ctx.environment
-
-    @property
-    def config(self) -> Any:
-        return self.ctx.config
-
-    @property
-    def env_name(self) -> str:
-        return self.ctx.env_name
-
-    def release_version(self) -> str | None:
-        return self.ctx.environment.placeholders.get("version")
 
 
 @register
@@ -57,14 +34,14 @@ class ErrorsCheck(CheckSpec):
         return "errors: no new issues" + (", no spike" if self.no_spike else "")
 
     async def run(self, ctx: CheckContext) -> CheckResult:
-        from cockpit.sources.errors import ErrorWatcher
+        from cockpit.sources.errors import ErrorWatcher  # lazy: the tracker clients load when run
 
         if ctx.environment.errors is None:
             raise CheckFailed(
                 f"no error tracker: set [environments.{ctx.env_name}.errors]", reason="error"
             )
         watch = Stopwatch()
-        watcher = ErrorWatcher(_TrackerView(ctx), lambda _f: None, started=ctx.started)
+        watcher = ErrorWatcher(ctx, lambda _f: None, started=ctx.started)
         feed = await asyncio.to_thread(watcher.poll)
         if self.no_spike and ctx.environment.errors.provider == "bugsink" and not feed.stale:
             await asyncio.sleep(self.sample_seconds)

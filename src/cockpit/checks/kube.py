@@ -108,7 +108,11 @@ class KubeCheck(CheckSpec):
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException
 
-        from cockpit.sources.kube import _raw, api_client, describe_api_error
+        from cockpit.sources.kube import (  # lazy: the kubernetes client loads when run
+            api_client,
+            describe_api_error,
+            raw_json,
+        )
 
         clusters = ctx.environment.clusters
         if not clusters:
@@ -123,7 +127,7 @@ class KubeCheck(CheckSpec):
         timeout = (5, max(5.0, ctx.timeout))
         try:
             if self.what == "server-version":
-                info = _raw(
+                info = raw_json(
                     client.VersionApi(api).get_code(
                         _preload_content=False, _request_timeout=timeout
                     )
@@ -155,7 +159,7 @@ class KubeCheck(CheckSpec):
     def _rolled_out(
         self, client: Any, api: Any, namespace: str, cluster: str, timeout: tuple[float, float]
     ) -> str:
-        from cockpit.sources.kube import read_rollout
+        from cockpit.sources.kube import read_rollout  # lazy: the kubernetes client loads when run
 
         entry = self.deployment or self.workload
         assert entry is not None
@@ -171,9 +175,9 @@ class KubeCheck(CheckSpec):
         return f"{cluster}: {verdict.message}"
 
     def _cronjob(self, client: Any, api: Any, namespace: str, timeout: tuple[float, float]) -> str:
-        from cockpit.sources.kube import _raw
+        from cockpit.sources.kube import raw_json  # lazy: the kubernetes client loads when run
 
-        job = _raw(
+        job = raw_json(
             client.BatchV1Api(api).read_namespaced_cron_job(
                 self.cronjob, namespace, _preload_content=False, _request_timeout=timeout
             )
@@ -195,9 +199,9 @@ class KubeCheck(CheckSpec):
     def _secret(
         self, client: Any, api: Any, namespace: str, ctx: CheckContext, timeout: tuple[float, float]
     ) -> str:
-        from cockpit.sources.kube import _raw
+        from cockpit.sources.kube import raw_json  # lazy: the kubernetes client loads when run
 
-        secret = _raw(
+        secret = raw_json(
             client.CoreV1Api(api).read_namespaced_secret(
                 self.secret, namespace, _preload_content=False, _request_timeout=timeout
             )

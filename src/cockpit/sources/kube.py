@@ -99,9 +99,6 @@ def raw_json(response: Any) -> JSON:
     return result
 
 
-_raw = raw_json
-
-
 def describe_api_error(exc: BaseException) -> str:
     """A one-line reason for an API failure, without the client's multi-line dumps."""
     from kubernetes.client.exceptions import ApiException
@@ -522,7 +519,7 @@ class ClusterWatcher:
             api = None
             try:
                 api, list_fn = self._api(kind)
-                body = _raw(
+                body = raw_json(
                     list_fn(
                         namespace, _preload_content=False, _request_timeout=(5, self.read_timeout)
                     )
@@ -789,17 +786,17 @@ def read_rollout(
         ),
         "daemonset": (apps.read_namespaced_daemon_set, apps.list_namespaced_controller_revision),
     }[kind]
-    workload = _raw(read(name, namespace, _preload_content=False, _request_timeout=timeout))
+    workload = raw_json(read(name, namespace, _preload_content=False, _request_timeout=timeout))
     selector = workload.get("spec", {}).get("selector", {}).get("matchLabels") or {}
     labels = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
-    revisions = _raw(
+    revisions = raw_json(
         revisions_of(
             namespace, label_selector=labels, _preload_content=False, _request_timeout=timeout
         )
     ).get("items", [])
     pods: list[JSON] = []
     if with_pods:
-        pods = _raw(
+        pods = raw_json(
             client.CoreV1Api(client_api).list_namespaced_pod(
                 namespace, label_selector=labels, _preload_content=False, _request_timeout=timeout
             )
@@ -901,7 +898,7 @@ class WorkloadActions:
             },
         }
         try:
-            review = _raw(
+            review = raw_json(
                 authz.create_self_subject_access_review(
                     body, _preload_content=False, _request_timeout=(5, 20)
                 )
