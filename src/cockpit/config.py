@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from cockpit.errors import ConfigError
+from cockpit.kubeconfig import context_namespace
 
 CONFIG_ENV_VAR = "COCKPIT_CONFIG"
 DEFAULT_CONFIG_NAME = "cockpit.toml"
@@ -1065,8 +1066,6 @@ def _duplicate_cluster_problems(path: Path, locator: TomlLocator, model: Config)
 
 def _with_context_namespaces(loaded: LoadedConfig) -> LoadedConfig:
     """Clusters without a namespace get the one kubectl would use: their context's."""
-    from cockpit.kubeconfig import context_namespace
-
     environments = {}
     changed = False
     for env_name, environment in loaded.model.environments.items():

@@ -39,6 +39,7 @@ from cockpit.rollout import (
     history,
     images_of,
     owned_replicasets,
+    parse_time,
     plan_undo,
     revision_number,
     revision_of,
@@ -285,8 +286,6 @@ class WorkloadView:
     def last_change(self) -> datetime | None:
         """When the workload last progressed: a Deployment's Progressing condition's update
         time; otherwise its current revision's creation (the others keep no such condition)."""
-        from cockpit.rollout import parse_time
-
         if self.deployment is None:
             return None
         for condition in self.deployment.get("status", {}).get("conditions") or []:
@@ -306,8 +305,6 @@ class WorkloadView:
 
     def released_since(self, started: datetime | None) -> bool:
         """A new revision began rolling out after `started` (not just pods settling)."""
-        from cockpit.rollout import parse_time
-
         current = self.new_replicaset
         if started is None or current is None or len(self.replicasets) < 2:
             return False
