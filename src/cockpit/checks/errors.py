@@ -15,6 +15,7 @@ from cockpit.checks.base import (
     Stopwatch,
     register,
 )
+from cockpit.sources.errors import ErrorWatcher
 
 
 @register
@@ -34,8 +35,6 @@ class ErrorsCheck(CheckSpec):
         return "errors: no new issues" + (", no spike" if self.no_spike else "")
 
     async def run(self, ctx: CheckContext) -> CheckResult:
-        from cockpit.sources.errors import ErrorWatcher  # lazy: the tracker clients load when run
-
         if ctx.environment.errors is None:
             raise CheckFailed(
                 f"no error tracker: set [environments.{ctx.env_name}.errors]", reason="error"

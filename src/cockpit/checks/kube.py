@@ -28,6 +28,7 @@ from cockpit.rollout import (
     trouble_of_pods,
     workload_status,
 )
+from cockpit.sources.kube import api_client, describe_api_error, raw_json, read_rollout
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -108,12 +109,6 @@ class KubeCheck(CheckSpec):
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException
 
-        from cockpit.sources.kube import (  # lazy: the kubernetes client loads when run
-            api_client,
-            describe_api_error,
-            raw_json,
-        )
-
         clusters = ctx.environment.clusters
         if not clusters:
             raise CheckFailed(f"environment {ctx.env_name!r} has no clusters", reason="error")
@@ -159,8 +154,6 @@ class KubeCheck(CheckSpec):
     def _rolled_out(
         self, client: Any, api: Any, namespace: str, cluster: str, timeout: tuple[float, float]
     ) -> str:
-        from cockpit.sources.kube import read_rollout  # lazy: the kubernetes client loads when run
-
         entry = self.deployment or self.workload
         assert entry is not None
         ref = parse_workload(entry, "deployment")
@@ -175,8 +168,6 @@ class KubeCheck(CheckSpec):
         return f"{cluster}: {verdict.message}"
 
     def _cronjob(self, client: Any, api: Any, namespace: str, timeout: tuple[float, float]) -> str:
-        from cockpit.sources.kube import raw_json  # lazy: the kubernetes client loads when run
-
         job = raw_json(
             client.BatchV1Api(api).read_namespaced_cron_job(
                 self.cronjob, namespace, _preload_content=False, _request_timeout=timeout
@@ -199,8 +190,6 @@ class KubeCheck(CheckSpec):
     def _secret(
         self, client: Any, api: Any, namespace: str, ctx: CheckContext, timeout: tuple[float, float]
     ) -> str:
-        from cockpit.sources.kube import raw_json  # lazy: the kubernetes client loads when run
-
         secret = raw_json(
             client.CoreV1Api(api).read_namespaced_secret(
                 self.secret, namespace, _preload_content=False, _request_timeout=timeout

@@ -18,6 +18,7 @@ from cockpit.checks.base import (
     register,
 )
 from cockpit.conditions import Condition, NoDataPolicy
+from cockpit.sources.prometheus import PrometheusError, client_for, connect, instant_query
 
 
 @register
@@ -272,13 +273,6 @@ class PrometheusCheck(CheckSpec):
         return f"prometheus {self.query} {self.condition}"
 
     async def run(self, ctx: CheckContext) -> CheckResult:
-        from cockpit.sources.prometheus import (
-            PrometheusError,
-            client_for,
-            connect,
-            instant_query,
-        )
-
         prom = ctx.environment.prometheus
         url = self.url or (prom.url if prom else None)
         if not url:
