@@ -22,7 +22,13 @@ import pytest
 
 from cockpit.errors import CockpitError
 from cockpit.session import GoLiveSession
-from cockpit.sources.errors import ErrorWatcher, SentryClient, TrackerError, next_cursor
+from cockpit.sources.errors import (
+    ErrorIssue,
+    ErrorWatcher,
+    SentryClient,
+    TrackerError,
+    next_cursor,
+)
 
 from . import servers
 
@@ -152,6 +158,32 @@ def test_bugsink_regressed_means_regressed_since_the_go_live(
     before = watcher.feed.requests
     watcher.poll()  # no new events: the histories are not asked again
     assert watcher.feed.requests - before == 2  # the issue list and the project's count
+
+
+def test_bugsink_histories_read_stay_bounded_however_many_issues_are_active():
+    """New or reopened issues seen since the go-live: always; of those unresolved all along
+    with new events, the HISTORY_REFRESHES asked longest ago; none seen only before."""
+    from cockpit.sources.errors import HISTORY_REFRESHES, histories_to_read
+
+    started = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    seen = started + timedelta(minutes=5)
+
+    def one(n, last_seen=seen):
+        return ErrorIssue(str(n), f"B-{n}", "t", "", "error", 1, None, None, last_seen, None)
+
+    busy = [one(n) for n in range(20)]  # unresolved all along, each with new events
+    known = {str(n): (started + timedelta(seconds=n), None) for n in range(20)}
+    known["7"] = (None, None)  # never read: first in line
+    before = {str(n) for n in range(20)}
+    issues = [*busy, one(100), one(101, started - timedelta(seconds=1)), one(102, started)]
+    chosen = histories_to_read(issues, known, before, started)
+    # the new ones first (102 last seen exactly at the start counts), then the oldest answers
+    assert chosen[:2] == ["100", "102"]
+    assert chosen[2:] == ["7", "0", "1", "2", "3"][:HISTORY_REFRESHES]
+    assert HISTORY_REFRESHES == 5
+    # an issue whose answer is current is never read again
+    assert histories_to_read([one(3)], {"3": (seen, None)}, set(), started) == []
+    assert histories_to_read(issues, known, before, None) == []
 
 
 def test_bugsink_bad_token_is_named(bugsink, tmp_path, monkeypatch, operator):
