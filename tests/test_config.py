@@ -253,6 +253,16 @@ def test_a_check_without_a_type_lists_the_types(write_config):
     assert "checks[0].type: required key is missing; the check types: command, dns," in text
 
 
+def test_a_misspelt_type_key_is_named(write_config):
+    _, text = _check_problems(
+        write_config, '\n[[checks]]\nitem = "Backup taken"\ntpye = "tls"\nhost = "shop"\n'
+    )
+    assert (
+        "checks[0].type: required key is missing ('tpye' is not a key: did you mean 'type'?); "
+        "the check types: command, dns," in text
+    )
+
+
 def test_a_key_of_another_check_type_lists_the_keys_this_type_has(write_config):
     _, text = _check_problems(
         write_config,
@@ -553,3 +563,10 @@ def test_validate_refuses_an_unknown_binding_id_and_suggests_the_nearest(write_c
         "no binding with the id 'checklist.dnoe'; did you mean 'checklist.done'?" in result.output
     )
     assert "'app.help'" not in result.output  # a real id is fine
+
+
+def test_a_check_type_in_capitals_suggests_its_spelling(write_config):
+    _, text = _check_problems(
+        write_config, '\n[[checks]]\nitem = "Backup taken"\ntype = "TLS"\nhost = "shop"\n'
+    )
+    assert "checks[0].type: unknown check type 'TLS'; did you mean 'tls'?" in text

@@ -1048,9 +1048,12 @@ def _describe_check_type(
     where = f"{path}:{line}" if line else str(path)
     types = ", ".join(sorted(CHECK_TYPES))
     if err["type"] == "union_tag_not_found":
-        return f"{where}: {_dotted(loc)}: required key is missing; the check types: {types}"
+        given_keys = list(err["input"]) if isinstance(err.get("input"), dict) else []
+        typo = difflib.get_close_matches("type", given_keys, n=1, cutoff=0.6)
+        spelt = f" ({typo[0]!r} is not a key: did you mean 'type'?)" if typo else ""
+        return f"{where}: {_dotted(loc)}: required key is missing{spelt}; the check types: {types}"
     given = str((err.get("ctx") or {}).get("tag", ""))
-    close = difflib.get_close_matches(given, list(CHECK_TYPES), n=1)
+    close = difflib.get_close_matches(given.lower(), list(CHECK_TYPES), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"{where}: {_dotted(loc)}: unknown check type {given!r}{hint} (types: {types})"
 
