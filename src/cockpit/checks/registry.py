@@ -2,13 +2,13 @@
 
 The check types themselves (their keys, their validation) are listed once, in
 cockpit/check_types.py; a test holds this table to that list, so a type cannot be configured
-without a way to run it.
+without a way to run it, and mypy holds each run to its own type's model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from cockpit.check_types import (
     CheckConfig,
@@ -41,16 +41,28 @@ from cockpit.checks.base import CheckContext, CheckResult
 
 CheckRun = Callable[[Any, CheckContext], Awaitable[CheckResult]]
 
-RUNS: dict[type[CheckConfig], CheckRun] = {
-    HttpCheckConfig: http_endpoint.run,
-    TlsCheckConfig: tls_certificate.run,
-    DnsCheckConfig: dns_name.run,
-    TcpCheckConfig: tcp_port.run,
-    CommandCheckConfig: command_exit.run,
-    PostgresCheckConfig: postgres_server.run,
-    RedisCheckConfig: redis_server.run,
-    SmtpCheckConfig: smtp_relay.run,
-    PrometheusCheckConfig: prometheus_query.run,
-    KubeCheckConfig: kube_cluster.run,
-    ErrorsCheckConfig: error_tracker.run,
-}
+_Check = TypeVar("_Check", bound=CheckConfig)
+
+
+def _pair(
+    model: type[_Check], run: Callable[[_Check, CheckContext], Awaitable[CheckResult]]
+) -> tuple[type[CheckConfig], CheckRun]:
+    """A type and its run; mypy refuses a run written for another type's model."""
+    return model, run
+
+
+RUNS: dict[type[CheckConfig], CheckRun] = dict(
+    [
+        _pair(HttpCheckConfig, http_endpoint.run),
+        _pair(TlsCheckConfig, tls_certificate.run),
+        _pair(DnsCheckConfig, dns_name.run),
+        _pair(TcpCheckConfig, tcp_port.run),
+        _pair(CommandCheckConfig, command_exit.run),
+        _pair(PostgresCheckConfig, postgres_server.run),
+        _pair(RedisCheckConfig, redis_server.run),
+        _pair(SmtpCheckConfig, smtp_relay.run),
+        _pair(PrometheusCheckConfig, prometheus_query.run),
+        _pair(KubeCheckConfig, kube_cluster.run),
+        _pair(ErrorsCheckConfig, error_tracker.run),
+    ]
+)
