@@ -812,16 +812,16 @@ def test_errors_check_type_against_the_sentry_api(sentry, tmp_path, operator):
     """The `errors` check: new issues since the go-live and a spike both fail it."""
     import asyncio
 
-    from cockpit.checks import CheckContext, run_check
-    from cockpit.checks.errors import ErrorsCheck
-    from cockpit.checks.runner import BoundCheck
+    from cockpit.check_types import ErrorsCheckConfig
+    from cockpit.checks import CheckContext, compile_binding, run_check
 
     session = sentry_session(tmp_path, sentry, operator)
     started = datetime.now(UTC) - timedelta(minutes=30)
 
     def run(**fields):
         ctx = CheckContext(session.config, session.env_name, started=started)
-        bound = BoundCheck(0, "s/x", ErrorsCheck(**fields), 30)
+        spec = ErrorsCheckConfig(item="x", type="errors", timeout=30, **fields)
+        bound = compile_binding(0, "s/x", spec)
         return asyncio.run(run_check(bound, ctx))
 
     new = run()
