@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from cockpit.check_types import DEFAULT_TIMEOUT
 from cockpit.config import EnvironmentConfig, LoadedConfig
 from cockpit.errors import CockpitError
 from cockpit.kubeconfig import pinned_config, pinned_kubeconfig
 from cockpit.secrets import named_variables, secret_variables
 
-DEFAULT_TIMEOUT = 10.0
 _PLACEHOLDER = re.compile(r"(?<![$\\])\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 

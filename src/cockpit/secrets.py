@@ -39,7 +39,7 @@ def references(loaded: LoadedConfig) -> Iterator[tuple[str, str]]:
     # imports this module for its crash file, and `cockpit --help` stays quick)
     from pydantic import BaseModel
 
-    from cockpit.config import SecretEnv, SecretFile
+    from cockpit.config_fields import SecretEnv, SecretFile
 
     def walk(model: BaseModel) -> Iterator[tuple[str, str]]:
         for name, info in type(model).model_fields.items():
@@ -67,11 +67,6 @@ def references(loaded: LoadedConfig) -> Iterator[tuple[str, str]]:
                 for element in value:
                     if isinstance(element, BaseModel):
                         yield from walk(element)
-        for key, value in (model.model_extra or {}).items():  # a check's own fields
-            if key.endswith("_env") and isinstance(value, str):
-                yield "env", value
-            elif key.endswith("_file") and key != "ca_file" and isinstance(value, str):
-                yield "file", value
 
     yield from walk(loaded.model)
 
