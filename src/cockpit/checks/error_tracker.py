@@ -6,10 +6,11 @@ import asyncio
 
 from cockpit.check_types import ErrorsCheckConfig
 from cockpit.checks.base import CheckContext, CheckFailed, CheckResult, Stopwatch
-from cockpit.sources.errors import ErrorWatcher
 
 
 async def run(check: ErrorsCheckConfig, ctx: CheckContext) -> CheckResult:
+    from cockpit.sources.errors import ErrorWatcher  # lazy: loaded when it runs, not when compiled
+
     if ctx.environment.errors is None:
         raise CheckFailed(
             f"no error tracker: set [environments.{ctx.env_name}.errors]", reason="error"

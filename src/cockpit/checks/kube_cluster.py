@@ -19,7 +19,6 @@ from cockpit.rollout import (
     trouble_of_pods,
     workload_status,
 )
-from cockpit.sources.kube import api_client, describe_api_error, raw_json, read_rollout
 from cockpit.workloads import parse_workload
 
 
@@ -36,6 +35,12 @@ async def run(check: KubeCheckConfig, ctx: CheckContext) -> CheckResult:
 def _run_sync(check: KubeCheckConfig, ctx: CheckContext) -> str:
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
+
+    from cockpit.sources.kube import (  # lazy: loaded when it runs, not when compiled
+        api_client,
+        describe_api_error,
+        raw_json,
+    )
 
     clusters = ctx.environment.clusters
     if not clusters:
@@ -84,6 +89,8 @@ def _rolled_out(
     cluster: str,
     timeout: tuple[float, float],
 ) -> str:
+    from cockpit.sources.kube import read_rollout  # lazy: loaded when it runs, not when compiled
+
     entry = check.deployment or check.workload
     assert entry is not None
     ref = parse_workload(entry, "deployment")
@@ -101,6 +108,8 @@ def _rolled_out(
 def _cronjob(
     check: KubeCheckConfig, client: Any, api: Any, namespace: str, timeout: tuple[float, float]
 ) -> str:
+    from cockpit.sources.kube import raw_json  # lazy: loaded when it runs, not when compiled
+
     job = raw_json(
         client.BatchV1Api(api).read_namespaced_cron_job(
             check.cronjob, namespace, _preload_content=False, _request_timeout=timeout
@@ -128,6 +137,8 @@ def _secret(
     ctx: CheckContext,
     timeout: tuple[float, float],
 ) -> str:
+    from cockpit.sources.kube import raw_json  # lazy: loaded when it runs, not when compiled
+
     secret = raw_json(
         client.CoreV1Api(api).read_namespaced_secret(
             check.secret, namespace, _preload_content=False, _request_timeout=timeout

@@ -8,10 +8,16 @@ from typing import Any
 from cockpit.check_types import PrometheusCheckConfig
 from cockpit.checks.base import CheckContext, CheckFailed, CheckResult, Stopwatch
 from cockpit.conditions import Condition
-from cockpit.sources.prometheus import PrometheusError, client_for, connect, instant_query
 
 
 async def run(check: PrometheusCheckConfig, ctx: CheckContext) -> CheckResult:
+    from cockpit.sources.prometheus import (  # lazy: loaded when it runs, not when compiled
+        PrometheusError,
+        client_for,
+        connect,
+        instant_query,
+    )
+
     prom = ctx.environment.prometheus
     url = check.url or (prom.url if prom else None)
     if not url:
