@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
 from cockpit.config import ErrorsConfig, ReleaseHealthConfig, duration_seconds
@@ -328,7 +329,7 @@ class SentryClient(_TrackerClient):
         # The buckets are as wide as their starts are apart: Sentry may answer at another
         # rollup than the interval asked (a coarser one for a long range), and counting a
         # 10-minute bucket as 5 minutes would double the rate the spike sees.
-        gaps = [(b[0] - a[0]).total_seconds() for a, b in zip(points, points[1:], strict=False)]
+        gaps = [(b[0] - a[0]).total_seconds() for a, b in pairwise(points)]
         width = min((g for g in gaps if g > 0), default=float(interval))
         return [(at, at + timedelta(seconds=width), count) for at, count in points]
 
