@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cockpit.analysis import RunStatus
-from cockpit.config import EnvironmentConfig, ErrorsConfig
+from cockpit.config import EnvironmentConfig, ErrorsConfig, LoadedConfig
 from cockpit.context import GoLiveContext
 from cockpit.errors import CockpitError
 from cockpit.gates import (
@@ -37,14 +37,16 @@ _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]*$")
 
 @dataclass
 class Releases:
+    config: LoadedConfig
     recorder: Recorder
     timeline: AuditTimeline
     items: ChecklistProgress
+    # the context a deploy marker's token is read in
     context: Callable[[], GoLiveContext]
 
     @property
     def environment(self) -> EnvironmentConfig:
-        return self.context().environment
+        return self.config.environment(self.recorder.env_name)
 
     def start_release(self, version: str, *, deploy_marker: bool = True) -> str:
         """Audit the start of a release; on Sentry, create the deploy marker too."""

@@ -53,6 +53,8 @@ __all__ = ["GoLiveSession", "ItemRunResult", "ItemView", "Progress"]
 
 
 class GoLiveSession:
+    """One environment's go-live, opened: its parts, and the intents callers ask of it."""
+
     def __init__(
         self,
         config: LoadedConfig,
@@ -71,9 +73,6 @@ class GoLiveSession:
         self.secrets = secret_values(config)
         self.audit = AuditLog(config.audit_path, secrets=self.secrets)
         self.store = StateStore(config.state_dir, env_name)
-        self.operator = operator
-        self.read_only = read_only
-        self.via = via
         self.notices: list[str] = []
         self.recorder = Recorder(self.audit, env_name, operator, via, read_only)
         self.timeline = AuditTimeline(self.audit, env_name)
@@ -84,7 +83,9 @@ class GoLiveSession:
         )
         self.runs = ItemRuns(self.items, self.compiled, self.check_context)
         self.cluster_actions = ClusterActions(config, self.recorder)
-        self.releases = Releases(self.recorder, self.timeline, self.items, self.check_context)
+        self.releases = Releases(
+            config, self.recorder, self.timeline, self.items, self.check_context
+        )
 
     @classmethod
     def open(
@@ -115,6 +116,18 @@ class GoLiveSession:
     @property
     def environment(self) -> EnvironmentConfig:
         return self.config.environment(self.env_name)
+
+    @property
+    def read_only(self) -> bool:
+        return self.recorder.read_only
+
+    @property
+    def operator(self) -> Operator:
+        return self.recorder.operator
+
+    @property
+    def via(self) -> str:
+        return self.recorder.via
 
     @property
     def label(self) -> str:
