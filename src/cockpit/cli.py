@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from cockpit import __version__
+from cockpit.confirmation import TypedConfirmation
 from cockpit.errors import CockpitError
 from cockpit.private_files import open_private, private_directory, write_private
 from cockpit.secrets import scrub, secret_values, seen
@@ -178,10 +179,12 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
         theme_names = set(catalog.themes)
     else:
         theme_names = set(shipped_theme_names())
+    key_warnings: list[str] = []
     if loaded.model.keys:  # only then the TUI's bindings are loaded to check the ids
-        from cockpit.tui.bindings import keymap_problems
+        from cockpit.tui.bindings import keymap_problems, keymap_warnings
 
         problems.extend(keymap_problems(loaded.model.keys, str(loaded.path)))
+        key_warnings = keymap_warnings(loaded.model.keys, str(loaded.path))
     if loaded.model.theme not in theme_names:
         problems.append(
             f"{loaded.path}: theme: no theme named {loaded.model.theme!r}; available: "
@@ -206,7 +209,7 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
         for index, metric in enumerate(environment.metrics)
         if metric.suggested
     ]
-    warnings += kube_warnings + prom_warnings
+    warnings += kube_warnings + prom_warnings + key_warnings
     for other in loaded.model.environments:
         if other != env_name:
             warnings.extend(loaded.secret_problems(other))
@@ -708,10 +711,13 @@ def rollback(
                 raise CockpitError(
                     "refusing to roll back without a terminal to confirm on", "pass --yes"
                 )
-            if session.environment.production:
+            confirmation = TypedConfirmation.of(session.environment.production, deployment)
+            if confirmation.required:
                 typed = click.prompt(f"PRODUCTION: type {deployment!r} to roll it back", default="")
-                if typed.strip() != deployment:
-                    raise CockpitError("not confirmed; nothing was sent")
+                if not confirmation.accepts(typed):
+                    raise CockpitError(
+                        "not confirmed; nothing was sent", confirmation.refusal(typed)
+                    )
             elif not click.confirm("Roll back?", default=False):
                 raise CockpitError("not confirmed; nothing was sent")
         done = session.rollback(cluster, deployment, plan=plan)  # exactly what was shown
@@ -765,7 +771,8 @@ def _pause_command(paused: bool) -> None:
         session = _open(ctx, config, env)
         session.refuse_if_read_only(f"{verb} a rollout")
         cluster = _cluster_for(session, deployment, cluster_name)
-        if session.environment.production and not yes:
+        confirmation = TypedConfirmation.of(session.environment.production, deployment)
+        if confirmation.required and not yes:
             # pausing production stops a rollout (or a rollback) half way: confirm like one
             if not sys.stdin.isatty():
                 raise CockpitError(
@@ -778,8 +785,8 @@ def _pause_command(paused: bool) -> None:
                 f"{cluster.name}, namespace {cluster.namespace})",
                 default="",
             )
-            if typed.strip() != deployment:
-                raise CockpitError("not confirmed; nothing was sent")
+            if not confirmation.accepts(typed):
+                raise CockpitError("not confirmed; nothing was sent", confirmation.refusal(typed))
         session.set_paused(cluster, deployment, paused)
         echo(f"{deployment} {verb}d")
 

@@ -161,6 +161,9 @@ class GoLiveSession:
     _started: datetime | None = None
     _release: str | None = None  # "" once the audit was read and had no release start
     _analysis_lock: threading.Lock = field(default_factory=threading.Lock)
+    # marks are written on the TUI's state thread while check results are recorded on its
+    # event loop: one at a time, so the snapshot kept is always the newest one written
+    _state_lock: threading.RLock = field(default_factory=threading.RLock)
     _analysis_offset: int = 0  # audit bytes already read by analysis_started()
     _analysis_seen: int = 0
     _analysis_latest: datetime | None = None
@@ -282,6 +285,10 @@ class GoLiveSession:
 
     def reload_if_changed(self) -> bool:
         """Pick up changes another cockpit (or `cockpit mark`) made to the same state file."""
+        with self._state_lock:
+            return self._reload_if_changed()
+
+    def _reload_if_changed(self) -> bool:
         mtime = self.store.mtime_ns()
         if mtime == self._seen_mtime:
             return False
@@ -499,12 +506,13 @@ class GoLiveSession:
         return finished
 
     def _record(self, action: str, item: ChecklistItem, **fields: Any) -> AuditEntry:
-        entry = self._audit(action, item=item.id, text=item.text, **fields)
-        self.snapshot = self.store.update(
-            lambda items: apply_entry(items, entry), audit_head=_head(entry)
-        )
-        self._seen_mtime = self.store.mtime_ns()
-        return entry
+        with self._state_lock:
+            entry = self._audit(action, item=item.id, text=item.text, **fields)
+            self.snapshot = self.store.update(
+                lambda items: apply_entry(items, entry), audit_head=_head(entry)
+            )
+            self._seen_mtime = self.store.mtime_ns()
+            return entry
 
     # --- steps ---------------------------------------------------------------------------------
 

@@ -160,13 +160,33 @@ class ChecklistTree(Tree[NodeRef]):
         ),
     ]
 
-    class Intent(Message):
-        """The operator asked for something to happen to an item."""
+    # What the operator asks for, one message per intent: the app handles each with its own
+    # handler, so a misspelt one is a name mypy refuses, not a string nobody answers.
 
-        def __init__(self, action: str, item: ChecklistItem) -> None:
+    class ItemIntent(Message):
+        """The operator asked for something to happen to an item (never posted itself)."""
+
+        def __init__(self, item: ChecklistItem) -> None:
             super().__init__()
-            self.action = action
             self.item = item
+
+    class MarkDone(ItemIntent):
+        """Mark the item done."""
+
+    class Skip(ItemIntent):
+        """Skip the item (the app asks for the reason)."""
+
+    class AddNote(ItemIntent):
+        """Add a note to the item (the app asks for it)."""
+
+    class Reopen(ItemIntent):
+        """Set the item back to pending (the app asks for an optional reason)."""
+
+    class Run(ItemIntent):
+        """Run the item's checks, or its step's commands."""
+
+    class OpenDetail(ItemIntent):
+        """Open the item's detail."""
 
     def selected_item(self) -> ChecklistItem | None:
         node = self.cursor_node
@@ -174,7 +194,7 @@ class ChecklistTree(Tree[NodeRef]):
             return None
         return node.data.item
 
-    class SectionIntent(Message):
+    class RunSection(Message):
         """The operator asked to run a whole section."""
 
         def __init__(self, section: Section) -> None:
@@ -224,37 +244,37 @@ class ChecklistTree(Tree[NodeRef]):
                 return ancestor
         return None
 
-    def _intent(self, action: str) -> None:
+    def _intent(self, intent: type[ItemIntent]) -> None:
         item = self.selected_item()
         if item is not None:
-            self.post_message(self.Intent(action, item))
+            self.post_message(intent(item))
 
     def action_mark_done(self) -> None:
-        self._intent("done")
+        self._intent(self.MarkDone)
 
     def action_skip(self) -> None:
-        self._intent("skip")
+        self._intent(self.Skip)
 
     def action_note(self) -> None:
-        self._intent("note")
+        self._intent(self.AddNote)
 
     def action_reopen(self) -> None:
-        self._intent("reopen")
+        self._intent(self.Reopen)
 
     def action_run(self) -> None:
-        self._intent("run")
+        self._intent(self.Run)
 
     def action_run_section(self) -> None:
         section = self.selected_section()
         if section is not None:
-            self.post_message(self.SectionIntent(section))
+            self.post_message(self.RunSection(section))
 
     def action_open_detail(self) -> None:
         node = self.cursor_node
         if node is None:
             return
         if node.data is not None and node.data.item is not None:
-            self._intent("detail")
+            self._intent(self.OpenDetail)
         else:
             node.toggle()
 

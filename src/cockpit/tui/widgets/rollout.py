@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
+from textual.reactive import var
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey
 
@@ -63,11 +64,23 @@ class RolloutTable(DataTable[Text]):
         ),
     ]
 
-    class Intent(Message):
-        def __init__(self, action: str, view: DeploymentView) -> None:
+    # One message per intent, each with its own handler in the app (no action strings).
+
+    class WorkloadIntent(Message):
+        """The operator asked for something about a workload (never posted itself)."""
+
+        def __init__(self, view: DeploymentView) -> None:
             super().__init__()
-            self.action = action
             self.view = view
+
+    class OpenDetail(WorkloadIntent):
+        """Open the workload's detail."""
+
+    class RollbackRequested(WorkloadIntent):
+        """Open the rollback preview of the workload."""
+
+    class PauseRequested(WorkloadIntent):
+        """Ask to pause the workload's rollout, or resume it when paused."""
 
     def selected_view(self) -> DeploymentView | None:
         pane = self.parent
@@ -102,19 +115,19 @@ class RolloutTable(DataTable[Text]):
             return f"{view.label}: not seen in cluster {view.cluster} yet ({view.verdict.message})."
         return None
 
-    def _intent(self, action: str) -> None:
+    def _intent(self, intent: type[WorkloadIntent]) -> None:
         view = self.selected_view()
         if view is not None:
-            self.post_message(self.Intent(action, view))
+            self.post_message(intent(view))
 
     def action_open_detail(self) -> None:
-        self._intent("detail")
+        self._intent(self.OpenDetail)
 
     def action_rollback(self) -> None:
-        self._intent("rollback")
+        self._intent(self.RollbackRequested)
 
     def action_toggle_pause(self) -> None:
-        self._intent("pause")
+        self._intent(self.PauseRequested)
 
 
 class RolloutPane(Vertical):
@@ -149,6 +162,10 @@ class RolloutPane(Vertical):
             super().__init__()
             self.snapshot = snapshot
 
+    # What keys depend on; a change refreshes the footer (check_action decides).
+    found: var[frozenset[tuple[str, str]]] = var(frozenset(), bindings=True)  # ctrl+z, p
+    in_trouble: var[tuple[str, ...]] = var((), bindings=True)  # the retry key
+
     def __init__(self, session: GoLiveSession, **kwargs: str) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.session = session
@@ -156,8 +173,6 @@ class RolloutPane(Vertical):
         self.views: dict[tuple[str, str], DeploymentView] = {}
         self._rows: dict[str, tuple[tuple[str, str], ...]] = {}
         self._columns: tuple[str, ...] = ()
-        self._found: frozenset[tuple[str, str]] = frozenset()
-        self._in_trouble: tuple[str, ...] = ()
         self._redraw_soon = Throttle(self, REDRAW_INTERVAL, self._redraw_now)
 
     def compose(self) -> ComposeResult:
@@ -341,10 +356,7 @@ class RolloutPane(Vertical):
                             update_width=wider,
                         )
         self._rows = rows
-        found = frozenset(key for key, view in self.views.items() if view.found)
-        if found != self._found:
-            self._found = found
-            self.app.refresh_bindings()  # rollback and pause apply to deployments found
+        self.found = frozenset(key for key, view in self.views.items() if view.found)
         self._redraw_status()
 
     def on_resize(self) -> None:
@@ -396,10 +408,7 @@ class RolloutPane(Vertical):
             names = ", ".join(v.name for v in moving[:3]) + (", …" if len(moving) > 3 else "")
             lines.append(f"{len(moving)} rolling out: {names} (Enter on a row for details)")
         self.set_class(stale, "-stale")
-        in_trouble = self.clusters_in_trouble()
-        if in_trouble != self._in_trouble:
-            self._in_trouble = in_trouble
-            self.app.refresh_bindings()  # the retry key comes or goes
+        self.in_trouble = self.clusters_in_trouble()
         show_subtitle(self, "STALE" if stale else ("live" if self.snapshots else "connecting"))
         shown = lines[: STATUS_LINES_COMPACT if self._columns == COMPACT else STATUS_LINES]
         status = self.query_one("#rollout-status", Static)
