@@ -407,3 +407,41 @@ async def test_the_palette_goes_to_a_section_even_one_a_filter_hides(open_sessio
         tree = app.query_one(ChecklistTree)
         assert tree.has_focus and tree.cursor_node.data.section.id == "after"
         assert "before/change-approved" in shown_ids(app)  # the filter was cleared
+
+
+async def test_one_close_key_remap_moves_the_close_of_every_detail_view(write_config, operator):
+    """An old per-view id still remaps: it names the one close binding of every view now."""
+    from cockpit.session import GoLiveSession
+    from cockpit.tui.screens.messages import MessageHistoryScreen
+
+    path = write_config(BASE_CONFIG + '\n[keys]\n"help.close" = "x"\n')
+    session = GoLiveSession.open(path, None, operator=operator)
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")  # moved away
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("x")
+        await until(pilot, lambda: not isinstance(app.screen, HelpScreen))
+        await pilot.press("m")
+        await until(pilot, lambda: isinstance(app.screen, MessageHistoryScreen))
+        await pilot.press("x")  # the same binding in the messages view
+        await until(pilot, lambda: not isinstance(app.screen, MessageHistoryScreen))
+
+
+def test_every_intent_has_its_handler_in_the_app():
+    """A new intent message without a handler would be a key that does nothing, silently."""
+    from cockpit.tui.widgets.rollout import RolloutTable
+
+    handled = set(CockpitApp._decorated_handlers)
+    intents = [
+        *ChecklistTree.ItemIntent.__subclasses__(),
+        ChecklistTree.RunSection,
+        *RolloutTable.WorkloadIntent.__subclasses__(),
+    ]
+    assert len(intents) == 10
+    assert [i.__name__ for i in intents if i not in handled] == []
+    # the bases are never posted, so nothing may answer them in place of the real intents
+    assert ChecklistTree.ItemIntent not in handled and RolloutTable.WorkloadIntent not in handled
