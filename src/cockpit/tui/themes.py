@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from textual.app import App
 from textual.color import Color, ColorParseError
@@ -135,17 +134,13 @@ def parse_theme(path: Path, text: str) -> tuple[Theme | None, list[str]]:
     )
 
 
-_VARIABLES: WeakKeyDictionary[App[Any], tuple[str, dict[str, str]]] = WeakKeyDictionary()
-
-
 def theme_variables(app: App[Any]) -> dict[str, str]:
     """The current theme's CSS variables, computed once per theme.
 
     Textual derives them afresh on every `get_css_variables()` call (about 0.7 ms); label code
     asks for a colour per row, so a 1,000-item checklist would spend most of a frame on it.
+    The cockpit app keeps them in `theme_variables`, recomputed when its `theme` changes;
+    any other app computes them on each call.
     """
-    cached = _VARIABLES.get(app)
-    if cached is None or cached[0] != app.theme:
-        cached = (app.theme, app.get_css_variables())
-        _VARIABLES[app] = cached
-    return cached[1]
+    kept = getattr(app, "theme_variables", None)
+    return kept if isinstance(kept, dict) else app.get_css_variables()

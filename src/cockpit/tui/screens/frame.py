@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import ClassVar, TypeVar
 
 from textual.binding import Binding, BindingType
+from textual.reactive import var
 from textual.screen import ModalScreen
 
 ResultT = TypeVar("ResultT")
@@ -28,6 +29,14 @@ def close_binding(keys: str = "escape,q", tooltip: str = "Back to the cockpit") 
 
 class FramedScreen(ModalScreen[ResultT]):
     """A modal view drawn in the cockpit's one frame: its container has the class `frame`."""
+
+    # The frame's border subtitle ("live", "STALE", "following"): set only when it changes
+    # (Textual repaints the whole frame on every assignment, and the detail sets it each poll).
+    subtitle: var[str] = var("", init=False)
+
+    def watch_subtitle(self, text: str) -> None:
+        for frame in self.query(".frame"):
+            frame.border_subtitle = text
 
 
 class DetailScreen(FramedScreen[ResultT]):

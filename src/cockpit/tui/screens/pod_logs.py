@@ -29,7 +29,6 @@ from cockpit.text import visible_text
 from cockpit.tui.plain import safe
 from cockpit.tui.screens.frame import DetailScreen, close_binding
 from cockpit.tui.widgets.log_lines import BUFFER_LINES, LogLines
-from cockpit.tui.widgets.shown import show_subtitle
 
 DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
 
@@ -240,9 +239,7 @@ class PodLogScreen(DetailScreen[None]):
         status = self.query_one("#log-status", Static)
         status.update(Text(visible_text("  ·  ".join(parts))), layout=False)
         status.set_class(self.notice.problem, "-problem")
-        frame = self.query_one("#log-frame")
-        state = "ended" if self.notice.ended else ("following" if self.follower else "")
-        show_subtitle(frame, state)
+        self.subtitle = "ended" if self.notice.ended else ("following" if self.follower else "")
 
     # --- keys ----------------------------------------------------------------------------------
 

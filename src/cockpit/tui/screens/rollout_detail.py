@@ -28,7 +28,6 @@ from cockpit.tui.plain import safe
 from cockpit.tui.screens.frame import DetailScreen
 from cockpit.tui.themes import theme_variables
 from cockpit.tui.widgets.rollout import RETRY_KEY, RolloutTable
-from cockpit.tui.widgets.shown import show_subtitle
 
 # Narrow screens keep what says why a pod is down (waiting reason first); wide ones add where
 # and since when.
@@ -245,9 +244,8 @@ class RolloutDetailScreen(DetailScreen[RolloutTable.RollbackRequested]):
             return  # a snapshot came before the screen was built (or after it closed)
         now = datetime.now(UTC)
         view = self.view
-        scroll = self.query_one("#rd-scroll", VerticalScroll)
         live = self.snapshot is None or self.snapshot.connected
-        show_subtitle(scroll, "live" if live else "STALE")
+        self.subtitle = "live" if live else "STALE"
         for part, text in (
             ("#rd-head", describe_head(view, self.snapshot)),
             ("#rd-history", describe_history(view, now)),

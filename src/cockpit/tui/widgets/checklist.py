@@ -30,7 +30,7 @@ from cockpit.session import GoLiveSession, ItemView, Progress
 from cockpit.text import format_elapsed, visible_text
 from cockpit.tui.plain import safe
 from cockpit.tui.themes import theme_variables
-from cockpit.tui.widgets.shown import show_subtitle
+from cockpit.tui.widgets.shown import Subtitled
 
 GLYPHS = {
     "pending": "○",
@@ -362,7 +362,7 @@ class ChecklistFilter(Input):
                 return
 
 
-class ChecklistPane(Vertical):
+class ChecklistPane(Subtitled, Vertical):
     """The runbook pane; it owns its tree and redraws labels when state changes."""
 
     DEFAULT_CSS = """
@@ -577,7 +577,7 @@ class ChecklistPane(Vertical):
         subtitle = f"{total.resolved}/{total.total} · {total.percent}%"
         if total.failed:
             subtitle += f" · {total.failed} failed"
-        show_subtitle(self, subtitle)
+        self.subtitle = subtitle
 
     def _relabel_all(self) -> None:
         self._labels.clear()  # new colours: every label changes

@@ -21,7 +21,7 @@ from cockpit.sources.kube import SHORT_KIND, ClusterSnapshot, DeploymentView
 from cockpit.text import visible_text
 from cockpit.tui.themes import theme_variables
 from cockpit.tui.throttle import Throttle
-from cockpit.tui.widgets.shown import show_subtitle, show_text
+from cockpit.tui.widgets.shown import ShownText, Subtitled, show_text
 
 STATUS_LINES = 4  # verdict messages and pod trouble under the table
 STATUS_LINES_COMPACT = 2  # when the rows take two lines each, the pane is narrow and short
@@ -130,7 +130,7 @@ class RolloutTable(DataTable[Text]):
         self._intent(self.PauseRequested)
 
 
-class RolloutPane(Vertical):
+class RolloutPane(Subtitled, Vertical):
     """Fed by ClusterWatcher snapshots; keeps the last rows when a cluster goes away."""
 
     DEFAULT_CSS = """
@@ -178,7 +178,7 @@ class RolloutPane(Vertical):
     def compose(self) -> ComposeResult:
         table = RolloutTable(cursor_type="row", zebra_stripes=False)
         yield table
-        yield Static("", id="rollout-status")
+        yield ShownText("", id="rollout-status")
 
     def on_mount(self) -> None:
         self.border_title = "Rollout"
@@ -186,7 +186,7 @@ class RolloutPane(Vertical):
         clusters = self.session.environment.clusters
         if not clusters:
             self.add_class("-not-configured")
-            show_subtitle(self, "not configured")
+            self.subtitle = "not configured"
             self.query_one("#rollout-status", Static).update(
                 f"No clusters configured for {self.session.env_name}.\n"
                 "See clusters in docs/CONFIG.md."
@@ -198,7 +198,7 @@ class RolloutPane(Vertical):
                 self.views[(cluster.name, ref.name)] = DeploymentView(
                     cluster.name, cluster.namespace, ref.name, None, kind=ref.kind
                 )
-        show_subtitle(self, "connecting")
+        self.subtitle = "connecting"
         self._redraw()
         self.set_interval(1.0, self._tick)
 
@@ -409,9 +409,9 @@ class RolloutPane(Vertical):
             lines.append(f"{len(moving)} rolling out: {names} (Enter on a row for details)")
         self.set_class(stale, "-stale")
         self.in_trouble = self.clusters_in_trouble()
-        show_subtitle(self, "STALE" if stale else ("live" if self.snapshots else "connecting"))
+        self.subtitle = "STALE" if stale else ("live" if self.snapshots else "connecting")
         shown = lines[: STATUS_LINES_COMPACT if self._columns == COMPACT else STATUS_LINES]
-        status = self.query_one("#rollout-status", Static)
+        status = self.query_one("#rollout-status", ShownText)
         show_text(status, "\n".join(shown))
         status.display = bool(shown)  # an empty line would cost a workload's row
         self._fit_height(len(shown))
