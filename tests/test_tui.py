@@ -445,3 +445,20 @@ def test_every_intent_has_its_handler_in_the_app():
     assert [i.__name__ for i in intents if i not in handled] == []
     # the bases are never posted, so nothing may answer them in place of the real intents
     assert ChecklistTree.ItemIntent not in handled and RolloutTable.WorkloadIntent not in handled
+
+
+async def test_colours_follow_a_theme_change_made_while_running(open_session):
+    """The palette's theme switcher: labels take the new theme's colours at once."""
+    from cockpit.tui.themes import theme_variables
+
+    app = CockpitApp(open_session())
+    async with app.run_test(size=(120, 40)) as pilot:
+        before = dict(theme_variables(app))
+        app.theme = "cockpit-light"
+        await pilot.pause()
+        assert theme_variables(app) == app.get_css_variables()
+        assert theme_variables(app)["surface"] != before["surface"]
+        label = app.query_one(ChecklistPane)._tree_nodes["before/change-approved"].label
+        glyph_colour = label.spans[0].style.color  # the ○ takes the theme's muted colour
+        pane = app.query_one(ChecklistPane)
+        assert glyph_colour == pane._colour("foreground-muted")

@@ -184,7 +184,6 @@ class CockpitApp(App[None]):
         self._request_verdict = Throttle(self, VERDICT_INTERVAL, self._refresh_verdict)
         for theme in self.catalog.themes.values():
             self.register_theme(theme)
-        self.theme_variables: dict[str, str] = self.get_css_variables()
         theme, fallback_message = self.catalog.pick(session.config.model.theme)
         self.theme = theme.name
         self._startup_messages = list(self.catalog.problems)
@@ -553,10 +552,6 @@ class CockpitApp(App[None]):
             self._exception_event.set()
         self.bell()
         self._close_messages_no_wait()
-
-    def watch_theme(self, _theme: str) -> None:
-        """The colours labels use (tui/themes.py): computed once per theme, not per label."""
-        self.theme_variables = self.get_css_variables()
 
     def action_toggle_reasons(self) -> None:
         self.query_one(VerdictBar).toggle()

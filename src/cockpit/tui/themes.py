@@ -139,8 +139,7 @@ def theme_variables(app: App[Any]) -> dict[str, str]:
 
     Textual derives them afresh on every `get_css_variables()` call (about 0.7 ms); label code
     asks for a colour per row, so a 1,000-item checklist would spend most of a frame on it.
-    The cockpit app keeps them in `theme_variables`, recomputed when its `theme` changes;
-    any other app computes them on each call.
+    Textual keeps the last ones it derived in `App.theme_variables` (it derives them when the
+    theme changes, before the CSS is refreshed): those, or new ones before the first.
     """
-    kept = getattr(app, "theme_variables", None)
-    return kept if isinstance(kept, dict) else app.get_css_variables()
+    return app.theme_variables or app.get_css_variables()
