@@ -613,7 +613,8 @@ class CockpitApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_runs":
-            return self.runs_active  # hidden unless something runs
+            # hidden unless something runs (runs_active follows the workers for the footer)
+            return bool(self._running_workers())
         if action == "rollback_recommended":
             return self.recommended and not self.session.read_only
         if action == "retry_clusters":
