@@ -15,7 +15,7 @@ from cockpit.tui.screens.step_run import StepRunScreen
 from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
 
 from .conftest import needs_reference
-from .helpers import until
+from .helpers import footer_text, until
 from .servers import free_port
 
 RUNBOOK = """\
@@ -239,12 +239,6 @@ async def test_a_step_outside_production_runs_its_scripts_without_a_pause(write_
         await until(pilot, lambda: app.screen.state == "done")
         assert app.screen.outcome == "passed"
     assert (path.parent / "applied.txt").exists()
-
-
-def footer_text(app) -> str:
-    from textual.widgets._footer import FooterKey
-
-    return " ".join(key.description for key in app.screen.query(FooterKey))
 
 
 async def test_escape_cancels_running_checks_and_records_it(write_config, operator):
