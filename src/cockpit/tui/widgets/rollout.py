@@ -162,9 +162,17 @@ class RolloutPane(Subtitled, Vertical):
             super().__init__()
             self.snapshot = snapshot
 
-    # What keys depend on; a change refreshes the footer (check_action decides).
-    found: var[frozenset[tuple[str, str]]] = var(frozenset(), bindings=True)  # ctrl+z, p
-    in_trouble: var[tuple[str, ...]] = var((), bindings=True)  # the retry key
+    # What keys depend on (check_action decides): the workloads found (ctrl+z, p) and the
+    # clusters in trouble (the app's retry key).
+    found: var[frozenset[tuple[str, str]]] = var(frozenset(), init=False)
+    in_trouble: var[tuple[str, ...]] = var((), init=False)
+
+    def watch_found(self) -> None:
+        self.app.refresh_bindings()
+
+    def watch_in_trouble(self) -> None:
+        # the footer of the screen on top: the workload detail's shows the retry key too
+        self.app.refresh_bindings()
 
     def __init__(self, session: GoLiveSession, **kwargs: str) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
