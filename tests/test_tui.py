@@ -462,3 +462,31 @@ async def test_colours_follow_a_theme_change_made_while_running(open_session):
         glyph_colour = label.spans[0].style.color  # the ○ takes the theme's muted colour
         pane = app.query_one(ChecklistPane)
         assert glyph_colour == pane._colour("foreground-muted")
+
+
+def test_the_modal_frame_is_one_rule_in_the_stylesheet():
+    """Every modal view takes its frame from cockpit.tcss (FramedScreen > .frame); none
+    restates it."""
+    import importlib
+    import pkgutil
+    from pathlib import Path
+
+    import cockpit.tui.screens as screens
+    from cockpit.tui.screens.frame import FramedScreen
+
+    for module in pkgutil.iter_modules(screens.__path__):
+        importlib.import_module(f"cockpit.tui.screens.{module.name}")
+
+    def every(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from every(sub)
+
+    views = set(every(FramedScreen))
+    assert len(views) >= 11
+    for view in views:
+        css = view.__dict__.get("DEFAULT_CSS", "")
+        for frame_rule in ("align:", "border: thick", "background: $panel"):
+            assert frame_rule not in css, (view.__name__, frame_rule)
+    tcss = (Path(screens.__path__[0]).parent / "cockpit.tcss").read_text()
+    assert tcss.count("FramedScreen > .frame {") == 1
