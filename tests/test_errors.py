@@ -326,6 +326,8 @@ class FakeSentry(BaseHTTPRequestHandler):
 
     def events_stats(self, params):
         interval = {"1m": 60, "5m": 300, "10m": 600, "1h": 3600}[params.get("interval", "1h")]
+        if FakeSentry.mode == "coarse":
+            interval *= 2  # Sentry answering at another rollup than the one asked
         now = time.time()
         if "start" in params:
             begin = datetime.fromisoformat(params["start"]).replace(tzinfo=UTC).timestamp()
@@ -514,6 +516,23 @@ def test_sentry_regressed_means_regressed_since_the_go_live(sentry, tmp_path, op
     assert badges.get("SHOP-22") == "REGRESSED" and badges.get("SHOP-23") == "REGRESSED"
     assert badges.get("SHOP-9") == "REGRESSED"
     assert "SHOP-21" not in badges and "SHOP-24" not in badges, badges
+
+
+def test_sentry_buckets_are_as_wide_as_their_starts_are_apart(sentry, tmp_path, operator):
+    """Asked for 5-minute buckets, answered in 10-minute ones: each bucket is 10 minutes
+    wide, so the events per window are not doubled."""
+    session = sentry_session(tmp_path, sentry, operator)
+    client = SentryClient(session.environment.errors, "sntrys_test_token", "production")
+    try:
+        asked = client.event_counts(statsPeriod="24h", interval="5m")
+        FakeSentry.mode = "coarse"
+        coarse = client.event_counts(statsPeriod="24h", interval="5m")
+    finally:
+        client.close()
+    assert {(end - start).total_seconds() for start, end, _ in asked} == {300}
+    assert {(end - start).total_seconds() for start, end, _ in coarse} == {600}
+    # the same day either way: 2 errors per 5 minutes
+    assert abs(sum(c for *_, c in coarse) - sum(c for *_, c in asked)) <= 4
 
 
 def test_link_header_cursor_rules():

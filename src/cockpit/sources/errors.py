@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
 from cockpit.config import ErrorsConfig, ReleaseHealthConfig, duration_seconds
@@ -318,15 +319,19 @@ class SentryClient(_TrackerClient):
         interval = duration_seconds(period.get("interval", "1h"))
         response = self._get(f"/api/0/organizations/{self.config.org}/events-stats/", params)
         body = _json(response, "Sentry")
-        buckets: list[Bucket] = []
+        points: list[tuple[datetime, int]] = []
         try:
             for stamp, values in body.get("data", []):
                 count = sum(_int(v.get("count")) or 0 for v in values)
-                at = datetime.fromtimestamp(float(stamp), UTC)
-                buckets.append((at, at + timedelta(seconds=interval), count))
+                points.append((datetime.fromtimestamp(float(stamp), UTC), count))
         except (AttributeError, TypeError, ValueError, OverflowError, OSError) as exc:
             raise TrackerError(f"Sentry's events-stats has an unexpected shape: {exc}") from exc
-        return buckets
+        # The buckets are as wide as their starts are apart: Sentry may answer at another
+        # rollup than the interval asked (a coarser one for a long range), and counting a
+        # 10-minute bucket as 5 minutes would double the rate the spike sees.
+        gaps = [(b[0] - a[0]).total_seconds() for a, b in pairwise(points)]
+        width = min((g for g in gaps if g > 0), default=float(interval))
+        return [(at, at + timedelta(seconds=width), count) for at, count in points]
 
     def release_sessions(self, of: str) -> dict[str, tuple[float | None, int]]:
         """Per release of the last 24 hours: crash-free rate (percent) and sessions (or
