@@ -587,6 +587,15 @@ class CockpitApp(App[None]):
                     return row.keys_text
         return "-"
 
+    async def action_quit(self) -> None:
+        """Quit, unless a step's commands run or wait between two scripts: ctrl+q there says
+        so, and so does every other way to quit (the palette's "Quit the application")."""
+        for screen in self.screen_stack:
+            if isinstance(screen, StepRunScreen) and screen.state in ("running", "paused"):
+                screen.action_quit()
+                return
+        await super().action_quit()
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.key_rows()))
 
@@ -900,7 +909,7 @@ class CockpitApp(App[None]):
                 + keys_of("checklist.run_section"),
                 tree.action_run_section,
             )
-        if self.session.environment.errors is not None:
+        if self.session.environment.errors is not None and screen is self.screen_stack[0]:
             errors = self.query_one(ErrorTable)
             yield SystemCommand(
                 "Errors: filter issues",

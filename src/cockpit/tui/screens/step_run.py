@@ -281,7 +281,14 @@ class StepRunScreen(ModalScreen[StepOutcome]):
         self.refresh_bindings()
         if result.stopped:
             self.outcome = "cancelled"
-            self._status(f"[b]stopped[/b]: {safe(result.evidence)} — Enter or Escape closes")
+            marked = (
+                " The item is marked failed: the step is not complete."
+                if (result.status == "failed")
+                else ""
+            )
+            self._status(
+                f"[b]stopped[/b]: {safe(result.evidence)}.{marked} — Enter or Escape closes"
+            )
             return
         self.outcome = result.status  # type: ignore[assignment]
         word = "[b]passed[/b]" if result.passed else "[b]FAILED[/b]"
