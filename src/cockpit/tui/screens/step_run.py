@@ -279,7 +279,14 @@ class StepRunScreen(FramedScreen[StepOutcome]):
         self.state = "done"
         if result.stopped:
             self.outcome = StepOutcome.CANCELLED
-            self._status(f"[b]stopped[/b]: {safe(result.evidence)} — Enter or Escape closes")
+            marked = (
+                " The item is marked failed: the step is not complete."
+                if (result.status == "failed")
+                else ""
+            )
+            self._status(
+                f"[b]stopped[/b]: {safe(result.evidence)}.{marked} — Enter or Escape closes"
+            )
             return
         self.outcome = StepOutcome.PASSED if result.passed else StepOutcome.FAILED
         word = "[b]passed[/b]" if result.passed else "[b]FAILED[/b]"

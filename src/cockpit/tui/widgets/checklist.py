@@ -411,13 +411,16 @@ class ChecklistPane(Subtitled, Vertical):
 
     def _tick_running(self) -> None:
         """A running item's label counts its time; only those labels are redrawn."""
-        items = [
-            node.data.item
-            for node in (self._tree_nodes.get(item_id) for item_id in sorted(self._running_items))
-            if node is not None and node.data is not None and node.data.item is not None
-        ]
-        if items:
-            self.refresh_labels(items)
+        # the running items' own labels only: their sections and the totals did not change
+        # (refresh_labels would recount the whole checklist every second)
+        for item_id in sorted(self._running_items):
+            node = self._tree_nodes.get(item_id)
+            if node is None or node.data is None or node.data.item is None:
+                continue
+            label = self._item_label(self.session.view(node.data.item))
+            if self._labels.get(item_id) != label:
+                self._labels[item_id] = label
+                node.set_label(label)
 
     def _build(self, shown: set[str] | None) -> None:
         """(Re)build the tree with every item, or with the items whose IDs are in `shown`."""

@@ -204,9 +204,17 @@ class ErrorsPane(Subtitled, Vertical):
 
     def _show_title(self) -> None:
         if self.filter_text:
-            shown = len(self.shown)
+            shown = self.shown
             total = len(self.feed.issues)
-            self.border_title = f"Errors · {shown} of {total} match '{safe(self.filter_text)}'"
+            title = f"Errors · {len(shown)} of {total} match '{safe(self.filter_text)}'"
+            # what the release broke must not hide behind a filter left on
+            for badge in ("NEW", "REGRESSED"):
+                hidden = sum(1 for i in self.feed.issues if i.badge == badge) - sum(
+                    1 for i in shown if i.badge == badge
+                )
+                if hidden:
+                    title += f" · {hidden} {badge} hidden"
+            self.border_title = title
         else:
             self.border_title = "Errors"
 
