@@ -300,10 +300,10 @@ async def test_retry_key_sees_a_cluster_again_after_logging_in(
         await until(
             pilot,
             lambda: pane.views[("rehearsal", "retry-web")].found and pane.border_subtitle == "live",
-            timeout=5,
+            timeout=30,  # a loaded machine runs the plugin slowly; the backoff is 120 s
         )
-        await until(pilot, lambda: "ctrl+r" not in app.active_bindings, timeout=2)
-        await until(pilot, lambda: "Retry now" not in footer_text(app), timeout=2)
+        await until(pilot, lambda: "ctrl+r" not in app.active_bindings, timeout=10)
+        await until(pilot, lambda: "Retry now" not in footer_text(app), timeout=10)
 
 
 async def open_detail(app, pilot, name):
