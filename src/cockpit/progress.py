@@ -8,6 +8,7 @@ is, and records every mark in the same order: audit entry first (fsynced), then 
 from __future__ import annotations
 
 import difflib
+import threading
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -82,6 +83,9 @@ class ChecklistProgress:
     # the item IDs the last reload_if_changed() found changed (None: any may have)
     changed_items: list[str] | None = None
     _seen_mtime: tuple[int, ...] | None = None
+    # marks are written on the TUI's state thread while check results are recorded on its
+    # event loop: one at a time, so the snapshot kept is always the newest one written
+    _state_lock: threading.RLock = field(default_factory=threading.RLock)
 
     # --- the state -----------------------------------------------------------------------------
 
@@ -133,6 +137,10 @@ class ChecklistProgress:
 
     def reload_if_changed(self) -> bool:
         """Pick up changes another cockpit (or `cockpit mark`) made to the same state file."""
+        with self._state_lock:
+            return self._reload_if_changed()
+
+    def _reload_if_changed(self) -> bool:
         mtime = self.store.mtime_ns()
         if mtime == self._seen_mtime:
             return False
@@ -155,12 +163,13 @@ class ChecklistProgress:
 
     def record(self, action: str, item: ChecklistItem, **fields: Any) -> AuditEntry:
         """Audit an item's change, then fold the same entry into the state."""
-        entry = self.recorder.record(action, item=item.id, text=item.text, **fields)
-        self.snapshot = self.store.update(
-            lambda items: apply_entry(items, entry), audit_head=head_of(entry)
-        )
-        self._seen_mtime = self.store.mtime_ns()
-        return entry
+        with self._state_lock:
+            entry = self.recorder.record(action, item=item.id, text=item.text, **fields)
+            self.snapshot = self.store.update(
+                lambda items: apply_entry(items, entry), audit_head=head_of(entry)
+            )
+            self._seen_mtime = self.store.mtime_ns()
+            return entry
 
     # --- reading -------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from cockpit.context import GoLiveContext
 from cockpit.errors import CockpitError
 from cockpit.progress import ChecklistProgress
 from cockpit.state import ItemRecord, ItemStatus
-from cockpit.steps import BeforeNext, StepPlan, execute_step, plan_step
+from cockpit.steps import BeforeNext, StepPlan, StepResult, execute_step, plan_step
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,12 @@ class ItemRunResult:
     evidence: str
     results: tuple[tuple[BoundCheck, CheckResult], ...]
     stopped: bool = False  # the operator stopped the step between two scripts
+    recorded: ItemStatus | None = None  # the status the item was given, when not passed/failed
 
     @property
     def status(self) -> ItemStatus:
+        if self.recorded is not None:
+            return self.recorded
         return "passed" if self.passed else "failed"
 
     @classmethod
@@ -173,15 +176,23 @@ class ItemRuns:
     ) -> ItemRunResult:
         """Run a step's scripts in order, stopping at the first that fails; audited.
 
-        Stopped by the operator between two scripts (`before_next` said no): audited as a
-        `cancel` with what ran, and the item keeps the status it had."""
+        A production step with several scripts runs only with `before_next` (the operator
+        reads each script's output and confirms the next). Cut short (stopped between two
+        scripts, or cancelled), the audit keeps what ran: see `_cut_short`."""
         self.items.recorder.refuse_if_read_only("run commands")
         ctx = self.context()
         plan = plan_step(ctx, item)
+        if plan.production and len(plan.commands) > 1 and before_next is None:
+            raise CockpitError(
+                f"step {item.text!r} has {len(plan.commands)} scripts and this is production: "
+                "each next script waits for the operator",
+                "run it from the cockpit (r), which shows each script's output and asks again",
+            )
         previous = self.items.record_of(item.id)
         self.items.record(
             "run", item, status="running", commands=[c.display for c in plan.commands]
         )
+        progress = StepResult(passed=True, evidence="")
         try:
             result = await execute_step(
                 plan,
@@ -191,19 +202,14 @@ class ItemRuns:
                 before_next=before_next,
                 cwd=ctx.config.base_dir,
                 secrets=tuple(ctx.secrets),
+                result=progress,
             )
         except asyncio.CancelledError:
-            self._cancel(item, previous, note="cancelled while running")
+            self._cut_short(item, previous, progress, f"cancelled {progress.where()}")
             raise
         if result.stopped_before is not None:
-            self._cancel(
-                item,
-                previous,
-                note=result.evidence,
-                output_tail=list(result.tail)[-20:],
-                exit_code=result.exit_code,
-            )
-            return ItemRunResult(item, False, result.evidence, (), stopped=True)
+            status = self._cut_short(item, previous, result, result.evidence)
+            return ItemRunResult(item, False, result.evidence, (), stopped=True, recorded=status)
         outcome = ItemRunResult(item, result.passed, result.evidence, ())
         self.items.record(
             "result",
@@ -214,3 +220,27 @@ class ItemRuns:
             exit_code=result.exit_code,
         )
         return outcome
+
+    def _cut_short(
+        self, item: ChecklistItem, previous: ItemRecord | None, run: StepResult, said: str
+    ) -> ItemStatus:
+        """Audit a step cut short with what ran (output, exit code, scripts done). None done:
+        the item keeps the status it had; some done: failed, since the step is half done
+        (a dry run and no apply, or an apply and not its check)."""
+        if run.completed == 0:
+            status: ItemStatus = previous.status if previous else "pending"
+            evidence = previous.evidence if previous else None
+        else:
+            status, evidence = "failed", f"{said}: the step is not complete"
+        self.items.record(
+            "cancel",
+            item,
+            status=status,
+            evidence=evidence,
+            note=said,
+            output_tail=list(run.tail)[-20:],
+            exit_code=run.exit_code,
+            scripts_completed=run.completed,
+            scripts=run.total,
+        )
+        return status
