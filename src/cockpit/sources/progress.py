@@ -368,8 +368,8 @@ class SharedProgress:
                 if entry.seq <= head or not isinstance(item, str):
                     continue
                 theirs = current.items.get(item)
-                known = all(c.item != item for c in conflicts)
-                if theirs is not None and theirs != seen(item) and theirs.by != me and known:
+                first = all(c.item != item for c in conflicts)
+                if theirs is not None and theirs != seen(item) and theirs.by != me and first:
                     conflicts.append(Conflict(item, theirs, entry.action))
             folded = fold(current, entries, log, apply)
             if not folded.entries:
