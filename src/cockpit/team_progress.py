@@ -110,8 +110,8 @@ class TeamProgress:
         raise CockpitError(
             f"cannot {what}: the team's shared progress is unreachable{since} "
             f"({self.unreachable.message}); colleagues would not see it",
-            "the list shows the last known progress; it is retried every few seconds "
-            "(ctrl+r at once): agree with your colleagues by voice meanwhile",
+            "the list shows the last known progress and the store is retried every few "
+            "seconds; agree with your colleagues by voice meanwhile",
         )
 
     def take_messages(self) -> list[str]:
@@ -249,6 +249,21 @@ class TeamProgress:
         self._stop.set()
         self._wake.set()
         self.shared.stop()
+
+    def close(self, timeout: float) -> None:
+        """At exit: share what is left (the session's end), waiting `timeout` at most."""
+
+        def last() -> None:
+            try:
+                if self.unreachable is None:
+                    self.sync()
+            except CockpitError:
+                return  # sent by the next cockpit opened on this audit log
+
+        leaving = threading.Thread(target=last, daemon=True)
+        leaving.start()
+        leaving.join(timeout)
+        self.stop()
 
     def _notify(self) -> None:
         if self._listener is not None:
