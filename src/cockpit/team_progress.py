@@ -93,6 +93,8 @@ class TeamProgress:
         self._stop = threading.Event()
         self._listener: Callable[[], None] | None = None
         self._seen_timeline: set[tuple[str, int]] = set()
+        self._local: StateSnapshot | None = None
+        self._dirty = threading.Event()  # colleagues' writes not yet in the local copy
 
     # --- what the operator is told -------------------------------------------------------------
 
@@ -151,7 +153,7 @@ class TeamProgress:
             if not self.connected_once:
                 self.shared.load()  # every object, so the local copy mirrors them all
             if self._pending and log is not None and not self.read_only:
-                local = self.store.load().items
+                local = self._copy().items
                 pushed = self.shared.push(self._pending, log, self.apply, local.get, self.me)
                 self._pending.clear()
                 conflicts = pushed.conflicts
@@ -161,6 +163,12 @@ class TeamProgress:
         for conflict in conflicts:
             self._say(self._conflict_text(conflict))
         return changed
+
+    def refresh(self) -> list[str]:
+        """Read every shared object again (a session that does not watch them), then sync."""
+        with self._sync:
+            self.shared.load()
+            return self.sync()
 
     def _conflict_text(self, conflict: Conflict) -> str:
         theirs = conflict.theirs
@@ -186,11 +194,17 @@ class TeamProgress:
                     items[key] = record
                     changed.append(key)
 
-        if audit_head is not None or any(
-            self.store.load().items.get(k) != r for k, r in shared.items()
-        ):
-            self.store.update(change, audit_head=audit_head)
+        known = self._copy().items
+        if audit_head is not None or any(known.get(k) != r for k, r in shared.items()):
+            self._local = self.store.update(change, audit_head=audit_head)
         return changed
+
+    def _copy(self) -> StateSnapshot:
+        """The local copy as this cockpit last read or wrote it (each write reads it again
+        under the state's lock, so another process's change is never overwritten)."""
+        if self._local is None:
+            self._local = self.store.load()
+        return self._local
 
     def _reachable(self) -> None:
         if self.unreachable is not None and self.since is not None:
@@ -228,8 +242,10 @@ class TeamProgress:
                 f"{self.describe(str(entry.fields.get('item')))}: {entry.action} is audited and "
                 "in your local copy, but not shared yet; it is sent when the store is back"
             )
-            return self.store.update(lambda items: self.apply(items, entry), audit_head=audit_head)
-        return self.store.load()
+            self._local = self.store.update(
+                lambda items: self.apply(items, entry), audit_head=audit_head
+            )
+        return self._copy()
 
     # --- in the background ---------------------------------------------------------------------
 
@@ -270,10 +286,23 @@ class TeamProgress:
             self._listener()
 
     def _flush_loop(self) -> None:
+        """Colleagues' writes into the local copy (a burst of them in one write), and this
+        audit log's entries that are not about an item into the shared record."""
         while not self._stop.is_set():
             self._wake.wait(5.0)
             self._wake.clear()
-            if self._stop.is_set() or self.unreachable is not None:
+            if self._stop.is_set():
+                return
+            if self._dirty.is_set():
+                self._dirty.clear()
+                try:
+                    with self._sync:
+                        self._mirror()
+                except CockpitError as exc:
+                    self._say(exc.message)
+                self._notify()
+                self._stop.wait(0.05)  # what arrives meanwhile goes in the next write
+            if self.unreachable is not None:
                 continue  # the watch's reconnection sends it
             try:
                 size = os.stat(self.audit.path).st_size
@@ -308,12 +337,8 @@ class TeamProgress:
 
     def _on_change(self, changes: list[tuple[ProgressObject | None, ProgressObject]]) -> None:
         self._tell(changes)
-        try:
-            with self._sync:
-                self._mirror()
-        except CockpitError as exc:
-            self._say(exc.message)
-        self._notify()
+        self._dirty.set()
+        self._wake.set()
 
     def _tell(self, changes: list[tuple[ProgressObject | None, ProgressObject]]) -> None:
         """A message per colleague's entry these writes brought (a summary past a few)."""

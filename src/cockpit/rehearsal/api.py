@@ -59,6 +59,18 @@ PATCH_TYPES = (
 )
 
 
+def _events_after(store: Store, since: int) -> list[Any]:
+    """The change log's events after `since`, read from the newest back (a watcher woken by
+    one write reads that write, not the whole log)."""
+    newer = []
+    for event in reversed(store.log):
+        if event.rv <= since:
+            break
+        newer.append(event)
+    newer.reverse()
+    return newer
+
+
 def _json(body: JSON, status: int = 200) -> web.Response:
     return web.json_response(body, status=status)
 
@@ -974,9 +986,7 @@ class ApiServer:
                     )
                     return response
             while time.monotonic() < deadline:
-                for event in list(store.log):
-                    if event.rv <= since:
-                        continue
+                for event in _events_after(store, since):
                     since = event.rv
                     if event.kind is not kind:
                         continue
