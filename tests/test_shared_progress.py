@@ -421,3 +421,37 @@ def test_validate_names_the_configmap_verbs_the_operator_lacks(cluster, tmp_path
     assert "the shared checklist progress needs get, list, watch, create and update" in (
         denied.stderr
     )
+
+
+# --- the TUI -------------------------------------------------------------------------------------
+
+
+async def test_a_colleagues_mark_appears_in_the_cockpit_with_their_name(cluster, clean, tmp_path):
+    """Bob marks an item from his bastion: Alice's open cockpit shows it done and says who,
+    on the message line, without her doing anything (the figure for how fast: docs/SHARED.md)."""
+    import asyncio
+
+    from cockpit.tui.app import CockpitApp
+    from cockpit.tui.widgets.banner import EnvironmentBanner
+
+    alice = GoLiveSession.open(
+        team_config(tmp_path / "alice", cluster.kubeconfig),
+        "prod",
+        operator=Operator("alice", None),
+    )
+    bob = GoLiveSession.open(
+        team_config(tmp_path / "bob", cluster.kubeconfig), "prod", operator=Operator("bob", None)
+    )
+    app = CockpitApp(alice)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause(0.5)
+        await asyncio.to_thread(bob.mark_done, "s/item-0")
+        item = next(i for i in alice.checklist.items() if i.id == "s/item-0")
+        for _ in range(100):
+            said = [n.message for n in app.message_history]
+            if alice.view(item).status == "done" and any("bob marked done" in m for m in said):
+                break
+            await pilot.pause(0.1)
+        assert alice.view(item).status == "done"
+        assert "bob marked done 'item 0'" in [n.message for n in app.message_history]
+        assert "checklist 1/3" in str(app.query_one(EnvironmentBanner).render())
