@@ -455,7 +455,7 @@ class SharedProgress:
                     ]
                     if changes:
                         on_change(changes)
-                    while not self._stop.is_set():
+                    while version and not self._stop.is_set():
                         version = self._watch_once(version, on_change)
                 except StoreUnreachable as exc:
                     if self._stop.is_set():
@@ -485,6 +485,7 @@ class SharedProgress:
                 watch=True,
                 resource_version=version,
                 timeout_seconds=self.watch_seconds,
+                allow_watch_bookmarks=True,
                 _preload_content=False,
                 _request_timeout=(TIMEOUT[0], self.watch_seconds + 5),
             )
@@ -499,9 +500,11 @@ class SharedProgress:
                 event = json.loads(line)
                 obj = event.get("object") or {}
                 if event.get("type") == "ERROR":
+                    if obj.get("code") == 410:  # too old a resourceVersion: list again
+                        return ""
                     raise self._unreachable(RuntimeError(obj.get("message") or "watch error"))
                 version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
-                if event.get("type") not in ("ADDED", "MODIFIED"):
+                if event.get("type") not in ("ADDED", "MODIFIED"):  # BOOKMARK: version only
                     continue
                 decoded = decode(obj)
                 if decoded.name not in self.names:
