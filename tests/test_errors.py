@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import re
 import subprocess
 import sys
 import textwrap
@@ -170,7 +171,16 @@ def stamp(moment):
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def issue(n, *, first_seen, last_seen=None, regressed=False, first_release="1.0.0", level="error"):
+def issue(
+    n,
+    *,
+    first_seen,
+    last_seen=None,
+    regressed=False,
+    regressed_at=None,
+    first_release="1.0.0",
+    level="error",
+):
     return {
         "id": str(1000 + n),
         "shortId": f"SHOP-{n}",
@@ -186,8 +196,10 @@ def issue(n, *, first_seen, last_seen=None, regressed=False, first_release="1.0.
         "permalink": f"https://sentry.example.com/organizations/acme/issues/{1000 + n}/",
         "project": {"id": "42", "slug": "shop"},
         "isUnhandled": True,
-        # not in Sentry's answer: what the fake's search matches `firstRelease:` against
+        # not in Sentry's answer: what the fake's search matches `firstRelease:` against,
+        # and when its details' activity says it regressed
         "_first_release": first_release,
+        "_regressed_at": regressed_at or (last_seen or datetime.now(UTC)),
     }
 
 
@@ -198,7 +210,13 @@ def world(started):
         issue(1, first_seen=started + timedelta(minutes=5), first_release="2.0.0"),
         issue(2, first_seen=started + timedelta(minutes=6), first_release="2.0.0"),
         issue(3, first_seen=started - timedelta(days=2), first_release="2.0.0"),
-        issue(9, first_seen=started - timedelta(days=30), regressed=True),
+        issue(
+            9,
+            first_seen=started - timedelta(days=30),
+            last_seen=started + timedelta(minutes=20),
+            regressed=True,
+            regressed_at=started + timedelta(minutes=10),
+        ),
         issue(7, first_seen=started - timedelta(days=60)),
     ]
 
@@ -305,6 +323,19 @@ class FakeSentry(BaseHTTPRequestHandler):
             groups.append({"by": {"release": release}, "totals": totals, "series": {}})
         return self._send(200, {"start": "", "end": "", "intervals": [], "groups": groups})
 
+    def issue_details(self, issue_id):
+        """An issue's details as documented, with its activity, newest first."""
+        for raw in world(FakeSentry.started) + FakeSentry.extra:
+            if raw["id"] == issue_id:
+                shown = {k: v for k, v in raw.items() if not k.startswith("_")}
+                activity = [{"id": "2", "type": "first_seen", "dateCreated": raw["firstSeen"]}]
+                if raw["substatus"] == "regressed":
+                    at = stamp(raw["_regressed_at"])
+                    activity.insert(0, {"id": "3", "type": "set_regression", "dateCreated": at})
+                    activity.append({"id": "1", "type": "set_resolved", "dateCreated": at})
+                return self._send(200, {**shown, "activity": activity})
+        return self._send(404, {"detail": "The requested resource does not exist"})
+
     def do_GET(self):
         from urllib.parse import parse_qs, urlsplit
 
@@ -331,6 +362,9 @@ class FakeSentry(BaseHTTPRequestHandler):
             return self.sessions(parse_qs(urlsplit(self.path).query))
         if "events-stats" in self.path:
             return self.events_stats(params)
+        details = re.fullmatch(r"/api/0/organizations/acme/issues/(\d+)/", urlsplit(self.path).path)
+        if details:
+            return self.issue_details(details.group(1))
         if mode == "empty":
             found = []
         else:
@@ -408,6 +442,48 @@ token_env = "SENTRY_TOKEN"
     return GoLiveSession.open(tmp_path / "cockpit.toml", None, operator=operator)
 
 
+def test_sentry_regressed_means_regressed_since_the_go_live(sentry, tmp_path, operator):
+    """Sentry keeps `is:regressed` for days after a regression: one that regressed three days
+    ago and was seen since the go-live is no REGRESSED (and, not busy, not in the feed); one
+    that regressed a second after the start is; one whose details are gone is not."""
+    started = FakeSentry.started
+    FakeSentry.extra = [
+        issue(
+            21,
+            first_seen=started - timedelta(days=20),
+            last_seen=started + timedelta(minutes=5),  # seen since, not busy now
+            regressed=True,
+            regressed_at=started - timedelta(days=3),
+        ),
+        issue(
+            22,
+            first_seen=started - timedelta(days=20),
+            regressed=True,
+            regressed_at=started + timedelta(seconds=1),
+        ),
+        issue(
+            23,
+            first_seen=started - timedelta(days=20),
+            regressed=True,
+            regressed_at=started,  # exactly at the start: since the go-live
+        ),
+        issue(
+            24,
+            first_seen=started - timedelta(days=20),
+            last_seen=started + timedelta(minutes=5),  # seen since, not busy now
+            regressed=True,
+            regressed_at=started - timedelta(seconds=1),
+        ),
+    ]
+    session = sentry_session(tmp_path, sentry, operator, busiest_minutes=1)
+    feed = ErrorWatcher(session, lambda _f: None, started=started).poll()
+    assert not feed.stale, feed.last_error
+    badges = {i.short_id: i.badge for i in feed.issues}
+    assert badges.get("SHOP-22") == "REGRESSED" and badges.get("SHOP-23") == "REGRESSED"
+    assert badges.get("SHOP-9") == "REGRESSED"
+    assert "SHOP-21" not in badges and "SHOP-24" not in badges, badges
+
+
 def test_link_header_cursor_rules():
     assert next_cursor('<a>; rel="next"; results="true"; cursor="0:100:0"') == "0:100:0"
     assert next_cursor('<a>; rel="next"; results="false"; cursor="0:100:0"') is None
@@ -425,14 +501,19 @@ def test_sentry_pages_badges_and_spike(sentry, tmp_path, operator):
     assert by_id["SHOP-3"].badge == "NEW"  # firstRelease:2.0.0 says this release introduced it
     assert by_id["SHOP-7"].badge == "" and by_id["SHOP-7"].busiest
     assert by_id["SHOP-1"].count == 10 and by_id["SHOP-1"].users == 1
-    listing = [p for p, _ in FakeSentry.seen if "/issues/" in p]
+    listing = [p for p, _ in FakeSentry.seen if "/issues/?" in p]
     assert any("cursor=0%3A2%3A0" in p for p in listing)  # the second page was read
+    details = [p for p, _ in FakeSentry.seen if re.search(r"/issues/\d+/", p)]
+    assert details == ["/api/0/organizations/acme/issues/1009/"]  # the regressed one only
     assert all("project=42" in p and "environment=production" in p for p in listing)
     assert any("firstRelease%3A2.0.0" in p for p in listing)
     assert feed.spike is not None and not feed.spike.spiking
     assert feed.spike.current == 2, feed.spike.reason  # errors only, not the 1,000 transactions
     stats = [p for p, _ in FakeSentry.seen if "events-stats" in p]
     assert stats and all("dataset=errors" in p for p in stats)
+    FakeSentry.seen = []
+    watcher.poll()  # SHOP-9 saw no new event: its activity is not asked again
+    assert not [p for p, _ in FakeSentry.seen if re.search(r"/issues/\d+/", p)]
     FakeSentry.mode = "spike"
     spiking = watcher.poll()
     assert spiking.spike.spiking

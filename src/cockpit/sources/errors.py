@@ -191,9 +191,13 @@ class SentryClient(_TrackerClient):
         self.environment = config.environment or environment
         self.sleep = sleep
 
-    def _get(self, path: str, params: dict[str, Any]) -> httpx.Response:
+    def _get(
+        self, path: str, params: dict[str, Any], *, missing_ok: bool = False
+    ) -> httpx.Response:
         for attempt in range(2):
             response = self._request("GET", path, params=params)
+            if missing_ok and response.status_code == 404:
+                return response
             if response.status_code == 429:
                 retry_at = _retry_at(response.headers)
                 wait = (retry_at - time.time()) if retry_at else None
@@ -280,6 +284,25 @@ class SentryClient(_TrackerClient):
             if cursor is None:
                 return found, False
         return found, True
+
+    def last_regression(self, issue_id: str) -> datetime | None:
+        """When Sentry last marked the issue regressed: the newest `set_regression` in the
+        activity of its details (`GET /organizations/{org}/issues/{id}/`). Sentry keeps an
+        issue `is:regressed` for days after that; the cockpit wants since the go-live."""
+        response = self._get(
+            f"/api/0/organizations/{self.config.org}/issues/{issue_id}/", {}, missing_ok=True
+        )
+        if response.status_code == 404:
+            return None  # deleted or merged since the list was read
+        body = _json(response, "Sentry")
+        activity = body.get("activity") if isinstance(body, dict) else None
+        newest: datetime | None = None
+        for entry in activity if isinstance(activity, list) else []:
+            if isinstance(entry, dict) and entry.get("type") == "set_regression":
+                at = parse_time(entry.get("dateCreated"))
+                if at is not None and (newest is None or at > newest):
+                    newest = at
+        return newest
 
     def event_counts(self, **period: str) -> list[Bucket]:
         """Error events per bucket (the errors dataset: transactions are not errors), for
@@ -620,7 +643,8 @@ class ErrorWatcher:
     _baseline_fetched: float = 0.0  # monotonic time of the Sentry baseline's last fetch
     # per busiest issue: (poll time, its lifetime event count), for its own rate
     _issue_counts: dict[str, deque[tuple[datetime, int]]] = field(default_factory=dict)
-    # Bugsink: per issue, (last_seen asked at, when it last regressed) from its history
+    # per issue, (last_seen asked at, when it last regressed): Bugsink's history, Sentry's
+    # activity
     _regressions: dict[str, tuple[datetime | None, datetime | None]] = field(default_factory=dict)
     health: ReleaseHealth | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -733,7 +757,10 @@ class ErrorWatcher:
             )
             if since:
                 read(f"is:unresolved firstSeen:{since}", "NEW", sort="new")
-                read(f"is:unresolved is:regressed lastSeen:{since}", "REGRESSED", sort="date")
+                regressed = read(
+                    f"is:unresolved is:regressed lastSeen:{since}", "REGRESSED", sort="date"
+                )
+                self._regressed_since_start(client, regressed, busiest, found)
             else:
                 read("is:unresolved is:regressed", "REGRESSED", sort="date")
             if version:
@@ -764,6 +791,36 @@ class ErrorWatcher:
             spike = self._issue_spike(busiest, window, now) or spike
         issues = self._classify(list(found.values()), now)
         return issues, spike, client.requests, notes
+
+    def _regressed_since_start(
+        self,
+        client: SentryClient,
+        regressed: list[Any],
+        busiest: list[Any],
+        found: dict[str, ErrorIssue],
+    ) -> None:
+        """Sentry's `is:regressed` holds for days after the regression (then the issue is
+        "ongoing"): one that regressed last week and was seen since is not what this release
+        broke. REGRESSED only when the issue's own activity says it regressed since the
+        go-live began; else it is shown only if another list holds it (the busiest). The
+        details are asked again only when the issue has seen new events."""
+        assert self.started is not None
+        busy = {str(raw.get("id", "")) for raw in busiest if isinstance(raw, dict)}
+        for raw in regressed:
+            issue = sentry_issue(raw)
+            asked, regressed_at = self._regressions.get(issue.id, (None, None))
+            if asked is None or asked != issue.last_seen:
+                regressed_at = client.last_regression(issue.id)
+                self._regressions[issue.id] = (issue.last_seen, regressed_at)
+            known = found.get(issue.id)
+            if known is None or known.badge != "REGRESSED":
+                continue  # a NEW badge (a later list) wins
+            if regressed_at is not None and regressed_at >= self.started:
+                continue
+            if issue.id in busy:
+                found[issue.id] = replace(known, badge="")
+            else:
+                del found[issue.id]
 
     def _issue_spike(self, busiest: list[Any], window: float, now: datetime) -> SpikeState | None:
         """The first busy issue whose events in the window exceed its own baseline: a new
