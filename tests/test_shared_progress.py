@@ -213,18 +213,22 @@ def test_the_rehearsal_refuses_a_config_map_over_one_mebibyte_and_a_lease_withou
 # --- three cockpits, separate processes, separate folders ---------------------------------------
 
 
-def _start(args: list[str]) -> subprocess.Popen[str]:
+def _spawn(args: list[str]) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, DRIVER, *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         env=env,
     )
-    assert process.stdout is not None
-    assert process.stdout.readline().strip() == "started"
-    return process
+
+
+def _started(processes: list[subprocess.Popen[str]]) -> None:
+    """Each has opened its session (they start side by side: imports take seconds)."""
+    for process in processes:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "started"
 
 
 def test_three_cockpits_make_400_marks_at_once_and_lose_none(cluster, clean, tmp_path):
@@ -240,7 +244,8 @@ def test_three_cockpits_make_400_marks_at_once_and_lose_none(cluster, clean, tmp
         mine = [str(i) for i in range(items - 1) if i % 3 == k]
         args = [str(path), user, "marks", *mine, "--notes", str(items - 1), str(notes[user])]
         args += ["--expect-done", str(items - 1), "--expect-notes", "40"]
-        processes.append(_start(args))
+        processes.append(_spawn(args))
+    _started(processes)
     for process in processes:
         assert process.stdin is not None
         process.stdin.write("go\n")
@@ -286,7 +291,8 @@ def test_two_rollbacks_started_at_once_send_exactly_one(cluster, clean, tmp_path
     processes = {}
     for user, deployment in (("alice", "rb-a"), ("bob", "rb-b")):
         path = team_config(tmp_path / user, cluster.kubeconfig, deployments=["rb-a", "rb-b"])
-        processes[user] = _start([str(path), user, "rollback", deployment])
+        processes[user] = _spawn([str(path), user, "rollback", deployment])
+    _started(list(processes.values()))
     for process in processes.values():
         assert process.stdin is not None
         process.stdin.write("start\n")
@@ -393,6 +399,33 @@ def test_a_cockpit_cut_off_from_the_store_refuses_marks_and_loses_nothing(cluste
         alice.team.stop()
     finally:
         proxy.close()
+
+
+def test_a_deleted_progress_object_is_written_again_from_the_audit_log(cluster, clean, tmp_path):
+    """Someone deletes the ConfigMaps (by hand, or to start them again): the next write
+    recreates each from the whole audit log, so the marks made before are not lost."""
+    alice = GoLiveSession.open(
+        team_config(tmp_path, cluster.kubeconfig, items=12),
+        "prod",
+        operator=Operator("alice", None),
+    )
+    assert alice.team is not None
+    for n in range(11):
+        alice.mark_done(f"s/item-{n}")
+    alice.team.start(lambda: None)  # the open cockpit follows the objects
+    for name in object_names("prod"):
+        kubectl(cluster, "delete", "configmap", name, "--ignore-not-found")
+    deadline = time.monotonic() + 10
+    while alice.team.shared.objects:  # it has seen them go
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    alice.mark_done("s/item-11")
+    alice.team.stop()
+    records = {}
+    for cm in shared_objects(cluster):
+        records.update(json.loads(cm["data"]["items"]))
+    assert sorted(records) == sorted(f"s/item-{n}" for n in range(12))
+    assert sum(int(cm["data"]["count"]) for cm in shared_objects(cluster)) == 12
 
 
 # --- RBAC ----------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from cockpit.errors import CockpitError
 from cockpit.sources.progress import (
     Conflict,
+    NeedsHistory,
     ProgressObject,
     SharedProgress,
     StoreUnreachable,
@@ -93,6 +94,7 @@ class TeamProgress:
         self._stop = threading.Event()
         self._listener: Callable[[], None] | None = None
         self._seen_timeline: set[tuple[str, int]] = set()
+        self._telling = threading.Lock()  # the watch and a push both tell news
         self._local: StateSnapshot | None = None
         self._dirty = threading.Event()  # colleagues' writes not yet in the local copy
 
@@ -154,7 +156,13 @@ class TeamProgress:
                 self.shared.load()  # every object, so the local copy mirrors them all
             if self._pending and log is not None and not self.read_only:
                 local = self._copy().items
-                pushed = self.shared.push(self._pending, log, self.apply, local.get, self.me)
+                try:
+                    pushed = self.shared.push(self._pending, log, self.apply, local.get, self.me)
+                except NeedsHistory:  # an object to create: from the whole log
+                    every = list(self.audit.entries(self.environment))
+                    pushed = self.shared.push(
+                        every, log, self.apply, local.get, self.me, complete=True
+                    )
                 self._pending.clear()
                 conflicts = pushed.conflicts
                 self._tell(pushed.written)  # colleagues' entries our 409s brought in
@@ -282,8 +290,12 @@ class TeamProgress:
         self.stop()
 
     def _notify(self) -> None:
-        if self._listener is not None:
+        if self._listener is None:
+            return
+        try:
             self._listener()
+        except Exception:  # noqa: BLE001 - a screen closing must not end the follow
+            return
 
     def _flush_loop(self) -> None:
         """Colleagues' writes into the local copy (a burst of them in one write), and this
@@ -342,6 +354,10 @@ class TeamProgress:
 
     def _tell(self, changes: list[tuple[ProgressObject | None, ProgressObject]]) -> None:
         """A message per colleague's entry these writes brought (a summary past a few)."""
+        with self._telling:
+            self._tell_locked(changes)
+
+    def _tell_locked(self, changes: list[tuple[ProgressObject | None, ProgressObject]]) -> None:
         log = self._log_key()
         said: list[str] = []
         for before, after in changes:

@@ -60,6 +60,11 @@ class StoreUnreachable(CockpitError):
     """The shared store could not be read or written; the message says why."""
 
 
+class NeedsHistory(Exception):
+    """An object is to be created (first use, or someone deleted it): it must be written
+    from the whole audit log, not only from the entries not yet sent."""
+
+
 @dataclass
 class ProgressObject:
     """One ConfigMap of the shared progress, decoded."""
@@ -297,7 +302,11 @@ class SharedProgress:
             if decoded.name in self.names:
                 found[decoded.name] = decoded
         with self._lock:
-            self.objects = found
+            for name, known in self.objects.items():  # a write answered after the list began
+                listed = found.get(name)
+                if listed is not None and _newer(known.version, listed.version):
+                    found[name] = known
+            self.objects = found  # one deleted is gone (the next write creates it whole)
         return str((answer.get("metadata") or {}).get("resourceVersion") or "")
 
     def _get(self, name: str) -> ProgressObject:
@@ -329,16 +338,19 @@ class SharedProgress:
         apply: Apply,
         seen: Callable[[str], ItemRecord | None],
         me: str,
+        *,
+        complete: bool = False,
     ) -> Pushed:
         """Write the entries each object has not seen, with its resourceVersion; on 409, read
         it again and apply them to what is there now. Says which items changed and which a
-        colleague had changed since this operator's local copy (`seen`)."""
+        colleague had changed since this operator's local copy (`seen`). An object that does not
+        exist yet raises NeedsHistory unless `entries` is the whole log (`complete`)."""
         by_target: dict[str, list[AuditEntry]] = {}
         for entry in entries:
             by_target.setdefault(target_of(entry, self.environment, self.shards), []).append(entry)
         pushed = Pushed()
         for name, mine in by_target.items():
-            self._push_one(name, mine, log, apply, seen, me, pushed)
+            self._push_one(name, mine, log, apply, seen, me, pushed, complete)
         return pushed
 
     def _push_one(
@@ -350,6 +362,7 @@ class SharedProgress:
         seen: Callable[[str], ItemRecord | None],
         me: str,
         pushed: Pushed,
+        complete: bool,
     ) -> None:
         import copy
 
@@ -361,6 +374,8 @@ class SharedProgress:
             cached = self.objects.get(name)
         current = copy.deepcopy(cached) if cached is not None else self._get(name)
         for _ in range(50):
+            if current.version is None and not complete:
+                raise NeedsHistory(name)
             head = int((current.heads.get(log) or {}).get("seq") or 0)
             conflicts: list[Conflict] = []
             for entry in entries:
@@ -406,8 +421,8 @@ class SharedProgress:
                         _request_timeout=TIMEOUT,
                     )
             except ApiException as exc:
-                if exc.status == 409:  # a colleague wrote it first: apply ours to theirs
-                    current = self._get(name)
+                if exc.status in (404, 409):  # a colleague wrote it first (or deleted it):
+                    current = self._get(name)  # apply ours to what is there now
                     continue
                 raise self._unreachable(exc) from exc
             except Exception as exc:
@@ -504,6 +519,10 @@ class SharedProgress:
                         return ""
                     raise self._unreachable(RuntimeError(obj.get("message") or "watch error"))
                 version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+                if event.get("type") == "DELETED":
+                    with self._lock:
+                        self.objects.pop(str((obj.get("metadata") or {}).get("name")), None)
+                    continue
                 if event.get("type") not in ("ADDED", "MODIFIED"):  # BOOKMARK: version only
                     continue
                 decoded = decode(obj)
