@@ -401,31 +401,43 @@ def test_a_cockpit_cut_off_from_the_store_refuses_marks_and_loses_nothing(cluste
         proxy.close()
 
 
-def test_a_deleted_progress_object_is_written_again_from_the_audit_log(cluster, clean, tmp_path):
-    """Someone deletes the ConfigMaps (by hand, or to start them again): the next write
-    recreates each from the whole audit log, so the marks made before are not lost."""
-    alice = GoLiveSession.open(
-        team_config(tmp_path, cluster.kubeconfig, items=12),
-        "prod",
-        operator=Operator("alice", None),
-    )
-    assert alice.team is not None
-    for n in range(11):
+def test_a_deleted_progress_object_is_written_again_from_the_audit_logs(cluster, clean, tmp_path):
+    """Someone deletes the ConfigMaps (by hand, or to start them again) while Alice's and
+    Bob's cockpits are open: Alice's next write recreates them from her whole audit log, and
+    Bob's next write adds his whole log to them (they have no head of his), so no mark made
+    before is lost."""
+    sessions = {}
+    for user in ("alice", "bob"):
+        session = GoLiveSession.open(
+            team_config(tmp_path / user, cluster.kubeconfig, items=14),
+            "prod",
+            operator=Operator(user, None),
+        )
+        assert session.team is not None
+        sessions[user] = session
+    alice, bob = sessions["alice"], sessions["bob"]
+    for n in range(6):
         alice.mark_done(f"s/item-{n}")
-    alice.team.start(lambda: None)  # the open cockpit follows the objects
+    for n in range(6, 11):
+        bob.mark_done(f"s/item-{n}")
+    for session in sessions.values():
+        session.team.start(lambda: None)  # open cockpits follow the objects
     for name in object_names("prod"):
         kubectl(cluster, "delete", "configmap", name, "--ignore-not-found")
     deadline = time.monotonic() + 10
-    while alice.team.shared.objects:  # it has seen them go
+    while alice.team.shared.objects or bob.team.shared.objects:  # both have seen them go
         assert time.monotonic() < deadline
         time.sleep(0.05)
     alice.mark_done("s/item-11")
-    alice.team.stop()
+    time.sleep(0.5)
+    bob.mark_done("s/item-12")
+    for session in sessions.values():
+        session.team.stop()
     records = {}
     for cm in shared_objects(cluster):
         records.update(json.loads(cm["data"]["items"]))
-    assert sorted(records) == sorted(f"s/item-{n}" for n in range(12))
-    assert sum(int(cm["data"]["count"]) for cm in shared_objects(cluster)) == 12
+    assert sorted(records) == sorted(f"s/item-{n}" for n in range(13))
+    assert sum(int(cm["data"]["count"]) for cm in shared_objects(cluster)) == 13
 
 
 # --- RBAC ----------------------------------------------------------------------------------------

@@ -61,8 +61,9 @@ class StoreUnreachable(CockpitError):
 
 
 class NeedsHistory(Exception):
-    """An object is to be created (first use, or someone deleted it): it must be written
-    from the whole audit log, not only from the entries not yet sent."""
+    """An object is to be created (first use, or someone deleted it), or has no head for
+    this audit log yet: it must be written from the whole log, not only from the entries not
+    yet sent (once per object and log)."""
 
 
 @dataclass
@@ -121,8 +122,8 @@ def decode(obj: dict[str, Any]) -> ProgressObject:
     except (ValueError, TypeError, AttributeError) as exc:
         raise CockpitError(
             f"shared progress ConfigMap {name} cannot be read: {exc}",
-            "it was edited by hand; restore it from a colleague's cockpit "
-            "(its local state) or delete it so the cockpits write it again from their logs",
+            "it was edited by hand; delete it: each open cockpit writes its audit log into "
+            "it again at its next write",
         ) from exc
     if not isinstance(heads, dict):
         raise CockpitError(f"shared progress ConfigMap {name}: heads is not a table")
@@ -374,8 +375,8 @@ class SharedProgress:
             cached = self.objects.get(name)
         current = copy.deepcopy(cached) if cached is not None else self._get(name)
         for _ in range(50):
-            if current.version is None and not complete:
-                raise NeedsHistory(name)
+            if (current.version is None or log not in current.heads) and not complete:
+                raise NeedsHistory(name)  # new, recreated, or new to this log: from its start
             head = int((current.heads.get(log) or {}).get("seq") or 0)
             conflicts: list[Conflict] = []
             for entry in entries:
