@@ -120,13 +120,13 @@ def decode(obj: dict[str, Any]) -> ProgressObject:
         timeline = [json.loads(line) for line in (data.get("timeline") or "").splitlines() if line]
         count = int(data.get("count") or 0)
     except (ValueError, TypeError, AttributeError) as exc:
-        raise CockpitError(
+        raise StoreUnreachable(  # unusable as if unreachable: marks refused, the reason said
             f"shared progress ConfigMap {name} cannot be read: {exc}",
             "it was edited by hand; delete it: each open cockpit writes its audit log into "
             "it again at its next write",
         ) from exc
     if not isinstance(heads, dict):
-        raise CockpitError(f"shared progress ConfigMap {name}: heads is not a table")
+        raise StoreUnreachable(f"shared progress ConfigMap {name}: heads is not a table")
     return ProgressObject(name, meta.get("resourceVersion"), items, heads, timeline, count)
 
 
