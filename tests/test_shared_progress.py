@@ -31,6 +31,7 @@ from cockpit.sources.progress import (
 from cockpit.state import ItemRecord
 
 from .faults.proxy import FaultProxy
+from .helpers import until, wait_until
 from .kube_helpers import NS, get_json, kubectl, wait_rolled_out
 
 DRIVER = str(Path(__file__).parent / "shared_cockpit.py")
@@ -363,10 +364,10 @@ def test_a_cockpit_cut_off_from_the_store_refuses_marks_and_loses_nothing(cluste
         proxy.set("pass")
         changed = []
         alice.team.start(lambda: changed.append(1))  # the watch finds the store back
-        deadline = time.monotonic() + 20
-        while alice.team.unreachable is not None or not changed:
-            assert time.monotonic() < deadline, "the store never came back"
-            time.sleep(0.1)
+        wait_until(
+            lambda: alice.team.unreachable is None and changed,
+            what=lambda: f"the store never came back: {alice.team.unreachable}",
+        )
         messages = alice.team.take_messages()
         assert any("reachable again" in m for m in messages), messages
         (conflict,) = [m for m in messages if m.startswith("conflict")]
@@ -424,10 +425,10 @@ def test_a_deleted_progress_object_is_written_again_from_the_audit_logs(cluster,
         session.team.start(lambda: None)  # open cockpits follow the objects
     for name in object_names("prod"):
         kubectl(cluster, "delete", "configmap", name, "--ignore-not-found")
-    deadline = time.monotonic() + 10
-    while alice.team.shared.objects or bob.team.shared.objects:  # both have seen them go
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(  # both have seen them go
+        lambda: not alice.team.shared.objects and not bob.team.shared.objects,
+        what="the deletions never reached the cockpits",
+    )
     alice.mark_done("s/item-11")
     time.sleep(0.5)
     bob.mark_done("s/item-12")
@@ -492,11 +493,13 @@ async def test_a_colleagues_mark_appears_in_the_cockpit_with_their_name(cluster,
         await pilot.pause(0.5)
         await asyncio.to_thread(bob.mark_done, "s/item-0")
         item = next(i for i in alice.checklist.items() if i.id == "s/item-0")
-        for _ in range(100):
-            said = [n.message for n in app.message_history]
-            if alice.view(item).status == "done" and any("bob marked done" in m for m in said):
-                break
-            await pilot.pause(0.1)
-        assert alice.view(item).status == "done"
+        await until(
+            pilot,
+            lambda: (
+                alice.view(item).status == "done"
+                and any("bob marked done" in n.message for n in app.message_history)
+            ),
+            what=lambda: [n.message for n in app.message_history],
+        )
         assert "bob marked done 'item 0'" in [n.message for n in app.message_history]
         assert "checklist 1/3" in str(app.query_one(EnvironmentBanner).render())
