@@ -503,3 +503,61 @@ async def test_a_colleagues_mark_appears_in_the_cockpit_with_their_name(cluster,
         )
         assert "bob marked done 'item 0'" in [n.message for n in app.message_history]
         assert "checklist 1/3" in str(app.query_one(EnvironmentBanner).render())
+
+
+async def test_the_cockpit_says_when_the_store_is_gone_refuses_d_and_recovers(
+    cluster, clean, tmp_path
+):
+    """The cluster stops answering Alice's cockpit: the banner says so, `d` is refused with
+    the reason on the message line, the item stays as it was; when the cluster is back the
+    banner clears, the message line says so, and `d` marks again."""
+    from cockpit.tui.app import CockpitApp
+    from cockpit.tui.widgets.banner import EnvironmentBanner
+    from cockpit.tui.widgets.checklist import ChecklistPane
+
+    proxy = FaultProxy(cluster.port)
+    try:
+        config = json.loads(Path(cluster.kubeconfig).read_text())
+        config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
+        proxied = tmp_path / "kubeconfig-proxied"
+        proxied.write_text(json.dumps(config))
+        alice = GoLiveSession.open(
+            team_config(tmp_path / "alice", proxied), "prod", operator=Operator("alice", None)
+        )
+        app = CockpitApp(alice)
+        async with app.run_test(size=(160, 48)) as pilot:
+            banner = app.query_one(EnvironmentBanner)
+            item = next(i for i in alice.checklist.items() if i.id == "s/item-0")
+            proxy.set("down")
+            await until(
+                pilot,
+                lambda: "SHARED PROGRESS UNREACHABLE" in str(banner.render()),
+                what=lambda: str(banner.render()),
+            )
+            app.query_one(ChecklistPane).select_item("s/item-0")
+            await pilot.pause()
+            await pilot.press("d")
+            await until(
+                pilot,
+                lambda: any(
+                    "cannot change the checklist: the team's shared progress is unreachable"
+                    in n.message
+                    for n in app.message_history
+                ),
+                what=lambda: [n.message for n in app.message_history],
+            )
+            assert alice.view(item).status == "pending"
+            proxy.set("pass")
+            await until(
+                pilot,
+                lambda: (
+                    "UNREACHABLE" not in str(banner.render())
+                    and any("reachable again" in n.message for n in app.message_history)
+                ),
+                timeout=20,
+                what=lambda: (str(banner.render()), [n.message for n in app.message_history]),
+            )
+            await pilot.press("d")
+            await until(pilot, lambda: alice.view(item).status == "done")
+    finally:
+        proxy.close()

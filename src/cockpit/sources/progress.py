@@ -261,10 +261,13 @@ class SharedProgress:
         return client.CoreV1Api(self.client.get())
 
     def _unreachable(self, exc: BaseException) -> StoreUnreachable:
+        from urllib3.exceptions import ProtocolError
+
         from cockpit.sources.kube import describe_api_error
 
+        why = "the connection was cut" if isinstance(exc, ProtocolError) else None
         return StoreUnreachable(
-            f"cluster {self.cluster.name}: {describe_api_error(exc)}",
+            f"cluster {self.cluster.name}: {why or describe_api_error(exc)}",
             "check the cluster and that you may get, list, watch, create and update configmaps "
             f"in namespace {self.namespace} (`cockpit validate`)",
         )
