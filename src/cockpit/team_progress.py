@@ -275,7 +275,9 @@ class TeamProgress:
         self.shared.stop()
 
     def close(self, timeout: float) -> None:
-        """At exit: share what is left (the session's end), waiting `timeout` at most."""
+        """At exit: share what is left (the session's end), waiting `timeout` at most; the
+        listener (a screen that is closing) is told nothing more."""
+        self._listener = None
 
         def last() -> None:
             try:
