@@ -22,7 +22,13 @@ import pytest
 
 from cockpit.errors import CockpitError
 from cockpit.session import GoLiveSession
-from cockpit.sources.errors import ErrorWatcher, SentryClient, TrackerError, next_cursor
+from cockpit.sources.errors import (
+    ErrorIssue,
+    ErrorWatcher,
+    SentryClient,
+    TrackerError,
+    next_cursor,
+)
 
 from . import servers
 
@@ -152,6 +158,32 @@ def test_bugsink_regressed_means_regressed_since_the_go_live(
     before = watcher.feed.requests
     watcher.poll()  # no new events: the histories are not asked again
     assert watcher.feed.requests - before == 2  # the issue list and the project's count
+
+
+def test_bugsink_histories_read_stay_bounded_however_many_issues_are_active():
+    """New or reopened issues seen since the go-live: always; of those unresolved all along
+    with new events, the HISTORY_REFRESHES asked longest ago; none seen only before."""
+    from cockpit.sources.errors import HISTORY_REFRESHES, histories_to_read
+
+    started = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    seen = started + timedelta(minutes=5)
+
+    def one(n, last_seen=seen):
+        return ErrorIssue(str(n), f"B-{n}", "t", "", "error", 1, None, None, last_seen, None)
+
+    busy = [one(n) for n in range(20)]  # unresolved all along, each with new events
+    known = {str(n): (started + timedelta(seconds=n), None) for n in range(20)}
+    known["7"] = (None, None)  # never read: first in line
+    before = {str(n) for n in range(20)}
+    issues = [*busy, one(100), one(101, started - timedelta(seconds=1)), one(102, started)]
+    chosen = histories_to_read(issues, known, before, started)
+    # the new ones first (102 last seen exactly at the start counts), then the oldest answers
+    assert chosen[:2] == ["100", "102"]
+    assert chosen[2:] == ["7", "0", "1", "2", "3"][:HISTORY_REFRESHES]
+    assert HISTORY_REFRESHES == 5
+    # an issue whose answer is current is never read again
+    assert histories_to_read([one(3)], {"3": (seen, None)}, set(), started) == []
+    assert histories_to_read(issues, known, before, None) == []
 
 
 def test_bugsink_bad_token_is_named(bugsink, tmp_path, monkeypatch, operator):
@@ -294,6 +326,8 @@ class FakeSentry(BaseHTTPRequestHandler):
 
     def events_stats(self, params):
         interval = {"1m": 60, "5m": 300, "10m": 600, "1h": 3600}[params.get("interval", "1h")]
+        if FakeSentry.mode == "coarse":
+            interval *= 2  # Sentry answering at another rollup than the one asked
         now = time.time()
         if "start" in params:
             begin = datetime.fromisoformat(params["start"]).replace(tzinfo=UTC).timestamp()
@@ -482,6 +516,23 @@ def test_sentry_regressed_means_regressed_since_the_go_live(sentry, tmp_path, op
     assert badges.get("SHOP-22") == "REGRESSED" and badges.get("SHOP-23") == "REGRESSED"
     assert badges.get("SHOP-9") == "REGRESSED"
     assert "SHOP-21" not in badges and "SHOP-24" not in badges, badges
+
+
+def test_sentry_buckets_are_as_wide_as_their_starts_are_apart(sentry, tmp_path, operator):
+    """Asked for 5-minute buckets, answered in 10-minute ones: each bucket is 10 minutes
+    wide, so the events per window are not doubled."""
+    session = sentry_session(tmp_path, sentry, operator)
+    client = SentryClient(session.environment.errors, "sntrys_test_token", "production")
+    try:
+        asked = client.event_counts(statsPeriod="24h", interval="5m")
+        FakeSentry.mode = "coarse"
+        coarse = client.event_counts(statsPeriod="24h", interval="5m")
+    finally:
+        client.close()
+    assert {(end - start).total_seconds() for start, end, _ in asked} == {300}
+    assert {(end - start).total_seconds() for start, end, _ in coarse} == {600}
+    # the same day either way: 2 errors per 5 minutes
+    assert abs(sum(c for *_, c in coarse) - sum(c for *_, c in asked)) <= 4
 
 
 def test_link_header_cursor_rules():
@@ -780,16 +831,16 @@ def test_errors_check_type_against_the_sentry_api(sentry, tmp_path, operator):
     """The `errors` check: new issues since the go-live and a spike both fail it."""
     import asyncio
 
-    from cockpit.checks import CheckContext, run_check
-    from cockpit.checks.errors import ErrorsCheck
-    from cockpit.checks.runner import BoundCheck
+    from cockpit.check_types import ErrorsCheckConfig
+    from cockpit.checks import CheckContext, compile_binding, run_check
 
     session = sentry_session(tmp_path, sentry, operator)
     started = datetime.now(UTC) - timedelta(minutes=30)
 
     def run(**fields):
         ctx = CheckContext(session.config, session.env_name, started=started)
-        bound = BoundCheck(0, "s/x", ErrorsCheck(**fields), 30)
+        spec = ErrorsCheckConfig(item="x", type="errors", timeout=30, **fields)
+        bound = compile_binding(0, "s/x", spec)
         return asyncio.run(run_check(bound, ctx))
 
     new = run()
