@@ -23,8 +23,8 @@ from cockpit.rehearsal.store import (
     Kind,
     Store,
     not_found,
-    status_details,
     now_iso,
+    status_details,
 )
 
 if TYPE_CHECKING:
