@@ -144,10 +144,11 @@ def encode(progress: ProgressObject) -> dict[str, str]:
         size -= len(lines.pop(0)) + 1
         progress.timeline.pop(0)
     if size > BUDGET:
-        raise CockpitError(
+        raise StoreUnreachable(  # unusable until trimmed: marks refused, the reason said
             f"shared progress ConfigMap {progress.name} would hold {size // 1024} KiB of item "
             f"records (the cockpit keeps each object under {BUDGET // 1024} KiB)",
-            "notes and evidence this long belong in the runbook's tickets; nothing was shared",
+            "notes and evidence this long belong in tickets: shorten the longest records "
+            "(kubectl edit) or split the runbook's environment",
         )
     return {
         "format": FORMAT,
