@@ -389,7 +389,8 @@ async def test_slash_filters_the_errors_pane_and_its_letters_act_on_nothing(writ
             app.post_message(events.Key(key, char))
         await pilot.pause()
         assert [i.short_id for i in pane.shown] == ["SD-2"] and table.row_count == 1
-        assert "1 of 3 match 'BASKET'" in str(pane.border_title)
+        # what the release broke is not hidden without a word
+        assert "1 of 3 match 'BASKET' · 2 NEW hidden" in str(pane.border_title)
         assert len(app.screen_stack) == screens  # no letter opened anything
         await pilot.press("enter")  # back to the table, the filter kept
         await pilot.pause()
@@ -398,6 +399,8 @@ async def test_slash_filters_the_errors_pane_and_its_letters_act_on_nothing(writ
         await pilot.pause()
         assert isinstance(app.screen, ErrorDetailScreen)
         assert "SD-2" in screen_text(app)
+        over_a_dialog = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Errors: filter issues" not in over_a_dialog
         await pilot.press("escape")
         await pilot.pause()
         # a new feed keeps the filter
@@ -409,6 +412,9 @@ async def test_slash_filters_the_errors_pane_and_its_letters_act_on_nothing(writ
         await pilot.pause()
         await pilot.pause()
         assert [i.short_id for i in pane.shown] == ["SD-2", "SD-4"]
+        # the palette's filter command only where the errors pane is (not over a dialog)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Errors: filter issues" in titles
         await pilot.press("slash")
         await pilot.pause()
         await pilot.press("escape")

@@ -56,7 +56,7 @@ from cockpit.state import (
     StateSnapshot,
     StateStore,
 )
-from cockpit.steps import BeforeNext, StepPlan, execute_step, plan_step
+from cockpit.steps import BeforeNext, StepPlan, StepResult, execute_step, plan_step
 from cockpit.team_progress import TeamProgress
 
 StatusSource = Literal["state", "document", "none"]
@@ -88,9 +88,12 @@ class ItemRunResult:
     evidence: str
     results: tuple[tuple[BoundCheck, CheckResult], ...]
     stopped: bool = False  # the operator stopped the step between two scripts
+    recorded: ItemStatus | None = None  # the status the item was given, when not passed/failed
 
     @property
     def status(self) -> ItemStatus:
+        if self.recorded is not None:
+            return self.recorded
         return "passed" if self.passed else "failed"
 
     @classmethod
@@ -164,6 +167,9 @@ class GoLiveSession:
     _started: datetime | None = None
     _release: str | None = None  # "" once the audit was read and had no release start
     _analysis_lock: threading.Lock = field(default_factory=threading.Lock)
+    # marks are written on the TUI's state thread while check results are recorded on its
+    # event loop: one at a time, so the snapshot kept is always the newest one written
+    _state_lock: threading.RLock = field(default_factory=threading.RLock)
     _analysis_offset: int = 0  # audit bytes already read by analysis_started()
     _analysis_seen: int = 0
     _analysis_latest: datetime | None = None
@@ -319,6 +325,10 @@ class GoLiveSession:
 
     def reload_if_changed(self) -> bool:
         """Pick up changes another cockpit (or `cockpit mark`) made to the same state file."""
+        with self._state_lock:
+            return self._reload_if_changed()
+
+    def _reload_if_changed(self) -> bool:
         mtime = self.store.mtime_ns()
         if mtime == self._seen_mtime:
             return False
@@ -548,15 +558,16 @@ class GoLiveSession:
         return finished
 
     def _record(self, action: str, item: ChecklistItem, **fields: Any) -> AuditEntry:
-        entry = self._audit(action, item=item.id, text=item.text, **fields)
-        if self.team is not None:
-            self.snapshot = self.team.record(entry, _head(entry))
-        else:
-            self.snapshot = self.store.update(
-                lambda items: apply_entry(items, entry), audit_head=_head(entry)
-            )
-        self._seen_mtime = self.store.mtime_ns()
-        return entry
+        with self._state_lock:
+            entry = self._audit(action, item=item.id, text=item.text, **fields)
+            if self.team is not None:
+                self.snapshot = self.team.record(entry, _head(entry))
+            else:
+                self.snapshot = self.store.update(
+                    lambda items: apply_entry(items, entry), audit_head=_head(entry)
+                )
+            self._seen_mtime = self.store.mtime_ns()
+            return entry
 
     # --- steps ---------------------------------------------------------------------------------
 
@@ -576,14 +587,22 @@ class GoLiveSession:
     ) -> ItemRunResult:
         """Run a step's scripts in order, stopping at the first that fails; audited.
 
-        Stopped by the operator between two scripts (`before_next` said no): audited as a
-        `cancel` with what ran, and the item keeps the status it had."""
+        A production step with several scripts runs only with `before_next` (the operator
+        reads each script's output and confirms the next). Cut short (stopped between two
+        scripts, or cancelled), the audit keeps what ran: see `_cut_short`."""
         self.refuse_if_read_only("run commands")
         self.refuse_if_unshared("run commands")
         plan = self.plan_step(item)
+        if plan.production and len(plan.commands) > 1 and before_next is None:
+            raise CockpitError(
+                f"step {item.text!r} has {len(plan.commands)} scripts and this is production: "
+                "each next script waits for the operator",
+                "run it from the cockpit (r), which shows each script's output and asks again",
+            )
         assert self.snapshot is not None
         previous = self.snapshot.record(item.id)
         self._record("run", item, status="running", commands=[c.display for c in plan.commands])
+        progress = StepResult(passed=True, evidence="")
         try:
             result = await execute_step(
                 plan,
@@ -593,27 +612,14 @@ class GoLiveSession:
                 before_next=before_next,
                 cwd=self.config.base_dir,
                 secrets=self.secrets,
+                result=progress,
             )
         except asyncio.CancelledError:
-            self._record(
-                "cancel",
-                item,
-                status=previous.status if previous else "pending",
-                evidence=previous.evidence if previous else None,
-                note="cancelled while running",
-            )
+            self._cut_short(item, previous, progress, f"cancelled {progress.where()}")
             raise
         if result.stopped_before is not None:
-            self._record(
-                "cancel",
-                item,
-                status=previous.status if previous else "pending",
-                evidence=previous.evidence if previous else None,
-                note=result.evidence,
-                output_tail=list(result.tail)[-20:],
-                exit_code=result.exit_code,
-            )
-            return ItemRunResult(item, False, result.evidence, (), stopped=True)
+            status = self._cut_short(item, previous, result, result.evidence)
+            return ItemRunResult(item, False, result.evidence, (), stopped=True, recorded=status)
         outcome = ItemRunResult(item, result.passed, result.evidence, ())
         self._record(
             "result",
@@ -624,6 +630,30 @@ class GoLiveSession:
             exit_code=result.exit_code,
         )
         return outcome
+
+    def _cut_short(
+        self, item: ChecklistItem, previous: ItemRecord | None, run: StepResult, said: str
+    ) -> ItemStatus:
+        """Audit a step cut short with what ran (output, exit code, scripts done). None done:
+        the item keeps the status it had; some done: failed, since the step is half done
+        (a dry run and no apply, or an apply and not its check)."""
+        if run.completed == 0:
+            status: ItemStatus = previous.status if previous else "pending"
+            evidence = previous.evidence if previous else None
+        else:
+            status, evidence = "failed", f"{said}: the step is not complete"
+        self._record(
+            "cancel",
+            item,
+            status=status,
+            evidence=evidence,
+            note=said,
+            output_tail=list(run.tail)[-20:],
+            exit_code=run.exit_code,
+            scripts_completed=run.completed,
+            scripts=run.total,
+        )
+        return status
 
     # --- Kubernetes ----------------------------------------------------------------------------
 

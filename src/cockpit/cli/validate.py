@@ -55,10 +55,12 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
         theme_names = set(catalog.themes)
     else:
         theme_names = set(shipped_theme_names())
+    key_warnings: list[str] = []
     if loaded.model.keys:  # only then the TUI's bindings are loaded to check the ids
-        from cockpit.tui.bindings import keymap_problems
+        from cockpit.tui.bindings import keymap_problems, keymap_warnings
 
         problems.extend(keymap_problems(loaded.model.keys, str(loaded.path)))
+        key_warnings = keymap_warnings(loaded.model.keys, str(loaded.path))
     if loaded.model.theme not in theme_names:
         problems.append(
             f"{loaded.path}: theme: no theme named {loaded.model.theme!r}; available: "
@@ -83,7 +85,7 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
         for index, metric in enumerate(environment.metrics)
         if metric.suggested
     ]
-    warnings += kube_warnings + prom_warnings
+    warnings += kube_warnings + prom_warnings + key_warnings
     for other in loaded.model.environments:
         if other != env_name:
             warnings.extend(loaded.secret_problems(other))

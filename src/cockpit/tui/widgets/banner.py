@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from textual.widgets import Static
-
 from cockpit.session import GoLiveSession
-from cockpit.tui.widgets.shown import show_text
+from cockpit.tui.widgets.shown import ShownText, show_text
 
 
-class EnvironmentBanner(Static):
+class EnvironmentBanner(ShownText):
     """One line; red and shouting in production, so nobody mistakes it for staging."""
 
     DEFAULT_CSS = """
