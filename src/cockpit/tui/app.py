@@ -560,6 +560,13 @@ class CockpitApp(App[None]):
     def refusal(self, action: str) -> str | None:
         if action == "rollback_recommended" and self.session.read_only:
             return "Read-only: this cockpit cannot roll back (started with --read-only)."
+        if action == "rollback_recommended" and not self.recommended:
+            rollback = self._key_of("rollout.rollback", "ctrl+z")
+            return (
+                f"No rollback is recommended now: {self._key_of('app.rollback_recommended', 'B')} "
+                "acts when the release analysis recommends one (the verdict bar says so); "
+                f"{rollback} in the rollout pane rolls back the selected deployment."
+            )
         return None
 
     def _refresh_notifications(self) -> None:
