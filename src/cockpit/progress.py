@@ -15,10 +15,12 @@ from typing import Any, Literal
 
 from cockpit.audit import AuditEntry
 from cockpit.checklist import Checklist, ChecklistItem, Section
-from cockpit.config import CheckBinding
+from cockpit.config import CheckBinding, LoadedConfig
 from cockpit.errors import CockpitError, StateError
 from cockpit.recording import Recorder, head_of
+from cockpit.sources.progress import SharedProgress
 from cockpit.state import ITEM_STATUSES, ItemRecord, ItemStatus, StateSnapshot, StateStore
+from cockpit.team_progress import TeamProgress
 from cockpit.timeline import parse_ts
 
 StatusSource = Literal["state", "document", "none"]
@@ -82,6 +84,7 @@ class ChecklistProgress:
     snapshot: StateSnapshot | None = None
     # the item IDs the last reload_if_changed() found changed (None: any may have)
     changed_items: list[str] | None = None
+    team: TeamProgress | None = None  # the team's shared progress (state backend "kubernetes")
     _seen_mtime: tuple[int, ...] | None = None
     # marks are written on the TUI's state thread while check results are recorded on its
     # event loop: one at a time, so the snapshot kept is always the newest one written
@@ -110,6 +113,45 @@ class ChecklistProgress:
                     f"state file {self.store.path} was missing; {rebuilt} item(s) were "
                     "restored from the audit log" + saved
                 )
+
+    def open_team(self, config: LoadedConfig) -> None:
+        """With the kubernetes backend: read the shared progress and send it what this audit
+        log has that it lacks; the local state then mirrors it (unreachable: said, not fatal)."""
+        recorder = self.recorder
+        environment = config.environment(recorder.env_name)
+        cluster = environment.lock_cluster()
+        if cluster is None:
+            return
+        shared = SharedProgress(
+            cluster,
+            config,
+            namespace=environment.state.namespace or cluster.namespace,
+            environment=recorder.env_name,
+            watch_seconds=environment.state.watch_seconds,
+        )
+        self.team = TeamProgress(
+            shared,
+            self.store,
+            recorder.audit,
+            environment=recorder.env_name,
+            me=recorder.operator.user,
+            apply=apply_entry,
+            describe=self._describe_item,
+            read_only=recorder.read_only,
+        )
+        recorder.nudge = self.team.nudge  # shared in the background (an item's entry at once)
+        self.team.connect()
+        self.snapshot = self.store.load()
+        self._seen_mtime = self.store.mtime_ns()
+
+    def _describe_item(self, item_id: str) -> str:
+        item = self.checklist.item(item_id)
+        return repr(item.text) if item is not None else item_id
+
+    def refuse_if_unshared(self, what: str) -> None:
+        """With a shared backend whose store cannot be reached: refused, one line saying why."""
+        if self.team is not None:
+            self.team.refuse_if_unreachable(what)
 
     def _rebuild_from_audit(self, *, only_if_any: bool = False) -> tuple[int, str]:
         """Fold this environment's audit entries into a state and save it; (items, a note on
@@ -165,9 +207,12 @@ class ChecklistProgress:
         """Audit an item's change, then fold the same entry into the state."""
         with self._state_lock:
             entry = self.recorder.record(action, item=item.id, text=item.text, **fields)
-            self.snapshot = self.store.update(
-                lambda items: apply_entry(items, entry), audit_head=head_of(entry)
-            )
+            if self.team is not None:
+                self.snapshot = self.team.record(entry, head_of(entry))
+            else:
+                self.snapshot = self.store.update(
+                    lambda items: apply_entry(items, entry), audit_head=head_of(entry)
+                )
             self._seen_mtime = self.store.mtime_ns()
             return entry
 
@@ -245,12 +290,14 @@ class ChecklistProgress:
             raise CockpitError("the note is empty", "type some text for the note")
         item = self.find_item(reference)
         self.recorder.refuse_if_read_only("add a note")
+        self.refuse_if_unshared("add a note")
         self.record("note", item, note=text.strip())
         return self.view(item)
 
     def _set_status(self, reference: str, action: str, status: ItemStatus, note: str) -> ItemView:
         item = self.find_item(reference)
         self.recorder.refuse_if_read_only("change the checklist")
+        self.refuse_if_unshared("change the checklist")
         self.record(action, item, status=status, note=note or None)
         return self.view(item)
 

@@ -6,6 +6,7 @@ channel (`via`) on every line, and the same refusal wording when the cockpit is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,17 +16,22 @@ from cockpit.identity import Operator
 from cockpit.state import AuditHead
 
 
-@dataclass(frozen=True)
+@dataclass
 class Recorder:
     audit: AuditLog
     env_name: str
     operator: Operator
     via: str = "cli"
     read_only: bool = False
+    # told of every line written: the team's shared progress sends it in the background
+    nudge: Callable[[], object] | None = None
 
     def record(self, action: str, **fields: Any) -> AuditEntry:
         """Append one audit line (fsynced) before the effect it announces."""
-        return self.audit.append(action, self.env_name, self.operator, via=self.via, **fields)
+        entry = self.audit.append(action, self.env_name, self.operator, via=self.via, **fields)
+        if self.nudge is not None:
+            self.nudge()
+        return entry
 
     def refuse_if_read_only(self, what: str) -> None:
         if self.read_only:

@@ -85,6 +85,8 @@ class ItemRuns:
         if not runnable:
             return []
         read_only = self.items.recorder.read_only
+        if not read_only:
+            self.items.refuse_if_unshared("run checks")
         if read_only:
             effects = [
                 f"{item.text!r} {effect}"
@@ -180,6 +182,7 @@ class ItemRuns:
         reads each script's output and confirms the next). Cut short (stopped between two
         scripts, or cancelled), the audit keeps what ran: see `_cut_short`."""
         self.items.recorder.refuse_if_read_only("run commands")
+        self.items.refuse_if_unshared("run commands")
         ctx = self.context()
         plan = plan_step(ctx, item)
         if plan.production and len(plan.commands) > 1 and before_next is None:

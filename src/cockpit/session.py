@@ -47,6 +47,7 @@ from cockpit.sources.kube import ClusterSnapshot, DeploymentActions, DeploymentV
 from cockpit.sources.lease import ActionLock, Presence
 from cockpit.state import StateStore
 from cockpit.steps import BeforeNext, StepPlan
+from cockpit.team_progress import TeamProgress
 from cockpit.timeline import AuditTimeline
 
 __all__ = ["GoLiveSession", "ItemRunResult", "ItemView", "Progress"]
@@ -108,6 +109,7 @@ class GoLiveSession:
             via=via,
         )
         session.items.load()
+        session.items.open_team(loaded)
         session.notices.extend(
             map(unfinished_rollback_notice, session.timeline.unfinished_rollbacks())
         )
@@ -132,6 +134,11 @@ class GoLiveSession:
     @property
     def label(self) -> str:
         return self.environment.label or self.env_name
+
+    @property
+    def team(self) -> TeamProgress | None:
+        """The team's shared progress (state backend "kubernetes"), else None."""
+        return self.items.team
 
     @property
     def changed_items(self) -> list[str] | None:

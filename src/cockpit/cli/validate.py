@@ -125,13 +125,27 @@ def _lock_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str], list
         missing = lock.missing_verbs()
     except CockpitError as exc:
         return [], [f"{where}: the action lock's access not checked: {exc.message}"]
+    problems = []
     if missing:
-        return [
+        problems.append(
             f"{where}: you may not {', '.join(missing)} leases (coordination.k8s.io) in "
             f"namespace {lock.namespace} of cluster {cluster.name}: the action lock needs get, "
             "create and update, presence list and delete"
-        ], []
-    return [], []
+        )
+    from cockpit.sources.progress import SharedProgress
+
+    shared = SharedProgress(cluster, loaded, namespace=lock.namespace, environment=env_name)
+    try:
+        lacking = shared.missing_verbs()
+    except CockpitError as exc:
+        return problems, [f"{where}: the shared progress's access not checked: {exc.message}"]
+    if lacking:
+        problems.append(
+            f"{where}: you may not {', '.join(lacking)} configmaps in namespace "
+            f"{lock.namespace} of cluster {cluster.name}: the shared checklist progress needs "
+            "get, list, watch, create and update"
+        )
+    return problems, []
 
 
 def step_override_problems(loaded: LoadedConfig, checklist: Checklist) -> list[str]:

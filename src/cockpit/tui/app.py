@@ -270,6 +270,26 @@ class CockpitApp(App[None]):
         if presence is not None:
             self._presence = presence
             presence.start(lambda others: self.call_from_thread(self._show_others, others))
+        team = self.session.team
+        if team is not None:  # colleagues' marks, and the store's reachability
+            team.start(lambda: self.call_from_thread(self._team_update))
+            self._team_update()
+
+    def _team_update(self) -> None:
+        """The shared progress changed (a colleague's mark, the store gone or back): redraw
+        from the local copy, and say what happened, with who did it."""
+        team = self.session.team
+        if team is None or self._shutting_down():
+            return
+        self._poll_state()
+        self.query_one(EnvironmentBanner).refresh_text()
+        self._tell_team_news()
+
+    def _tell_team_news(self) -> None:
+        team = self.session.team
+        for text in team.take_messages() if team is not None else ():
+            unreachable = "unreachable" in text or "conflict" in text or "not shared" in text
+            self.notify(text, title="Team", severity="warning" if unreachable else "information")
 
     def _show_others(self, others: list[str]) -> None:
         banner = self.query_one(EnvironmentBanner)
@@ -485,6 +505,8 @@ class CockpitApp(App[None]):
             self.session.end()
         except CockpitError as exc:
             self.exit_problem = exc.render()  # printed by the CLI once the screen is gone
+        if self.session.team is not None:  # the session's end shared, two seconds at most
+            self.session.team.close(2.0)
 
     def notify(
         self,
@@ -844,6 +866,7 @@ class CockpitApp(App[None]):
         if message.error is not None:
             self._report(message.error)
         self._refresh_views(message.item)
+        self._tell_team_news()  # a conflict the mark met, or the mark not shared yet
 
     def _poll_state(self) -> None:
         """Another cockpit or `cockpit mark` may have changed the state file: show it. The file

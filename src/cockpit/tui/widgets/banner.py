@@ -53,4 +53,7 @@ class EnvironmentBanner(ShownText):
         parts.append(f"· {session.operator}")
         if self.others:
             parts.append(f"· also here: {', '.join(self.others)}")
+        shared = session.team.banner() if session.team is not None else None
+        if shared:
+            parts.append(f"· {shared}")
         show_text(self, " ".join(parts))
