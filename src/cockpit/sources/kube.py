@@ -62,7 +62,7 @@ class _Relist(Exception):
     """The watch's resourceVersion expired (410 Gone): list again."""
 
 
-def _lines(response: Any) -> Iterator[bytes]:
+def watch_lines(response: Any) -> Iterator[bytes]:
     """The newline-separated JSON events of a streamed watch response."""
     pending = b""
     for chunk in response.stream(None, decode_content=True):  # each chunk as it comes
@@ -582,7 +582,7 @@ class ClusterWatcher:
         self._watches.append(response)
         self._ok(kind)
         try:
-            for line in _lines(response):
+            for line in watch_lines(response):
                 if self._stop.is_set():
                     break
                 try:
