@@ -604,7 +604,9 @@ def test_sentry_pages_badges_and_spike(sentry, tmp_path, operator):
     assert all("project=42" in p and "environment=production" in p for p in listing)
     assert any("firstRelease%3A2.0.0" in p for p in listing)
     assert feed.spike is not None and not feed.spike.spiking
-    assert feed.spike.current == 2, feed.spike.reason  # errors only, not the 1,000 transactions
+    # errors only, not the 1,000 transactions: one error every 150 s puts 2 in a 5-minute
+    # window, 3 when the window's ends fall on two of them (a slow machine moves "now")
+    assert feed.spike.current in (2, 3), feed.spike.reason
     stats = [p for p, _ in FakeSentry.seen if "events-stats" in p]
     assert stats and all("dataset=errors" in p for p in stats)
     FakeSentry.seen = []
@@ -613,7 +615,7 @@ def test_sentry_pages_badges_and_spike(sentry, tmp_path, operator):
     FakeSentry.mode = "spike"
     spiking = watcher.poll()
     assert spiking.spike.spiking
-    assert "42 events in 5m" in spiking.spike.reason
+    assert re.search(r"4[23] events in 5m", spiking.spike.reason), spiking.spike.reason
 
 
 def test_sentry_asks_only_what_the_pane_shows(sentry, tmp_path, operator):

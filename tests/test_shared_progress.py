@@ -359,7 +359,7 @@ def test_a_cockpit_cut_off_from_the_store_refuses_marks_and_loses_nothing(cluste
         assert "the team's shared progress is unreachable" in caught.value.message
         assert "\n" not in caught.value.message  # one line
         bob.team.refresh()
-        bob.snapshot = bob.store.load()
+        bob.items.snapshot = bob.items.store.load()
         bob.skip("s/item-1", "not in this release")  # Bob, still connected, meanwhile
         time.sleep(CUT_SECONDS)
         proxy.set("pass")

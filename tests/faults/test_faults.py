@@ -120,7 +120,8 @@ def test_sigkill_while_a_rollback_waits_for_the_api_loses_nothing(cluster, tmp_p
     image = get_json(cluster, "deploy", "k9")["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == "shop/k9:2", "the stalled PATCH was never applied"
     again = GoLiveSession.open(path, None, operator=operator)
-    assert again.snapshot is not None and again.snapshot.items["s/x"].status == "done"
+    snapshot = again.items.snapshot
+    assert snapshot is not None and snapshot.items["s/x"].status == "done"
     assert any("rollback of k9" in n and "no outcome was recorded" in n for n in again.notices)
     status = subprocess.run(
         [COCKPIT, "-c", str(path), "status"],
