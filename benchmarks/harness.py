@@ -95,6 +95,7 @@ class PtyCockpit:
         size: tuple[int, int] = (120, 40),
         marks_per_second: float = 0,
         slow_ms: float = 0,
+        extra: tuple[str, ...] = (),
     ) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="cockpit-bench-"))
         self.log = self.folder / "timeline.log"
@@ -115,6 +116,7 @@ class PtyCockpit:
                 str(marks_per_second),
                 "--slow-ms",
                 str(slow_ms),
+                *extra,
             ],
             stdin=slave,
             stdout=slave,
