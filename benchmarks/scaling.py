@@ -298,7 +298,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per command (median)")
     parser.add_argument(
         "--only",
-        default="help,mark,cli-mark,snapshot,audit,checklist,frame",
+        default="help,mark,cli-mark,snapshot,audit,report,checklist,frame",
         help="comma-separated rows to run (default: all)",
     )
     args = parser.parse_args()
@@ -344,19 +344,26 @@ def main() -> None:
             s1, s2 = snapshot_cost(100), snapshot_cost(1_000 // big)
             row("one rollout snapshot", "100 dep", s1, f"{1_000 // big:,} dep", s2, "x<=12", "ms")
 
-        # audit entries: status --json, audit verify, report, audit show
+        # audit entries: status --json, audit verify, audit show; report (Markdown, HTML)
+        commands: list[tuple[str, list[str]]] = []
         if "audit" in only:
+            commands += [
+                ("`status --json`", ["status", "--json", "--wait", "0", "-c"]),
+                ("`audit verify`", ["audit", "verify", "-c"]),
+                ("`audit show -n 50`", ["audit", "show", "-n", "50", "-c"]),
+            ]
+        if "report" in only:
+            commands += [
+                ("`report` (Markdown)", ["report", "-c"]),
+                ("`report --format html`", ["report", "--format", "html", "-c"]),
+            ]
+        if commands:
             few = folder_with(root, "audit-1k", 36)
             many = folder_with(root, "audit-big", 36)
             write_audit(few, 1_000)
             write_audit(many, 100_000 // big)
             m = f"{100_000 // big:,} ent"
-            for label, argv in (
-                ("`status --json`", ["status", "--json", "--wait", "0", "-c"]),
-                ("`audit verify`", ["audit", "verify", "-c"]),
-                ("`audit show -n 50`", ["audit", "show", "-n", "50", "-c"]),
-                ("`report` (Markdown)", ["report", "-c"]),
-            ):
+            for label, argv in commands:
                 (ta, ma), (tb, mb) = (
                     median_child([*CLI, *argv, str(few)], runs),
                     median_child([*CLI, *argv, str(many)], runs),

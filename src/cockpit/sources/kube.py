@@ -438,6 +438,8 @@ class ClusterWatcher:
         self._stop = threading.Event()
         self._retry = threading.Event()
         self._dirty = threading.Event()
+        # the last view of each workload: kept while its objects are the same ones
+        self._views: dict[tuple[str, str], WorkloadView] = {}
         self._threads: list[threading.Thread] = []
         self._watches: list[Any] = []
         self.requests: dict[str, int] = {"list": 0, "watch": 0}
@@ -711,7 +713,22 @@ class ClusterWatcher:
                 (e for n in names for e in index.events.get(n, ())),
                 key=_event_time,
             )[-30:]
-        return WorkloadView(
+        unknown = failing.get(plural) if obj is None else None
+        last = self._views.get((kind, name))
+        if (
+            last is not None
+            and last.deployment is obj
+            and last.unknown == unknown
+            and _same(last.replicasets, revisions)
+            and _same(last.pods, pods)
+            and _same(last.events, events)
+        ):
+            # A watch event replaces an object with a new one, never changes it in place:
+            # the same objects make the same view, and its verdict, trouble and history
+            # (worked out once, when first asked) serve again. An event costs the view of
+            # the workload it touched, not of every workload.
+            return last
+        view = WorkloadView(
             cluster=self.cluster.name,
             namespace=self.cluster.namespace,
             name=name,
@@ -719,9 +736,11 @@ class ClusterWatcher:
             replicasets=tuple(revisions),
             pods=tuple(pods),
             events=tuple(events),
-            unknown=failing.get(plural) if obj is None else None,
+            unknown=unknown,
             kind=kind,
         )
+        self._views[(kind, name)] = view
+        return view
 
 
 class _OwnerIndex:
@@ -756,6 +775,11 @@ class _OwnerIndex:
     def pods_of(self, owners: set[object]) -> list[JSON]:
         found = {position: pod for uid in owners for position, pod in self._pods.get(uid, ())}
         return [found[position] for position in sorted(found)]
+
+
+def _same(kept: tuple[JSON, ...], found: list[JSON]) -> bool:
+    """The same objects (not equal ones: identical), in the same order."""
+    return len(kept) == len(found) and all(a is b for a, b in zip(kept, found, strict=True))
 
 
 def _event_time(event: JSON) -> str:
