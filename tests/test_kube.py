@@ -561,3 +561,22 @@ def test_a_snapshot_rebuilds_only_the_views_whose_objects_an_event_replaced():
     watcher._apply("deployments", "DELETED", watcher._objects["deployments"]["jobs"])
     gone = watcher.snapshot().deployments[2]
     assert not gone.found and gone.verdict.state == "waiting"
+
+
+def test_a_list_of_events_is_kept_to_the_newest_as_a_watch_keeps_them():
+    from cockpit.sources.kube import EVENTS_KEPT, _mirrored
+
+    def event(n):
+        return {
+            "metadata": {"name": f"e{n}"},
+            "lastTimestamp": f"2026-11-26T10:{n // 60:02d}:{n % 60:02d}Z",
+        }
+
+    many = [event(n) for n in reversed(range(EVENTS_KEPT + 50))]  # newest first, as listed
+    kept = _mirrored("events", many)
+    assert len(kept) == EVENTS_KEPT
+    assert "e0" not in kept and f"e{EVENTS_KEPT + 49}" in kept and "e50" in kept
+    exactly = [event(n) for n in range(EVENTS_KEPT)]
+    assert len(_mirrored("events", exactly)) == EVENTS_KEPT  # at the limit: all of them
+    pods = [{"metadata": {"name": f"p{n}"}} for n in range(EVENTS_KEPT + 50)]
+    assert len(_mirrored("pods", pods)) == EVENTS_KEPT + 50  # other kinds: every object

@@ -531,10 +531,9 @@ class ClusterWatcher:
                 )
                 self.requests["list"] += 1
                 version = str(body.get("metadata", {}).get("resourceVersion", ""))
+                listed = _mirrored(kind, body.get("items") or [])
                 with self._lock:
-                    self._objects[kind] = {
-                        item["metadata"]["name"]: item for item in body.get("items") or []
-                    }
+                    self._objects[kind] = listed
                     self._synced.add(kind)
                 self._ok(kind)
                 while not self._stop.is_set():
@@ -775,6 +774,16 @@ class _OwnerIndex:
     def pods_of(self, owners: set[object]) -> list[JSON]:
         found = {position: pod for uid in owners for position, pod in self._pods.get(uid, ())}
         return [found[position] for position in sorted(found)]
+
+
+def _mirrored(kind: str, items: list[JSON]) -> dict[str, JSON]:
+    """A list's objects by name, as the mirror keeps them: of Events only the newest
+    EVENTS_KEPT, as a watch keeps them. A namespace keeps its Events for an hour (the API
+    server's --event-ttl): in a busy one a re-list returned thousands, and the mirror grew
+    with every re-list for that hour (the one-hour memory run found it)."""
+    if kind == "events" and len(items) > EVENTS_KEPT:
+        items = sorted(items, key=_event_time)[-EVENTS_KEPT:]
+    return {item["metadata"]["name"]: item for item in items}
 
 
 def _same(kept: tuple[JSON, ...], found: list[JSON]) -> bool:
