@@ -56,7 +56,7 @@ from cockpit.state import (
     StateSnapshot,
     StateStore,
 )
-from cockpit.steps import StepPlan, execute_step, plan_step
+from cockpit.steps import BeforeNext, StepPlan, StepResult, execute_step, plan_step
 
 StatusSource = Literal["state", "document", "none"]
 RESOLVED: frozenset[str] = frozenset({"done", "passed", "skipped"})
@@ -86,9 +86,13 @@ class ItemRunResult:
     passed: bool
     evidence: str
     results: tuple[tuple[BoundCheck, CheckResult], ...]
+    stopped: bool = False  # the operator stopped the step between two scripts
+    recorded: ItemStatus | None = None  # the status the item was given, when not passed/failed
 
     @property
     def status(self) -> ItemStatus:
+        if self.recorded is not None:
+            return self.recorded
         return "passed" if self.passed else "failed"
 
     @classmethod
@@ -518,31 +522,44 @@ class GoLiveSession:
         item: ChecklistItem,
         *,
         on_line: Callable[[str], object] | None = None,
+        on_script: Callable[[int], object] | None = None,
+        before_next: BeforeNext | None = None,
         timeout: float | None = None,
     ) -> ItemRunResult:
-        """Run a step's scripts in order, stopping at the first that fails; audited."""
+        """Run a step's scripts in order, stopping at the first that fails; audited.
+
+        A production step with several scripts runs only with `before_next` (the operator
+        reads each script's output and confirms the next). Cut short (stopped between two
+        scripts, or cancelled), the audit keeps what ran: see `_cut_short`."""
         self.refuse_if_read_only("run commands")
         plan = self.plan_step(item)
+        if plan.production and len(plan.commands) > 1 and before_next is None:
+            raise CockpitError(
+                f"step {item.text!r} has {len(plan.commands)} scripts and this is production: "
+                "each next script waits for the operator",
+                "run it from the cockpit (r), which shows each script's output and asks again",
+            )
         assert self.snapshot is not None
         previous = self.snapshot.record(item.id)
         self._record("run", item, status="running", commands=[c.display for c in plan.commands])
+        progress = StepResult(passed=True, evidence="")
         try:
             result = await execute_step(
                 plan,
                 timeout=timeout or self.environment.step_timeout,
                 on_line=on_line,
+                on_script=on_script,
+                before_next=before_next,
                 cwd=self.config.base_dir,
                 secrets=self.secrets,
+                result=progress,
             )
         except asyncio.CancelledError:
-            self._record(
-                "cancel",
-                item,
-                status=previous.status if previous else "pending",
-                evidence=previous.evidence if previous else None,
-                note="cancelled while running",
-            )
+            self._cut_short(item, previous, progress, f"cancelled {progress.where()}")
             raise
+        if result.stopped_before is not None:
+            status = self._cut_short(item, previous, result, result.evidence)
+            return ItemRunResult(item, False, result.evidence, (), stopped=True, recorded=status)
         outcome = ItemRunResult(item, result.passed, result.evidence, ())
         self._record(
             "result",
@@ -553,6 +570,30 @@ class GoLiveSession:
             exit_code=result.exit_code,
         )
         return outcome
+
+    def _cut_short(
+        self, item: ChecklistItem, previous: ItemRecord | None, run: StepResult, said: str
+    ) -> ItemStatus:
+        """Audit a step cut short with what ran (output, exit code, scripts done). None done:
+        the item keeps the status it had; some done: failed, since the step is half done
+        (a dry run and no apply, or an apply and not its check)."""
+        if run.completed == 0:
+            status: ItemStatus = previous.status if previous else "pending"
+            evidence = previous.evidence if previous else None
+        else:
+            status, evidence = "failed", f"{said}: the step is not complete"
+        self._record(
+            "cancel",
+            item,
+            status=status,
+            evidence=evidence,
+            note=said,
+            output_tail=list(run.tail)[-20:],
+            exit_code=run.exit_code,
+            scripts_completed=run.completed,
+            scripts=run.total,
+        )
+        return status
 
     # --- Kubernetes ----------------------------------------------------------------------------
 

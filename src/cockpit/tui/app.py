@@ -52,7 +52,7 @@ from cockpit.tui.throttle import LatestWins, Throttle
 from cockpit.tui.widgets import messages
 from cockpit.tui.widgets.banner import EnvironmentBanner
 from cockpit.tui.widgets.checklist import ChecklistFilter, ChecklistPane, ChecklistTree
-from cockpit.tui.widgets.errors import ErrorsPane, ErrorTable
+from cockpit.tui.widgets.errors import ErrorFilter, ErrorsPane, ErrorTable
 from cockpit.tui.widgets.messages import MessageLine, Notice
 from cockpit.tui.widgets.metrics import MetricsPane
 from cockpit.tui.widgets.rollout import RETRY_KEY, RolloutPane, RolloutTable
@@ -210,6 +210,19 @@ class CockpitApp(App[None]):
             self.notify(message, title="Theme", severity="warning", timeout=10)
         for notice in self.session.notices:
             self.notify(notice, title="State recovered", severity="warning", timeout=30)
+        orphans = self.session.orphaned_records()
+        if orphans:
+            # a reworded item gets a new ID: its marks stay in the state under the old one
+            shown = ", ".join(orphans[:3]) + (
+                f" and {len(orphans) - 3} more" if orphans[3:] else ""
+            )
+            self.notify(
+                f"{len(orphans)} item(s) marked earlier are no longer in the runbook (reworded? "
+                f"their IDs changed): {shown}. Their marks are kept; `cockpit status` lists them.",
+                title="Runbook changed",
+                severity="warning",
+                timeout=30,
+            )
         self.query_one(ChecklistTree).focus()
         self.set_interval(self.state_poll_seconds, self._poll_state)
         self.set_interval(1.0, self._tick_countdown)
@@ -550,6 +563,7 @@ class CockpitApp(App[None]):
             ("Pod logs (l in the detail)", PodLogScreen),
             ("Metrics pane", MetricsPane),
             ("Errors pane", ErrorTable),
+            ("Errors filter line", ErrorFilter),
             ("An error issue (enter in the errors pane)", ErrorDetailScreen),
             ("Running a step", StepRunScreen),
             ("Everywhere", CockpitApp),
@@ -572,6 +586,15 @@ class CockpitApp(App[None]):
                 if row.binding_id == binding_id:
                     return row.keys_text
         return "-"
+
+    async def action_quit(self) -> None:
+        """Quit, unless a step's commands run or wait between two scripts: ctrl+q there says
+        so, and so does every other way to quit (the palette's "Quit the application")."""
+        for screen in self.screen_stack:
+            if isinstance(screen, StepRunScreen) and screen.state in ("running", "paused"):
+                screen.action_quit()
+                return
+        await super().action_quit()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.key_rows()))
@@ -885,6 +908,14 @@ class CockpitApp(App[None]):
                 "Run the section's checks, and its steps in order · key "
                 + keys_of("checklist.run_section"),
                 tree.action_run_section,
+            )
+        if self.session.environment.errors is not None and screen is self.screen_stack[0]:
+            errors = self.query_one(ErrorTable)
+            yield SystemCommand(
+                "Errors: filter issues",
+                "Show only the issues whose ID, title or culprit holds what you type · key "
+                + keys_of("errors.filter"),
+                errors.action_filter,
             )
         if self._running_workers():
             yield SystemCommand(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import ClassVar
 
 from rich.color import Color as RichColor
@@ -32,7 +33,8 @@ from textual.widgets.tree import TreeNode
 
 from cockpit.checklist import ChecklistItem, Section
 from cockpit.session import GoLiveSession, ItemView, Progress
-from cockpit.text import visible_text
+from cockpit.text import format_elapsed, visible_text
+from cockpit.tui.plain import safe
 from cockpit.tui.themes import theme_variables
 from cockpit.tui.widgets.shown import show_subtitle
 
@@ -410,6 +412,7 @@ class ChecklistPane(Vertical):
         for section in session.checklist.all_sections():
             for sub in section.sections:
                 self._parent_section[sub.id] = section.id
+        self._running_items: set[str] = set()  # items shown as running: their clocks tick
 
     def compose(self) -> ComposeResult:
         tree: ChecklistTree = ChecklistTree(self.session.checklist.title, data=NodeRef())
@@ -426,6 +429,20 @@ class ChecklistPane(Vertical):
         self.border_title = "Checklist"
         self._build(None)
         self.watch(self.app, "theme", lambda _theme: self._relabel_all(), init=False)
+        self.set_interval(1, self._tick_running)
+
+    def _tick_running(self) -> None:
+        """A running item's label counts its time; only those labels are redrawn."""
+        # the running items' own labels only: their sections and the totals did not change
+        # (refresh_labels would recount the whole checklist every second)
+        for item_id in sorted(self._running_items):
+            node = self._tree_nodes.get(item_id)
+            if node is None or node.data is None or node.data.item is None:
+                continue
+            label = self._item_label(self.session.view(node.data.item))
+            if self._labels.get(item_id) != label:
+                self._labels[item_id] = label
+                node.set_label(label)
 
     def _build(self, shown: set[str] | None) -> None:
         """(Re)build the tree with every item, or with the items whose IDs are in `shown`."""
@@ -434,6 +451,7 @@ class ChecklistPane(Vertical):
         self._tree_nodes.clear()
         self._labels.clear()
         self._unfilled.clear()
+        self._running_items.clear()
         self._shown = shown
         count = len(shown) if shown is not None else len(self._items_by_id)
         opened: set[str] | None = None  # None: every section open
@@ -487,7 +505,10 @@ class ChecklistPane(Vertical):
         for item in section.items:
             if not self._is_shown(item.id):
                 continue
-            label = self._item_label(self.session.view(item))
+            view = self.session.view(item)
+            if view.status == "running":
+                self._running_items.add(item.id)
+            label = self._item_label(view)
             self._labels[item.id] = label
             host = children.get(item.parent_id or "")
             if host is None:
@@ -538,7 +559,7 @@ class ChecklistPane(Vertical):
             return
         shown = self.matching(self.filter_text)
         self._build(shown)
-        self.border_title = f"Checklist · {len(shown)} match {self.filter_text!r}"
+        self.border_title = f"Checklist · {len(shown)} match '{safe(self.filter_text)}'"
         first = next((i for i in self.session.checklist.items() if i.id in shown), None)
         if first is not None:
             self.call_after_refresh(self.select_item, first.id)
@@ -610,7 +631,12 @@ class ChecklistPane(Vertical):
             if node is None or ref is None:
                 continue
             if ref.item is not None:
-                label = self._item_label(self.session.view(ref.item))
+                view = self.session.view(ref.item)
+                if view.status == "running":
+                    self._running_items.add(node_id)
+                else:
+                    self._running_items.discard(node_id)
+                label = self._item_label(view)
             elif ref.section is not None:
                 label = self._section_label(ref.section, self.session.progress(ref.section))
             else:
@@ -646,6 +672,9 @@ class ChecklistPane(Vertical):
                 )
         elif view.kind == "check":
             label.append("  check", style=Style(color=self._colour("primary"), italic=True))
+        if view.status == "running" and view.record is not None and view.record.at is not None:
+            elapsed = format_elapsed((datetime.now(UTC) - view.record.at).total_seconds())
+            label.append(f"  running {elapsed}", style=Style(color=colour, italic=True))
         if view.status == "skipped":
             label.append("  skipped", style=Style(color=colour, italic=True))
         if view.record is not None and view.record.note:
