@@ -3,7 +3,8 @@
 Run inside a pseudo-terminal by benchmarks/harness.py. It logs, on CLOCK_MONOTONIC (shared by
 all processes, so the harness can subtract its own timestamps):
 
-    key <t>          the checklist cursor moved (the key's action has run)
+    key <t> <moved>  a cursor key's action has run; moved is 1 if the cursor line changed
+                     (0: a no-op, the cursor already at the top or bottom: no frame follows)
     frame <t> <n>    a frame of n characters was handed to the terminal writer
 
 With --marks-per-second, it also marks random pending checklist items done at that rate, the
@@ -29,8 +30,9 @@ from cockpit.tui.widgets.checklist import ChecklistTree
 
 def logging_action(original: Callable[[Any], None], log: TextIO) -> Callable[[Any], None]:
     def action(self: Any) -> None:
+        before = self.cursor_line
         original(self)
-        log.write(f"key {time.monotonic()}\n")
+        log.write(f"key {time.monotonic()} {int(self.cursor_line != before)}\n")
 
     return action
 
