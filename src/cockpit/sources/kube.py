@@ -440,6 +440,7 @@ class ClusterWatcher:
         self._dirty = threading.Event()
         # the last view of each workload: kept while its objects are the same ones
         self._views: dict[tuple[str, str], WorkloadView] = {}
+        self._targets = cluster.targets  # parsed once: the config does not change
         self._threads: list[threading.Thread] = []
         self._watches: list[Any] = []
         self.requests: dict[str, int] = {"list": 0, "watch": 0}
@@ -657,14 +658,20 @@ class ClusterWatcher:
             time.sleep(0.1)  # coalesce bursts of pod events into one redraw
 
     def snapshot(self) -> ClusterSnapshot:
+        targets = self._targets
         with self._lock:
             objects = {kind: list(items.values()) for kind, items in self._objects.items()}
-            by_name = {kind: dict(items) for kind, items in self._objects.items()}
+            # the watched workloads themselves, looked up now (not a copy of every map)
+            by_name: dict[str, dict[str, JSON]] = {}
+            for ref in targets:
+                plural = PLURALS[ref.kind]
+                found = self._objects.get(plural, {}).get(ref.name)
+                if found is not None:
+                    by_name.setdefault(plural, {})[ref.name] = found
             failing = dict(self._failing)
             synced = set(self._synced)
             last_ok = self._last_ok
         owners = _OwnerIndex(objects)
-        targets = self.cluster.targets
         views = [self._view(ref.kind, ref.name, owners, by_name, failing) for ref in targets]
         kinds_by_reason: dict[str, list[str]] = {}
         for kind, why in sorted(failing.items()):
@@ -695,7 +702,7 @@ class ClusterWatcher:
         """One workload with its revisions, pods and recent events, from the watched kinds
         (looked up by owner and by name: the cost is this workload's objects, not all)."""
         plural = PLURALS[kind]
-        obj = by_name[plural].get(name)
+        obj = by_name.get(plural, {}).get(name)
         revisions: list[JSON] = []
         pods: list[JSON] = []
         events: list[JSON] = []
