@@ -15,7 +15,7 @@ from cockpit.tui.screens.step_run import StepRunScreen
 from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
 
 from .conftest import needs_reference
-from .helpers import until
+from .helpers import footer_text, until
 from .servers import free_port
 
 RUNBOOK = """\
@@ -311,13 +311,19 @@ timeout = 60
     async with app.run_test(size=(120, 40)) as pilot:
         app.query_one(ChecklistPane).select_item("deploy/shell-works")
         await pilot.pause()
+        assert "Cancel runs" not in footer_text(app)
         await pilot.press("r")
         await until(pilot, lambda: label(app, "deploy/shell-works").startswith("◌"))
         assert "running 0s" in label(app, "deploy/shell-works")
+        # the footer offers escape while something runs (it follows the workers by itself)
+        await until(pilot, lambda: "Cancel runs" in footer_text(app), what=lambda: footer_text(app))
         # its time counts on the label while it runs
         await until(pilot, lambda: "running 2s" in label(app, "deploy/shell-works"), timeout=6)
         await pilot.press("escape")
         await until(pilot, lambda: label(app, "deploy/shell-works").startswith("○"))
+        await until(
+            pilot, lambda: "Cancel runs" not in footer_text(app), what=lambda: footer_text(app)
+        )
     actions = [e.action for e in session.audit.entries()]
     assert actions[-3:] == ["run", "cancel", "session_end"]
     assert session.view(session.checklist.item("deploy/shell-works")).status == "pending"

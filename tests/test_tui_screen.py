@@ -85,6 +85,17 @@ def said(app: CockpitApp) -> list[str]:
     return [n.message for n in app.message_history]
 
 
+async def test_b_says_why_when_no_rollback_is_recommended(open_session):
+    session = open_session("staging")
+    app = CockpitApp(session, start_sources=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("B")
+        await pilot.pause()
+        assert "No rollback is recommended now" in said(app)[-1], said(app)
+        assert "ctrl+z in the rollout pane" in said(app)[-1]
+        assert app.screen is app.screen_stack[0]
+
+
 async def test_read_only_says_why_d_s_n_u_do_nothing(open_session):
     from cockpit.tui.widgets.checklist import ChecklistPane
     from cockpit.tui.widgets.messages import MessageLine
