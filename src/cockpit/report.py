@@ -417,21 +417,3 @@ def _html_table(markdown: MarkdownIt, header: list[str], rows: Iterable[str]) ->
         yield rendered(closing=True)
     else:
         yield "</tbody>\n</table>\n"
-
-
-def verdict_fields(result: Any, metric_states: list[Any]) -> dict[str, Any]:
-    """What a "verdict" audit entry records: the state, why, and every metric's value."""
-    return {
-        "state": result.state,
-        "reasons": list(result.reasons),
-        "judging": getattr(result, "judging", None),
-        "run": getattr(result, "run_id", None),
-        "metrics": {
-            state.metric.name: {
-                "value": None if state.current is None else round(state.current, 4),
-                "unit": state.metric.unit,
-                "phase": state.phase,
-            }
-            for state in metric_states
-        },
-    }
