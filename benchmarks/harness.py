@@ -79,6 +79,7 @@ class Output:
 
     chunks: list[tuple[float, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    tail: bytes = b""  # the last bytes written: what a cockpit that failed to start said
 
     def bytes_between(self, start: float, end: float) -> int:
         with self.lock:
@@ -95,6 +96,7 @@ class PtyCockpit:
         size: tuple[int, int] = (120, 40),
         marks_per_second: float = 0,
         slow_ms: float = 0,
+        extra: tuple[str, ...] = (),
     ) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="cockpit-bench-"))
         self.log = self.folder / "timeline.log"
@@ -115,6 +117,7 @@ class PtyCockpit:
                 str(marks_per_second),
                 "--slow-ms",
                 str(slow_ms),
+                *extra,
             ],
             stdin=slave,
             stdout=slave,
@@ -139,6 +142,7 @@ class PtyCockpit:
                 return
             with self.output.lock:
                 self.output.chunks.append((time.monotonic(), len(data)))
+                self.output.tail = (self.output.tail + data)[-4000:]
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -146,7 +150,8 @@ class PtyCockpit:
             if self.log.exists() and "ready" in self.log.read_text():
                 return
             if self.process.poll() is not None:
-                raise RuntimeError(f"the cockpit exited with {self.process.returncode}")
+                said = self.output.tail.decode(errors="replace")[-2000:]
+                raise RuntimeError(f"the cockpit exited with {self.process.returncode}:\n{said}")
             time.sleep(0.1)
         raise RuntimeError("the cockpit did not draw its first frame in time")
 

@@ -3,7 +3,8 @@
 Run inside a pseudo-terminal by benchmarks/harness.py. It logs, on CLOCK_MONOTONIC (shared by
 all processes, so the harness can subtract its own timestamps):
 
-    key <t>          the checklist cursor moved (the key's action has run)
+    key <t> <moved>  a cursor key's action has run; moved is 1 if the cursor line changed
+                     (0: a no-op, the cursor already at the top or bottom: no frame follows)
     frame <t> <n>    a frame of n characters was handed to the terminal writer
 
 With --marks-per-second, it also marks random pending checklist items done at that rate, the
@@ -13,9 +14,13 @@ way an operator (or a second cockpit) would, so the checklist pane keeps changin
 from __future__ import annotations
 
 import argparse
+import gc
 import random
+import threading
 import time
+import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 from cockpit.session import GoLiveSession
@@ -25,8 +30,9 @@ from cockpit.tui.widgets.checklist import ChecklistTree
 
 def logging_action(original: Callable[[Any], None], log: TextIO) -> Callable[[Any], None]:
     def action(self: Any) -> None:
+        before = self.cursor_line
         original(self)
-        log.write(f"key {time.monotonic()}\n")
+        log.write(f"key {time.monotonic()} {int(self.cursor_line != before)}\n")
 
     return action
 
@@ -65,6 +71,63 @@ def trace_slow(log: TextIO, limit: float) -> None:
     timed(Screen, "_refresh_layout")
 
 
+def trace_memory(folder: Path, every: float, warmup: float, frames: int) -> None:
+    """Every `every` seconds, write what Python has allocated since the warm-up snapshot.
+
+    Runs on a thread of its own (tracemalloc's snapshots need no event loop). Each report,
+    `tracemalloc-NNNN.txt` in `folder`, lists the allocation sites that grew most since the
+    snapshot taken `warmup` seconds in (tracing starts a minute before), grouped by line and
+    by traceback; `tracemalloc.log` gets one line per report: seconds, traced bytes and
+    tracemalloc's own memory.
+    """
+    ignore = [
+        tracemalloc.Filter(False, tracemalloc.__file__),
+        tracemalloc.Filter(False, "<frozen *>"),
+    ]
+
+    def snapshot() -> tracemalloc.Snapshot:
+        gc.collect()
+        return tracemalloc.take_snapshot().filter_traces(ignore)
+
+    def run() -> None:
+        started = time.monotonic()
+        # Tracing from the start would slow start-up several times over; objects allocated
+        # before tracing starts are not in the snapshots, but what grows later is.
+        time.sleep(max(0.0, warmup - 60))
+        tracemalloc.start(frames)
+        time.sleep(min(warmup, 60.0))
+        base = snapshot()
+        base_size = tracemalloc.get_traced_memory()[0]
+        summary = open(folder / "tracemalloc.log", "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+        overhead = tracemalloc.get_tracemalloc_memory()
+        summary.write(f"{time.monotonic() - started:.0f} {base_size} {overhead}\n")
+        number = 0
+        while True:
+            time.sleep(every)
+            number += 1
+            now = snapshot()
+            size, overhead = (
+                tracemalloc.get_traced_memory()[0],
+                tracemalloc.get_tracemalloc_memory(),
+            )
+            summary.write(f"{time.monotonic() - started:.0f} {size} {overhead}\n")
+            lines = [
+                f"after {time.monotonic() - started:.0f} s: traced {size / 1e6:.2f} MB "
+                f"({(size - base_size) / 1e6:+.2f} MB since the warm-up snapshot)",
+                "",
+            ]
+            lines.append("by line:")
+            lines += [str(stat) for stat in now.compare_to(base, "lineno")[:30]]
+            lines += ["", "by traceback:"]
+            for stat in now.compare_to(base, "traceback")[:12]:
+                lines.append(f"{stat.size_diff / 1e3:+.1f} KB, {stat.count_diff:+d} blocks")
+                lines += ["    " + line for line in stat.traceback.format()]
+            del now
+            (folder / f"tracemalloc-{number:04d}.txt").write_text("\n".join(lines) + "\n")
+
+    threading.Thread(target=run, daemon=True, name="tracemalloc").start()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", required=True)
@@ -74,7 +137,17 @@ def main() -> None:
     parser.add_argument(
         "--slow-ms", type=float, default=0.0, help="also log handlers that run longer than this"
     )
+    parser.add_argument("--tracemalloc", type=float, default=0.0, help="report every N seconds")
+    parser.add_argument("--tracemalloc-warmup", type=float, default=300.0)
+    parser.add_argument("--tracemalloc-frames", type=int, default=6)
     args = parser.parse_args()
+    if args.tracemalloc:
+        trace_memory(
+            Path(args.log).parent,
+            args.tracemalloc,
+            args.tracemalloc_warmup,
+            args.tracemalloc_frames,
+        )
     log = open(args.log, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - lives as long as we do
     if args.slow_ms:
         trace_slow(log, args.slow_ms / 1000)

@@ -335,3 +335,54 @@ def test_a_symlinked_index_is_ignored_and_never_written_through(tmp_path):
     assert [e.action for e in entries][-1] == "rollback_requested"
     assert victim.read_text() == "precious\n"
     assert not log.index_path.is_symlink()  # replaced by the real index, the link removed
+
+
+def _padded_log(tmp_path, lines):
+    """Lines of about 1 KB, so the last ones span several of tail's 64 KB chunks."""
+    from cockpit.audit import AuditLog
+    from cockpit.identity import Operator
+
+    log = AuditLog(tmp_path / "audit.jsonl")
+    who = Operator("alice", None)
+    for n in range(lines):
+        env = "staging" if n % 3 else "production"
+        log.append("note", env, who, item=f"i{n}", note="x" * (900 + n % 250))
+    return log
+
+
+def test_tail_reads_back_from_the_end_and_gives_what_a_full_read_ends_with(tmp_path):
+    log = _padded_log(tmp_path, 400)  # about 400 KB: many chunks, lines cut at their edges
+    every = list(log.entries())
+    production = [e for e in every if e.environment == "production"]
+    for count in (1, 2, 63, 64, 65, 133, 134, 500):  # 134 production lines in all
+        assert log.tail(count) == every[-count:], count
+        assert log.tail(count, "production") == production[-count:], count
+    assert log.tail(0) == [] and log.tail(-3) == []
+    assert log.tail(5, "nowhere") == []
+
+
+def test_tail_skips_a_last_line_still_being_written(tmp_path):
+    log = _padded_log(tmp_path, 5)
+    before = log.tail(2)
+    with open(log.path, "ab") as handle:
+        handle.write(b'{"seq": 6, "ts": "2026')
+    assert log.tail(2) == before == list(log.entries())[-2:]
+
+
+def test_tail_of_a_missing_log_is_empty(tmp_path):
+    from cockpit.audit import AuditLog
+
+    assert AuditLog(tmp_path / "none.jsonl").tail(5) == []
+
+
+def test_verify_hands_over_the_entries_a_full_read_gives(tmp_path):
+    log, _ = _busy_log(tmp_path, 20)
+    lines = log.path.read_bytes().split(b"\n")
+    lines[4] = lines[4].replace(b'"i1"', b'"i9"')  # an edit: still read, and reported
+    lines[7] = b"\xff not json"
+    log.path.write_bytes(b"\n".join(lines))
+    for env in (None, "production", "staging"):
+        seen = []
+        result = log.verify(each=seen.append, environment=env)
+        assert seen == list(log.entries(env)), env
+        assert [p.line for p in result.problems][:2] == [5, 8]

@@ -495,3 +495,88 @@ def test_old_replicasets_beyond_the_history_limit_are_deleted(cluster):
         "5",
         "6",
     ]
+
+
+def _mirror(names):
+    """A watcher that has listed a Deployment, its ReplicaSet and a pod for each name."""
+    from typing import cast
+
+    from cockpit.config import ClusterConfig, LoadedConfig
+
+    cluster = ClusterConfig(name="c", namespace=NS, deployments=names)
+    watcher = ClusterWatcher(cluster, cast(LoadedConfig, None), lambda _shot: None)
+    template = {"metadata": {"labels": {}}, "spec": {"containers": [{"name": "app"}]}}
+    for name in names:
+        owner = {"uid": f"{name}-rs", "controller": True}
+        watcher._objects["deployments"][name] = {
+            "metadata": {"name": name, "uid": name, "generation": 1},
+            "spec": {"replicas": 1, "template": template},
+            "status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1},
+        }
+        watcher._objects["replicasets"][f"{name}-rs"] = {
+            "metadata": {
+                "name": f"{name}-rs",
+                "uid": f"{name}-rs",
+                "ownerReferences": [{"uid": name, "controller": True}],
+                "annotations": {"deployment.kubernetes.io/revision": "1"},
+            },
+            "spec": {"template": template},
+        }
+        watcher._objects["pods"][f"{name}-pod"] = _pod(name, owner, ready=True)
+    watcher._synced = set(watcher.KINDS)
+    return watcher
+
+
+def _pod(name, owner, *, ready):
+    state = {} if ready else {"waiting": {"reason": "CrashLoopBackOff"}}
+    return {
+        "metadata": {"name": f"{name}-pod", "uid": f"{name}-pod", "ownerReferences": [owner]},
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {"name": "app", "ready": ready, "restartCount": 0 if ready else 3, "state": state}
+            ],
+        },
+    }
+
+
+def test_a_snapshot_rebuilds_only_the_views_whose_objects_an_event_replaced():
+    watcher = _mirror(["web", "api", "jobs"])
+    first = watcher.snapshot().deployments
+    assert [v.trouble for v in first] == [[], [], []]
+    again = watcher.snapshot().deployments
+    assert all(a is b for a, b in zip(first, again, strict=True))  # nothing changed
+    # a watch event: api's pod replaced by a crashing one
+    watcher._apply(
+        "pods", "MODIFIED", _pod("api", {"uid": "api-rs", "controller": True}, ready=False)
+    )
+    after = watcher.snapshot().deployments
+    assert after[0] is first[0] and after[2] is first[2]
+    assert after[1] is not first[1]
+    assert after[1].trouble and after[1].trouble[0].reason == "CrashLoopBackOff"
+    # the same content in a new object (a re-list) is a new view: identity, not equality
+    pod = watcher._objects["pods"]["web-pod"]
+    watcher._apply("pods", "MODIFIED", json.loads(json.dumps(pod)))
+    assert watcher.snapshot().deployments[0] is not first[0]
+    watcher._apply("deployments", "DELETED", watcher._objects["deployments"]["jobs"])
+    gone = watcher.snapshot().deployments[2]
+    assert not gone.found and gone.verdict.state == "waiting"
+
+
+def test_a_list_of_events_is_kept_to_the_newest_as_a_watch_keeps_them():
+    from cockpit.sources.kube import EVENTS_KEPT, _mirrored
+
+    def event(n):
+        return {
+            "metadata": {"name": f"e{n}"},
+            "lastTimestamp": f"2026-11-26T10:{n // 60:02d}:{n % 60:02d}Z",
+        }
+
+    many = [event(n) for n in reversed(range(EVENTS_KEPT + 50))]  # newest first, as listed
+    kept = _mirrored("events", many)
+    assert len(kept) == EVENTS_KEPT
+    assert "e0" not in kept and f"e{EVENTS_KEPT + 49}" in kept and "e50" in kept
+    exactly = [event(n) for n in range(EVENTS_KEPT)]
+    assert len(_mirrored("events", exactly)) == EVENTS_KEPT  # at the limit: all of them
+    pods = [{"metadata": {"name": f"p{n}"}} for n in range(EVENTS_KEPT + 50)]
+    assert len(_mirrored("pods", pods)) == EVENTS_KEPT + 50  # other kinds: every object

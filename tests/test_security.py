@@ -350,6 +350,25 @@ def test_a_planted_symlink_is_refused_and_nothing_is_written_through_it(
     assert victim.read_text() == "precious\n"
 
 
+def test_a_report_that_fails_half_way_leaves_no_file_that_looks_complete(
+    open_session, tmp_path, monkeypatch
+):
+    import cockpit.report
+
+    session = open_session()
+    session.mark_done("Change approved")
+    report = tmp_path / "report.md"
+    report.write_text("last week's report\n")
+
+    def broken(*_args):
+        raise CockpitError("the runbook went away", "put it back")
+
+    monkeypatch.setattr(cockpit.report, "_section_lines", broken)  # after the header is written
+    result = CliRunner().invoke(cli, ["report", "-c", str(session.config.path), "-o", str(report)])
+    assert result.exit_code == 2 and "the runbook went away" in result.output
+    assert not report.exists()
+
+
 def test_a_symlinked_report_file_is_refused(open_session, tmp_path):
     session = open_session()
     victim = tmp_path / "victim.txt"

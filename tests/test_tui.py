@@ -490,3 +490,90 @@ def test_the_modal_frame_is_one_rule_in_the_stylesheet():
             assert frame_rule not in css, (view.__name__, frame_rule)
     tcss = (Path(screens.__path__[0]).parent / "cockpit.tcss").read_text()
     assert tcss.count("FramedScreen > .frame {") == 1
+
+
+# --- a large runbook: sections folded, their items made when first unfolded ------------------
+
+
+@pytest.fixture
+def folding(monkeypatch):
+    """The sample runbook treated as a large one (the rule is the same at 20,000 items)."""
+    import cockpit.tui.widgets.checklist as checklist
+
+    monkeypatch.setattr(checklist, "FOLD_ABOVE", 3)
+
+
+async def test_a_large_runbook_opens_folded_but_where_work_is_and_unfolds_on_demand(
+    open_session, folding
+):
+    session = open_session()
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(ChecklistPane)
+        tree = app.query_one(ChecklistTree)
+        # the first open item's section is open; the others hold no item nodes yet
+        assert "before/change-approved" in shown_ids(app)
+        assert not any(i.startswith("rollout/") for i in shown_ids(app) - {"rollout"})
+        assert not pane._tree_nodes["rollout"].is_expanded
+        assert str(pane._tree_nodes["rollout"].label).startswith("Rollout  0/")  # counts all
+        await select(app, pilot, "before/backup-taken")
+        await pilot.press("right_curly_bracket")  # } to the next section: Rollout, folded
+        await pilot.pause()
+        assert tree.cursor_node.data.section.id == "rollout"
+        await pilot.press("right")  # unfold: its items are there, labelled
+        await pilot.pause()
+        assert tree.cursor_node.is_expanded
+        assert str(pane._tree_nodes["rollout/deploy"].label).startswith("○ Deploy")
+        children = [c.data.item.id for c in pane._tree_nodes["rollout"].children if c.data.item]
+        assert children[0] == "rollout/deploy"  # the items first, in runbook order
+        await pilot.press("down")
+        await pilot.pause()
+        assert tree.selected_item().id == "rollout/deploy"
+
+
+async def test_in_a_folded_runbook_selecting_marking_and_next_open_reach_folded_items(
+    open_session, folding
+):
+    session = open_session()
+    session.mark_done("Change approved")
+    session.mark_done("Backup taken")
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(ChecklistPane)
+        tree = app.query_one(ChecklistTree)
+        assert pane._tree_nodes["rollout"].is_expanded  # where the first open item is now
+        assert "after/announce-completion" not in shown_ids(app)
+        await select(app, pilot, "after/announce-completion")  # made, unfolded, selected
+        assert tree.selected_item().id == "after/announce-completion"
+        assert pane._tree_nodes["after"].is_expanded
+        session.mark_done("Deploy")  # elsewhere: the folded... and the shown are relabelled
+        pane.refresh_labels([session.checklist.item("rollout/deploy")])
+        await pilot.pause()
+        assert str(pane._tree_nodes["rollout/deploy"].label).startswith("✔ Deploy")
+        await pilot.press("right_square_bracket")  # ] from the last item wraps to the next open
+        await pilot.pause()
+        assert tree.selected_item().id != "after/announce-completion"
+        assert session.view(tree.selected_item()).status == "pending"
+
+
+async def test_a_filter_that_shows_many_items_folds_too_and_clearing_it_keeps_the_cursor(
+    open_session, folding
+):
+    session = open_session()
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(ChecklistPane)
+        tree = app.query_one(ChecklistTree)
+        await pilot.press("slash", *"o")  # most items hold an "o"
+        await pilot.pause()
+        assert len(pane.matching("o")) > 3
+        assert not pane._tree_nodes["after"].is_expanded
+        await pilot.press("enter")
+        await pilot.pause()
+        assert tree.selected_item() is not None
+        chosen = tree.selected_item().id
+        await pilot.press("slash")
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.pause()
+        assert tree.selected_item().id == chosen

@@ -127,3 +127,31 @@ async def test_failed_gate_after_a_rollout_recommends_rollback(cluster, tmp_path
         await pilot.press("B")
         await until(pilot, lambda: isinstance(app.screen, RollbackScreen))
         assert app.screen.view.name == "rec"
+
+
+async def test_a_metric_row_changes_its_classes_only_when_its_phase_changes(tmp_path, operator):
+    """Each class change restyles the row and its children: an unchanged phase on every
+    poll of every metric must not take its class off and put it back."""
+    from cockpit.tui.widgets.metrics import MetricRow
+
+    session = GoLiveSession.open(config(tmp_path), None, operator=operator)
+    metric = session.environment.metrics[0]
+    app = CockpitApp(session, start_sources=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        row = app.query_one(MetricRow)
+        breach = failing_state(metric)
+        row.show(breach)
+        await pilot.pause()
+        assert row.has_class("-breach") and not row.has_class("-pending")
+        changes = []
+        row.add_class = lambda *names, **kw: changes.append(("add", names))
+        row.remove_class = lambda *names, **kw: changes.append(("remove", names))
+        row.set_class = lambda *args, **kw: changes.append(("set", args))
+        row.show(failing_state(metric))  # the next poll: the same phase
+        assert changes == []
+        del row.add_class, row.remove_class, row.set_class
+        calm = evaluate(metric, metric.query, [], started=None, fetched_at=None, last_ok=None)
+        row.show(calm)
+        await pilot.pause()
+        wanted = {"-ok", "-warn", "-breach", "-nodata", "-error", "-pending"} & row.classes
+        assert len(wanted) == 1 and "-breach" not in wanted

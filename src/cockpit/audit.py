@@ -21,8 +21,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -211,8 +210,37 @@ class AuditLog:
         return found, offset + complete
 
     def tail(self, count: int, environment: str | None = None) -> list[AuditEntry]:
-        """The last `count` entries, holding no more than that many in memory."""
-        return list(deque(self.entries(environment), maxlen=max(count, 0)))
+        """The last `count` entries (of `environment`), in order.
+
+        Reads the log backwards from its end, a chunk at a time, until it has them: the cost
+        is that of the lines read, not of the log. Lines that do not parse (a last line still
+        being written, a damaged one) are skipped, as `entries` skips them."""
+        if count <= 0:
+            return []
+        try:
+            fd = open_private(self.path, os.O_RDONLY, "audit log", AuditError)
+        except FileNotFoundError:
+            return []
+        found: list[AuditEntry] = []
+        try:
+            end = os.fstat(fd).st_size
+            carry = b""  # the start of a line whose beginning is in the next chunk back
+            while end > 0 and len(found) < count:
+                start = max(0, end - _TAIL_CHUNK)
+                chunk = os.pread(fd, end - start, start) + carry
+                end = start
+                lines = chunk.split(b"\n")
+                carry = lines.pop(0) if start > 0 else b""
+                for raw in reversed(lines):
+                    entry = _entry(raw.decode("utf-8", errors="replace"), environment)
+                    if entry is not None:
+                        found.append(entry)
+                        if len(found) == count:
+                            break
+        finally:
+            os.close(fd)
+        found.reverse()
+        return found
 
     @property
     def index_path(self) -> Path:
@@ -288,10 +316,18 @@ class AuditLog:
             with contextlib.suppress(OSError):
                 temp.unlink()
 
-    def verify(self, heads: list[tuple[str, AuditHead]] | None = None) -> VerifyResult:
+    def verify(
+        self,
+        heads: list[tuple[str, AuditHead]] | None = None,
+        *,
+        each: Callable[[AuditEntry], None] | None = None,
+        environment: str | None = None,
+    ) -> VerifyResult:
         """Check every line's hash and link; `heads` are (label, head) pairs from state files.
 
-        Streams the log: memory stays flat however long it is."""
+        Streams the log: memory stays flat however long it is. `each` is called with every
+        entry (of `environment`) on the way, as `entries` would give them, for a reader
+        (the report) that needs both the entries and the verdict in one read."""
         result = VerifyResult()
         try:
             fd = open_private(self.path, os.O_RDONLY, "audit log", AuditError)
@@ -302,11 +338,16 @@ class AuditLog:
                 )
             return result
         with open(fd, "rb") as handle:
-            self._verify_lines(handle, heads or [], result)
+            self._verify_lines(handle, heads or [], result, each, environment)
         return result
 
     def _verify_lines(
-        self, handle: Any, heads: list[tuple[str, AuditHead]], result: VerifyResult
+        self,
+        handle: Any,
+        heads: list[tuple[str, AuditHead]],
+        result: VerifyResult,
+        each: Callable[[AuditEntry], None] | None = None,
+        environment: str | None = None,
     ) -> None:
         wanted = {head.seq for _, head in heads}
         prev_hash, prev_seq = GENESIS, 0
@@ -327,7 +368,15 @@ class AuditLog:
             except (UnicodeDecodeError, ValueError):
                 result.problems.append(AuditProblem(number, "not a valid JSON entry (edited?)"))
                 prev_hash, prev_seq = "?", prev_seq + 1
+                if each is not None:  # as `entries` reads it: replacement characters
+                    damaged = _entry(raw.decode("utf-8", errors="replace"), environment)
+                    if damaged is not None:
+                        each(damaged)
                 continue
+            if each is not None:
+                entry = _entry_of(data, environment)
+                if entry is not None:
+                    each(entry)
             stored = data.pop("hash", None)
             if stored != _digest(str(data.get("prev", "")), data):
                 result.problems.append(
@@ -367,6 +416,10 @@ def _entry(raw: str, environment: str | None) -> AuditEntry | None:
         data = json.loads(raw)
     except json.JSONDecodeError:
         return None
+    return _entry_of(data, environment)
+
+
+def _entry_of(data: Any, environment: str | None) -> AuditEntry | None:
     if not isinstance(data, dict):
         return None
     if environment is not None and data.get("env") != environment:

@@ -9,9 +9,11 @@ a link owned by someone else, or that others may write, is refused too.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 
 from cockpit.errors import CockpitError
@@ -105,8 +107,13 @@ def read_private(path: Path, what: str, error: type[CockpitError]) -> bytes:
         return handle.read()
 
 
-def write_private(path: Path, data: bytes, what: str, error: type[CockpitError]) -> None:
-    """Create or replace `path`'s content, 0600, never through a link (report, check output)."""
+def write_private(
+    path: Path, data: bytes | Iterable[bytes], what: str, error: type[CockpitError]
+) -> None:
+    """Create or replace `path`'s content, 0600, never through a link (report, check output).
+
+    `data` may come in pieces (a long report, written as it is made); if making them fails,
+    the part written is removed, so no file looks complete that is not."""
     try:
         fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, what, error)
     except OSError as exc:
@@ -114,4 +121,13 @@ def write_private(path: Path, data: bytes, what: str, error: type[CockpitError])
             f"cannot write {what} {path}: {exc.strerror}", "choose a file you can write"
         ) from exc
     with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+        if isinstance(data, bytes):
+            handle.write(data)
+            return
+        try:
+            for piece in data:
+                handle.write(piece)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise

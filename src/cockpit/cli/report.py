@@ -29,14 +29,19 @@ def report(
     ctx: click.Context, config: str | None, env: str | None, output_format: str, output: str | None
 ) -> None:
     """The go-live report: timeline, checklist with evidence, gates, rollbacks, verdict."""
-    from cockpit.report import build_html, build_markdown
+    from cockpit.report import html_chunks, markdown_chunks
 
     ctx.find_root().params["read_only"] = True  # a report changes nothing
     session = open_session(ctx, config, env)
-    text = build_html(session) if output_format == "html" else build_markdown(session)
-    text = scrub(text, session.secrets)
+    # written as it is made (whole lines at a time): memory stays flat however long the log
+    chunks = (
+        scrub(chunk, session.secrets)
+        for chunk in (html_chunks if output_format == "html" else markdown_chunks)(session)
+    )
     if output:
-        write_private(Path(output), text.encode(), "report file", CockpitError)
+        write_private(Path(output), (c.encode() for c in chunks), "report file", CockpitError)
         echo(f"wrote {output}", err=True)
     else:
-        echo(text)
+        for chunk in chunks:
+            echo(chunk, nl=False)
+        echo()

@@ -432,6 +432,9 @@ class ClusterWatcher:
         self._stop = threading.Event()
         self._retry = threading.Event()
         self._dirty = threading.Event()
+        # the last view of each workload: kept while its objects are the same ones
+        self._views: dict[tuple[str, str], WorkloadView] = {}
+        self._targets = cluster.targets  # parsed once: the config does not change
         self._threads: list[threading.Thread] = []
         self._watches: list[Any] = []
         self.requests: dict[str, int] = {"list": 0, "watch": 0}
@@ -523,10 +526,9 @@ class ClusterWatcher:
                 )
                 self.requests["list"] += 1
                 version = str(body.get("metadata", {}).get("resourceVersion", ""))
+                listed = _mirrored(kind, body.get("items") or [])
                 with self._lock:
-                    self._objects[kind] = {
-                        item["metadata"]["name"]: item for item in body.get("items") or []
-                    }
+                    self._objects[kind] = listed
                     self._synced.add(kind)
                 self._ok(kind)
                 while not self._stop.is_set():
@@ -650,14 +652,20 @@ class ClusterWatcher:
             time.sleep(0.1)  # coalesce bursts of pod events into one redraw
 
     def snapshot(self) -> ClusterSnapshot:
+        targets = self._targets
         with self._lock:
             objects = {kind: list(items.values()) for kind, items in self._objects.items()}
-            by_name = {kind: dict(items) for kind, items in self._objects.items()}
+            # the watched workloads themselves, looked up now (not a copy of every map)
+            by_name: dict[str, dict[str, JSON]] = {}
+            for ref in targets:
+                plural = PLURALS[ref.kind]
+                found = self._objects.get(plural, {}).get(ref.name)
+                if found is not None:
+                    by_name.setdefault(plural, {})[ref.name] = found
             failing = dict(self._failing)
             synced = set(self._synced)
             last_ok = self._last_ok
         owners = _OwnerIndex(objects)
-        targets = self.cluster.targets
         views = [self._view(ref.kind, ref.name, owners, by_name, failing) for ref in targets]
         kinds_by_reason: dict[str, list[str]] = {}
         for kind, why in sorted(failing.items()):
@@ -688,7 +696,7 @@ class ClusterWatcher:
         """One workload with its revisions, pods and recent events, from the watched kinds
         (looked up by owner and by name: the cost is this workload's objects, not all)."""
         plural = PLURALS[kind]
-        obj = by_name[plural].get(name)
+        obj = by_name.get(plural, {}).get(name)
         revisions: list[JSON] = []
         pods: list[JSON] = []
         events: list[JSON] = []
@@ -705,7 +713,22 @@ class ClusterWatcher:
                 (e for n in names for e in index.events.get(n, ())),
                 key=_event_time,
             )[-30:]
-        return WorkloadView(
+        unknown = failing.get(plural) if obj is None else None
+        last = self._views.get((kind, name))
+        if (
+            last is not None
+            and last.deployment is obj
+            and last.unknown == unknown
+            and _same(last.replicasets, revisions)
+            and _same(last.pods, pods)
+            and _same(last.events, events)
+        ):
+            # A watch event replaces an object with a new one, never changes it in place:
+            # the same objects make the same view, and its verdict, trouble and history
+            # (worked out once, when first asked) serve again. An event costs the view of
+            # the workload it touched, not of every workload.
+            return last
+        view = WorkloadView(
             cluster=self.cluster.name,
             namespace=self.cluster.namespace,
             name=name,
@@ -713,9 +736,11 @@ class ClusterWatcher:
             replicasets=tuple(revisions),
             pods=tuple(pods),
             events=tuple(events),
-            unknown=failing.get(plural) if obj is None else None,
+            unknown=unknown,
             kind=kind,
         )
+        self._views[(kind, name)] = view
+        return view
 
 
 class _OwnerIndex:
@@ -750,6 +775,21 @@ class _OwnerIndex:
     def pods_of(self, owners: set[object]) -> list[JSON]:
         found = {position: pod for uid in owners for position, pod in self._pods.get(uid, ())}
         return [found[position] for position in sorted(found)]
+
+
+def _mirrored(kind: str, items: list[JSON]) -> dict[str, JSON]:
+    """A list's objects by name, as the mirror keeps them: of Events only the newest
+    EVENTS_KEPT, as a watch keeps them. A namespace keeps its Events for an hour (the API
+    server's --event-ttl): in a busy one a re-list returned thousands, and the mirror grew
+    with every re-list for that hour (the one-hour memory run found it)."""
+    if kind == "events" and len(items) > EVENTS_KEPT:
+        items = sorted(items, key=_event_time)[-EVENTS_KEPT:]
+    return {item["metadata"]["name"]: item for item in items}
+
+
+def _same(kept: tuple[JSON, ...], found: list[JSON]) -> bool:
+    """The same objects (not equal ones: identical), in the same order."""
+    return len(kept) == len(found) and all(a is b for a, b in zip(kept, found, strict=True))
 
 
 def _event_time(event: JSON) -> str:

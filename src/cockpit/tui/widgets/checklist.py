@@ -4,6 +4,12 @@
 whose title matches keeps all its items), so a 200-item runbook is searchable mid-incident;
 `{` and `}` jump between sections. The tree is rebuilt for a filter rather than hidden in
 parts: Textual's Tree has no hidden nodes, and a rebuild of even a large runbook is quick.
+
+A section's items become tree nodes when the section is first unfolded, and a runbook of
+more than FOLD_ABOVE items (or a filter that shows that many) opens with its sections folded
+but the one holding the first open item: a 20,000-item runbook starts with a few hundred
+nodes, not 20,000 (each a label to render, a line to lay out on every change). Every node is
+made with its final label, never relabelled at build (each relabel queues a redraw).
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ GLYPHS = {
     "done": "✔",
     "skipped": "⤼",
 }
+FOLD_ABOVE = 2_000  # items shown; above this the tree opens with its sections folded
+
 STATE_VARIABLE = {
     "pending": "foreground-muted",
     "running": "accent",
@@ -190,6 +198,33 @@ class ChecklistTree(Tree[NodeRef]):
     class OpenDetail(ItemIntent):
         """Open the item's detail."""
 
+    def _toggle_node(self, node: TreeNode[NodeRef]) -> None:
+        """Space, a click on the fold mark, Enter on a section: its items exist before it
+        opens (a section unfolded before its items are made would show empty for a frame)."""
+        if not node.is_expanded:
+            self._fill(node)
+        super()._toggle_node(node)
+
+    def _fill(self, node: TreeNode[NodeRef]) -> None:
+        pane = self._pane()
+        if pane is not None and node.data is not None and node.data.section is not None:
+            pane.fill_section(node.data.section.id)
+
+    def get_label_width(self, node: TreeNode[NodeRef]) -> int:
+        """What `render_label` would give, without rendering it: the tree asks for every
+        line's width each time it lays out its lines."""
+        return node._label.cell_len + (len(self.ICON_NODE) if node.allow_expand else 0)
+
+    def move_cursor_now(self, node: TreeNode[NodeRef]) -> None:
+        """move_cursor with the tree's lines laid out first: a node just made, or just
+        shown by unfolding its section, has its line number only then."""
+        _ = self._tree_lines  # lays the lines out if a change left them stale
+        self.move_cursor(node)
+
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded[NodeRef]) -> None:
+        """Any other way a section opened (expand all): its items are made now."""
+        self._fill(event.node)
+
     def selected_item(self) -> ChecklistItem | None:
         node = self.cursor_node
         if node is None or node.data is None:
@@ -278,7 +313,7 @@ class ChecklistTree(Tree[NodeRef]):
         if node.data is not None and node.data.item is not None:
             self._intent(self.OpenDetail)
         else:
-            node.toggle()
+            self._toggle_node(node)
 
     def action_fold(self) -> None:
         node = self.cursor_node
@@ -292,6 +327,7 @@ class ChecklistTree(Tree[NodeRef]):
     def action_unfold(self) -> None:
         node = self.cursor_node
         if node is not None and node.allow_expand:
+            self._fill(node)
             node.expand()
 
     def action_next_open(self) -> None:
@@ -390,6 +426,12 @@ class ChecklistPane(Subtitled, Vertical):
         self._labels: dict[str, Text] = {}
         self._colours: dict[tuple[str, str], RichColor | None] = {}
         self.filter_text = ""
+        self._shown: set[str] | None = None  # item IDs the filter shows; None: every item
+        self._unfilled: dict[str, Section] = {}  # sections whose items are not nodes yet
+        self._items_by_id = {item.id: item for item in session.checklist.items()}
+        for section in session.checklist.all_sections():
+            for sub in section.sections:
+                self._parent_section[sub.id] = section.id
         self._running_items: set[str] = set()  # items shown as running: their clocks tick
 
     def compose(self) -> ComposeResult:
@@ -427,41 +469,87 @@ class ChecklistPane(Subtitled, Vertical):
         tree = self.checklist_tree
         tree.clear()
         self._tree_nodes.clear()
-        self._parent_section.clear()
         self._labels.clear()
+        self._unfilled.clear()
+        self._running_items.clear()
+        self._shown = shown
+        count = len(shown) if shown is not None else len(self._items_by_id)
+        opened: set[str] | None = None  # None: every section open
+        if count > FOLD_ABOVE:
+            opened = set()
+            first = next((i for i in self._shown_items() if not self._resolved(i)), None)
+            section_id: str | None = first.section_id if first is not None else None
+            while section_id is not None:
+                opened.add(section_id)
+                section_id = self._parent_section.get(section_id)
         for section in self.session.checklist.sections:
-            self._add_section(tree.root, section, shown)
+            self._add_section(tree.root, section, opened)
         tree.root.expand()
-        self.refresh_labels()
+        self._show_total()
+
+    def _shown_items(self) -> list[ChecklistItem]:
+        return [i for i in self.session.checklist.items() if self._is_shown(i.id)]
+
+    def _is_shown(self, item_id: str) -> bool:
+        return self._shown is None or item_id in self._shown
+
+    def _resolved(self, item: ChecklistItem) -> bool:
+        return self.session.view(item).status in ("done", "passed", "skipped")
 
     def _add_section(
-        self, parent: TreeNode[NodeRef], section: Section, shown: set[str] | None
+        self, parent: TreeNode[NodeRef], section: Section, opened: set[str] | None
     ) -> None:
-        if shown is not None and not any(i.id in shown for i in section.walk_items()):
+        if self._shown is not None and not any(i.id in self._shown for i in section.walk_items()):
             return
         # labels as Text: a str would be parsed as markup (a title holding "[/]" crashes)
+        label = self._section_label(section, self.session.progress(section))
+        self._labels[section.id] = label
         node = parent.add(
-            Text(visible_text(section.title)), data=NodeRef(section=section), expand=True
+            label, data=NodeRef(section=section), expand=opened is None or section.id in opened
         )
         self._tree_nodes[section.id] = node
+        self._unfilled[section.id] = section
+        if node.is_expanded:
+            self.fill_section(section.id)
+        for sub in section.sections:
+            self._add_section(node, sub, opened)
+
+    def fill_section(self, section_id: str) -> None:
+        """Make the section's (shown) items tree nodes, before its subsections; once."""
+        section = self._unfilled.pop(section_id, None)
+        node = self._tree_nodes.get(section_id)
+        if section is None or node is None:
+            return
         children: dict[str, TreeNode[NodeRef]] = {}
+        placed = 0  # the section's own items go before its subsections' nodes
         for item in section.items:
-            if shown is not None and item.id not in shown:
+            if not self._is_shown(item.id):
                 continue
-            host = children.get(item.parent_id or "", node)
-            child = host.add(
-                Text(visible_text(item.text)),
-                data=NodeRef(item=item),
-                expand=True,
-                allow_expand=False,
-            )
+            view = self.session.view(item)
+            if view.status == "running":
+                self._running_items.add(item.id)
+            label = self._item_label(view)
+            self._labels[item.id] = label
+            host = children.get(item.parent_id or "")
+            if host is None:
+                child = node.add(
+                    label, data=NodeRef(item=item), before=placed, expand=True, allow_expand=False
+                )
+                placed += 1
+            else:
+                child = host.add(label, data=NodeRef(item=item), expand=True, allow_expand=False)
             children[item.id] = child
             self._tree_nodes[item.id] = child
-        for sub in section.sections:
-            self._parent_section[sub.id] = section.id
-            self._add_section(node, sub, shown)
         for item_node in children.values():
             item_node.allow_expand = bool(item_node.children)
+
+    def _node_for(self, node_id: str) -> TreeNode[NodeRef] | None:
+        """The node of a section or of a shown item, its section's items made if need be."""
+        if node_id not in self._tree_nodes:
+            item = self._items_by_id.get(node_id) if self._is_shown(node_id) else None
+            if item is not None:
+                self.fill_section(item.section_id)
+        return self._tree_nodes.get(node_id)
 
     # --- filter --------------------------------------------------------------------------------
 
@@ -576,6 +664,9 @@ class ChecklistPane(Subtitled, Vertical):
             if self._labels.get(node_id) != label:
                 self._labels[node_id] = label
                 node.set_label(label)
+        self._show_total()
+
+    def _show_total(self) -> None:
         total = self.session.progress()
         subtitle = f"{total.resolved}/{total.total} · {total.percent}%"
         if total.failed:
@@ -625,9 +716,14 @@ class ChecklistPane(Subtitled, Vertical):
     # --- navigation ----------------------------------------------------------------------------
 
     def select_item(self, item_id: str) -> None:
-        node = self._tree_nodes.get(item_id)
-        if node is not None:
-            self.checklist_tree.move_cursor(node)
+        node = self._node_for(item_id)
+        if node is None:
+            return
+        parent = node.parent
+        while parent is not None and not parent.is_expanded:
+            parent.expand()
+            parent = parent.parent
+        self.checklist_tree.move_cursor_now(node)
 
     def go_to_section(self, section_id: str) -> None:
         """Put the cursor on a section, clearing a filter that hides it."""
@@ -640,14 +736,14 @@ class ChecklistPane(Subtitled, Vertical):
         self.checklist_tree.focus()
 
     def _cursor_to(self, node_id: str) -> None:
-        node = self._tree_nodes.get(node_id)
+        node = self._node_for(node_id)
         if node is None:
             return
         parent = node.parent
         while parent is not None:
             parent.expand()
             parent = parent.parent
-        self.checklist_tree.move_cursor(node)
+        self.checklist_tree.move_cursor_now(node)
 
     def move_to_section(self, step: int) -> None:
         """The next (+1) or previous (-1) section shown, from the one under the cursor."""
@@ -667,7 +763,7 @@ class ChecklistPane(Subtitled, Vertical):
         self._cursor_to(target.id)
 
     def move_to_next_open(self) -> None:
-        items = [i for i in self.session.checklist.items() if i.id in self._tree_nodes]
+        items = self._shown_items()
         current = self.checklist_tree.selected_item()
         start = items.index(current) + 1 if current in items else 0
         for item in items[start:] + items[:start]:
