@@ -335,3 +335,15 @@ def test_a_symlinked_index_is_ignored_and_never_written_through(tmp_path):
     assert [e.action for e in entries][-1] == "rollback_requested"
     assert victim.read_text() == "precious\n"
     assert not log.index_path.is_symlink()  # replaced by the real index, the link removed
+
+
+def test_the_tail_is_the_last_entries_of_one_environment_in_order(tmp_path):
+    log = AuditLog(tmp_path / "audit.jsonl")
+    for n in range(5):
+        log.append("mark", "production", ALICE, item=f"p/{n}")
+        log.append("mark", "staging", ALICE, item=f"s/{n}")
+    assert [e.fields["item"] for e in log.tail(3, "production")] == ["p/2", "p/3", "p/4"]
+    assert [e.seq for e in log.tail(2)] == [9, 10]
+    assert [e.seq for e in log.tail(50)] == list(range(1, 11))
+    assert log.tail(0) == [] and log.tail(-1) == []
+    assert AuditLog(tmp_path / "none.jsonl").tail(5) == []

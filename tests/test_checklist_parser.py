@@ -547,3 +547,39 @@ def test_control_characters_in_runbook_text_are_shown_never_sent():
     assert item.text == "evil ␛[31mred␛[0m␡\\x9b and tab"
     assert checklist.sections[0].title == "S␛]0;pwned␇"
     assert not any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in item.text + item.id)
+
+
+def test_a_comment_before_the_opening_h1_leaves_it_the_title():
+    checklist = parse("<!-- generated from the template -->\n# Release 5\n## Go\n- [ ] a\n")
+    assert checklist.title == "Release 5"
+    assert [s.id for s in checklist.all_sections()] == ["go"]
+    # an HTML block that is not a comment is content: the h1 after it is a section
+    shown = parse("<div>owner: ops</div>\n\n# Release 5\n- [ ] a\n")
+    assert shown.title == "Checklist"
+    assert [s.title for s in shown.all_sections()] == ["Release 5"]
+
+
+def test_runbook_prose_is_every_shown_line_and_nothing_in_code():
+    from cockpit.checklist.markdown import runbook_prose
+
+    text = textwrap.dedent(
+        """\
+        # Release
+        Keep p95 **below** 100 ms.
+
+        - error rate under 1 %
+        - [ ] Backup taken
+
+        ```bash
+        # p95 below 5 ms (a comment in code)
+        ```
+        <!-- p99 below 1 ms -->
+        """
+    )
+    assert runbook_prose(text) == [
+        "Release",
+        "Keep p95 below 100 ms.",
+        "error rate under 1 %",
+        "Backup taken",
+    ]
+    assert runbook_prose("") == []

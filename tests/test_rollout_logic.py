@@ -760,3 +760,67 @@ def test_image_tag_is_the_version_without_the_registry_path():
     assert image_tag("shop/app@sha256:" + "ab" * 32) == "@" + "ab" * 6
     assert image_tag("shop/app:2.0.0@sha256:" + "cd" * 32) == "2.0.0@" + "cd" * 6
     assert image_tags(["shop/app:2.0.0", "shop/sidecar:2.0.0", "envoy:1.30"]) == "2.0.0,1.30"
+
+
+def _serving_rs(name, revision, ready, image, owner="d1"):
+    return {
+        "metadata": {
+            "name": f"web-{name}",
+            "uid": name,
+            "labels": {"app": "web", "pod-template-hash": name},
+            "annotations": {REVISION: str(revision)} if revision is not None else {},
+            "ownerReferences": [{"uid": owner, "controller": True, "kind": "Deployment"}],
+        },
+        "spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}},
+        "status": {"readyReplicas": ready},
+    }
+
+
+def test_serving_revisions_are_the_new_and_the_newest_old_with_ready_pods():
+    from cockpit.rollout import serving_revisions
+
+    web = {
+        "metadata": {"name": "web", "uid": "d1", "annotations": {}},
+        "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "web:3"}]}}},
+    }
+    # the new ReplicaSet listed first, an old one with ready pods older than another
+    sets = [
+        _serving_rs("ccc", 3, 1, "web:3"),
+        _serving_rs("aaa", 1, 3, "web:1"),
+        _serving_rs("bbb", 2, 2, "web:2"),
+        _serving_rs("zzz", 9, 5, "web:9", owner="someone-else"),
+    ]
+    assert serving_revisions(web, sets) == ("ccc", "bbb")
+    sets[2]["status"]["readyReplicas"] = 0  # revision 2 has scaled down: revision 1 still serves
+    assert serving_revisions(web, sets) == ("ccc", "aaa")
+    sets[1]["status"]["readyReplicas"] = 1
+    assert serving_revisions(web, sets) == ("ccc", "aaa")
+    sets[1]["status"]["readyReplicas"] = 0  # the rollout is over: no old pods serve
+    assert serving_revisions(web, sets) == ("ccc", None)
+    # an old ReplicaSet without a revision annotation still serves (kubectl counts it as 0)
+    assert serving_revisions(web, [_serving_rs("old", None, 2, "web:0")]) == (None, "old")
+    # no ReplicaSet runs the current template yet: no new pods to ask about
+    assert serving_revisions(web, sets[1:]) == (None, None)
+    assert serving_revisions(web, []) == (None, None)
+
+
+def test_a_history_row_and_a_pod_trouble_read_as_the_operator_sees_them():
+    from cockpit.rollout import HistoryRow, PodTrouble
+
+    now = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
+    row = HistoryRow(
+        revision=3,
+        replicaset="web-ccc",
+        images=("web:3",),
+        change_cause="",
+        created=now - timedelta(minutes=5),
+        replicas=2,
+        ready=2,
+        current=True,
+    )
+    assert row.age(now) == "5m"
+    assert HistoryRow(1, "web-a", (), "", None, 0, 0, False).age(now) == "?"
+    assert str(PodTrouble("web-1", "CrashLoopBackOff", 3, "3 restarts")) == (
+        "web-1: CrashLoopBackOff (3 restarts)"
+    )
+    assert str(PodTrouble("web-1", "NotReady", 0, "")) == "web-1: NotReady"

@@ -297,3 +297,163 @@ def test_a_reload_names_only_the_items_another_process_changed(open_session):
     first.add_note("Backup taken", "kept for a week")
     assert second.reload_if_changed()
     assert second.changed_items == ["before/backup-taken"]
+
+
+# --- what an operator is told when the state cannot be saved or locked --------------------------
+
+
+def test_a_full_disk_is_named_with_the_fix_and_the_state_is_left_as_it_was(tmp_path, monkeypatch):
+    import errno
+
+    from cockpit.errors import StateError
+
+    store = StateStore(tmp_path, "production")
+    store.update(_done("s/0"))
+    store.update(_done("s/1"))
+    before = (store.path.read_bytes(), store.journal_path.read_bytes())
+    real_fsync = os.fsync
+    for code, hint in (
+        (errno.ENOSPC, "free some disk space, then try again"),
+        (errno.EDQUOT, "free some disk space, then try again"),
+        (errno.EFBIG, "free some disk space, then try again"),
+        (errno.EIO, "check the state dir"),
+    ):
+
+        def failing(fd, code=code):
+            raise OSError(code, os.strerror(code))
+
+        monkeypatch.setattr(os, "fsync", failing)
+        with pytest.raises(StateError) as caught:
+            store.update(_done("s/2"))
+        monkeypatch.setattr(os, "fsync", real_fsync)
+        assert caught.value.message == (
+            f"could not save state to {store.path}: {os.strerror(code)}; the previous state "
+            "file is untouched and the action is in the audit log"
+        )
+        assert caught.value.hint == hint
+        # no half line left behind: the next reader sees exactly the two saved updates
+        assert (store.path.read_bytes(), store.journal_path.read_bytes()) == before
+        fresh = StateStore(tmp_path, "production").load()
+        assert set(fresh.items) == {"s/0", "s/1"} and fresh.revision == 2
+    store.update(_done("s/2"))  # the same store carries on once the disk has room
+    assert StateStore(tmp_path, "production").load().revision == 3
+
+
+def test_a_failed_snapshot_write_leaves_no_temp_file_and_names_the_state_file(
+    tmp_path, monkeypatch
+):
+    import errno
+
+    from cockpit.errors import StateError
+
+    store = StateStore(tmp_path, "production")
+
+    def full(fd, data, offset):
+        return 0  # nothing written: what a full disk gives
+
+    monkeypatch.setattr(os, "pwrite", full)
+    with pytest.raises(StateError) as caught:
+        store.update(_done("s/0"))
+    assert f"could not save state to {store.path}: " in caught.value.message
+    assert os.strerror(errno.ENOSPC) == "No space left on device"
+    assert caught.value.hint == "free some disk space, then try again"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".production.lock"]
+
+
+def test_a_lock_held_too_long_names_the_cockpit_that_holds_it(tmp_path, monkeypatch):
+    import fcntl
+
+    import cockpit.state
+    from cockpit.errors import StateError
+
+    monkeypatch.setattr(cockpit.state, "LOCK_TIMEOUT_SECONDS", 0.3)
+    store = StateStore(tmp_path, "production")
+    store.update(_done("s/0"))
+    holder = os.open(store.lock_path, os.O_RDWR)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        os.ftruncate(holder, 0)
+        os.pwrite(holder, b"4242 bob\n", 0)
+        started = time.monotonic()
+        with pytest.raises(StateError) as caught:
+            store.update(_done("s/1"))
+        waited = time.monotonic() - started
+        assert caught.value.message == (
+            f"state file {store.path} is locked by another cockpit (pid 4242 bob) "
+            "for more than 0 s"
+        )
+        assert caught.value.hint == "wait for it to finish, or stop the other cockpit"
+        assert 0.3 <= waited < 2
+        os.ftruncate(holder, 0)  # a holder that wrote nothing yet is not named
+        with pytest.raises(StateError) as caught:
+            store.load()
+        assert "locked by another cockpit for more than" in caught.value.message
+    finally:
+        os.close(holder)
+    # released: the update goes through, and the lock file names this process
+    store.update(_done("s/1"))
+    from cockpit.identity import login_name
+
+    assert store.lock_path.read_text() == f"{os.getpid()} {login_name()}\n"
+    assert StateStore(tmp_path, "production").load().revision == 2
+
+
+def test_a_change_function_sees_and_deletes_the_current_items(tmp_path):
+    store = StateStore(tmp_path, "production")
+    store.update(_done("s/0"))
+    store.update(_done("s/1"))
+    seen: list[object] = []
+
+    def change(items):
+        seen.append(sorted(items))
+        seen.append(len(items))
+        del items["s/0"]
+        items["s/2"] = ItemRecord(status="skipped")
+        seen.append(sorted(items))
+        seen.append(len(items))
+        seen.append("s/0" in items)
+        with pytest.raises(KeyError):
+            del items["s/0"]  # already gone
+        with pytest.raises(KeyError):
+            del items["never/there"]
+        with pytest.raises(KeyError):
+            items["s/0"]
+
+    snapshot = store.update(change)
+    assert seen == [["s/0", "s/1"], 2, ["s/1", "s/2"], 2, False]
+    assert set(snapshot.items) == {"s/1", "s/2"}
+    again = StateStore(tmp_path, "production").load()
+    assert again.items == snapshot.items and again.revision == 3
+
+    def clear(items):
+        for key in list(items):
+            del items[key]
+        seen.append(len(items))
+        seen.append(list(items))
+
+    store.update(clear)
+    assert seen[-2:] == [0, []]
+    assert StateStore(tmp_path, "production").load().items == {}
+
+
+def test_a_garbled_last_line_is_a_torn_write_but_a_well_formed_forgery_is_not(tmp_path):
+    """A crash can leave a last line of garbage (even with its newline, as blocks are
+    allocated before they are written): it was never acknowledged and is dropped. A last
+    line that parses but does not match its hash was written by someone else: moved aside."""
+    store = StateStore(tmp_path, "production")
+    for n in range(3):
+        store.update(_done(f"s/{n}"))
+    good = store.journal_path.read_bytes()
+    store.journal_path.write_bytes(good + b'{"revision": 4, "items": {"s/9"\x00\x00\x00\n')
+    fresh = StateStore(tmp_path, "production")
+    assert set(fresh.load().items) == {"s/0", "s/1", "s/2"}
+    assert fresh.last_corruption is None
+    forged = good.splitlines()[-1].replace(b'"t"', b'"mallory"')
+    store.journal_path.write_bytes(good + forged.replace(b'"revision": 3', b'"revision": 4') + b"\n")
+    fresh = StateStore(tmp_path, "production")
+    assert fresh.load().items == {}
+    assert fresh.last_corruption is not None
+    assert fresh.last_corruption.reason == (
+        "line 4 of the journal production.journal is damaged or out of order "
+        "(truncated or edited)"
+    )
