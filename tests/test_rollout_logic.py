@@ -824,3 +824,226 @@ def test_a_history_row_and_a_pod_trouble_read_as_the_operator_sees_them():
         "web-1: CrashLoopBackOff (3 restarts)"
     )
     assert str(PodTrouble("web-1", "NotReady", 0, "")) == "web-1: NotReady"
+
+
+# --- pod trouble, judged at a fixed moment: what the pane says about each pod --------------------
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def at(seconds_ago):
+    return (NOW - timedelta(seconds=seconds_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def container(name="app", *, restarts=0, waiting=None, message=None, last=None, **times):
+    state: dict = {"running": {}}
+    if waiting:
+        state = {"waiting": {"reason": waiting}}
+        if message is not None:
+            state["waiting"]["message"] = message
+    elif "started" in times:
+        state = {"running": {"startedAt": at(times["started"])}}
+    status: dict = {"restartCount": restarts, "state": state}
+    if name is not None:
+        status["name"] = name
+    if last is not None:
+        reason, code = last
+        status["lastState"] = {"terminated": {"reason": reason, "exitCode": code}}
+        if "finished" in times:
+            status["lastState"]["terminated"]["finishedAt"] = at(times["finished"])
+    return status
+
+
+def new_pod(*containers, init=(), ready=False, age=10, conditions=None, phase="Running"):
+    return {
+        "metadata": {"name": "web-2-x", "creationTimestamp": at(age)},
+        "status": {
+            "phase": phase,
+            "conditions": conditions
+            if conditions is not None
+            else [{"type": "Ready", "status": "True" if ready else "False"}],
+            "initContainerStatuses": list(init),
+            "containerStatuses": list(containers),
+        },
+    }
+
+
+def judged(pod_, **kw):
+    from cockpit.rollout import trouble_of_pods
+
+    return trouble_of_pods([pod_], now=NOW, **kw)
+
+
+def test_a_crash_loop_names_its_restarts_last_termination_and_the_kubelets_message():
+    from cockpit.rollout import PodTrouble
+
+    long_message = "back-off 5m0s restarting failed container " + "x" * 200
+    looping = container(
+        waiting="CrashLoopBackOff",
+        message=long_message,
+        restarts=3,
+        last=("OOMKilled", 137),
+        finished=30,
+    )
+    # a healthy sidecar listed first does not hide the container that loops
+    found = judged(new_pod(container("sidecar"), looping))
+    assert found == [
+        PodTrouble(
+            "web-2-x",
+            "CrashLoopBackOff",
+            3,
+            f"3 restarts; last: OOMKilled, exit code 137; {long_message[:160]}",
+        )
+    ]
+    # restarts long past still show the container's own count beside a crash loop
+    old = container(waiting="CrashLoopBackOff", restarts=4, last=("Error", 1), finished=7200)
+    assert judged(new_pod(old)) == [
+        PodTrouble("web-2-x", "CrashLoopBackOff", 4, "4 restarts; last: Error, exit code 1")
+    ]
+    # an unnamed init container that cannot pull its image, no message, no restarts
+    pulling = container(None, waiting="ErrImagePull")
+    assert judged(new_pod(container(), init=[pulling])) == [
+        PodTrouble("web-2-x", "Init:ErrImagePull", 0, "init container ?")
+    ]
+
+
+def test_restarts_name_the_container_that_restarted_most_and_when():
+    from cockpit.rollout import PodTrouble
+
+    calm = container("sidecar", restarts=0)
+    restarting = container("app", restarts=3, last=("Error", 1), finished=30)
+    assert judged(new_pod(calm, restarting)) == [
+        PodTrouble("web-2-x", "Restarting", 3, "3 restarts, the last 30s ago; last: Error, exit code 1")
+    ]
+    # only the current run's start is known: that is when it last restarted
+    started = container("app", restarts=2, started=45)
+    assert judged(new_pod(started)) == [
+        PodTrouble("web-2-x", "Restarting", 2, "2 restarts, the last 45s ago; last: terminated")
+    ]
+    # ...and long ago, on a Ready pod, they are history
+    assert judged(new_pod(container("app", restarts=2, started=3600), ready=True)) == []
+    # no time at all: a pod that is not Ready is judged on the count alone
+    assert judged(new_pod(container("app", restarts=2))) == [
+        PodTrouble("web-2-x", "Restarting", 2, "2 restarts; last: terminated")
+    ]
+    unnamed_init = container(None, restarts=2, last=("Error", 3), finished=5)
+    assert judged(new_pod(container(), init=[unnamed_init])) == [
+        PodTrouble(
+            "web-2-x",
+            "Init:Restarting",
+            2,
+            "2 restarts, the last 5s ago; init container ?; last: Error, exit code 3",
+        )
+    ]
+    # one restart is below the default limit of two; the limit and window can be set
+    once = new_pod(container("app", restarts=1, last=("Error", 1), finished=30))
+    assert judged(once) == []
+    assert [t.reason for t in judged(once, restart_limit=1)] == ["Restarting"]
+    twice = new_pod(container("app", restarts=2, last=("Error", 1), finished=100))
+    assert judged(twice, restart_limit=3) == []
+    assert judged(twice, restart_window=99) == []
+    assert [t.restarts for t in judged(twice, restart_window=100)] == [2]  # the edge counts
+
+
+def test_an_unschedulable_pod_gets_the_autoscalers_grace_from_when_it_became_so():
+    from cockpit.rollout import UNSCHEDULABLE_GRACE_SECONDS, PodTrouble
+
+    grace = timedelta(seconds=UNSCHEDULABLE_GRACE_SECONDS)
+    unplaced = {"type": "PodScheduled", "status": "False", "reason": "FailedScheduling"}
+    # no message, no transition time: the pod's creation starts the grace
+    pod_ = new_pod(conditions=[unplaced], phase="Pending", age=60)
+    assert judged(pod_) == [
+        PodTrouble(
+            "web-2-x",
+            "Unschedulable",
+            0,
+            "the scheduler cannot place it",
+            grace_until=NOW - timedelta(seconds=60) + grace,
+        )
+    ]
+    since = {**unplaced, "lastTransitionTime": at(20), "message": "m" * 200}
+    (found,) = judged(new_pod(conditions=[since], phase="Pending", age=60))
+    assert found.detail == "m" * 160 and found.grace_until == NOW - timedelta(seconds=20) + grace
+    # neither the creation nor the transition known: the grace starts now
+    bare = new_pod(conditions=[unplaced], phase="Pending")
+    del bare["metadata"]["creationTimestamp"]
+    assert judged(bare)[0].grace_until == NOW + grace
+    # a pod without a phase yet is pending; a running pod with a stale condition is not
+    no_phase = new_pod(conditions=[unplaced])
+    del no_phase["status"]["phase"]
+    assert [t.reason for t in judged(no_phase)] == ["Unschedulable"]
+    assert judged(new_pod(conditions=[unplaced], phase="Running")) == []
+
+
+def test_a_pod_not_ready_is_trouble_only_past_the_limit():
+    from cockpit.rollout import PodTrouble
+
+    assert judged(new_pod(container(), age=300)) == []  # exactly at the default limit
+    assert judged(new_pod(container(), age=301)) == [
+        PodTrouble("web-2-x", "NotReady", 0, "not ready after 5m")
+    ]
+    assert judged(new_pod(container(), age=61), not_ready_seconds=60)[0].reason == "NotReady"
+    assert judged(new_pod(container(), age=61, ready=True), not_ready_seconds=60) == []
+
+
+def test_pod_trouble_passes_its_limits_and_clock_on():
+    new = replicaset("web-2", 2, "web:2")
+    pod_ = new_pod(container("app", restarts=2, last=("Error", 1), finished=100), age=200)
+    pod_["metadata"]["ownerReferences"] = [{"uid": "uid-web-2"}]
+    assert [t.reason for t in pod_trouble([pod_], new, now=NOW)] == ["Restarting"]
+    assert pod_trouble([pod_], new, now=NOW, restart_limit=3) == []
+    assert pod_trouble([pod_], new, now=NOW, restart_window=99) == []
+    calm = new_pod(container(), age=200)
+    calm["metadata"]["ownerReferences"] = [{"uid": "uid-web-2"}]
+    assert [t.reason for t in pod_trouble([calm], new, now=NOW, not_ready_seconds=100)] == [
+        "NotReady"
+    ]
+    assert pod_trouble([calm], new, now=NOW) == []
+    # judged at the moment given, not the wall clock (the stamps are in 2026)
+    assert pod_trouble([calm], new, now=NOW + timedelta(hours=1)) != []
+
+
+def test_ages_and_grace_are_measured_against_the_clock_when_no_moment_is_given():
+    from cockpit.rollout import PodTrouble, format_age
+
+    assert format_age(datetime.now(UTC) - timedelta(seconds=5)) in ("5s", "6s")
+    pending = PodTrouble("p", "Unschedulable", 0, "", grace_until=datetime.now(UTC))
+    assert pending.failing()
+    assert not PodTrouble("p", "Unschedulable", 0, "", grace_until=NOW + timedelta(days=3650)).failing()
+
+
+def test_undo_refusals_are_kubectls_words():
+    with pytest.raises(UndoRefused) as refused:
+        undo_target(deployment(spec={"paused": True}), [replicaset("web-1", 1, "web:1")])
+    assert refused.value.message == (
+        "you cannot rollback a paused deployment; resume it first with "
+        "'kubectl rollout resume' and try again"
+    )
+    with pytest.raises(UndoRefused, match='no rollout history found for deployment "web"'):
+        undo_target(deployment(), [])
+
+
+def test_the_template_restored_keeps_every_label_but_the_hash_and_leaves_the_source_alone():
+    from cockpit.rollout import template_without_hash
+
+    source = template("web:1", "h1")
+    clean = template_without_hash(source)
+    assert clean["metadata"]["labels"] == {"app": "web"}
+    assert source["metadata"]["labels"] == {"app": "web", "pod-template-hash": "h1"}
+    assert template_without_hash(template("web:1")) == template("web:1")
+    assert template_without_hash({"spec": {}}) == {"spec": {}}
+
+
+def test_a_statefulset_rolling_update_without_a_partition_compares_revisions():
+    from cockpit.rollout import statefulset_status
+
+    sts = {
+        "metadata": {"name": "db", "generation": 1},
+        "spec": {"replicas": 2, "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {}}},
+        "status": {"observedGeneration": 1, "readyReplicas": 2, "updatedReplicas": 1},
+    }
+    verdict = statefulset_status(sts)
+    assert (verdict.state, verdict.message) == (
+        "complete",
+        "partitioned roll out complete: 1 new pods have been updated...",
+    )
