@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from cockpit.audit import AuditLog
@@ -296,10 +297,19 @@ def _busy_log(tmp_path, lines):
     return log, who
 
 
-def test_the_timeline_comes_from_the_index_and_matches_a_full_read(tmp_path):
+@pytest.fixture
+def small_index(monkeypatch):
+    """The index is saved after INDEX_SAVE_AFTER new lines: a small figure keeps these logs
+    short (the rule is the same at 200)."""
+    import cockpit.audit
+
+    monkeypatch.setattr(cockpit.audit, "INDEX_SAVE_AFTER", 20)
+
+
+def test_the_timeline_comes_from_the_index_and_matches_a_full_read(tmp_path, small_index):
     from cockpit.audit import TIMELINE_ACTIONS
 
-    log, who = _busy_log(tmp_path, 150)
+    log, who = _busy_log(tmp_path, 15)
     entries, end = log.timeline("production")
     assert log.index_path.exists() and oct(log.index_path.stat().st_mode & 0o777) == "0o600"
     full = [e for e in log.entries("production") if e.action in TIMELINE_ACTIONS]
@@ -310,24 +320,24 @@ def test_the_timeline_comes_from_the_index_and_matches_a_full_read(tmp_path):
     assert [e.action for e in again][-2:] == ["rollback_requested", "rollback"]
     staging, _ = log.timeline("staging")
     assert [e.action for e in staging] == ["verdict", "verdict"]  # the first and the latest
-    assert staging[-1].fields["n"] == 149
+    assert staging[-1].fields["n"] == 14
 
 
-def test_an_index_that_does_not_match_the_log_is_rebuilt(tmp_path):
-    log, _ = _busy_log(tmp_path, 150)
+def test_an_index_that_does_not_match_the_log_is_rebuilt(tmp_path, small_index):
+    log, _ = _busy_log(tmp_path, 15)
     log.timeline("production")
     index = log.index_path.read_bytes()
     # the log replaced by another one of the same length or longer: the hash at the end differs
     log.path.unlink()
-    other, _ = _busy_log(tmp_path, 160)
+    other, _ = _busy_log(tmp_path, 16)
     assert other.index_path.read_bytes() == index  # still the old index
     entries, _ = other.timeline("production")
     assert [e.action for e in entries][-1] == "rollback_requested"
-    assert [e.seq for e in entries] == [1, 2, 323]
+    assert [e.seq for e in entries] == [1, 2, 35]
 
 
-def test_a_symlinked_index_is_ignored_and_never_written_through(tmp_path):
-    log, _ = _busy_log(tmp_path, 150)
+def test_a_symlinked_index_is_ignored_and_never_written_through(tmp_path, small_index):
+    log, _ = _busy_log(tmp_path, 15)
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n")
     log.index_path.symlink_to(victim)

@@ -913,7 +913,9 @@ def test_restarts_name_the_container_that_restarted_most_and_when():
     calm = container("sidecar", restarts=0)
     restarting = container("app", restarts=3, last=("Error", 1), finished=30)
     assert judged(new_pod(calm, restarting)) == [
-        PodTrouble("web-2-x", "Restarting", 3, "3 restarts, the last 30s ago; last: Error, exit code 1")
+        PodTrouble(
+            "web-2-x", "Restarting", 3, "3 restarts, the last 30s ago; last: Error, exit code 1"
+        )
     ]
     # only the current run's start is known: that is when it last restarted
     started = container("app", restarts=2, started=45)
@@ -1009,7 +1011,9 @@ def test_ages_and_grace_are_measured_against_the_clock_when_no_moment_is_given()
     assert format_age(datetime.now(UTC) - timedelta(seconds=5)) in ("5s", "6s")
     pending = PodTrouble("p", "Unschedulable", 0, "", grace_until=datetime.now(UTC))
     assert pending.failing()
-    assert not PodTrouble("p", "Unschedulable", 0, "", grace_until=NOW + timedelta(days=3650)).failing()
+    assert not PodTrouble(
+        "p", "Unschedulable", 0, "", grace_until=NOW + timedelta(days=3650)
+    ).failing()
 
 
 def test_undo_refusals_are_kubectls_words():

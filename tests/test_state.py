@@ -379,8 +379,7 @@ def test_a_lock_held_too_long_names_the_cockpit_that_holds_it(tmp_path, monkeypa
             store.update(_done("s/1"))
         waited = time.monotonic() - started
         assert caught.value.message == (
-            f"state file {store.path} is locked by another cockpit (pid 4242 bob) "
-            "for more than 0 s"
+            f"state file {store.path} is locked by another cockpit (pid 4242 bob) for more than 0 s"
         )
         assert caught.value.hint == "wait for it to finish, or stop the other cockpit"
         assert 0.3 <= waited < 2
@@ -449,11 +448,169 @@ def test_a_garbled_last_line_is_a_torn_write_but_a_well_formed_forgery_is_not(tm
     assert set(fresh.load().items) == {"s/0", "s/1", "s/2"}
     assert fresh.last_corruption is None
     forged = good.splitlines()[-1].replace(b'"t"', b'"mallory"')
-    store.journal_path.write_bytes(good + forged.replace(b'"revision": 3', b'"revision": 4') + b"\n")
+    store.journal_path.write_bytes(
+        good + forged.replace(b'"revision": 3', b'"revision": 4') + b"\n"
+    )
     fresh = StateStore(tmp_path, "production")
     assert fresh.load().items == {}
     assert fresh.last_corruption is not None
     assert fresh.last_corruption.reason == (
-        "line 4 of the journal production.journal is damaged or out of order "
-        "(truncated or edited)"
+        "line 4 of the journal production.journal is damaged or out of order (truncated or edited)"
     )
+
+
+# --- a state file that cannot be trusted: each reason named, nothing read as "nothing done" -----
+
+
+def _bad_state(tmp_path, text):
+    store = StateStore(tmp_path, "production")
+    store.path.write_text(text)
+    snapshot = store.load()
+    assert snapshot.items == {} and snapshot.revision == 0
+    assert store.last_corruption is not None
+    assert store.last_corruption.path == store.path
+    assert store.last_corruption.moved_to.read_text() == text
+    assert store.last_corruption.moved_to.name.startswith("production.toml.corrupt-")
+    return store.last_corruption.reason
+
+
+HEAD = 'format = 1\nenvironment = "production"\nrevision = 1\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('format = 2\nenvironment = "production"\n', "unknown format 2"),
+        ('environment = "production"\n', "unknown format None"),
+        (
+            'format = 1\nenvironment = "staging"\n',
+            "belongs to environment 'staging', not 'production'",
+        ),
+        ("format = 1\nrevision = 1\n", "belongs to environment None, not 'production'"),
+        (HEAD.replace("revision = 1\n", "") + 'checksum = "x"\n', "revision is missing"),
+        (HEAD + 'items = "all"\n', "items is not a table"),
+        (HEAD + 'items = {a = "done"}\n', "items.'a' is not a table"),
+        (
+            HEAD + '[items.a]\nstatus = "finished"\n',
+            "items.'a'.status 'finished' is not a known status",
+        ),
+        (
+            HEAD + '[items.a]\nstatus = "done"\nat = "yesterday"\n',
+            "items.'a'.at is not a date-time",
+        ),
+        (HEAD + '[items.a]\nstatus = "done"\nat = 5\n', "items.'a'.at is not a date-time"),
+        (
+            HEAD + '[items.a]\nstatus = "done"\nchecksum = "x"\n',
+            "checksum does not match its content (truncated or edited)",
+        ),
+    ],
+)
+def test_each_reason_a_state_file_is_refused_is_named(tmp_path, text, reason):
+    assert _bad_state(tmp_path, text) == reason
+
+
+def test_a_state_file_that_is_not_toml_is_named_with_the_parsers_words(tmp_path):
+    reason = _bad_state(tmp_path, "format = = 1\n")
+    assert reason.startswith("not valid TOML (") and "line 1" in reason
+
+
+def test_a_corrupt_state_moves_the_snapshot_and_its_journal_aside_together(tmp_path):
+    store = StateStore(tmp_path, "production")
+    for n in range(3):
+        store.update(_done(f"s/{n}"))
+    journal = store.journal_path.read_bytes()
+    store.path.write_text(store.path.read_text().replace('"t"', '"eve"'))
+    fresh = StateStore(tmp_path, "production")
+    assert fresh.load().items == {}
+    corrupt = fresh.last_corruption
+    assert corrupt is not None and corrupt.path == store.path
+    stamp = corrupt.moved_to.name.removeprefix("production.toml.corrupt-")
+    assert (tmp_path / f"production.journal.corrupt-{stamp}").read_bytes() == journal
+    assert not store.path.exists() and not store.journal_path.exists()
+    # what is left is a fresh start: the next mark writes revision 1
+    assert fresh.update(_done("s/9")).revision == 1
+    assert set(StateStore(tmp_path, "production").load().items) == {"s/9"}
+
+
+def test_peek_reads_without_moving_anything_aside(tmp_path):
+    store = StateStore(tmp_path, "production")
+    assert store.peek() is None  # nothing yet
+    store.update(_done("s/0"))
+    store.update(_done("s/1"))
+    peeked = StateStore(tmp_path, "production").peek()
+    assert peeked is not None and set(peeked.items) == {"s/0", "s/1"} and peeked.revision == 2
+    good = store.path.read_text()
+    store.path.write_text(good.replace('"t"', '"eve"'))
+    assert store.peek() is None
+    assert store.path.read_text() == good.replace('"t"', '"eve"')  # left where it was
+    assert store.last_corruption is None
+    os.unlink(store.path)
+    os.symlink(tmp_path / "elsewhere.toml", store.path)
+    assert store.peek() is None  # a link is unreadable, not a crash
+
+
+def test_the_change_token_moves_with_the_snapshot_and_the_journal(tmp_path):
+    store = StateStore(tmp_path, "production")
+    assert store.mtime_ns() is None
+    store.update(_done("s/0"))
+    first = store.mtime_ns()
+    assert first is not None and len(first) == 6 and first[3:] == (0, 0, 0)  # no journal yet
+    store.update(_done("s/1"))
+    second = store.mtime_ns()
+    assert second is not None and second[:3] == first[:3] and second[3:] != (0, 0, 0)
+    store.update(_done("s/2"))
+    assert store.mtime_ns() != second
+
+
+def test_a_state_file_others_can_write_is_refused_with_the_fix(tmp_path):
+    from cockpit.errors import StateError
+
+    store = StateStore(tmp_path, "production")
+    store.update(_done("s/0"))
+    for mode in (0o620, 0o602):
+        os.chmod(store.path, mode)
+        with pytest.raises(StateError) as caught:
+            StateStore(tmp_path, "production").load()
+        assert caught.value.message == (
+            f"state file {store.path} is writable by other users (mode {mode:o}): anyone "
+            "could rewrite the go-live's progress"
+        )
+        assert caught.value.hint == f"chmod go-w {store.path}"
+    os.chmod(store.path, 0o644)
+    assert set(StateStore(tmp_path, "production").load().items) == {"s/0"}
+
+
+@pytest.mark.parametrize(
+    ("name", "what"),
+    [
+        ("production.toml", "state file"),
+        ("production.journal", "state journal"),
+        (".production.lock", "lock file"),
+    ],
+)
+def test_a_link_in_place_of_a_state_file_is_refused_and_named(tmp_path, name, what):
+    from cockpit.errors import StateError
+
+    store = StateStore(tmp_path, "production")
+    store.update(_done("s/0"))
+    store.update(_done("s/1"))
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    (tmp_path / name).unlink()
+    (tmp_path / name).symlink_to(victim)
+    with pytest.raises(StateError) as caught:
+        StateStore(tmp_path, "production").update(_done("s/2"))
+    assert caught.value.message.startswith(f"{what} {tmp_path / name} is a symbolic link")
+    assert victim.read_text() == "precious\n"
+
+
+def test_a_link_in_place_of_the_temp_file_is_refused(tmp_path):
+    from cockpit.errors import StateError
+
+    store = StateStore(tmp_path, "production")
+    temp = tmp_path / f".production.toml.{os.getpid()}.tmp"
+    temp.symlink_to(tmp_path / "victim")
+    with pytest.raises(StateError) as caught:
+        store.update(_done("s/0"))
+    assert caught.value.message.startswith(f"state temp file {temp} is a symbolic link")
+    assert not (tmp_path / "victim").exists()
