@@ -427,11 +427,36 @@ def test_bold_lead_ins_in_a_design_document_are_not_steps():
         5. **Check the pods**:
         """
     )
-    assert [(i.kind, i.text) for i in checklist.items()] == [
-        ("step", "Non-goals: replacing the pager."),
-        ("step", "Apply the migrations"),
-        ("step", "Check the pods:"),
+    assert [(i.kind, i.text, i.notes) for i in checklist.items()] == [
+        ("step", "Non-goals:", ["replacing the pager."]),  # the bold line is the title
+        ("step", "Apply the migrations", []),
+        ("step", "Check the pods:", []),
     ]
+
+
+def test_a_bold_step_title_keeps_the_lines_under_it_as_its_first_note():
+    """`1. **Migrate the schema**` with what to do on the next lines: the title (and the ID)
+    is the bold line, the rest a note, not one long title."""
+    checklist = parse(
+        """
+        ## Database
+        1. **Migrate the schema**
+           Dry run first, *then* apply:
+           ```bash
+           ./migrate --dry-run
+           ```
+        2. [ ] **Tell the team**
+           in the release channel
+        """
+    )
+    first, second = checklist.items()
+    assert (first.id, first.text, first.notes) == (
+        "database/migrate-the-schema",
+        "Migrate the schema",
+        ["Dry run first, then apply:"],
+    )
+    # a task's text is its whole paragraph, as GitHub shows it
+    assert second.text == "Tell the team in the release channel"
 
 
 def test_the_same_text_again_is_numbered_past_any_natural_slug():

@@ -289,7 +289,7 @@ def _mode(path):
 def test_files_and_folders_are_private_even_with_umask_000(
     open_session, tmp_path, monkeypatch, write_config
 ):
-    from cockpit.cli import _write_crash_file
+    from cockpit.cli.crash import write_crash_file
 
     path = write_config()  # the operator's own files are theirs to get right
     old = os.umask(0)
@@ -304,7 +304,7 @@ def test_files_and_folders_are_private_even_with_umask_000(
         try:
             raise RuntimeError("boom")
         except RuntimeError as exc:
-            crash = _write_crash_file(exc)
+            crash = write_crash_file(exc)
     finally:
         os.umask(old)
     cockpit = tmp_path / ".cockpit"

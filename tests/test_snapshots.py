@@ -212,8 +212,8 @@ def test_metrics_pane_and_verdict(snap_compare, write_config, operator, size):
                 "error",
                 42,
                 None,
-                now - timedelta(minutes=4),
-                now - timedelta(seconds=5),
+                now - timedelta(minutes=4, seconds=20),  # ages that hold for 40 s:
+                now - timedelta(minutes=2, seconds=20),  # a loaded machine renders late
                 None,
                 "NEW",
             ),
@@ -226,7 +226,7 @@ def test_metrics_pane_and_verdict(snap_compare, write_config, operator, size):
                 7,
                 None,
                 now - timedelta(days=3),
-                now - timedelta(seconds=50),
+                now - timedelta(minutes=6, seconds=20),
                 None,
                 "REGRESSED",
             ),
@@ -350,8 +350,8 @@ def test_readme_picture(snap_compare, write_config, operator):
                 "error",
                 412,
                 57,
-                now - timedelta(minutes=2),
-                now - timedelta(seconds=5),
+                now - timedelta(minutes=10, seconds=20),  # "10m" and "3m" for 40 s:
+                now - timedelta(minutes=3, seconds=20),  # a loaded machine renders late
                 None,
                 "NEW",
             ),

@@ -151,6 +151,96 @@ async def test_production_step_needs_the_environment_name(run_config, operator):
         assert app.screen.outcome == "passed"
 
 
+TWO_SCRIPTS = """\
+# Runs
+
+## Database
+
+1. **Migrate the schema**
+   Dry run first:
+   ```bash
+   echo "would change 3 rows"
+   ```
+   Then apply:
+   ```bash
+   echo applied > applied.txt
+   ```
+"""
+
+
+def two_scripts_config(write_config, *, production: bool):
+    text = (
+        'checklist = "runbook.md"\n[environments.stage]\n'
+        f"production = {str(production).lower()}\nallow_commands = true\n"
+    )
+    return write_config(text, runbook=TWO_SCRIPTS)
+
+
+def step_output(app) -> str:
+    return "\n".join(app.screen.query_one("#step-output").lines)
+
+
+def step_status(app) -> str:
+    return str(app.screen.query_one("#step-status").render())
+
+
+@pytest.mark.parametrize("answer", ["continue", "stop"])
+async def test_production_step_pauses_between_its_scripts(write_config, operator, answer):
+    """Dry run, then apply: in production the apply waits until the dry run's output was
+    read and the name typed again; Escape there stops the step, audited, nothing applied."""
+    path = two_scripts_config(write_config, production=True)
+    applied = path.parent / "applied.txt"
+    session = GoLiveSession.open(path, None, operator=operator)
+    app = CockpitApp(session)
+    item_id = "database/migrate-the-schema"
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one(ChecklistPane).select_item(item_id)
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press(*"stage", "enter")
+        await until(pilot, lambda: app.screen.state == "paused")
+        assert "would change 3 rows" in step_output(app)
+        assert "script 1 of 2 done" in step_status(app)
+        assert not applied.exists()
+        await pilot.press("enter")  # a stray Enter goes on with nothing
+        await pilot.press(*"stag", "enter")  # nor does a mistyped name
+        await pilot.pause(0.3)
+        assert app.screen.state == "paused" and not applied.exists()
+        assert "Not continued" in step_status(app)
+        if answer == "continue":
+            await pilot.press(*"stage", "enter")
+            await until(pilot, lambda: app.screen.state == "done")
+            assert app.screen.outcome == "passed" and applied.exists()
+            assert session.view(session.checklist.item(item_id)).status == "passed"
+        else:
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen.state == "done")
+            assert app.screen.outcome == "cancelled" and not applied.exists()
+            assert "stopped by the operator before script 2 of 2" in step_status(app)
+            view = session.view(session.checklist.item(item_id))
+            assert view.status == "pending"
+            assert "stopped by the operator before script 2 of 2" in view.record.note
+            last = [e for e in session.audit.entries() if e.fields.get("item") == item_id][-1]
+            assert last.action == "cancel"
+            assert "would change 3 rows" in last.fields["output_tail"]
+
+
+async def test_a_step_outside_production_runs_its_scripts_without_a_pause(write_config, operator):
+    path = two_scripts_config(write_config, production=False)
+    session = GoLiveSession.open(path, None, operator=operator)
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one(ChecklistPane).select_item("database/migrate-the-schema")
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen.state == "done")
+        assert app.screen.outcome == "passed"
+    assert (path.parent / "applied.txt").exists()
+
+
 async def test_escape_cancels_running_checks_and_records_it(write_config, operator):
     path = write_config(
         """
@@ -171,6 +261,9 @@ timeout = 60
         await pilot.pause()
         await pilot.press("r")
         await until(pilot, lambda: label(app, "deploy/shell-works").startswith("◌"))
+        assert "running 0s" in label(app, "deploy/shell-works")
+        # its time counts on the label while it runs
+        await until(pilot, lambda: "running 2s" in label(app, "deploy/shell-works"), timeout=6)
         await pilot.press("escape")
         await until(pilot, lambda: label(app, "deploy/shell-works").startswith("○"))
     actions = [e.action for e in session.audit.entries()]

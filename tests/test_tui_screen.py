@@ -350,3 +350,72 @@ async def test_errors_pane_columns_fit_the_width(write_config, operator, size):
         assert columns[:2] == ["badge", "Issue"] and columns[-1] == "Title"
         assert ("Events" in columns) == (size[0] >= 160)
         assert "…" in screen_text(app)  # the title is cut, visibly
+
+
+async def test_slash_filters_the_errors_pane_and_its_letters_act_on_nothing(write_config, operator):
+    """`/` in the errors pane: the issues whose ID, title or culprit hold the text; the
+    letters typed (B, R, d: keys elsewhere) go into the filter; Enter opens the shown issue;
+    Escape brings every issue back; the typed text in the title is never markup."""
+    from textual import events
+
+    from cockpit.sources.errors import ErrorFeed, ErrorIssue
+    from cockpit.tui.screens.error_detail import ErrorDetailScreen
+    from cockpit.tui.widgets.errors import ErrorsPane, ErrorTable
+
+    from .test_snapshots import METRICS_CONFIG
+
+    session = GoLiveSession.open(write_config(METRICS_CONFIG), "production", operator=operator)
+    app = CockpitApp(session, start_sources=False)
+    now = datetime.now(UTC)
+
+    def issue(key: str, title: str, culprit: str) -> ErrorIssue:
+        return ErrorIssue(key, key, title, culprit, "error", 3, 1, now, now, None, "NEW")
+
+    issues = (
+        issue("SD-1", "PaymentGatewayError: timeout", "checkout.pay"),
+        issue("SD-2", "KeyError: 'basket'", "basket.view"),
+        issue("SD-3", "Redis connection refused", "cache.get [Bold]"),
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.board.push_errors(ErrorFeed(issues, None, fetched_at=now, last_ok=now))
+        await pilot.pause()
+        pane = app.query_one(ErrorsPane)
+        table = app.query_one(ErrorTable)
+        table.focus()
+        await pilot.pause()
+        screens = len(app.screen_stack)
+        # in one burst, as tmux or a paste sends it; case does not matter; B rolls back all
+        for key, char in [("slash", "/"), *((c, c) for c in "BASKET")]:
+            app.post_message(events.Key(key, char))
+        await pilot.pause()
+        assert [i.short_id for i in pane.shown] == ["SD-2"] and table.row_count == 1
+        assert "1 of 3 match 'BASKET'" in str(pane.border_title)
+        assert len(app.screen_stack) == screens  # no letter opened anything
+        await pilot.press("enter")  # back to the table, the filter kept
+        await pilot.pause()
+        assert table.has_focus and table.row_count == 1
+        await pilot.press("enter")  # the issue shown, not the first of the feed
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorDetailScreen)
+        assert "SD-2" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        # a new feed keeps the filter
+        app.board.push_errors(
+            ErrorFeed(
+                (*issues, issue("SD-4", "basket empty", "x")), None, fetched_at=now, last_ok=now
+            )
+        )
+        await pilot.pause()
+        await pilot.pause()
+        assert [i.short_id for i in pane.shown] == ["SD-2", "SD-4"]
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert table.row_count == 4 and str(pane.border_title) == "Errors"
+        assert table.has_focus
+        await pilot.press("slash", *"[bold]")  # the culprit's text, shown literally
+        await pilot.pause()
+        assert [i.short_id for i in pane.shown] == ["SD-3"]
+        assert "match '[bold]'" in screen_text(app)

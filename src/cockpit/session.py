@@ -56,7 +56,7 @@ from cockpit.state import (
     StateSnapshot,
     StateStore,
 )
-from cockpit.steps import StepPlan, execute_step, plan_step
+from cockpit.steps import BeforeNext, StepPlan, execute_step, plan_step
 
 StatusSource = Literal["state", "document", "none"]
 RESOLVED: frozenset[str] = frozenset({"done", "passed", "skipped"})
@@ -86,6 +86,7 @@ class ItemRunResult:
     passed: bool
     evidence: str
     results: tuple[tuple[BoundCheck, CheckResult], ...]
+    stopped: bool = False  # the operator stopped the step between two scripts
 
     @property
     def status(self) -> ItemStatus:
@@ -518,9 +519,14 @@ class GoLiveSession:
         item: ChecklistItem,
         *,
         on_line: Callable[[str], object] | None = None,
+        on_script: Callable[[int], object] | None = None,
+        before_next: BeforeNext | None = None,
         timeout: float | None = None,
     ) -> ItemRunResult:
-        """Run a step's scripts in order, stopping at the first that fails; audited."""
+        """Run a step's scripts in order, stopping at the first that fails; audited.
+
+        Stopped by the operator between two scripts (`before_next` said no): audited as a
+        `cancel` with what ran, and the item keeps the status it had."""
         self.refuse_if_read_only("run commands")
         plan = self.plan_step(item)
         assert self.snapshot is not None
@@ -531,6 +537,8 @@ class GoLiveSession:
                 plan,
                 timeout=timeout or self.environment.step_timeout,
                 on_line=on_line,
+                on_script=on_script,
+                before_next=before_next,
                 cwd=self.config.base_dir,
                 secrets=self.secrets,
             )
@@ -543,6 +551,17 @@ class GoLiveSession:
                 note="cancelled while running",
             )
             raise
+        if result.stopped_before is not None:
+            self._record(
+                "cancel",
+                item,
+                status=previous.status if previous else "pending",
+                evidence=previous.evidence if previous else None,
+                note=result.evidence,
+                output_tail=list(result.tail)[-20:],
+                exit_code=result.exit_code,
+            )
+            return ItemRunResult(item, False, result.evidence, (), stopped=True)
         outcome = ItemRunResult(item, result.passed, result.evidence, ())
         self._record(
             "result",

@@ -12,13 +12,13 @@ and the confirmation screen that shows each script exactly as it will run.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cockpit.checklist import ChecklistItem
 from cockpit.checks.base import CheckContext, Stopwatch
-from cockpit.checks.command import run_process
+from cockpit.checks.processes import run_process
 from cockpit.errors import CockpitError
 from cockpit.secrets import scrub
 from cockpit.text import visible_text
@@ -64,6 +64,8 @@ class StepResult:
     evidence: str
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=200))
     exit_code: int | None = None  # of the last script that ran; None: killed or never started
+    # the operator stopped between two scripts (after reading the first's output): not a failure
+    stopped_before: int | None = None
 
 
 def plan_step(ctx: CheckContext, item: ChecklistItem) -> StepPlan:
@@ -99,22 +101,34 @@ def plan_step(ctx: CheckContext, item: ChecklistItem) -> StepPlan:
     )
 
 
+# Before script `number` of `total` (from the second on): True runs it, False stops there.
+BeforeNext = Callable[[int, int], Awaitable[bool]]
+
+
 async def execute_step(
     plan: StepPlan,
     *,
     timeout: float,
     on_line: Callable[[str], object] | None = None,
+    on_script: Callable[[int], object] | None = None,
+    before_next: BeforeNext | None = None,
     cwd: Path | None = None,
     secrets: Sequence[str],
 ) -> StepResult:
     """Run the scripts in order; stop at the first that fails or times out.
 
+    `on_script(n)` is told as script n starts (its own timeout starts then). `before_next`,
+    when given, is awaited before each script after the first: a "dry run, then apply" step
+    in production waits there for the operator to read the dry run's output and confirm
+    again; False stops the step before that script (`stopped_before`), which is not a failure.
     Every line shown or kept is scrubbed of `secrets` (the configured secrets' values)."""
     result = await _execute(
         plan,
         StepResult(passed=True, evidence=""),
         timeout=timeout,
         on_line=on_line,
+        on_script=on_script,
+        before_next=before_next,
         cwd=cwd,
         secrets=secrets,
     )
@@ -128,11 +142,25 @@ async def _execute(
     *,
     timeout: float,
     on_line: Callable[[str], object] | None,
+    on_script: Callable[[int], object] | None,
+    before_next: BeforeNext | None,
     cwd: Path | None,
     secrets: Sequence[str],
 ) -> StepResult:
     watch = Stopwatch()
+    total = len(plan.commands)
     for number, command in enumerate(plan.commands, start=1):
+        if number > 1 and before_next is not None and not await before_next(number, total):
+            result.passed = False
+            result.stopped_before = number
+            ran = number - 1
+            result.evidence = (
+                f"stopped by the operator before script {number} of {total} "
+                f"({command.headline}); {ran} script{'s' if ran > 1 else ''} ran and succeeded"
+            )
+            return result
+        if on_script is not None:
+            on_script(number)
         if on_line is not None:
             shown = visible_text(command.display.rstrip("\n"), keep_newlines=True)
             for line in shown.split("\n"):

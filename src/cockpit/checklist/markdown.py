@@ -172,9 +172,19 @@ class _Builder:
         if inline is not None:
             text = render_inline(inline)
             task = "task-list-item" in str(self.tokens[index].attrGet("class") or "")
-            step = ordered and (_bold_title(inline) or _holds_fence(self.tokens, index))
+            titled = ordered and _bold_title(inline)
+            step = titled or (ordered and _holds_fence(self.tokens, index))
+            rest = ""
+            if titled and not task:
+                # `1. **Migrate the schema**` and, on the next lines, what to do: the bold line
+                # is the step's title, the lines under it its first note
+                first, under = _split_first_line(inline.children or [])
+                text = render_children(first)
+                rest = render_children(under)
             if text and (task or step):
                 item = self._new_item(index, text, "step" if step else "manual", parent)
+                if rest:
+                    item.notes.append(rest)
                 item.done_in_document = task and _checked(inline)
                 item.links = _links(inline)
         self.lists.append(_OpenListItem(ordered=ordered, item=item))
@@ -409,14 +419,26 @@ def _holds_fence(tokens: list[Token], index: int) -> bool:
     return False
 
 
+def _split_first_line(children: list[Token]) -> tuple[list[Token], list[Token]]:
+    for position, child in enumerate(children):
+        if child.type in ("softbreak", "hardbreak"):
+            return children[:position], children[position + 1 :]
+    return children, []
+
+
 def render_inline(token: Token) -> str:
     """Inline markup -> the text an operator reads, on one line (code spans keep backticks).
 
     HTML comments go with what they hold, tags give way to their text: a filled-in
     `<!-- paste link -->` hint does not change the item, and `<em>` never shows raw.
     """
+    return render_children(token.children or [])
+
+
+def render_children(children: list[Token]) -> str:
+    """`render_inline` of some of an inline token's children."""
     out: list[str] = []
-    for child in token.children or []:
+    for child in children:
         if child.type == "text":
             out.append(child.content)
         elif child.type == "html_inline":

@@ -16,7 +16,7 @@ import copy
 import json
 from typing import Any
 
-from cockpit.rehearsal import openapi
+from cockpit.rehearsal.schemas import component_of, resolve
 from cockpit.rehearsal.store import JSON, ApiError, Kind, now_iso
 
 Path = tuple[str, ...]
@@ -38,21 +38,21 @@ SERVER_FIELDS = {
 
 
 def _schema_of(kind: Kind) -> JSON:
-    component = openapi.component_of(kind)
-    return openapi.resolve({"$ref": f"#/components/schemas/{component}"}) if component else {}
+    component = component_of(kind)
+    return resolve({"$ref": f"#/components/schemas/{component}"}) if component else {}
 
 
 def _child(schema: JSON, key: str) -> JSON:
-    schema = openapi.resolve(schema)
+    schema = resolve(schema)
     properties = schema.get("properties") or {}
     if key in properties:
-        return openapi.resolve(properties[key])
+        return resolve(properties[key])
     extra = schema.get("additionalProperties")
-    return openapi.resolve(extra) if isinstance(extra, dict) else {}
+    return resolve(extra) if isinstance(extra, dict) else {}
 
 
 def _item_key(schema: JSON, item: Any) -> str | None:
-    keys = openapi.resolve(schema).get("x-kubernetes-list-map-keys")
+    keys = resolve(schema).get("x-kubernetes-list-map-keys")
     if not keys or not isinstance(item, dict):
         return None
     # a port's protocol is defaulted before its key is taken, as the API server defaults it
@@ -81,8 +81,8 @@ def leaves(value: Any, schema: JSON, prefix: Path = ()) -> dict[Path, Any]:
             if path in SERVER_FIELDS or path[:2] == ("f:status",) or path == ("f:status",):
                 continue
             out.update(leaves(item, _child(schema, key), path))
-    elif isinstance(value, list) and openapi.resolve(schema).get("x-kubernetes-list-map-keys"):
-        items = openapi.resolve(openapi.resolve(schema).get("items") or {})
+    elif isinstance(value, list) and resolve(schema).get("x-kubernetes-list-map-keys"):
+        items = resolve(resolve(schema).get("items") or {})
         for item in value:
             key = _item_key(schema, item)
             if key is None:
@@ -234,7 +234,7 @@ def _remove(obj: Any, path: Path) -> None:
 
 
 def _merge(current: Any, intent: Any, schema: JSON) -> Any:
-    schema = openapi.resolve(schema)
+    schema = resolve(schema)
     if isinstance(intent, dict) and isinstance(current, dict):
         merged = copy.deepcopy(current)
         for key, value in intent.items():
@@ -245,7 +245,7 @@ def _merge(current: Any, intent: Any, schema: JSON) -> Any:
         and isinstance(current, list)
         and schema.get("x-kubernetes-list-map-keys")
     ):
-        items = openapi.resolve(schema.get("items") or {})
+        items = resolve(schema.get("items") or {})
         merged_list = [copy.deepcopy(i) for i in current]
         for item in intent:
             index = next(

@@ -52,7 +52,7 @@ from cockpit.tui.throttle import LatestWins, Throttle
 from cockpit.tui.widgets import messages
 from cockpit.tui.widgets.banner import EnvironmentBanner
 from cockpit.tui.widgets.checklist import ChecklistFilter, ChecklistPane, ChecklistTree
-from cockpit.tui.widgets.errors import ErrorsPane, ErrorTable
+from cockpit.tui.widgets.errors import ErrorFilter, ErrorsPane, ErrorTable
 from cockpit.tui.widgets.messages import MessageLine, Notice
 from cockpit.tui.widgets.metrics import MetricsPane
 from cockpit.tui.widgets.rollout import RETRY_KEY, RolloutPane, RolloutTable
@@ -550,6 +550,7 @@ class CockpitApp(App[None]):
             ("Pod logs (l in the detail)", PodLogScreen),
             ("Metrics pane", MetricsPane),
             ("Errors pane", ErrorTable),
+            ("Errors filter line", ErrorFilter),
             ("An error issue (enter in the errors pane)", ErrorDetailScreen),
             ("Running a step", StepRunScreen),
             ("Everywhere", CockpitApp),
@@ -885,6 +886,14 @@ class CockpitApp(App[None]):
                 "Run the section's checks, and its steps in order · key "
                 + keys_of("checklist.run_section"),
                 tree.action_run_section,
+            )
+        if self.session.environment.errors is not None:
+            errors = self.query_one(ErrorTable)
+            yield SystemCommand(
+                "Errors: filter issues",
+                "Show only the issues whose ID, title or culprit holds what you type · key "
+                + keys_of("errors.filter"),
+                errors.action_filter,
             )
         if self._running_workers():
             yield SystemCommand(

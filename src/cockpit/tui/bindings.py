@@ -84,7 +84,7 @@ def known_binding_ids() -> set[str]:
     from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
     from cockpit.tui.screens.step_run import StepRunScreen
     from cockpit.tui.widgets.checklist import ChecklistFilter, ChecklistTree
-    from cockpit.tui.widgets.errors import ErrorTable
+    from cockpit.tui.widgets.errors import ErrorFilter, ErrorTable
     from cockpit.tui.widgets.metrics import MetricsPane
     from cockpit.tui.widgets.rollout import RolloutTable
 
@@ -95,6 +95,7 @@ def known_binding_ids() -> set[str]:
         RolloutTable,
         MetricsPane,
         ErrorTable,
+        ErrorFilter,
         ConfirmScreen,
         ErrorDetailScreen,
         HelpScreen,

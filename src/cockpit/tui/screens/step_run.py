@@ -1,8 +1,12 @@
 """Running a runbook step: the exact commands, a confirmation, then the live output.
 
 In a production environment the operator types the environment's name to confirm: a stray
-Enter cannot start a migration. Escape before the start closes; Escape while running cancels
-the run (the process group is killed and the cancellation is audited).
+Enter cannot start a migration. A production step with several scripts ("dry run, then apply")
+pauses after each one: its output stays on screen to read, and the next script starts only
+when the name is typed again; Escape there stops the step (audited, nothing more runs).
+Escape before the start closes; Escape while running cancels the run (the process group is
+killed and the cancellation is audited). The status line counts the run's time and the time
+left before the running script's timeout.
 """
 
 from __future__ import annotations
@@ -95,6 +99,10 @@ class StepRunScreen(ModalScreen[StepOutcome]):
     def action_quit(self) -> None:
         """Quitting mid-step would leave the commands' outcome unrecorded: say so instead of
         ignoring the key."""
+        if self.state == "paused":
+            said = "Not quitting: the step is between two scripts. Escape stops it, then ctrl+q."
+            self.app.notify(said, title="Not done", severity="warning")
+            return
         if self.state == "running":
             said = "Not quitting: the commands are still running. Escape stops them, then ctrl+q."
             if self._clock is not None:
@@ -121,10 +129,14 @@ class StepRunScreen(ModalScreen[StepOutcome]):
         self.item = item
         self.plan = plan
         self.ask = ask
-        self.state: Literal["waiting", "running", "done"] = "waiting"
+        self.state: Literal["waiting", "running", "paused", "done"] = "waiting"
         self.outcome: StepOutcome = "declined"
         self._started = 0.0  # time.monotonic() when the commands started
+        self._script = 0  # the script running now (1-based)
+        self._script_started = 0.0
+        self._paused_for = 0.0  # seconds spent waiting for the operator between scripts
         self._clock: Timer | None = None
+        self._go_on: asyncio.Future[bool] | None = None  # the operator's answer between scripts
 
     @property
     def confirm_word(self) -> str:
@@ -164,6 +176,16 @@ class StepRunScreen(ModalScreen[StepOutcome]):
             self.query_one("#step-confirm", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        if self.state == "paused":
+            if event.value.strip() != self.confirm_word:
+                self._status(
+                    f"[b]Not continued[/b]: type exactly {safe(self.confirm_word)!r} to run "
+                    f"script {self._script + 1}, or Escape to stop here",
+                )
+                event.input.value = ""
+                return
+            self._answer(True)
+            return
         if self.state != "waiting":
             return
         if self.plan.production and event.value.strip() != self.confirm_word:
@@ -190,14 +212,62 @@ class StepRunScreen(ModalScreen[StepOutcome]):
             if self._clock is not None:
                 self._clock.stop()
             return
-        elapsed = format_elapsed(time.monotonic() - self._started)
-        self._status(f"[b]running {elapsed}[/b] — Escape stops the commands")
+        now = time.monotonic()
+        elapsed = format_elapsed(now - self._started - self._paused_for)
+        total = len(self.plan.commands)
+        script = f" · script {self._script} of {total}" if total > 1 and self._script else ""
+        left = self.session.environment.step_timeout - (now - self._script_started)
+        timeout = f" · killed in {format_elapsed(left)} (timeout)" if self._script else ""
+        self._status(f"[b]running {elapsed}[/b]{script}{timeout} — Escape stops the commands")
+
+    def _on_script(self, number: int) -> None:
+        self._script = number
+        self._script_started = time.monotonic()
+        self._show_running()
+
+    async def _before_next(self, number: int, total: int) -> bool:
+        """Between two scripts of a production step: the output so far stays on screen, and
+        the next script runs only when the name is typed again."""
+        self.state = "paused"
+        if self._clock is not None:
+            self._clock.stop()
+        paused_at = time.monotonic()
+        headline = self.plan.commands[number - 1].headline
+        self._status(
+            f"[b]script {number - 1} of {total} done[/b] — read its output. Type "
+            f"{safe(self.confirm_word)!r} and Enter to run script {number} of {total} "
+            f"({safe(headline)}), or Escape to stop here"
+        )
+        box = self.query_one("#step-confirm", Input)
+        box.value = ""
+        box.remove_class("-hidden")
+        box.focus()
+        self._go_on = asyncio.get_running_loop().create_future()
+        try:
+            go_on = await self._go_on
+        finally:
+            self._go_on = None
+            box.add_class("-hidden")
+            self._paused_for += time.monotonic() - paused_at
+        if go_on:
+            self.state = "running"
+            self.query_one("#step-output", Log).focus()
+            self._clock = self.set_interval(1, self._show_running)
+        return go_on
+
+    def _answer(self, go_on: bool) -> None:
+        if self._go_on is not None and not self._go_on.done():
+            self._go_on.set_result(go_on)
 
     @work(exclusive=True, exit_on_error=False, group="step")
     async def _run(self) -> None:
         try:
+            pause = self.plan.production and len(self.plan.commands) > 1
             result = await self.session.run_step(
-                self.item, on_line=lambda line: self.post_message(self.OutputLine(line))
+                self.item,
+                on_line=lambda line: self.post_message(self.OutputLine(line)),
+                on_script=self._on_script,
+                before_next=self._before_next if pause else None,
             )
         except asyncio.CancelledError:
             self.outcome = "cancelled"
@@ -207,9 +277,13 @@ class StepRunScreen(ModalScreen[StepOutcome]):
             self.state = "done"
             self._status(f"[b]not run[/b]: {safe(exc.message)}")
             return
-        self.outcome = result.status  # type: ignore[assignment]
         self.state = "done"
         self.refresh_bindings()
+        if result.stopped:
+            self.outcome = "cancelled"
+            self._status(f"[b]stopped[/b]: {safe(result.evidence)} — Enter or Escape closes")
+            return
+        self.outcome = result.status  # type: ignore[assignment]
         word = "[b]passed[/b]" if result.passed else "[b]FAILED[/b]"
         self._status(f"{word}: {safe(result.evidence)} — Enter or Escape closes")
 
@@ -220,6 +294,9 @@ class StepRunScreen(ModalScreen[StepOutcome]):
         self.query_one("#step-status", Static).update(markup)
 
     def action_cancel(self) -> None:
+        if self.state == "paused":
+            self._answer(False)  # the run ends as "stopped"; nothing more is sent
+            return
         if self.state == "running":
             self.workers.cancel_group(self, "step")
             self.state = "done"

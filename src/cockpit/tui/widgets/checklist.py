@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import ClassVar
 
 from rich.color import Color as RichColor
@@ -26,7 +27,8 @@ from textual.widgets.tree import TreeNode
 
 from cockpit.checklist import ChecklistItem, Section
 from cockpit.session import GoLiveSession, ItemView, Progress
-from cockpit.text import visible_text
+from cockpit.text import format_elapsed, visible_text
+from cockpit.tui.plain import safe
 from cockpit.tui.themes import theme_variables
 from cockpit.tui.widgets.shown import show_subtitle
 
@@ -368,6 +370,7 @@ class ChecklistPane(Vertical):
         self._labels: dict[str, Text] = {}
         self._colours: dict[tuple[str, str], RichColor | None] = {}
         self.filter_text = ""
+        self._running_items: set[str] = set()  # items shown as running: their clocks tick
 
     def compose(self) -> ComposeResult:
         tree: ChecklistTree = ChecklistTree(self.session.checklist.title, data=NodeRef())
@@ -384,6 +387,17 @@ class ChecklistPane(Vertical):
         self.border_title = "Checklist"
         self._build(None)
         self.watch(self.app, "theme", lambda _theme: self._relabel_all(), init=False)
+        self.set_interval(1, self._tick_running)
+
+    def _tick_running(self) -> None:
+        """A running item's label counts its time; only those labels are redrawn."""
+        items = [
+            node.data.item
+            for node in (self._tree_nodes.get(item_id) for item_id in sorted(self._running_items))
+            if node is not None and node.data is not None and node.data.item is not None
+        ]
+        if items:
+            self.refresh_labels(items)
 
     def _build(self, shown: set[str] | None) -> None:
         """(Re)build the tree with every item, or with the items whose IDs are in `shown`."""
@@ -454,7 +468,7 @@ class ChecklistPane(Vertical):
             return
         shown = self.matching(self.filter_text)
         self._build(shown)
-        self.border_title = f"Checklist · {len(shown)} match {self.filter_text!r}"
+        self.border_title = f"Checklist · {len(shown)} match '{safe(self.filter_text)}'"
         first = next((i for i in self.session.checklist.items() if i.id in shown), None)
         if first is not None:
             self.call_after_refresh(self.select_item, first.id)
@@ -526,7 +540,12 @@ class ChecklistPane(Vertical):
             if node is None or ref is None:
                 continue
             if ref.item is not None:
-                label = self._item_label(self.session.view(ref.item))
+                view = self.session.view(ref.item)
+                if view.status == "running":
+                    self._running_items.add(node_id)
+                else:
+                    self._running_items.discard(node_id)
+                label = self._item_label(view)
             elif ref.section is not None:
                 label = self._section_label(ref.section, self.session.progress(ref.section))
             else:
@@ -559,6 +578,9 @@ class ChecklistPane(Vertical):
                 )
         elif view.kind == "check":
             label.append("  check", style=Style(color=self._colour("primary"), italic=True))
+        if view.status == "running" and view.record is not None and view.record.at is not None:
+            elapsed = format_elapsed((datetime.now(UTC) - view.record.at).total_seconds())
+            label.append(f"  running {elapsed}", style=Style(color=colour, italic=True))
         if view.status == "skipped":
             label.append("  skipped", style=Style(color=colour, italic=True))
         if view.record is not None and view.record.note:

@@ -1,20 +1,27 @@
-"""The errors pane: what the release broke (NEW, REGRESSED) and what is busiest right now."""
+"""The errors pane: what the release broke (NEW, REGRESSED) and what is busiest right now.
+
+`/` filters the issues to those whose ID, title, culprit, level or badge holds what the operator
+types (as in the checklist, k9s and less); Enter keeps the filter, Escape clears it. The feed
+keeps arriving while a filter is on: the filter applies to every new feed.
+"""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
 from cockpit.rollout import format_age
 from cockpit.session import GoLiveSession
 from cockpit.sources.errors import ErrorFeed, ErrorIssue
 from cockpit.text import visible_text
+from cockpit.tui.plain import safe
 from cockpit.tui.themes import theme_variables
 from cockpit.tui.widgets.shown import show_subtitle, show_text
 
@@ -23,6 +30,14 @@ class ErrorTable(DataTable[Text]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "enter", "open_detail", "Issue", tooltip="The issue and its link", id="errors.detail"
+        ),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            show=False,
+            tooltip="Show only the issues whose ID, title or culprit holds what you type",
+            id="errors.filter",
         ),
     ]
 
@@ -33,8 +48,65 @@ class ErrorTable(DataTable[Text]):
 
     def action_open_detail(self) -> None:
         pane = self.parent
-        if isinstance(pane, ErrorsPane) and 0 <= self.cursor_row < len(pane.feed.issues):
-            self.post_message(self.Open(pane.feed.issues[self.cursor_row]))
+        if isinstance(pane, ErrorsPane) and 0 <= self.cursor_row < len(pane.shown):
+            self.post_message(self.Open(pane.shown[self.cursor_row]))
+
+    def action_filter(self) -> None:
+        pane = self.parent
+        if isinstance(pane, ErrorsPane):
+            pane.open_filter()
+
+    def on_key(self, event: events.Key) -> None:
+        """`/Payment` arrives in one burst from tmux or a paste: the letters that follow the
+        filter key go into the filter line, none reaches the app's single-letter keys."""
+        pane = self.parent
+        if not isinstance(pane, ErrorsPane):
+            return
+        box = pane.query_one(ErrorFilter)
+        if event.key in self._filter_keys():
+            event.stop()
+            event.prevent_default()
+            pane.open_filter()
+        elif self.screen.focused is box and event.is_printable and event.character:
+            event.stop()
+            event.prevent_default()
+            box.insert_text_at_cursor(event.character)
+
+    def _filter_keys(self) -> set[str]:
+        """The keys bound to the filter as this operator has them ([keys] may remap it)."""
+        return {
+            key
+            for key, bindings in self._bindings.key_to_bindings.items()
+            if any(binding.action == "filter" for binding in bindings)
+        }
+
+
+class ErrorFilter(Input):
+    """The filter line under the issues: Enter goes back to the table, Escape clears it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "escape",
+            "clear_filter",
+            "Clear filter",
+            tooltip="Show every issue again",
+            id="errors.filter_clear",
+        ),
+    ]
+
+    def action_clear_filter(self) -> None:
+        for ancestor in self.ancestors:
+            if isinstance(ancestor, ErrorsPane):
+                ancestor.close_filter()
+                return
+
+
+def issue_matches(issue: ErrorIssue, query: str) -> bool:
+    """Whether a filter shows the issue: its ID, title, culprit, level or badge holds the query
+    (case-insensitive; the visible form of the text, as the pane shows it)."""
+    wanted = query.casefold()
+    fields = (issue.short_id, issue.title, issue.culprit, issue.level, issue.badge)
+    return any(wanted in visible_text(field).casefold() for field in fields)
 
 
 ERROR_COLUMNS = ("badge", "Issue")  # always; then the optional ones, and the Title
@@ -59,6 +131,13 @@ class ErrorsPane(Vertical):
     ErrorsPane.-stale > ErrorTable { opacity: 0.6; }
     ErrorsPane.-stale > #errors-status { color: $warning; }
     ErrorsPane.-spike > #errors-status { color: $error; text-style: bold; }
+    ErrorsPane > ErrorFilter, ErrorsPane > ErrorFilter:focus {
+        display: none;
+        border: none;
+        height: 1;
+        padding: 0 1;
+    }
+    ErrorsPane.-filtering > ErrorFilter { display: block; }
     """
 
     class Update(Message):
@@ -71,10 +150,65 @@ class ErrorsPane(Vertical):
         self.session = session
         self.feed = ErrorFeed()
         self._columns: list[str] = []
+        self.filter_text = ""
 
     def compose(self) -> ComposeResult:
         yield ErrorTable(cursor_type="row")
+        yield ErrorFilter(placeholder="filter: ID, title or culprit; Enter keeps it, Escape clears")
         yield Static("", id="errors-status")
+
+    @property
+    def shown(self) -> list[ErrorIssue]:
+        """The issues the table shows, in its order: the feed's, less those a filter hides."""
+        if not self.filter_text:
+            return list(self.feed.issues)
+        return [issue for issue in self.feed.issues if issue_matches(issue, self.filter_text)]
+
+    # --- filter --------------------------------------------------------------------------------
+
+    def open_filter(self) -> None:
+        if self.session.environment.errors is None:
+            return
+        self.add_class("-filtering")
+        box = self.query_one(ErrorFilter)
+        box.display = True
+        self.screen.set_focus(box)
+
+    def close_filter(self) -> None:
+        box = self.query_one(ErrorFilter)
+        box.value = ""
+        self.apply_filter("")
+        self.remove_class("-filtering")
+        box.display = False
+        self.query_one(ErrorTable).focus()
+
+    def apply_filter(self, query: str) -> None:
+        if query.strip() == self.filter_text:
+            return
+        self.filter_text = query.strip()
+        self._fill()
+        self._show_title()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if isinstance(event.input, ErrorFilter):
+            event.stop()
+            self.apply_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if isinstance(event.input, ErrorFilter):
+            event.stop()
+            if not self.filter_text:
+                self.remove_class("-filtering")
+                event.input.display = False
+            self.query_one(ErrorTable).focus()
+
+    def _show_title(self) -> None:
+        if self.filter_text:
+            shown = len(self.shown)
+            total = len(self.feed.issues)
+            self.border_title = f"Errors · {shown} of {total} match '{safe(self.filter_text)}'"
+        else:
+            self.border_title = "Errors"
 
     def on_mount(self) -> None:
         self.border_title = "Errors"
@@ -99,6 +233,7 @@ class ErrorsPane(Vertical):
         self.feed = message.feed
         self._fill()
         self._show_status()
+        self._show_title()
 
     def on_resize(self) -> None:
         if self.session.environment.errors is not None:
@@ -125,7 +260,7 @@ class ErrorsPane(Vertical):
         is left, cut with "…" (it was 80 characters wide and pushed every count out of
         sight, and at 160 columns only Issue and a cut Title showed)."""
         table = self.query_one(ErrorTable)
-        rows = [self._cells(issue) for issue in self.feed.issues]
+        rows = [self._cells(issue) for issue in self.shown]
         room = (self.content_size.width or self.app.size.width) - 2  # the scroll bar
 
         def width(column: str) -> int:

@@ -1,0 +1,5 @@
+"""`python -m cockpit`, as the `cockpit` command."""
+
+from cockpit.cli import main
+
+main()

@@ -1,0 +1,5 @@
+"""`python -m cockpit.cli`, as the `cockpit` command."""
+
+from cockpit.cli import main
+
+main()
