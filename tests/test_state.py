@@ -614,3 +614,124 @@ def test_a_link_in_place_of_the_temp_file_is_refused(tmp_path):
         store.update(_done("s/0"))
     assert caught.value.message.startswith(f"state temp file {temp} is a symbolic link")
     assert not (tmp_path / "victim").exists()
+
+
+# --- the journal: what a reader keeps, and when it reads everything again ------------------------
+
+
+def test_the_audit_head_and_the_write_time_survive_the_journal_and_the_snapshot(
+    tmp_path, monkeypatch
+):
+    import cockpit.state
+    from cockpit.state import AuditHead
+
+    store = StateStore(tmp_path, "production")
+    first = store.update(_done("s/0"), AuditHead(1, "a" * 64))  # the snapshot
+    second = store.update(_done("s/1"), AuditHead(2, "b" * 64))  # a journal line
+    third = store.update(_done("s/2"))  # no new head: the last one stands
+    assert first.audit_head == AuditHead(1, "a" * 64)
+    assert third.audit_head == AuditHead(2, "b" * 64)
+    assert third.written_at is not None and third.written_at.microsecond == 0
+    again = StateStore(tmp_path, "production").load()
+    assert again == third
+    assert again.audit_head == AuditHead(2, "b" * 64) and again.written_at == third.written_at
+    assert second.written_at is not None
+    # folded into a snapshot, the same
+    monkeypatch.setattr(cockpit.state, "COMPACT_AFTER", 1)
+    store.update(_done("s/0"))
+    folded = store.update(_done("s/0"))  # four journal lines, three records: folded
+    assert b"audit_head" in store.path.read_bytes() and not store.journal_path.exists()
+    reread = StateStore(tmp_path, "production").load()
+    assert reread == folded and reread.audit_head == AuditHead(2, "b" * 64)
+
+
+def test_a_journal_of_another_environment_or_without_a_header_is_refused(tmp_path):
+    store = StateStore(tmp_path, "production")
+    store.update(_done("s/0"))
+    store.update(_done("s/1"))
+    lines = store.journal_path.read_bytes().splitlines(keepends=True)
+    other = StateStore(tmp_path / "other", "staging")
+    other.update(_done("x"))
+    other.update(_done("y"))
+    store.journal_path.write_bytes(
+        other.journal_path.read_bytes().splitlines(keepends=True)[0] + lines[1]
+    )
+    fresh = StateStore(tmp_path, "production")
+    assert fresh.load().items == {}
+    assert fresh.last_corruption is not None
+    assert fresh.last_corruption.reason == "the journal production.journal has no valid first line"
+
+
+def test_a_journal_that_extends_another_snapshot_is_refused(tmp_path):
+    """A state file restored from a backup, with the journal of the newer one beside it."""
+    store = StateStore(tmp_path, "production")
+    store.update(_done("s/0"))
+    backup = store.path.read_bytes()
+    import cockpit.state
+
+    cockpit.state.COMPACT_AFTER, saved = 1, cockpit.state.COMPACT_AFTER
+    try:
+        store.update(_done("s/0"))
+        store.update(_done("s/0"))  # folded: a new snapshot (revision 3)
+    finally:
+        cockpit.state.COMPACT_AFTER = saved
+    assert not store.journal_path.exists()
+    store.update(_done("s/3"))  # journal line 4 on snapshot 3
+    store.path.write_bytes(backup)  # revision 1 restored
+    fresh = StateStore(tmp_path, "production")
+    assert fresh.load().items == {}
+    assert fresh.last_corruption is not None
+    assert fresh.last_corruption.reason == (
+        "the journal production.journal does not extend this state file "
+        "(the state file was replaced or restored)"
+    )
+
+
+def test_a_journal_whose_snapshot_was_deleted_is_kept_aside_and_the_state_rebuilt(tmp_path):
+    store = StateStore(tmp_path, "production")
+    store.update(_done("s/0"))
+    store.update(_done("s/1"))
+    journal = store.journal_path.read_bytes()
+    store.path.unlink()
+    fresh = StateStore(tmp_path, "production")
+    assert fresh.load().items == {} and fresh.last_corruption is None
+    assert fresh.peek() is None or fresh.peek().items == {}
+    fresh.update(_done("s/9"))
+    (stale,) = tmp_path.glob("production.journal.stale-*")
+    assert stale.read_bytes() == journal  # not ours to judge: kept, never deleted
+    assert set(StateStore(tmp_path, "production").load().items) == {"s/9"}
+
+
+def test_a_reader_follows_appends_and_reads_again_when_the_journal_is_replaced(
+    tmp_path, monkeypatch
+):
+    import cockpit.state
+
+    writer, reader = StateStore(tmp_path, "production"), StateStore(tmp_path, "production")
+    writer.update(_done("s/0"))
+    writer.update(_done("s/1"))
+    assert set(reader.load().items) == {"s/0", "s/1"}
+    assert reader.load().revision == 2  # nothing new: the same
+    writer.update(_done("s/2"))
+    assert set(reader.load().items) == {"s/0", "s/1", "s/2"}
+    # the journal cut back to its header: the reader reads everything again
+    header = writer.journal_path.read_bytes().splitlines(keepends=True)[0]
+    full = writer.journal_path.read_bytes()
+    writer.journal_path.write_bytes(header)
+    assert reader.load().revision == 1
+    writer.journal_path.write_bytes(full)
+    assert reader.load().revision == 3
+    # the journal gone: the snapshot alone; back again: followed again
+    writer.journal_path.unlink()
+    assert reader.load().revision == 1
+    writer.journal_path.write_bytes(full)
+    assert reader.load().revision == 3
+    # another journal of the same snapshot in its place (another header: read again)
+    monkeypatch.setattr(cockpit.state, "COMPACT_AFTER", 1)
+    writer.update(_done("s/0"))
+    writer.update(_done("s/0"))  # folded into snapshot 5, the journal removed
+    assert not writer.journal_path.exists()
+    monkeypatch.setattr(cockpit.state, "COMPACT_AFTER", 1000)
+    assert reader.load().revision == 5
+    writer.update(_done("s/6"))
+    assert reader.load().revision == 6 and set(reader.load().items) == {"s/0", "s/1", "s/2", "s/6"}
