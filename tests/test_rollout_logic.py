@@ -1051,3 +1051,148 @@ def test_a_statefulset_rolling_update_without_a_partition_compares_revisions():
         "complete",
         "partitioned roll out complete: 1 new pods have been updated...",
     )
+
+
+# --- StatefulSet and DaemonSet undo and history, in full ------------------------------------------
+
+
+def test_a_statefulset_undo_plan_in_full():
+    from cockpit.rollout import UndoPlan
+
+    sts = statefulset(
+        updatedReplicas=4, readyReplicas=4, currentRevision="db-3", updateRevision="db-3"
+    )
+    sts["metadata"]["resourceVersion"] = "901"
+    revisions = [controller_revision("db-1", 1, "db:1"), controller_revision("db-3", 3, "db:2")]
+    plan = plan_undo(sts, revisions, kind="statefulset")
+    assert plan == UndoPlan(
+        deployment="db",
+        target_revision=1,
+        target_replicaset="db-1",
+        current_revision=3,
+        current_images=("db:2",),
+        target_images=("db:1",),
+        patch=[
+            {"op": "test", "path": "/metadata/uid", "value": "sts-uid"},
+            {"op": "test", "path": "/metadata/generation", "value": 3},
+            {"op": "replace", "path": "/spec/template", "value": template("db:1")},
+        ],
+        mid_rollout=False,
+        resource_version="901",
+        managed_by=(),
+        kind="statefulset",
+    )
+    rolling = statefulset(readyReplicas=1)
+    assert plan_undo(rolling, revisions, kind="statefulset").mid_rollout
+    bare = plan_undo(sts, revisions, kind="daemonset", precondition=False)
+    assert [op["op"] for op in bare.patch] == ["replace"] and bare.kind == "daemonset"
+    # the object's template not recorded in any revision: no current revision to name
+    unknown = statefulset()
+    unknown["spec"]["template"] = template("db:new")
+    assert plan_undo(unknown, revisions, 3, kind="statefulset").current_revision == 0
+
+
+def test_a_statefulset_undo_is_refused_in_kubectls_words():
+    sts = statefulset()
+    revisions = [controller_revision("db-1", 1, "db:1"), controller_revision("db-3", 3, "db:2")]
+    for asked in (-1, 2):
+        with pytest.raises(UndoRefused) as refused:
+            plan_undo(sts, revisions, asked, kind="statefulset")
+        assert refused.value.message == f"unable to find specified revision {asked} in history"
+    with pytest.raises(UndoRefused) as refused:
+        plan_undo(sts, [], kind="statefulset")
+    assert refused.value.message == "no last revision to roll back to"
+    with pytest.raises(UndoRefused) as refused:
+        plan_undo(sts, revisions, 3, kind="statefulset")
+    assert refused.value.skipped
+    assert refused.value.message == "skipped rollback (current template already matches revision 3)"
+    more = controller_revision("db-1", 1, "db:1")
+    more["data"]["spec"]["replicas"] = 9
+    for odd in (
+        more,
+        {**controller_revision("db-1", 1, "db:1"), "data": {"spec": {"template": {}}}},
+        {**controller_revision("db-1", 1, "db:1"), "data": {"spec": {}, "metadata": {}}},
+    ):
+        with pytest.raises(UndoRefused) as refused:
+            plan_undo(sts, [odd, revisions[1]], kind="statefulset")
+        assert refused.value.message == (
+            "revision 1 holds more than a pod template; the cockpit restores templates only: "
+            "use kubectl rollout undo statefulset/db"
+        )
+
+
+def test_statefulset_history_counts_ready_pods_of_each_revision():
+    from cockpit.rollout import HistoryRow
+
+    sts = statefulset()
+    revisions = [controller_revision("db-1", 1, "db:1"), controller_revision("db-3", 3, "db:2")]
+    revisions[0]["metadata"]["creationTimestamp"] = "2026-11-01T00:00:00Z"
+    revisions[0]["metadata"]["annotations"] = {"kubernetes.io/change-cause": "first"}
+
+    def pod(name, revision_hash, *conditions):
+        return {
+            "metadata": {
+                "name": name,
+                "labels": {"controller-revision-hash": revision_hash},
+                "ownerReferences": [{"uid": "sts-uid", "controller": True}],
+            },
+            "status": {"conditions": list(conditions)},
+        }
+
+    ready = {"type": "Ready", "status": "True"}
+    pods = [
+        pod("db-0", "db-3", ready),
+        pod("db-1", "db-3", {"type": "Ready", "status": "False"}),
+        pod("db-2", "db-3", {"type": "ContainersReady", "status": "True"}),
+        pod("db-3", "db-1", {"type": "PodScheduled", "status": "True"}, ready),
+    ]
+    rows = history(sts, revisions, kind="statefulset", pods=pods)
+    assert rows == [
+        HistoryRow(
+            revision=1,
+            replicaset="db-1",
+            images=("db:1",),
+            change_cause="first",
+            created=datetime(2026, 11, 1, tzinfo=UTC),
+            replicas=1,
+            ready=1,
+            current=False,
+        ),
+        HistoryRow(3, "db-3", ("db:2",), "", None, 3, 1, True),
+    ]
+    assert [r.ready for r in history(sts, revisions, kind="daemonset", pods=pods)] == [1, 1]
+
+
+def test_deployment_history_rows_in_full():
+    from cockpit.rollout import HistoryRow
+
+    sets = [replicaset("web-2", 2, "web:2", replicas=4), replicaset("web-1", 1, "web:1")]
+    sets[0]["status"]["readyReplicas"] = 3
+    rows = history(deployment(), sets)
+    assert rows == [
+        HistoryRow(1, "web-1", ("web:1",), "", datetime(2026, 11, 1, tzinfo=UTC), 0, 0, False),
+        HistoryRow(2, "web-2", ("web:2",), "", datetime(2026, 11, 2, tzinfo=UTC), 4, 3, True),
+    ]
+
+
+def test_each_kind_gets_its_own_rollout_status():
+    from cockpit.rollout import workload_status
+
+    sts = statefulset(readyReplicas=1)
+    assert workload_status("statefulset", sts).message == "Waiting for 3 pods to be ready..."
+    ds = {
+        "metadata": {"name": "agent", "generation": 1},
+        "spec": {},
+        "status": {
+            "observedGeneration": 1,
+            "desiredNumberScheduled": 2,
+            "updatedNumberScheduled": 1,
+        },
+    }
+    assert workload_status("daemonset", ds).message == (
+        'Waiting for daemon set "agent" rollout to finish: 1 out of 2 new pods have been updated...'
+    )
+    argo = {"metadata": {"name": "shop"}, "status": {"phase": "Healthy"}}
+    assert workload_status("rollout", argo).message == 'rollout "shop" Healthy'
+    dep = deployment(updatedReplicas=4, replicas=4, availableReplicas=4)
+    assert workload_status("deployment", dep).message == 'deployment "web" successfully rolled out'
