@@ -720,3 +720,18 @@ def test_checked_tasks_are_done_in_the_document_and_links_are_kept():
         (True, []),
         (False, []),
     ]
+
+
+def test_a_numbered_item_is_a_step_only_for_a_code_block_of_its_own():
+    after_list = parse("## Go\n1. Plain text\n\n```bash\necho outside\n```\n")
+    assert [i.kind for i in after_list.items()] == []  # the block is outside the list
+    (step,) = parse(
+        "## Go\n1. Plain text\n   - a bullet first\n\n   ```bash\n   echo mine\n   ```\n"
+    ).items()
+    assert step.kind == "step" and step.scripts == ["echo mine\n"]
+    assert step.notes == ["a bullet first"]
+
+
+def test_an_indented_comment_before_the_opening_h1_leaves_it_the_title():
+    checklist = parse("  <!-- generated -->\n# Release 6\n- [ ] a\n")
+    assert checklist.title == "Release 6"

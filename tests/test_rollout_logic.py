@@ -786,21 +786,22 @@ def test_serving_revisions_are_the_new_and_the_newest_old_with_ready_pods():
     # the new ReplicaSet listed first, an old one with ready pods older than another
     sets = [
         _serving_rs("ccc", 3, 1, "web:3"),
-        _serving_rs("aaa", 1, 3, "web:1"),
         _serving_rs("bbb", 2, 2, "web:2"),
+        _serving_rs("aaa", 1, 3, "web:1"),
         _serving_rs("zzz", 9, 5, "web:9", owner="someone-else"),
     ]
-    assert serving_revisions(web, sets) == ("ccc", "bbb")
-    sets[2]["status"]["readyReplicas"] = 0  # revision 2 has scaled down: revision 1 still serves
+    assert serving_revisions(web, sets) == ("ccc", "bbb")  # the newest old, whatever the order
+    assert serving_revisions(web, [sets[2], sets[1], sets[0]]) == ("ccc", "bbb")
+    sets[1]["status"]["readyReplicas"] = 0  # revision 2 has scaled down: revision 1 still serves
     assert serving_revisions(web, sets) == ("ccc", "aaa")
-    sets[1]["status"]["readyReplicas"] = 1
+    sets[2]["status"]["readyReplicas"] = 1
     assert serving_revisions(web, sets) == ("ccc", "aaa")
-    sets[1]["status"]["readyReplicas"] = 0  # the rollout is over: no old pods serve
+    sets[2]["status"]["readyReplicas"] = 0  # the rollout is over: no old pods serve
     assert serving_revisions(web, sets) == ("ccc", None)
     # an old ReplicaSet without a revision annotation still serves (kubectl counts it as 0)
     assert serving_revisions(web, [_serving_rs("old", None, 2, "web:0")]) == (None, "old")
     # no ReplicaSet runs the current template yet: no new pods to ask about
-    assert serving_revisions(web, sets[1:]) == (None, None)
+    assert serving_revisions(web, sets[1:]) == (None, None)  # and the old ones have no pods
     assert serving_revisions(web, []) == (None, None)
 
 
@@ -1196,3 +1197,45 @@ def test_each_kind_gets_its_own_rollout_status():
     assert workload_status("rollout", argo).message == 'rollout "shop" Healthy'
     dep = deployment(updatedReplicas=4, replicas=4, availableReplicas=4)
     assert workload_status("deployment", dep).message == 'deployment "web" successfully rolled out'
+
+
+def test_a_pod_whose_containers_all_run_waits_for_nothing():
+    from cockpit.rollout import pod_state
+
+    running = {
+        "name": "migrate",
+        "restartCount": 0,
+        "state": {"terminated": {"reason": "Completed"}},
+    }
+    state = pod_state(
+        {
+            "metadata": {"name": "web-1"},
+            "spec": {"initContainers": [{"name": "migrate"}], "containers": [{"name": "app"}]},
+            "status": {
+                "phase": "Running",
+                "initContainerStatuses": [running],
+                "containerStatuses": [{"name": "app", "ready": True, "state": {"running": {}}}],
+            },
+        }
+    )
+    assert (state.waiting, state.ready, state.containers) == ("", "1/1", ("migrate", "app"))
+
+
+def test_replicas_that_are_not_a_number_count_as_kubectls_default_of_one():
+    verdict = rollout_status(deployment(spec={"replicas": "many"}))
+    assert verdict.message == (
+        'Waiting for deployment "web" rollout to finish: 0 out of 1 new replicas have been '
+        "updated..."
+    )
+
+
+def test_an_argo_rollout_without_canary_steps_shows_no_step():
+    from cockpit.rollout import argo_rollout_status
+
+    for strategy in ({}, {"canary": {"steps": []}}, {"canary": {"steps": "3"}}):
+        rollout = {
+            "metadata": {"name": "shop"},
+            "spec": {"strategy": strategy},
+            "status": {"phase": "Progressing", "currentStepIndex": 1},
+        }
+        assert argo_rollout_status(rollout).message == 'rollout "shop" Progressing'
