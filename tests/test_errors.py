@@ -160,10 +160,12 @@ def test_bugsink_regressed_means_regressed_since_the_go_live(
     assert watcher.feed.requests - before == 2  # the issue list and the project's count
 
 
-def test_bugsink_histories_read_stay_bounded_however_many_issues_are_active():
-    """New or reopened issues seen since the go-live: always; of those unresolved all along
-    with new events, the HISTORY_REFRESHES asked longest ago; none seen only before."""
-    from cockpit.sources.errors import HISTORY_REFRESHES, histories_to_read
+def test_regression_reads_stay_bounded_however_many_issues_are_active():
+    """Issues new to the list (or never read) seen since the go-live: the most recent first,
+    at most FRESH_READS a poll; then, of those listed all along with new events, the
+    HISTORY_REFRESHES asked longest ago; never one seen only before, nor one known to have
+    regressed since the start (that cannot become false)."""
+    from cockpit.sources.errors import FRESH_READS, HISTORY_REFRESHES, histories_to_read
 
     started = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     seen = started + timedelta(minutes=5)
@@ -171,16 +173,22 @@ def test_bugsink_histories_read_stay_bounded_however_many_issues_are_active():
     def one(n, last_seen=seen):
         return ErrorIssue(str(n), f"B-{n}", "t", "", "error", 1, None, None, last_seen, None)
 
-    busy = [one(n) for n in range(20)]  # unresolved all along, each with new events
+    busy = [one(n) for n in range(20)]  # listed all along, each with new events
     known = {str(n): (started + timedelta(seconds=n), None) for n in range(20)}
-    known["7"] = (None, None)  # never read: first in line
+    known["7"] = (None, None)  # listed before but never read (deferred): as a new one
+    known["8"] = (started, started + timedelta(seconds=1))  # regressed since: final
     before = {str(n) for n in range(20)}
-    issues = [*busy, one(100), one(101, started - timedelta(seconds=1)), one(102, started)]
+    later = seen + timedelta(seconds=1)
+    issues = [*busy, one(100, later), one(101, started - timedelta(seconds=1)), one(102, started)]
     chosen = histories_to_read(issues, known, before, started)
-    # the new ones first (102 last seen exactly at the start counts), then the oldest answers
-    assert chosen[:2] == ["100", "102"]
-    assert chosen[2:] == ["7", "0", "1", "2", "3"][:HISTORY_REFRESHES]
-    assert HISTORY_REFRESHES == 5
+    # new ones by the most recent first (102, last seen exactly at the start, counts)
+    assert chosen[:3] == ["100", "7", "102"]
+    assert chosen[3:] == ["0", "1", "2", "3", "4"]
+    assert HISTORY_REFRESHES == 5 and "8" not in chosen and "101" not in chosen
+    # a start mid-go-live with many issues: FRESH_READS now, the rest at the next polls
+    many = [one(n, seen + timedelta(seconds=n)) for n in range(50)]
+    first = histories_to_read(many, {}, set(), started)
+    assert len(first) == FRESH_READS == 20 and first[0] == "49"
     # an issue whose answer is current is never read again
     assert histories_to_read([one(3)], {"3": (seen, None)}, set(), started) == []
     assert histories_to_read(issues, known, before, None) == []
@@ -297,6 +305,7 @@ class FakeSentry(BaseHTTPRequestHandler):
     reset_at = 0.0
     started = datetime.now(UTC) - timedelta(minutes=30)
     page_size = 2
+    details_status = 200
 
     def log_message(self, *args):
         return
@@ -359,6 +368,8 @@ class FakeSentry(BaseHTTPRequestHandler):
 
     def issue_details(self, issue_id):
         """An issue's details as documented, with its activity, newest first."""
+        if FakeSentry.details_status != 200:
+            return self._send(FakeSentry.details_status, {"detail": "Internal Error"})
         for raw in world(FakeSentry.started) + FakeSentry.extra:
             if raw["id"] == issue_id:
                 shown = {k: v for k, v in raw.items() if not k.startswith("_")}
@@ -442,6 +453,7 @@ def sentry(monkeypatch):
     FakeSentry.seen_posts = []
     FakeSentry.extra = []
     FakeSentry.page_size = 2
+    FakeSentry.details_status = 200
     FakeSentry.health = {}
     FakeSentry.posted = []
     FakeSentry.started = datetime.now(UTC) - timedelta(minutes=30)
@@ -516,6 +528,18 @@ def test_sentry_regressed_means_regressed_since_the_go_live(sentry, tmp_path, op
     assert badges.get("SHOP-22") == "REGRESSED" and badges.get("SHOP-23") == "REGRESSED"
     assert badges.get("SHOP-9") == "REGRESSED"
     assert "SHOP-21" not in badges and "SHOP-24" not in badges, badges
+
+
+def test_sentry_issue_details_that_fail_leave_the_feed_and_say_so(sentry, tmp_path, operator):
+    """One issue's details refused (500): the feed is not stale, NEW issues still show, the
+    regressed issue keeps Sentry's own word, and a note says its time could not be read."""
+    FakeSentry.details_status = 500
+    session = sentry_session(tmp_path, sentry, operator)
+    feed = ErrorWatcher(session, lambda _f: None, started=FakeSentry.started).poll()
+    assert not feed.stale, feed.last_error
+    badges = {i.short_id: i.badge for i in feed.issues}
+    assert badges["SHOP-1"] == "NEW" and badges["SHOP-9"] == "REGRESSED"
+    assert any("when 1 issue(s) regressed could not be read" in n for n in feed.notes), feed.notes
 
 
 def test_sentry_buckets_are_as_wide_as_their_starts_are_apart(sentry, tmp_path, operator):

@@ -239,7 +239,8 @@ def test_burn_rate_gate_fails_a_fast_burn_and_passes_a_slow_one(
     """99.9 % over 1h/5m at 14.4 and 6h/30m at 6: the error scenario (5 % errors for the last
     ten minutes) burns the budget about 17 times over in 30m and 8.5 in 1h, so the 6h/30m pair
     fails; the healthy one (0.02 %) burns a fifth of it; the recovered one burned an hour ago
-    (its long windows still do, its short ones no longer) and passes."""
+    and passes: its 6h window still burns past its factor (the backfill holds one hour, so
+    the 6h window sees that hour), its 30m window no longer does."""
     (tmp_path / "runbook.md").write_text("## S\n- [ ] x\n")
     ratio = (
         'sum(rate(http_requests_total{namespace="{namespace}", code=~"5.."}[{range}])) / '

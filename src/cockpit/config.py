@@ -95,16 +95,20 @@ class AuditSettings(_Strict):
 class StateConfig(_Strict):
     """Where what several operators share lives. `kubernetes`: the environment's action lock
     is a Lease in one of its clusters, so two cockpits on two bastions cannot send a rollback
-    or a pause at the same moment. Checklist progress stays in the local state folder."""
+    or a pause at the same moment, and the checklist progress lives in ConfigMaps beside it
+    (the local state folder keeps the local copy)."""
 
     backend: Literal["local", "kubernetes"] = Field(
         default="local", description="local (one bastion) or kubernetes (the cluster's store)."
     )
     cluster: str | None = Field(
-        default=None, description="Which cluster holds the Lease (default: the first)."
+        default=None,
+        description="Which cluster holds the Lease and the shared progress (default: the first).",
     )
     namespace: str | None = Field(
-        default=None, description="Namespace of the Lease (default: that cluster's namespace)."
+        default=None,
+        description="Namespace of the Lease and the progress ConfigMaps (default: that "
+        "cluster's namespace).",
     )
     lease_seconds: int = Field(
         default=15,
@@ -112,6 +116,13 @@ class StateConfig(_Strict):
         le=300,
         description="A holder that stops renewing (killed, cut off) loses the lock this long "
         "after its last renewal.",
+    )
+    watch_seconds: int = Field(
+        default=30,
+        ge=2,
+        le=600,
+        description="The shared progress is watched; the watch is renewed this often (a "
+        "store that stops answering is noticed within this plus 5 seconds at worst).",
     )
 
 

@@ -56,7 +56,8 @@ from cockpit.state import (
     StateSnapshot,
     StateStore,
 )
-from cockpit.steps import BeforeNext, StepPlan, execute_step, plan_step
+from cockpit.steps import BeforeNext, StepPlan, StepResult, execute_step, plan_step
+from cockpit.team_progress import TeamProgress
 
 StatusSource = Literal["state", "document", "none"]
 RESOLVED: frozenset[str] = frozenset({"done", "passed", "skipped"})
@@ -87,9 +88,12 @@ class ItemRunResult:
     evidence: str
     results: tuple[tuple[BoundCheck, CheckResult], ...]
     stopped: bool = False  # the operator stopped the step between two scripts
+    recorded: ItemStatus | None = None  # the status the item was given, when not passed/failed
 
     @property
     def status(self) -> ItemStatus:
+        if self.recorded is not None:
+            return self.recorded
         return "passed" if self.passed else "failed"
 
     @classmethod
@@ -159,9 +163,13 @@ class GoLiveSession:
     _seen_mtime: tuple[int, ...] | None = None
     _actions: dict[str, DeploymentActions] = field(default_factory=dict)
     _lock: ActionLock | None = None
+    team: TeamProgress | None = None  # the team's shared progress (state backend "kubernetes")
     _started: datetime | None = None
     _release: str | None = None  # "" once the audit was read and had no release start
     _analysis_lock: threading.Lock = field(default_factory=threading.Lock)
+    # marks are written on the TUI's state thread while check results are recorded on its
+    # event loop: one at a time, so the snapshot kept is always the newest one written
+    _state_lock: threading.RLock = field(default_factory=threading.RLock)
     _analysis_offset: int = 0  # audit bytes already read by analysis_started()
     _analysis_seen: int = 0
     _analysis_latest: datetime | None = None
@@ -199,8 +207,42 @@ class GoLiveSession:
         session.bindings = bind_checks(loaded, checklist, env_name)
         session.compiled = compile_checks(loaded, session.bindings)
         session._load_state()
+        session._open_team()
         session._note_unfinished_rollbacks()
         return session
+
+    def _open_team(self) -> None:
+        """With the kubernetes backend: read the shared progress and send it what this audit
+        log has that it lacks; the local state then mirrors it (unreachable: said, not fatal)."""
+        cluster = self.environment.lock_cluster()
+        if cluster is None:
+            return
+        from cockpit.sources.progress import SharedProgress
+
+        shared = SharedProgress(
+            cluster,
+            self.config,
+            namespace=self.environment.state.namespace or cluster.namespace,
+            environment=self.env_name,
+            watch_seconds=self.environment.state.watch_seconds,
+        )
+        self.team = TeamProgress(
+            shared,
+            self.store,
+            self.audit,
+            environment=self.env_name,
+            me=self.operator.user,
+            apply=apply_entry,
+            describe=self._describe_item,
+            read_only=self.read_only,
+        )
+        self.team.connect()
+        self.snapshot = self.store.load()
+        self._seen_mtime = self.store.mtime_ns()
+
+    def _describe_item(self, item_id: str) -> str:
+        item = self.checklist.item(item_id)
+        return repr(item.text) if item is not None else item_id
 
     @property
     def environment(self) -> EnvironmentConfig:
@@ -283,6 +325,10 @@ class GoLiveSession:
 
     def reload_if_changed(self) -> bool:
         """Pick up changes another cockpit (or `cockpit mark`) made to the same state file."""
+        with self._state_lock:
+            return self._reload_if_changed()
+
+    def _reload_if_changed(self) -> bool:
         mtime = self.store.mtime_ns()
         if mtime == self._seen_mtime:
             return False
@@ -364,12 +410,14 @@ class GoLiveSession:
             raise CockpitError("the note is empty", "type some text for the note")
         item = self.find_item(reference)
         self.refuse_if_read_only("add a note")
+        self.refuse_if_unshared("add a note")
         self._record("note", item, note=text.strip())
         return self.view(item)
 
     def _set_status(self, reference: str, action: str, status: ItemStatus, note: str) -> ItemView:
         item = self.find_item(reference)
         self.refuse_if_read_only("change the checklist")
+        self.refuse_if_unshared("change the checklist")
         self._record(action, item, status=status, note=note or None)
         return self.view(item)
 
@@ -388,8 +436,16 @@ class GoLiveSession:
                 "start the cockpit without --read-only (and without read_only = true) to act",
             )
 
+    def refuse_if_unshared(self, what: str) -> None:
+        """With a shared backend whose store cannot be reached: refused, one line saying why."""
+        if self.team is not None:
+            self.team.refuse_if_unreachable(what)
+
     def _audit(self, action: str, **fields: Any) -> AuditEntry:
-        return self.audit.append(action, self.env_name, self.operator, via=self.via, **fields)
+        entry = self.audit.append(action, self.env_name, self.operator, via=self.via, **fields)
+        if self.team is not None:
+            self.team.nudge()  # shared in the background (an item's entry at once, below)
+        return entry
 
     # --- checks --------------------------------------------------------------------------------
 
@@ -417,6 +473,8 @@ class GoLiveSession:
         runnable = [item for item in items if self.checks_for(item.id)]
         if not runnable:
             return []
+        if not self.read_only:
+            self.refuse_if_unshared("run checks")
         if self.read_only:
             effects = [
                 f"{item.text!r} {effect}"
@@ -500,12 +558,16 @@ class GoLiveSession:
         return finished
 
     def _record(self, action: str, item: ChecklistItem, **fields: Any) -> AuditEntry:
-        entry = self._audit(action, item=item.id, text=item.text, **fields)
-        self.snapshot = self.store.update(
-            lambda items: apply_entry(items, entry), audit_head=_head(entry)
-        )
-        self._seen_mtime = self.store.mtime_ns()
-        return entry
+        with self._state_lock:
+            entry = self._audit(action, item=item.id, text=item.text, **fields)
+            if self.team is not None:
+                self.snapshot = self.team.record(entry, _head(entry))
+            else:
+                self.snapshot = self.store.update(
+                    lambda items: apply_entry(items, entry), audit_head=_head(entry)
+                )
+            self._seen_mtime = self.store.mtime_ns()
+            return entry
 
     # --- steps ---------------------------------------------------------------------------------
 
@@ -525,13 +587,22 @@ class GoLiveSession:
     ) -> ItemRunResult:
         """Run a step's scripts in order, stopping at the first that fails; audited.
 
-        Stopped by the operator between two scripts (`before_next` said no): audited as a
-        `cancel` with what ran, and the item keeps the status it had."""
+        A production step with several scripts runs only with `before_next` (the operator
+        reads each script's output and confirms the next). Cut short (stopped between two
+        scripts, or cancelled), the audit keeps what ran: see `_cut_short`."""
         self.refuse_if_read_only("run commands")
+        self.refuse_if_unshared("run commands")
         plan = self.plan_step(item)
+        if plan.production and len(plan.commands) > 1 and before_next is None:
+            raise CockpitError(
+                f"step {item.text!r} has {len(plan.commands)} scripts and this is production: "
+                "each next script waits for the operator",
+                "run it from the cockpit (r), which shows each script's output and asks again",
+            )
         assert self.snapshot is not None
         previous = self.snapshot.record(item.id)
         self._record("run", item, status="running", commands=[c.display for c in plan.commands])
+        progress = StepResult(passed=True, evidence="")
         try:
             result = await execute_step(
                 plan,
@@ -541,27 +612,14 @@ class GoLiveSession:
                 before_next=before_next,
                 cwd=self.config.base_dir,
                 secrets=self.secrets,
+                result=progress,
             )
         except asyncio.CancelledError:
-            self._record(
-                "cancel",
-                item,
-                status=previous.status if previous else "pending",
-                evidence=previous.evidence if previous else None,
-                note="cancelled while running",
-            )
+            self._cut_short(item, previous, progress, f"cancelled {progress.where()}")
             raise
         if result.stopped_before is not None:
-            self._record(
-                "cancel",
-                item,
-                status=previous.status if previous else "pending",
-                evidence=previous.evidence if previous else None,
-                note=result.evidence,
-                output_tail=list(result.tail)[-20:],
-                exit_code=result.exit_code,
-            )
-            return ItemRunResult(item, False, result.evidence, (), stopped=True)
+            status = self._cut_short(item, previous, result, result.evidence)
+            return ItemRunResult(item, False, result.evidence, (), stopped=True, recorded=status)
         outcome = ItemRunResult(item, result.passed, result.evidence, ())
         self._record(
             "result",
@@ -572,6 +630,30 @@ class GoLiveSession:
             exit_code=result.exit_code,
         )
         return outcome
+
+    def _cut_short(
+        self, item: ChecklistItem, previous: ItemRecord | None, run: StepResult, said: str
+    ) -> ItemStatus:
+        """Audit a step cut short with what ran (output, exit code, scripts done). None done:
+        the item keeps the status it had; some done: failed, since the step is half done
+        (a dry run and no apply, or an apply and not its check)."""
+        if run.completed == 0:
+            status: ItemStatus = previous.status if previous else "pending"
+            evidence = previous.evidence if previous else None
+        else:
+            status, evidence = "failed", f"{said}: the step is not complete"
+        self._record(
+            "cancel",
+            item,
+            status=status,
+            evidence=evidence,
+            note=said,
+            output_tail=list(run.tail)[-20:],
+            exit_code=run.exit_code,
+            scripts_completed=run.completed,
+            scripts=run.total,
+        )
+        return status
 
     # --- Kubernetes ----------------------------------------------------------------------------
 

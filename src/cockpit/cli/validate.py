@@ -14,6 +14,7 @@ from cockpit.cli.output import echo, secho
 from cockpit.errors import CockpitError
 
 if TYPE_CHECKING:
+    from cockpit.checklist import Checklist
     from cockpit.config import CheckBinding, LoadedConfig
 
 
@@ -33,6 +34,7 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
     checklist = load_checklist(loaded.checklist_path)
     bindings = bind_checks(loaded, checklist, env_name)
     problems = loaded.secret_problems(env_name)
+    problems.extend(step_override_problems(loaded, checklist))
     problems.extend(check_secret_problems(loaded, env_name, bindings))
     kube_problems, kube_warnings = kubeconfig_problems(loaded, env_name)
     problems.extend(kube_problems)
@@ -53,10 +55,12 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
         theme_names = set(catalog.themes)
     else:
         theme_names = set(shipped_theme_names())
+    key_warnings: list[str] = []
     if loaded.model.keys:  # only then the TUI's bindings are loaded to check the ids
-        from cockpit.tui.bindings import keymap_problems
+        from cockpit.tui.bindings import keymap_problems, keymap_warnings
 
         problems.extend(keymap_problems(loaded.model.keys, str(loaded.path)))
+        key_warnings = keymap_warnings(loaded.model.keys, str(loaded.path))
     if loaded.model.theme not in theme_names:
         problems.append(
             f"{loaded.path}: theme: no theme named {loaded.model.theme!r}; available: "
@@ -81,7 +85,7 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
         for index, metric in enumerate(environment.metrics)
         if metric.suggested
     ]
-    warnings += kube_warnings + prom_warnings
+    warnings += kube_warnings + prom_warnings + key_warnings
     for other in loaded.model.environments:
         if other != env_name:
             warnings.extend(loaded.secret_problems(other))
@@ -121,13 +125,50 @@ def _lock_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str], list
         missing = lock.missing_verbs()
     except CockpitError as exc:
         return [], [f"{where}: the action lock's access not checked: {exc.message}"]
+    problems = []
     if missing:
-        return [
+        problems.append(
             f"{where}: you may not {', '.join(missing)} leases (coordination.k8s.io) in "
             f"namespace {lock.namespace} of cluster {cluster.name}: the action lock needs get, "
             "create and update, presence list and delete"
-        ], []
-    return [], []
+        )
+    from cockpit.sources.progress import SharedProgress
+
+    shared = SharedProgress(cluster, loaded, namespace=lock.namespace, environment=env_name)
+    try:
+        lacking = shared.missing_verbs()
+    except CockpitError as exc:
+        return problems, [f"{where}: the shared progress's access not checked: {exc.message}"]
+    if lacking:
+        problems.append(
+            f"{where}: you may not {', '.join(lacking)} configmaps in namespace "
+            f"{lock.namespace} of cluster {cluster.name}: the shared checklist progress needs "
+            "get, list, watch, create and update"
+        )
+    return problems, []
+
+
+def step_override_problems(loaded: LoadedConfig, checklist: Checklist) -> list[str]:
+    """`[environments.E.steps."ID"]` naming no item of the runbook would be ignored, and the
+    step would run the runbook's own scripts (a production override silently lost after a
+    title was reworded): refused, with the closest IDs."""
+    from difflib import get_close_matches
+
+    ids = [item.id for item in checklist.items()]
+    known = set(ids)
+    problems = []
+    for name, environment in loaded.model.environments.items():
+        for item_id in environment.steps:
+            if item_id in known:
+                continue
+            where = f"{loaded.path}: environments.{name}.steps.{item_id!r}"
+            close = get_close_matches(item_id, ids, n=3, cutoff=0.5)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            problems.append(
+                f"{where}: no item of the runbook has this ID{hint} (`cockpit checklist` "
+                "lists the IDs)"
+            )
+    return problems
 
 
 def kubeconfig_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str], list[str]]:

@@ -376,6 +376,7 @@ class Presence:
         self.name = lease_name("cockpit", environment, "here", digest)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._renewed: dict[str, Any] | None = None  # this operator's Lease as last written
 
     def _body(self, lease: dict[str, Any] | None) -> Any:
         now = _micro(datetime.now(UTC))
@@ -399,12 +400,28 @@ class Presence:
         return body
 
     def announce(self) -> None:
-        """Create or renew this operator's Lease (one request when it exists)."""
+        """Create or renew this operator's Lease: one request (the renewal, with the
+        resourceVersion of the last one) while nobody else wrote it."""
         from kubernetes.client.exceptions import ApiException
 
         from cockpit.sources.kube import raw_json
 
         api = self.lock.api()
+        if self._renewed is not None:
+            try:
+                answer = api.replace_namespaced_lease(
+                    self.name,
+                    self.lock.namespace,
+                    self._body(self._renewed),
+                    _preload_content=False,
+                    _request_timeout=TIMEOUT,
+                )
+                self._renewed = raw_json(answer)
+                return
+            except ApiException as exc:
+                self._renewed = None
+                if exc.status not in (404, 409):
+                    raise
         try:
             lease = raw_json(
                 api.read_namespaced_lease(
@@ -414,20 +431,22 @@ class Presence:
         except ApiException as exc:
             if exc.status != 404:
                 raise
-            api.create_namespaced_lease(
+            created = api.create_namespaced_lease(
                 self.lock.namespace,
                 self._body(None),
                 _preload_content=False,
                 _request_timeout=TIMEOUT,
             )
+            self._renewed = raw_json(created)
             return
-        api.replace_namespaced_lease(
+        renewed = api.replace_namespaced_lease(
             self.name,
             self.lock.namespace,
             self._body(lease),
             _preload_content=False,
             _request_timeout=TIMEOUT,
         )
+        self._renewed = raw_json(renewed)
 
     def others(self) -> list[str]:
         """The other operators with a live Lease on this environment, oldest first."""
