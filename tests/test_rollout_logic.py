@@ -1239,3 +1239,110 @@ def test_an_argo_rollout_without_canary_steps_shows_no_step():
             "status": {"phase": "Progressing", "currentStepIndex": 1},
         }
         assert argo_rollout_status(rollout).message == 'rollout "shop" Progressing'
+
+
+def test_the_new_replicaset_is_the_oldest_running_the_current_template():
+    from cockpit.rollout import new_replicaset
+
+    older = replicaset("web-a", 1, "web:2")
+    newer = replicaset("web-b", 3, "web:2")  # the same template again, made later
+    other = replicaset("web-c", 2, "web:1")
+    for sets in ([older, newer, other], [newer, other, older]):
+        assert new_replicaset(deployment(), sets)["metadata"]["name"] == "web-a"
+    assert new_replicaset(deployment(), [other]) is None
+
+
+def test_an_argo_rollouts_revisions_and_current_revision_are_its_own_labels():
+    from cockpit.rollout import current_revision, revision_number
+
+    rs = replicaset("shop-1", 1, "shop:1", owner="ro-uid")
+    rs["metadata"]["annotations"] = {"rollout.argoproj.io/revision": "4"}
+    rs["metadata"]["labels"] = {"rollouts-pod-template-hash": "abc"}
+    other = replicaset("shop-2", 2, "shop:2", owner="ro-uid")
+    other["metadata"]["labels"] = {"rollouts-pod-template-hash": "def"}
+    assert revision_number("rollout", rs) == 4 and revision_number("rollout", other) == 0
+    rollout = {"metadata": {"name": "shop", "uid": "ro-uid"}, "status": {"currentPodHash": "abc"}}
+    assert current_revision("rollout", rollout, [other, rs]) is rs
+    assert current_revision("rollout", {**rollout, "status": {}}, [other, rs]) is None
+    gone = {**rollout, "status": {"currentPodHash": "zzz"}}
+    assert current_revision("rollout", gone, [other, rs]) is None
+    assert [r.revision for r in history(rollout, [other, rs], kind="rollout")] == [0, 4]
+
+
+def test_a_statefulsets_current_revision_is_its_template_or_else_its_update_revision():
+    from cockpit.rollout import current_revision
+
+    sts = statefulset()
+    revisions = [
+        controller_revision("db-1", 1, "db:2"),
+        controller_revision("db-3", 3, "db:2"),  # the same template recorded twice: the newest
+        controller_revision("db-2", 2, "db:0"),
+    ]
+    assert current_revision("statefulset", sts, revisions) is revisions[1]
+    unrecorded = statefulset(updateRevision="db-2")
+    unrecorded["spec"]["template"] = template("db:new")
+    assert current_revision("statefulset", unrecorded, revisions) is revisions[2]
+    unrecorded["status"].pop("updateRevision")
+    assert current_revision("statefulset", unrecorded, revisions) is None
+    assert current_revision("daemonset", sts, revisions) is revisions[1]
+
+
+def test_a_container_terminated_now_names_its_termination():
+    from cockpit.rollout import PodTrouble
+
+    stopped = {
+        "name": "app",
+        "restartCount": 2,
+        "state": {"terminated": {"reason": "Error", "exitCode": 1}},
+    }
+    assert judged(new_pod(stopped)) == [
+        PodTrouble("web-2-x", "Restarting", 2, "2 restarts; last: Error, exit code 1")
+    ]
+    no_reason = {**stopped, "state": {"terminated": {"exitCode": "?"}}}
+    assert judged(new_pod(no_reason))[0].detail == "2 restarts; last: terminated"
+
+
+def test_a_template_digest_is_stable_across_versions_and_ignores_the_hash_label():
+    """Digests are written to the audit log (release runs): the same template must get the
+    same name in a later cockpit, whichever ReplicaSet carries it."""
+    from cockpit.rollout import template_digest
+
+    assert template_digest(template("web:1")) == template_digest(template("web:1", "h1"))
+    assert template_digest(template("web:1")) != template_digest(template("web:2"))
+    assert template_digest(template("web:1")) == "0f8214e142dd57c0"
+    assert len(template_digest({})) == 16
+
+
+def test_a_statefulset_without_a_strategy_type_or_revisions_rolls_as_kubectl_says():
+    from cockpit.rollout import statefulset_status
+
+    sts = statefulset(strategy={}, readyReplicas=4, updatedReplicas=4, currentReplicas=4)
+    assert statefulset_status(sts).message == (
+        "statefulset rolling update complete 4 pods at revision ..."
+    )
+    sts["status"]["updateRevision"] = "db-4"
+    assert statefulset_status(sts).message == (
+        "waiting for statefulset rolling update to complete 4 pods at revision db-4..."
+    )
+    one = statefulset(strategy={})
+    del one["spec"]["replicas"]
+    assert statefulset_status(one).message == "Waiting for 1 pods to be ready..."
+
+
+def test_a_deployment_undo_plan_in_full():
+    from cockpit.rollout import UndoPlan
+
+    dep = deployment(updatedReplicas=1, replicas=4)
+    dep["metadata"]["annotations"] = {REVISION: "3", "meta.helm.sh/release-name": "web"}
+    dep["metadata"]["labels"] = {"app.kubernetes.io/managed-by": "Helm"}
+    sets = [replicaset("web-1", 1, "web:1"), replicaset("web-3", 3, "web:2")]
+    plan = plan_undo(dep, sets)
+    assert (plan.deployment, plan.target_replicaset, plan.kind) == ("web", "web-1", "deployment")
+    assert plan.mid_rollout and plan.patch == undo_patch(dep, sets[0], precondition=True)
+    assert plan.managed_by != ()
+    assert isinstance(plan, UndoPlan) and plan_undo(dep, sets, 1).target_revision == 1
+    done = deployment(updatedReplicas=4, replicas=4, availableReplicas=4)
+    assert not plan_undo(done, sets).mid_rollout
+    with pytest.raises(UndoRefused) as refused:
+        plan_undo(dep, sets, 7)
+    assert not (refused.value.paused or refused.value.skipped or refused.value.read_only)
