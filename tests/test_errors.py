@@ -103,7 +103,9 @@ def test_bugsink_feed_new_issue_regression_and_spike(bugsink, tmp_path, monkeypa
     session.start_release("2.0.0")  # the go-live starts: first audit entry
     started = session.go_live_started()
     time.sleep(1.1)
-    watcher = ErrorWatcher(session, lambda _f: None, started=started)
+    watcher = ErrorWatcher(
+        session.check_context(), lambda _f: None, release=session.release_version, started=started
+    )
     first = watcher.poll()
     assert not first.stale, first.last_error
     assert first.spike is not None and not first.spike.spiking
@@ -149,7 +151,12 @@ def test_bugsink_regressed_means_regressed_since_the_go_live(
     session = GoLiveSession.open(path, None, operator=operator)
     session.start_release("2.1.0")
     time.sleep(1.1)
-    watcher = ErrorWatcher(session, lambda _f: None, started=session.go_live_started())
+    watcher = ErrorWatcher(
+        session.check_context(),
+        lambda _f: None,
+        release=session.release_version,
+        started=session.go_live_started(),
+    )
     send(bugsink, "2.1.0", "plain resolved bug", 1)
     send(bugsink, "2.1.0", "regressed last week", 1)
     by_title = {i.title: i for i in watcher.poll().issues}
@@ -198,7 +205,9 @@ def test_bugsink_bad_token_is_named(bugsink, tmp_path, monkeypatch, operator):
     path = bugsink_config(tmp_path, bugsink, monkeypatch)
     monkeypatch.setenv("BUGSINK_TOKEN", "not-a-token")
     session = GoLiveSession.open(path, None, operator=operator)
-    feed = ErrorWatcher(session, lambda _f: None).poll()
+    feed = ErrorWatcher(
+        session.check_context(), lambda _f: None, release=session.release_version
+    ).poll()
     assert feed.stale
     assert "Bugsink refused the token (401)" in feed.last_error
     assert session.verdict([], [], feed).state == "PENDING"
@@ -522,7 +531,9 @@ def test_sentry_regressed_means_regressed_since_the_go_live(sentry, tmp_path, op
         ),
     ]
     session = sentry_session(tmp_path, sentry, operator, busiest_minutes=1)
-    feed = ErrorWatcher(session, lambda _f: None, started=started).poll()
+    feed = ErrorWatcher(
+        session.check_context(), lambda _f: None, release=session.release_version, started=started
+    ).poll()
     assert not feed.stale, feed.last_error
     badges = {i.short_id: i.badge for i in feed.issues}
     assert badges.get("SHOP-22") == "REGRESSED" and badges.get("SHOP-23") == "REGRESSED"
@@ -535,7 +546,12 @@ def test_sentry_issue_details_that_fail_leave_the_feed_and_say_so(sentry, tmp_pa
     regressed issue keeps Sentry's own word, and a note says its time could not be read."""
     FakeSentry.details_status = 500
     session = sentry_session(tmp_path, sentry, operator)
-    feed = ErrorWatcher(session, lambda _f: None, started=FakeSentry.started).poll()
+    feed = ErrorWatcher(
+        session.check_context(),
+        lambda _f: None,
+        release=session.release_version,
+        started=FakeSentry.started,
+    ).poll()
     assert not feed.stale, feed.last_error
     badges = {i.short_id: i.badge for i in feed.issues}
     assert badges["SHOP-1"] == "NEW" and badges["SHOP-9"] == "REGRESSED"
@@ -567,7 +583,12 @@ def test_link_header_cursor_rules():
 
 def test_sentry_pages_badges_and_spike(sentry, tmp_path, operator):
     session = sentry_session(tmp_path, sentry, operator)
-    watcher = ErrorWatcher(session, lambda _f: None, started=FakeSentry.started)
+    watcher = ErrorWatcher(
+        session.check_context(),
+        lambda _f: None,
+        release=session.release_version,
+        started=FakeSentry.started,
+    )
     feed = watcher.poll()
     assert not feed.stale, feed.last_error
     by_id = {i.short_id: i for i in feed.issues}
@@ -599,7 +620,12 @@ def test_sentry_asks_only_what_the_pane_shows(sentry, tmp_path, operator):
     """Per poll: the busiest list (25, with timelines), new, regressed, the release's new
     issues, and the spike window's counts; the 24h baseline of the counts once."""
     session = sentry_session(tmp_path, sentry, operator)
-    watcher = ErrorWatcher(session, lambda _f: None, started=FakeSentry.started)
+    watcher = ErrorWatcher(
+        session.check_context(),
+        lambda _f: None,
+        release=session.release_version,
+        started=FakeSentry.started,
+    )
     watcher.poll()
     first = list(FakeSentry.seen)
     FakeSentry.seen.clear()
@@ -620,7 +646,12 @@ def test_sentry_asks_only_what_the_pane_shows(sentry, tmp_path, operator):
 def test_sentry_truncation_is_said_and_pages_are_bounded(sentry, tmp_path, operator):
     session = sentry_session(tmp_path, sentry, operator, max_pages=1)
     FakeSentry.page_size = 1
-    feed = ErrorWatcher(session, lambda _f: None, started=FakeSentry.started).poll()
+    feed = ErrorWatcher(
+        session.check_context(),
+        lambda _f: None,
+        release=session.release_version,
+        started=FakeSentry.started,
+    ).poll()
     assert all("cursor=" not in p for p, _ in FakeSentry.seen if "/issues/" in p)
     assert any("(errors.max_pages)" in note and "firstSeen" in note for note in feed.notes)
     assert not any("lastSeen:-" in note for note in feed.notes)  # the busiest 25 by design
@@ -668,14 +699,24 @@ def test_a_new_crash_stands_out_beside_a_noisy_old_issue(sentry, tmp_path, opera
         issue(8, first_seen=datetime.now(UTC) - timedelta(minutes=2), first_release="2.0.0")
     ]
     session = sentry_session(tmp_path, sentry, operator, spike_min_events=20)
-    feed = ErrorWatcher(session, lambda _f: None, started=FakeSentry.started).poll()
+    feed = ErrorWatcher(
+        session.check_context(),
+        lambda _f: None,
+        release=session.release_version,
+        started=FakeSentry.started,
+    ).poll()
     assert feed.spike.spiking, feed.spike.reason
     assert feed.spike.reason.startswith("issue SHOP-8 (Error number 8): 80 events in 5m")
 
 
 def test_new_issues_gate_the_verdict_by_count_and_level(sentry, tmp_path, operator):
     session = sentry_session(tmp_path, sentry, operator, max_new_issues=2)
-    feed = ErrorWatcher(session, lambda _f: None, started=FakeSentry.started).poll()
+    feed = ErrorWatcher(
+        session.check_context(),
+        lambda _f: None,
+        release=session.release_version,
+        started=FakeSentry.started,
+    ).poll()
     result = session.verdict([], [], feed)
     assert result.state == "NO-GO"  # SHOP-1, SHOP-2 and SHOP-3: three, above 2
     (reason,) = [r for r in result.reasons if r.startswith("errors:")]
@@ -714,7 +755,12 @@ def test_release_health_gates_on_the_drop_against_the_previous_release(sentry, t
     session = sentry_session(
         tmp_path, sentry, operator, release="shop@{version}", release_health=health
     )
-    watcher = ErrorWatcher(session, lambda _f: None, started=FakeSentry.started)
+    watcher = ErrorWatcher(
+        session.check_context(),
+        lambda _f: None,
+        release=session.release_version,
+        started=FakeSentry.started,
+    )
 
     def judge(new, previous, busy=None):
         FakeSentry.health = {"shop@2.0.0": new, "shop@1.9.0": previous}
@@ -745,12 +791,16 @@ def test_release_health_gates_on_the_drop_against_the_previous_release(sentry, t
 def test_sentry_refusals_name_what_is_missing(sentry, tmp_path, operator, monkeypatch):
     session = sentry_session(tmp_path, sentry, operator)
     FakeSentry.mode = "403"
-    feed = ErrorWatcher(session, lambda _f: None).poll()
+    feed = ErrorWatcher(
+        session.check_context(), lambda _f: None, release=session.release_version
+    ).poll()
     assert "Sentry denied access (403): You do not have permission" in feed.last_error
     assert "event:read" in feed.last_error and "project 42" in feed.last_error
     FakeSentry.mode = "pages"
     monkeypatch.setenv("SENTRY_TOKEN", "wrong")
-    feed = ErrorWatcher(session, lambda _f: None).poll()
+    feed = ErrorWatcher(
+        session.check_context(), lambda _f: None, release=session.release_version
+    ).poll()
     assert "refused the token (401)" in feed.last_error
     assert "wrong" not in feed.last_error
 
@@ -758,10 +808,14 @@ def test_sentry_refusals_name_what_is_missing(sentry, tmp_path, operator, monkey
 def test_sentry_garbage_and_empty(sentry, tmp_path, operator):
     session = sentry_session(tmp_path, sentry, operator)
     FakeSentry.mode = "garbage"
-    feed = ErrorWatcher(session, lambda _f: None).poll()
+    feed = ErrorWatcher(
+        session.check_context(), lambda _f: None, release=session.release_version
+    ).poll()
     assert feed.stale and "not JSON" in feed.last_error
     FakeSentry.mode = "empty"
-    feed = ErrorWatcher(session, lambda _f: None).poll()
+    feed = ErrorWatcher(
+        session.check_context(), lambda _f: None, release=session.release_version
+    ).poll()
     assert not feed.stale and feed.issues == ()
 
 
@@ -779,7 +833,12 @@ def test_the_release_template_names_the_release_as_sentry_knows_it(sentry, tmp_p
     session = sentry_session(tmp_path, sentry, operator, release="shop@{version}")
     assert "created for shop@2.0.1" in session.start_release("2.0.1")
     assert any("/releases/shop@2.0.1/deploys/" in p for p in _posted_paths())
-    ErrorWatcher(session, lambda _f: None, started=FakeSentry.started).poll()
+    ErrorWatcher(
+        session.check_context(),
+        lambda _f: None,
+        release=session.release_version,
+        started=FakeSentry.started,
+    ).poll()
     assert any("firstRelease%3Ashop%402.0.1" in p for p, _ in FakeSentry.seen)
     (tmp_path / "plain").mkdir()
     plain = sentry_session(tmp_path / "plain", sentry, operator)
@@ -886,7 +945,9 @@ def test_a_steady_busy_issue_does_not_spike_and_a_burst_does(tmp_path, operator)
     120 an hour) stays at about 10 in the window, not twice that; four times the rate spikes."""
     session = sentry_session(tmp_path, "http://127.0.0.1:9", operator, spike_min_events=5)
     started = datetime(2026, 12, 1, 11, 0, tzinfo=UTC)
-    watcher = ErrorWatcher(session, lambda _f: None, started=started)
+    watcher = ErrorWatcher(
+        session.check_context(), lambda _f: None, release=session.release_version, started=started
+    )
 
     def busy(total, now):
         raw = issue(7, first_seen=started - timedelta(days=60), last_seen=now)

@@ -84,7 +84,7 @@ def write_config(folder: Path, port: int, *, throughput: bool = True) -> Path:
 
 def evaluate(path: Path, env: str, operator):
     session = GoLiveSession.open(path, env, operator=operator)
-    watcher = MetricsWatcher(session, lambda _s: None)
+    watcher = MetricsWatcher(session.check_context(), lambda _s: None)
     states = {s.metric.name: s for s in watcher.poll_all()}
     return session, states, session.verdict(list(states.values()), [])
 
@@ -156,7 +156,7 @@ def test_prometheus_stopped_mid_run_goes_stale_errors_and_recovers(tmp_path, ope
     with servers.prometheus_server(folder, data) as port:
         path = write_config(tmp_path, port)
         session = GoLiveSession.open(path, "healthy", operator=operator)
-        watcher = MetricsWatcher(session, lambda _s: None)
+        watcher = MetricsWatcher(session.check_context(), lambda _s: None)
         metric = session.environment.metrics[0]
         assert watcher.poll(metric, None).phase == "Successful"
     # the context manager stopped Prometheus: the next polls fail
@@ -177,7 +177,7 @@ def test_prometheus_stopped_mid_run_goes_stale_errors_and_recovers(tmp_path, ope
     with servers.prometheus_server(tmp_path / "prom2", data) as port2:
         path.write_text(path.read_text().replace(f":{port}", f":{port2}"))
         session = GoLiveSession.open(path, "healthy", operator=operator)
-        watcher.session = session
+        watcher.ctx = session.check_context()
         recovered = watcher.poll(session.environment.metrics[0], None)
     assert not recovered.stale and recovered.phase == "Successful"
 
@@ -318,6 +318,6 @@ deployments = ["deploy/web"]
 """
     )
     session = GoLiveSession.open(path, "production", operator=operator)
-    watcher = MetricsWatcher(session, lambda _s: None)
+    watcher = MetricsWatcher(session.check_context(), lambda _s: None)
     query = watcher.query_of(session.environment.metrics[0])
     assert query == 'sum(rate(http_requests_total{namespace="shop", deployment="web"}[5m]))'

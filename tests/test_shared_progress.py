@@ -17,8 +17,9 @@ import pytest
 from cockpit.audit import AuditEntry
 from cockpit.errors import CockpitError
 from cockpit.identity import Operator
+from cockpit.progress import apply_entry
 from cockpit.rehearsal.store import VIEWER_TOKEN
-from cockpit.session import GoLiveSession, apply_entry
+from cockpit.session import GoLiveSession
 from cockpit.sources.progress import (
     BUDGET,
     ProgressObject,

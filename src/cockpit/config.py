@@ -35,6 +35,7 @@ from cockpit.config_fields import SecretEnv, SecretFile
 from cockpit.config_fields import StrictModel as _Strict
 from cockpit.config_fields import check_env_name as _check_env_name
 from cockpit.errors import ConfigError
+from cockpit.kubeconfig import context_namespace
 from cockpit.workloads import KIND_LISTS, WorkloadRef, parse_workload
 
 CONFIG_ENV_VAR = "COCKPIT_CONFIG"
@@ -977,8 +978,6 @@ def _duplicate_cluster_problems(path: Path, locator: TomlLocator, model: Config)
 
 def _with_context_namespaces(loaded: LoadedConfig) -> LoadedConfig:
     """Clusters without a namespace get the one kubectl would use: their context's."""
-    from cockpit.kubeconfig import context_namespace
-
     environments = {}
     changed = False
     for env_name, environment in loaded.model.environments.items():

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cockpit.checklist import ChecklistItem
-from cockpit.checks.base import CheckContext, Stopwatch
+from cockpit.checks.base import Stopwatch
 from cockpit.checks.processes import run_process
+from cockpit.context import GoLiveContext
 from cockpit.errors import CockpitError
 from cockpit.secrets import scrub
 from cockpit.text import visible_text
@@ -83,7 +84,7 @@ class StepResult:
         return f"{at}; {self.completed} of {self.total} script(s) had run and succeeded"
 
 
-def plan_step(ctx: CheckContext, item: ChecklistItem) -> StepPlan:
+def plan_step(ctx: GoLiveContext, item: ChecklistItem) -> StepPlan:
     env = ctx.environment
     if not env.allow_commands:
         raise CockpitError(

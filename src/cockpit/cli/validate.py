@@ -28,8 +28,8 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
     path = discover_config(pick(ctx, "config", config))
     loaded = load_config(path)
     env_name = loaded.environment_name(pick(ctx, "env", env))
+    from cockpit.check_binding import bind_checks
     from cockpit.checklist import load_checklist
-    from cockpit.session import bind_checks
 
     checklist = load_checklist(loaded.checklist_path)
     bindings = bind_checks(loaded, checklist, env_name)
@@ -193,7 +193,7 @@ def kubeconfig_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str],
 def check_secret_problems(
     loaded: LoadedConfig, env_name: str, bindings: dict[str, tuple[CheckBinding, ...]]
 ) -> list[str]:
-    from cockpit.session import compile_checks
+    from cockpit.check_binding import compile_checks
 
     problems = []
     for item_checks in compile_checks(loaded, bindings).values():

@@ -23,6 +23,8 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
 from cockpit.config import ErrorsConfig, ReleaseHealthConfig, duration_seconds
+from cockpit.context import GoLiveContext
+from cockpit.text import visible_text
 
 if TYPE_CHECKING:  # httpx loads with the first tracker client, not at start-up
     import httpx
@@ -385,8 +387,6 @@ class SentryClient(_TrackerClient):
 
 def _detail(response: httpx.Response) -> str:
     """Sentry's own reason: the `detail` of its JSON error, else the start of the body."""
-    from cockpit.text import visible_text
-
     try:
         body = response.json()
     except ValueError:
@@ -677,9 +677,12 @@ def spike_from_series(
 class ErrorWatcher:
     """Polls the environment's tracker; one thread, so polls never overlap."""
 
-    session: Any
+    ctx: GoLiveContext
     on_update: Callable[[ErrorFeed], object]
     started: datetime | None = None
+    # the version running now (the session's: the images' tag or the latest `release start`);
+    # without one, the environment's `version` placeholder
+    release: Callable[[], str | None] | None = None
     run_started: datetime | None = None  # set by the live board when a run starts
     feed: ErrorFeed = field(default_factory=ErrorFeed)
     _samples: deque[tuple[datetime, int]] = field(default_factory=lambda: deque(maxlen=2000))
@@ -699,15 +702,17 @@ class ErrorWatcher:
 
     @property
     def config(self) -> ErrorsConfig:
-        config: ErrorsConfig | None = self.session.environment.errors
+        config: ErrorsConfig | None = self.ctx.environment.errors
         assert config is not None
         return config
 
     def _token(self) -> str | None:
-        from cockpit.checks.base import CheckContext
+        return self.ctx.secret(self.config.token_env, self.config.token_file, "token")
 
-        ctx = CheckContext(self.session.config, self.session.env_name)
-        return ctx.secret(self.config.token_env, self.config.token_file, "token")
+    def release_version(self) -> str | None:
+        if self.release is not None:
+            return self.release()
+        return self.ctx.environment.placeholders.get("version")
 
     def poll(self) -> ErrorFeed:
         now = datetime.now(UTC)
@@ -773,7 +778,7 @@ class ErrorWatcher:
         own baseline), and the error counts of the spike window; the 24h baseline of the
         counts once every BASELINE_REFRESH seconds."""
         config = self.config
-        client = SentryClient(config, token, self.session.env_name, timeout=config.timeout)
+        client = SentryClient(config, token, self.ctx.env_name, timeout=config.timeout)
         notes: list[str] = []
         since = f">{self.started:%Y-%m-%dT%H:%M:%S}" if self.started else None
         found: dict[str, ErrorIssue] = {}
@@ -792,7 +797,7 @@ class ErrorWatcher:
             return raw
 
         try:
-            version = self.session.release_version()
+            version = self.release_version()
             busiest = read(
                 f"is:unresolved lastSeen:-{config.busiest_minutes}m",
                 "",
@@ -1022,7 +1027,7 @@ class ErrorWatcher:
         return series
 
     def start(self) -> None:
-        if self.session.environment.errors is None:
+        if self.ctx.environment.errors is None:
             return
         self._thread = threading.Thread(target=self._run, name="errors", daemon=True)
         self._thread.start()

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit.errors import CockpitError
 from cockpit.rollout import format_age, parse_time
+from cockpit.sources.kube import describe_api_error, raw_json
+from cockpit.sources.kube_auth import shared_client
 
 if TYPE_CHECKING:
     from cockpit.config import ClusterConfig, LoadedConfig
@@ -78,8 +80,6 @@ class ActionLock:
         identity: str,
         duration: int = LEASE_SECONDS,
     ) -> None:
-        from cockpit.sources.kube_auth import shared_client
-
         self.cluster = cluster
         self.namespace = namespace
         self.name = name
@@ -103,8 +103,6 @@ class ActionLock:
 
     def _read(self) -> dict[str, Any] | None:
         from kubernetes.client.exceptions import ApiException
-
-        from cockpit.sources.kube import describe_api_error, raw_json
 
         try:
             return raw_json(
@@ -176,8 +174,6 @@ class ActionLock:
         get, create and update for the lock, list and delete for presence."""
         from kubernetes import client
 
-        from cockpit.sources.kube import describe_api_error, raw_json
-
         missing = []
         api = client.AuthorizationV1Api(self.client.get())
         for verb in ("get", "create", "update", "list", "delete"):
@@ -219,8 +215,6 @@ class ActionLock:
     def acquire(self, doing: str) -> None:
         """Take the lock or raise LeaseHeld; two cockpits at once: exactly one gets it."""
         from kubernetes.client.exceptions import ApiException
-
-        from cockpit.sources.kube import describe_api_error, raw_json
 
         for _ in range(5):
             now = datetime.now(UTC)
@@ -281,8 +275,6 @@ class ActionLock:
         threading.Thread(target=renew, name="action-lock", daemon=True).start()
 
     def _renew_once(self) -> None:
-        from cockpit.sources.kube import raw_json
-
         lease = self._read()
         if lease is None or self.holder(lease, datetime.now(UTC)) != self.identity:
             return  # lost (broken by a commander, or expired): nothing to renew
@@ -404,8 +396,6 @@ class Presence:
         resourceVersion of the last one) while nobody else wrote it."""
         from kubernetes.client.exceptions import ApiException
 
-        from cockpit.sources.kube import raw_json
-
         api = self.lock.api()
         if self._renewed is not None:
             try:
@@ -450,8 +440,6 @@ class Presence:
 
     def others(self) -> list[str]:
         """The other operators with a live Lease on this environment, oldest first."""
-        from cockpit.sources.kube import raw_json
-
         answer = raw_json(
             self.lock.api().list_namespaced_lease(
                 self.lock.namespace,

@@ -37,6 +37,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cockpit.errors import CockpitError
+from cockpit.sources.kube import describe_api_error, raw_json, watch_lines
+from cockpit.sources.kube_auth import shared_client
 from cockpit.sources.lease import lease_name
 from cockpit.state import ItemRecord
 
@@ -237,8 +239,6 @@ class SharedProgress:
         shards: int = SHARDS,
         watch_seconds: int = WATCH_SECONDS,
     ) -> None:
-        from cockpit.sources.kube_auth import shared_client
-
         self.cluster = cluster
         self.namespace = namespace
         self.environment = environment
@@ -264,8 +264,6 @@ class SharedProgress:
     def _unreachable(self, exc: BaseException) -> StoreUnreachable:
         from urllib3.exceptions import ProtocolError
 
-        from cockpit.sources.kube import describe_api_error
-
         why = "the connection was cut" if isinstance(exc, ProtocolError) else None
         return StoreUnreachable(
             f"cluster {self.cluster.name}: {why or describe_api_error(exc)}",
@@ -287,8 +285,6 @@ class SharedProgress:
 
     def load(self) -> str:
         """List the objects (one request); returns the list's resourceVersion."""
-        from cockpit.sources.kube import raw_json
-
         self.requests["list"] += 1
         try:
             answer = raw_json(
@@ -316,8 +312,6 @@ class SharedProgress:
 
     def _get(self, name: str) -> ProgressObject:
         from kubernetes.client.exceptions import ApiException
-
-        from cockpit.sources.kube import raw_json
 
         self.requests["get"] += 1
         try:
@@ -372,8 +366,6 @@ class SharedProgress:
         import copy
 
         from kubernetes.client.exceptions import ApiException
-
-        from cockpit.sources.kube import raw_json
 
         with self._lock:
             cached = self.objects.get(name)
@@ -495,8 +487,6 @@ class SharedProgress:
     ) -> str:
         from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
-        from cockpit.sources.kube import _lines
-
         self.requests["watch"] += 1
         try:
             response = self._api().list_namespaced_config_map(
@@ -514,7 +504,7 @@ class SharedProgress:
         self._response = response
         started = time.monotonic()
         try:
-            for line in _lines(response):
+            for line in watch_lines(response):
                 if self._stop.is_set():
                     break
                 event = json.loads(line)
@@ -561,8 +551,6 @@ class SharedProgress:
     def missing_verbs(self) -> list[str]:
         """The verbs on configmaps this operator lacks in the namespace (RBAC preflight)."""
         from kubernetes import client
-
-        from cockpit.sources.kube import raw_json
 
         missing = []
         api = client.AuthorizationV1Api(self.client.get())
