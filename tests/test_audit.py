@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from cockpit.audit import AuditLog
@@ -296,10 +297,19 @@ def _busy_log(tmp_path, lines):
     return log, who
 
 
-def test_the_timeline_comes_from_the_index_and_matches_a_full_read(tmp_path):
+@pytest.fixture
+def small_index(monkeypatch):
+    """The index is saved after INDEX_SAVE_AFTER new lines: a small figure keeps these logs
+    short (the rule is the same at 200)."""
+    import cockpit.audit
+
+    monkeypatch.setattr(cockpit.audit, "INDEX_SAVE_AFTER", 20)
+
+
+def test_the_timeline_comes_from_the_index_and_matches_a_full_read(tmp_path, small_index):
     from cockpit.audit import TIMELINE_ACTIONS
 
-    log, who = _busy_log(tmp_path, 150)
+    log, who = _busy_log(tmp_path, 15)
     entries, end = log.timeline("production")
     assert log.index_path.exists() and oct(log.index_path.stat().st_mode & 0o777) == "0o600"
     full = [e for e in log.entries("production") if e.action in TIMELINE_ACTIONS]
@@ -310,24 +320,24 @@ def test_the_timeline_comes_from_the_index_and_matches_a_full_read(tmp_path):
     assert [e.action for e in again][-2:] == ["rollback_requested", "rollback"]
     staging, _ = log.timeline("staging")
     assert [e.action for e in staging] == ["verdict", "verdict"]  # the first and the latest
-    assert staging[-1].fields["n"] == 149
+    assert staging[-1].fields["n"] == 14
 
 
-def test_an_index_that_does_not_match_the_log_is_rebuilt(tmp_path):
-    log, _ = _busy_log(tmp_path, 150)
+def test_an_index_that_does_not_match_the_log_is_rebuilt(tmp_path, small_index):
+    log, _ = _busy_log(tmp_path, 15)
     log.timeline("production")
     index = log.index_path.read_bytes()
     # the log replaced by another one of the same length or longer: the hash at the end differs
     log.path.unlink()
-    other, _ = _busy_log(tmp_path, 160)
+    other, _ = _busy_log(tmp_path, 16)
     assert other.index_path.read_bytes() == index  # still the old index
     entries, _ = other.timeline("production")
     assert [e.action for e in entries][-1] == "rollback_requested"
-    assert [e.seq for e in entries] == [1, 2, 323]
+    assert [e.seq for e in entries] == [1, 2, 35]
 
 
-def test_a_symlinked_index_is_ignored_and_never_written_through(tmp_path):
-    log, _ = _busy_log(tmp_path, 150)
+def test_a_symlinked_index_is_ignored_and_never_written_through(tmp_path, small_index):
+    log, _ = _busy_log(tmp_path, 15)
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n")
     log.index_path.symlink_to(victim)
@@ -386,3 +396,245 @@ def test_verify_hands_over_the_entries_a_full_read_gives(tmp_path):
         result = log.verify(each=seen.append, environment=env)
         assert seen == list(log.entries(env)), env
         assert [p.line for p in result.problems][:2] == [5, 8]
+
+
+def test_the_tail_is_the_last_entries_of_one_environment_in_order(tmp_path):
+    log = AuditLog(tmp_path / "audit.jsonl")
+    for n in range(5):
+        log.append("mark", "production", ALICE, item=f"p/{n}")
+        log.append("mark", "staging", ALICE, item=f"s/{n}")
+    assert [e.fields["item"] for e in log.tail(3, "production")] == ["p/2", "p/3", "p/4"]
+    assert [e.seq for e in log.tail(2)] == [9, 10]
+    assert [e.seq for e in log.tail(50)] == list(range(1, 11))
+    assert log.tail(0) == [] and log.tail(-1) == []
+    assert AuditLog(tmp_path / "none.jsonl").tail(5) == []
+
+
+def _expected_index(path):
+    """The index as its format is documented, worked out from the log's lines themselves."""
+    envs: dict = {}
+    offset, last_hash = 0, None
+    for raw in path.read_bytes().splitlines(keepends=True):
+        data = json.loads(raw)
+        facts = envs.setdefault(data["env"], {"first": offset, "timeline": []})
+        if data["action"] in TIMELINE:
+            facts["timeline"].append(offset)
+        elif data["action"] == "verdict":
+            facts["verdict"] = offset
+        offset, last_hash = offset + len(raw), data["hash"]
+    return {"format": 1, "end": offset, "hash": last_hash, "envs": envs}
+
+
+TIMELINE = {"release_start", "rollback_requested", "rollback", "run_start", "run_end"}
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 100])
+def test_the_saved_index_names_every_timeline_offset_up_to_the_last_lines_hash(
+    tmp_path, small_index, monkeypatch, chunk
+):
+    import cockpit.audit
+
+    monkeypatch.setattr(cockpit.audit, "_READ_CHUNK", chunk)  # 100: lines longer than a chunk
+    log, who = _busy_log(tmp_path, 10)
+    log.append("run_start", "staging", who, run="r1")
+    log.append("verdict", "production", who, state="GO")
+    log.timeline("production")
+    assert json.loads(log.index_path.read_text()) == _expected_index(log.path)
+    # a line still being written is left for next time: the index ends before it
+    complete = _expected_index(log.path)
+    for n in range(20):
+        log.append("mark", "staging", who, item=f"more/{n}")
+    with log.path.open("a", encoding="utf-8") as handle:
+        handle.write('{"seq": 99, "env": "staging", "action": "run_start"')
+    entries, end = log.timeline("staging")
+    saved = json.loads(log.index_path.read_text())
+    assert saved["end"] == end == log.path.read_bytes().rindex(b"\n") + 1 > complete["end"]
+    assert [e.action for e in entries] == ["verdict", "verdict", "run_start"]  # first, latest
+
+
+def test_the_index_is_saved_after_that_many_new_lines_and_not_before(tmp_path, small_index):
+    log = AuditLog(tmp_path / "audit.jsonl")
+    for n in range(19):
+        log.append("mark", "production", ALICE, item=f"i{n}")
+    log.timeline("production")
+    assert not log.index_path.exists()
+    log.append("mark", "production", ALICE, item="i19")
+    log.timeline("production")
+    assert json.loads(log.index_path.read_text())["end"] == log.path.stat().st_size
+
+
+def _lying_index(log, **changes):
+    """An index that names a mark line as production's only timeline entry: believed only
+    when it matches the log (its end falls after a line with its hash)."""
+    index = _expected_index(log.path)
+    mark = next(e for e in log.entries("production") if e.action == "mark")
+    offsets = [
+        sum(len(line) for line in log.path.read_bytes().splitlines(keepends=True)[: mark.seq - 1])
+    ]
+    index["envs"]["production"] = {"first": offsets[0], "timeline": offsets}
+    index.update(changes)
+    log.index_path.write_text(json.dumps(index))
+    return mark
+
+
+@pytest.mark.parametrize("tail_chunk", [65536, 16])
+def test_an_index_that_matches_the_log_is_believed_for_the_lines_before_its_end(
+    tmp_path, monkeypatch, tail_chunk
+):
+    """A session trusts the index for what comes before its end (`audit verify` checks that
+    chain); what proves the index belongs to this log is the hash of the line before its end."""
+    import cockpit.audit
+
+    monkeypatch.setattr(cockpit.audit, "_TAIL_CHUNK", tail_chunk)  # 16: lines over many chunks
+    log, _ = _busy_log(tmp_path, 3)
+    mark = _lying_index(log)
+    entries, end = log.timeline("production")
+    assert [e.seq for e in entries] == [mark.seq] and end == log.path.stat().st_size
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"format": 2},
+        {"format": None},
+        {"end": "100"},
+        {"end": 0},
+        {"end": 10**9},
+        {"end": 5},  # not at a line's end
+        {"hash": "0" * 64},
+        {"envs": []},
+    ],
+)
+def test_an_index_that_does_not_match_the_log_is_never_believed(tmp_path, changes):
+    log, _ = _busy_log(tmp_path, 3)
+    truth = [e.seq for e in log.entries("production") if e.action in TIMELINE]
+    _lying_index(log, **changes)
+    entries, end = log.timeline("production")
+    assert [e.seq for e in entries] == [1, *truth] and end == log.path.stat().st_size
+
+
+def test_an_index_that_is_not_an_object_or_not_json_is_rebuilt(tmp_path):
+    log, _ = _busy_log(tmp_path, 3)
+    for text in ("[1, 2]", "{not json", ""):
+        log.index_path.write_text(text)
+        entries, _ = log.timeline("production")
+        assert [e.action for e in entries] == [
+            "session_start",
+            "release_start",
+            "rollback_requested",
+        ]
+
+
+def test_an_index_ending_after_the_first_line_is_checked_against_it(tmp_path):
+    log = AuditLog(tmp_path / "audit.jsonl")
+    log.append("release_start", "production", ALICE, version="1")
+    log.append("mark", "production", ALICE, item="a")
+    first_end = log.path.read_bytes().index(b"\n") + 1
+    index = {
+        "format": 1,
+        "end": first_end,
+        "hash": next(log.entries()).hash,
+        "envs": {"production": {"first": first_end, "timeline": [first_end]}},
+    }
+    log.index_path.write_text(json.dumps(index))
+    entries, _ = log.timeline("production")
+    assert [e.action for e in entries] == ["mark"]  # believed: it matches the first line
+
+
+@pytest.mark.parametrize("call", ["head", "entries", "entries_after", "verify", "timeline", "tail"])
+def test_a_link_in_place_of_the_audit_log_is_refused_and_named(tmp_path, call):
+    from cockpit.errors import AuditError
+
+    real = filled_log(tmp_path / "real", 2)
+    log = AuditLog(tmp_path / "audit.jsonl")
+    log.path.symlink_to(real.path)
+    calls = {
+        "head": log.head,
+        "entries": lambda: list(log.entries()),
+        "entries_after": lambda: log.entries_after(0),
+        "verify": log.verify,
+        "timeline": lambda: log.timeline("production"),
+        "tail": lambda: log.tail(1),
+    }
+    with pytest.raises(AuditError) as caught:
+        calls[call]()
+    assert caught.value.message.startswith(f"audit log {log.path} is a symbolic link")
+
+
+def test_a_link_in_place_of_the_index_temp_file_leaves_the_index_unsaved(tmp_path, small_index):
+    import os
+
+    log, _ = _busy_log(tmp_path, 15)
+    temp = log.index_path.with_name(f".{log.index_path.name}.{os.getpid()}.tmp")
+    victim = tmp_path / "victim"
+    temp.symlink_to(victim)
+    entries, _ = log.timeline("production")
+    assert [e.action for e in entries][-1] == "rollback_requested"
+    assert not victim.exists() and not log.index_path.exists()
+    assert not temp.exists() and not temp.is_symlink()  # the link removed, nothing through it
+
+
+def test_a_damaged_byte_does_not_stop_the_log_from_being_read(tmp_path):
+    """`audit verify` names the damage; showing the timeline must not crash on it."""
+    log = filled_log(tmp_path, 3)
+    data = log.path.read_bytes().replace(b"item-1", b"item-\xff")
+    log.path.write_bytes(data)
+    assert [e.fields["item"] for e in log.entries()] == ["s/item-0", "s/item-\ufffd", "s/item-2"]
+    found, end = log.entries_after(0)
+    assert [e.seq for e in found] == [1, 2, 3] and end == len(data)
+    assert [p.line for p in log.verify().problems] == [2]
+
+
+def test_a_log_replaced_by_a_shorter_one_is_followed_from_its_start(tmp_path):
+    log = filled_log(tmp_path, 3)
+    size = log.path.stat().st_size
+    assert log.entries_after(size) == ([], size)
+    found, end = log.entries_after(size + 1)  # the log is now shorter than what was read
+    assert [e.seq for e in found] == [1, 2, 3] and end == size
+    assert AuditLog(tmp_path / "none.jsonl").entries_after(10) == ([], 0)
+
+
+def test_an_empty_log_has_no_head_and_verifies(tmp_path):
+    log = AuditLog(tmp_path / "audit.jsonl")
+    log.path.write_bytes(b"")
+    assert log.head() is None
+    result = log.verify()
+    assert result.ok and result.lines == 0 and (result.last_seq, result.last_hash) == (0, "")
+    entry = log.append("mark", "production", ALICE, item="a")
+    assert entry.seq == 1 and json.loads(log.path.read_text())["prev"] == "0" * 64
+
+
+def test_verify_names_each_problem_with_its_line_and_the_fix_in_words(tmp_path):
+    log = filled_log(tmp_path)
+    original = log.path.read_text().splitlines(keepends=True)
+
+    def problems(lines):
+        log.path.write_text("".join(lines))
+        return [str(p) for p in log.verify().problems]
+
+    assert problems(original[:2] + original[3:]) == [
+        "line 3: does not follow line 2: a line was deleted, inserted or moved before it",
+        "line 3: sequence number 4 where 3 was due",
+    ]
+    assert problems([*original[:2], "[1, 2]\n", *original[3:]]) == [
+        "line 3: not a valid JSON entry (edited?)"
+    ]
+    assert problems([*original[:5], original[5].rstrip("\n")]) == [
+        "line 6: the last line is incomplete (no newline)"
+    ]
+    edited = json.loads(original[1])
+    edited["seq"] = 7
+    assert problems([original[0], json.dumps(edited) + "\n", *original[2:]]) == [
+        "line 2: content does not match its hash (the line was edited)",
+        "line 2: sequence number 7 where 2 was due",
+        "line 3: sequence number 3 where 8 was due",
+    ]
+    from cockpit.state import AuditHead
+
+    log.path.write_text("".join(original[:4]))
+    result = log.verify([("state of 'production'", AuditHead(seq=6, hash="f" * 64))])
+    assert [str(p) for p in result.problems] == [
+        "line 4: state of 'production' was written after audit entry 6, which is missing or "
+        "different here (the log was cut off or replaced)"
+    ]
+    assert (result.lines, result.last_seq) == (4, 4)

@@ -581,3 +581,166 @@ def test_control_characters_in_runbook_text_are_shown_never_sent():
     assert item.text == "evil ␛[31mred␛[0m␡\\x9b and tab"
     assert checklist.sections[0].title == "S␛]0;pwned␇"
     assert not any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in item.text + item.id)
+
+
+def test_a_comment_before_the_opening_h1_leaves_it_the_title():
+    checklist = parse("<!-- generated from the template -->\n# Release 5\n## Go\n- [ ] a\n")
+    assert checklist.title == "Release 5"
+    assert [s.id for s in checklist.all_sections()] == ["go"]
+    # an HTML block that is not a comment is content: the h1 after it is a section
+    shown = parse("<div>owner: ops</div>\n\n# Release 5\n- [ ] a\n")
+    assert shown.title == "Checklist"
+    assert [s.title for s in shown.all_sections()] == ["Release 5"]
+
+
+def test_runbook_prose_is_every_shown_line_and_nothing_in_code():
+    from cockpit.checklist.markdown import runbook_prose
+
+    text = textwrap.dedent(
+        """\
+        # Release
+        Keep p95 **below** 100 ms.
+
+        - error rate under 1 %
+        - [ ] Backup taken
+
+        ```bash
+        # p95 below 5 ms (a comment in code)
+        ```
+        <!-- p99 below 1 ms -->
+        """
+    )
+    assert runbook_prose(text) == [
+        "Release",
+        "Keep p95 below 100 ms.",
+        "error rate under 1 %",
+        "Backup taken",
+    ]
+    assert runbook_prose("") == []
+
+
+def test_a_runbook_that_cannot_be_read_is_named_with_the_fix(tmp_path):
+    with pytest.raises(ChecklistError) as caught:
+        load_checklist(tmp_path / "nope.md")
+    assert caught.value.message == f"checklist {tmp_path / 'nope.md'} does not exist"
+    assert caught.value.hint == (
+        "set `checklist` in the config to the path of your Markdown runbook "
+        "(relative to the config file)"
+    )
+    bad = tmp_path / "bad.md"
+    bad.write_bytes(b"# ok\n\xff\xfe")
+    with pytest.raises(ChecklistError) as caught:
+        load_checklist(bad)
+    assert caught.value.message == f"checklist {bad} is not UTF-8 text (byte 5)"
+    assert caught.value.hint == "save the runbook as UTF-8"
+    folder = tmp_path / "folder.md"
+    folder.mkdir()
+    with pytest.raises(ChecklistError) as caught:
+        load_checklist(folder)
+    assert caught.value.message == f"cannot read checklist {folder}: Is a directory"
+    clash = tmp_path / "clash.md"
+    clash.write_text(
+        "## Deploy\n- [ ] Smoke\n  - [ ] Login works\n\n### Smoke\n- [ ] Login works\n"
+    )
+    with pytest.raises(ChecklistError) as caught:
+        load_checklist(clash)
+    assert caught.value.message == (
+        f"{clash}: line 3 ('Login works') and line 6 ('Login works') would share the ID "
+        "deploy/smoke/login-works"
+    )
+    assert caught.value.hint == (
+        "reword one of the two items, or rename the heading that gives them the same path, "
+        "so that each item has an ID of its own"
+    )
+    good = tmp_path / "good.md"
+    good.write_text("# Go\n- [ ] a\n")
+    assert load_checklist(good).source == good
+
+
+@pytest.mark.parametrize(
+    "tag", ["<br>", "<br/>", "<hr>", "<p>", "</p>", "<li>", "</li>", "<div>", "</div>", "<BR>"]
+)
+def test_a_breaking_tag_between_words_is_a_space(tag):
+    (item,) = parse(f"- [ ] one{tag}two\n").items()
+    assert item.text == "one two"
+
+
+def test_other_inline_tags_give_way_to_their_text_without_a_break():
+    (item,) = parse("- [ ] un<em>told</em> <span>story</span>\n").items()
+    assert item.text == "untold story"
+
+
+def test_a_step_holds_only_its_own_blocks_and_notes():
+    checklist = parse(
+        """
+        ## Deploy
+        1. Migrate
+           ```BASH title=migrate
+           npm run migrate
+           ```
+           - watch the locks
+        2. Plain text, no code
+           - [ ] nested task
+             ```bash
+             echo nested
+             ```
+        3. **Smoke test**
+           ```python
+           print("not a shell")
+           ```
+        """
+    )
+    steps = [i for i in checklist.items() if i.kind == "step"]
+    assert [s.text for s in steps] == ["Migrate", "Smoke test"]
+    migrate, smoke = steps
+    assert [(b.language, b.script) for b in migrate.blocks] == [("bash", "npm run migrate\n")]
+    assert migrate.notes == ["watch the locks"]
+    assert [(b.language, b.script, b.line) for b in smoke.blocks] == [("python", "", 14)]
+    (task,) = [i for i in checklist.items() if i.kind == "manual"]
+    assert task.text == "nested task" and task.parent_id is None
+
+
+def test_front_matter_titles_are_trimmed_and_only_strings_count():
+    assert parse("---\ntitle: '  Release   {v} '\n---\n- [ ] a\n").title == "Release {v}"
+    assert parse("---\ntitle: 5\n---\n- [ ] a\n").title == "Checklist"
+    assert parse("---\n- a list\n---\n- [ ] a\n").title == "Checklist"
+    assert parse("## First\n- [ ] a\n").title == "Checklist"  # an h2 first is no title
+
+
+def test_an_empty_heading_is_untitled_and_items_before_any_heading_are_general():
+    checklist = parse("- [ ] early\n\n##\n- [ ] later\n")
+    assert [(s.title, s.level) for s in checklist.all_sections()] == [
+        ("General", 1),
+        ("(untitled)", 2),
+    ]
+    assert [i.id for i in checklist.items()] == ["general/early", "general/untitled/later"]
+
+
+def test_checked_tasks_are_done_in_the_document_and_links_are_kept():
+    items = list(
+        parse(
+            "- [x] done [runbook](https://r/1) and [log](https://l/2)\n"
+            "- [X] also done\n"
+            "- [ ] open\n"
+        ).items()
+    )
+    assert [(i.done_in_document, i.links) for i in items] == [
+        (True, ["https://r/1", "https://l/2"]),
+        (True, []),
+        (False, []),
+    ]
+
+
+def test_a_numbered_item_is_a_step_only_for_a_code_block_of_its_own():
+    after_list = parse("## Go\n1. Plain text\n\n```bash\necho outside\n```\n")
+    assert [i.kind for i in after_list.items()] == []  # the block is outside the list
+    (step,) = parse(
+        "## Go\n1. Plain text\n   - a bullet first\n\n   ```bash\n   echo mine\n   ```\n"
+    ).items()
+    assert step.kind == "step" and step.scripts == ["echo mine\n"]
+    assert step.notes == ["a bullet first"]
+
+
+def test_an_indented_comment_before_the_opening_h1_leaves_it_the_title():
+    checklist = parse("  <!-- generated -->\n# Release 6\n- [ ] a\n")
+    assert checklist.title == "Release 6"

@@ -483,3 +483,56 @@ def test_duration_text_rounds_up_to_whole_seconds(seconds, text):
 def test_a_verdict_reads_as_its_state_and_every_reason():
     result = verdict(VerdictInputs(failed_items=("a", "b")))
     assert str(result) == "NO-GO: checklist item failed: a; checklist item failed: b"
+
+
+# --- values and limits as the operator reads them ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (math.nan, "NaN"),
+        (math.inf, "∞"),
+        (-math.inf, "-∞"),
+        (0.0, "0"),
+        (0.0009, "0.0009"),
+        (0.001, "0.001"),
+        (0.5, "0.500"),
+        (1.0, "1.00"),
+        (45.2853, "45.3"),
+        (-45.3, "-45.3"),
+        (99.96, "100"),
+        (308.0, "308"),
+        (999.4, "999"),
+        (999.5, "1.00k"),  # exactly where a fourth digit would show: a k instead
+        (2345.0, "2.35k"),
+        (999_499.0, "999k"),
+        (999_500.0, "1.00M"),
+        (2_345_000.0, "2.35M"),
+    ],
+)
+def test_a_value_is_shown_with_three_significant_digits(value, shown):
+    from cockpit.gates import format_value
+
+    assert format_value(value) == shown
+    assert format_value(value, "ms") == f"{shown} ms"
+
+
+def test_the_fail_limit_in_words_keeps_its_unit():
+    from cockpit.gates import fail_words
+
+    assert fail_words(metric(fail=100.0, unit="ms")) == "fails at 100 ms or above"
+    assert fail_words(metric(fail=0.5, direction="lower", unit="req/s")) == "fails below 0.5 req/s"
+    assert fail_words(metric(fail=None, warn=80.0, gate=False)) == "no fail limit"
+
+
+def test_a_metric_not_yet_measured_or_stale_is_shown_as_such():
+    never = evaluate(metric(), "q", [], started=T0)
+    assert (never.phase, never.display, never.reason) == (
+        "Pending",
+        "pending",
+        "no measurement yet",
+    )
+    old = judge(metric(), [50.0, 50.0], last_ok=T0 + timedelta(minutes=30))
+    assert (old.phase, old.display) == ("Stale", "stale")
+    assert old.reason.startswith("cannot see it: newest point is 1770s old at 12:00:30 ")

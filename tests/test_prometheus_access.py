@@ -480,29 +480,3 @@ def test_a_comparison_needs_old_pods_and_keeps_its_outcome_after_them(
     )
     assert measured.phase == after.phase == "Failed"  # the old pods went: the failure stands
     assert "the comparison made during the rollout stands" in after.reason
-
-
-def test_serving_revisions_are_the_new_and_the_newest_old_with_ready_pods():
-    from cockpit.rollout import serving_revisions
-
-    def rs(name, revision, ready, image):
-        return {
-            "metadata": {
-                "name": f"web-{name}",
-                "uid": name,
-                "labels": {"pod-template-hash": name},
-                "annotations": {"deployment.kubernetes.io/revision": str(revision)},
-                "ownerReferences": [{"uid": "d1", "controller": True, "kind": "Deployment"}],
-            },
-            "spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}},
-            "status": {"readyReplicas": ready},
-        }
-
-    deployment = {
-        "metadata": {"name": "web", "uid": "d1", "annotations": {}},
-        "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "web:3"}]}}},
-    }
-    sets = [rs("aaa", 1, 0, "web:1"), rs("bbb", 2, 2, "web:2"), rs("ccc", 3, 1, "web:3")]
-    assert serving_revisions(deployment, sets) == ("ccc", "bbb")
-    sets[1]["status"]["readyReplicas"] = 0  # the rollout is over: no old pods serve
-    assert serving_revisions(deployment, sets) == ("ccc", None)

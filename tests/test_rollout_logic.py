@@ -760,3 +760,589 @@ def test_image_tag_is_the_version_without_the_registry_path():
     assert image_tag("shop/app@sha256:" + "ab" * 32) == "@" + "ab" * 6
     assert image_tag("shop/app:2.0.0@sha256:" + "cd" * 32) == "2.0.0@" + "cd" * 6
     assert image_tags(["shop/app:2.0.0", "shop/sidecar:2.0.0", "envoy:1.30"]) == "2.0.0,1.30"
+
+
+def _serving_rs(name, revision, ready, image, owner="d1"):
+    return {
+        "metadata": {
+            "name": f"web-{name}",
+            "uid": name,
+            "labels": {"app": "web", "pod-template-hash": name},
+            "annotations": {REVISION: str(revision)} if revision is not None else {},
+            "ownerReferences": [{"uid": owner, "controller": True, "kind": "Deployment"}],
+        },
+        "spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}},
+        "status": {"readyReplicas": ready},
+    }
+
+
+def test_serving_revisions_are_the_new_and_the_newest_old_with_ready_pods():
+    from cockpit.rollout import serving_revisions
+
+    web = {
+        "metadata": {"name": "web", "uid": "d1", "annotations": {}},
+        "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "web:3"}]}}},
+    }
+    # the new ReplicaSet listed first, an old one with ready pods older than another
+    sets = [
+        _serving_rs("ccc", 3, 1, "web:3"),
+        _serving_rs("bbb", 2, 2, "web:2"),
+        _serving_rs("aaa", 1, 3, "web:1"),
+        _serving_rs("zzz", 9, 5, "web:9", owner="someone-else"),
+    ]
+    assert serving_revisions(web, sets) == ("ccc", "bbb")  # the newest old, whatever the order
+    assert serving_revisions(web, [sets[2], sets[1], sets[0]]) == ("ccc", "bbb")
+    sets[1]["status"]["readyReplicas"] = 0  # revision 2 has scaled down: revision 1 still serves
+    assert serving_revisions(web, sets) == ("ccc", "aaa")
+    sets[2]["status"]["readyReplicas"] = 1
+    assert serving_revisions(web, sets) == ("ccc", "aaa")
+    sets[2]["status"]["readyReplicas"] = 0  # the rollout is over: no old pods serve
+    assert serving_revisions(web, sets) == ("ccc", None)
+    # an old ReplicaSet without a revision annotation still serves (kubectl counts it as 0)
+    assert serving_revisions(web, [_serving_rs("old", None, 2, "web:0")]) == (None, "old")
+    # no ReplicaSet runs the current template yet: no new pods to ask about
+    assert serving_revisions(web, sets[1:]) == (None, None)  # and the old ones have no pods
+    assert serving_revisions(web, []) == (None, None)
+
+
+def test_a_history_row_and_a_pod_trouble_read_as_the_operator_sees_them():
+    from cockpit.rollout import HistoryRow, PodTrouble
+
+    now = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
+    row = HistoryRow(
+        revision=3,
+        replicaset="web-ccc",
+        images=("web:3",),
+        change_cause="",
+        created=now - timedelta(minutes=5),
+        replicas=2,
+        ready=2,
+        current=True,
+    )
+    assert row.age(now) == "5m"
+    assert HistoryRow(1, "web-a", (), "", None, 0, 0, False).age(now) == "?"
+    assert str(PodTrouble("web-1", "CrashLoopBackOff", 3, "3 restarts")) == (
+        "web-1: CrashLoopBackOff (3 restarts)"
+    )
+    assert str(PodTrouble("web-1", "NotReady", 0, "")) == "web-1: NotReady"
+
+
+# --- pod trouble, judged at a fixed moment: what the pane says about each pod --------------------
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def at(seconds_ago):
+    return (NOW - timedelta(seconds=seconds_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def container(name="app", *, restarts=0, waiting=None, message=None, last=None, **times):
+    state: dict = {"running": {}}
+    if waiting:
+        state = {"waiting": {"reason": waiting}}
+        if message is not None:
+            state["waiting"]["message"] = message
+    elif "started" in times:
+        state = {"running": {"startedAt": at(times["started"])}}
+    status: dict = {"restartCount": restarts, "state": state}
+    if name is not None:
+        status["name"] = name
+    if last is not None:
+        reason, code = last
+        status["lastState"] = {"terminated": {"reason": reason, "exitCode": code}}
+        if "finished" in times:
+            status["lastState"]["terminated"]["finishedAt"] = at(times["finished"])
+    return status
+
+
+def new_pod(*containers, init=(), ready=False, age=10, conditions=None, phase="Running"):
+    return {
+        "metadata": {"name": "web-2-x", "creationTimestamp": at(age)},
+        "status": {
+            "phase": phase,
+            "conditions": conditions
+            if conditions is not None
+            else [{"type": "Ready", "status": "True" if ready else "False"}],
+            "initContainerStatuses": list(init),
+            "containerStatuses": list(containers),
+        },
+    }
+
+
+def judged(pod_, **kw):
+    from cockpit.rollout import trouble_of_pods
+
+    return trouble_of_pods([pod_], now=NOW, **kw)
+
+
+def test_a_crash_loop_names_its_restarts_last_termination_and_the_kubelets_message():
+    from cockpit.rollout import PodTrouble
+
+    long_message = "back-off 5m0s restarting failed container " + "x" * 200
+    looping = container(
+        waiting="CrashLoopBackOff",
+        message=long_message,
+        restarts=3,
+        last=("OOMKilled", 137),
+        finished=30,
+    )
+    # a healthy sidecar listed first does not hide the container that loops
+    found = judged(new_pod(container("sidecar"), looping))
+    assert found == [
+        PodTrouble(
+            "web-2-x",
+            "CrashLoopBackOff",
+            3,
+            f"3 restarts; last: OOMKilled, exit code 137; {long_message[:160]}",
+        )
+    ]
+    # restarts long past still show the container's own count beside a crash loop
+    old = container(waiting="CrashLoopBackOff", restarts=4, last=("Error", 1), finished=7200)
+    assert judged(new_pod(old)) == [
+        PodTrouble("web-2-x", "CrashLoopBackOff", 4, "4 restarts; last: Error, exit code 1")
+    ]
+    # an unnamed init container that cannot pull its image, no message, no restarts
+    pulling = container(None, waiting="ErrImagePull")
+    assert judged(new_pod(container(), init=[pulling])) == [
+        PodTrouble("web-2-x", "Init:ErrImagePull", 0, "init container ?")
+    ]
+
+
+def test_restarts_name_the_container_that_restarted_most_and_when():
+    from cockpit.rollout import PodTrouble
+
+    calm = container("sidecar", restarts=0)
+    restarting = container("app", restarts=3, last=("Error", 1), finished=30)
+    assert judged(new_pod(calm, restarting)) == [
+        PodTrouble(
+            "web-2-x", "Restarting", 3, "3 restarts, the last 30s ago; last: Error, exit code 1"
+        )
+    ]
+    # only the current run's start is known: that is when it last restarted
+    started = container("app", restarts=2, started=45)
+    assert judged(new_pod(started)) == [
+        PodTrouble("web-2-x", "Restarting", 2, "2 restarts, the last 45s ago; last: terminated")
+    ]
+    # ...and long ago, on a Ready pod, they are history
+    assert judged(new_pod(container("app", restarts=2, started=3600), ready=True)) == []
+    # no time at all: a pod that is not Ready is judged on the count alone
+    assert judged(new_pod(container("app", restarts=2))) == [
+        PodTrouble("web-2-x", "Restarting", 2, "2 restarts; last: terminated")
+    ]
+    unnamed_init = container(None, restarts=2, last=("Error", 3), finished=5)
+    assert judged(new_pod(container(), init=[unnamed_init])) == [
+        PodTrouble(
+            "web-2-x",
+            "Init:Restarting",
+            2,
+            "2 restarts, the last 5s ago; init container ?; last: Error, exit code 3",
+        )
+    ]
+    # one restart is below the default limit of two; the limit and window can be set
+    once = new_pod(container("app", restarts=1, last=("Error", 1), finished=30))
+    assert judged(once) == []
+    assert [t.reason for t in judged(once, restart_limit=1)] == ["Restarting"]
+    twice = new_pod(container("app", restarts=2, last=("Error", 1), finished=100))
+    assert judged(twice, restart_limit=3) == []
+    assert judged(twice, restart_window=99) == []
+    assert [t.restarts for t in judged(twice, restart_window=100)] == [2]  # the edge counts
+
+
+def test_an_unschedulable_pod_gets_the_autoscalers_grace_from_when_it_became_so():
+    from cockpit.rollout import UNSCHEDULABLE_GRACE_SECONDS, PodTrouble
+
+    grace = timedelta(seconds=UNSCHEDULABLE_GRACE_SECONDS)
+    unplaced = {"type": "PodScheduled", "status": "False", "reason": "FailedScheduling"}
+    # no message, no transition time: the pod's creation starts the grace
+    pod_ = new_pod(conditions=[unplaced], phase="Pending", age=60)
+    assert judged(pod_) == [
+        PodTrouble(
+            "web-2-x",
+            "Unschedulable",
+            0,
+            "the scheduler cannot place it",
+            grace_until=NOW - timedelta(seconds=60) + grace,
+        )
+    ]
+    since = {**unplaced, "lastTransitionTime": at(20), "message": "m" * 200}
+    (found,) = judged(new_pod(conditions=[since], phase="Pending", age=60))
+    assert found.detail == "m" * 160 and found.grace_until == NOW - timedelta(seconds=20) + grace
+    # neither the creation nor the transition known: the grace starts now
+    bare = new_pod(conditions=[unplaced], phase="Pending")
+    del bare["metadata"]["creationTimestamp"]
+    assert judged(bare)[0].grace_until == NOW + grace
+    # a pod without a phase yet is pending; a running pod with a stale condition is not
+    no_phase = new_pod(conditions=[unplaced])
+    del no_phase["status"]["phase"]
+    assert [t.reason for t in judged(no_phase)] == ["Unschedulable"]
+    assert judged(new_pod(conditions=[unplaced], phase="Running")) == []
+
+
+def test_a_pod_not_ready_is_trouble_only_past_the_limit():
+    from cockpit.rollout import PodTrouble
+
+    assert judged(new_pod(container(), age=300)) == []  # exactly at the default limit
+    assert judged(new_pod(container(), age=301)) == [
+        PodTrouble("web-2-x", "NotReady", 0, "not ready after 5m")
+    ]
+    assert judged(new_pod(container(), age=61), not_ready_seconds=60)[0].reason == "NotReady"
+    assert judged(new_pod(container(), age=61, ready=True), not_ready_seconds=60) == []
+
+
+def test_pod_trouble_passes_its_limits_and_clock_on():
+    new = replicaset("web-2", 2, "web:2")
+    pod_ = new_pod(container("app", restarts=2, last=("Error", 1), finished=100), age=200)
+    pod_["metadata"]["ownerReferences"] = [{"uid": "uid-web-2"}]
+    assert [t.reason for t in pod_trouble([pod_], new, now=NOW)] == ["Restarting"]
+    assert pod_trouble([pod_], new, now=NOW, restart_limit=3) == []
+    assert pod_trouble([pod_], new, now=NOW, restart_window=99) == []
+    calm = new_pod(container(), age=200)
+    calm["metadata"]["ownerReferences"] = [{"uid": "uid-web-2"}]
+    assert [t.reason for t in pod_trouble([calm], new, now=NOW, not_ready_seconds=100)] == [
+        "NotReady"
+    ]
+    assert pod_trouble([calm], new, now=NOW) == []
+    # judged at the moment given, not the wall clock (the stamps are in 2026)
+    assert pod_trouble([calm], new, now=NOW + timedelta(hours=1)) != []
+
+
+def test_ages_and_grace_are_measured_against_the_clock_when_no_moment_is_given():
+    from cockpit.rollout import PodTrouble, format_age
+
+    assert format_age(datetime.now(UTC) - timedelta(seconds=5)) in ("5s", "6s")
+    pending = PodTrouble("p", "Unschedulable", 0, "", grace_until=datetime.now(UTC))
+    assert pending.failing()
+    assert not PodTrouble(
+        "p", "Unschedulable", 0, "", grace_until=NOW + timedelta(days=3650)
+    ).failing()
+
+
+def test_undo_refusals_are_kubectls_words():
+    with pytest.raises(UndoRefused) as refused:
+        undo_target(deployment(spec={"paused": True}), [replicaset("web-1", 1, "web:1")])
+    assert refused.value.message == (
+        "you cannot rollback a paused deployment; resume it first with "
+        "'kubectl rollout resume' and try again"
+    )
+    with pytest.raises(UndoRefused, match='no rollout history found for deployment "web"'):
+        undo_target(deployment(), [])
+
+
+def test_the_template_restored_keeps_every_label_but_the_hash_and_leaves_the_source_alone():
+    from cockpit.rollout import template_without_hash
+
+    source = template("web:1", "h1")
+    clean = template_without_hash(source)
+    assert clean["metadata"]["labels"] == {"app": "web"}
+    assert source["metadata"]["labels"] == {"app": "web", "pod-template-hash": "h1"}
+    assert template_without_hash(template("web:1")) == template("web:1")
+    assert template_without_hash({"spec": {}}) == {"spec": {}}
+
+
+def test_a_statefulset_rolling_update_without_a_partition_compares_revisions():
+    from cockpit.rollout import statefulset_status
+
+    sts = {
+        "metadata": {"name": "db", "generation": 1},
+        "spec": {"replicas": 2, "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {}}},
+        "status": {"observedGeneration": 1, "readyReplicas": 2, "updatedReplicas": 1},
+    }
+    verdict = statefulset_status(sts)
+    assert (verdict.state, verdict.message) == (
+        "complete",
+        "partitioned roll out complete: 1 new pods have been updated...",
+    )
+
+
+# --- StatefulSet and DaemonSet undo and history, in full ------------------------------------------
+
+
+def test_a_statefulset_undo_plan_in_full():
+    from cockpit.rollout import UndoPlan
+
+    sts = statefulset(
+        updatedReplicas=4, readyReplicas=4, currentRevision="db-3", updateRevision="db-3"
+    )
+    sts["metadata"]["resourceVersion"] = "901"
+    revisions = [controller_revision("db-1", 1, "db:1"), controller_revision("db-3", 3, "db:2")]
+    plan = plan_undo(sts, revisions, kind="statefulset")
+    assert plan == UndoPlan(
+        deployment="db",
+        target_revision=1,
+        target_replicaset="db-1",
+        current_revision=3,
+        current_images=("db:2",),
+        target_images=("db:1",),
+        patch=[
+            {"op": "test", "path": "/metadata/uid", "value": "sts-uid"},
+            {"op": "test", "path": "/metadata/generation", "value": 3},
+            {"op": "replace", "path": "/spec/template", "value": template("db:1")},
+        ],
+        mid_rollout=False,
+        resource_version="901",
+        managed_by=(),
+        kind="statefulset",
+    )
+    rolling = statefulset(readyReplicas=1)
+    assert plan_undo(rolling, revisions, kind="statefulset").mid_rollout
+    bare = plan_undo(sts, revisions, kind="daemonset", precondition=False)
+    assert [op["op"] for op in bare.patch] == ["replace"] and bare.kind == "daemonset"
+    # the object's template not recorded in any revision: no current revision to name
+    unknown = statefulset()
+    unknown["spec"]["template"] = template("db:new")
+    assert plan_undo(unknown, revisions, 3, kind="statefulset").current_revision == 0
+
+
+def test_a_statefulset_undo_is_refused_in_kubectls_words():
+    sts = statefulset()
+    revisions = [controller_revision("db-1", 1, "db:1"), controller_revision("db-3", 3, "db:2")]
+    for asked in (-1, 2):
+        with pytest.raises(UndoRefused) as refused:
+            plan_undo(sts, revisions, asked, kind="statefulset")
+        assert refused.value.message == f"unable to find specified revision {asked} in history"
+    with pytest.raises(UndoRefused) as refused:
+        plan_undo(sts, [], kind="statefulset")
+    assert refused.value.message == "no last revision to roll back to"
+    with pytest.raises(UndoRefused) as refused:
+        plan_undo(sts, revisions, 3, kind="statefulset")
+    assert refused.value.skipped
+    assert refused.value.message == "skipped rollback (current template already matches revision 3)"
+    more = controller_revision("db-1", 1, "db:1")
+    more["data"]["spec"]["replicas"] = 9
+    for odd in (
+        more,
+        {**controller_revision("db-1", 1, "db:1"), "data": {"spec": {"template": {}}}},
+        {**controller_revision("db-1", 1, "db:1"), "data": {"spec": {}, "metadata": {}}},
+    ):
+        with pytest.raises(UndoRefused) as refused:
+            plan_undo(sts, [odd, revisions[1]], kind="statefulset")
+        assert refused.value.message == (
+            "revision 1 holds more than a pod template; the cockpit restores templates only: "
+            "use kubectl rollout undo statefulset/db"
+        )
+
+
+def test_statefulset_history_counts_ready_pods_of_each_revision():
+    from cockpit.rollout import HistoryRow
+
+    sts = statefulset()
+    revisions = [controller_revision("db-1", 1, "db:1"), controller_revision("db-3", 3, "db:2")]
+    revisions[0]["metadata"]["creationTimestamp"] = "2026-11-01T00:00:00Z"
+    revisions[0]["metadata"]["annotations"] = {"kubernetes.io/change-cause": "first"}
+
+    def pod(name, revision_hash, *conditions):
+        return {
+            "metadata": {
+                "name": name,
+                "labels": {"controller-revision-hash": revision_hash},
+                "ownerReferences": [{"uid": "sts-uid", "controller": True}],
+            },
+            "status": {"conditions": list(conditions)},
+        }
+
+    ready = {"type": "Ready", "status": "True"}
+    pods = [
+        pod("db-0", "db-3", ready),
+        pod("db-1", "db-3", {"type": "Ready", "status": "False"}),
+        pod("db-2", "db-3", {"type": "ContainersReady", "status": "True"}),
+        pod("db-3", "db-1", {"type": "PodScheduled", "status": "True"}, ready),
+    ]
+    rows = history(sts, revisions, kind="statefulset", pods=pods)
+    assert rows == [
+        HistoryRow(
+            revision=1,
+            replicaset="db-1",
+            images=("db:1",),
+            change_cause="first",
+            created=datetime(2026, 11, 1, tzinfo=UTC),
+            replicas=1,
+            ready=1,
+            current=False,
+        ),
+        HistoryRow(3, "db-3", ("db:2",), "", None, 3, 1, True),
+    ]
+    assert [r.ready for r in history(sts, revisions, kind="daemonset", pods=pods)] == [1, 1]
+
+
+def test_deployment_history_rows_in_full():
+    from cockpit.rollout import HistoryRow
+
+    sets = [replicaset("web-2", 2, "web:2", replicas=4), replicaset("web-1", 1, "web:1")]
+    sets[0]["status"]["readyReplicas"] = 3
+    rows = history(deployment(), sets)
+    assert rows == [
+        HistoryRow(1, "web-1", ("web:1",), "", datetime(2026, 11, 1, tzinfo=UTC), 0, 0, False),
+        HistoryRow(2, "web-2", ("web:2",), "", datetime(2026, 11, 2, tzinfo=UTC), 4, 3, True),
+    ]
+
+
+def test_each_kind_gets_its_own_rollout_status():
+    from cockpit.rollout import workload_status
+
+    sts = statefulset(readyReplicas=1)
+    assert workload_status("statefulset", sts).message == "Waiting for 3 pods to be ready..."
+    ds = {
+        "metadata": {"name": "agent", "generation": 1},
+        "spec": {},
+        "status": {
+            "observedGeneration": 1,
+            "desiredNumberScheduled": 2,
+            "updatedNumberScheduled": 1,
+        },
+    }
+    assert workload_status("daemonset", ds).message == (
+        'Waiting for daemon set "agent" rollout to finish: 1 out of 2 new pods have been updated...'
+    )
+    argo = {"metadata": {"name": "shop"}, "status": {"phase": "Healthy"}}
+    assert workload_status("rollout", argo).message == 'rollout "shop" Healthy'
+    dep = deployment(updatedReplicas=4, replicas=4, availableReplicas=4)
+    assert workload_status("deployment", dep).message == 'deployment "web" successfully rolled out'
+
+
+def test_a_pod_whose_containers_all_run_waits_for_nothing():
+    from cockpit.rollout import pod_state
+
+    running = {
+        "name": "migrate",
+        "restartCount": 0,
+        "state": {"terminated": {"reason": "Completed"}},
+    }
+    state = pod_state(
+        {
+            "metadata": {"name": "web-1"},
+            "spec": {"initContainers": [{"name": "migrate"}], "containers": [{"name": "app"}]},
+            "status": {
+                "phase": "Running",
+                "initContainerStatuses": [running],
+                "containerStatuses": [{"name": "app", "ready": True, "state": {"running": {}}}],
+            },
+        }
+    )
+    assert (state.waiting, state.ready, state.containers) == ("", "1/1", ("migrate", "app"))
+
+
+def test_replicas_that_are_not_a_number_count_as_kubectls_default_of_one():
+    verdict = rollout_status(deployment(spec={"replicas": "many"}))
+    assert verdict.message == (
+        'Waiting for deployment "web" rollout to finish: 0 out of 1 new replicas have been '
+        "updated..."
+    )
+
+
+def test_an_argo_rollout_without_canary_steps_shows_no_step():
+    from cockpit.rollout import argo_rollout_status
+
+    for strategy in ({}, {"canary": {"steps": []}}, {"canary": {"steps": "3"}}):
+        rollout = {
+            "metadata": {"name": "shop"},
+            "spec": {"strategy": strategy},
+            "status": {"phase": "Progressing", "currentStepIndex": 1},
+        }
+        assert argo_rollout_status(rollout).message == 'rollout "shop" Progressing'
+
+
+def test_the_new_replicaset_is_the_oldest_running_the_current_template():
+    from cockpit.rollout import new_replicaset
+
+    older = replicaset("web-a", 1, "web:2")
+    newer = replicaset("web-b", 3, "web:2")  # the same template again, made later
+    other = replicaset("web-c", 2, "web:1")
+    for sets in ([older, newer, other], [newer, other, older]):
+        assert new_replicaset(deployment(), sets)["metadata"]["name"] == "web-a"
+    assert new_replicaset(deployment(), [other]) is None
+
+
+def test_an_argo_rollouts_revisions_and_current_revision_are_its_own_labels():
+    from cockpit.rollout import current_revision, revision_number
+
+    rs = replicaset("shop-1", 1, "shop:1", owner="ro-uid")
+    rs["metadata"]["annotations"] = {"rollout.argoproj.io/revision": "4"}
+    rs["metadata"]["labels"] = {"rollouts-pod-template-hash": "abc"}
+    other = replicaset("shop-2", 2, "shop:2", owner="ro-uid")
+    other["metadata"]["labels"] = {"rollouts-pod-template-hash": "def"}
+    assert revision_number("rollout", rs) == 4 and revision_number("rollout", other) == 0
+    rollout = {"metadata": {"name": "shop", "uid": "ro-uid"}, "status": {"currentPodHash": "abc"}}
+    assert current_revision("rollout", rollout, [other, rs]) is rs
+    assert current_revision("rollout", {**rollout, "status": {}}, [other, rs]) is None
+    gone = {**rollout, "status": {"currentPodHash": "zzz"}}
+    assert current_revision("rollout", gone, [other, rs]) is None
+    assert [r.revision for r in history(rollout, [other, rs], kind="rollout")] == [0, 4]
+
+
+def test_a_statefulsets_current_revision_is_its_template_or_else_its_update_revision():
+    from cockpit.rollout import current_revision
+
+    sts = statefulset()
+    revisions = [
+        controller_revision("db-1", 1, "db:2"),
+        controller_revision("db-3", 3, "db:2"),  # the same template recorded twice: the newest
+        controller_revision("db-2", 2, "db:0"),
+    ]
+    assert current_revision("statefulset", sts, revisions) is revisions[1]
+    unrecorded = statefulset(updateRevision="db-2")
+    unrecorded["spec"]["template"] = template("db:new")
+    assert current_revision("statefulset", unrecorded, revisions) is revisions[2]
+    unrecorded["status"].pop("updateRevision")
+    assert current_revision("statefulset", unrecorded, revisions) is None
+    assert current_revision("daemonset", sts, revisions) is revisions[1]
+
+
+def test_a_container_terminated_now_names_its_termination():
+    from cockpit.rollout import PodTrouble
+
+    stopped = {
+        "name": "app",
+        "restartCount": 2,
+        "state": {"terminated": {"reason": "Error", "exitCode": 1}},
+    }
+    assert judged(new_pod(stopped)) == [
+        PodTrouble("web-2-x", "Restarting", 2, "2 restarts; last: Error, exit code 1")
+    ]
+    no_reason = {**stopped, "state": {"terminated": {"exitCode": "?"}}}
+    assert judged(new_pod(no_reason))[0].detail == "2 restarts; last: terminated"
+
+
+def test_a_template_digest_is_stable_across_versions_and_ignores_the_hash_label():
+    """Digests are written to the audit log (release runs): the same template must get the
+    same name in a later cockpit, whichever ReplicaSet carries it."""
+    from cockpit.rollout import template_digest
+
+    assert template_digest(template("web:1")) == template_digest(template("web:1", "h1"))
+    assert template_digest(template("web:1")) != template_digest(template("web:2"))
+    assert template_digest(template("web:1")) == "0f8214e142dd57c0"
+    assert len(template_digest({})) == 16
+
+
+def test_a_statefulset_without_a_strategy_type_or_revisions_rolls_as_kubectl_says():
+    from cockpit.rollout import statefulset_status
+
+    sts = statefulset(strategy={}, readyReplicas=4, updatedReplicas=4, currentReplicas=4)
+    assert statefulset_status(sts).message == (
+        "statefulset rolling update complete 4 pods at revision ..."
+    )
+    sts["status"]["updateRevision"] = "db-4"
+    assert statefulset_status(sts).message == (
+        "waiting for statefulset rolling update to complete 4 pods at revision db-4..."
+    )
+    one = statefulset(strategy={})
+    del one["spec"]["replicas"]
+    assert statefulset_status(one).message == "Waiting for 1 pods to be ready..."
+
+
+def test_a_deployment_undo_plan_in_full():
+    from cockpit.rollout import UndoPlan
+
+    dep = deployment(updatedReplicas=1, replicas=4)
+    dep["metadata"]["annotations"] = {REVISION: "3", "meta.helm.sh/release-name": "web"}
+    dep["metadata"]["labels"] = {"app.kubernetes.io/managed-by": "Helm"}
+    sets = [replicaset("web-1", 1, "web:1"), replicaset("web-3", 3, "web:2")]
+    plan = plan_undo(dep, sets)
+    assert (plan.deployment, plan.target_replicaset, plan.kind) == ("web", "web-1", "deployment")
+    assert plan.mid_rollout and plan.patch == undo_patch(dep, sets[0], precondition=True)
+    assert plan.managed_by != ()
+    assert isinstance(plan, UndoPlan) and plan_undo(dep, sets, 1).target_revision == 1
+    done = deployment(updatedReplicas=4, replicas=4, availableReplicas=4)
+    assert not plan_undo(done, sets).mid_rollout
+    with pytest.raises(UndoRefused) as refused:
+        plan_undo(dep, sets, 7)
+    assert not (refused.value.paused or refused.value.skipped or refused.value.read_only)

@@ -297,3 +297,441 @@ def test_a_reload_names_only_the_items_another_process_changed(open_session):
     first.add_note("Backup taken", "kept for a week")
     assert second.reload_if_changed()
     assert second.changed_items == ["before/backup-taken"]
+
+
+# --- what an operator is told when the state cannot be saved or locked --------------------------
+
+
+def test_a_full_disk_is_named_with_the_fix_and_the_state_is_left_as_it_was(tmp_path, monkeypatch):
+    import errno
+
+    from cockpit.errors import StateError
+
+    store = StateStore(tmp_path, "production")
+    store.update(_done("s/0"))
+    store.update(_done("s/1"))
+    before = (store.path.read_bytes(), store.journal_path.read_bytes())
+    real_fsync = os.fsync
+    for code, hint in (
+        (errno.ENOSPC, "free some disk space, then try again"),
+        (errno.EDQUOT, "free some disk space, then try again"),
+        (errno.EFBIG, "free some disk space, then try again"),
+        (errno.EIO, "check the state dir"),
+    ):
+
+        def failing(fd, code=code):
+            raise OSError(code, os.strerror(code))
+
+        monkeypatch.setattr(os, "fsync", failing)
+        with pytest.raises(StateError) as caught:
+            store.update(_done("s/2"))
+        monkeypatch.setattr(os, "fsync", real_fsync)
+        assert caught.value.message == (
+            f"could not save state to {store.path}: {os.strerror(code)}; the previous state "
+            "file is untouched and the action is in the audit log"
+        )
+        assert caught.value.hint == hint
+        # no half line left behind: the next reader sees exactly the two saved updates
+        assert (store.path.read_bytes(), store.journal_path.read_bytes()) == before
+        fresh = StateStore(tmp_path, "production").load()
+        assert set(fresh.items) == {"s/0", "s/1"} and fresh.revision == 2
+    store.update(_done("s/2"))  # the same store carries on once the disk has room
+    assert StateStore(tmp_path, "production").load().revision == 3
+
+
+def test_a_failed_snapshot_write_leaves_no_temp_file_and_names_the_state_file(
+    tmp_path, monkeypatch
+):
+    import errno
+
+    from cockpit.errors import StateError
+
+    store = StateStore(tmp_path, "production")
+
+    def full(fd, data, offset):
+        return 0  # nothing written: what a full disk gives
+
+    monkeypatch.setattr(os, "pwrite", full)
+    with pytest.raises(StateError) as caught:
+        store.update(_done("s/0"))
+    assert f"could not save state to {store.path}: " in caught.value.message
+    assert os.strerror(errno.ENOSPC) == "No space left on device"
+    assert caught.value.hint == "free some disk space, then try again"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".production.lock"]
+
+
+def test_a_lock_held_too_long_names_the_cockpit_that_holds_it(tmp_path, monkeypatch):
+    import fcntl
+
+    import cockpit.state
+    from cockpit.errors import StateError
+
+    monkeypatch.setattr(cockpit.state, "LOCK_TIMEOUT_SECONDS", 0.05)
+    store = StateStore(tmp_path, "production")
+    store.update(_done("s/0"))
+    holder = os.open(store.lock_path, os.O_RDWR)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        os.ftruncate(holder, 0)
+        os.pwrite(holder, b"4242 bob\n", 0)
+        started = time.monotonic()
+        with pytest.raises(StateError) as caught:
+            store.update(_done("s/1"))
+        waited = time.monotonic() - started
+        assert caught.value.message == (
+            f"state file {store.path} is locked by another cockpit (pid 4242 bob) for more than 0 s"
+        )
+        assert caught.value.hint == "wait for it to finish, or stop the other cockpit"
+        assert 0.05 <= waited < 2
+        os.ftruncate(holder, 0)  # a holder that wrote nothing yet is not named
+        with pytest.raises(StateError) as caught:
+            store.load()
+        assert "locked by another cockpit for more than" in caught.value.message
+    finally:
+        os.close(holder)
+    # released: the update goes through, and the lock file names this process
+    store.update(_done("s/1"))
+    from cockpit.identity import login_name
+
+    assert store.lock_path.read_text() == f"{os.getpid()} {login_name()}\n"
+    assert StateStore(tmp_path, "production").load().revision == 2
+
+
+def test_a_change_function_sees_and_deletes_the_current_items(tmp_path):
+    store = StateStore(tmp_path, "production")
+    store.update(_done("s/0"))
+    store.update(_done("s/1"))
+    seen: list[object] = []
+
+    def change(items):
+        seen.append(sorted(items))
+        seen.append(len(items))
+        del items["s/0"]
+        items["s/2"] = ItemRecord(status="skipped")
+        seen.append(sorted(items))
+        seen.append(len(items))
+        seen.append("s/0" in items)
+        with pytest.raises(KeyError):
+            del items["s/0"]  # already gone
+        with pytest.raises(KeyError):
+            del items["never/there"]
+        with pytest.raises(KeyError):
+            items["s/0"]
+
+    snapshot = store.update(change)
+    assert seen == [["s/0", "s/1"], 2, ["s/1", "s/2"], 2, False]
+    assert set(snapshot.items) == {"s/1", "s/2"}
+    again = StateStore(tmp_path, "production").load()
+    assert again.items == snapshot.items and again.revision == 3
+
+    def clear(items):
+        for key in list(items):
+            del items[key]
+        seen.append(len(items))
+        seen.append(list(items))
+
+    store.update(clear)
+    assert seen[-2:] == [0, []]
+    assert StateStore(tmp_path, "production").load().items == {}
+
+
+def test_a_garbled_last_line_is_a_torn_write_but_a_well_formed_forgery_is_not(tmp_path):
+    """A crash can leave a last line of garbage (even with its newline, as blocks are
+    allocated before they are written): it was never acknowledged and is dropped. A last
+    line that parses but does not match its hash was written by someone else: moved aside."""
+    store = StateStore(tmp_path, "production")
+    for n in range(3):
+        store.update(_done(f"s/{n}"))
+    good = store.journal_path.read_bytes()
+    store.journal_path.write_bytes(good + b'{"revision": 4, "items": {"s/9"\x00\x00\x00\n')
+    fresh = StateStore(tmp_path, "production")
+    assert set(fresh.load().items) == {"s/0", "s/1", "s/2"}
+    assert fresh.last_corruption is None
+    forged = good.splitlines()[-1].replace(b'"t"', b'"mallory"')
+    store.journal_path.write_bytes(
+        good + forged.replace(b'"revision": 3', b'"revision": 4') + b"\n"
+    )
+    fresh = StateStore(tmp_path, "production")
+    assert fresh.load().items == {}
+    assert fresh.last_corruption is not None
+    assert fresh.last_corruption.reason == (
+        "line 4 of the journal production.journal is damaged or out of order (truncated or edited)"
+    )
+
+
+# --- a state file that cannot be trusted: each reason named, nothing read as "nothing done" -----
+
+
+def _bad_state(tmp_path, text):
+    store = StateStore(tmp_path, "production")
+    store.path.write_text(text)
+    snapshot = store.load()
+    assert snapshot.items == {} and snapshot.revision == 0
+    assert store.last_corruption is not None
+    assert store.last_corruption.path == store.path
+    assert store.last_corruption.moved_to.read_text() == text
+    assert store.last_corruption.moved_to.name.startswith("production.toml.corrupt-")
+    return store.last_corruption.reason
+
+
+HEAD = 'format = 1\nenvironment = "production"\nrevision = 1\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('format = 2\nenvironment = "production"\n', "unknown format 2"),
+        ('environment = "production"\n', "unknown format None"),
+        (
+            'format = 1\nenvironment = "staging"\n',
+            "belongs to environment 'staging', not 'production'",
+        ),
+        ("format = 1\nrevision = 1\n", "belongs to environment None, not 'production'"),
+        (HEAD.replace("revision = 1\n", "") + 'checksum = "x"\n', "revision is missing"),
+        (HEAD + 'items = "all"\n', "items is not a table"),
+        (HEAD + 'items = {a = "done"}\n', "items.'a' is not a table"),
+        (
+            HEAD + '[items.a]\nstatus = "finished"\n',
+            "items.'a'.status 'finished' is not a known status",
+        ),
+        (
+            HEAD + '[items.a]\nstatus = "done"\nat = "yesterday"\n',
+            "items.'a'.at is not a date-time",
+        ),
+        (HEAD + '[items.a]\nstatus = "done"\nat = 5\n', "items.'a'.at is not a date-time"),
+        (
+            HEAD + '[items.a]\nstatus = "done"\nchecksum = "x"\n',
+            "checksum does not match its content (truncated or edited)",
+        ),
+    ],
+)
+def test_each_reason_a_state_file_is_refused_is_named(tmp_path, text, reason):
+    assert _bad_state(tmp_path, text) == reason
+
+
+def test_a_state_file_that_is_not_toml_is_named_with_the_parsers_words(tmp_path):
+    reason = _bad_state(tmp_path, "format = = 1\n")
+    assert reason.startswith("not valid TOML (") and "line 1" in reason
+
+
+def test_a_corrupt_state_moves_the_snapshot_and_its_journal_aside_together(tmp_path):
+    store = StateStore(tmp_path, "production")
+    for n in range(3):
+        store.update(_done(f"s/{n}"))
+    journal = store.journal_path.read_bytes()
+    store.path.write_text(store.path.read_text().replace('"t"', '"eve"'))
+    fresh = StateStore(tmp_path, "production")
+    assert fresh.load().items == {}
+    corrupt = fresh.last_corruption
+    assert corrupt is not None and corrupt.path == store.path
+    stamp = corrupt.moved_to.name.removeprefix("production.toml.corrupt-")
+    assert (tmp_path / f"production.journal.corrupt-{stamp}").read_bytes() == journal
+    assert not store.path.exists() and not store.journal_path.exists()
+    # what is left is a fresh start: the next mark writes revision 1
+    assert fresh.update(_done("s/9")).revision == 1
+    assert set(StateStore(tmp_path, "production").load().items) == {"s/9"}
+
+
+def test_peek_reads_without_moving_anything_aside(tmp_path):
+    store = StateStore(tmp_path, "production")
+    assert store.peek() is None  # nothing yet
+    store.update(_done("s/0"))
+    store.update(_done("s/1"))
+    peeked = StateStore(tmp_path, "production").peek()
+    assert peeked is not None and set(peeked.items) == {"s/0", "s/1"} and peeked.revision == 2
+    good = store.path.read_text()
+    store.path.write_text(good.replace('"t"', '"eve"'))
+    assert store.peek() is None
+    assert store.path.read_text() == good.replace('"t"', '"eve"')  # left where it was
+    assert store.last_corruption is None
+    os.unlink(store.path)
+    os.symlink(tmp_path / "elsewhere.toml", store.path)
+    assert store.peek() is None  # a link is unreadable, not a crash
+
+
+def test_the_change_token_moves_with_the_snapshot_and_the_journal(tmp_path):
+    store = StateStore(tmp_path, "production")
+    assert store.mtime_ns() is None
+    store.update(_done("s/0"))
+    first = store.mtime_ns()
+    assert first is not None and len(first) == 6 and first[3:] == (0, 0, 0)  # no journal yet
+    store.update(_done("s/1"))
+    second = store.mtime_ns()
+    assert second is not None and second[:3] == first[:3] and second[3:] != (0, 0, 0)
+    store.update(_done("s/2"))
+    assert store.mtime_ns() != second
+
+
+def test_a_state_file_others_can_write_is_refused_with_the_fix(tmp_path):
+    from cockpit.errors import StateError
+
+    store = StateStore(tmp_path, "production")
+    store.update(_done("s/0"))
+    for mode in (0o620, 0o602):
+        os.chmod(store.path, mode)
+        with pytest.raises(StateError) as caught:
+            StateStore(tmp_path, "production").load()
+        assert caught.value.message == (
+            f"state file {store.path} is writable by other users (mode {mode:o}): anyone "
+            "could rewrite the go-live's progress"
+        )
+        assert caught.value.hint == f"chmod go-w {store.path}"
+    os.chmod(store.path, 0o644)
+    assert set(StateStore(tmp_path, "production").load().items) == {"s/0"}
+
+
+@pytest.mark.parametrize(
+    ("name", "what"),
+    [
+        ("production.toml", "state file"),
+        ("production.journal", "state journal"),
+        (".production.lock", "lock file"),
+    ],
+)
+def test_a_link_in_place_of_a_state_file_is_refused_and_named(tmp_path, name, what):
+    from cockpit.errors import StateError
+
+    store = StateStore(tmp_path, "production")
+    store.update(_done("s/0"))
+    store.update(_done("s/1"))
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    (tmp_path / name).unlink()
+    (tmp_path / name).symlink_to(victim)
+    with pytest.raises(StateError) as caught:
+        StateStore(tmp_path, "production").update(_done("s/2"))
+    assert caught.value.message.startswith(f"{what} {tmp_path / name} is a symbolic link")
+    assert victim.read_text() == "precious\n"
+
+
+def test_a_link_in_place_of_the_temp_file_is_refused(tmp_path):
+    from cockpit.errors import StateError
+
+    store = StateStore(tmp_path, "production")
+    temp = tmp_path / f".production.toml.{os.getpid()}.tmp"
+    temp.symlink_to(tmp_path / "victim")
+    with pytest.raises(StateError) as caught:
+        store.update(_done("s/0"))
+    assert caught.value.message.startswith(f"state temp file {temp} is a symbolic link")
+    assert not (tmp_path / "victim").exists()
+
+
+# --- the journal: what a reader keeps, and when it reads everything again ------------------------
+
+
+def test_the_audit_head_and_the_write_time_survive_the_journal_and_the_snapshot(
+    tmp_path, monkeypatch
+):
+    import cockpit.state
+    from cockpit.state import AuditHead
+
+    store = StateStore(tmp_path, "production")
+    first = store.update(_done("s/0"), AuditHead(1, "a" * 64))  # the snapshot
+    second = store.update(_done("s/1"), AuditHead(2, "b" * 64))  # a journal line
+    third = store.update(_done("s/2"))  # no new head: the last one stands
+    assert first.audit_head == AuditHead(1, "a" * 64)
+    assert third.audit_head == AuditHead(2, "b" * 64)
+    assert third.written_at is not None and third.written_at.microsecond == 0
+    again = StateStore(tmp_path, "production").load()
+    assert again == third
+    assert again.audit_head == AuditHead(2, "b" * 64) and again.written_at == third.written_at
+    assert second.written_at is not None
+    # folded into a snapshot, the same
+    monkeypatch.setattr(cockpit.state, "COMPACT_AFTER", 1)
+    store.update(_done("s/0"))
+    folded = store.update(_done("s/0"))  # four journal lines, three records: folded
+    assert b"audit_head" in store.path.read_bytes() and not store.journal_path.exists()
+    reread = StateStore(tmp_path, "production").load()
+    assert reread == folded and reread.audit_head == AuditHead(2, "b" * 64)
+
+
+def test_a_journal_of_another_environment_or_without_a_header_is_refused(tmp_path):
+    store = StateStore(tmp_path, "production")
+    store.update(_done("s/0"))
+    store.update(_done("s/1"))
+    lines = store.journal_path.read_bytes().splitlines(keepends=True)
+    other = StateStore(tmp_path / "other", "staging")
+    other.update(_done("x"))
+    other.update(_done("y"))
+    store.journal_path.write_bytes(
+        other.journal_path.read_bytes().splitlines(keepends=True)[0] + lines[1]
+    )
+    fresh = StateStore(tmp_path, "production")
+    assert fresh.load().items == {}
+    assert fresh.last_corruption is not None
+    assert fresh.last_corruption.reason == "the journal production.journal has no valid first line"
+
+
+def test_a_journal_that_extends_another_snapshot_is_refused(tmp_path):
+    """A state file restored from a backup, with the journal of the newer one beside it."""
+    store = StateStore(tmp_path, "production")
+    store.update(_done("s/0"))
+    backup = store.path.read_bytes()
+    import cockpit.state
+
+    cockpit.state.COMPACT_AFTER, saved = 1, cockpit.state.COMPACT_AFTER
+    try:
+        store.update(_done("s/0"))
+        store.update(_done("s/0"))  # folded: a new snapshot (revision 3)
+    finally:
+        cockpit.state.COMPACT_AFTER = saved
+    assert not store.journal_path.exists()
+    store.update(_done("s/3"))  # journal line 4 on snapshot 3
+    store.path.write_bytes(backup)  # revision 1 restored
+    fresh = StateStore(tmp_path, "production")
+    assert fresh.load().items == {}
+    assert fresh.last_corruption is not None
+    assert fresh.last_corruption.reason == (
+        "the journal production.journal does not extend this state file "
+        "(the state file was replaced or restored)"
+    )
+
+
+def test_a_journal_whose_snapshot_was_deleted_is_kept_aside_and_the_state_rebuilt(tmp_path):
+    store = StateStore(tmp_path, "production")
+    store.update(_done("s/0"))
+    store.update(_done("s/1"))
+    journal = store.journal_path.read_bytes()
+    store.path.unlink()
+    fresh = StateStore(tmp_path, "production")
+    assert fresh.load().items == {} and fresh.last_corruption is None
+    assert fresh.peek() is None or fresh.peek().items == {}
+    fresh.update(_done("s/9"))
+    (stale,) = tmp_path.glob("production.journal.stale-*")
+    assert stale.read_bytes() == journal  # not ours to judge: kept, never deleted
+    assert set(StateStore(tmp_path, "production").load().items) == {"s/9"}
+
+
+def test_a_reader_follows_appends_and_reads_again_when_the_journal_is_replaced(
+    tmp_path, monkeypatch
+):
+    import cockpit.state
+
+    writer, reader = StateStore(tmp_path, "production"), StateStore(tmp_path, "production")
+    writer.update(_done("s/0"))
+    writer.update(_done("s/1"))
+    assert set(reader.load().items) == {"s/0", "s/1"}
+    assert reader.load().revision == 2  # nothing new: the same
+    writer.update(_done("s/2"))
+    assert set(reader.load().items) == {"s/0", "s/1", "s/2"}
+    # the journal cut back to its header: the reader reads everything again
+    header = writer.journal_path.read_bytes().splitlines(keepends=True)[0]
+    full = writer.journal_path.read_bytes()
+    writer.journal_path.write_bytes(header)
+    assert reader.load().revision == 1
+    writer.journal_path.write_bytes(full)
+    assert reader.load().revision == 3
+    # the journal gone: the snapshot alone; back again: followed again
+    writer.journal_path.unlink()
+    assert reader.load().revision == 1
+    writer.journal_path.write_bytes(full)
+    assert reader.load().revision == 3
+    # another journal of the same snapshot in its place (another header: read again)
+    monkeypatch.setattr(cockpit.state, "COMPACT_AFTER", 1)
+    writer.update(_done("s/0"))
+    writer.update(_done("s/0"))  # folded into snapshot 5, the journal removed
+    assert not writer.journal_path.exists()
+    monkeypatch.setattr(cockpit.state, "COMPACT_AFTER", 1000)
+    assert reader.load().revision == 5
+    writer.update(_done("s/6"))
+    assert reader.load().revision == 6 and set(reader.load().items) == {"s/0", "s/1", "s/2", "s/6"}
