@@ -13,7 +13,7 @@ import pytest
 import tomli_w
 
 from cockpit.checks import CheckContext, CheckResult, compile_binding, run_check
-from cockpit.config import CheckBinding, load_config
+from cockpit.config import load_config
 from cockpit.identity import Operator
 from cockpit.session import GoLiveSession
 
@@ -159,8 +159,7 @@ def run(tmp_path):
         path = tmp_path / "cockpit.toml"
         path.write_text(tomli_w.dumps(document))
         loaded = load_config(path)
-        binding = CheckBinding.model_validate(loaded.model.checks[0].model_dump())
-        bound = compile_binding(0, "s/the-item", binding)
+        bound = compile_binding(0, "s/the-item", loaded.model.checks[0])
         return asyncio.run(run_check(bound, CheckContext(loaded, "test")))
 
     return go

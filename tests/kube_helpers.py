@@ -15,7 +15,7 @@ import pytest
 import tomli_w
 
 from cockpit.checks import CheckContext, compile_binding, run_check
-from cockpit.config import CheckBinding, load_config
+from cockpit.config import load_config
 from cockpit.sources.kube import DeploymentActions
 
 from .helpers import wait_until
@@ -91,6 +91,5 @@ def run_kube_check(tmp_path, cluster, timeout=10, **fields):
     document["checks"] = [{"item": "x", "type": "kube", "timeout": timeout, **fields}]
     path.write_text(tomli_w.dumps(document))
     loaded = load_config(path)
-    binding = CheckBinding.model_validate(loaded.model.checks[0].model_dump())
-    bound = compile_binding(0, "s/x", binding)
+    bound = compile_binding(0, "s/x", loaded.model.checks[0])
     return asyncio.run(run_check(bound, CheckContext(loaded, "rehearsal")))

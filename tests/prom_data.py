@@ -24,6 +24,8 @@ def scenario_at(name: str, seconds_before_now: int) -> tuple[float, float, bool]
         return RPS, 0.0002, recent
     if name == "errors":
         return RPS, 0.05 if recent else 0.0002, False
+    if name == "recovered":  # 5 % errors 50 to 60 minutes ago, healthy since
+        return RPS, 0.05 if seconds_before_now >= 3000 else 0.0002, False
     return RPS, 0.0002, False  # healthy, reset
 
 

@@ -447,9 +447,18 @@ def test_a_bold_step_title_keeps_the_lines_under_it_as_its_first_note():
            ```
         2. [ ] **Tell the team**
            in the release channel
+        3. **Back up the customer
+           database**
+           before anything else
         """
     )
-    first, second = checklist.items()
+    first, second, third = checklist.items()
+    # a title wrapped over two lines stays whole: the split is after the bold closes
+    assert (third.id, third.text, third.notes) == (
+        "database/back-up-the-customer-database",
+        "Back up the customer database",
+        ["before anything else"],
+    )
     assert (first.id, first.text, first.notes) == (
         "database/migrate-the-schema",
         "Migrate the schema",

@@ -463,24 +463,24 @@ def test_prometheus_every_series_counts_and_is_named_by_its_labels(run, promethe
 
 
 def test_the_runner_scrubs_every_secret_a_check_read(tmp_path, monkeypatch):
-    from typing import ClassVar
+    from typing import Literal
 
-    from cockpit.checks.base import CheckSpec
+    from cockpit.check_types import CheckConfig
     from cockpit.checks.runner import BoundCheck
 
-    class Blabbermouth(CheckSpec):
-        TYPE: ClassVar[str] = "test-blabbermouth"
+    class Blabbermouth(CheckConfig):
+        type: Literal["test-blabbermouth"] = "test-blabbermouth"
         token_env: str
 
-        async def run(self, ctx):
-            token = ctx.secret(self.token_env, None, "token")
-            return CheckResult(False, f"server said: bad token {token}", details=(f"> {token}",))
+    async def blab(check, ctx):
+        token = ctx.secret(check.token_env, None, "token")
+        return CheckResult(False, f"server said: bad token {token}", details=(f"> {token}",))
 
     monkeypatch.setenv("LEAKY", "leaky-Secret-9999-canary")
     (tmp_path / "runbook.md").write_text("## S\n- [ ] The item\n")
     (tmp_path / "c.toml").write_text('checklist = "runbook.md"\n[environments.t]\n')
     loaded = load_config(tmp_path / "c.toml")
-    bound = BoundCheck(0, "s/the-item", Blabbermouth(token_env="LEAKY"), 5)
+    bound = BoundCheck(0, "s/the-item", Blabbermouth(item="x", token_env="LEAKY"), 5, blab)
     result = asyncio.run(run_check(bound, CheckContext(loaded, "t")))
     assert "leaky-Secret-9999-canary" not in result.evidence
     assert result.evidence == "server said: bad token ***"

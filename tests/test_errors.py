@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import re
 import subprocess
 import sys
 import textwrap
@@ -21,7 +22,13 @@ import pytest
 
 from cockpit.errors import CockpitError
 from cockpit.session import GoLiveSession
-from cockpit.sources.errors import ErrorWatcher, SentryClient, TrackerError, next_cursor
+from cockpit.sources.errors import (
+    ErrorIssue,
+    ErrorWatcher,
+    SentryClient,
+    TrackerError,
+    next_cursor,
+)
 
 from . import servers
 
@@ -153,6 +160,32 @@ def test_bugsink_regressed_means_regressed_since_the_go_live(
     assert watcher.feed.requests - before == 2  # the issue list and the project's count
 
 
+def test_bugsink_histories_read_stay_bounded_however_many_issues_are_active():
+    """New or reopened issues seen since the go-live: always; of those unresolved all along
+    with new events, the HISTORY_REFRESHES asked longest ago; none seen only before."""
+    from cockpit.sources.errors import HISTORY_REFRESHES, histories_to_read
+
+    started = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    seen = started + timedelta(minutes=5)
+
+    def one(n, last_seen=seen):
+        return ErrorIssue(str(n), f"B-{n}", "t", "", "error", 1, None, None, last_seen, None)
+
+    busy = [one(n) for n in range(20)]  # unresolved all along, each with new events
+    known = {str(n): (started + timedelta(seconds=n), None) for n in range(20)}
+    known["7"] = (None, None)  # never read: first in line
+    before = {str(n) for n in range(20)}
+    issues = [*busy, one(100), one(101, started - timedelta(seconds=1)), one(102, started)]
+    chosen = histories_to_read(issues, known, before, started)
+    # the new ones first (102 last seen exactly at the start counts), then the oldest answers
+    assert chosen[:2] == ["100", "102"]
+    assert chosen[2:] == ["7", "0", "1", "2", "3"][:HISTORY_REFRESHES]
+    assert HISTORY_REFRESHES == 5
+    # an issue whose answer is current is never read again
+    assert histories_to_read([one(3)], {"3": (seen, None)}, set(), started) == []
+    assert histories_to_read(issues, known, before, None) == []
+
+
 def test_bugsink_bad_token_is_named(bugsink, tmp_path, monkeypatch, operator):
     path = bugsink_config(tmp_path, bugsink, monkeypatch)
     monkeypatch.setenv("BUGSINK_TOKEN", "not-a-token")
@@ -170,7 +203,16 @@ def stamp(moment):
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def issue(n, *, first_seen, last_seen=None, regressed=False, first_release="1.0.0", level="error"):
+def issue(
+    n,
+    *,
+    first_seen,
+    last_seen=None,
+    regressed=False,
+    regressed_at=None,
+    first_release="1.0.0",
+    level="error",
+):
     return {
         "id": str(1000 + n),
         "shortId": f"SHOP-{n}",
@@ -186,8 +228,10 @@ def issue(n, *, first_seen, last_seen=None, regressed=False, first_release="1.0.
         "permalink": f"https://sentry.example.com/organizations/acme/issues/{1000 + n}/",
         "project": {"id": "42", "slug": "shop"},
         "isUnhandled": True,
-        # not in Sentry's answer: what the fake's search matches `firstRelease:` against
+        # not in Sentry's answer: what the fake's search matches `firstRelease:` against,
+        # and when its details' activity says it regressed
         "_first_release": first_release,
+        "_regressed_at": regressed_at or (last_seen or datetime.now(UTC)),
     }
 
 
@@ -198,7 +242,13 @@ def world(started):
         issue(1, first_seen=started + timedelta(minutes=5), first_release="2.0.0"),
         issue(2, first_seen=started + timedelta(minutes=6), first_release="2.0.0"),
         issue(3, first_seen=started - timedelta(days=2), first_release="2.0.0"),
-        issue(9, first_seen=started - timedelta(days=30), regressed=True),
+        issue(
+            9,
+            first_seen=started - timedelta(days=30),
+            last_seen=started + timedelta(minutes=20),
+            regressed=True,
+            regressed_at=started + timedelta(minutes=10),
+        ),
         issue(7, first_seen=started - timedelta(days=60)),
     ]
 
@@ -276,6 +326,8 @@ class FakeSentry(BaseHTTPRequestHandler):
 
     def events_stats(self, params):
         interval = {"1m": 60, "5m": 300, "10m": 600, "1h": 3600}[params.get("interval", "1h")]
+        if FakeSentry.mode == "coarse":
+            interval *= 2  # Sentry answering at another rollup than the one asked
         now = time.time()
         if "start" in params:
             begin = datetime.fromisoformat(params["start"]).replace(tzinfo=UTC).timestamp()
@@ -305,6 +357,19 @@ class FakeSentry(BaseHTTPRequestHandler):
             groups.append({"by": {"release": release}, "totals": totals, "series": {}})
         return self._send(200, {"start": "", "end": "", "intervals": [], "groups": groups})
 
+    def issue_details(self, issue_id):
+        """An issue's details as documented, with its activity, newest first."""
+        for raw in world(FakeSentry.started) + FakeSentry.extra:
+            if raw["id"] == issue_id:
+                shown = {k: v for k, v in raw.items() if not k.startswith("_")}
+                activity = [{"id": "2", "type": "first_seen", "dateCreated": raw["firstSeen"]}]
+                if raw["substatus"] == "regressed":
+                    at = stamp(raw["_regressed_at"])
+                    activity.insert(0, {"id": "3", "type": "set_regression", "dateCreated": at})
+                    activity.append({"id": "1", "type": "set_resolved", "dateCreated": at})
+                return self._send(200, {**shown, "activity": activity})
+        return self._send(404, {"detail": "The requested resource does not exist"})
+
     def do_GET(self):
         from urllib.parse import parse_qs, urlsplit
 
@@ -331,6 +396,9 @@ class FakeSentry(BaseHTTPRequestHandler):
             return self.sessions(parse_qs(urlsplit(self.path).query))
         if "events-stats" in self.path:
             return self.events_stats(params)
+        details = re.fullmatch(r"/api/0/organizations/acme/issues/(\d+)/", urlsplit(self.path).path)
+        if details:
+            return self.issue_details(details.group(1))
         if mode == "empty":
             found = []
         else:
@@ -408,6 +476,65 @@ token_env = "SENTRY_TOKEN"
     return GoLiveSession.open(tmp_path / "cockpit.toml", None, operator=operator)
 
 
+def test_sentry_regressed_means_regressed_since_the_go_live(sentry, tmp_path, operator):
+    """Sentry keeps `is:regressed` for days after a regression: one that regressed three days
+    ago and was seen since the go-live is no REGRESSED (and, not busy, not in the feed); one
+    that regressed a second after the start is; one whose details are gone is not."""
+    started = FakeSentry.started
+    FakeSentry.extra = [
+        issue(
+            21,
+            first_seen=started - timedelta(days=20),
+            last_seen=started + timedelta(minutes=5),  # seen since, not busy now
+            regressed=True,
+            regressed_at=started - timedelta(days=3),
+        ),
+        issue(
+            22,
+            first_seen=started - timedelta(days=20),
+            regressed=True,
+            regressed_at=started + timedelta(seconds=1),
+        ),
+        issue(
+            23,
+            first_seen=started - timedelta(days=20),
+            regressed=True,
+            regressed_at=started,  # exactly at the start: since the go-live
+        ),
+        issue(
+            24,
+            first_seen=started - timedelta(days=20),
+            last_seen=started + timedelta(minutes=5),  # seen since, not busy now
+            regressed=True,
+            regressed_at=started - timedelta(seconds=1),
+        ),
+    ]
+    session = sentry_session(tmp_path, sentry, operator, busiest_minutes=1)
+    feed = ErrorWatcher(session, lambda _f: None, started=started).poll()
+    assert not feed.stale, feed.last_error
+    badges = {i.short_id: i.badge for i in feed.issues}
+    assert badges.get("SHOP-22") == "REGRESSED" and badges.get("SHOP-23") == "REGRESSED"
+    assert badges.get("SHOP-9") == "REGRESSED"
+    assert "SHOP-21" not in badges and "SHOP-24" not in badges, badges
+
+
+def test_sentry_buckets_are_as_wide_as_their_starts_are_apart(sentry, tmp_path, operator):
+    """Asked for 5-minute buckets, answered in 10-minute ones: each bucket is 10 minutes
+    wide, so the events per window are not doubled."""
+    session = sentry_session(tmp_path, sentry, operator)
+    client = SentryClient(session.environment.errors, "sntrys_test_token", "production")
+    try:
+        asked = client.event_counts(statsPeriod="24h", interval="5m")
+        FakeSentry.mode = "coarse"
+        coarse = client.event_counts(statsPeriod="24h", interval="5m")
+    finally:
+        client.close()
+    assert {(end - start).total_seconds() for start, end, _ in asked} == {300}
+    assert {(end - start).total_seconds() for start, end, _ in coarse} == {600}
+    # the same day either way: 2 errors per 5 minutes
+    assert abs(sum(c for *_, c in coarse) - sum(c for *_, c in asked)) <= 4
+
+
 def test_link_header_cursor_rules():
     assert next_cursor('<a>; rel="next"; results="true"; cursor="0:100:0"') == "0:100:0"
     assert next_cursor('<a>; rel="next"; results="false"; cursor="0:100:0"') is None
@@ -425,14 +552,19 @@ def test_sentry_pages_badges_and_spike(sentry, tmp_path, operator):
     assert by_id["SHOP-3"].badge == "NEW"  # firstRelease:2.0.0 says this release introduced it
     assert by_id["SHOP-7"].badge == "" and by_id["SHOP-7"].busiest
     assert by_id["SHOP-1"].count == 10 and by_id["SHOP-1"].users == 1
-    listing = [p for p, _ in FakeSentry.seen if "/issues/" in p]
+    listing = [p for p, _ in FakeSentry.seen if "/issues/?" in p]
     assert any("cursor=0%3A2%3A0" in p for p in listing)  # the second page was read
+    details = [p for p, _ in FakeSentry.seen if re.search(r"/issues/\d+/", p)]
+    assert details == ["/api/0/organizations/acme/issues/1009/"]  # the regressed one only
     assert all("project=42" in p and "environment=production" in p for p in listing)
     assert any("firstRelease%3A2.0.0" in p for p in listing)
     assert feed.spike is not None and not feed.spike.spiking
     assert feed.spike.current == 2, feed.spike.reason  # errors only, not the 1,000 transactions
     stats = [p for p, _ in FakeSentry.seen if "events-stats" in p]
     assert stats and all("dataset=errors" in p for p in stats)
+    FakeSentry.seen = []
+    watcher.poll()  # SHOP-9 saw no new event: its activity is not asked again
+    assert not [p for p, _ in FakeSentry.seen if re.search(r"/issues/\d+/", p)]
     FakeSentry.mode = "spike"
     spiking = watcher.poll()
     assert spiking.spike.spiking
@@ -699,16 +831,16 @@ def test_errors_check_type_against_the_sentry_api(sentry, tmp_path, operator):
     """The `errors` check: new issues since the go-live and a spike both fail it."""
     import asyncio
 
-    from cockpit.checks import CheckContext, run_check
-    from cockpit.checks.errors import ErrorsCheck
-    from cockpit.checks.runner import BoundCheck
+    from cockpit.check_types import ErrorsCheckConfig
+    from cockpit.checks import CheckContext, compile_binding, run_check
 
     session = sentry_session(tmp_path, sentry, operator)
     started = datetime.now(UTC) - timedelta(minutes=30)
 
     def run(**fields):
         ctx = CheckContext(session.config, session.env_name, started=started)
-        bound = BoundCheck(0, "s/x", ErrorsCheck(**fields), 30)
+        spec = ErrorsCheckConfig(item="x", type="errors", timeout=30, **fields)
+        bound = compile_binding(0, "s/x", spec)
         return asyncio.run(run_check(bound, ctx))
 
     new = run()

@@ -293,6 +293,20 @@ def test_initial_delay_pending_until_it_ends_and_measures_only_after_it():
     assert [x.at for x in at_end.measurements] == [T0 + timedelta(minutes=1)]
 
 
+def test_between_the_end_of_the_delay_and_its_first_step_the_gate_waits():
+    """A delay that ends off the step grid (started 12:00:00, delay 45s, step 30s): from
+    12:00:45 until the 12:01:00 step nothing is measured yet, which is no "no data"."""
+    m = metric(initial_delay="45s", min_samples=1)
+    for seconds in (45, 59):
+        moment = T0 + timedelta(seconds=seconds)
+        waiting = judge(m, [500, 500], fetched_at=moment, last_ok=moment)
+        assert waiting.phase == "Pending" and waiting.display != "no data", waiting.reason
+        assert waiting.reason == "the first measurement is at 12:01:00"
+    at_step = judge(m, [500, 500, 50])  # seen at 12:01:00 exactly: measured
+    assert at_step.phase == "Successful"
+    assert [x.at for x in at_step.measurements] == [T0 + timedelta(minutes=1)]
+
+
 def test_without_a_run_measurements_start_at_the_first_point():
     state = judge(metric(min_samples=2), [50, 50], started=None)
     assert state.phase == "Successful" and len(state.measurements) == 2

@@ -20,7 +20,7 @@ from cockpit.sources.prometheus import MetricsWatcher
 from . import servers
 from .prom_data import openmetrics
 
-SCENARIOS = ("healthy", "latency", "errors", "idle", "reset")
+SCENARIOS = ("healthy", "latency", "errors", "idle", "reset", "recovered")
 COCKPIT = str(Path(sys.executable).parent / "cockpit")
 
 METRICS = """
@@ -238,14 +238,15 @@ def test_burn_rate_gate_fails_a_fast_burn_and_passes_a_slow_one(
 ):
     """99.9 % over 1h/5m at 14.4 and 6h/30m at 6: the error scenario (5 % errors for the last
     ten minutes) burns the budget about 17 times over in 30m and 8.5 in 1h, so the 6h/30m pair
-    fails; the healthy one (0.02 %) burns a fifth of it."""
+    fails; the healthy one (0.02 %) burns a fifth of it; the recovered one burned an hour ago
+    (its long windows still do, its short ones no longer) and passes."""
     (tmp_path / "runbook.md").write_text("## S\n- [ ] x\n")
     ratio = (
         'sum(rate(http_requests_total{namespace="{namespace}", code=~"5.."}[{range}])) / '
         'sum(rate(http_requests_total{namespace="{namespace}"}[{range}]))'
     )
     parts = ['checklist = "runbook.md"']
-    for env in ("errors", "healthy"):
+    for env in ("errors", "healthy", "recovered"):
         parts.append(
             f'[environments.{env}]\n[environments.{env}.placeholders]\nnamespace = "{env}"\n'
             f'[environments.{env}.prometheus]\nurl = "http://127.0.0.1:{prometheus_scenarios}"\n'
@@ -263,6 +264,12 @@ def test_burn_rate_gate_fails_a_fast_burn_and_passes_a_slow_one(
     _, calm, _ = evaluate(path, "healthy", operator)
     assert calm["checkout SLO"].current < 0.1, calm["checkout SLO"].reason
     assert calm["checkout SLO"].phase in ("Running", "Successful")
+    # errors 50 to 60 minutes ago, none since: the 6h window still burns (about 1.4 times its
+    # factor) but the 30m one does not, and a pair fails only when both windows burn
+    _, recovered, _ = evaluate(path, "recovered", operator)
+    state = recovered["checkout SLO"]
+    assert state.phase in ("Running", "Successful"), state.reason
+    assert state.current < 0.1, state.reason
 
 
 def test_a_metric_has_one_source_of_its_query(tmp_path):

@@ -2,7 +2,7 @@
 
 The wheel is built from this checkout without a download (hatchling comes with the dev extras)
 and installed without its dependencies into a fresh venv that borrows this venv's packages, so
-the test stays offline and takes seconds; the cockpit it runs is the wheel's own copy.
+the tests stay offline and take seconds; the cockpit they run is the wheel's own copy.
 """
 
 from __future__ import annotations
@@ -13,7 +13,11 @@ import site
 import subprocess
 import sys
 import time
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import REPO
 from tests.kube_helpers import KUBECTL
@@ -34,8 +38,26 @@ def _fresh_venv(where: Path) -> Path:
     return python
 
 
-def test_cockpit_rehearse_runs_from_an_installed_wheel_in_an_empty_folder(tmp_path):
-    wheels = tmp_path / "wheels"
+@dataclass(frozen=True)
+class Installed:
+    """A wheel built from this checkout, installed in a venv of its own."""
+
+    wheel: Path
+    venv: Path
+
+    @property
+    def python(self) -> Path:
+        return self.venv / "bin" / "python"
+
+    @property
+    def cockpit(self) -> Path:
+        return self.venv / "bin" / "cockpit"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    where = tmp_path_factory.mktemp("wheel")
+    wheels = where / "wheels"
     built = subprocess.run(
         [
             *(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"),
@@ -46,13 +68,8 @@ def test_cockpit_rehearse_runs_from_an_installed_wheel_in_an_empty_folder(tmp_pa
         text=True,
     )
     assert built.returncode == 0, f"building the wheel (hatchling is a dev extra): {built.stderr}"
-    python = _fresh_venv(tmp_path / "venv")
+    python = _fresh_venv(where / "venv")
     (wheel,) = wheels.glob("cockpit-*.whl")
-    import zipfile
-
-    shipped = set(zipfile.ZipFile(wheel).namelist())
-    # what `kubectl exec` into a rehearsal pod of the sample app answers travels with the wheel
-    assert "cockpit/samples/rehearsal/images/servicedesk.toml" in shipped
     subprocess.run(
         [
             *(sys.executable, "-m", "pip", "--python", str(python), "install", "-q"),
@@ -61,10 +78,77 @@ def test_cockpit_rehearse_runs_from_an_installed_wheel_in_an_empty_folder(tmp_pa
         check=True,
         capture_output=True,
     )
-    empty = tmp_path / "empty"
-    empty.mkdir()
+    return Installed(wheel, where / "venv")
+
+
+def _outside_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a program run from the installed wheel, not from this checkout."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["TMPDIR"] = str(tmp_path)
+    env["COCKPIT_THEME_DIR"] = str(tmp_path / "no-own-themes")
+    return env
+
+
+def test_the_wheel_carries_the_shipped_themes_and_the_installed_cockpit_finds_them(
+    installed: Installed, tmp_path: Path
+):
+    shipped = set(zipfile.ZipFile(installed.wheel).namelist())
+    themes = sorted(path.name for path in (REPO / "themes").glob("*.toml"))
+    assert themes == ["cockpit-dark.toml", "cockpit-high-contrast.toml", "cockpit-light.toml"]
+    assert {f"cockpit/themes/{name}" for name in themes} <= shipped
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    found = subprocess.run(
+        [
+            str(installed.python),
+            "-c",
+            "from cockpit.theme_files import shipped_theme_dir, shipped_theme_names; "
+            "print(shipped_theme_dir()); print(*shipped_theme_names())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=empty,
+        env=_outside_env(tmp_path),
+    ).stdout.splitlines()
+    assert Path(found[0]).is_relative_to(installed.venv), found
+    assert found[1].split() == ["cockpit-dark", "cockpit-high-contrast", "cockpit-light"]
+    (empty / "runbook.md").write_text("## S\n- [ ] An item\n")
+    (empty / "cockpit.toml").write_text(
+        'checklist = "runbook.md"\ntheme = "cockpit-high-contrast"\n[environments.e]\n'
+    )
+    validated = subprocess.run(
+        [str(installed.cockpit), "validate", "--config", str(empty / "cockpit.toml")],
+        capture_output=True,
+        text=True,
+        cwd=empty,
+        env=_outside_env(tmp_path),
+        check=False,
+    )
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+
+
+def test_a_checkout_reads_its_top_level_themes_folder():
+    from cockpit.theme_files import shipped_theme_dir, shipped_theme_files
+
+    assert shipped_theme_dir() == REPO / "themes"
+    assert [path.name for path in shipped_theme_files()] == [
+        "cockpit-dark.toml",
+        "cockpit-high-contrast.toml",
+        "cockpit-light.toml",
+    ]
+
+
+def test_cockpit_rehearse_runs_from_an_installed_wheel_in_an_empty_folder(
+    installed: Installed, tmp_path: Path
+):
+    python = installed.python
+    shipped = set(zipfile.ZipFile(installed.wheel).namelist())
+    # what `kubectl exec` into a rehearsal pod of the sample app answers travels with the wheel
+    assert "cockpit/samples/rehearsal/images/servicedesk.toml" in shipped
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env = _outside_env(tmp_path)
     where = subprocess.run(
         [str(python), "-c", "import cockpit; print(cockpit.__file__)"],
         capture_output=True,
@@ -73,10 +157,10 @@ def test_cockpit_rehearse_runs_from_an_installed_wheel_in_an_empty_folder(tmp_pa
         cwd=empty,
         env=env,
     ).stdout
-    assert where.startswith(str(tmp_path / "venv")), where
+    assert where.startswith(str(installed.venv)), where
     child = subprocess.Popen(
         [
-            *(str(tmp_path / "venv" / "bin" / "cockpit"), "rehearse", "bad-release"),
+            *(str(installed.cockpit), "rehearse", "bad-release"),
             *("--headless", "--folder", "rehearsal"),
         ],
         cwd=empty,
@@ -105,9 +189,9 @@ def test_cockpit_rehearse_runs_from_an_installed_wheel_in_an_empty_folder(tmp_pa
             for line in config.read_text().splitlines()
             if line.startswith("checklist")
         )
-        assert Path(checklist).is_relative_to(tmp_path / "venv") and Path(checklist).is_file()
+        assert Path(checklist).is_relative_to(installed.venv) and Path(checklist).is_file()
         validated = subprocess.run(
-            [str(tmp_path / "venv" / "bin" / "cockpit"), "validate", "--config", str(config)],
+            [str(installed.cockpit), "validate", "--config", str(config)],
             capture_output=True,
             text=True,
             cwd=empty,

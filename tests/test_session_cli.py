@@ -195,6 +195,44 @@ def test_validate_ok_output_is_informative(write_config, runner):
     assert "has 8 items in 3 sections" in result.output
 
 
+def test_validate_refuses_a_step_override_for_no_item_and_names_the_nearest(write_config, runner):
+    """A step reworded in the runbook gets a new ID: its override would be ignored and the
+    step would run the runbook's own scripts in production."""
+    from .conftest import BASE_CONFIG
+
+    override = '[environments.staging.steps."rollout/deploy-the-app"]\ncommands = ["true"]\n'
+    result = runner.invoke(cli, ["validate", "-c", str(write_config(BASE_CONFIG + override))])
+    assert result.exit_code == 2, result.output
+    assert "environments.staging.steps.'rollout/deploy-the-app'" in result.output
+    assert "no item of the runbook has this ID; did you mean 'rollout/deploy'" in result.output
+    exact = override.replace("deploy-the-app", "deploy")
+    result = runner.invoke(cli, ["validate", "-c", str(write_config(BASE_CONFIG + exact))])
+    assert result.exit_code == 0, result.output
+
+
+async def test_marks_of_a_reworded_item_are_kept_and_said(write_config, runner, operator):
+    """An item reworded after it was marked gets a new ID: the mark stays in the state under
+    the old one, and the checklist and the cockpit's start say so instead of showing 0 %."""
+    from cockpit.session import GoLiveSession
+    from cockpit.tui.app import CockpitApp
+
+    from .conftest import SMALL_RUNBOOK
+
+    path = write_config()
+    done = runner.invoke(cli, ["mark", "before/change-approved", "--done", "-c", str(path)])
+    assert done.exit_code == 0, done.output
+    write_config(runbook=SMALL_RUNBOOK.replace("Change approved", "Change request approved"))
+    listing = runner.invoke(cli, ["checklist", "-c", str(path)])
+    assert listing.exit_code == 0, listing.output
+    assert "1 item(s) with marks are no longer in the runbook" in listing.output
+    assert "  before/change-approved" in listing.output
+    app = CockpitApp(GoLiveSession.open(path, None, operator=operator), start_sources=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        said = [n.message for n in app._notifications]
+        assert any("no longer in the runbook" in m and "before/change-approved" in m for m in said)
+
+
 def test_text_checklist_output_shows_ids_and_commands(write_config, runner):
     result = runner.invoke(cli, ["checklist", "-c", str(write_config())])
     assert result.exit_code == 0

@@ -50,7 +50,7 @@ def check_report_json(session: GoLiveSession, results: Sequence[ItemRunResult]) 
                 "checks": [
                     {
                         "check": bound.name,
-                        "type": bound.spec.TYPE,
+                        "type": bound.spec.type,
                         "passed": result.passed,
                         "evidence": result.evidence,
                         "seconds": round(result.duration, 3),

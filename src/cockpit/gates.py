@@ -286,6 +286,11 @@ def evaluate(
             display,
             f"initial_delay {metric.initial_delay}: measuring starts at {measured_from:%H:%M:%S}",
         )
+    if measured_from is not None and not measurements:
+        # past the delay but before its first grid step: nothing measured yet is not "no
+        # data" (the pane showed n/d for a step after every initial delay)
+        first = grid_ceil(measured_from, duration_seconds(metric.step))
+        return state("Pending", display, f"the first measurement is at {first:%H:%M:%S}")
     latest = measurements[-1].value if measurements else math.nan
     if math.isnan(latest):
         if metric.no_data == "pass":

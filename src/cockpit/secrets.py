@@ -37,7 +37,7 @@ def references(loaded: LoadedConfig) -> Iterator[tuple[str, str]]:
     """("env", NAME) or ("file", path) of every secret the config names, anywhere in it."""
     from pydantic import BaseModel
 
-    from cockpit.config import SecretEnv, SecretFile
+    from cockpit.config_fields import SecretEnv, SecretFile
 
     def walk(model: BaseModel) -> Iterator[tuple[str, str]]:
         for name, info in type(model).model_fields.items():
@@ -65,11 +65,6 @@ def references(loaded: LoadedConfig) -> Iterator[tuple[str, str]]:
                 for element in value:
                     if isinstance(element, BaseModel):
                         yield from walk(element)
-        for key, value in (model.model_extra or {}).items():  # a check's own fields
-            if key.endswith("_env") and isinstance(value, str):
-                yield "env", value
-            elif key.endswith("_file") and key != "ca_file" and isinstance(value, str):
-                yield "file", value
 
     yield from walk(loaded.model)
 

@@ -26,9 +26,9 @@ import tomli_w
 
 from cockpit.checklist import Checklist, ChecklistItem, load_checklist
 from cockpit.checklist.markdown import runbook_prose
-from cockpit.config import KIND_ALIASES
 from cockpit.errors import CockpitError
 from cockpit.private_files import write_private
+from cockpit.workloads import KIND_ALIASES
 
 
 def latency_query(quantile: float) -> str:

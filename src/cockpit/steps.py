@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cockpit.checklist import ChecklistItem
 from cockpit.checks.base import CheckContext, Stopwatch
-from cockpit.checks.command import run_process
+from cockpit.checks.processes import run_process
 from cockpit.errors import CockpitError
 from cockpit.secrets import scrub
 from cockpit.text import visible_text

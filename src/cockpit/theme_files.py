@@ -1,5 +1,10 @@
 """Where theme files are, and which are the operator's own, without importing Textual.
 
+The shipped themes are the checkout's top-level `themes/`; a wheel carries them inside the
+package as `cockpit/themes/` (`[tool.hatch.build.targets.wheel.force-include]` in
+pyproject.toml), so an installed cockpit has them too, and a source checkout (and its editable
+install) reads the one copy in `themes/`.
+
 `cockpit validate` checks the themes; the shipped ones are tested with the cockpit, so it
 needs Textual's colour parser (and so Textual, about a third of the TUI's start-up) only when
 there are theme files of the operator's own to check.
@@ -9,12 +14,26 @@ from __future__ import annotations
 
 import os
 import tomllib
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from cockpit.config import LoadedConfig
+
+
+_PACKAGE = Path(__file__).resolve().parent  # src/cockpit, or site-packages/cockpit
+
+
+def shipped_theme_dir() -> Path:
+    """The themes that come with the cockpit: the wheel's copy, else the checkout's."""
+    installed = _PACKAGE / "themes"
+    if installed.is_dir():
+        return installed
+    return _PACKAGE.parents[1] / "themes"
+
+
+def shipped_theme_files() -> list[Path]:
+    return sorted(shipped_theme_dir().glob("*.toml"))
 
 
 def user_theme_dir() -> Path:
@@ -44,11 +63,9 @@ def own_theme_files(loaded: LoadedConfig | None) -> list[Path]:
 
 
 def shipped_theme_names() -> list[str]:
-    shipped = resources.files("cockpit.tui") / "themes"
     names = []
-    for entry in sorted(shipped.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".toml"):
-            name = tomllib.loads(entry.read_text(encoding="utf-8")).get("name")
-            if isinstance(name, str):
-                names.append(name)
+    for path in shipped_theme_files():
+        name = tomllib.loads(path.read_text(encoding="utf-8")).get("name")
+        if isinstance(name, str):
+            names.append(name)
     return names

@@ -420,8 +420,17 @@ def _holds_fence(tokens: list[Token], index: int) -> bool:
 
 
 def _split_first_line(children: list[Token]) -> tuple[list[Token], list[Token]]:
+    """The bold title and what follows it on later lines: split at the first line break
+    after the bold closes (a title wrapped over two lines stays whole)."""
+    depth = 0
+    closed = False
     for position, child in enumerate(children):
-        if child.type in ("softbreak", "hardbreak"):
+        if child.type == "strong_open":
+            depth += 1
+        elif child.type == "strong_close":
+            depth -= 1
+            closed = closed or depth == 0
+        elif closed and depth == 0 and child.type in ("softbreak", "hardbreak"):
             return children[:position], children[position + 1 :]
     return children, []
 

@@ -1,22 +1,16 @@
-"""Automated checks bound to checklist items. Importing this registers every check type."""
+"""Automated checks bound to checklist items: one module per check type, `registry.RUNS`
+says which runs which type."""
 
-from cockpit.checks import command, errors, kube, net, services
-from cockpit.checks.base import REGISTRY, CheckContext, CheckResult, CheckSpec
-from cockpit.checks.runner import BoundCheck, compile_binding, run_check, run_checks, spec_errors
+from cockpit.checks.base import CheckContext, CheckResult
+from cockpit.checks.registry import RUNS
+from cockpit.checks.runner import BoundCheck, compile_binding, run_check, run_checks
 
 __all__ = [
-    "REGISTRY",
+    "RUNS",
     "BoundCheck",
     "CheckContext",
     "CheckResult",
-    "CheckSpec",
-    "command",
     "compile_binding",
-    "errors",
-    "kube",
-    "net",
     "run_check",
     "run_checks",
-    "services",
-    "spec_errors",
 ]

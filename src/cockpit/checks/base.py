@@ -1,6 +1,7 @@
-"""What every check type shares: its parameters, its context, its result, the registry.
+"""What every check type's run shares: its context, its result, a stopwatch.
 
-A check type is a pydantic model (its TOML fields, validated strictly) with an async `run`.
+A check type is a model of its TOML keys (cockpit/check_types.py, validated with the rest of
+the config) and an async `run` in its own module here, listed in `registry.py`.
 Checks never raise for a failed condition: they return a `CheckResult` whose one-line
 `evidence` says what was measured, so the operator can trust a tick without re-checking.
 Secrets they read are registered in the context and scrubbed from everything they return.
@@ -10,20 +11,18 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict
-
+from cockpit.check_types import DEFAULT_TIMEOUT
 from cockpit.config import EnvironmentConfig, LoadedConfig
 from cockpit.errors import CockpitError
 from cockpit.secrets import named_variables, remember, scrub, secret_variables
 
-DEFAULT_TIMEOUT = 10.0
 _PLACEHOLDER = re.compile(r"(?<![$\\])\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -158,51 +157,6 @@ class CheckContext:
         return _PLACEHOLDER.sub(replace, text)
 
 
-class CheckSpec(BaseModel):
-    """Base of every check type's parameters."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    TYPE: ClassVar[str] = ""
-    DEFAULT_TIMEOUT: ClassVar[float] = DEFAULT_TIMEOUT
-
-    def secret_refs(self) -> list[tuple[str, str, str]]:
-        """(field, "env" or "file", value) of every secret this check reads."""
-        refs: list[tuple[str, str, str]] = []
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if name.endswith("_env") and isinstance(value, str):
-                refs.append((name, "env", value))
-            elif name.endswith("_file") and name != "ca_file":
-                refs.append((name, "file", str(value)))
-        return refs
-
-    def describe(self) -> str:
-        """A short name for the check, shown in lists and JUnit test case names."""
-        return self.TYPE
-
-    def effect(self) -> str | None:
-        """What running this check changes outside the cockpit (runs a command, sends a mail,
-        POSTs), or None: a read-only cockpit refuses every check that has one."""
-        return None
-
-    async def run(self, ctx: CheckContext) -> CheckResult:
-        raise NotImplementedError
-
-
-REGISTRY: dict[str, type[CheckSpec]] = {}
-
-
-_SpecT = TypeVar("_SpecT", bound=type[CheckSpec])
-
-
-def register(cls: _SpecT) -> _SpecT:
-    REGISTRY[cls.TYPE] = cls
-    return cls
-
-
 class Stopwatch:
     def __init__(self) -> None:
         self.start = time.monotonic()
@@ -214,3 +168,10 @@ class Stopwatch:
     @property
     def ms(self) -> float:
         return self.elapsed * 1000.0
+
+
+def ssl_context(ca_file: Path | None, ctx: CheckContext) -> ssl.SSLContext:
+    """A verifying TLS context: the system's CAs, or the check's own `ca_file`."""
+    if ca_file is not None:
+        return ssl.create_default_context(cafile=str(ctx.path(ca_file)))
+    return ssl.create_default_context()

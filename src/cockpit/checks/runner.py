@@ -8,54 +8,31 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
-from cockpit.checks.base import REGISTRY, CheckContext, CheckFailed, CheckResult, CheckSpec
-from cockpit.checks.command import KILL_GRACE_SECONDS, CommandCheck
-from cockpit.config import CheckBinding
+from cockpit.check_types import CheckConfig, CommandCheckConfig
+from cockpit.checks.base import CheckContext, CheckFailed, CheckResult
+from cockpit.checks.processes import KILL_GRACE_SECONDS
+from cockpit.checks.registry import RUNS, CheckRun
 from cockpit.errors import CockpitError
 
 
 @dataclass(frozen=True)
 class BoundCheck:
-    """One [[checks]] entry, validated, for one item."""
+    """One [[checks]] entry, validated, for one item, with the run of its type."""
 
     index: int
     item_id: str
-    spec: CheckSpec
+    spec: CheckConfig
     timeout: float
+    run: CheckRun
 
     @property
     def name(self) -> str:
         return self.spec.describe()
 
 
-def spec_errors(binding: CheckBinding) -> list[tuple[tuple[str | int, ...], str, str]]:
-    """(location, error type, message) for a binding's type-specific fields."""
-    kind = REGISTRY.get(binding.type)
-    if kind is None:
-        import difflib
-
-        close = difflib.get_close_matches(binding.type, list(REGISTRY), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return [
-            (
-                ("type",),
-                "value_error",
-                f"unknown check type {binding.type!r}{hint} (types: {', '.join(sorted(REGISTRY))})",
-            )
-        ]
-    try:
-        kind.model_validate(binding.model_extra or {})
-    except ValidationError as exc:
-        return [(tuple(e["loc"]), e["type"], str(e["msg"])) for e in exc.errors()]
-    return []
-
-
-def compile_binding(index: int, item_id: str, binding: CheckBinding) -> BoundCheck:
-    kind = REGISTRY[binding.type]
-    spec = kind.model_validate(binding.model_extra or {})
-    return BoundCheck(index, item_id, spec, binding.timeout or kind.DEFAULT_TIMEOUT)
+def compile_binding(index: int, item_id: str, binding: CheckConfig) -> BoundCheck:
+    """A validated `[[checks]]` entry, ready to run for `item_id`."""
+    return BoundCheck(index, item_id, binding, binding.run_timeout, RUNS[type(binding)])
 
 
 async def run_check(bound: BoundCheck, ctx: CheckContext) -> CheckResult:
@@ -64,10 +41,10 @@ async def run_check(bound: BoundCheck, ctx: CheckContext) -> CheckResult:
     check_ctx = ctx.for_check(bound.timeout)
     # a command kills its own process group at the timeout; give it room to report that
     deadline = bound.timeout + (
-        2 * KILL_GRACE_SECONDS + 1 if isinstance(bound.spec, CommandCheck) else 0
+        2 * KILL_GRACE_SECONDS + 1 if isinstance(bound.spec, CommandCheckConfig) else 0
     )
     try:
-        result = await asyncio.wait_for(bound.spec.run(check_ctx), deadline)
+        result = await asyncio.wait_for(bound.run(bound.spec, check_ctx), deadline)
     except CheckFailed as failed:
         result = CheckResult(
             False, failed.evidence, time.monotonic() - started, reason=failed.reason

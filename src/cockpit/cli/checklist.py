@@ -30,6 +30,16 @@ def checklist(ctx: click.Context, config: str | None, env: str | None, as_json: 
     echo(progress_line(total))
     for section in data["sections"]:
         _print_section(section, 0)
+    orphans = session.orphaned_records()
+    if orphans:
+        echo()
+        secho(
+            f"{len(orphans)} item(s) with marks are no longer in the runbook (reworded? their "
+            "IDs changed); their marks are kept:",
+            fg="yellow",
+        )
+        for orphan in orphans:
+            secho(f"  {orphan}", fg="yellow")
 
 
 def _print_section(section: dict[str, Any], depth: int) -> None:

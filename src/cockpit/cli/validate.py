@@ -14,6 +14,7 @@ from cockpit.cli.output import echo, secho
 from cockpit.errors import CockpitError
 
 if TYPE_CHECKING:
+    from cockpit.checklist import Checklist
     from cockpit.config import CheckBinding, LoadedConfig
 
 
@@ -33,6 +34,7 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
     checklist = load_checklist(loaded.checklist_path)
     bindings = bind_checks(loaded, checklist, env_name)
     problems = loaded.secret_problems(env_name)
+    problems.extend(step_override_problems(loaded, checklist))
     problems.extend(check_secret_problems(loaded, env_name, bindings))
     kube_problems, kube_warnings = kubeconfig_problems(loaded, env_name)
     problems.extend(kube_problems)
@@ -128,6 +130,29 @@ def _lock_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str], list
             "create and update, presence list and delete"
         ], []
     return [], []
+
+
+def step_override_problems(loaded: LoadedConfig, checklist: Checklist) -> list[str]:
+    """`[environments.E.steps."ID"]` naming no item of the runbook would be ignored, and the
+    step would run the runbook's own scripts (a production override silently lost after a
+    title was reworded): refused, with the closest IDs."""
+    from difflib import get_close_matches
+
+    ids = [item.id for item in checklist.items()]
+    known = set(ids)
+    problems = []
+    for name, environment in loaded.model.environments.items():
+        for item_id in environment.steps:
+            if item_id in known:
+                continue
+            where = f"{loaded.path}: environments.{name}.steps.{item_id!r}"
+            close = get_close_matches(item_id, ids, n=3, cutoff=0.5)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            problems.append(
+                f"{where}: no item of the runbook has this ID{hint} (`cockpit checklist` "
+                "lists the IDs)"
+            )
+    return problems
 
 
 def kubeconfig_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str], list[str]]:

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
 from cockpit.config import ErrorsConfig, ReleaseHealthConfig, duration_seconds
@@ -191,9 +192,13 @@ class SentryClient(_TrackerClient):
         self.environment = config.environment or environment
         self.sleep = sleep
 
-    def _get(self, path: str, params: dict[str, Any]) -> httpx.Response:
+    def _get(
+        self, path: str, params: dict[str, Any], *, missing_ok: bool = False
+    ) -> httpx.Response:
         for attempt in range(2):
             response = self._request("GET", path, params=params)
+            if missing_ok and response.status_code == 404:
+                return response
             if response.status_code == 429:
                 retry_at = _retry_at(response.headers)
                 wait = (retry_at - time.time()) if retry_at else None
@@ -281,6 +286,25 @@ class SentryClient(_TrackerClient):
                 return found, False
         return found, True
 
+    def last_regression(self, issue_id: str) -> datetime | None:
+        """When Sentry last marked the issue regressed: the newest `set_regression` in the
+        activity of its details (`GET /organizations/{org}/issues/{id}/`). Sentry keeps an
+        issue `is:regressed` for days after that; the cockpit wants since the go-live."""
+        response = self._get(
+            f"/api/0/organizations/{self.config.org}/issues/{issue_id}/", {}, missing_ok=True
+        )
+        if response.status_code == 404:
+            return None  # deleted or merged since the list was read
+        body = _json(response, "Sentry")
+        activity = body.get("activity") if isinstance(body, dict) else None
+        newest: datetime | None = None
+        for entry in activity if isinstance(activity, list) else []:
+            if isinstance(entry, dict) and entry.get("type") == "set_regression":
+                at = parse_time(entry.get("dateCreated"))
+                if at is not None and (newest is None or at > newest):
+                    newest = at
+        return newest
+
     def event_counts(self, **period: str) -> list[Bucket]:
         """Error events per bucket (the errors dataset: transactions are not errors), for
         `statsPeriod` or `start`/`end`, at `interval`."""
@@ -295,15 +319,19 @@ class SentryClient(_TrackerClient):
         interval = duration_seconds(period.get("interval", "1h"))
         response = self._get(f"/api/0/organizations/{self.config.org}/events-stats/", params)
         body = _json(response, "Sentry")
-        buckets: list[Bucket] = []
+        points: list[tuple[datetime, int]] = []
         try:
             for stamp, values in body.get("data", []):
                 count = sum(_int(v.get("count")) or 0 for v in values)
-                at = datetime.fromtimestamp(float(stamp), UTC)
-                buckets.append((at, at + timedelta(seconds=interval), count))
+                points.append((datetime.fromtimestamp(float(stamp), UTC), count))
         except (AttributeError, TypeError, ValueError, OverflowError, OSError) as exc:
             raise TrackerError(f"Sentry's events-stats has an unexpected shape: {exc}") from exc
-        return buckets
+        # The buckets are as wide as their starts are apart: Sentry may answer at another
+        # rollup than the interval asked (a coarser one for a long range), and counting a
+        # 10-minute bucket as 5 minutes would double the rate the spike sees.
+        gaps = [(b[0] - a[0]).total_seconds() for a, b in pairwise(points)]
+        width = min((g for g in gaps if g > 0), default=float(interval))
+        return [(at, at + timedelta(seconds=width), count) for at, count in points]
 
     def release_sessions(self, of: str) -> dict[str, tuple[float | None, int]]:
         """Per release of the last 24 hours: crash-free rate (percent) and sessions (or
@@ -550,6 +578,37 @@ def bugsink_issue(raw: Any, base_url: str) -> ErrorIssue:
 
 # --- the feed ------------------------------------------------------------------------------------
 
+HISTORY_REFRESHES = 5  # Bugsink histories re-read per poll for issues unresolved all along
+
+
+def histories_to_read(
+    issues: list[ErrorIssue],
+    known: dict[str, tuple[datetime | None, datetime | None]],
+    unresolved_before: set[str],
+    started: datetime | None,
+) -> list[str]:
+    """The Bugsink issues whose history a poll reads, so requests stay bounded however many
+    issues are active: every issue seen since the go-live that was not in the last poll's
+    unresolved list (new, or back: a regression happens when an event reopens a resolved
+    issue), and of those unresolved all along with new events, the HISTORY_REFRESHES whose
+    answer is oldest (an issue resolved and reopened between two polls is caught a few polls
+    late, never missed). `known`: per issue, the last_seen its history was read at."""
+    if started is None:
+        return []
+    fresh: list[str] = []
+    stale: list[tuple[datetime, str]] = []
+    for issue in issues:
+        if issue.last_seen is None or issue.last_seen < started:
+            continue
+        asked = known.get(issue.id, (None, None))[0]
+        if issue.id not in unresolved_before:
+            if asked != issue.last_seen:
+                fresh.append(issue.id)
+        elif asked != issue.last_seen:
+            stale.append((asked or datetime.min.replace(tzinfo=UTC), issue.id))
+    stale.sort()
+    return fresh + [issue_id for _, issue_id in stale[:HISTORY_REFRESHES]]
+
 
 def events_in(buckets: list[Bucket], start: datetime, end: datetime) -> float:
     """Events in [start, end], each bucket counted by the share of it inside: a bucket half
@@ -620,8 +679,10 @@ class ErrorWatcher:
     _baseline_fetched: float = 0.0  # monotonic time of the Sentry baseline's last fetch
     # per busiest issue: (poll time, its lifetime event count), for its own rate
     _issue_counts: dict[str, deque[tuple[datetime, int]]] = field(default_factory=dict)
-    # Bugsink: per issue, (last_seen asked at, when it last regressed) from its history
+    # per issue, (last_seen asked at, when it last regressed): Bugsink's history, Sentry's
+    # activity
     _regressions: dict[str, tuple[datetime | None, datetime | None]] = field(default_factory=dict)
+    _unresolved_before: set[str] = field(default_factory=set)  # Bugsink: the last poll's list
     health: ReleaseHealth | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _wake: threading.Event = field(default_factory=threading.Event)
@@ -733,7 +794,10 @@ class ErrorWatcher:
             )
             if since:
                 read(f"is:unresolved firstSeen:{since}", "NEW", sort="new")
-                read(f"is:unresolved is:regressed lastSeen:{since}", "REGRESSED", sort="date")
+                regressed = read(
+                    f"is:unresolved is:regressed lastSeen:{since}", "REGRESSED", sort="date"
+                )
+                self._regressed_since_start(client, regressed, busiest, found)
             else:
                 read("is:unresolved is:regressed", "REGRESSED", sort="date")
             if version:
@@ -764,6 +828,36 @@ class ErrorWatcher:
             spike = self._issue_spike(busiest, window, now) or spike
         issues = self._classify(list(found.values()), now)
         return issues, spike, client.requests, notes
+
+    def _regressed_since_start(
+        self,
+        client: SentryClient,
+        regressed: list[Any],
+        busiest: list[Any],
+        found: dict[str, ErrorIssue],
+    ) -> None:
+        """Sentry's `is:regressed` holds for days after the regression (then the issue is
+        "ongoing"): one that regressed last week and was seen since is not what this release
+        broke. REGRESSED only when the issue's own activity says it regressed since the
+        go-live began; else it is shown only if another list holds it (the busiest). The
+        details are asked again only when the issue has seen new events."""
+        assert self.started is not None
+        busy = {str(raw.get("id", "")) for raw in busiest if isinstance(raw, dict)}
+        for raw in regressed:
+            issue = sentry_issue(raw)
+            asked, regressed_at = self._regressions.get(issue.id, (None, None))
+            if asked is None or asked != issue.last_seen:
+                regressed_at = client.last_regression(issue.id)
+                self._regressions[issue.id] = (issue.last_seen, regressed_at)
+            known = found.get(issue.id)
+            if known is None or known.badge != "REGRESSED":
+                continue  # a NEW badge (a later list) wins
+            if regressed_at is not None and regressed_at >= self.started:
+                continue
+            if issue.id in busy:
+                found[issue.id] = replace(known, badge="")
+            else:
+                del found[issue.id]
 
     def _issue_spike(self, busiest: list[Any], window: float, now: datetime) -> SpikeState | None:
         """The first busy issue whose events in the window exceed its own baseline: a new
@@ -822,7 +916,7 @@ class ErrorWatcher:
             total = client.project_event_count()
             hourly = client.hourly_counts() if not self._samples else []
             issues = [bugsink_issue(r, self.config.url) for r in raw]
-            issues = [self._regressed(client, issue) for issue in issues]
+            issues = self._regressed(client, issues, complete=not truncated)
         finally:
             client.close()
         notes = (
@@ -840,18 +934,32 @@ class ErrorWatcher:
         spike = self._spike(series, window, now)
         return self._classify(issues, now), spike, client.requests, notes
 
-    def _regressed(self, client: BugsinkClient, issue: ErrorIssue) -> ErrorIssue:
+    def _regressed(
+        self, client: BugsinkClient, issues: list[ErrorIssue], *, complete: bool
+    ) -> list[ErrorIssue]:
         """REGRESSED as Bugsink means it: a 'regressed' turning point in the issue's history
-        (after either kind of resolve), and only one since the go-live began. The history is
-        asked again only when the issue has seen new events."""
-        if self.started is None or issue.last_seen is None or issue.last_seen < self.started:
-            return replace(issue, badge="")
-        asked, regressed_at = self._regressions.get(issue.id, (None, None))
-        if asked != issue.last_seen:
-            regressed_at = client.last_regression(issue.id)
-            self._regressions[issue.id] = (issue.last_seen, regressed_at)
-        badge: Badge = "REGRESSED" if regressed_at and regressed_at >= self.started else ""
-        return replace(issue, badge=badge)
+        (after either kind of resolve), and only one since the go-live began. Which histories
+        are read is `histories_to_read`'s rule; the answers are kept per issue while it stays
+        unresolved."""
+        started = self.started
+        for issue_id in histories_to_read(
+            issues, self._regressions, self._unresolved_before, started
+        ):
+            seen = next(i.last_seen for i in issues if i.id == issue_id)
+            self._regressions[issue_id] = (seen, client.last_regression(issue_id))
+        present = {issue.id for issue in issues}
+        if complete:  # an issue gone from a whole list was resolved: forget it
+            for gone in set(self._regressions) - present:
+                del self._regressions[gone]
+            self._unresolved_before = present
+        else:
+            self._unresolved_before |= present
+        shown: list[ErrorIssue] = []
+        for issue in issues:
+            regressed_at = self._regressions.get(issue.id, (None, None))[1]
+            since = started is not None and regressed_at is not None and regressed_at >= started
+            shown.append(replace(issue, badge="REGRESSED" if since else ""))
+        return shown
 
     def _spike(
         self, series: list[Bucket], window: float, now: datetime, what: str = ""

@@ -210,6 +210,19 @@ class CockpitApp(App[None]):
             self.notify(message, title="Theme", severity="warning", timeout=10)
         for notice in self.session.notices:
             self.notify(notice, title="State recovered", severity="warning", timeout=30)
+        orphans = self.session.orphaned_records()
+        if orphans:
+            # a reworded item gets a new ID: its marks stay in the state under the old one
+            shown = ", ".join(orphans[:3]) + (
+                f" and {len(orphans) - 3} more" if orphans[3:] else ""
+            )
+            self.notify(
+                f"{len(orphans)} item(s) marked earlier are no longer in the runbook (reworded? "
+                f"their IDs changed): {shown}. Their marks are kept; `cockpit status` lists them.",
+                title="Runbook changed",
+                severity="warning",
+                timeout=30,
+            )
         self.query_one(ChecklistTree).focus()
         self.set_interval(self.state_poll_seconds, self._poll_state)
         self.set_interval(1.0, self._tick_countdown)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -19,7 +18,7 @@ from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
 from cockpit.config import LoadedConfig
-from cockpit.theme_files import user_theme_dir
+from cockpit.theme_files import shipped_theme_files, user_theme_dir
 
 DEFAULT_THEME = "cockpit-dark"
 COLOUR_KEYS = (
@@ -46,10 +45,8 @@ class ThemeCatalog:
     @classmethod
     def load(cls, loaded: LoadedConfig | None = None) -> ThemeCatalog:
         catalog = cls()
-        shipped = resources.files("cockpit.tui") / "themes"
-        for entry in sorted(shipped.iterdir(), key=lambda e: e.name):
-            if entry.name.endswith(".toml"):
-                catalog._add(Path(str(entry)), entry.read_text(encoding="utf-8"))
+        for path in shipped_theme_files():
+            catalog._add(path, path.read_text(encoding="utf-8"))
         folders = [user_theme_dir()]
         if loaded is not None:
             folders.append(loaded.base_dir / "themes")
