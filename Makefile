@@ -83,6 +83,7 @@ bench: $(STAMP)
 	cd benchmarks && ../$(BIN)/python errors_poll.py --issues 500 --polls 10
 	cd benchmarks && ../$(BIN)/python idle.py --seconds 300
 	cd benchmarks && ../$(BIN)/python memory.py --minutes 15
+	cd benchmarks && ../$(BIN)/python shared_progress.py --marks 300 --idle-seconds 60
 
 clean:
 	rm -rf $(VENV) .venv-bugsink .mypy_cache .ruff_cache .pytest_cache

@@ -75,7 +75,12 @@ def main() -> None:
             root / "cockpit.toml", "load", operator=Operator(user="bench", address="127.0.0.1")
         )
         started = datetime.now(UTC) - timedelta(minutes=20)
-        watcher = ErrorWatcher(session, lambda _f: None, started=started)
+        watcher = ErrorWatcher(
+            session.check_context(),
+            lambda _f: None,
+            release=session.release_version,
+            started=started,
+        )
         for _ in range(args.polls):
             feed = watcher.poll()
             if feed.last_error:

@@ -53,7 +53,8 @@ def trace_slow(log: TextIO, limit: float) -> None:
 
         setattr(owner, name, wrapper)
 
-    timed(CockpitApp, "perform")
+    timed(CockpitApp, "on_cockpit_app_mark_written")  # a mark's part on the UI thread
+    timed(CockpitApp, "on_cockpit_app_state_read")
     timed(CockpitApp, "_refresh_verdict")
     timed(CockpitApp, "_poll_state")
     timed(RolloutPane, "on_rollout_pane_snapshot")
@@ -101,7 +102,7 @@ def main() -> None:
 
     def mark() -> None:
         if pending and len(app.screen_stack) == 1:  # not while a dialog is open
-            app.perform("done", pending.pop())
+            app.post_message(ChecklistTree.MarkDone(pending.pop()))
 
     app.call_after_refresh(hook_driver)
     if args.marks_per_second > 0:

@@ -56,3 +56,10 @@ async def until(
         if time.monotonic() >= deadline:
             raise _failure(what, timeout)
         await pilot.pause(every)
+
+
+def footer_text(app: Any) -> str:
+    """The key descriptions the footer of the screen on top shows now (Pilot tests)."""
+    from textual.widgets._footer import FooterKey
+
+    return " ".join(key.description for key in app.screen.query(FooterKey))

@@ -565,6 +565,24 @@ def test_validate_refuses_an_unknown_binding_id_and_suggests_the_nearest(write_c
     assert "'app.help'" not in result.output  # a real id is fine
 
 
+def test_validate_takes_an_old_close_id_and_asks_to_rename_it(write_config):
+    path = write_config(BASE_CONFIG + '\n[keys]\n"help.close" = "x"\n')
+    result = CliRunner().invoke(cli, ["validate", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "keys: 'help.close' is now 'screen.close'" in result.output
+    assert "rename the entry" in result.output
+
+
+def test_validate_refuses_old_close_ids_that_name_different_keys(write_config):
+    path = write_config(
+        BASE_CONFIG + '\n[keys]\n"help.close" = "x"\n"messages.close" = "y"\n"detail.close" = "x"\n'
+    )
+    result = CliRunner().invoke(cli, ["validate", "--config", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "'help.close' and 'messages.close' are one binding now, 'screen.close'" in result.output
+    assert "'help.close' and 'detail.close'" not in result.output  # the same key: no conflict
+
+
 def test_a_check_type_in_capitals_suggests_its_spelling(write_config):
     _, text = _check_problems(
         write_config, '\n[[checks]]\nitem = "Backup taken"\ntype = "TLS"\nhost = "shop"\n'

@@ -103,7 +103,9 @@ def test_bugsink_feed_new_issue_regression_and_spike(bugsink, tmp_path, monkeypa
     session.start_release("2.0.0")  # the go-live starts: first audit entry
     started = session.go_live_started()
     time.sleep(1.1)
-    watcher = ErrorWatcher(session, lambda _f: None, started=started)
+    watcher = ErrorWatcher(
+        session.check_context(), lambda _f: None, release=session.release_version, started=started
+    )
     first = watcher.poll()
     assert not first.stale, first.last_error
     assert first.spike is not None and not first.spike.spiking
@@ -149,7 +151,12 @@ def test_bugsink_regressed_means_regressed_since_the_go_live(
     session = GoLiveSession.open(path, None, operator=operator)
     session.start_release("2.1.0")
     time.sleep(1.1)
-    watcher = ErrorWatcher(session, lambda _f: None, started=session.go_live_started())
+    watcher = ErrorWatcher(
+        session.check_context(),
+        lambda _f: None,
+        release=session.release_version,
+        started=session.go_live_started(),
+    )
     send(bugsink, "2.1.0", "plain resolved bug", 1)
     send(bugsink, "2.1.0", "regressed last week", 1)
     by_title = {i.title: i for i in watcher.poll().issues}
@@ -160,10 +167,12 @@ def test_bugsink_regressed_means_regressed_since_the_go_live(
     assert watcher.feed.requests - before == 2  # the issue list and the project's count
 
 
-def test_bugsink_histories_read_stay_bounded_however_many_issues_are_active():
-    """New or reopened issues seen since the go-live: always; of those unresolved all along
-    with new events, the HISTORY_REFRESHES asked longest ago; none seen only before."""
-    from cockpit.sources.errors import HISTORY_REFRESHES, histories_to_read
+def test_regression_reads_stay_bounded_however_many_issues_are_active():
+    """Issues new to the list (or never read) seen since the go-live: the most recent first,
+    at most FRESH_READS a poll; then, of those listed all along with new events, the
+    HISTORY_REFRESHES asked longest ago; never one seen only before, nor one known to have
+    regressed since the start (that cannot become false)."""
+    from cockpit.sources.errors import FRESH_READS, HISTORY_REFRESHES, histories_to_read
 
     started = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     seen = started + timedelta(minutes=5)
@@ -171,16 +180,22 @@ def test_bugsink_histories_read_stay_bounded_however_many_issues_are_active():
     def one(n, last_seen=seen):
         return ErrorIssue(str(n), f"B-{n}", "t", "", "error", 1, None, None, last_seen, None)
 
-    busy = [one(n) for n in range(20)]  # unresolved all along, each with new events
+    busy = [one(n) for n in range(20)]  # listed all along, each with new events
     known = {str(n): (started + timedelta(seconds=n), None) for n in range(20)}
-    known["7"] = (None, None)  # never read: first in line
+    known["7"] = (None, None)  # listed before but never read (deferred): as a new one
+    known["8"] = (started, started + timedelta(seconds=1))  # regressed since: final
     before = {str(n) for n in range(20)}
-    issues = [*busy, one(100), one(101, started - timedelta(seconds=1)), one(102, started)]
+    later = seen + timedelta(seconds=1)
+    issues = [*busy, one(100, later), one(101, started - timedelta(seconds=1)), one(102, started)]
     chosen = histories_to_read(issues, known, before, started)
-    # the new ones first (102 last seen exactly at the start counts), then the oldest answers
-    assert chosen[:2] == ["100", "102"]
-    assert chosen[2:] == ["7", "0", "1", "2", "3"][:HISTORY_REFRESHES]
-    assert HISTORY_REFRESHES == 5
+    # new ones by the most recent first (102, last seen exactly at the start, counts)
+    assert chosen[:3] == ["100", "7", "102"]
+    assert chosen[3:] == ["0", "1", "2", "3", "4"]
+    assert HISTORY_REFRESHES == 5 and "8" not in chosen and "101" not in chosen
+    # a start mid-go-live with many issues: FRESH_READS now, the rest at the next polls
+    many = [one(n, seen + timedelta(seconds=n)) for n in range(50)]
+    first = histories_to_read(many, {}, set(), started)
+    assert len(first) == FRESH_READS == 20 and first[0] == "49"
     # an issue whose answer is current is never read again
     assert histories_to_read([one(3)], {"3": (seen, None)}, set(), started) == []
     assert histories_to_read(issues, known, before, None) == []
@@ -190,7 +205,9 @@ def test_bugsink_bad_token_is_named(bugsink, tmp_path, monkeypatch, operator):
     path = bugsink_config(tmp_path, bugsink, monkeypatch)
     monkeypatch.setenv("BUGSINK_TOKEN", "not-a-token")
     session = GoLiveSession.open(path, None, operator=operator)
-    feed = ErrorWatcher(session, lambda _f: None).poll()
+    feed = ErrorWatcher(
+        session.check_context(), lambda _f: None, release=session.release_version
+    ).poll()
     assert feed.stale
     assert "Bugsink refused the token (401)" in feed.last_error
     assert session.verdict([], [], feed).state == "PENDING"
@@ -297,6 +314,7 @@ class FakeSentry(BaseHTTPRequestHandler):
     reset_at = 0.0
     started = datetime.now(UTC) - timedelta(minutes=30)
     page_size = 2
+    details_status = 200
 
     def log_message(self, *args):
         return
@@ -359,6 +377,8 @@ class FakeSentry(BaseHTTPRequestHandler):
 
     def issue_details(self, issue_id):
         """An issue's details as documented, with its activity, newest first."""
+        if FakeSentry.details_status != 200:
+            return self._send(FakeSentry.details_status, {"detail": "Internal Error"})
         for raw in world(FakeSentry.started) + FakeSentry.extra:
             if raw["id"] == issue_id:
                 shown = {k: v for k, v in raw.items() if not k.startswith("_")}
@@ -442,6 +462,7 @@ def sentry(monkeypatch):
     FakeSentry.seen_posts = []
     FakeSentry.extra = []
     FakeSentry.page_size = 2
+    FakeSentry.details_status = 200
     FakeSentry.health = {}
     FakeSentry.posted = []
     FakeSentry.started = datetime.now(UTC) - timedelta(minutes=30)
@@ -510,12 +531,31 @@ def test_sentry_regressed_means_regressed_since_the_go_live(sentry, tmp_path, op
         ),
     ]
     session = sentry_session(tmp_path, sentry, operator, busiest_minutes=1)
-    feed = ErrorWatcher(session, lambda _f: None, started=started).poll()
+    feed = ErrorWatcher(
+        session.check_context(), lambda _f: None, release=session.release_version, started=started
+    ).poll()
     assert not feed.stale, feed.last_error
     badges = {i.short_id: i.badge for i in feed.issues}
     assert badges.get("SHOP-22") == "REGRESSED" and badges.get("SHOP-23") == "REGRESSED"
     assert badges.get("SHOP-9") == "REGRESSED"
     assert "SHOP-21" not in badges and "SHOP-24" not in badges, badges
+
+
+def test_sentry_issue_details_that_fail_leave_the_feed_and_say_so(sentry, tmp_path, operator):
+    """One issue's details refused (500): the feed is not stale, NEW issues still show, the
+    regressed issue keeps Sentry's own word, and a note says its time could not be read."""
+    FakeSentry.details_status = 500
+    session = sentry_session(tmp_path, sentry, operator)
+    feed = ErrorWatcher(
+        session.check_context(),
+        lambda _f: None,
+        release=session.release_version,
+        started=FakeSentry.started,
+    ).poll()
+    assert not feed.stale, feed.last_error
+    badges = {i.short_id: i.badge for i in feed.issues}
+    assert badges["SHOP-1"] == "NEW" and badges["SHOP-9"] == "REGRESSED"
+    assert any("when 1 issue(s) regressed could not be read" in n for n in feed.notes), feed.notes
 
 
 def test_sentry_buckets_are_as_wide_as_their_starts_are_apart(sentry, tmp_path, operator):
@@ -543,7 +583,12 @@ def test_link_header_cursor_rules():
 
 def test_sentry_pages_badges_and_spike(sentry, tmp_path, operator):
     session = sentry_session(tmp_path, sentry, operator)
-    watcher = ErrorWatcher(session, lambda _f: None, started=FakeSentry.started)
+    watcher = ErrorWatcher(
+        session.check_context(),
+        lambda _f: None,
+        release=session.release_version,
+        started=FakeSentry.started,
+    )
     feed = watcher.poll()
     assert not feed.stale, feed.last_error
     by_id = {i.short_id: i for i in feed.issues}
@@ -575,7 +620,12 @@ def test_sentry_asks_only_what_the_pane_shows(sentry, tmp_path, operator):
     """Per poll: the busiest list (25, with timelines), new, regressed, the release's new
     issues, and the spike window's counts; the 24h baseline of the counts once."""
     session = sentry_session(tmp_path, sentry, operator)
-    watcher = ErrorWatcher(session, lambda _f: None, started=FakeSentry.started)
+    watcher = ErrorWatcher(
+        session.check_context(),
+        lambda _f: None,
+        release=session.release_version,
+        started=FakeSentry.started,
+    )
     watcher.poll()
     first = list(FakeSentry.seen)
     FakeSentry.seen.clear()
@@ -596,7 +646,12 @@ def test_sentry_asks_only_what_the_pane_shows(sentry, tmp_path, operator):
 def test_sentry_truncation_is_said_and_pages_are_bounded(sentry, tmp_path, operator):
     session = sentry_session(tmp_path, sentry, operator, max_pages=1)
     FakeSentry.page_size = 1
-    feed = ErrorWatcher(session, lambda _f: None, started=FakeSentry.started).poll()
+    feed = ErrorWatcher(
+        session.check_context(),
+        lambda _f: None,
+        release=session.release_version,
+        started=FakeSentry.started,
+    ).poll()
     assert all("cursor=" not in p for p, _ in FakeSentry.seen if "/issues/" in p)
     assert any("(errors.max_pages)" in note and "firstSeen" in note for note in feed.notes)
     assert not any("lastSeen:-" in note for note in feed.notes)  # the busiest 25 by design
@@ -644,14 +699,24 @@ def test_a_new_crash_stands_out_beside_a_noisy_old_issue(sentry, tmp_path, opera
         issue(8, first_seen=datetime.now(UTC) - timedelta(minutes=2), first_release="2.0.0")
     ]
     session = sentry_session(tmp_path, sentry, operator, spike_min_events=20)
-    feed = ErrorWatcher(session, lambda _f: None, started=FakeSentry.started).poll()
+    feed = ErrorWatcher(
+        session.check_context(),
+        lambda _f: None,
+        release=session.release_version,
+        started=FakeSentry.started,
+    ).poll()
     assert feed.spike.spiking, feed.spike.reason
     assert feed.spike.reason.startswith("issue SHOP-8 (Error number 8): 80 events in 5m")
 
 
 def test_new_issues_gate_the_verdict_by_count_and_level(sentry, tmp_path, operator):
     session = sentry_session(tmp_path, sentry, operator, max_new_issues=2)
-    feed = ErrorWatcher(session, lambda _f: None, started=FakeSentry.started).poll()
+    feed = ErrorWatcher(
+        session.check_context(),
+        lambda _f: None,
+        release=session.release_version,
+        started=FakeSentry.started,
+    ).poll()
     result = session.verdict([], [], feed)
     assert result.state == "NO-GO"  # SHOP-1, SHOP-2 and SHOP-3: three, above 2
     (reason,) = [r for r in result.reasons if r.startswith("errors:")]
@@ -690,7 +755,12 @@ def test_release_health_gates_on_the_drop_against_the_previous_release(sentry, t
     session = sentry_session(
         tmp_path, sentry, operator, release="shop@{version}", release_health=health
     )
-    watcher = ErrorWatcher(session, lambda _f: None, started=FakeSentry.started)
+    watcher = ErrorWatcher(
+        session.check_context(),
+        lambda _f: None,
+        release=session.release_version,
+        started=FakeSentry.started,
+    )
 
     def judge(new, previous, busy=None):
         FakeSentry.health = {"shop@2.0.0": new, "shop@1.9.0": previous}
@@ -721,12 +791,16 @@ def test_release_health_gates_on_the_drop_against_the_previous_release(sentry, t
 def test_sentry_refusals_name_what_is_missing(sentry, tmp_path, operator, monkeypatch):
     session = sentry_session(tmp_path, sentry, operator)
     FakeSentry.mode = "403"
-    feed = ErrorWatcher(session, lambda _f: None).poll()
+    feed = ErrorWatcher(
+        session.check_context(), lambda _f: None, release=session.release_version
+    ).poll()
     assert "Sentry denied access (403): You do not have permission" in feed.last_error
     assert "event:read" in feed.last_error and "project 42" in feed.last_error
     FakeSentry.mode = "pages"
     monkeypatch.setenv("SENTRY_TOKEN", "wrong")
-    feed = ErrorWatcher(session, lambda _f: None).poll()
+    feed = ErrorWatcher(
+        session.check_context(), lambda _f: None, release=session.release_version
+    ).poll()
     assert "refused the token (401)" in feed.last_error
     assert "wrong" not in feed.last_error
 
@@ -734,10 +808,14 @@ def test_sentry_refusals_name_what_is_missing(sentry, tmp_path, operator, monkey
 def test_sentry_garbage_and_empty(sentry, tmp_path, operator):
     session = sentry_session(tmp_path, sentry, operator)
     FakeSentry.mode = "garbage"
-    feed = ErrorWatcher(session, lambda _f: None).poll()
+    feed = ErrorWatcher(
+        session.check_context(), lambda _f: None, release=session.release_version
+    ).poll()
     assert feed.stale and "not JSON" in feed.last_error
     FakeSentry.mode = "empty"
-    feed = ErrorWatcher(session, lambda _f: None).poll()
+    feed = ErrorWatcher(
+        session.check_context(), lambda _f: None, release=session.release_version
+    ).poll()
     assert not feed.stale and feed.issues == ()
 
 
@@ -755,7 +833,12 @@ def test_the_release_template_names_the_release_as_sentry_knows_it(sentry, tmp_p
     session = sentry_session(tmp_path, sentry, operator, release="shop@{version}")
     assert "created for shop@2.0.1" in session.start_release("2.0.1")
     assert any("/releases/shop@2.0.1/deploys/" in p for p in _posted_paths())
-    ErrorWatcher(session, lambda _f: None, started=FakeSentry.started).poll()
+    ErrorWatcher(
+        session.check_context(),
+        lambda _f: None,
+        release=session.release_version,
+        started=FakeSentry.started,
+    ).poll()
     assert any("firstRelease%3Ashop%402.0.1" in p for p, _ in FakeSentry.seen)
     (tmp_path / "plain").mkdir()
     plain = sentry_session(tmp_path / "plain", sentry, operator)
@@ -862,7 +945,9 @@ def test_a_steady_busy_issue_does_not_spike_and_a_burst_does(tmp_path, operator)
     120 an hour) stays at about 10 in the window, not twice that; four times the rate spikes."""
     session = sentry_session(tmp_path, "http://127.0.0.1:9", operator, spike_min_events=5)
     started = datetime(2026, 12, 1, 11, 0, tzinfo=UTC)
-    watcher = ErrorWatcher(session, lambda _f: None, started=started)
+    watcher = ErrorWatcher(
+        session.check_context(), lambda _f: None, release=session.release_version, started=started
+    )
 
     def busy(total, now):
         raw = issue(7, first_seen=started - timedelta(days=60), last_seen=now)

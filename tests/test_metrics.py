@@ -84,7 +84,7 @@ def write_config(folder: Path, port: int, *, throughput: bool = True) -> Path:
 
 def evaluate(path: Path, env: str, operator):
     session = GoLiveSession.open(path, env, operator=operator)
-    watcher = MetricsWatcher(session, lambda _s: None)
+    watcher = MetricsWatcher(session.check_context(), lambda _s: None)
     states = {s.metric.name: s for s in watcher.poll_all()}
     return session, states, session.verdict(list(states.values()), [])
 
@@ -156,7 +156,7 @@ def test_prometheus_stopped_mid_run_goes_stale_errors_and_recovers(tmp_path, ope
     with servers.prometheus_server(folder, data) as port:
         path = write_config(tmp_path, port)
         session = GoLiveSession.open(path, "healthy", operator=operator)
-        watcher = MetricsWatcher(session, lambda _s: None)
+        watcher = MetricsWatcher(session.check_context(), lambda _s: None)
         metric = session.environment.metrics[0]
         assert watcher.poll(metric, None).phase == "Successful"
     # the context manager stopped Prometheus: the next polls fail
@@ -177,7 +177,7 @@ def test_prometheus_stopped_mid_run_goes_stale_errors_and_recovers(tmp_path, ope
     with servers.prometheus_server(tmp_path / "prom2", data) as port2:
         path.write_text(path.read_text().replace(f":{port}", f":{port2}"))
         session = GoLiveSession.open(path, "healthy", operator=operator)
-        watcher.session = session
+        watcher.ctx = session.check_context()
         recovered = watcher.poll(session.environment.metrics[0], None)
     assert not recovered.stale and recovered.phase == "Successful"
 
@@ -239,7 +239,8 @@ def test_burn_rate_gate_fails_a_fast_burn_and_passes_a_slow_one(
     """99.9 % over 1h/5m at 14.4 and 6h/30m at 6: the error scenario (5 % errors for the last
     ten minutes) burns the budget about 17 times over in 30m and 8.5 in 1h, so the 6h/30m pair
     fails; the healthy one (0.02 %) burns a fifth of it; the recovered one burned an hour ago
-    (its long windows still do, its short ones no longer) and passes."""
+    and passes: its 6h window still burns past its factor (the backfill holds one hour, so
+    the 6h window sees that hour), its 30m window no longer does."""
     (tmp_path / "runbook.md").write_text("## S\n- [ ] x\n")
     ratio = (
         'sum(rate(http_requests_total{namespace="{namespace}", code=~"5.."}[{range}])) / '
@@ -317,6 +318,6 @@ deployments = ["deploy/web"]
 """
     )
     session = GoLiveSession.open(path, "production", operator=operator)
-    watcher = MetricsWatcher(session, lambda _s: None)
+    watcher = MetricsWatcher(session.check_context(), lambda _s: None)
     query = watcher.query_of(session.environment.metrics[0])
     assert query == 'sum(rate(http_requests_total{namespace="shop", deployment="web"}[5m]))'

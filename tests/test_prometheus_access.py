@@ -138,7 +138,7 @@ def write(tmp_path: Path, prometheus: dict, *, metric: dict | None = None, check
 
 def poll(path: Path, operator):
     session = GoLiveSession.open(path, "test", operator=operator)
-    (state,) = MetricsWatcher(session, lambda _s: None).poll_all()
+    (state,) = MetricsWatcher(session.check_context(), lambda _s: None).poll_all()
     return state
 
 
@@ -441,7 +441,9 @@ def compare_state(tmp_path, port, namespace, operator, revisions, *, polls=1):
         operator=operator,
     )
     pairs = iter(revisions)
-    watcher = MetricsWatcher(session, lambda _s: None, revisions=lambda _m: Revisions(*next(pairs)))
+    watcher = MetricsWatcher(
+        session.check_context(), lambda _s: None, revisions=lambda _m: Revisions(*next(pairs))
+    )
     states = [watcher.poll_all()[0] for _ in range(polls)]
     return states
 

@@ -569,6 +569,7 @@ def test_production_pause_on_a_terminal_asks_for_the_deployment_name(tmp_path):
         term.wait_for(b"PRODUCTION: type 'web' to pause its rollout (cluster eu")
         term.send("wbe\r")
         term.wait_for(b"not confirmed; nothing was sent")
+        term.wait_for(b"you typed 'wbe'; type 'web' exactly")  # the shared rule says why
         assert term.proc.wait(10) == 2
     finally:
         if term.proc.poll() is None:

@@ -11,6 +11,7 @@ from cockpit.tui.screens.prompt import TextPrompt
 from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
 
 from .conftest import BASE_CONFIG
+from .helpers import until
 
 
 async def select(app: CockpitApp, pilot, item_id: str) -> None:
@@ -29,10 +30,14 @@ async def test_mark_done_with_d_reaches_state_and_audit(open_session):
     async with app.run_test(size=(120, 40)) as pilot:
         await select(app, pilot, "before/change-approved")
         await pilot.press("d")
-        await pilot.pause()
+        # written on the state thread; the label follows once it is
+        nodes = app.query_one(ChecklistPane)._tree_nodes
+        await until(
+            pilot,
+            lambda: str(nodes["before/change-approved"].label).startswith("✔ Change approved"),
+            what=lambda: nodes["before/change-approved"].label,
+        )
         assert status_of(session, "before/change-approved") == "done"
-        label = app.query_one(ChecklistPane)._tree_nodes["before/change-approved"].label
-        assert str(label).startswith("✔ Change approved")
     actions = [e.action for e in session.audit.entries()]
     assert actions == ["session_start", "mark", "session_end"]
     mark = list(session.audit.entries())[1]
@@ -177,6 +182,10 @@ async def test_help_and_command_palette_list_the_actions(open_session):
 
 async def test_every_binding_has_description_tooltip_and_id():
     from cockpit.tui.screens.confirm import ConfirmScreen
+    from cockpit.tui.screens.error_detail import ErrorDetailScreen
+    from cockpit.tui.screens.frame import CLOSE_ID, DetailScreen
+    from cockpit.tui.screens.messages import MessageHistoryScreen
+    from cockpit.tui.screens.metric_detail import MetricDetailScreen
     from cockpit.tui.screens.pod_logs import PodLogScreen
     from cockpit.tui.screens.rollback import RollbackAllScreen, RollbackScreen
     from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
@@ -197,14 +206,20 @@ async def test_every_binding_has_description_tooltip_and_id():
         StepRunScreen,
         RolloutTable,
     )
+    owners += (DetailScreen, ErrorDetailScreen, MetricDetailScreen, MessageHistoryScreen)
     ids = []
+    actions: dict[str, set[str]] = {}
     for owner in owners:
         for binding in owner.BINDINGS:
             assert binding.description, binding
             assert binding.tooltip, binding
             assert binding.id and "." in binding.id, binding
             ids.append(binding.id)
-    assert len(ids) == len(set(ids)), "binding ids must be unique"
+            actions.setdefault(binding.id, set()).add(binding.action)
+    # one id, one binding: only the close key of the detail views is restated (by a view that
+    # adds a key to it), and always for the same action
+    assert {i for i in ids if ids.count(i) > 1} == {CLOSE_ID}, "binding ids must be unique"
+    assert actions[CLOSE_ID] == {"close"}
 
 
 async def test_keymap_from_config_remaps_a_binding(write_config, operator):
@@ -219,8 +234,8 @@ async def test_keymap_from_config_remaps_a_binding(write_config, operator):
         await pilot.pause()
         assert status_of(session, "before/change-approved") == "pending"
         await pilot.press("x")
-        await pilot.pause()
-        assert status_of(session, "before/change-approved") == "done"
+        await until(pilot, lambda: status_of(session, "before/change-approved") == "done")
+    assert [e.action for e in session.audit.entries()].count("mark") == 1  # d did nothing
 
 
 async def test_unknown_theme_falls_back_with_a_message(
@@ -311,8 +326,7 @@ async def test_slash_filters_items_by_text_and_escape_brings_them_back(open_sess
         assert tree.has_focus
         assert tree.selected_item().id == "rollout/smoke-test/login-works"
         await pilot.press("d")  # the keys act on the filtered tree
-        await pilot.pause()
-        assert status_of(session, "rollout/smoke-test/login-works") == "done"
+        await until(pilot, lambda: status_of(session, "rollout/smoke-test/login-works") == "done")
         await pilot.press("slash")
         await pilot.pause()
         await pilot.press("escape")  # clears the filter, not the app's cancel
@@ -393,3 +407,86 @@ async def test_the_palette_goes_to_a_section_even_one_a_filter_hides(open_sessio
         tree = app.query_one(ChecklistTree)
         assert tree.has_focus and tree.cursor_node.data.section.id == "after"
         assert "before/change-approved" in shown_ids(app)  # the filter was cleared
+
+
+async def test_one_close_key_remap_moves_the_close_of_every_detail_view(write_config, operator):
+    """An old per-view id still remaps: it names the one close binding of every view now."""
+    from cockpit.session import GoLiveSession
+    from cockpit.tui.screens.messages import MessageHistoryScreen
+
+    path = write_config(BASE_CONFIG + '\n[keys]\n"help.close" = "x"\n')
+    session = GoLiveSession.open(path, None, operator=operator)
+    app = CockpitApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")  # moved away
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("x")
+        await until(pilot, lambda: not isinstance(app.screen, HelpScreen))
+        await pilot.press("m")
+        await until(pilot, lambda: isinstance(app.screen, MessageHistoryScreen))
+        await pilot.press("x")  # the same binding in the messages view
+        await until(pilot, lambda: not isinstance(app.screen, MessageHistoryScreen))
+
+
+def test_every_intent_has_its_handler_in_the_app():
+    """A new intent message without a handler would be a key that does nothing, silently."""
+    from cockpit.tui.widgets.rollout import RolloutTable
+
+    handled = set(CockpitApp._decorated_handlers)
+    intents = [
+        *ChecklistTree.ItemIntent.__subclasses__(),
+        ChecklistTree.RunSection,
+        *RolloutTable.WorkloadIntent.__subclasses__(),
+    ]
+    assert len(intents) == 10
+    assert [i.__name__ for i in intents if i not in handled] == []
+    # the bases are never posted, so nothing may answer them in place of the real intents
+    assert ChecklistTree.ItemIntent not in handled and RolloutTable.WorkloadIntent not in handled
+
+
+async def test_colours_follow_a_theme_change_made_while_running(open_session):
+    """The palette's theme switcher: labels take the new theme's colours at once."""
+    from cockpit.tui.themes import theme_variables
+
+    app = CockpitApp(open_session())
+    async with app.run_test(size=(120, 40)) as pilot:
+        before = dict(theme_variables(app))
+        app.theme = "cockpit-light"
+        await pilot.pause()
+        assert theme_variables(app) == app.get_css_variables()
+        assert theme_variables(app)["surface"] != before["surface"]
+        label = app.query_one(ChecklistPane)._tree_nodes["before/change-approved"].label
+        glyph_colour = label.spans[0].style.color  # the ○ takes the theme's muted colour
+        pane = app.query_one(ChecklistPane)
+        assert glyph_colour == pane._colour("foreground-muted")
+
+
+def test_the_modal_frame_is_one_rule_in_the_stylesheet():
+    """Every modal view takes its frame from cockpit.tcss (FramedScreen > .frame); none
+    restates it."""
+    import importlib
+    import pkgutil
+    from pathlib import Path
+
+    import cockpit.tui.screens as screens
+    from cockpit.tui.screens.frame import FramedScreen
+
+    for module in pkgutil.iter_modules(screens.__path__):
+        importlib.import_module(f"cockpit.tui.screens.{module.name}")
+
+    def every(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from every(sub)
+
+    views = set(every(FramedScreen))
+    assert len(views) >= 11
+    for view in views:
+        css = view.__dict__.get("DEFAULT_CSS", "")
+        for frame_rule in ("align:", "border: thick", "background: $panel"):
+            assert frame_rule not in css, (view.__name__, frame_rule)
+    tcss = (Path(screens.__path__[0]).parent / "cockpit.tcss").read_text()
+    assert tcss.count("FramedScreen > .frame {") == 1

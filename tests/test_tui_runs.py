@@ -15,7 +15,7 @@ from cockpit.tui.screens.step_run import StepRunScreen
 from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
 
 from .conftest import needs_reference
-from .helpers import until
+from .helpers import footer_text, until
 from .servers import free_port
 
 RUNBOOK = """\
@@ -214,16 +214,68 @@ async def test_production_step_pauses_between_its_scripts(write_config, operator
             assert app.screen.outcome == "passed" and applied.exists()
             assert session.view(session.checklist.item(item_id)).status == "passed"
         else:
+            # no way out of the cockpit past the pause: the palette's Quit says why too
+            commands = {c.title: c for c in app.get_system_commands(app.screen)}
+            await commands["Quit"].callback() if "Quit" in commands else await app.action_quit()
+            await pilot.pause()
+            assert app.is_running and app.screen.state == "paused"
+            assert any("between two scripts" in n.message for n in app._notifications)
             await pilot.press("escape")
             await until(pilot, lambda: app.screen.state == "done")
             assert app.screen.outcome == "cancelled" and not applied.exists()
             assert "stopped by the operator before script 2 of 2" in step_status(app)
+            assert "marked failed: the step is not complete" in step_status(app)
             view = session.view(session.checklist.item(item_id))
-            assert view.status == "pending"
+            assert view.status == "failed"  # the dry run ran, the apply did not: half done
+            assert "stopped by the operator before script 2 of 2" in view.record.evidence
             assert "stopped by the operator before script 2 of 2" in view.record.note
             last = [e for e in session.audit.entries() if e.fields.get("item") == item_id][-1]
             assert last.action == "cancel"
             assert "would change 3 rows" in last.fields["output_tail"]
+            assert (last.fields["scripts_completed"], last.fields["scripts"]) == (1, 2)
+
+
+async def test_a_step_cancelled_while_it_waits_keeps_what_ran_in_the_audit(write_config, operator):
+    """The cockpit closed (a dropped SSH session) while a production step waits between its
+    scripts: the audit says where it was and keeps the first script's output."""
+    path = two_scripts_config(write_config, production=True)
+    session = GoLiveSession.open(path, None, operator=operator)
+    app = CockpitApp(session)
+    item_id = "database/migrate-the-schema"
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one(ChecklistPane).select_item(item_id)
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press(*"stage", "enter")
+        await until(pilot, lambda: app.screen.state == "paused")
+        app.screen.workers.cancel_group(app.screen, "step")
+        await until(
+            pilot,
+            lambda: (
+                [e for e in session.audit.entries() if e.fields.get("item") == item_id][-1].action
+                == "cancel"
+            ),
+        )
+    last = [e for e in session.audit.entries() if e.fields.get("item") == item_id][-1]
+    assert last.fields["note"] == (
+        "cancelled while waiting to run script 2 of 2; 1 of 2 script(s) had run and succeeded"
+    )
+    assert "would change 3 rows" in last.fields["output_tail"]
+    assert session.view(session.checklist.item(item_id)).status == "failed"
+    assert not (path.parent / "applied.txt").exists()
+
+
+async def test_a_production_step_of_several_scripts_never_runs_without_the_pause(
+    write_config, operator
+):
+    from cockpit.errors import CockpitError
+
+    path = two_scripts_config(write_config, production=True)
+    session = GoLiveSession.open(path, None, operator=operator)
+    with pytest.raises(CockpitError, match="each next script waits for the operator"):
+        await session.run_step(session.checklist.item("database/migrate-the-schema"))
+    assert not (path.parent / "applied.txt").exists()
 
 
 async def test_a_step_outside_production_runs_its_scripts_without_a_pause(write_config, operator):
@@ -259,13 +311,19 @@ timeout = 60
     async with app.run_test(size=(120, 40)) as pilot:
         app.query_one(ChecklistPane).select_item("deploy/shell-works")
         await pilot.pause()
+        assert "Cancel runs" not in footer_text(app)
         await pilot.press("r")
         await until(pilot, lambda: label(app, "deploy/shell-works").startswith("◌"))
         assert "running 0s" in label(app, "deploy/shell-works")
+        # the footer offers escape while something runs (it follows the workers by itself)
+        await until(pilot, lambda: "Cancel runs" in footer_text(app), what=lambda: footer_text(app))
         # its time counts on the label while it runs
         await until(pilot, lambda: "running 2s" in label(app, "deploy/shell-works"), timeout=6)
         await pilot.press("escape")
         await until(pilot, lambda: label(app, "deploy/shell-works").startswith("○"))
+        await until(
+            pilot, lambda: "Cancel runs" not in footer_text(app), what=lambda: footer_text(app)
+        )
     actions = [e.action for e in session.audit.entries()]
     assert actions[-3:] == ["run", "cancel", "session_end"]
     assert session.view(session.checklist.item("deploy/shell-works")).status == "pending"

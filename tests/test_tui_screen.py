@@ -85,6 +85,17 @@ def said(app: CockpitApp) -> list[str]:
     return [n.message for n in app.message_history]
 
 
+async def test_b_says_why_when_no_rollback_is_recommended(open_session):
+    session = open_session("staging")
+    app = CockpitApp(session, start_sources=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("B")
+        await pilot.pause()
+        assert "No rollback is recommended now" in said(app)[-1], said(app)
+        assert "ctrl+z in the rollout pane" in said(app)[-1]
+        assert app.screen is app.screen_stack[0]
+
+
 async def test_read_only_says_why_d_s_n_u_do_nothing(open_session):
     from cockpit.tui.widgets.checklist import ChecklistPane
     from cockpit.tui.widgets.messages import MessageLine
@@ -389,7 +400,8 @@ async def test_slash_filters_the_errors_pane_and_its_letters_act_on_nothing(writ
             app.post_message(events.Key(key, char))
         await pilot.pause()
         assert [i.short_id for i in pane.shown] == ["SD-2"] and table.row_count == 1
-        assert "1 of 3 match 'BASKET'" in str(pane.border_title)
+        # what the release broke is not hidden without a word
+        assert "1 of 3 match 'BASKET' · 2 NEW hidden" in str(pane.border_title)
         assert len(app.screen_stack) == screens  # no letter opened anything
         await pilot.press("enter")  # back to the table, the filter kept
         await pilot.pause()
@@ -398,6 +410,8 @@ async def test_slash_filters_the_errors_pane_and_its_letters_act_on_nothing(writ
         await pilot.pause()
         assert isinstance(app.screen, ErrorDetailScreen)
         assert "SD-2" in screen_text(app)
+        over_a_dialog = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Errors: filter issues" not in over_a_dialog
         await pilot.press("escape")
         await pilot.pause()
         # a new feed keeps the filter
@@ -409,6 +423,9 @@ async def test_slash_filters_the_errors_pane_and_its_letters_act_on_nothing(writ
         await pilot.pause()
         await pilot.pause()
         assert [i.short_id for i in pane.shown] == ["SD-2", "SD-4"]
+        # the palette's filter command only where the errors pane is (not over a dialog)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Errors: filter issues" in titles
         await pilot.press("slash")
         await pilot.pause()
         await pilot.press("escape")

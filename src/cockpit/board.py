@@ -105,7 +105,7 @@ class LiveBoard:
             self._measuring_timer.cancel()
         if env.prometheus is not None and env.metrics:
             self.metrics_watcher = MetricsWatcher(
-                self.session,
+                self.session.check_context(),
                 self.push_metric,
                 started=self.analysis_started,
                 revisions=self.revisions,
@@ -114,9 +114,10 @@ class LiveBoard:
         if env.errors is not None:
             run = self.analysis.current
             self.error_watcher = ErrorWatcher(
-                self.session,
+                self.session.check_context(),
                 self.push_errors,
                 started=self.session.go_live_started(),
+                release=self.session.release_version,
                 run_started=run.started if run else None,
             )
             self.error_watcher.start()

@@ -35,6 +35,7 @@ from cockpit.config_fields import SecretEnv, SecretFile
 from cockpit.config_fields import StrictModel as _Strict
 from cockpit.config_fields import check_env_name as _check_env_name
 from cockpit.errors import ConfigError
+from cockpit.kubeconfig import context_namespace
 from cockpit.workloads import KIND_LISTS, WorkloadRef, parse_workload
 
 CONFIG_ENV_VAR = "COCKPIT_CONFIG"
@@ -95,16 +96,20 @@ class AuditSettings(_Strict):
 class StateConfig(_Strict):
     """Where what several operators share lives. `kubernetes`: the environment's action lock
     is a Lease in one of its clusters, so two cockpits on two bastions cannot send a rollback
-    or a pause at the same moment. Checklist progress stays in the local state folder."""
+    or a pause at the same moment, and the checklist progress lives in ConfigMaps beside it
+    (the local state folder keeps the local copy)."""
 
     backend: Literal["local", "kubernetes"] = Field(
         default="local", description="local (one bastion) or kubernetes (the cluster's store)."
     )
     cluster: str | None = Field(
-        default=None, description="Which cluster holds the Lease (default: the first)."
+        default=None,
+        description="Which cluster holds the Lease and the shared progress (default: the first).",
     )
     namespace: str | None = Field(
-        default=None, description="Namespace of the Lease (default: that cluster's namespace)."
+        default=None,
+        description="Namespace of the Lease and the progress ConfigMaps (default: that "
+        "cluster's namespace).",
     )
     lease_seconds: int = Field(
         default=15,
@@ -112,6 +117,13 @@ class StateConfig(_Strict):
         le=300,
         description="A holder that stops renewing (killed, cut off) loses the lock this long "
         "after its last renewal.",
+    )
+    watch_seconds: int = Field(
+        default=30,
+        ge=2,
+        le=600,
+        description="The shared progress is watched; the watch is renewed this often (a "
+        "store that stops answering is noticed within this plus 5 seconds at worst).",
     )
 
 
@@ -966,8 +978,6 @@ def _duplicate_cluster_problems(path: Path, locator: TomlLocator, model: Config)
 
 def _with_context_namespaces(loaded: LoadedConfig) -> LoadedConfig:
     """Clusters without a namespace get the one kubectl would use: their context's."""
-    from cockpit.kubeconfig import context_namespace
-
     environments = {}
     changed = False
     for env_name, environment in loaded.model.environments.items():

@@ -18,10 +18,12 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cockpit.config import ClusterConfig, LoadedConfig
 from cockpit.errors import CockpitError
+
+if TYPE_CHECKING:  # only named: config itself asks this module for a context's namespace
+    from cockpit.config import ClusterConfig, LoadedConfig
 
 # Keys of kubeconfig entries that name files, relative to the kubeconfig that holds them.
 _FILE_KEYS = {

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime
-from typing import Any
 
 from markdown_it import MarkdownIt
 
@@ -260,21 +259,3 @@ def build_html(session: GoLiveSession) -> str:
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{title}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}</body>\n</html>\n"
     )
-
-
-def verdict_fields(result: Any, metric_states: list[Any]) -> dict[str, Any]:
-    """What a "verdict" audit entry records: the state, why, and every metric's value."""
-    return {
-        "state": result.state,
-        "reasons": list(result.reasons),
-        "judging": getattr(result, "judging", None),
-        "run": getattr(result, "run_id", None),
-        "metrics": {
-            state.metric.name: {
-                "value": None if state.current is None else round(state.current, 4),
-                "unit": state.metric.unit,
-                "phase": state.phase,
-            }
-            for state in metric_states
-        },
-    }

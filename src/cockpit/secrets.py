@@ -35,6 +35,8 @@ _SEEN: set[str] = set()
 
 def references(loaded: LoadedConfig) -> Iterator[tuple[str, str]]:
     """("env", NAME) or ("file", path) of every secret the config names, anywhere in it."""
+    # lazy: pydantic and the config models load only when a config is read (the CLI
+    # imports this module for its crash file, and `cockpit --help` stays quick)
     from pydantic import BaseModel
 
     from cockpit.config_fields import SecretEnv, SecretFile

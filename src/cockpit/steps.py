@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cockpit.checklist import ChecklistItem
-from cockpit.checks.base import CheckContext, Stopwatch
+from cockpit.checks.base import Stopwatch
 from cockpit.checks.processes import run_process
+from cockpit.context import GoLiveContext
 from cockpit.errors import CockpitError
 from cockpit.secrets import scrub
 from cockpit.text import visible_text
@@ -64,11 +65,26 @@ class StepResult:
     evidence: str
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=200))
     exit_code: int | None = None  # of the last script that ran; None: killed or never started
-    # the operator stopped between two scripts (after reading the first's output): not a failure
+    # the operator stopped between two scripts (after reading the first's output)
     stopped_before: int | None = None
+    total: int = 0  # scripts in the step
+    completed: int = 0  # scripts that ran and succeeded
+    current: int = 0  # the script running now, or waited for (1-based; 0: none yet)
+    waiting: bool = False  # waiting for the operator before script `current`
+    paused_seconds: float = 0.0  # time spent waiting for the operator
+
+    def where(self) -> str:
+        """Where the step was, for a cancel: what ran and what not."""
+        if self.waiting:
+            at = f"while waiting to run script {self.current} of {self.total}"
+        elif self.current:
+            at = f"while script {self.current} of {self.total} ran"
+        else:
+            at = "before any script ran"
+        return f"{at}; {self.completed} of {self.total} script(s) had run and succeeded"
 
 
-def plan_step(ctx: CheckContext, item: ChecklistItem) -> StepPlan:
+def plan_step(ctx: GoLiveContext, item: ChecklistItem) -> StepPlan:
     env = ctx.environment
     if not env.allow_commands:
         raise CockpitError(
@@ -114,17 +130,20 @@ async def execute_step(
     before_next: BeforeNext | None = None,
     cwd: Path | None = None,
     secrets: Sequence[str],
+    result: StepResult | None = None,
 ) -> StepResult:
     """Run the scripts in order; stop at the first that fails or times out.
 
     `on_script(n)` is told as script n starts (its own timeout starts then). `before_next`,
     when given, is awaited before each script after the first: a "dry run, then apply" step
     in production waits there for the operator to read the dry run's output and confirm
-    again; False stops the step before that script (`stopped_before`), which is not a failure.
-    Every line shown or kept is scrubbed of `secrets` (the configured secrets' values)."""
+    again; False stops the step before that script (`stopped_before`).
+    `result`, when given, is filled as the step goes: a caller cancelled half-way still knows
+    what ran. Every line shown or kept is scrubbed of `secrets` (the configured secrets'
+    values)."""
     result = await _execute(
         plan,
-        StepResult(passed=True, evidence=""),
+        result if result is not None else StepResult(passed=True, evidence=""),
         timeout=timeout,
         on_line=on_line,
         on_script=on_script,
@@ -149,16 +168,24 @@ async def _execute(
 ) -> StepResult:
     watch = Stopwatch()
     total = len(plan.commands)
+    result.total = total
     for number, command in enumerate(plan.commands, start=1):
-        if number > 1 and before_next is not None and not await before_next(number, total):
-            result.passed = False
-            result.stopped_before = number
-            ran = number - 1
-            result.evidence = (
-                f"stopped by the operator before script {number} of {total} "
-                f"({command.headline}); {ran} script{'s' if ran > 1 else ''} ran and succeeded"
-            )
-            return result
+        result.current = number
+        if number > 1 and before_next is not None:
+            result.waiting = True
+            paused = Stopwatch()
+            go_on = await before_next(number, total)
+            result.paused_seconds += paused.elapsed
+            result.waiting = False
+            if not go_on:
+                result.passed = False
+                result.stopped_before = number
+                ran = number - 1
+                result.evidence = (
+                    f"stopped by the operator before script {number} of {total} "
+                    f"({command.headline}); {ran} of {total} script(s) ran and succeeded"
+                )
+                return result
         if on_script is not None:
             on_script(number)
         if on_line is not None:
@@ -195,5 +222,7 @@ async def _execute(
                 f": {last}" if last else ""
             )
             return result
-    result.evidence = f"{len(plan.commands)} script(s) succeeded in {watch.elapsed:.1f} s"
+        result.completed = number
+    took = watch.elapsed - result.paused_seconds  # the operator's reading time is not the step's
+    result.evidence = f"{len(plan.commands)} script(s) succeeded in {took:.1f} s"
     return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from cockpit import __version__
 from cockpit.config import LoadedConfig
 from cockpit.secrets import scrub_data, secret_values
 
@@ -23,8 +24,6 @@ def install(loaded: LoadedConfig) -> bool:
     if _installed or not dsn:
         return _installed
     import sentry_sdk
-
-    from cockpit import __version__
 
     secrets = [*secret_values(loaded), dsn]  # the DSN is one of them; belt and braces
 

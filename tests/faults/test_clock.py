@@ -56,8 +56,10 @@ PHASES = textwrap.dedent(
         session = GoLiveSession.open(sys.argv[1], "healthy", operator=Operator("alice", None))
         session.mark_done(item)
         if watcher is None:
-            watcher = MetricsWatcher(session, lambda _s: None, started=session.analysis_started)
-        watcher.session = session
+            watcher = MetricsWatcher(
+                session.check_context(), lambda _s: None, started=session.analysis_started
+            )
+        watcher.ctx = session.check_context()
         state = watcher.poll(session.environment.metrics[0], None)
         verdict = session.verdict([state], [])
         started = session.go_live_started()

@@ -41,7 +41,7 @@ def test_prometheus_faults_go_stale_and_recover(prometheus_scenarios, tmp_path, 
         path.write_text(path.read_text().replace("timeout = 5", "timeout = 1"))
         session = GoLiveSession.open(path, "healthy", operator=operator)
         session.mark_done("x")
-        watcher = MetricsWatcher(session, lambda _s: None)
+        watcher = MetricsWatcher(session.check_context(), lambda _s: None)
         metric = session.environment.metrics[0]
         good = watcher.poll(metric, None)
         assert not good.stale and good.points
@@ -64,7 +64,7 @@ def test_prometheus_faults_go_stale_and_recover(prometheus_scenarios, tmp_path, 
 
 def reopened_status(path, env, operator) -> str:
     """The mark made before the faults, read back from disk by a new session."""
-    snapshot = GoLiveSession.open(path, env, operator=operator).snapshot
+    snapshot = GoLiveSession.open(path, env, operator=operator).items.snapshot
     assert snapshot is not None
     return snapshot.items["s/x"].status
 
@@ -83,7 +83,12 @@ def test_sentry_faults_go_stale_and_recover(sentry, tmp_path, operator):  # noqa
     try:
         session = sentry_session(tmp_path, f"http://127.0.0.1:{proxy.port}", operator, timeout=1.0)
         session.mark_done("x")
-        watcher = ErrorWatcher(session, lambda _f: None, started=session.go_live_started())
+        watcher = ErrorWatcher(
+            session.check_context(),
+            lambda _f: None,
+            release=session.release_version,
+            started=session.go_live_started(),
+        )
         good = watcher.poll()
         assert not good.stale and good.issues
         reasons = {}

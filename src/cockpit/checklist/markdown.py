@@ -37,6 +37,7 @@ from cockpit.checklist.model import (
     section_slug,
     text_slug,
 )
+from cockpit.config import refuse_if_writable_by_others
 from cockpit.errors import ChecklistError
 from cockpit.text import visible_text
 
@@ -58,8 +59,6 @@ class _OpenListItem:
 
 
 def load_checklist(path: Path) -> Checklist:
-    from cockpit.config import refuse_if_writable_by_others
-
     refuse_if_writable_by_others(path, "runbook")
     try:
         text = path.read_text(encoding="utf-8")

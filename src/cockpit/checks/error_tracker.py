@@ -3,44 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from typing import Any
 
 from cockpit.check_types import ErrorsCheckConfig
 from cockpit.checks.base import CheckContext, CheckFailed, CheckResult, Stopwatch
 
 
-@dataclass
-class _TrackerView:
-    """What ErrorWatcher needs from a session, built from a check's context."""
-
-    ctx: CheckContext
-
-    @property
-    def environment(self) -> Any:
-        return self.ctx.environment
-
-    @property
-    def config(self) -> Any:
-        return self.ctx.config
-
-    @property
-    def env_name(self) -> str:
-        return self.ctx.env_name
-
-    def release_version(self) -> str | None:
-        return self.ctx.environment.placeholders.get("version")
-
-
 async def run(check: ErrorsCheckConfig, ctx: CheckContext) -> CheckResult:
-    from cockpit.sources.errors import ErrorWatcher
+    from cockpit.sources.errors import ErrorWatcher  # lazy: loaded when it runs, not when compiled
 
     if ctx.environment.errors is None:
         raise CheckFailed(
             f"no error tracker: set [environments.{ctx.env_name}.errors]", reason="error"
         )
     watch = Stopwatch()
-    watcher = ErrorWatcher(_TrackerView(ctx), lambda _f: None, started=ctx.started)
+    watcher = ErrorWatcher(ctx, lambda _f: None, started=ctx.started)
     feed = await asyncio.to_thread(watcher.poll)
     if check.no_spike and ctx.environment.errors.provider == "bugsink" and not feed.stale:
         await asyncio.sleep(check.sample_seconds)

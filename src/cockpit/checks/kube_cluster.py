@@ -36,7 +36,11 @@ def _run_sync(check: KubeCheckConfig, ctx: CheckContext) -> str:
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    from cockpit.sources.kube import _raw, api_client, describe_api_error
+    from cockpit.sources.kube import (  # lazy: loaded when it runs, not when compiled
+        api_client,
+        describe_api_error,
+        raw_json,
+    )
 
     clusters = ctx.environment.clusters
     if not clusters:
@@ -51,7 +55,7 @@ def _run_sync(check: KubeCheckConfig, ctx: CheckContext) -> str:
     timeout = (5, max(5.0, ctx.timeout))
     try:
         if check.what == "server-version":
-            info = _raw(
+            info = raw_json(
                 client.VersionApi(api).get_code(_preload_content=False, _request_timeout=timeout)
             )
             version = str(info.get("gitVersion", "?"))
@@ -85,7 +89,7 @@ def _rolled_out(
     cluster: str,
     timeout: tuple[float, float],
 ) -> str:
-    from cockpit.sources.kube import read_rollout
+    from cockpit.sources.kube import read_rollout  # lazy: loaded when it runs, not when compiled
 
     entry = check.deployment or check.workload
     assert entry is not None
@@ -104,9 +108,9 @@ def _rolled_out(
 def _cronjob(
     check: KubeCheckConfig, client: Any, api: Any, namespace: str, timeout: tuple[float, float]
 ) -> str:
-    from cockpit.sources.kube import _raw
+    from cockpit.sources.kube import raw_json  # lazy: loaded when it runs, not when compiled
 
-    job = _raw(
+    job = raw_json(
         client.BatchV1Api(api).read_namespaced_cron_job(
             check.cronjob, namespace, _preload_content=False, _request_timeout=timeout
         )
@@ -133,9 +137,9 @@ def _secret(
     ctx: CheckContext,
     timeout: tuple[float, float],
 ) -> str:
-    from cockpit.sources.kube import _raw
+    from cockpit.sources.kube import raw_json  # lazy: loaded when it runs, not when compiled
 
-    secret = _raw(
+    secret = raw_json(
         client.CoreV1Api(api).read_namespaced_secret(
             check.secret, namespace, _preload_content=False, _request_timeout=timeout
         )

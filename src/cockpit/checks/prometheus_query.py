@@ -11,7 +11,7 @@ from cockpit.conditions import Condition
 
 
 async def run(check: PrometheusCheckConfig, ctx: CheckContext) -> CheckResult:
-    from cockpit.sources.prometheus import (
+    from cockpit.sources.prometheus import (  # lazy: loaded when it runs, not when compiled
         PrometheusError,
         client_for,
         connect,

@@ -99,3 +99,6 @@ def mark(
     else:
         raise CockpitError("nothing to record", "pass --done, --skip --note REASON, or --note")
     echo(f"{STATUS_MARKS[view.status]} {view.item.text}  ({view.item.id}) in {session.env_name}")
+    if session.team is not None:  # a conflict with a colleague, or the mark not shared yet
+        for text in session.team.take_messages():
+            secho(text, fg="yellow", err=True)

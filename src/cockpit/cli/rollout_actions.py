@@ -10,6 +10,7 @@ import click
 
 from cockpit.cli.group import cli, env_options, open_session
 from cockpit.cli.output import echo, secho
+from cockpit.confirmation import TypedConfirmation
 from cockpit.errors import CockpitError
 
 if TYPE_CHECKING:
@@ -84,10 +85,13 @@ def rollback(
                 raise CockpitError(
                     "refusing to roll back without a terminal to confirm on", "pass --yes"
                 )
-            if session.environment.production:
+            confirmation = TypedConfirmation.of(session.environment.production, deployment)
+            if confirmation.required:
                 typed = click.prompt(f"PRODUCTION: type {deployment!r} to roll it back", default="")
-                if typed.strip() != deployment:
-                    raise CockpitError("not confirmed; nothing was sent")
+                if not confirmation.accepts(typed):
+                    raise CockpitError(
+                        "not confirmed; nothing was sent", confirmation.refusal(typed)
+                    )
             elif not click.confirm("Roll back?", default=False):
                 raise CockpitError("not confirmed; nothing was sent")
         done = session.rollback(cluster, deployment, plan=plan)  # exactly what was shown
@@ -137,7 +141,8 @@ def _pause_command(paused: bool) -> None:
         session = open_session(ctx, config, env)
         session.refuse_if_read_only(f"{verb} a rollout")
         cluster = _cluster_for(session, deployment, cluster_name)
-        if session.environment.production and not yes:
+        confirmation = TypedConfirmation.of(session.environment.production, deployment)
+        if confirmation.required and not yes:
             # pausing production stops a rollout (or a rollback) half way: confirm like one
             if not sys.stdin.isatty():
                 raise CockpitError(
@@ -150,8 +155,8 @@ def _pause_command(paused: bool) -> None:
                 f"{cluster.name}, namespace {cluster.namespace})",
                 default="",
             )
-            if typed.strip() != deployment:
-                raise CockpitError("not confirmed; nothing was sent")
+            if not confirmation.accepts(typed):
+                raise CockpitError("not confirmed; nothing was sent", confirmation.refusal(typed))
         session.set_paused(cluster, deployment, paused)
         echo(f"{deployment} {verb}d")
 

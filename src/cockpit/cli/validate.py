@@ -28,8 +28,8 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
     path = discover_config(pick(ctx, "config", config))
     loaded = load_config(path)
     env_name = loaded.environment_name(pick(ctx, "env", env))
+    from cockpit.check_binding import bind_checks
     from cockpit.checklist import load_checklist
-    from cockpit.session import bind_checks
 
     checklist = load_checklist(loaded.checklist_path)
     bindings = bind_checks(loaded, checklist, env_name)
@@ -55,10 +55,12 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
         theme_names = set(catalog.themes)
     else:
         theme_names = set(shipped_theme_names())
+    key_warnings: list[str] = []
     if loaded.model.keys:  # only then the TUI's bindings are loaded to check the ids
-        from cockpit.tui.bindings import keymap_problems
+        from cockpit.tui.bindings import keymap_problems, keymap_warnings
 
         problems.extend(keymap_problems(loaded.model.keys, str(loaded.path)))
+        key_warnings = keymap_warnings(loaded.model.keys, str(loaded.path))
     if loaded.model.theme not in theme_names:
         problems.append(
             f"{loaded.path}: theme: no theme named {loaded.model.theme!r}; available: "
@@ -83,7 +85,7 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
         for index, metric in enumerate(environment.metrics)
         if metric.suggested
     ]
-    warnings += kube_warnings + prom_warnings
+    warnings += kube_warnings + prom_warnings + key_warnings
     for other in loaded.model.environments:
         if other != env_name:
             warnings.extend(loaded.secret_problems(other))
@@ -123,13 +125,27 @@ def _lock_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str], list
         missing = lock.missing_verbs()
     except CockpitError as exc:
         return [], [f"{where}: the action lock's access not checked: {exc.message}"]
+    problems = []
     if missing:
-        return [
+        problems.append(
             f"{where}: you may not {', '.join(missing)} leases (coordination.k8s.io) in "
             f"namespace {lock.namespace} of cluster {cluster.name}: the action lock needs get, "
             "create and update, presence list and delete"
-        ], []
-    return [], []
+        )
+    from cockpit.sources.progress import SharedProgress
+
+    shared = SharedProgress(cluster, loaded, namespace=lock.namespace, environment=env_name)
+    try:
+        lacking = shared.missing_verbs()
+    except CockpitError as exc:
+        return problems, [f"{where}: the shared progress's access not checked: {exc.message}"]
+    if lacking:
+        problems.append(
+            f"{where}: you may not {', '.join(lacking)} configmaps in namespace "
+            f"{lock.namespace} of cluster {cluster.name}: the shared checklist progress needs "
+            "get, list, watch, create and update"
+        )
+    return problems, []
 
 
 def step_override_problems(loaded: LoadedConfig, checklist: Checklist) -> list[str]:
@@ -177,7 +193,7 @@ def kubeconfig_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str],
 def check_secret_problems(
     loaded: LoadedConfig, env_name: str, bindings: dict[str, tuple[CheckBinding, ...]]
 ) -> list[str]:
-    from cockpit.session import compile_checks
+    from cockpit.check_binding import compile_checks
 
     problems = []
     for item_checks in compile_checks(loaded, bindings).values():

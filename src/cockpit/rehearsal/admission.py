@@ -30,7 +30,7 @@ def invalid(kind: Kind, name: str, causes: list[tuple[str, str]]) -> ApiError:
         else f'{kind.kind}{"." + kind.group if kind.group else ""} "{name}" is invalid: {text}',
         {
             "name": name,
-            "group": kind.group,
+            **({"group": kind.group} if kind.group else {}),
             "kind": kind.kind,
             "causes": [
                 {"reason": "FieldValueInvalid", "message": message, "field": field}
@@ -228,6 +228,61 @@ def _validate(kind: Kind, obj: JSON, existing: JSON | None) -> list[tuple[str, s
                     causes.append((f"spec.{field}", "Invalid value: field is immutable"))
     elif kind.kind == "Pod":
         causes.extend(_containers("spec", obj.get("spec")))
+    elif kind.kind == "ConfigMap":
+        causes.extend(_config_map(obj))
+    elif kind.kind == "Lease":
+        spec = obj.get("spec") or {}
+        duration = spec.get("leaseDurationSeconds")
+        if duration is not None and (not isinstance(duration, int) or duration <= 0):
+            causes.append(
+                ("spec.leaseDurationSeconds", f"Invalid value: {duration}: must be greater than 0")
+            )
+        transitions = spec.get("leaseTransitions")
+        if transitions is not None and (not isinstance(transitions, int) or transitions < 0):
+            causes.append(
+                (
+                    "spec.leaseTransitions",
+                    f"Invalid value: {transitions}: must be greater than or equal to 0",
+                )
+            )
+    return causes
+
+
+CONFIG_MAP_MAX = 1024 * 1024  # bytes of data and binaryData together (core.MaxSecretSize)
+_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+
+def _config_map(obj: JSON) -> list[tuple[str, str]]:
+    """As ValidateConfigMap: keys a file name could be, no key twice, at most 1 MiB in all."""
+    causes: list[tuple[str, str]] = []
+    total = 0
+    seen: set[str] = set()
+    for part in ("data", "binaryData"):
+        values = obj.get(part) or {}
+        if not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            if (
+                not _CONFIG_KEY.match(key)
+                or len(key) > 253
+                or key in (".", "..")
+                or (key.startswith(".."))
+            ):
+                causes.append(
+                    (
+                        f"{part}[{key}]",
+                        f'Invalid value: "{key}": a valid config key must consist of '
+                        "alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or "
+                        "'KEY_NAME',  or 'key-name', regex used for validation is "
+                        "'[-._a-zA-Z0-9]+')",
+                    )
+                )
+            if key in seen:
+                causes.append((f"{part}[{key}]", f'Duplicate value: "{key}"'))
+            seen.add(key)
+            total += len(str(value).encode())
+    if total > CONFIG_MAP_MAX:
+        causes.append(("[]", f"Too long: must have at most {CONFIG_MAP_MAX} bytes"))
     return causes
 
 

@@ -49,6 +49,7 @@ from cockpit.rehearsal.store import (
     ApiError,
     Store,
     status_body,
+    status_details,
 )
 from cockpit.rehearsal.streams import STREAMED, Streams
 from cockpit.rehearsal.writes import ObjectWriter, field_manager
@@ -228,7 +229,7 @@ class ApiServer:
                 405,
                 "MethodNotAllowed",
                 "the server does not allow this method on the requested resource",
-                {"name": name or "", "group": kind.group, "kind": kind.plural},
+                status_details(kind, name or ""),
             )
         denied = self.cluster.denied.get(token, set())
         # a subresource (pods/log) is its own RBAC resource; denying the object denies it too
@@ -240,7 +241,7 @@ class ApiServer:
                 f'{kind.resource} "{name or ""}" is forbidden: User "{self._user(token)}" cannot '
                 f'{verb} resource "{resource}" in API group "{kind.group}"'
                 + (f' in the namespace "{namespace}"' if namespace else " at the cluster scope"),
-                {"name": name or "", "group": kind.group, "kind": kind.plural},
+                status_details(kind, name or ""),
             )
         dry_run = self._dry_run(request)
         ns = namespace if kind.namespaced and namespace is not None else ""

@@ -8,7 +8,7 @@ import contextlib
 import copy
 import json
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -101,9 +101,7 @@ async def watch(
                 )
                 return response
         while time.monotonic() < deadline:
-            for event in list(store.log):
-                if event.rv <= since:
-                    continue
+            for event in _events_after(store, since):
                 since = event.rv
                 if event.kind is not kind:
                     continue
@@ -144,3 +142,15 @@ def scale_body(kind: Kind, obj: JSON) -> JSON:
             "selector": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
         },
     }
+
+
+def _events_after(store: Store, since: int) -> list[Any]:
+    """The change log's events after `since`, read from the newest back (a watcher woken by
+    one write reads that write, not the whole log)."""
+    newer = []
+    for event in reversed(store.log):
+        if event.rv <= since:
+            break
+        newer.append(event)
+    newer.reverse()
+    return newer

@@ -178,6 +178,15 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def status_details(kind: Kind, name: str) -> JSON:
+    """A Status's details as a real server sends them: `group` is left out for the core
+    group (omitempty), so a 409 on a ConfigMap reads exactly as a real one."""
+    details: JSON = {"name": name, "kind": kind.plural}
+    if kind.group:
+        details["group"] = kind.group
+    return details
+
+
 def status_body(code: int, reason: str, message: str) -> JSON:
     return {
         "kind": "Status",
@@ -212,7 +221,7 @@ def not_found(kind: Kind, name: str) -> ApiError:
         404,
         "NotFound",
         f'{kind.resource} "{name}" not found',
-        {"name": name, "group": kind.group, "kind": kind.plural},
+        status_details(kind, name),
     )
 
 
@@ -288,7 +297,7 @@ class Store:
                 409,
                 "AlreadyExists",
                 f'{kind.resource} "{name}" already exists',
-                {"name": name, "group": kind.group, "kind": kind.plural},
+                status_details(kind, name),
             )
         if existing is None:
             meta.setdefault("uid", str(uuid.uuid4()))

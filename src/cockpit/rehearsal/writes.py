@@ -24,6 +24,7 @@ from cockpit.rehearsal.store import (
     Store,
     not_found,
     now_iso,
+    status_details,
 )
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ class ObjectWriter:
                 f"Operation cannot be fulfilled on {kind.resource} "
                 f'"{current["metadata"]["name"]}": the object has been modified; please apply '
                 "your changes to the latest version and try again",
-                {"name": current["metadata"]["name"], "group": kind.group, "kind": kind.plural},
+                status_details(kind, current["metadata"]["name"]),
             )
         if meta.get("name") not in (None, current["metadata"]["name"]):
             raise ApiError(

@@ -23,6 +23,8 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
 from cockpit.config import ErrorsConfig, ReleaseHealthConfig, duration_seconds
+from cockpit.context import GoLiveContext
+from cockpit.text import visible_text
 
 if TYPE_CHECKING:  # httpx loads with the first tracker client, not at start-up
     import httpx
@@ -385,8 +387,6 @@ class SentryClient(_TrackerClient):
 
 def _detail(response: httpx.Response) -> str:
     """Sentry's own reason: the `detail` of its JSON error, else the start of the body."""
-    from cockpit.text import visible_text
-
     try:
         body = response.json()
     except ValueError:
@@ -578,36 +578,44 @@ def bugsink_issue(raw: Any, base_url: str) -> ErrorIssue:
 
 # --- the feed ------------------------------------------------------------------------------------
 
-HISTORY_REFRESHES = 5  # Bugsink histories re-read per poll for issues unresolved all along
+HISTORY_REFRESHES = 5  # answers re-read per poll for issues already listed at the last poll
+FRESH_READS = 20  # answers read per poll for issues new to the list (a start mid-go-live: all)
 
 
 def histories_to_read(
     issues: list[ErrorIssue],
     known: dict[str, tuple[datetime | None, datetime | None]],
-    unresolved_before: set[str],
+    listed_before: set[str],
     started: datetime | None,
 ) -> list[str]:
-    """The Bugsink issues whose history a poll reads, so requests stay bounded however many
-    issues are active: every issue seen since the go-live that was not in the last poll's
-    unresolved list (new, or back: a regression happens when an event reopens a resolved
-    issue), and of those unresolved all along with new events, the HISTORY_REFRESHES whose
-    answer is oldest (an issue resolved and reopened between two polls is caught a few polls
-    late, never missed). `known`: per issue, the last_seen its history was read at."""
+    """The issues whose regression time a poll reads (Bugsink's history, Sentry's activity),
+    so requests stay bounded however many issues are active.
+
+    First the issues seen since the go-live that were not in the last poll's list (new, or
+    back: a regression reopens a resolved issue), the most recently seen first, at most
+    FRESH_READS (a cockpit started mid-go-live reads the rest over the next polls); then, of
+    those listed all along that have new events, the HISTORY_REFRESHES whose answer is oldest
+    (an issue resolved and reopened between two polls is caught a few polls late, never
+    missed). An issue known to have regressed since the go-live is never read again: that
+    cannot become false. `known`: per issue, (the last_seen it was read at, its answer)."""
     if started is None:
         return []
-    fresh: list[str] = []
+    fresh: list[tuple[datetime, str]] = []
     stale: list[tuple[datetime, str]] = []
+    oldest = datetime.min.replace(tzinfo=UTC)
     for issue in issues:
         if issue.last_seen is None or issue.last_seen < started:
             continue
-        asked = known.get(issue.id, (None, None))[0]
-        if issue.id not in unresolved_before:
-            if asked != issue.last_seen:
-                fresh.append(issue.id)
-        elif asked != issue.last_seen:
-            stale.append((asked or datetime.min.replace(tzinfo=UTC), issue.id))
-    stale.sort()
-    return fresh + [issue_id for _, issue_id in stale[:HISTORY_REFRESHES]]
+        asked, regressed_at = known.get(issue.id, (None, None))
+        if asked == issue.last_seen or (regressed_at is not None and regressed_at >= started):
+            continue
+        if issue.id not in listed_before or asked is None:
+            fresh.append((issue.last_seen, issue.id))
+        else:
+            stale.append((asked, issue.id))
+    fresh.sort(reverse=True)
+    stale.sort(key=lambda pair: pair[0] or oldest)
+    return [i for _, i in fresh[:FRESH_READS]] + [i for _, i in stale[:HISTORY_REFRESHES]]
 
 
 def events_in(buckets: list[Bucket], start: datetime, end: datetime) -> float:
@@ -669,9 +677,12 @@ def spike_from_series(
 class ErrorWatcher:
     """Polls the environment's tracker; one thread, so polls never overlap."""
 
-    session: Any
+    ctx: GoLiveContext
     on_update: Callable[[ErrorFeed], object]
     started: datetime | None = None
+    # the version running now (the session's: the images' tag or the latest `release start`);
+    # without one, the environment's `version` placeholder
+    release: Callable[[], str | None] | None = None
     run_started: datetime | None = None  # set by the live board when a run starts
     feed: ErrorFeed = field(default_factory=ErrorFeed)
     _samples: deque[tuple[datetime, int]] = field(default_factory=lambda: deque(maxlen=2000))
@@ -683,6 +694,7 @@ class ErrorWatcher:
     # activity
     _regressions: dict[str, tuple[datetime | None, datetime | None]] = field(default_factory=dict)
     _unresolved_before: set[str] = field(default_factory=set)  # Bugsink: the last poll's list
+    _regressed_before: set[str] = field(default_factory=set)  # Sentry: the last is:regressed list
     health: ReleaseHealth | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _wake: threading.Event = field(default_factory=threading.Event)
@@ -690,15 +702,17 @@ class ErrorWatcher:
 
     @property
     def config(self) -> ErrorsConfig:
-        config: ErrorsConfig | None = self.session.environment.errors
+        config: ErrorsConfig | None = self.ctx.environment.errors
         assert config is not None
         return config
 
     def _token(self) -> str | None:
-        from cockpit.checks.base import CheckContext
+        return self.ctx.secret(self.config.token_env, self.config.token_file, "token")
 
-        ctx = CheckContext(self.session.config, self.session.env_name)
-        return ctx.secret(self.config.token_env, self.config.token_file, "token")
+    def release_version(self) -> str | None:
+        if self.release is not None:
+            return self.release()
+        return self.ctx.environment.placeholders.get("version")
 
     def poll(self) -> ErrorFeed:
         now = datetime.now(UTC)
@@ -764,7 +778,7 @@ class ErrorWatcher:
         own baseline), and the error counts of the spike window; the 24h baseline of the
         counts once every BASELINE_REFRESH seconds."""
         config = self.config
-        client = SentryClient(config, token, self.session.env_name, timeout=config.timeout)
+        client = SentryClient(config, token, self.ctx.env_name, timeout=config.timeout)
         notes: list[str] = []
         since = f">{self.started:%Y-%m-%dT%H:%M:%S}" if self.started else None
         found: dict[str, ErrorIssue] = {}
@@ -783,7 +797,7 @@ class ErrorWatcher:
             return raw
 
         try:
-            version = self.session.release_version()
+            version = self.release_version()
             busiest = read(
                 f"is:unresolved lastSeen:-{config.busiest_minutes}m",
                 "",
@@ -797,7 +811,7 @@ class ErrorWatcher:
                 regressed = read(
                     f"is:unresolved is:regressed lastSeen:{since}", "REGRESSED", sort="date"
                 )
-                self._regressed_since_start(client, regressed, busiest, found)
+                self._regressed_since_start(client, regressed, busiest, found, notes)
             else:
                 read("is:unresolved is:regressed", "REGRESSED", sort="date")
             if version:
@@ -835,29 +849,59 @@ class ErrorWatcher:
         regressed: list[Any],
         busiest: list[Any],
         found: dict[str, ErrorIssue],
+        notes: list[str],
     ) -> None:
         """Sentry's `is:regressed` holds for days after the regression (then the issue is
         "ongoing"): one that regressed last week and was seen since is not what this release
         broke. REGRESSED only when the issue's own activity says it regressed since the
-        go-live began; else it is shown only if another list holds it (the busiest). The
-        details are asked again only when the issue has seen new events."""
+        go-live began; else it is shown only if another list holds it (the busiest). Which
+        issues' details a poll reads is `histories_to_read`'s rule; until an issue's are read
+        (or when they say nothing), it stays REGRESSED as Sentry says."""
         assert self.started is not None
+        issues = [sentry_issue(raw) for raw in regressed]
+        self._read_regressions(client, issues, self._regressed_before, notes)
+        self._regressed_before = {issue.id for issue in issues}
+        for gone in set(self._regressions) - self._regressed_before:
+            del self._regressions[gone]
         busy = {str(raw.get("id", "")) for raw in busiest if isinstance(raw, dict)}
-        for raw in regressed:
-            issue = sentry_issue(raw)
+        for issue in issues:
             asked, regressed_at = self._regressions.get(issue.id, (None, None))
-            if asked is None or asked != issue.last_seen:
-                regressed_at = client.last_regression(issue.id)
-                self._regressions[issue.id] = (issue.last_seen, regressed_at)
             known = found.get(issue.id)
             if known is None or known.badge != "REGRESSED":
                 continue  # a NEW badge (a later list) wins
-            if regressed_at is not None and regressed_at >= self.started:
+            if asked is None or regressed_at is None or regressed_at >= self.started:
                 continue
             if issue.id in busy:
                 found[issue.id] = replace(known, badge="")
             else:
                 del found[issue.id]
+
+    def _read_regressions(
+        self,
+        client: SentryClient | BugsinkClient,
+        issues: list[ErrorIssue],
+        listed_before: set[str],
+        notes: list[str],
+    ) -> None:
+        """Read when the chosen issues regressed; one that cannot be read keeps its last
+        answer (a note says so), and a rate limit ends the reading for this poll."""
+        failed: list[str] = []
+        last_seen = {issue.id: issue.last_seen for issue in issues}
+        for issue_id in histories_to_read(issues, self._regressions, listed_before, self.started):
+            try:
+                self._regressions[issue_id] = (
+                    last_seen[issue_id],
+                    client.last_regression(issue_id),
+                )
+            except TrackerError as exc:
+                failed.append(str(exc))
+                if exc.retry_at is not None:
+                    break
+        if failed:
+            notes.append(
+                f"when {len(failed)} issue(s) regressed could not be read ({failed[-1]}): "
+                "their badges are the last known"
+            )
 
     def _issue_spike(self, busiest: list[Any], window: float, now: datetime) -> SpikeState | None:
         """The first busy issue whose events in the window exceed its own baseline: a new
@@ -911,19 +955,19 @@ class ErrorWatcher:
         self, token: str | None, now: datetime
     ) -> tuple[list[ErrorIssue], SpikeState, int, list[str]]:
         client = BugsinkClient(self.config, token, timeout=self.config.timeout)
+        notes: list[str] = []
         try:
             raw, truncated = client.issues()
             total = client.project_event_count()
             hourly = client.hourly_counts() if not self._samples else []
             issues = [bugsink_issue(r, self.config.url) for r in raw]
-            issues = self._regressed(client, issues, complete=not truncated)
+            issues = self._regressed(client, issues, complete=not truncated, notes=notes)
         finally:
             client.close()
-        notes = (
-            [f"more unresolved issues than {self.config.max_pages} pages (errors.max_pages)"]
-            if truncated
-            else []
-        )
+        if truncated:
+            notes.append(
+                f"more unresolved issues than {self.config.max_pages} pages (errors.max_pages)"
+            )
         # Bugsink counts events per hour; the spike window is shorter, so the cockpit samples
         # the project's running total at each poll and uses the hourly counts as baseline.
         self._samples.append((now, total))
@@ -935,18 +979,14 @@ class ErrorWatcher:
         return self._classify(issues, now), spike, client.requests, notes
 
     def _regressed(
-        self, client: BugsinkClient, issues: list[ErrorIssue], *, complete: bool
+        self, client: BugsinkClient, issues: list[ErrorIssue], *, complete: bool, notes: list[str]
     ) -> list[ErrorIssue]:
         """REGRESSED as Bugsink means it: a 'regressed' turning point in the issue's history
         (after either kind of resolve), and only one since the go-live began. Which histories
         are read is `histories_to_read`'s rule; the answers are kept per issue while it stays
         unresolved."""
         started = self.started
-        for issue_id in histories_to_read(
-            issues, self._regressions, self._unresolved_before, started
-        ):
-            seen = next(i.last_seen for i in issues if i.id == issue_id)
-            self._regressions[issue_id] = (seen, client.last_regression(issue_id))
+        self._read_regressions(client, issues, self._unresolved_before, notes)
         present = {issue.id for issue in issues}
         if complete:  # an issue gone from a whole list was resolved: forget it
             for gone in set(self._regressions) - present:
@@ -987,7 +1027,7 @@ class ErrorWatcher:
         return series
 
     def start(self) -> None:
-        if self.session.environment.errors is None:
+        if self.ctx.environment.errors is None:
             return
         self._thread = threading.Thread(target=self._run, name="errors", daemon=True)
         self._thread.start()

@@ -39,6 +39,7 @@ from cockpit.rollout import (
     history,
     images_of,
     owned_replicasets,
+    parse_time,
     plan_undo,
     revision_number,
     revision_of,
@@ -61,7 +62,7 @@ class _Relist(Exception):
     """The watch's resourceVersion expired (410 Gone): list again."""
 
 
-def _lines(response: Any) -> Iterator[bytes]:
+def watch_lines(response: Any) -> Iterator[bytes]:
     """The newline-separated JSON events of a streamed watch response."""
     pending = b""
     for chunk in response.stream(None, decode_content=True):  # each chunk as it comes
@@ -97,9 +98,6 @@ def raw_json(response: Any) -> JSON:
     data = response.data if hasattr(response, "data") else response
     result: JSON = json.loads(data)
     return result
-
-
-_raw = raw_json
 
 
 def describe_api_error(exc: BaseException) -> str:
@@ -288,8 +286,6 @@ class WorkloadView:
     def last_change(self) -> datetime | None:
         """When the workload last progressed: a Deployment's Progressing condition's update
         time; otherwise its current revision's creation (the others keep no such condition)."""
-        from cockpit.rollout import parse_time
-
         if self.deployment is None:
             return None
         for condition in self.deployment.get("status", {}).get("conditions") or []:
@@ -309,8 +305,6 @@ class WorkloadView:
 
     def released_since(self, started: datetime | None) -> bool:
         """A new revision began rolling out after `started` (not just pods settling)."""
-        from cockpit.rollout import parse_time
-
         current = self.new_replicaset
         if started is None or current is None or len(self.replicasets) < 2:
             return False
@@ -522,7 +516,7 @@ class ClusterWatcher:
             api = None
             try:
                 api, list_fn = self._api(kind)
-                body = _raw(
+                body = raw_json(
                     list_fn(
                         namespace, _preload_content=False, _request_timeout=(5, self.read_timeout)
                     )
@@ -588,7 +582,7 @@ class ClusterWatcher:
         self._watches.append(response)
         self._ok(kind)
         try:
-            for line in _lines(response):
+            for line in watch_lines(response):
                 if self._stop.is_set():
                     break
                 try:
@@ -789,17 +783,17 @@ def read_rollout(
         ),
         "daemonset": (apps.read_namespaced_daemon_set, apps.list_namespaced_controller_revision),
     }[kind]
-    workload = _raw(read(name, namespace, _preload_content=False, _request_timeout=timeout))
+    workload = raw_json(read(name, namespace, _preload_content=False, _request_timeout=timeout))
     selector = workload.get("spec", {}).get("selector", {}).get("matchLabels") or {}
     labels = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
-    revisions = _raw(
+    revisions = raw_json(
         revisions_of(
             namespace, label_selector=labels, _preload_content=False, _request_timeout=timeout
         )
     ).get("items", [])
     pods: list[JSON] = []
     if with_pods:
-        pods = _raw(
+        pods = raw_json(
             client.CoreV1Api(client_api).list_namespaced_pod(
                 namespace, label_selector=labels, _preload_content=False, _request_timeout=timeout
             )
@@ -901,7 +895,7 @@ class WorkloadActions:
             },
         }
         try:
-            review = _raw(
+            review = raw_json(
                 authz.create_self_subject_access_review(
                     body, _preload_content=False, _request_timeout=(5, 20)
                 )

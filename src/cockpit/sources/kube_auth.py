@@ -30,6 +30,7 @@ from typing import Any
 from cockpit import __version__
 from cockpit.config import ClusterConfig, LoadedConfig
 from cockpit.errors import CockpitError
+from cockpit.kubeconfig import pinned_config, source_paths
 from cockpit.rollout import parse_time
 
 USER_AGENT = f"cockpit/{__version__}"
@@ -197,8 +198,6 @@ def build_client(cluster: ClusterConfig, loaded: LoadedConfig) -> BuiltClient:
         if cluster.in_cluster:
             config.load_incluster_config(client_configuration=configuration)
         else:
-            from cockpit.kubeconfig import pinned_config, source_paths
-
             try:
                 pinned = pinned_config(cluster, loaded)
             except CockpitError as exc:
@@ -305,8 +304,6 @@ def shared_client(cluster: ClusterConfig, loaded: LoadedConfig) -> ClusterClient
     """The process's one ClusterClient for this cluster: the watchers, the rollback actions
     and the checks share its credential, so a plugin runs once per refresh for all of them.
     A kubeconfig edited since (another server, another user) gets a client of its own."""
-    from cockpit.kubeconfig import source_paths
-
     sources = [] if cluster.in_cluster else source_paths(cluster, loaded)
     key = (
         str(loaded.path),

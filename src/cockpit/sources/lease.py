@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit.errors import CockpitError
 from cockpit.rollout import format_age, parse_time
+from cockpit.sources.kube import describe_api_error, raw_json
+from cockpit.sources.kube_auth import shared_client
 
 if TYPE_CHECKING:
     from cockpit.config import ClusterConfig, LoadedConfig
@@ -78,8 +80,6 @@ class ActionLock:
         identity: str,
         duration: int = LEASE_SECONDS,
     ) -> None:
-        from cockpit.sources.kube_auth import shared_client
-
         self.cluster = cluster
         self.namespace = namespace
         self.name = name
@@ -103,8 +103,6 @@ class ActionLock:
 
     def _read(self) -> dict[str, Any] | None:
         from kubernetes.client.exceptions import ApiException
-
-        from cockpit.sources.kube import describe_api_error, raw_json
 
         try:
             return raw_json(
@@ -176,8 +174,6 @@ class ActionLock:
         get, create and update for the lock, list and delete for presence."""
         from kubernetes import client
 
-        from cockpit.sources.kube import describe_api_error, raw_json
-
         missing = []
         api = client.AuthorizationV1Api(self.client.get())
         for verb in ("get", "create", "update", "list", "delete"):
@@ -219,8 +215,6 @@ class ActionLock:
     def acquire(self, doing: str) -> None:
         """Take the lock or raise LeaseHeld; two cockpits at once: exactly one gets it."""
         from kubernetes.client.exceptions import ApiException
-
-        from cockpit.sources.kube import describe_api_error, raw_json
 
         for _ in range(5):
             now = datetime.now(UTC)
@@ -281,8 +275,6 @@ class ActionLock:
         threading.Thread(target=renew, name="action-lock", daemon=True).start()
 
     def _renew_once(self) -> None:
-        from cockpit.sources.kube import raw_json
-
         lease = self._read()
         if lease is None or self.holder(lease, datetime.now(UTC)) != self.identity:
             return  # lost (broken by a commander, or expired): nothing to renew
@@ -376,6 +368,7 @@ class Presence:
         self.name = lease_name("cockpit", environment, "here", digest)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._renewed: dict[str, Any] | None = None  # this operator's Lease as last written
 
     def _body(self, lease: dict[str, Any] | None) -> Any:
         now = _micro(datetime.now(UTC))
@@ -399,12 +392,26 @@ class Presence:
         return body
 
     def announce(self) -> None:
-        """Create or renew this operator's Lease (one request when it exists)."""
+        """Create or renew this operator's Lease: one request (the renewal, with the
+        resourceVersion of the last one) while nobody else wrote it."""
         from kubernetes.client.exceptions import ApiException
 
-        from cockpit.sources.kube import raw_json
-
         api = self.lock.api()
+        if self._renewed is not None:
+            try:
+                answer = api.replace_namespaced_lease(
+                    self.name,
+                    self.lock.namespace,
+                    self._body(self._renewed),
+                    _preload_content=False,
+                    _request_timeout=TIMEOUT,
+                )
+                self._renewed = raw_json(answer)
+                return
+            except ApiException as exc:
+                self._renewed = None
+                if exc.status not in (404, 409):
+                    raise
         try:
             lease = raw_json(
                 api.read_namespaced_lease(
@@ -414,25 +421,25 @@ class Presence:
         except ApiException as exc:
             if exc.status != 404:
                 raise
-            api.create_namespaced_lease(
+            created = api.create_namespaced_lease(
                 self.lock.namespace,
                 self._body(None),
                 _preload_content=False,
                 _request_timeout=TIMEOUT,
             )
+            self._renewed = raw_json(created)
             return
-        api.replace_namespaced_lease(
+        renewed = api.replace_namespaced_lease(
             self.name,
             self.lock.namespace,
             self._body(lease),
             _preload_content=False,
             _request_timeout=TIMEOUT,
         )
+        self._renewed = raw_json(renewed)
 
     def others(self) -> list[str]:
         """The other operators with a live Lease on this environment, oldest first."""
-        from cockpit.sources.kube import raw_json
-
         answer = raw_json(
             self.lock.api().list_namespaced_lease(
                 self.lock.namespace,

@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cockpit.conditions import parse_sample_value
-from cockpit.config import MetricConfig, duration_seconds
+from cockpit.config import MetricConfig, duration_seconds, parse_matcher
+from cockpit.context import CheckFailed, GoLiveContext
 from cockpit.gates import MAX_MEASUREMENTS, MetricState, Point, evaluate, grid_floor
+from cockpit.rollout import format_age, parse_time
 from cockpit.text import visible_text
 
 if TYPE_CHECKING:  # the client library and requests load on first use, not at start-up
     from prometheus_api_client import PrometheusConnect
 
-    from cockpit.checks.base import CheckContext
     from cockpit.config import LoadedConfig, PrometheusConfig
 
 
@@ -224,7 +225,7 @@ def connect(
 
 def client_for(
     prom: PrometheusConfig,
-    ctx: CheckContext,
+    ctx: GoLiveContext,
     *,
     url: str | None = None,
     timeout: float | None = None,
@@ -380,13 +381,13 @@ class MetricsWatcher:
 
     def __init__(
         self,
-        session: Any,
+        ctx: GoLiveContext,
         on_update: Callable[[MetricState], object],
         *,
         started: datetime | Callable[[], datetime | None] | None = None,
         revisions: Callable[[MetricConfig], Revisions | None] | None = None,
     ) -> None:
-        self.session = session
+        self.ctx = ctx
         self.on_update = on_update
         self._started = started
         self._revisions = revisions
@@ -397,10 +398,9 @@ class MetricsWatcher:
         self.requests = 0
 
     def _client(self) -> Client:
-        from cockpit.checks.base import CheckContext
-
-        ctx = CheckContext(self.session.config, self.session.env_name)
-        return client_for(self.session.environment.prometheus, ctx)
+        prom = self.ctx.environment.prometheus
+        assert prom is not None  # start() polls nothing without one
+        return client_for(prom, self.ctx)
 
     @property
     def started(self) -> datetime | None:
@@ -410,7 +410,7 @@ class MetricsWatcher:
         return self._started
 
     def query_of(self, metric: MetricConfig) -> str:
-        return metric_query(self.session.config, self.session.env_name, metric)
+        return metric_query(self.ctx.config, self.ctx.env_name, metric)
 
     def poll(self, metric: MetricConfig, client: Client | None) -> MetricState:
         """One range query for one metric, folded into its state."""
@@ -423,7 +423,7 @@ class MetricsWatcher:
                 state = self._not_comparing(metric, query, previous, pair)
                 self.states[metric.name] = state
                 return state
-            values = placeholder_values(self.session.config, self.session.env_name, metric)
+            values = placeholder_values(self.ctx.config, self.ctx.env_name, metric)
             query = compare_query(metric, values, pair)
         step = duration_seconds(metric.step)
         errors = previous.consecutive_errors if previous else 0
@@ -441,7 +441,7 @@ class MetricsWatcher:
             raw, warnings = range_query(client, query, start, end, step)
             points = [Point(at, value * metric.scale) for at, value in raw]
             if metric.alerts:
-                values = placeholder_values(self.session.config, self.session.env_name, metric)
+                values = placeholder_values(self.ctx.config, self.ctx.env_name, metric)
                 try:
                     details = firing_alerts(
                         client, metric.alerts, lambda text: fill_placeholders(text, values), now
@@ -505,10 +505,10 @@ class MetricsWatcher:
             client: Client | None = self._client()
         except Exception:  # noqa: BLE001 - reported per metric by poll()
             client = None
-        return [self.poll(metric, client) for metric in self.session.environment.metrics]
+        return [self.poll(metric, client) for metric in self.ctx.environment.metrics]
 
     def start(self) -> None:
-        if self.session.environment.prometheus is None or not self.session.environment.metrics:
+        if self.ctx.environment.prometheus is None or not self.ctx.environment.metrics:
             return
         self._thread = threading.Thread(target=self._run, name="prometheus", daemon=True)
         self._thread.start()
@@ -522,7 +522,7 @@ class MetricsWatcher:
         self._wake.set()
 
     def _run(self) -> None:
-        metrics = list(self.session.environment.metrics)
+        metrics = list(self.ctx.environment.metrics)
         due = {m.name: 0.0 for m in metrics}
         client: Client | None = None
         while not self._stop.is_set():
@@ -570,9 +570,6 @@ def firing_alerts(
 ) -> tuple[str, ...]:
     """The firing alerts the matchers select (Prometheus's /api/v1/alerts), each with its
     age: "HighErrorRate firing 3m (severity=critical, service=shop)", oldest first."""
-    from cockpit.config import parse_matcher
-    from cockpit.rollout import format_age, parse_time
-
     parsed = [parse_matcher(fill(m)) for m in matchers]
     answer = client.api("/api/v1/alerts", {})
     alerts = answer.data.get("alerts") if isinstance(answer.data, dict) else None
@@ -594,9 +591,7 @@ def firing_alerts(
 
 def placeholder_values(loaded: LoadedConfig, env_name: str, metric: MetricConfig) -> dict[str, str]:
     """The environment's placeholders, with {deployment} for this metric."""
-    from cockpit.checks.base import CheckContext
-
-    values = CheckContext(loaded, env_name).placeholders()
+    values = GoLiveContext(loaded, env_name).placeholders()
     if metric.deployment:
         values["deployment"] = metric.deployment
     elif "deployment" not in values:
@@ -620,8 +615,6 @@ def query_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str], list
     (a syntax error, an unknown function) or one that gives several series is a config error,
     found before the go-live. An unreachable Prometheus is only a warning (CI may not see it).
     """
-    from cockpit.checks.base import CheckContext, CheckFailed
-
     environment = loaded.model.environments[env_name]
     prom = environment.prometheus
     if prom is None or not environment.metrics:
@@ -634,7 +627,7 @@ def query_problems(loaded: LoadedConfig, env_name: str) -> tuple[list[str], list
     )
     try:
         client = client_for(
-            prom, CheckContext(loaded, env_name), timeout=min(prom.timeout, VALIDATE_TIMEOUT)
+            prom, GoLiveContext(loaded, env_name), timeout=min(prom.timeout, VALIDATE_TIMEOUT)
         )
     except CheckFailed:
         return [], warnings  # a secret that cannot be read: reported as such already

@@ -11,7 +11,7 @@ from functools import partial
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.actions import ActionParseResult
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -20,6 +20,7 @@ from textual.css.query import NoMatches
 from textual.dom import DOMNode
 from textual.message import Message
 from textual.notifications import SeverityLevel
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer
@@ -35,7 +36,7 @@ from cockpit.session import GoLiveSession, ItemRunResult
 from cockpit.sources.kube import DeploymentView
 from cockpit.sources.lease import Presence
 from cockpit.text import visible_text
-from cockpit.tui.bindings import KeyRow, node_rows, rows_of
+from cockpit.tui.bindings import KeyRow, node_rows, operator_keymap, rows_of
 from cockpit.tui.screens.confirm import ConfirmScreen
 from cockpit.tui.screens.error_detail import ErrorDetailScreen
 from cockpit.tui.screens.help import HelpScreen
@@ -44,9 +45,10 @@ from cockpit.tui.screens.messages import MessageHistoryScreen
 from cockpit.tui.screens.metric_detail import MetricDetailScreen
 from cockpit.tui.screens.pod_logs import PodLogScreen
 from cockpit.tui.screens.prompt import TextPrompt
-from cockpit.tui.screens.rollback import RollbackAllScreen, RollbackScreen
+from cockpit.tui.screens.rollback import RollbackAllScreen, RollbackOutcome, RollbackScreen
 from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
-from cockpit.tui.screens.step_run import StepRunScreen
+from cockpit.tui.screens.step_run import StepOutcome, StepRunScreen
+from cockpit.tui.state_thread import StateThread
 from cockpit.tui.themes import ThemeCatalog
 from cockpit.tui.throttle import LatestWins, Throttle
 from cockpit.tui.widgets import messages
@@ -93,6 +95,10 @@ class CockpitApp(App[None]):
 
     class ChecksChanged(Message):
         """A check or step run changed item states; redraw."""
+
+    # What the footer depends on: a change refreshes the bindings (check_action decides).
+    recommended: var[bool] = var(False, bindings=True)  # B: a rollback is recommended
+    runs_active: var[bool] = var(False, bindings=True)  # escape: checks or steps are running
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -170,7 +176,9 @@ class CockpitApp(App[None]):
         self._updates = LatestWins()
         self.verdict_now: Verdict | None = None
         self.message_history: list[Notice] = []  # every notification, for the `m` screen
-        self.recommended = False
+        # marks and the state poll: written and read off the UI thread, in order
+        self._state_thread = StateThread()
+        self._poll_queued = False
         # Every metric reports on its own: two dozen arrive together at each poll, and one
         # verdict for the lot is enough (keys pressed meanwhile are not kept waiting).
         self._request_verdict = Throttle(self, VERDICT_INTERVAL, self._refresh_verdict)
@@ -199,7 +207,7 @@ class CockpitApp(App[None]):
         self.call_after_refresh(settle_garbage_collector)
         keymap = self.session.config.model.keys
         if keymap:
-            self.set_keymap(keymap)
+            self.set_keymap(operator_keymap(keymap))  # old ids under their new names
         try:
             self.session.begin()
         except CockpitError as exc:
@@ -262,6 +270,26 @@ class CockpitApp(App[None]):
         if presence is not None:
             self._presence = presence
             presence.start(lambda others: self.call_from_thread(self._show_others, others))
+        team = self.session.team
+        if team is not None:  # colleagues' marks, and the store's reachability
+            team.start(lambda: self.call_from_thread(self._team_update))
+            self._team_update()
+
+    def _team_update(self) -> None:
+        """The shared progress changed (a colleague's mark, the store gone or back): redraw
+        from the local copy, and say what happened, with who did it."""
+        team = self.session.team
+        if team is None or self._shutting_down():
+            return
+        self._poll_state()
+        self.query_one(EnvironmentBanner).refresh_text()
+        self._tell_team_news()
+
+    def _tell_team_news(self) -> None:
+        team = self.session.team
+        for text in team.take_messages() if team is not None else ():
+            unreachable = "unreachable" in text or "conflict" in text or "not shared" in text
+            self.notify(text, title="Team", severity="warning" if unreachable else "information")
 
     def _show_others(self, others: list[str]) -> None:
         banner = self.query_one(EnvironmentBanner)
@@ -330,9 +358,7 @@ class CockpitApp(App[None]):
             )
         if result.rollback_recommended and self.session.environment.auto_rollback:
             self._maybe_auto_rollback(result)
-        if result.rollback_recommended != self.recommended:
-            self.recommended = result.rollback_recommended
-            self.refresh_bindings()  # B (recommended rollback) comes or goes
+        self.recommended = result.rollback_recommended  # B comes or goes with it
 
     def _target_view(self, target: RollbackTarget) -> DeploymentView | None:
         return self.query_one(RolloutPane).views.get((target.cluster, target.deployment))
@@ -387,48 +413,59 @@ class CockpitApp(App[None]):
                 timeout=60,
             )
 
-    def on_rollout_table_intent(self, message: RolloutTable.Intent) -> None:
-        self.perform_rollout(message.action, message.view)
+    # --- intents from the rollout pane ---------------------------------------------------------
 
-    def perform_rollout(self, action: str, view: DeploymentView) -> None:
-        if action == "detail":
-            snapshot = self.query_one(RolloutPane).snapshots.get(view.cluster)
-            self.push_screen(
-                RolloutDetailScreen(view, snapshot),
-                lambda picked: self.perform_rollout(picked, view) if picked else None,
-            )
-            return
+    def _picked(self, intent: Message | None) -> None:
+        """A detail screen closed with an intent the operator picked there (d in the item
+        detail, ctrl+z in the workload detail): it takes the route its key in the pane takes."""
+        if intent is not None:
+            self.post_message(intent)
+
+    @on(RolloutTable.OpenDetail)
+    def _open_workload_detail(self, intent: RolloutTable.OpenDetail) -> None:
+        snapshot = self.query_one(RolloutPane).snapshots.get(intent.view.cluster)
+        self.push_screen(RolloutDetailScreen(intent.view, snapshot), self._picked)
+
+    def _may_change(self, view: DeploymentView) -> bool:
+        """Whether this cockpit may change the workload; when not, it says why."""
         if self.session.read_only:
             self.notify("Read-only: this cockpit cannot change deployments.", severity="warning")
-            return
+            return False
         if view.read_only:  # an Argo Rollout: its controller rolls it back, not the cockpit
             self.notify(argo_refusal(view.name).message, title="Not changed", severity="warning")
+            return False
+        return True
+
+    @on(RolloutTable.RollbackRequested)
+    def _open_rollback(self, intent: RolloutTable.RollbackRequested) -> None:
+        if self._may_change(intent.view):
+            self.push_screen(RollbackScreen(self.session, intent.view), self._after_rollback)
+
+    @on(RolloutTable.PauseRequested)
+    def _ask_to_pause(self, intent: RolloutTable.PauseRequested) -> None:
+        view = intent.view
+        if not self._may_change(view):
             return
-        if action == "pause" and view.kind != "deployment":
+        if view.kind != "deployment":
             self.notify(
                 f"{view.label}: pausing is not supported (kubectl pauses Deployments only)",
                 title="Not paused",
                 severity="warning",
             )
             return
-        if action == "rollback":
-            self.push_screen(RollbackScreen(self.session, view), self._after_rollback)
-        elif action == "pause":
-            verb = "Resume" if view.paused else "Pause"
-            self.push_screen(
-                ConfirmScreen(
-                    f"{verb} the rollout of {view.name} in cluster {view.cluster}?", verb
-                ),
-                lambda yes: self._pause_confirmed(view, yes),
-            )
+        verb = "Resume" if view.paused else "Pause"
+        self.push_screen(
+            ConfirmScreen(f"{verb} the rollout of {view.name} in cluster {view.cluster}?", verb),
+            lambda yes: self._pause_confirmed(view, yes),
+        )
 
     def _pause_confirmed(self, view: DeploymentView, yes: bool | None) -> None:
         if yes:
             self._toggle_pause(view)
 
-    def _after_rollback(self, outcome: str | None) -> None:
-        if outcome:
-            self.notify(outcome, title="Rollback sent", severity="warning", timeout=15)
+    def _after_rollback(self, outcome: RollbackOutcome | None) -> None:
+        if outcome is not None:
+            self.notify(outcome.summary, title="Rollback sent", severity="warning", timeout=15)
 
     @work(thread=True, exit_on_error=False, group="kube-action")
     def _toggle_pause(self, view: DeploymentView) -> None:
@@ -456,12 +493,20 @@ class CockpitApp(App[None]):
             leaving = threading.Thread(target=self._presence.stop, daemon=True)
             leaving.start()
             leaving.join(2.0)
+        # a mark pressed just before quitting is written before the session's end
+        if not self._state_thread.close():
+            self.exit_problem = (
+                "a mark was still being written when the cockpit closed (the state file was "
+                "locked); `cockpit checklist` shows what was saved"
+            )
         # Any clean exit closes the session in the audit log; a dropped SSH session or a
         # kill leaves a session_start without its end, which is what happened.
         try:
             self.session.end()
         except CockpitError as exc:
             self.exit_problem = exc.render()  # printed by the CLI once the screen is gone
+        if self.session.team is not None:  # the session's end shared, two seconds at most
+            self.session.team.close(2.0)
 
     def notify(
         self,
@@ -515,6 +560,13 @@ class CockpitApp(App[None]):
     def refusal(self, action: str) -> str | None:
         if action == "rollback_recommended" and self.session.read_only:
             return "Read-only: this cockpit cannot roll back (started with --read-only)."
+        if action == "rollback_recommended" and not self.recommended:
+            rollback = self._key_of("rollout.rollback", "ctrl+z")
+            return (
+                f"No rollback is recommended now: {self._key_of('app.rollback_recommended', 'B')} "
+                "acts when the release analysis recommends one (the verdict bar says so); "
+                f"{rollback} in the rollout pane rolls back the selected deployment."
+            )
         return None
 
     def _refresh_notifications(self) -> None:
@@ -574,7 +626,7 @@ class CockpitApp(App[None]):
                 found = list(self.screen_stack[0].query(owner)) + list(self.screen.query(owner))
                 node = found[0] if found else None
             # a screen not open now: its class's bindings, the keymap applied
-            rows = node_rows(node, keymap) if node else rows_of(list(owner.BINDINGS), keymap)
+            rows = node_rows(node, keymap) if node else rows_of(owner._merge_bindings(), keymap)
             if rows:
                 sections.append((title, rows))
         return sections
@@ -586,6 +638,15 @@ class CockpitApp(App[None]):
                 if row.binding_id == binding_id:
                     return row.keys_text
         return "-"
+
+    async def action_quit(self) -> None:
+        """Quit, unless a step's commands run or wait between two scripts: ctrl+q there says
+        so, and so does every other way to quit (the palette's "Quit the application")."""
+        for screen in self.screen_stack:
+            if isinstance(screen, StepRunScreen) and screen.state in ("running", "paused"):
+                screen.action_quit()
+                return
+        await super().action_quit()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.key_rows()))
@@ -603,7 +664,8 @@ class CockpitApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_runs":
-            return bool(self._running_workers())  # hidden unless something runs
+            # hidden unless something runs (runs_active follows the workers for the footer)
+            return bool(self._running_workers())
         if action == "rollback_recommended":
             return self.recommended and not self.session.read_only
         if action == "retry_clusters":
@@ -621,6 +683,9 @@ class CockpitApp(App[None]):
             and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
         ]
 
+    def on_worker_state_changed(self, _event: Worker.StateChanged) -> None:
+        self.runs_active = bool(self._running_workers())
+
     def action_cancel_runs(self) -> None:
         running = self._running_workers()
         for worker in running:
@@ -629,7 +694,6 @@ class CockpitApp(App[None]):
             self.notify(
                 "Cancelled; the cancel is in the audit log.", title="Run", severity="warning"
             )
-        self.refresh_bindings()
 
     # --- running checks and steps --------------------------------------------------------------
 
@@ -656,7 +720,6 @@ class CockpitApp(App[None]):
 
     @work(group="checks", exit_on_error=False)
     async def _run_checks(self, items: list[ChecklistItem], what: str) -> None:
-        self.call_later(self.refresh_bindings)
         try:
             results = await self.session.run_items(
                 items, on_change=lambda _changed: self.post_message(self.ChecksChanged())
@@ -683,10 +746,10 @@ class CockpitApp(App[None]):
 
     def on_cockpit_app_checks_changed(self, _message: ChecksChanged) -> None:
         self._refresh_views()
-        self.refresh_bindings()
 
-    def on_checklist_tree_section_intent(self, message: ChecklistTree.SectionIntent) -> None:
-        self._run_section(message.section)
+    @on(ChecklistTree.RunSection)
+    def _run_section_intent(self, intent: ChecklistTree.RunSection) -> None:
+        self._run_section(intent.section)
 
     @work(group="section", exclusive=True, exit_on_error=False)
     async def _run_section(self, section: Section) -> None:
@@ -704,7 +767,6 @@ class CockpitApp(App[None]):
         if not check_items and not steps:
             self.notify(f"Nothing in {section.title!r} can be run.", title="Run section")
             return
-        self.call_later(self.refresh_bindings)
         checks_task = (
             asyncio.create_task(
                 session.run_items(
@@ -726,7 +788,7 @@ class CockpitApp(App[None]):
                 ask = position == 0 or session.environment.confirm_each_step or plan.production
                 outcome = await self.push_screen_wait(StepRunScreen(session, step, plan, ask=ask))
                 self._refresh_views()
-                if outcome != "passed":
+                if outcome is not StepOutcome.PASSED:
                     stopped = f"{step.text}: {outcome}"
                     break
             results = await checks_task if checks_task else []
@@ -739,8 +801,6 @@ class CockpitApp(App[None]):
         except CockpitError as exc:
             self._report(exc)
             return
-        finally:
-            self.call_later(self.refresh_bindings)
         self._summarise(section.title, results)
         if stopped:
             self.notify(
@@ -749,14 +809,86 @@ class CockpitApp(App[None]):
 
     # --- state ---------------------------------------------------------------------------------
 
+    class MarkWritten(Message):
+        """The state thread wrote a mark (or was refused it: `error`)."""
+
+        def __init__(self, item: ChecklistItem, error: CockpitError | None) -> None:
+            super().__init__()
+            self.item = item
+            self.error = error
+
+    class StateRead(Message):
+        """The state thread looked at the state file for changes made elsewhere."""
+
+        def __init__(self, changed: bool, error: CockpitError | None) -> None:
+            super().__init__()
+            self.changed = changed
+            self.error = error
+
+    class StateThreadFailed(Message):
+        """A bug in a job of the state thread: the app closes as for any bug of its own."""
+
+        def __init__(self, error: Exception) -> None:
+            super().__init__()
+            self.error = error
+
+    def _off_the_ui_thread(self, job: Callable[[], Message]) -> None:
+        """Run `job` on the state thread, after the jobs asked for before it; the message it
+        returns is posted to the app."""
+
+        def run() -> None:
+            try:
+                outcome = job()
+            except Exception as exc:  # noqa: BLE001 - posted: the app closes as for any bug
+                self.post_message(self.StateThreadFailed(exc))
+                return
+            self.post_message(outcome)
+
+        self._state_thread.submit(run)
+
+    def on_cockpit_app_state_thread_failed(self, message: StateThreadFailed) -> None:
+        self._handle_exception(message.error)
+
+    def _mark(self, change: Callable[[], object], item: ChecklistItem) -> None:
+        """Write a mark (done, skip, note, reopen) on the state thread, in the order pressed:
+        it fsyncs the audit log and the state under a lock another cockpit may hold."""
+
+        def job() -> Message:
+            try:
+                change()
+            except CockpitError as exc:
+                return self.MarkWritten(item, exc)
+            return self.MarkWritten(item, None)
+
+        self._off_the_ui_thread(job)
+
+    def on_cockpit_app_mark_written(self, message: MarkWritten) -> None:
+        if message.error is not None:
+            self._report(message.error)
+        self._refresh_views(message.item)
+        self._tell_team_news()  # a conflict the mark met, or the mark not shared yet
+
     def _poll_state(self) -> None:
-        """Another cockpit or `cockpit mark` may have changed the state file: show it."""
-        try:
-            changed = self.session.reload_if_changed()
-        except CockpitError as exc:
-            self._report(exc)
+        """Another cockpit or `cockpit mark` may have changed the state file: show it. The file
+        is read on the state thread (its lock may be held); one poll at a time."""
+        if self._poll_queued:
             return
-        if changed:
+        self._poll_queued = True
+
+        def job() -> Message:
+            try:
+                return self.StateRead(self.session.reload_if_changed(), None)
+            except CockpitError as exc:
+                return self.StateRead(False, exc)
+
+        self._off_the_ui_thread(job)
+
+    def on_cockpit_app_state_read(self, message: StateRead) -> None:
+        self._poll_queued = False
+        if message.error is not None:
+            self._report(message.error)
+            return
+        if message.changed:
             ids = self.session.changed_items
             if ids is not None and len(ids) <= RELABEL_LIMIT:  # another process's mark or two
                 found = [self.session.checklist.item(i) for i in ids]
@@ -782,57 +914,58 @@ class CockpitApp(App[None]):
         text = exc.message + (f"\n{exc.hint}" if exc.hint else "")
         self.notify(text, title="Not done", severity="error", timeout=12)
 
-    def _attempt(self, action: Callable[[], object], item: ChecklistItem | None = None) -> None:
-        try:
-            action()
-        except CockpitError as exc:
-            self._report(exc)
-        self._refresh_views(item)
-
     # --- intents from the checklist ------------------------------------------------------------
 
-    def on_checklist_tree_intent(self, message: ChecklistTree.Intent) -> None:
-        self.perform(message.action, message.item)
+    @on(ChecklistTree.OpenDetail)
+    def _open_item_detail(self, intent: ChecklistTree.OpenDetail) -> None:
+        view = self.session.view(intent.item)
+        self.push_screen(ItemDetailScreen(self.session, view), self._picked)
 
-    def perform(self, action: str, item: ChecklistItem) -> None:
-        session = self.session
-        if action == "detail":
-            self.push_screen(
-                ItemDetailScreen(session, session.view(item)),
-                lambda picked: self.perform(picked, item) if picked else None,
-            )
-        elif action == "run":
-            self.run_item(item)
-        elif action == "done":
-            self._attempt(lambda: session.mark_done(item.id), item)
-        elif action == "skip":
-            self.push_screen(
-                TextPrompt("Skip — why?", item.text, required=True, placeholder="reason"),
-                lambda reason: (
-                    self._attempt(lambda: session.skip(item.id, reason), item) if reason else None
-                ),
-            )
-        elif action == "note":
-            self.push_screen(
-                TextPrompt("Add a note", item.text, required=True, placeholder="note"),
-                lambda note: (
-                    self._attempt(lambda: session.add_note(item.id, note), item) if note else None
-                ),
-            )
-        elif action == "reopen":
-            self.push_screen(
-                TextPrompt(
-                    "Reopen — back to pending",
-                    item.text,
-                    required=False,
-                    placeholder="reason (optional)",
-                ),
-                lambda reason: (
-                    self._attempt(lambda: session.reopen(item.id, reason), item)
-                    if reason is not None
-                    else None
-                ),
-            )
+    @on(ChecklistTree.Run)
+    def _run_intent(self, intent: ChecklistTree.Run) -> None:
+        self.run_item(intent.item)
+
+    @on(ChecklistTree.MarkDone)
+    def _mark_done(self, intent: ChecklistTree.MarkDone) -> None:
+        item = intent.item
+        self._mark(lambda: self.session.mark_done(item.id), item)
+
+    @on(ChecklistTree.Skip)
+    def _ask_skip_reason(self, intent: ChecklistTree.Skip) -> None:
+        item = intent.item
+        self.push_screen(
+            TextPrompt("Skip — why?", item.text, required=True, placeholder="reason"),
+            lambda reason: (
+                self._mark(lambda: self.session.skip(item.id, reason), item) if reason else None
+            ),
+        )
+
+    @on(ChecklistTree.AddNote)
+    def _ask_note(self, intent: ChecklistTree.AddNote) -> None:
+        item = intent.item
+        self.push_screen(
+            TextPrompt("Add a note", item.text, required=True, placeholder="note"),
+            lambda note: (
+                self._mark(lambda: self.session.add_note(item.id, note), item) if note else None
+            ),
+        )
+
+    @on(ChecklistTree.Reopen)
+    def _ask_reopen_reason(self, intent: ChecklistTree.Reopen) -> None:
+        item = intent.item
+        self.push_screen(
+            TextPrompt(
+                "Reopen — back to pending",
+                item.text,
+                required=False,
+                placeholder="reason (optional)",
+            ),
+            lambda reason: (
+                self._mark(lambda: self.session.reopen(item.id, reason), item)
+                if reason is not None
+                else None
+            ),
+        )
 
     # --- command palette -----------------------------------------------------------------------
 
@@ -845,38 +978,49 @@ class CockpitApp(App[None]):
             return shown.get(binding_id) or "none"
 
         if tree is not None:
-            for binding_id, title, help_text, action in (
-                ("checklist.done", "Checklist: mark done", "Mark the selected item done", "done"),
+            intents: tuple[tuple[str, str, str, type[ChecklistTree.ItemIntent]], ...] = (
+                (
+                    "checklist.done",
+                    "Checklist: mark done",
+                    "Mark the selected item done",
+                    ChecklistTree.MarkDone,
+                ),
                 (
                     "checklist.skip",
                     "Checklist: skip",
                     "Skip the selected item with a reason",
-                    "skip",
+                    ChecklistTree.Skip,
                 ),
                 (
                     "checklist.note",
                     "Checklist: add note",
                     "Add a note to the selected item",
-                    "note",
+                    ChecklistTree.AddNote,
                 ),
                 (
                     "checklist.reopen",
                     "Checklist: reopen",
                     "Set the selected item back to pending",
-                    "reopen",
+                    ChecklistTree.Reopen,
                 ),
-                ("checklist.detail", "Checklist: item detail", "Open the selected item", "detail"),
+                (
+                    "checklist.detail",
+                    "Checklist: item detail",
+                    "Open the selected item",
+                    ChecklistTree.OpenDetail,
+                ),
                 (
                     "checklist.run",
                     "Checklist: run",
                     "Run the selected item's checks or step",
-                    "run",
+                    ChecklistTree.Run,
                 ),
-            ):
+            )
+            for binding_id, title, help_text, intent in intents:
                 yield SystemCommand(
                     title,
                     f"{help_text} · key {keys_of(binding_id)}",
-                    self._on_selected(tree, action),
+                    self._on_selected(tree, intent),
                 )
             yield SystemCommand(
                 "Checklist: next to do", "Jump to the next unresolved item", tree.action_next_open
@@ -900,7 +1044,7 @@ class CockpitApp(App[None]):
                 + keys_of("checklist.run_section"),
                 tree.action_run_section,
             )
-        if self.session.environment.errors is not None:
+        if self.session.environment.errors is not None and screen is self.screen_stack[0]:
             errors = self.query_one(ErrorTable)
             yield SystemCommand(
                 "Errors: filter issues",
@@ -945,14 +1089,18 @@ class CockpitApp(App[None]):
             self.action_messages,
         )
 
-    def _on_selected(self, tree: ChecklistTree, action: str) -> Callable[[], None]:
+    def _on_selected(
+        self, tree: ChecklistTree, intent: type[ChecklistTree.ItemIntent]
+    ) -> Callable[[], None]:
+        reads_only = intent in (ChecklistTree.OpenDetail, ChecklistTree.Run)
+
         def run() -> None:
             item = tree.selected_item()
             if item is None:
                 self.notify("Select an item in the checklist first.", severity="warning")
-            elif action not in ("detail", "run") and self.session.read_only:
+            elif not reads_only and self.session.read_only:
                 self.notify("Read-only: this cockpit cannot change anything.", severity="warning")
             else:
-                self.perform(action, item)
+                self.post_message(intent(item))
 
         return run

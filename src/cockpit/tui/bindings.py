@@ -6,6 +6,7 @@ BINDINGS with the operator's keymap applied, as the key handler itself sees them
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from textual.binding import Binding, BindingsMap, BindingType
@@ -14,6 +15,34 @@ from textual.keys import format_key, key_to_character
 
 # Key names as an operator reads them on a keyboard.
 NAMED = {"escape": "escape", "enter": "enter", "tab": "tab", "space": "space"}
+
+# Ids that became one: each detail view had its own close id; now they share `screen.close`
+# (tui/screens/frame.py). A `[keys]` entry with an old id still moves the key, and
+# `cockpit validate` says to rename it.
+RENAMED = {
+    old: "screen.close"
+    for old in (
+        "detail.close",
+        "error_detail.close",
+        "help.close",
+        "messages.close",
+        "metric_detail.close",
+        "pod_logs.close",
+        "rollout_detail.close",
+    )
+}
+
+
+def operator_keymap(keys: Mapping[str, str] | None) -> dict[str, str]:
+    """`[keys]` as the bindings know them: an old id under its new one. The new id wins over
+    an old one; of several old ones, the first (validate refuses keys that disagree)."""
+    keymap: dict[str, str] = {}
+    for binding_id, key in (keys or {}).items():
+        if binding_id not in RENAMED:
+            keymap[binding_id] = key
+    for binding_id, key in (keys or {}).items():
+        keymap.setdefault(RENAMED.get(binding_id, binding_id), key)
+    return keymap
 
 
 def key_label(key: str) -> str:
@@ -43,13 +72,13 @@ class KeyRow:
 
 
 def rows_of(
-    bindings: BindingsMap | list[BindingType], keymap: dict[str, str] | None
+    bindings: BindingsMap | list[BindingType], keymap: Mapping[str, str] | None
 ) -> list[KeyRow]:
     """One row per binding of the cockpit's own (they carry an id, e.g. `checklist.done`;
     the framework's scrolling and cursor bindings do not), its keys after the keymap."""
     live = bindings.copy() if isinstance(bindings, BindingsMap) else BindingsMap(bindings)
     if keymap:
-        live.apply_keymap(keymap)
+        live.apply_keymap(operator_keymap(keymap))
     grouped: dict[str, list[Binding]] = {}
     for _key, key_bindings in live.key_to_bindings.items():
         for binding in key_bindings:
@@ -65,7 +94,7 @@ def rows_of(
     return rows
 
 
-def node_rows(node: DOMNode, keymap: dict[str, str] | None) -> list[KeyRow]:
+def node_rows(node: DOMNode, keymap: Mapping[str, str] | None) -> list[KeyRow]:
     return rows_of(node._bindings, keymap)
 
 
@@ -74,6 +103,7 @@ def known_binding_ids() -> set[str]:
     from cockpit.tui.app import CockpitApp
     from cockpit.tui.screens.confirm import ConfirmScreen
     from cockpit.tui.screens.error_detail import ErrorDetailScreen
+    from cockpit.tui.screens.frame import DetailScreen
     from cockpit.tui.screens.help import HelpScreen
     from cockpit.tui.screens.item_detail import ItemDetailScreen
     from cockpit.tui.screens.messages import MessageHistoryScreen
@@ -90,6 +120,7 @@ def known_binding_ids() -> set[str]:
 
     owners: tuple[type[DOMNode], ...] = (
         CockpitApp,
+        DetailScreen,
         ChecklistTree,
         ChecklistFilter,
         RolloutTable,
@@ -124,8 +155,18 @@ def keymap_problems(keys: dict[str, str] | None, where: str) -> list[str]:
 
     known = known_binding_ids()
     problems = []
+    merged: dict[str, tuple[str, str]] = {}  # new id -> (the first id naming it, its keys)
+    for binding_id, key in (keys or {}).items():
+        new = RENAMED.get(binding_id, binding_id)
+        first = merged.setdefault(new, (binding_id, key))
+        if first[1] != key:
+            problems.append(
+                f"{where}: keys: {first[0]!r} and {binding_id!r} are one binding now, "
+                f"{new!r}, and name different keys ({first[1]!r}, {key!r}); keep one "
+                f"{new!r} entry"
+            )
     for binding_id in keys or {}:
-        if binding_id in known:
+        if binding_id in known or binding_id in RENAMED:
             continue
         # swapped letters first (`dnoe` is `done`, though difflib finds `note` nearer)
         near = [k for k in sorted(known) if sorted(k) == sorted(binding_id)]
@@ -135,3 +176,13 @@ def keymap_problems(keys: dict[str, str] | None, where: str) -> list[str]:
         )
         problems.append(f"{where}: keys: no binding with the id {binding_id!r}{hint}")
     return problems
+
+
+def keymap_warnings(keys: dict[str, str] | None, where: str) -> list[str]:
+    """`[keys]` entries with an id that was renamed: they work, and should be renamed."""
+    return [
+        f"{where}: keys: {binding_id!r} is now {RENAMED[binding_id]!r} (one close key for "
+        f"every detail view, help and messages); rename the entry"
+        for binding_id in keys or {}
+        if binding_id in RENAMED
+    ]

@@ -11,7 +11,6 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from textual.app import App
 from textual.color import Color, ColorParseError
@@ -132,17 +131,12 @@ def parse_theme(path: Path, text: str) -> tuple[Theme | None, list[str]]:
     )
 
 
-_VARIABLES: WeakKeyDictionary[App[Any], tuple[str, dict[str, str]]] = WeakKeyDictionary()
-
-
 def theme_variables(app: App[Any]) -> dict[str, str]:
     """The current theme's CSS variables, computed once per theme.
 
     Textual derives them afresh on every `get_css_variables()` call (about 0.7 ms); label code
     asks for a colour per row, so a 1,000-item checklist would spend most of a frame on it.
+    Textual keeps the last ones it derived in `App.theme_variables` (it derives them when the
+    theme changes, before the CSS is refreshed): those, or new ones before the first.
     """
-    cached = _VARIABLES.get(app)
-    if cached is None or cached[0] != app.theme:
-        cached = (app.theme, app.get_css_variables())
-        _VARIABLES[app] = cached
-    return cached[1]
+    return app.theme_variables or app.get_css_variables()

@@ -7,23 +7,13 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from cockpit.tui.screens.frame import FramedScreen
 
-class ConfirmScreen(ModalScreen[bool]):
+
+class ConfirmScreen(FramedScreen[bool]):
     DEFAULT_CSS = """
-    ConfirmScreen {
-        align: center middle;
-    }
-    ConfirmScreen > Vertical {
-        width: 70;
-        max-width: 95%;
-        height: auto;
-        border: thick $warning;
-        background: $panel;
-        padding: 1 2;
-    }
     ConfirmScreen Horizontal {
         height: auto;
         margin-top: 1;
@@ -42,7 +32,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.yes_label = yes_label
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with Vertical(classes="frame"):
             yield Static(self.question, markup=False)
             with Horizontal():
                 yield Button("Cancel", id="confirm-no", variant="primary")

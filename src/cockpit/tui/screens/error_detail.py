@@ -8,33 +8,16 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from cockpit.rollout import format_age
 from cockpit.sources.errors import ErrorIssue
 from cockpit.tui.plain import safe
+from cockpit.tui.screens.frame import DetailScreen
 
 
-class ErrorDetailScreen(ModalScreen[None]):
-    DEFAULT_CSS = """
-    ErrorDetailScreen {
-        align: center middle;
-    }
-    ErrorDetailScreen > VerticalScroll {
-        width: 90%;
-        max-width: 120;
-        height: auto;
-        max-height: 80%;
-        border: thick $primary;
-        background: $panel;
-        padding: 0 1;
-    }
-    """
+class ErrorDetailScreen(DetailScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "escape,q", "close", "Close", tooltip="Back to the cockpit", id="error_detail.close"
-        ),
         Binding(
             "c",
             "copy_link",
@@ -64,7 +47,7 @@ class ErrorDetailScreen(ModalScreen[None]):
             "",
             f"link      {safe(issue.permalink or '-')}",
         ]
-        with VerticalScroll() as scroll:
+        with VerticalScroll(classes="frame") as scroll:
             scroll.border_title = "Error issue"
             yield Static("\n".join(lines))
             yield Static("[dim]c copies the link · escape closes[/dim]", id="copy-status")
@@ -83,6 +66,3 @@ class ErrorDetailScreen(ModalScreen[None]):
             )
         status.update(Text(said))
         self.app.notify(said, title="Errors")
-
-    def action_close(self) -> None:
-        self.dismiss(None)

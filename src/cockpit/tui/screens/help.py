@@ -6,12 +6,12 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from cockpit.tui.bindings import KeyRow
+from cockpit.tui.screens.frame import DetailScreen, close_binding
 
 INTRO = "[b]cockpit[/b] — one screen for the whole go-live. Keys as this cockpit has them:"
 
@@ -33,26 +33,15 @@ environment sees your marks within a few seconds.
 """
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(DetailScreen[None]):
     DEFAULT_CSS = """
-    HelpScreen {
-        align: center middle;
-    }
-    HelpScreen > VerticalScroll {
-        width: 80;
-        max-width: 95%;
-        height: 90%;
-        border: thick $primary;
-        background: $panel;
-        padding: 0 1;
-    }
     HelpScreen .help-section {
         margin-top: 1;
     }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,question_mark", "close", "Close", tooltip="Close help", id="help.close"),
+        close_binding("escape,q,question_mark", tooltip="Close help"),
     ]
 
     def __init__(self, sections: list[tuple[str, list[KeyRow]]]) -> None:
@@ -60,7 +49,7 @@ class HelpScreen(ModalScreen[None]):
         self.sections = sections
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll() as scroll:
+        with VerticalScroll(classes="frame") as scroll:
             scroll.border_title = "Help"
             yield Static(INTRO)
             for title, rows in self.sections:
@@ -71,6 +60,3 @@ class HelpScreen(ModalScreen[None]):
                     text.append(row.tooltip)
                 yield Static(text, classes="help-section")
             yield Static(NOTES)
-
-    def action_close(self) -> None:
-        self.dismiss(None)

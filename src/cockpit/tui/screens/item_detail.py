@@ -8,38 +8,25 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from cockpit.errors import CockpitError
 from cockpit.session import GoLiveSession, ItemView
 from cockpit.text import visible_text
 from cockpit.tui.plain import safe
+from cockpit.tui.screens.frame import DetailScreen
+from cockpit.tui.widgets.checklist import ChecklistTree
 
 
-class ItemDetailScreen(ModalScreen[str | None]):
-    """Dismisses with the action the operator picked here (done, skip, note, reopen)."""
-
-    DEFAULT_CSS = """
-    ItemDetailScreen {
-        align: center middle;
-    }
-    ItemDetailScreen > VerticalScroll {
-        width: 90%;
-        max-width: 110;
-        height: 80%;
-        border: thick $primary;
-        background: $panel;
-        padding: 0 1;
-    }
-    """
+class ItemDetailScreen(DetailScreen[ChecklistTree.ItemIntent]):
+    """Dismisses with the intent the operator picked here (done, skip, note, reopen), which
+    the app handles as the same key in the checklist; None when closed."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q", "close", "Close", tooltip="Back to the cockpit", id="detail.close"),
-        Binding("d", "pick('done')", "Done", tooltip="Mark this item done", id="detail.done"),
-        Binding("s", "pick('skip')", "Skip", tooltip="Skip this item", id="detail.skip"),
-        Binding("n", "pick('note')", "Note", tooltip="Add a note", id="detail.note"),
-        Binding("u", "pick('reopen')", "Reopen", tooltip="Back to pending", id="detail.reopen"),
+        Binding("d", "mark_done", "Done", tooltip="Mark this item done", id="detail.done"),
+        Binding("s", "skip", "Skip", tooltip="Skip this item", id="detail.skip"),
+        Binding("n", "note", "Note", tooltip="Add a note", id="detail.note"),
+        Binding("u", "reopen", "Reopen", tooltip="Back to pending", id="detail.reopen"),
         Binding(
             "c",
             "copy_commands",
@@ -55,12 +42,12 @@ class ItemDetailScreen(ModalScreen[str | None]):
         self.view = view
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "pick" and self.session.read_only:
+        if action in ("mark_done", "skip", "note", "reopen") and self.session.read_only:
             return None
         return True
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll() as scroll:
+        with VerticalScroll(classes="frame") as scroll:
             scroll.border_title = "Item"
             yield Static(self._body(), id="detail-body")
             yield Static("", id="detail-copied")
@@ -144,8 +131,14 @@ class ItemDetailScreen(ModalScreen[str | None]):
         self.app.notify(said, title="Commands")
         self.query_one("#detail-copied", Static).update(Text(said))
 
-    def action_close(self) -> None:
-        self.dismiss(None)
+    def action_mark_done(self) -> None:
+        self.dismiss(ChecklistTree.MarkDone(self.view.item))
 
-    def action_pick(self, action: str) -> None:
-        self.dismiss(action)
+    def action_skip(self) -> None:
+        self.dismiss(ChecklistTree.Skip(self.view.item))
+
+    def action_note(self) -> None:
+        self.dismiss(ChecklistTree.AddNote(self.view.item))
+
+    def action_reopen(self) -> None:
+        self.dismiss(ChecklistTree.Reopen(self.view.item))

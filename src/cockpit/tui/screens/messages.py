@@ -6,35 +6,19 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from cockpit.text import visible_text
+from cockpit.tui.screens.frame import DetailScreen, close_binding
 from cockpit.tui.widgets.messages import SEVERITY_MARK, Notice
 
 SEVERITY_STYLE = {"information": "", "warning": "bold", "error": "bold reverse"}
 
 
-class MessageHistoryScreen(ModalScreen[None]):
-    DEFAULT_CSS = """
-    MessageHistoryScreen {
-        align: center middle;
-    }
-    MessageHistoryScreen > VerticalScroll {
-        width: 100;
-        max-width: 95%;
-        height: 90%;
-        border: thick $primary;
-        background: $panel;
-        padding: 0 1;
-    }
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,m", "close", "Close", tooltip="Back to the cockpit", id="messages.close"),
-    ]
+class MessageHistoryScreen(DetailScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [close_binding("escape,q,m")]
 
     def __init__(self, notices: list[Notice]) -> None:
         super().__init__()
@@ -50,10 +34,7 @@ class MessageHistoryScreen(ModalScreen[None]):
             text.append("\n")
         if not self.notices:
             text.append("No messages yet.")
-        with VerticalScroll() as scroll:
+        with VerticalScroll(classes="frame") as scroll:
             scroll.border_title = f"Messages ({len(self.notices)})"
             scroll.border_subtitle = "escape: back"
             yield Static(text)
-
-    def action_close(self) -> None:
-        self.dismiss(None)

@@ -4,17 +4,15 @@ the reason for the gate's state — what an operator needs to trust (or overrule
 from __future__ import annotations
 
 import math
-from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from cockpit.gates import MetricState, threshold_text
 from cockpit.text import visible_text
+from cockpit.tui.screens.frame import DetailScreen
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -65,26 +63,7 @@ def plot(state: MetricState, width: int = 64, height: int = 10) -> Text:
     return text
 
 
-class MetricDetailScreen(ModalScreen[None]):
-    DEFAULT_CSS = """
-    MetricDetailScreen {
-        align: center middle;
-    }
-    MetricDetailScreen > VerticalScroll {
-        width: 95%;
-        max-width: 120;
-        height: 90%;
-        border: thick $primary;
-        background: $panel;
-        padding: 0 1;
-    }
-    """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "escape,q", "close", "Close", tooltip="Back to the cockpit", id="metric_detail.close"
-        ),
-    ]
-
+class MetricDetailScreen(DetailScreen[None]):
     def __init__(self, state: MetricState) -> None:
         super().__init__()
         self.state = state
@@ -92,7 +71,7 @@ class MetricDetailScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         state = self.state
         metric = state.metric
-        with VerticalScroll() as scroll:
+        with VerticalScroll(classes="frame") as scroll:
             scroll.border_title = f"Metric · {metric.name}"
             yield Static(plot(state))
             summary = Text()
@@ -121,6 +100,3 @@ class MetricDetailScreen(ModalScreen[None]):
                     f"  {measurement.at:%H:%M:%S}  {shown}{metric.unit}  {measurement.outcome}\n"
                 )
             yield Static(summary)
-
-    def action_close(self) -> None:
-        self.dismiss(None)

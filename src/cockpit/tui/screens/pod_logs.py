@@ -19,7 +19,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static
 
 from cockpit.rollout import JSON, pod_state
@@ -28,8 +27,8 @@ from cockpit.sources.kube import DeploymentView
 from cockpit.sources.pod_logs import LogEvent, LogNotice, PodLogFollower
 from cockpit.text import visible_text
 from cockpit.tui.plain import safe
+from cockpit.tui.screens.frame import DetailScreen, close_binding
 from cockpit.tui.widgets.log_lines import BUFFER_LINES, LogLines
-from cockpit.tui.widgets.shown import show_subtitle
 
 DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
 
@@ -47,17 +46,8 @@ def default_container(pod: JSON) -> str:
     return (regular or list(state.containers) or [""])[0]
 
 
-class PodLogScreen(ModalScreen[None]):
+class PodLogScreen(DetailScreen[None]):
     DEFAULT_CSS = """
-    PodLogScreen {
-        align: center middle;
-    }
-    PodLogScreen > #log-frame {
-        width: 100%;
-        height: 1fr;
-        border: thick $primary;
-        background: $panel;
-    }
     PodLogScreen #log-head {
         height: auto;
         padding: 0 1;
@@ -80,7 +70,7 @@ class PodLogScreen(ModalScreen[None]):
     }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q", "close", "Close", tooltip="Back to the detail", id="pod_logs.close"),
+        close_binding(tooltip="Back to the detail"),
         Binding(
             "p",
             "toggle_previous",
@@ -147,7 +137,7 @@ class PodLogScreen(ModalScreen[None]):
         self.notice = LogNotice("connecting…")
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="log-frame") as frame:
+        with Vertical(id="log-frame", classes="frame") as frame:
             frame.border_title = f"Logs · pod {visible_text(self.pod_name)}"
             yield Static(id="log-head")
             yield LogLines(limit=BUFFER_LINES, id="log-lines")
@@ -249,9 +239,7 @@ class PodLogScreen(ModalScreen[None]):
         status = self.query_one("#log-status", Static)
         status.update(Text(visible_text("  ·  ".join(parts))), layout=False)
         status.set_class(self.notice.problem, "-problem")
-        frame = self.query_one("#log-frame")
-        state = "ended" if self.notice.ended else ("following" if self.follower else "")
-        show_subtitle(frame, state)
+        self.subtitle = "ended" if self.notice.ended else ("following" if self.follower else "")
 
     # --- keys ----------------------------------------------------------------------------------
 

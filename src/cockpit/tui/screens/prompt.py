@@ -7,25 +7,15 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
+from cockpit.tui.screens.frame import FramedScreen
 
-class TextPrompt(ModalScreen[str | None]):
+
+class TextPrompt(FramedScreen[str | None]):
     """Enter submits, Escape cancels; a required answer cannot be left empty."""
 
     DEFAULT_CSS = """
-    TextPrompt {
-        align: center middle;
-    }
-    TextPrompt > Vertical {
-        width: 70;
-        max-width: 95%;
-        height: auto;
-        border: thick $primary;
-        background: $panel;
-        padding: 1 2;
-    }
     TextPrompt #prompt-item {
         color: $text-muted;
         margin-bottom: 1;
@@ -48,7 +38,7 @@ class TextPrompt(ModalScreen[str | None]):
         self.placeholder = placeholder
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with Vertical(classes="frame"):
             yield Label(self.prompt_title, id="prompt-title")
             yield Static(self.item_text, id="prompt-item", markup=False)
             yield Input(placeholder=self.placeholder, id="prompt-input")

@@ -19,32 +19,22 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from cockpit.config import ClusterConfig
+from cockpit.confirmation import TypedConfirmation
 from cockpit.errors import CockpitError
 from cockpit.rollout import UndoPlan, UndoRefused
 from cockpit.session import GoLiveSession
 from cockpit.sources.kube import AccessCheck, DeploymentView, RollbackConflict
 from cockpit.tui.plain import safe
+from cockpit.tui.screens.frame import FramedScreen
 
 # What holds a revision of each kind, as the preview names it.
 REVISION_OBJECT = {"statefulset": "ControllerRevision", "daemonset": "ControllerRevision"}
 
 CSS = """
-RollbackScreen, RollbackAllScreen {
-    align: center middle;
-}
-RollbackScreen > Vertical, RollbackAllScreen > Vertical {
-    width: 95%;
-    max-width: 120;
-    height: 90%;
-    border: thick $error;
-    background: $panel;
-    padding: 0 1;
-}
 RollbackScreen #rb-revisions {
     height: auto;
     max-height: 8;
@@ -71,6 +61,13 @@ RollbackScreen Button, RollbackAllScreen Button {
 
 
 @dataclass(frozen=True)
+class RollbackOutcome:
+    """What was sent, in one line for the message line."""
+
+    summary: str
+
+
+@dataclass(frozen=True)
 class Prepared:
     plan: UndoPlan | None
     refusal: UndoRefused | None
@@ -78,8 +75,8 @@ class Prepared:
     access: AccessCheck | None
 
 
-class RollbackScreen(ModalScreen[str | None]):
-    """Dismisses with a one-line outcome, or None when cancelled."""
+class RollbackScreen(FramedScreen[RollbackOutcome]):
+    """Dismisses with what was sent, or None when cancelled."""
 
     DEFAULT_CSS = CSS
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -94,7 +91,9 @@ class RollbackScreen(ModalScreen[str | None]):
             self.prepared = prepared
 
     class Finished(Message):
-        def __init__(self, outcome: str | None, error: str | None, conflict: bool = False) -> None:
+        def __init__(
+            self, outcome: RollbackOutcome | None, error: str | None, conflict: bool = False
+        ) -> None:
             super().__init__()
             self.outcome = outcome
             self.error = error
@@ -117,13 +116,14 @@ class RollbackScreen(ModalScreen[str | None]):
         self.changed: str | None = None  # why the last confirmation was refused (409)
         self.busy = False
         self.holding = False  # the environment's action lock, while the preview is open
+        self.confirmation = TypedConfirmation.of(session.environment.production, view.name)
 
     @property
     def production(self) -> bool:
-        return self.session.environment.production
+        return self.confirmation.required
 
     def compose(self) -> ComposeResult:
-        with Vertical() as box:
+        with Vertical(classes="frame") as box:
             box.border_title = f"Roll back {self.view.label} · {self.session.label}"
             with VerticalScroll():
                 yield Static("Preparing: reading the workload and its history…", id="rb-details")
@@ -261,11 +261,8 @@ class RollbackScreen(ModalScreen[str | None]):
             return "Nothing to send: the preview above says why."
         if prepared.access is None or not prepared.access.allowed:
             return "Nothing will be sent: RBAC does not allow the patch (see above)."
-        typed = self.query_one("#rb-confirm", Input).value.strip()
-        if self.production and typed != self.view.name:
-            said = f"you typed {typed!r}" if typed else "nothing typed"
-            return f"Not sent: {said}; type {self.view.name!r} exactly, then Enter."
-        return ""
+        refusal = self.confirmation.refusal(self.query_one("#rb-confirm", Input).value)
+        return f"Not sent: {refusal}, then Enter." if refusal else ""
 
     def _ready_to_go(self) -> bool:
         prepared = self.prepared
@@ -273,9 +270,7 @@ class RollbackScreen(ModalScreen[str | None]):
             return False
         if prepared.access is None or not prepared.access.allowed:
             return False
-        if self.production:
-            return self.query_one("#rb-confirm", Input).value.strip() == self.view.name
-        return True
+        return self.confirmation.accepts(self.query_one("#rb-confirm", Input).value)
 
     def _update_go(self) -> None:
         self.query_one("#rb-go", Button).disabled = not self._ready_to_go()
@@ -334,8 +329,10 @@ class RollbackScreen(ModalScreen[str | None]):
             return
         self.post_message(
             self.Finished(
-                f"{plan.deployment}: rolling back from revision {plan.current_revision} to "
-                f"{plan.target_revision} ({', '.join(plan.target_images)})",
+                RollbackOutcome(
+                    f"{plan.deployment}: rolling back from revision {plan.current_revision} to "
+                    f"{plan.target_revision} ({', '.join(plan.target_images)})"
+                ),
                 None,
             )
         )
@@ -374,7 +371,10 @@ class RollbackScreen(ModalScreen[str | None]):
             threading.Thread(target=self.session.release_lock, daemon=True).start()
 
 
-class RollbackAllScreen(ModalScreen[str | None]):
+EVERY_DEPLOYMENT = RollbackOutcome("rolled back every deployment")
+
+
+class RollbackAllScreen(FramedScreen[RollbackOutcome]):
     """Every deployment of the environment back to its previous revision: one confirmation,
     one audit entry per deployment."""
 
@@ -404,9 +404,10 @@ class RollbackAllScreen(ModalScreen[str | None]):
         self.ready = False
         self.busy = False
         self.done = False
+        self.confirmation = TypedConfirmation.of(session.environment.production, session.env_name)
 
     def compose(self) -> ComposeResult:
-        with Vertical() as box:
+        with Vertical(classes="frame") as box:
             box.border_title = f"Roll back ALL deployments · {self.session.label}"
             with VerticalScroll():
                 yield Static("Preparing…", id="rb-details")
@@ -419,8 +420,8 @@ class RollbackAllScreen(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         confirm = self.query_one("#rb-confirm", Input)
-        confirm.set_class(not self.session.environment.production, "-hidden")
-        if self.session.environment.production:
+        confirm.set_class(not self.confirmation.required, "-hidden")
+        if self.confirmation.required:
             confirm.focus()
         else:
             self.query_one("#rb-cancel", Button).focus()
@@ -470,9 +471,7 @@ class RollbackAllScreen(ModalScreen[str | None]):
     def _ok(self) -> bool:
         if not self.ready or self.busy or self.done:
             return False
-        if self.session.environment.production:
-            return self.query_one("#rb-confirm", Input).value.strip() == self.session.env_name
-        return True
+        return self.confirmation.accepts(self.query_one("#rb-confirm", Input).value)
 
     def _update_go(self) -> None:
         self.query_one("#rb-go", Button).disabled = not self._ok()
@@ -488,7 +487,7 @@ class RollbackAllScreen(ModalScreen[str | None]):
             self._update_go()
             self._send()
             return
-        typed = self.query_one("#rb-confirm", Input).value.strip()
+        typed = self.query_one("#rb-confirm", Input).value
         if self.done:
             why = "Already sent: Cancel closes this view."
         elif self.busy:
@@ -496,13 +495,12 @@ class RollbackAllScreen(ModalScreen[str | None]):
         elif not self.ready:
             why = "Nothing will be sent: the preview above says why."
         else:
-            said = f"you typed {typed!r}" if typed else "nothing typed"
-            why = f"Not sent: {said}; type {self.session.env_name!r} exactly, then Enter."
+            why = f"Not sent: {self.confirmation.refusal(typed)}, then Enter."
         self.query_one("#rb-refused", Static).update(why)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "rb-cancel":
-            self.dismiss("rolled back every deployment" if self.done else None)
+            self.dismiss(EVERY_DEPLOYMENT if self.done else None)
         elif event.button.id == "rb-go" and self._ok():
             self.busy = True
             self._update_go()
@@ -535,4 +533,4 @@ class RollbackAllScreen(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         if not self.busy:
-            self.dismiss("rolled back every deployment" if self.done else None)
+            self.dismiss(EVERY_DEPLOYMENT if self.done else None)

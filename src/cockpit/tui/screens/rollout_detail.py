@@ -19,16 +19,15 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.geometry import Region
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
 from cockpit.rollout import JSON, PodState, format_age, parse_time, pod_state
 from cockpit.sources.kube import KIND_TITLE, ClusterSnapshot, DeploymentView
 from cockpit.text import visible_text
 from cockpit.tui.plain import safe
+from cockpit.tui.screens.frame import DetailScreen
 from cockpit.tui.themes import theme_variables
-from cockpit.tui.widgets.rollout import RETRY_KEY
-from cockpit.tui.widgets.shown import show_subtitle
+from cockpit.tui.widgets.rollout import RETRY_KEY, RolloutTable
 
 # Narrow screens keep what says why a pod is down (waiting reason first); wide ones add where
 # and since when.
@@ -176,28 +175,16 @@ class PodTable(DataTable[Text]):
         self.call_after_refresh(self._reveal_cursor)
 
 
-class RolloutDetailScreen(ModalScreen[str | None]):
+class RolloutDetailScreen(DetailScreen[RolloutTable.RollbackRequested]):
+    """Dismisses with the rollback the operator asked for here (ctrl+z), which the app handles
+    as ctrl+z in the rollout pane; None when closed."""
+
     DEFAULT_CSS = """
-    RolloutDetailScreen {
-        align: center middle;
-    }
-    RolloutDetailScreen > VerticalScroll {
-        width: 95%;
-        max-width: 160;
-        height: 1fr;
-        margin: 1 0 0 0;
-        border: thick $primary;
-        background: $panel;
-        padding: 0 1;
-    }
     RolloutDetailScreen #rd-history, RolloutDetailScreen #rd-events {
         margin: 1 0 0 0;
     }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "escape,q", "close", "Close", tooltip="Back to the cockpit", id="rollout_detail.close"
-        ),
         Binding(
             "l",
             "logs",
@@ -207,7 +194,7 @@ class RolloutDetailScreen(ModalScreen[str | None]):
         ),
         Binding(
             "ctrl+z",
-            "pick('rollback')",
+            "rollback",
             "Roll back",
             tooltip="Roll this deployment back",
             id="rollout_detail.rollback",
@@ -223,7 +210,7 @@ class RolloutDetailScreen(ModalScreen[str | None]):
         self._shown: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="rd-scroll") as scroll:
+        with VerticalScroll(id="rd-scroll", classes="frame") as scroll:
             scroll.border_title = KIND_TITLE.get(self.view.kind, self.view.kind)
             yield Static(id="rd-head")
             yield Static(id="rd-history")
@@ -257,9 +244,8 @@ class RolloutDetailScreen(ModalScreen[str | None]):
             return  # a snapshot came before the screen was built (or after it closed)
         now = datetime.now(UTC)
         view = self.view
-        scroll = self.query_one("#rd-scroll", VerticalScroll)
         live = self.snapshot is None or self.snapshot.connected
-        show_subtitle(scroll, "live" if live else "STALE")
+        self.subtitle = "live" if live else "STALE"
         for part, text in (
             ("#rd-head", describe_head(view, self.snapshot)),
             ("#rd-history", describe_history(view, now)),
@@ -362,11 +348,8 @@ class RolloutDetailScreen(ModalScreen[str | None]):
             return
         self.post_message(self.OpenLogs(self.view, pod))
 
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-    def action_pick(self, action: str) -> None:
-        self.dismiss(action)
+    def action_rollback(self) -> None:
+        self.dismiss(RolloutTable.RollbackRequested(self.view))
 
     class OpenLogs(Message):
         """The operator asks for a pod's logs; the app opens the log view."""

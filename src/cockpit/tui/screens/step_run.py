@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from enum import StrEnum
 from typing import ClassVar, Literal
 
 from textual import work
@@ -20,36 +21,35 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
+from textual.reactive import var
 from textual.timer import Timer
 from textual.widgets import Input, Log, Static
 
 from cockpit.checklist import ChecklistItem
+from cockpit.confirmation import TypedConfirmation
 from cockpit.errors import CockpitError
 from cockpit.session import GoLiveSession
 from cockpit.steps import StepPlan
 from cockpit.text import format_elapsed, visible_text
 from cockpit.tui.plain import safe
+from cockpit.tui.screens.frame import FramedScreen
 
-StepOutcome = Literal["passed", "failed", "cancelled", "declined"]
+
+class StepOutcome(StrEnum):
+    """How the step screen closed (the section run stops at anything but PASSED)."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    DECLINED = "declined"  # closed before the commands started
 
 
-class StepRunScreen(ModalScreen[StepOutcome]):
+class StepRunScreen(FramedScreen[StepOutcome]):
+    # waiting for the confirmation, running, paused between production scripts, done:
+    # Enter ("Continue") is for done only
+    state: var[Literal["waiting", "running", "paused", "done"]] = var("waiting", bindings=True)
+
     DEFAULT_CSS = """
-    StepRunScreen {
-        align: center middle;
-    }
-    StepRunScreen > Vertical {
-        width: 95%;
-        max-width: 140;
-        height: 90%;
-        border: thick $accent;
-        background: $panel;
-        padding: 0 1;
-    }
-    StepRunScreen.-production > Vertical {
-        border: thick $error;
-    }
     StepRunScreen #step-commands {
         height: auto;
         max-height: 10;
@@ -129,21 +129,21 @@ class StepRunScreen(ModalScreen[StepOutcome]):
         self.item = item
         self.plan = plan
         self.ask = ask
-        self.state: Literal["waiting", "running", "paused", "done"] = "waiting"
-        self.outcome: StepOutcome = "declined"
+        self.outcome = StepOutcome.DECLINED
         self._started = 0.0  # time.monotonic() when the commands started
         self._script = 0  # the script running now (1-based)
         self._script_started = 0.0
         self._paused_for = 0.0  # seconds spent waiting for the operator between scripts
         self._clock: Timer | None = None
+        self.confirmation = TypedConfirmation.of(plan.production, session.env_name)
         self._go_on: asyncio.Future[bool] | None = None  # the operator's answer between scripts
 
     @property
     def confirm_word(self) -> str:
-        return self.session.env_name if self.plan.production else ""
+        return self.confirmation.word or ""
 
     def compose(self) -> ComposeResult:
-        with Vertical() as box:
+        with Vertical(classes="frame") as box:
             box.border_title = f"Run step · {self.session.label}"
             yield Static(f"[b]{safe(self.item.text)}[/b]  ({self.plan.source})", markup=True)
             commands = "\n\n".join(
@@ -177,7 +177,7 @@ class StepRunScreen(ModalScreen[StepOutcome]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if self.state == "paused":
-            if event.value.strip() != self.confirm_word:
+            if not self.confirmation.accepts(event.value):
                 self._status(
                     f"[b]Not continued[/b]: type exactly {safe(self.confirm_word)!r} to run "
                     f"script {self._script + 1}, or Escape to stop here",
@@ -188,7 +188,7 @@ class StepRunScreen(ModalScreen[StepOutcome]):
             return
         if self.state != "waiting":
             return
-        if self.plan.production and event.value.strip() != self.confirm_word:
+        if not self.confirmation.accepts(event.value):
             self._status(
                 f"[b]Not started[/b]: type exactly {safe(self.confirm_word)!r} to confirm",
             )
@@ -198,7 +198,6 @@ class StepRunScreen(ModalScreen[StepOutcome]):
 
     def _start(self) -> None:
         self.state = "running"
-        self.refresh_bindings()
         self.query_one("#step-confirm", Input).add_class("-hidden")
         self.query_one("#step-output", Log).focus()
         self._started = time.monotonic()
@@ -270,20 +269,26 @@ class StepRunScreen(ModalScreen[StepOutcome]):
                 before_next=self._before_next if pause else None,
             )
         except asyncio.CancelledError:
-            self.outcome = "cancelled"
+            self.outcome = StepOutcome.CANCELLED
             raise
         except CockpitError as exc:
-            self.outcome = "failed"
+            self.outcome = StepOutcome.FAILED
             self.state = "done"
             self._status(f"[b]not run[/b]: {safe(exc.message)}")
             return
         self.state = "done"
-        self.refresh_bindings()
         if result.stopped:
-            self.outcome = "cancelled"
-            self._status(f"[b]stopped[/b]: {safe(result.evidence)} — Enter or Escape closes")
+            self.outcome = StepOutcome.CANCELLED
+            marked = (
+                " The item is marked failed: the step is not complete."
+                if (result.status == "failed")
+                else ""
+            )
+            self._status(
+                f"[b]stopped[/b]: {safe(result.evidence)}.{marked} — Enter or Escape closes"
+            )
             return
-        self.outcome = result.status  # type: ignore[assignment]
+        self.outcome = StepOutcome.PASSED if result.passed else StepOutcome.FAILED
         word = "[b]passed[/b]" if result.passed else "[b]FAILED[/b]"
         self._status(f"{word}: {safe(result.evidence)} — Enter or Escape closes")
 
@@ -300,7 +305,7 @@ class StepRunScreen(ModalScreen[StepOutcome]):
         if self.state == "running":
             self.workers.cancel_group(self, "step")
             self.state = "done"
-            self.outcome = "cancelled"
+            self.outcome = StepOutcome.CANCELLED
             self._status("[b]cancelled[/b]: the commands were stopped — Enter or Escape closes")
             return
         self.dismiss(self.outcome)

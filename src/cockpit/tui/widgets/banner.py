@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from textual.widgets import Static
-
 from cockpit.session import GoLiveSession
-from cockpit.tui.widgets.shown import show_text
+from cockpit.tui.widgets.shown import ShownText, show_text
 
 
-class EnvironmentBanner(Static):
+class EnvironmentBanner(ShownText):
     """One line; red and shouting in production, so nobody mistakes it for staging."""
 
     DEFAULT_CSS = """
@@ -55,4 +53,7 @@ class EnvironmentBanner(Static):
         parts.append(f"· {session.operator}")
         if self.others:
             parts.append(f"· also here: {', '.join(self.others)}")
+        shared = session.team.banner() if session.team is not None else None
+        if shared:
+            parts.append(f"· {shared}")
         show_text(self, " ".join(parts))

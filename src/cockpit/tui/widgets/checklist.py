@@ -30,7 +30,7 @@ from cockpit.session import GoLiveSession, ItemView, Progress
 from cockpit.text import format_elapsed, visible_text
 from cockpit.tui.plain import safe
 from cockpit.tui.themes import theme_variables
-from cockpit.tui.widgets.shown import show_subtitle
+from cockpit.tui.widgets.shown import Subtitled
 
 GLYPHS = {
     "pending": "○",
@@ -162,13 +162,33 @@ class ChecklistTree(Tree[NodeRef]):
         ),
     ]
 
-    class Intent(Message):
-        """The operator asked for something to happen to an item."""
+    # What the operator asks for, one message per intent: the app handles each with its own
+    # handler, so a misspelt one is a name mypy refuses, not a string nobody answers.
 
-        def __init__(self, action: str, item: ChecklistItem) -> None:
+    class ItemIntent(Message):
+        """The operator asked for something to happen to an item (never posted itself)."""
+
+        def __init__(self, item: ChecklistItem) -> None:
             super().__init__()
-            self.action = action
             self.item = item
+
+    class MarkDone(ItemIntent):
+        """Mark the item done."""
+
+    class Skip(ItemIntent):
+        """Skip the item (the app asks for the reason)."""
+
+    class AddNote(ItemIntent):
+        """Add a note to the item (the app asks for it)."""
+
+    class Reopen(ItemIntent):
+        """Set the item back to pending (the app asks for an optional reason)."""
+
+    class Run(ItemIntent):
+        """Run the item's checks, or its step's commands."""
+
+    class OpenDetail(ItemIntent):
+        """Open the item's detail."""
 
     def selected_item(self) -> ChecklistItem | None:
         node = self.cursor_node
@@ -176,7 +196,7 @@ class ChecklistTree(Tree[NodeRef]):
             return None
         return node.data.item
 
-    class SectionIntent(Message):
+    class RunSection(Message):
         """The operator asked to run a whole section."""
 
         def __init__(self, section: Section) -> None:
@@ -226,37 +246,37 @@ class ChecklistTree(Tree[NodeRef]):
                 return ancestor
         return None
 
-    def _intent(self, action: str) -> None:
+    def _intent(self, intent: type[ItemIntent]) -> None:
         item = self.selected_item()
         if item is not None:
-            self.post_message(self.Intent(action, item))
+            self.post_message(intent(item))
 
     def action_mark_done(self) -> None:
-        self._intent("done")
+        self._intent(self.MarkDone)
 
     def action_skip(self) -> None:
-        self._intent("skip")
+        self._intent(self.Skip)
 
     def action_note(self) -> None:
-        self._intent("note")
+        self._intent(self.AddNote)
 
     def action_reopen(self) -> None:
-        self._intent("reopen")
+        self._intent(self.Reopen)
 
     def action_run(self) -> None:
-        self._intent("run")
+        self._intent(self.Run)
 
     def action_run_section(self) -> None:
         section = self.selected_section()
         if section is not None:
-            self.post_message(self.SectionIntent(section))
+            self.post_message(self.RunSection(section))
 
     def action_open_detail(self) -> None:
         node = self.cursor_node
         if node is None:
             return
         if node.data is not None and node.data.item is not None:
-            self._intent("detail")
+            self._intent(self.OpenDetail)
         else:
             node.toggle()
 
@@ -342,7 +362,7 @@ class ChecklistFilter(Input):
                 return
 
 
-class ChecklistPane(Vertical):
+class ChecklistPane(Subtitled, Vertical):
     """The runbook pane; it owns its tree and redraws labels when state changes."""
 
     DEFAULT_CSS = """
@@ -391,13 +411,16 @@ class ChecklistPane(Vertical):
 
     def _tick_running(self) -> None:
         """A running item's label counts its time; only those labels are redrawn."""
-        items = [
-            node.data.item
-            for node in (self._tree_nodes.get(item_id) for item_id in sorted(self._running_items))
-            if node is not None and node.data is not None and node.data.item is not None
-        ]
-        if items:
-            self.refresh_labels(items)
+        # the running items' own labels only: their sections and the totals did not change
+        # (refresh_labels would recount the whole checklist every second)
+        for item_id in sorted(self._running_items):
+            node = self._tree_nodes.get(item_id)
+            if node is None or node.data is None or node.data.item is None:
+                continue
+            label = self._item_label(self.session.view(node.data.item))
+            if self._labels.get(item_id) != label:
+                self._labels[item_id] = label
+                node.set_label(label)
 
     def _build(self, shown: set[str] | None) -> None:
         """(Re)build the tree with every item, or with the items whose IDs are in `shown`."""
@@ -557,7 +580,7 @@ class ChecklistPane(Vertical):
         subtitle = f"{total.resolved}/{total.total} · {total.percent}%"
         if total.failed:
             subtitle += f" · {total.failed} failed"
-        show_subtitle(self, subtitle)
+        self.subtitle = subtitle
 
     def _relabel_all(self) -> None:
         self._labels.clear()  # new colours: every label changes

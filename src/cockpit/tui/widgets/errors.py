@@ -23,7 +23,7 @@ from cockpit.sources.errors import ErrorFeed, ErrorIssue
 from cockpit.text import visible_text
 from cockpit.tui.plain import safe
 from cockpit.tui.themes import theme_variables
-from cockpit.tui.widgets.shown import show_subtitle, show_text
+from cockpit.tui.widgets.shown import ShownText, Subtitled, show_text
 
 
 class ErrorTable(DataTable[Text]):
@@ -115,7 +115,7 @@ TITLE_ROOM = 24
 TITLE_MIN = 6  # below that the title scrolls sideways rather than vanish
 
 
-class ErrorsPane(Vertical):
+class ErrorsPane(Subtitled, Vertical):
     DEFAULT_CSS = """
     ErrorsPane > ErrorTable {
         height: 1fr;
@@ -155,7 +155,7 @@ class ErrorsPane(Vertical):
     def compose(self) -> ComposeResult:
         yield ErrorTable(cursor_type="row")
         yield ErrorFilter(placeholder="filter: ID, title or culprit; Enter keeps it, Escape clears")
-        yield Static("", id="errors-status")
+        yield ShownText("", id="errors-status")
 
     @property
     def shown(self) -> list[ErrorIssue]:
@@ -204,9 +204,17 @@ class ErrorsPane(Vertical):
 
     def _show_title(self) -> None:
         if self.filter_text:
-            shown = len(self.shown)
+            shown = self.shown
             total = len(self.feed.issues)
-            self.border_title = f"Errors · {shown} of {total} match '{safe(self.filter_text)}'"
+            title = f"Errors · {len(shown)} of {total} match '{safe(self.filter_text)}'"
+            # what the release broke must not hide behind a filter left on
+            for badge in ("NEW", "REGRESSED"):
+                hidden = sum(1 for i in self.feed.issues if i.badge == badge) - sum(
+                    1 for i in shown if i.badge == badge
+                )
+                if hidden:
+                    title += f" · {hidden} {badge} hidden"
+            self.border_title = title
         else:
             self.border_title = "Errors"
 
@@ -216,14 +224,14 @@ class ErrorsPane(Vertical):
         table = self.query_one(ErrorTable)
         if tracker is None:
             self.add_class("-not-configured")
-            show_subtitle(self, "not configured")
+            self.subtitle = "not configured"
             table.display = False
             self.query_one("#errors-status", Static).update(
                 f"No error tracker configured for {self.session.env_name}.\n"
                 "See errors in docs/CONFIG.md."
             )
             return
-        show_subtitle(self, "waiting for data")
+        self.subtitle = "waiting for data"
         self.query_one("#errors-status", Static).update(f"{tracker.provider}: {tracker.url}")
 
     def _colour(self, variable: str) -> str:
@@ -290,7 +298,7 @@ class ErrorsPane(Vertical):
 
     def _show_status(self) -> None:
         feed = self.feed
-        status = self.query_one("#errors-status", Static)
+        status = self.query_one("#errors-status", ShownText)
         self.set_class(feed.stale, "-stale")
         spiking = bool(feed.spike and feed.spike.spiking)
         self.set_class(spiking, "-spike")
@@ -298,11 +306,11 @@ class ErrorsPane(Vertical):
         if feed.stale:
             since = format_age(feed.last_ok) + " ago" if feed.last_ok else "never reached"
             lines.append(f"stale ({since}): {feed.last_error}")
-            show_subtitle(self, "STALE")
+            self.subtitle = "STALE"
         else:
             new = sum(1 for i in feed.issues if i.badge == "NEW")
             regressed = sum(1 for i in feed.issues if i.badge == "REGRESSED")
-            show_subtitle(self, f"{new} new · {regressed} regressed")
+            self.subtitle = f"{new} new · {regressed} regressed"
         if feed.spike is not None:
             lines.append(("SPIKE: " if spiking else "") + feed.spike.reason)
         if feed.health is not None:

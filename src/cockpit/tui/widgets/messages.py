@@ -12,10 +12,9 @@ from datetime import datetime
 
 from rich.text import Text
 from textual.notifications import SeverityLevel
-from textual.widgets import Static
 
 from cockpit.text import visible_text
-from cockpit.tui.widgets.shown import show_text
+from cockpit.tui.widgets.shown import ShownText, show_text
 
 SEVERITY_MARK = {"information": "·", "warning": "▲", "error": "✖"}
 
@@ -40,7 +39,7 @@ class Notice:
         return f"{self.at:%H:%M:%S} {SEVERITY_MARK[self.severity]} {title}{first}{more}"
 
 
-class MessageLine(Static):
+class MessageLine(ShownText):
     DEFAULT_CSS = """
     MessageLine {
         height: 1;

@@ -17,7 +17,7 @@ from cockpit.gates import MetricState, format_value, threshold_text
 from cockpit.rollout import format_age
 from cockpit.session import GoLiveSession
 from cockpit.text import visible_text
-from cockpit.tui.widgets.shown import show_subtitle, show_text
+from cockpit.tui.widgets.shown import ShownLabel, ShownText, Subtitled, show_text
 
 DISPLAY_CLASS = {
     "ok": "-ok",
@@ -107,8 +107,8 @@ class MetricRow(Horizontal):
     def compose(self) -> ComposeResult:
         yield Label(self.metric_name, classes="metric-name")
         yield Sparkline([], summary_function=max)
-        yield Label("-", classes="metric-value")
-        yield Label("wait", classes="metric-state")
+        yield ShownLabel("-", classes="metric-value")
+        yield ShownLabel("wait", classes="metric-state")
 
     def show(self, state: MetricState) -> None:
         for css in DISPLAY_CLASS.values():
@@ -117,12 +117,12 @@ class MetricRow(Horizontal):
         self.set_class(state.stale, "-stale")
         data = [p.value for p in state.points if not math.isnan(p.value)]
         self.query_one(Sparkline).data = data
-        show_text(self.query_one(".metric-value", Label), value_text(state))
-        show_text(self.query_one(".metric-state", Label), state_word(state))
+        show_text(self.query_one(".metric-value", ShownLabel), value_text(state))
+        show_text(self.query_one(".metric-state", ShownLabel), state_word(state))
         self.tooltip = f"{threshold_text(state.metric)}\n{state.phase}: {state.reason}"
 
 
-class MetricsPane(VerticalScroll, can_focus=True):
+class MetricsPane(Subtitled, VerticalScroll, can_focus=True):
     """Fed by the MetricsWatcher; Enter opens the selected metric's plot and reasons."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -171,16 +171,16 @@ class MetricsPane(VerticalScroll, can_focus=True):
             return
         for metric in env.metrics:
             yield MetricRow(metric.name)
-        yield Static("", id="metrics-status")
+        yield ShownText("", id="metrics-status")
 
     def on_mount(self) -> None:
         self.border_title = "Metrics"
         env = self.session.environment
         if env.prometheus is None or not env.metrics:
             self.add_class("-not-configured")
-            show_subtitle(self, "not configured")
+            self.subtitle = "not configured"
         else:
-            show_subtitle(self, "waiting for data")
+            self.subtitle = "waiting for data"
             self._highlight()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -202,8 +202,8 @@ class MetricsPane(VerticalScroll, can_focus=True):
         if stale:
             newest_ok = max((s.last_ok for s in stale if s.last_ok), default=None)
             age = format_age(newest_ok) if newest_ok else "start"
-            show_subtitle(self, f"STALE since {age}")
-            status = self.query_one("#metrics-status", Static)
+            self.subtitle = f"STALE since {age}"
+            status = self.query_one("#metrics-status", ShownText)
             show_text(
                 status, Text(visible_text(f"Prometheus: {stale[0].last_error}"), style="italic")
             )
@@ -212,11 +212,10 @@ class MetricsPane(VerticalScroll, can_focus=True):
             partial = [s for s in self.states.values() if s.warnings]
             prometheus = self.session.environment.prometheus
             insecure = prometheus is not None and prometheus.insecure_skip_verify
-            show_subtitle(
-                self,
+            self.subtitle = (
                 "live"
                 + (" · PARTIAL" if partial else "")
-                + (" · TLS NOT VERIFIED" if insecure else ""),
+                + (" · TLS NOT VERIFIED" if insecure else "")
             )
             firing = [line for s in self.states.values() for line in s.details]
             notes = [f"Prometheus warned ({p.metric.name}): {p.warnings[0]}" for p in partial[:1]]
@@ -224,7 +223,7 @@ class MetricsPane(VerticalScroll, can_focus=True):
             if len(firing) > 3:
                 notes.append(f"… {len(firing) - 3} more firing (Enter on the alerts row)")
             note = "\n".join(notes)
-            status = self.query_one("#metrics-status", Static)
+            status = self.query_one("#metrics-status", ShownText)
             show_text(status, Text(visible_text(note, keep_newlines=True), style="italic"))
             status.display = bool(note)  # an empty line would push a metric out of sight
 

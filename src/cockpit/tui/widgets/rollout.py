@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
+from textual.reactive import var
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey
 
@@ -20,7 +21,7 @@ from cockpit.sources.kube import SHORT_KIND, ClusterSnapshot, DeploymentView
 from cockpit.text import visible_text
 from cockpit.tui.themes import theme_variables
 from cockpit.tui.throttle import Throttle
-from cockpit.tui.widgets.shown import show_subtitle, show_text
+from cockpit.tui.widgets.shown import ShownText, Subtitled, show_text
 
 STATUS_LINES = 4  # verdict messages and pod trouble under the table
 STATUS_LINES_COMPACT = 2  # when the rows take two lines each, the pane is narrow and short
@@ -63,11 +64,23 @@ class RolloutTable(DataTable[Text]):
         ),
     ]
 
-    class Intent(Message):
-        def __init__(self, action: str, view: DeploymentView) -> None:
+    # One message per intent, each with its own handler in the app (no action strings).
+
+    class WorkloadIntent(Message):
+        """The operator asked for something about a workload (never posted itself)."""
+
+        def __init__(self, view: DeploymentView) -> None:
             super().__init__()
-            self.action = action
             self.view = view
+
+    class OpenDetail(WorkloadIntent):
+        """Open the workload's detail."""
+
+    class RollbackRequested(WorkloadIntent):
+        """Open the rollback preview of the workload."""
+
+    class PauseRequested(WorkloadIntent):
+        """Ask to pause the workload's rollout, or resume it when paused."""
 
     def selected_view(self) -> DeploymentView | None:
         pane = self.parent
@@ -102,22 +115,22 @@ class RolloutTable(DataTable[Text]):
             return f"{view.label}: not seen in cluster {view.cluster} yet ({view.verdict.message})."
         return None
 
-    def _intent(self, action: str) -> None:
+    def _intent(self, intent: type[WorkloadIntent]) -> None:
         view = self.selected_view()
         if view is not None:
-            self.post_message(self.Intent(action, view))
+            self.post_message(intent(view))
 
     def action_open_detail(self) -> None:
-        self._intent("detail")
+        self._intent(self.OpenDetail)
 
     def action_rollback(self) -> None:
-        self._intent("rollback")
+        self._intent(self.RollbackRequested)
 
     def action_toggle_pause(self) -> None:
-        self._intent("pause")
+        self._intent(self.PauseRequested)
 
 
-class RolloutPane(Vertical):
+class RolloutPane(Subtitled, Vertical):
     """Fed by ClusterWatcher snapshots; keeps the last rows when a cluster goes away."""
 
     DEFAULT_CSS = """
@@ -149,6 +162,18 @@ class RolloutPane(Vertical):
             super().__init__()
             self.snapshot = snapshot
 
+    # What keys depend on (check_action decides): the workloads found (ctrl+z, p) and the
+    # clusters in trouble (the app's retry key).
+    found: var[frozenset[tuple[str, str]]] = var(frozenset(), init=False)
+    in_trouble: var[tuple[str, ...]] = var((), init=False)
+
+    def watch_found(self) -> None:
+        self.app.refresh_bindings()
+
+    def watch_in_trouble(self) -> None:
+        # the footer of the screen on top: the workload detail's shows the retry key too
+        self.app.refresh_bindings()
+
     def __init__(self, session: GoLiveSession, **kwargs: str) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.session = session
@@ -156,14 +181,12 @@ class RolloutPane(Vertical):
         self.views: dict[tuple[str, str], DeploymentView] = {}
         self._rows: dict[str, tuple[tuple[str, str], ...]] = {}
         self._columns: tuple[str, ...] = ()
-        self._found: frozenset[tuple[str, str]] = frozenset()
-        self._in_trouble: tuple[str, ...] = ()
         self._redraw_soon = Throttle(self, REDRAW_INTERVAL, self._redraw_now)
 
     def compose(self) -> ComposeResult:
         table = RolloutTable(cursor_type="row", zebra_stripes=False)
         yield table
-        yield Static("", id="rollout-status")
+        yield ShownText("", id="rollout-status")
 
     def on_mount(self) -> None:
         self.border_title = "Rollout"
@@ -171,7 +194,7 @@ class RolloutPane(Vertical):
         clusters = self.session.environment.clusters
         if not clusters:
             self.add_class("-not-configured")
-            show_subtitle(self, "not configured")
+            self.subtitle = "not configured"
             self.query_one("#rollout-status", Static).update(
                 f"No clusters configured for {self.session.env_name}.\n"
                 "See clusters in docs/CONFIG.md."
@@ -183,7 +206,7 @@ class RolloutPane(Vertical):
                 self.views[(cluster.name, ref.name)] = DeploymentView(
                     cluster.name, cluster.namespace, ref.name, None, kind=ref.kind
                 )
-        show_subtitle(self, "connecting")
+        self.subtitle = "connecting"
         self._redraw()
         self.set_interval(1.0, self._tick)
 
@@ -341,10 +364,7 @@ class RolloutPane(Vertical):
                             update_width=wider,
                         )
         self._rows = rows
-        found = frozenset(key for key, view in self.views.items() if view.found)
-        if found != self._found:
-            self._found = found
-            self.app.refresh_bindings()  # rollback and pause apply to deployments found
+        self.found = frozenset(key for key, view in self.views.items() if view.found)
         self._redraw_status()
 
     def on_resize(self) -> None:
@@ -396,13 +416,10 @@ class RolloutPane(Vertical):
             names = ", ".join(v.name for v in moving[:3]) + (", …" if len(moving) > 3 else "")
             lines.append(f"{len(moving)} rolling out: {names} (Enter on a row for details)")
         self.set_class(stale, "-stale")
-        in_trouble = self.clusters_in_trouble()
-        if in_trouble != self._in_trouble:
-            self._in_trouble = in_trouble
-            self.app.refresh_bindings()  # the retry key comes or goes
-        show_subtitle(self, "STALE" if stale else ("live" if self.snapshots else "connecting"))
+        self.in_trouble = self.clusters_in_trouble()
+        self.subtitle = "STALE" if stale else ("live" if self.snapshots else "connecting")
         shown = lines[: STATUS_LINES_COMPACT if self._columns == COMPACT else STATUS_LINES]
-        status = self.query_one("#rollout-status", Static)
+        status = self.query_one("#rollout-status", ShownText)
         show_text(status, "\n".join(shown))
         status.display = bool(shown)  # an empty line would cost a workload's row
         self._fit_height(len(shown))

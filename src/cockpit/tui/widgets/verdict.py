@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from rich.text import Text
-from textual.widgets import Static
 
 from cockpit.gates import Verdict
 from cockpit.session import GoLiveSession
 from cockpit.text import format_elapsed, visible_text
-from cockpit.tui.widgets.shown import show_text
+from cockpit.tui.widgets.shown import ShownText, show_text
 
 
-class VerdictBar(Static):
+class VerdictBar(ShownText):
     DEFAULT_CSS = """
     VerdictBar {
         height: auto;
