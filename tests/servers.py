@@ -374,6 +374,21 @@ class Postgres:
         )
 
 
+def _wait_accepting(bin_dir: Path, port: int, proc: subprocess.Popen[bytes]) -> None:
+    """PostgreSQL listens before it accepts: until recovery ends a connection is refused with
+    "the database system is starting up" (on a loaded machine, long enough for a test to see
+    it). pg_isready exits 0 once it accepts."""
+    deadline = time.monotonic() + 30
+    command = [str(bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port), "-t", "2"]
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"postgres exited with {proc.returncode}")
+        if subprocess.run(command, check=False, capture_output=True).returncode == 0:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"postgres on 127.0.0.1:{port} does not accept connections after 30 s")
+
+
 @contextlib.contextmanager
 def postgres_server() -> Iterator[Postgres]:
     if not PG_BIN_CANDIDATES:
@@ -427,6 +442,7 @@ def postgres_server() -> Iterator[Postgres]:
     )
     try:
         wait_for_port(port, proc=proc)
+        _wait_accepting(bin_dir, port, proc)
         yield Postgres(port, password)
     finally:
         proc.terminate()
