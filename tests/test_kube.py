@@ -540,6 +540,24 @@ def _pod(name, owner, *, ready):
     }
 
 
+def test_a_workload_of_a_kind_not_listed_yet_is_unknown_not_missing():
+    """Argo Rollouts are optional: the snapshot is out before their first list, and a
+    Rollout not seen yet is "cannot see", never "missing" (a GO or NO-GO it cannot back)."""
+    from typing import cast
+
+    from cockpit.config import ClusterConfig, LoadedConfig
+
+    cluster = ClusterConfig(name="c", namespace=NS, workloads=["rollout/canary"])
+    watcher = ClusterWatcher(cluster, cast(LoadedConfig, None), lambda _shot: None)
+    watcher._synced = set(watcher.KINDS) - {"rollouts"}
+    (view,) = watcher.snapshot().deployments
+    assert view.unknown == "rollouts not listed yet"
+    assert view.verdict.state == "waiting"
+    watcher._synced.add("rollouts")  # listed, and there is none: now it is missing
+    (view,) = watcher.snapshot().deployments
+    assert view.unknown is None
+
+
 def test_a_snapshot_rebuilds_only_the_views_whose_objects_an_event_replaced():
     watcher = _mirror(["web", "api", "jobs"])
     first = watcher.snapshot().deployments

@@ -666,7 +666,9 @@ class ClusterWatcher:
             synced = set(self._synced)
             last_ok = self._last_ok
         owners = _OwnerIndex(objects)
-        views = [self._view(ref.kind, ref.name, owners, by_name, failing) for ref in targets]
+        views = [
+            self._view(ref.kind, ref.name, owners, by_name, failing, synced) for ref in targets
+        ]
         kinds_by_reason: dict[str, list[str]] = {}
         for kind, why in sorted(failing.items()):
             kinds_by_reason.setdefault(why, []).append(kind)
@@ -692,6 +694,7 @@ class ClusterWatcher:
         index: _OwnerIndex,
         by_name: dict[str, dict[str, JSON]],
         failing: dict[str, str],
+        synced: set[str],
     ) -> WorkloadView:
         """One workload with its revisions, pods and recent events, from the watched kinds
         (looked up by owner and by name: the cost is this workload's objects, not all)."""
@@ -714,6 +717,10 @@ class ClusterWatcher:
                 key=_event_time,
             )[-30:]
         unknown = failing.get(plural) if obj is None else None
+        if obj is None and unknown is None and plural not in synced:
+            # not listed yet (Argo Rollouts are optional, so a snapshot may be out before
+            # their first list): not seen is not "missing"
+            unknown = f"{plural} not listed yet"
         last = self._views.get((kind, name))
         if (
             last is not None

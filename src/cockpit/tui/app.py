@@ -333,10 +333,15 @@ class CockpitApp(App[None]):
     def _refresh_verdict(self) -> None:
         if self._shutting_down():
             return
+        try:
+            # the main screen's bar, whatever dialog is on top
+            bar = self.screen_stack[0].query_one(VerdictBar)
+        except (NoMatches, IndexError):  # not mounted yet, or being torn down
+            return
         result = self.board.verdict()
         self.verdict_now = result
         run = self.board.analysis.current
-        self.query_one(VerdictBar).show(
+        bar.show(
             result,
             self.session.release_version(self.board.views()),
             run.started if run is not None else None,
