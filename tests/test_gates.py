@@ -536,3 +536,19 @@ def test_a_metric_not_yet_measured_or_stale_is_shown_as_such():
     old = judge(metric(), [50.0, 50.0], last_ok=T0 + timedelta(minutes=30))
     assert (old.phase, old.display) == ("Stale", "stale")
     assert old.reason.startswith("cannot see it: newest point is 1770s old at 12:00:30 ")
+
+
+def test_a_spec_its_controller_has_not_observed_yet_is_judged_by_no_one():
+    """`kubectl rollout undo` accepted, its controller not there yet: the failing pods are
+    the revision being replaced, so no NO-GO (nor GO) until the new spec is observed."""
+    crashing = RolloutFact("c/web", complete=False, failing=True, message="CrashLoopBackOff")
+    assert verdict(VerdictInputs(rollouts=(crashing,))).state == "NO-GO"
+    replaced = RolloutFact(
+        "c/web", complete=False, failing=True, message="CrashLoopBackOff", unobserved=True
+    )
+    waiting = verdict(VerdictInputs(rollouts=(replaced,)))
+    assert waiting.state == "PENDING" and not waiting.rollback_recommended
+    assert waiting.reasons[0] == (
+        "rollout c/web: its new spec is not observed by its controller yet "
+        "(the revision to judge is not known)"
+    )

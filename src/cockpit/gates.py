@@ -350,6 +350,9 @@ class RolloutFact:
     complete: bool
     failing: bool
     message: str
+    # its spec changed and its controller has not observed it yet (generation above
+    # observedGeneration): which revision it will run is not known
+    unobserved: bool = False
 
 
 ErrorsGateState = Literal["ok", "spike", "new", "unknown", "stale", "error"]
@@ -413,6 +416,20 @@ def verdict(inputs: VerdictInputs) -> Verdict:
     run = status.run if status else None
     judging = {"judging": run.label, "run_id": run.id} if run else {}
     failed_before = run.failed if run else None
+    unobserved = [r.name for r in inputs.rollouts if r.unobserved]
+    if unobserved:
+        # `kubectl rollout undo` (or set image) is accepted but not yet observed: judging the
+        # revision it replaces would give a verdict on a release no longer being deployed
+        return Verdict(
+            "PENDING",
+            tuple(
+                f"rollout {name}: its new spec is not observed by its controller yet "
+                "(the revision to judge is not known)"
+                for name in unobserved
+            )
+            + tuple(pending),
+            **judging,  # type: ignore[arg-type]
+        )
     if failed_before or failures:
         reasons = list(failures)
         if failed_before and failed_before not in reasons:

@@ -124,6 +124,7 @@ class Releases:
                         complete=view.found and view.verdict.state == "complete",
                         failing=view.failing,
                         message=(str(view.trouble[0]) if view.trouble else view.verdict.message),
+                        unobserved=_unobserved(view.deployment),
                     )
                 )
         by_name = {s.cluster: s for s in snapshots}
@@ -214,3 +215,14 @@ def verdict_fields(result: Verdict, metric_states: list[MetricState]) -> dict[st
             for state in metric_states
         },
     }
+
+
+def _unobserved(obj: object) -> bool:
+    """Whether the workload's spec changed and its controller has not observed it yet."""
+    if not isinstance(obj, dict):
+        return False
+    meta, status = obj.get("metadata") or {}, obj.get("status") or {}
+    try:
+        return int(meta.get("generation") or 0) > int(status.get("observedGeneration") or 0)
+    except (TypeError, ValueError):
+        return False
