@@ -36,6 +36,7 @@ from cockpit.session import GoLiveSession, ItemView, Progress
 from cockpit.text import format_elapsed, visible_text
 from cockpit.tui.plain import safe
 from cockpit.tui.themes import theme_variables
+from cockpit.tui.widgets.filter_keys import route_filter_burst
 from cockpit.tui.widgets.shown import Subtitled
 
 GLYPHS = {
@@ -336,31 +337,10 @@ class ChecklistTree(Tree[NodeRef]):
             pane.move_to_next_open()
 
     def on_key(self, event: events.Key) -> None:
-        """`/Redis` sent in one burst (tmux, a paste, a fast typist) reaches this tree as six
-        keys before any binding runs: bindings are looked up only as each key bubbles up,
-        and by then `/` has moved the focus, so the letters were lost, or, before, `d`
-        marked the item done and `R` ran the section. So the filter key opens the filter
-        here, at once, and printable keys that follow go into it."""
+        """`/Redis` in one burst goes into the filter (filter_keys.py says why)."""
         pane = self._pane()
-        if pane is None:
-            return
-        box = pane.query_one(ChecklistFilter)
-        if event.key in self._filter_keys():
-            event.stop()
-            event.prevent_default()
-            pane.open_filter()
-        elif self.screen.focused is box and event.is_printable and event.character:
-            event.stop()
-            event.prevent_default()
-            box.insert_text_at_cursor(event.character)
-
-    def _filter_keys(self) -> set[str]:
-        """The keys bound to the filter as this operator has them ([keys] may remap it)."""
-        return {
-            key
-            for key, bindings in self._bindings.key_to_bindings.items()
-            if any(binding.action == "filter" for binding in bindings)
-        }
+        if pane is not None:
+            route_filter_burst(self, event, pane.query_one(ChecklistFilter), pane.open_filter)
 
     def action_filter(self) -> None:
         pane = self._pane()

@@ -23,6 +23,7 @@ from cockpit.sources.errors import ErrorFeed, ErrorIssue
 from cockpit.text import visible_text
 from cockpit.tui.plain import safe
 from cockpit.tui.themes import theme_variables
+from cockpit.tui.widgets.filter_keys import route_filter_burst
 from cockpit.tui.widgets.shown import ShownText, Subtitled, show_text
 
 
@@ -57,28 +58,10 @@ class ErrorTable(DataTable[Text]):
             pane.open_filter()
 
     def on_key(self, event: events.Key) -> None:
-        """`/Payment` arrives in one burst from tmux or a paste: the letters that follow the
-        filter key go into the filter line, none reaches the app's single-letter keys."""
+        """`/Payment` in one burst goes into the filter (filter_keys.py says why)."""
         pane = self.parent
-        if not isinstance(pane, ErrorsPane):
-            return
-        box = pane.query_one(ErrorFilter)
-        if event.key in self._filter_keys():
-            event.stop()
-            event.prevent_default()
-            pane.open_filter()
-        elif self.screen.focused is box and event.is_printable and event.character:
-            event.stop()
-            event.prevent_default()
-            box.insert_text_at_cursor(event.character)
-
-    def _filter_keys(self) -> set[str]:
-        """The keys bound to the filter as this operator has them ([keys] may remap it)."""
-        return {
-            key
-            for key, bindings in self._bindings.key_to_bindings.items()
-            if any(binding.action == "filter" for binding in bindings)
-        }
+        if isinstance(pane, ErrorsPane):
+            route_filter_burst(self, event, pane.query_one(ErrorFilter), pane.open_filter)
 
 
 class ErrorFilter(Input):
