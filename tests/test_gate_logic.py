@@ -507,11 +507,14 @@ def test_a_rollback_is_measured_only_when_no_pod_of_the_failed_revision_serves(a
         last_ok=at + timedelta(minutes=3),
     )
     assert bad.phase == "Pending" and not bad.measurements
+    assert bad.display == "pending"  # the failed revision's 500s are not shown as a breach
     status = runs.status(world.show("v1", at), at + timedelta(minutes=3))
     assert status.bake_remaining == 60
     result = verdict(VerdictInputs(metrics=(bad,), run=status))
     assert result.state == "PENDING" and result.failure is None
-    assert result.reasons[0].startswith("gate p95: waiting for the rollout of app to complete")
+    assert result.reasons[0].startswith(
+        "gate p95: waiting for the rollout of app: pods of the failed"
+    )
     # the rollout completes: measured from this moment, by every process reading the audit
     done = at + timedelta(minutes=4)
     assert runs.observe(world.show("v1", done), done) is None

@@ -120,10 +120,7 @@ class ReleaseRun:
         if self.measured_from is not None:
             return None
         names = ", ".join(w.deployment for w in self.workloads if w.key in self.changed)
-        return (
-            f"waiting for the rollout of {names or 'the run'} to complete: until then pods of "
-            "the failed revision serve, and the metrics are theirs"
-        )
+        return f"waiting for the rollout of {names or 'the run'}: pods of the failed revision serve"
 
     @property
     def templates(self) -> dict[str, str]:

@@ -273,8 +273,8 @@ def evaluate(
         )
     if consecutive_errors:
         return state("Stale", "stale", f"cannot see it: the last query failed: {last_error}")
-    if waiting is not None:
-        return state("Pending", display if last_ok else "pending", waiting)
+    if waiting is not None:  # the value is the failed revision's: never shown as this run's
+        return state("Pending", "pending", waiting)
     if last_ok is None or fetched_at is None:
         return state("Pending", "pending", "no measurement yet")
     stale_limit = stale_after_seconds(metric)
