@@ -576,3 +576,19 @@ def test_an_error_spike_while_the_failed_revisions_pods_serve_is_not_the_rollbac
         VerdictInputs(errors="spike", errors_reason="40 events", run=runs.status(views, done))
     )
     assert after.state == "NO-GO" and after.failure == "errors spike: 40 events"
+
+
+def test_a_failed_run_whose_workload_is_not_seen_now_says_its_target_is_not_known_yet(analysis):
+    world = World()
+    runs = analysis(bake_seconds=0)
+    runs.observe(world.show("v1", T0), T0)
+    views = world.show("v2", T0 + timedelta(minutes=1))
+    runs.observe(views, T0 + timedelta(minutes=1))
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+    # a new `cockpit gate` knows from the audit that the run failed, before its first list
+    blind = verdict(VerdictInputs(run=runs.status([], T0 + timedelta(minutes=2))))
+    assert blind.state == "NO-GO" and not blind.targets
+    assert "rollback target not known yet: cannot see c/app now" in blind.reasons
+    seen = verdict(VerdictInputs(run=runs.status(views, T0 + timedelta(minutes=2))))
+    assert [t.revision for t in seen.targets] == [1]
+    assert not any("not known yet" in r for r in seen.reasons)

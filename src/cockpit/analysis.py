@@ -164,6 +164,9 @@ class RunStatus:
     bake_remaining: float
     targets: tuple[RollbackTarget, ...] = ()
     no_target: str | None = None
+    # workloads the failed run changed that the clusters do not show now (not listed yet,
+    # not answering): their rollback target cannot be named until they are seen
+    unseen: tuple[str, ...] = ()
 
 
 def workloads_of(
@@ -534,9 +537,13 @@ class ReleaseAnalysis(RunHistory):
         remaining = max(0.0, self.bake_seconds - baked)
         targets: list[RollbackTarget] = []
         no_target: str | None = None
+        unseen: tuple[str, ...] = ()
         if run.failed:
             targets, no_target = self.rollback_targets(run, views)
-        return RunStatus(run, remaining, tuple(targets), no_target)
+            shown = {v_key(v) for v in views if getattr(v, "deployment", None) is not None}
+            keys = run.changed or tuple(w.key for w in run.workloads)
+            unseen = tuple(key for key in keys if key not in shown)
+        return RunStatus(run, remaining, tuple(targets), no_target, unseen)
 
     def rollback_targets(
         self, run: ReleaseRun, views: Sequence[Any]

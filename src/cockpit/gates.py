@@ -457,6 +457,10 @@ def verdict(inputs: VerdictInputs) -> Verdict:
             reasons.insert(0, f"release analysis failed{at}, until a newer revision{why}")
         reasons += no_go
         targets = status.targets if status else ()
+        if status and status.unseen:
+            reasons.append(
+                "rollback target not known yet: cannot see " + ", ".join(status.unseen) + " now"
+            )
         if status and status.no_target and not targets:
             reasons.append(f"no rollback target: {status.no_target}")
         return Verdict(
