@@ -28,6 +28,7 @@ from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
 
+from cockpit.checklist.cache import read_cached, write_cached
 from cockpit.checklist.model import (
     SHELL_LANGUAGES,
     Checklist,
@@ -58,28 +59,37 @@ class _OpenListItem:
     first_inline_seen: bool = False
 
 
-def load_checklist(path: Path) -> Checklist:
+def load_checklist(path: Path, cache: Path | None = None) -> Checklist:
+    """The runbook at `path`, parsed; with `cache` (the state folder), the parse of the same
+    bytes kept there is used instead, and a fresh parse is kept there for the next start."""
     refuse_if_writable_by_others(path, "runbook")
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise ChecklistError(
             f"checklist {path} does not exist",
             "set `checklist` in the config to the path of your Markdown runbook "
             "(relative to the config file)",
         ) from exc
-    except UnicodeDecodeError as exc:
-        raise ChecklistError(
-            f"checklist {path} is not UTF-8 text (byte {exc.start})",
-            "save the runbook as UTF-8",
-        ) from exc
     except OSError as exc:
         raise ChecklistError(f"cannot read checklist {path}: {exc.strerror}") from exc
-    try:
-        checklist = parse_checklist(text)
-    except ChecklistError as exc:
-        exc.message = f"{path}: {exc.message}"
-        raise
+    checklist = read_cached(cache, raw) if cache is not None else None
+    if checklist is None:
+        try:
+            # newlines as read_text gives them (markdown-it would fold them the same way)
+            text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+        except UnicodeDecodeError as exc:
+            raise ChecklistError(
+                f"checklist {path} is not UTF-8 text (byte {exc.start})",
+                "save the runbook as UTF-8",
+            ) from exc
+        try:
+            checklist = parse_checklist(text)
+        except ChecklistError as exc:
+            exc.message = f"{path}: {exc.message}"
+            raise
+        if cache is not None:
+            write_cached(cache, raw, checklist)
     checklist.source = path
     return checklist
 
