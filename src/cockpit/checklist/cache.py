@@ -19,7 +19,6 @@ into place, never fsynced: losing it costs one parse, and a torn one fails its h
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import json
 import os
@@ -33,6 +32,7 @@ import mdit_py_plugins
 
 from cockpit import __version__
 from cockpit.checklist.model import Checklist, ChecklistItem, CommandBlock, Section
+from cockpit.collector import paused
 from cockpit.errors import CockpitError
 from cockpit.private_files import open_private, private_directory
 
@@ -129,14 +129,8 @@ def _decode(data: bytes, raw: bytes) -> Checklist:
     if header.get("body") != "sha256:" + hashlib.sha256(body).hexdigest():
         raise _Invalid("body changed")
     # the collector would walk the young objects every 700 allocations of the 100,000 made here
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        document = _dict(json.loads(body))
-        return _checklist(document)
-    finally:
-        if collecting:
-            gc.enable()
+    with paused():
+        return _checklist(_dict(json.loads(body)))
 
 
 def _checklist(document: dict[str, Any]) -> Checklist:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from functools import partial
@@ -26,6 +25,7 @@ from textual.widget import Widget
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
+from cockpit import collector
 from cockpit.analysis import RollbackTarget
 from cockpit.board import LiveBoard
 from cockpit.checklist import ChecklistItem, Section
@@ -65,22 +65,6 @@ RELABEL_LIMIT = 100  # items changed elsewhere relabelled one by one; more: ever
 
 
 VERDICT_INTERVAL = 0.2  # seconds: source updates closer together share one verdict
-# Young-generation size for the garbage collector, in allocations (Python's default is 700).
-GC_YOUNG_THRESHOLD = 10_000
-
-
-def settle_garbage_collector() -> None:
-    """After the first frame: keep start-up objects out of collections, and collect less often.
-
-    Rendering allocates many short-lived objects. With Python's default thresholds the
-    collector promoted them into the old generation and ran a full collection every few
-    seconds under load, each pausing the screen for 100-150 ms (benchmarks/keys.py measured
-    p95 key-to-frame of 124 ms before, 47 ms after). Freezing moves everything alive after start-up
-    (modules, classes, the parsed config and runbook) out of the collector's reach.
-    """
-    gc.freeze()
-    _young, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, max(middle, 20), old)
 
 
 class CockpitApp(App[None]):
@@ -204,7 +188,7 @@ class CockpitApp(App[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.call_after_refresh(settle_garbage_collector)
+        self.call_after_refresh(collector.settle)
         keymap = self.session.config.model.keys
         if keymap:
             self.set_keymap(operator_keymap(keymap))  # old ids under their new names
