@@ -19,6 +19,7 @@ into place, never fsynced: losing it costs one parse, and a torn one fails its h
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -26,9 +27,6 @@ import stat
 import unicodedata
 from pathlib import Path
 from typing import Any
-
-import markdown_it
-import mdit_py_plugins
 
 from cockpit import __version__
 from cockpit.checklist.model import Checklist, ChecklistItem, CommandBlock, Section
@@ -47,10 +45,24 @@ _MAX_DEPTH = 8  # headings go to six levels; a deeper cache is not one this code
 
 def parser_identity() -> str:
     return (
-        f"cockpit {__version__}; parser {PARSER_VERSION}; markdown-it-py "
-        f"{markdown_it.__version__}; mdit-py-plugins {mdit_py_plugins.__version__}; "
+        f"cockpit {__version__}; parser {PARSER_VERSION}; {_libraries()}; "
         f"unicode {unicodedata.unidata_version}"
     )
+
+
+@functools.cache
+def _libraries() -> str:
+    """The installed markdown-it and plugin versions, read from their package metadata:
+    importing them would cost more than the cache saves on a small runbook."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ("markdown-it-py", "mdit-py-plugins"):
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:  # not installed as a distribution: never cache
+            found.append(f"{name} unknown {os.getpid()} {id(found)}")
+    return "; ".join(found)
 
 
 def runbook_key(raw: bytes) -> str:
