@@ -845,3 +845,37 @@ def test_alerts_firing_while_a_gate_is_not_judged_yet_are_said_not_failed():
     assert told.phase == "Pending" and "1 alert(s) firing now" in told.reason
     judged = judge(m, [0, 0])
     assert _alerts_agree(judged, ("HighErrorRate firing",), None).phase == "Failed"
+
+
+def test_a_statefulset_rollback_waits_until_no_pod_of_the_failed_revision_is_left(analysis):
+    from cockpit.sources.kube import WorkloadView
+
+    world = StatefulSetWorld()
+    runs = analysis(bake_seconds=0)
+    runs.observe(world.show("db:1", T0), T0)
+    runs.observe(world.show("db:2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+
+    def with_pod(views, revision_name):
+        (view,) = views
+        pod = {
+            "metadata": {
+                "name": "db-0",
+                "labels": {"controller-revision-hash": revision_name},
+                "ownerReferences": [{"uid": "sts-db", "controller": True}],
+            }
+        }
+        return [
+            WorkloadView(
+                "c", "ns", "db", view.deployment, view.replicasets, pods=(pod,), kind="statefulset"
+            )
+        ]
+
+    at = T0 + timedelta(minutes=2)
+    # an OnDelete StatefulSet (or one with a partition): the rollback's spec is observed, but
+    # its pod still runs the failed revision until someone deletes it
+    runs.observe(with_pod(world.show("db:1", at), "db-db:2"), at)
+    assert runs.current.waiting
+    later = at + timedelta(minutes=1)
+    runs.observe(with_pod(world.show("db:1", later), "db-db:1"), later)
+    assert runs.current.measured_from == later

@@ -29,6 +29,7 @@ from cockpit.rollout import (
     owned_replicasets,
     parse_time,
     revision_number,
+    revision_pods,
     revision_template,
     template_digest,
 )
@@ -675,9 +676,18 @@ def suspects_gone(view: Any, templates: set[str]) -> bool:
     if not observed:
         return False
     kind = _kind(view)
-    if kind not in ("deployment", "rollout") or not templates:
-        # pods of its own (or a run recorded without its suspects): its rollout complete
+    if not templates:  # a run recorded without its suspects: its rollout complete
         return bool(view.verdict.state == "complete")
+    if kind not in ("deployment", "rollout"):
+        # a StatefulSet's or DaemonSet's pods are its own, labelled with their revision:
+        # none of a suspect revision left (an OnDelete strategy, a partition included)
+        found = False
+        for revision in owned_replicasets(deployment, list(view.replicasets)):
+            if template_digest(revision_template(kind, revision)) in templates:
+                found = True
+                if revision_pods(kind, deployment, revision, list(view.pods)):
+                    return False
+        return found or bool(view.verdict.state == "complete")
     if view.new_replicaset is None:
         return False  # its ReplicaSets not listed yet, or the new one not made yet
     for rs in owned_replicasets(deployment, list(view.replicasets)):
