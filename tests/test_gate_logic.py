@@ -879,3 +879,21 @@ def test_a_statefulset_rollback_waits_until_no_pod_of_the_failed_revision_is_lef
     later = at + timedelta(minutes=1)
     runs.observe(with_pod(world.show("db:1", later), "db-db:1"), later)
     assert runs.current.measured_from == later
+
+
+def test_a_workload_that_appears_after_a_failure_joins_the_failed_run(analysis):
+    one, two = World(), World()
+    runs = analysis(bake_seconds=0)
+    runs.observe(one.show("v1", T0), T0)
+    views = one.show("v2", T0 + timedelta(minutes=1))
+    runs.observe(views, T0 + timedelta(minutes=1))
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+    failed = runs.current
+    at = T0 + timedelta(minutes=2)
+    appeared = views + _named(two.show("w1", at), "web")  # created, or readable again
+    assert runs.observe(appeared, at) is None
+    assert runs.current.id == failed.id and runs.current.failed  # the failure stands
+    assert "c/web" in runs.current.templates
+    assert analysis(bake_seconds=0).current.templates == runs.current.templates  # recorded
+    result = verdict(VerdictInputs(run=runs.status(appeared, at)))
+    assert result.state == "NO-GO" and [t.deployment for t in result.targets] == ["app"]

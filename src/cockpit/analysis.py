@@ -36,7 +36,15 @@ from cockpit.rollout import (
 
 RunKind = Literal["baseline", "rollout", "rollback"]
 RUN_ACTIONS = frozenset(
-    {"run_start", "run_revisions", "run_serving", "run_failed", "run_passed", "run_end"}
+    {
+        "run_start",
+        "run_revisions",
+        "run_workloads",
+        "run_serving",
+        "run_failed",
+        "run_passed",
+        "run_end",
+    }
 )
 OBSERVED = "observed in the cluster"
 
@@ -292,6 +300,16 @@ class RunHistory:
             if workloads and {w.key: w.template for w in workloads} == run.templates:
                 self._replace(replace(run, workloads=workloads))
             return
+        if entry.action == "run_workloads":  # watched workloads that joined a failed run
+            known = {w.key for w in run.workloads}
+            joined = tuple(
+                w
+                for w in map(Workload.from_json, f.get("workloads") or ())
+                if w is not None and w.key not in known
+            )
+            if joined:
+                self._replace(replace(run, workloads=run.workloads + joined))
+            return
         if entry.action == "run_serving":  # the earliest of the processes that saw it
             if run.serving_at is None or at < run.serving_at:
                 self._replace(replace(run, serving_at=at))
@@ -406,6 +424,16 @@ class ReleaseAnalysis(RunHistory):
             changed = [w for w in workloads if before.get(w.key) != w.template]
             if not changed:  # a watched deployment went away: same pods judged, no new run
                 self._note_serving(current, views, now)
+                return None
+            if current.failed and all(w.key not in before for w in changed):
+                # a watched workload appeared (created, or readable again) while a failed
+                # run's revisions still run: it joins that run, which stays failed; a run of
+                # its own would end the failure and judge the failed pods' metrics as its own
+                self._replace(replace(current, workloads=current.workloads + tuple(changed)))
+                if not self.read_only:
+                    self._append(
+                        "run_workloads", run=current.id, workloads=[w.as_json() for w in changed]
+                    )
                 return None
             seen = self._templates_seen()
             rollback = any(
