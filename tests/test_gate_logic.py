@@ -897,3 +897,20 @@ def test_a_workload_that_appears_after_a_failure_joins_the_failed_run(analysis):
     assert analysis(bake_seconds=0).current.templates == runs.current.templates  # recorded
     result = verdict(VerdictInputs(run=runs.status(appeared, at)))
     assert result.state == "NO-GO" and [t.deployment for t in result.targets] == ["app"]
+
+
+def test_a_first_look_before_the_controller_made_the_new_revision_judges_the_release(analysis):
+    world = World()
+    world.show("v1", T0 - timedelta(hours=2))  # live for hours
+    (view,) = world.show("v2", T0)  # `kubectl set image`: the template is v2 ...
+    lagging = DeploymentView(
+        "c",
+        "ns",
+        "app",
+        {**view.deployment, "metadata": {**view.deployment["metadata"], "generation": 2}},
+        tuple(rs for rs in view.replicasets if "v2" not in rs["metadata"]["name"]),
+    )  # ... and its controller has not made the v2 ReplicaSet yet
+    runs = analysis(bake_seconds=300)
+    release = runs.observe([lagging], T0)
+    assert release.kind == "rollout" and "v2" in release.label  # not judged as the baseline
+    assert "v1" in runs.runs[0].label and runs.runs[0].kind == "baseline"

@@ -737,11 +737,17 @@ MIN_YOUNG_SECONDS = 60.0
 
 
 def _previous(view: Any, now: datetime, young_seconds: float) -> Workload | None:
-    """The revision before the current one, when the current one is still young."""
-    created = _rs_created(view)
-    if view is None or created is None or (now - created).total_seconds() > young_seconds:
+    """The revision before the current one, when the current one is still young, or not
+    made yet: a template in no revision is a release its controller has not begun (the
+    first look came between `kubectl set image` and the controller), and what serves is
+    the newest revision there is."""
+    if view is None or view.deployment is None:
         return None
     current = view.new_replicaset
+    if current is not None:
+        created = _rs_created(view)
+        if created is None or (now - created).total_seconds() > young_seconds:
+            return None
     older = [
         rs for rs in owned_replicasets(view.deployment, list(view.replicasets)) if rs is not current
     ]

@@ -276,6 +276,8 @@ class LiveBoard:
             return feed
         if run.measured_from is not None and feed.run_started == run.measured_from:
             return feed
+        if feed.run_started is None and not run.after_failure:
+            return feed  # counted over the window, as before any run: nothing suspect in it
         return replace(feed, spike=None, fetched_at=feed.fetched_at if feed.last_error else None)
 
     def verdict(self, now: datetime | None = None) -> Verdict:
