@@ -36,6 +36,7 @@ HIDDEN_WHILE_MOOT = {
     "app.cancel",  # nothing runs
     "app.rollback_recommended",  # no gate failed
     "app.retry_clusters",  # every cluster is seen
+    "app.rollback_all",  # the environment has no clusters
     "step.continue",  # the step has not finished
 }
 
@@ -289,3 +290,11 @@ async def test_read_only_leaves_out_of_the_palette_what_changes_something(open_s
     changes = {c.title for c in COMMANDS if c.changes}
     assert not offered & changes
     assert {"Checklist: run", "Checklist: item detail", "Help"} <= offered
+
+
+async def test_without_clusters_the_palette_has_no_rollout_command(open_session):
+    app = CockpitApp(open_session(), start_sources=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        offered = _offered(app)
+    assert not [t for t in offered if t.startswith("Rollout:")], offered

@@ -602,6 +602,8 @@ class CockpitApp(App[None]):
             return bool(self._running_workers())
         if action == "rollback_recommended":
             return self.recommended and not self.session.read_only
+        if action == "rollback_all":  # the palette's: no clusters, nothing to roll back
+            return bool(self.session.environment.clusters)
         if action == "retry_clusters":
             try:  # hidden while every cluster is seen
                 return bool(self.query_one(RolloutPane).clusters_in_trouble())
