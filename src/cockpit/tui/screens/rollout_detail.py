@@ -177,6 +177,9 @@ class PodTable(DataTable[Text]):
         self.call_after_refresh(self._reveal_cursor)
 
 
+SHOWN_PARTS = ("#rd-scroll", "#rd-head", "#rd-history", "#rd-pods", "#rd-events")
+
+
 class RolloutDetailScreen(DetailScreen[RolloutTable.RollbackRequested]):
     """Dismisses with the rollback the operator asked for here (ctrl+z), which the app handles
     as ctrl+z in the rollout pane; None when closed."""
@@ -228,8 +231,10 @@ class RolloutDetailScreen(DetailScreen[RolloutTable.RollbackRequested]):
         self._show()
 
     def _show(self) -> None:
-        if not self.query("#rd-scroll"):
-            return  # a snapshot came before the screen was built (or after it closed)
+        if not all(self.query(part) for part in SHOWN_PARTS):
+            # a snapshot came before the screen was built (or after it closed): the frame can
+            # be there before its parts are (a fresh Debian root's run met #rd-head missing)
+            return
         now = datetime.now(UTC)
         view = self.view
         live = self.snapshot is None or self.snapshot.connected
