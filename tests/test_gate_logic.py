@@ -465,3 +465,130 @@ def test_thresholds_read_the_way_the_gate_applies_them():
     )
     assert threshold_text(upper) == "warns at 80 ms or above, fails at 100 ms or above"
     assert threshold_text(lower) == "warns below 1200 req/s, fails below 1000 req/s"
+
+
+# --- a run after a failed run: measured once the failed revision's pods are gone -----------------
+
+
+def _rolling(views, *, old_replicas=1):
+    """The same views with the rollout still going: old pods pending termination."""
+    rolled = []
+    for view in views:
+        deployment = {**view.deployment, "status": dict(view.deployment["status"])}
+        deployment["status"]["replicas"] = 1 + old_replicas
+        rolled.append(DeploymentView("c", "ns", "app", deployment, view.replicasets))
+    return rolled
+
+
+def test_a_rollback_is_measured_only_when_no_pod_of_the_failed_revision_serves(analysis):
+    world = World()
+    runs = analysis(bake_seconds=60)
+    runs.observe(world.show("v1", T0), T0)
+    runs.judged(failed=None, passed=True, values={})
+    runs.observe(world.show("v2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+    # the rollback to v1 is slow: the failed v2 pods still serve
+    at = T0 + timedelta(minutes=2)
+    back = runs.observe(_rolling(world.show("v1", at)), at)
+    assert back is not None and back.kind == "rollback" and back.after_failure
+    assert back.measured_from is None and "pods of the failed revision" in back.waiting
+    # what the metrics show now is v2's: not measured, not judged, the bake not begun
+    m = metric(fail=100.0, initial_delay="0s", min_samples=1)
+    still = runs.observe(_rolling(world.show("v1", at)), at + timedelta(minutes=3))
+    assert still is None and runs.current.measured_from is None
+    bad = evaluate(
+        m,
+        m.query,
+        points([500] * 8, start=at),
+        started=back.started,
+        measure_from=runs.current.measured_from,
+        waiting=runs.current.waiting,
+        fetched_at=at + timedelta(minutes=3),
+        last_ok=at + timedelta(minutes=3),
+    )
+    assert bad.phase == "Pending" and not bad.measurements
+    assert bad.display == "pending"  # the failed revision's 500s are not shown as a breach
+    status = runs.status(world.show("v1", at), at + timedelta(minutes=3))
+    assert status.bake_remaining == 60
+    result = verdict(VerdictInputs(metrics=(bad,), run=status))
+    assert result.state == "PENDING" and result.failure is None
+    assert result.reasons[0].startswith(
+        "gate p95: waiting for the rollout of app: pods of the failed"
+    )
+    # the rollout completes: measured from this moment, by every process reading the audit
+    done = at + timedelta(minutes=4)
+    assert runs.observe(world.show("v1", done), done) is None
+    assert runs.current.measured_from == done and runs.current.waiting is None
+    assert analysis(bake_seconds=60).current.measured_from == done
+    good = evaluate(
+        m,
+        m.query,
+        points([500] * 8 + [50] * 4, start=at),
+        started=back.started,
+        measure_from=runs.current.measured_from,
+        fetched_at=done + timedelta(seconds=90),
+        last_ok=done + timedelta(seconds=90),
+    )
+    assert good.phase == "Successful", good.reason  # v2's 500s before `done` are not v1's
+    left = runs.status(world.show("v1", done), done + timedelta(seconds=59))
+    assert left.bake_remaining == 1
+
+
+def test_a_rollout_after_a_passed_run_is_measured_from_its_start(analysis):
+    world = World()
+    runs = analysis(bake_seconds=60)
+    runs.observe(world.show("v1", T0), T0)
+    runs.judged(failed=None, passed=True, values={})
+    at = T0 + timedelta(minutes=1)
+    rollout = runs.observe(_rolling(world.show("v2", at)), at)
+    # the old pods are good ones: a failure while both serve is the new revision's
+    assert not rollout.after_failure and rollout.measured_from == at and rollout.waiting is None
+
+
+def test_a_run_replacing_one_still_waiting_for_a_failed_revision_waits_too(analysis):
+    world = World()
+    runs = analysis(bake_seconds=0)
+    runs.observe(world.show("v1", T0), T0)
+    runs.observe(world.show("v2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+    at = T0 + timedelta(minutes=2)
+    runs.observe(_rolling(world.show("v1", at)), at)  # rolling back, v2 pods still there
+    fix = runs.observe(_rolling(world.show("v3", at)), at + timedelta(seconds=10))
+    assert fix.kind == "rollout" and fix.after_failure and fix.measured_from is None
+
+
+def test_an_error_spike_while_the_failed_revisions_pods_serve_is_not_the_rollbacks(analysis):
+    world = World()
+    runs = analysis(bake_seconds=0)
+    runs.observe(world.show("v1", T0), T0)
+    runs.observe(world.show("v2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
+    runs.judged(failed="errors spike", passed=False, values={})
+    at = T0 + timedelta(minutes=2)
+    views = _rolling(world.show("v1", at))
+    runs.observe(views, at)
+    spike = VerdictInputs(errors="spike", errors_reason="40 events", run=runs.status(views, at))
+    result = verdict(spike)
+    assert result.state == "PENDING" and result.failure is None
+    assert any(r.startswith("errors: waiting for the rollout of app") for r in result.reasons)
+    done = at + timedelta(minutes=1)
+    runs.observe(world.show("v1", done), done)
+    after = verdict(
+        VerdictInputs(errors="spike", errors_reason="40 events", run=runs.status(views, done))
+    )
+    assert after.state == "NO-GO" and after.failure == "errors spike: 40 events"
+
+
+def test_a_failed_run_whose_workload_is_not_seen_now_says_its_target_is_not_known_yet(analysis):
+    world = World()
+    runs = analysis(bake_seconds=0)
+    runs.observe(world.show("v1", T0), T0)
+    views = world.show("v2", T0 + timedelta(minutes=1))
+    runs.observe(views, T0 + timedelta(minutes=1))
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+    # a new `cockpit gate` knows from the audit that the run failed, before its first list
+    blind = verdict(VerdictInputs(run=runs.status([], T0 + timedelta(minutes=2))))
+    assert blind.state == "NO-GO" and not blind.targets
+    assert "rollback target not known yet: cannot see c/app now" in blind.reasons
+    seen = verdict(VerdictInputs(run=runs.status(views, T0 + timedelta(minutes=2))))
+    assert [t.revision for t in seen.targets] == [1]
+    assert not any("not known yet" in r for r in seen.reasons)

@@ -34,7 +34,9 @@ from cockpit.rollout import (
 )
 
 RunKind = Literal["baseline", "rollout", "rollback"]
-RUN_ACTIONS = frozenset({"run_start", "run_revisions", "run_failed", "run_passed", "run_end"})
+RUN_ACTIONS = frozenset(
+    {"run_start", "run_revisions", "run_serving", "run_failed", "run_passed", "run_end"}
+)
 OBSERVED = "observed in the cluster"
 
 
@@ -100,6 +102,25 @@ class ReleaseRun:
     passed_at: datetime | None = None
     ended: str | None = None
     values: tuple[tuple[str, str], ...] = ()  # each metric's value when it was judged
+    # it replaced a failed run (or one still waiting for a failed run's pods to go): until
+    # its rollout is complete, pods of the failed revision serve, and what the metrics show
+    # is theirs; its measurements count from `serving_at`, when no such pod is left
+    after_failure: bool = False
+    serving_at: datetime | None = None
+
+    @property
+    def measured_from(self) -> datetime | None:
+        """Where this run's measurements (and its bake) count from; None: not yet, pods of
+        a failed revision still serve."""
+        return self.serving_at if self.after_failure else self.started
+
+    @property
+    def waiting(self) -> str | None:
+        """Why this run is not measured yet, in the operator's words; None when it is."""
+        if self.measured_from is not None:
+            return None
+        names = ", ".join(w.deployment for w in self.workloads if w.key in self.changed)
+        return f"waiting for the rollout of {names or 'the run'}: pods of the failed revision serve"
 
     @property
     def templates(self) -> dict[str, str]:
@@ -143,6 +164,9 @@ class RunStatus:
     bake_remaining: float
     targets: tuple[RollbackTarget, ...] = ()
     no_target: str | None = None
+    # workloads the failed run changed that the clusters do not show now (not listed yet,
+    # not answering): their rollback target cannot be named until they are seen
+    unseen: tuple[str, ...] = ()
 
 
 def workloads_of(
@@ -245,6 +269,7 @@ class RunHistory:
                 workloads=workloads,
                 changed=tuple(str(c) for c in f.get("changed") or ()),
                 by=str(f.get("by") or OBSERVED),
+                after_failure=f.get("after_failure") is True,
             )
             self.runs = [*self.runs, begun]
             return
@@ -257,6 +282,10 @@ class RunHistory:
             )
             if workloads and {w.key: w.template for w in workloads} == run.templates:
                 self._replace(replace(run, workloads=workloads))
+            return
+        if entry.action == "run_serving":  # the first process to see the rollout complete
+            if run.serving_at is None:
+                self._replace(replace(run, serving_at=at))
             return
         values = tuple((str(k), str(v)) for k, v in dict(f.get("values") or {}).items())
         if entry.action == "run_failed" and not run.failed:
@@ -343,6 +372,7 @@ class ReleaseAnalysis(RunHistory):
             templates = {w.key: w.template for w in workloads}
             if current is not None and current.templates == templates:
                 self._update_revisions(current, workloads)
+                self._note_serving(current, views, now)
                 return None
             by_key = {v_key(v): v for v in views}
             if current is None:
@@ -380,9 +410,27 @@ class ReleaseAnalysis(RunHistory):
                 workloads=tuple(workloads),
                 changed=tuple(w.key for w in changed),
                 by=self._who(changed, by_key, current.started),
+                after_failure=bool(current.failed) or current.waiting is not None,
             )
             ends = "rolled back" if rollback else "superseded by a newer revision"
-            return self._start(run, ends=ends)
+            started_run = self._start(run, ends=ends)
+            self._note_serving(started_run, views, now)
+            return started_run
+
+    def _note_serving(self, run: ReleaseRun, views: Sequence[Any], now: datetime) -> None:
+        """A run after a failure is measured from when every workload it changed has
+        completed its rollout (kubectl's "successfully rolled out"): no pod of the failed
+        revision is left to make the metrics bad in its name."""
+        if run.measured_from is not None:
+            return
+        by_key = {v_key(v): v for v in views}
+        for key in run.changed:
+            view = by_key.get(key)
+            if view is None or not rolled_out(view):
+                return
+        self._replace(replace(run, serving_at=now))
+        if not self.read_only:
+            self._append("run_serving", run=run.id, at=now.isoformat(timespec="seconds"))
 
     def _update_revisions(self, run: ReleaseRun, workloads: list[Workload]) -> None:
         """A rollback adopts an old ReplicaSet and renumbers it after the run began."""
@@ -441,6 +489,7 @@ class ReleaseAnalysis(RunHistory):
                 by=run.by,
                 ends=ends,
                 label=run.label,
+                after_failure=run.after_failure,
             )
             if current is not None and current.ended is None:
                 self._append("run_end", run=current.id, reason=ends, outcome=current.outcome)
@@ -483,12 +532,18 @@ class ReleaseAnalysis(RunHistory):
         if run is None:
             return None
         now = now or datetime.now(UTC)
-        remaining = max(0.0, self.bake_seconds - (now - run.started).total_seconds())
+        since = run.measured_from
+        baked = (now - since).total_seconds() if since is not None else 0.0
+        remaining = max(0.0, self.bake_seconds - baked)
         targets: list[RollbackTarget] = []
         no_target: str | None = None
+        unseen: tuple[str, ...] = ()
         if run.failed:
             targets, no_target = self.rollback_targets(run, views)
-        return RunStatus(run, remaining, tuple(targets), no_target)
+            shown = {v_key(v) for v in views if getattr(v, "deployment", None) is not None}
+            keys = run.changed or tuple(w.key for w in run.workloads)
+            unseen = tuple(key for key in keys if key not in shown)
+        return RunStatus(run, remaining, tuple(targets), no_target, unseen)
 
     def rollback_targets(
         self, run: ReleaseRun, views: Sequence[Any]
@@ -561,6 +616,20 @@ class ReleaseAnalysis(RunHistory):
     def note_auto_rollback(self, run: ReleaseRun) -> None:
         with self._lock:
             self._auto.add(run.id)
+
+
+def rolled_out(view: Any) -> bool:
+    """Whether the workload's rollout is complete, as kubectl says it (and its controller
+    has observed its spec: a complete status for the spec before proves nothing)."""
+    deployment = getattr(view, "deployment", None)
+    if not getattr(view, "found", False) or not isinstance(deployment, dict):
+        return False
+    meta, status = deployment.get("metadata") or {}, deployment.get("status") or {}
+    try:
+        observed = int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0)
+    except (TypeError, ValueError):
+        return False
+    return observed and view.verdict.state == "complete"
 
 
 def v_key(view: Any) -> str:

@@ -66,7 +66,9 @@ def gate(
     board.start()
     pause = min([duration_seconds(m.interval) for m in session.environment.metrics] or [5.0])
     try:
-        board.wait_ready(10.0)  # returns as soon as every source has answered once
+        # returns as soon as every source has answered once; a loaded machine or a slow API
+        # server may need longer than 10 s for the first list, and --wait gives the time
+        board.wait_ready(max(10.0, min(budget, 60.0)))
         shown: tuple[str, str] | None = None
         printed = 0.0
         while True:

@@ -386,10 +386,14 @@ class MetricsWatcher:
         *,
         started: datetime | Callable[[], datetime | None] | None = None,
         revisions: Callable[[MetricConfig], Revisions | None] | None = None,
+        measuring: Callable[[], tuple[datetime | None, str | None]] | None = None,
     ) -> None:
         self.ctx = ctx
         self.on_update = on_update
         self._started = started
+        # where the run's measurements count from, and why nothing is measured yet (None: it
+        # is): pods of a failed revision still serving make the metrics theirs
+        self._measuring = measuring
         self._revisions = revisions
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -456,11 +460,16 @@ class MetricsWatcher:
         except Exception as exc:  # noqa: BLE001 - any failure of the client: stale, then retry
             errors += 1
             error = f"{type(exc).__name__}: {exc}"
+        measure_from, waiting = self._measuring() if self._measuring else (None, None)
+        if metric.compare is not None:  # new pods against old, each series its own pods'
+            measure_from, waiting = None, None
         state = evaluate(
             metric,
             query,
             points,
             started=self.started,
+            measure_from=measure_from,
+            waiting=waiting,
             consecutive_errors=errors,
             last_error=error,
             fetched_at=now if last_ok else None,
