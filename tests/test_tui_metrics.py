@@ -170,7 +170,7 @@ def test_a_metric_not_judged_yet_says_wait_even_when_its_value_is_beyond_the_thr
         return evaluate(metric, "q", points, fetched_at=last, last_ok=last, **kw)
 
     in_delay = judged(started=t0)
-    waiting = judged(started=t0, waiting="waiting for the rollout of app: pods of the failed")
+    waiting = judged(started=t0, waiting="waiting for the rollout of app: pods of the replaced")
     failed = judged(started=t0 - timedelta(minutes=10))
     assert (in_delay.phase, waiting.phase, failed.phase) == ("Pending", "Pending", "Failed")
     assert state_word(in_delay) == state_word(waiting) == "wait"

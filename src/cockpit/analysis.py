@@ -102,11 +102,13 @@ class ReleaseRun:
     passed_at: datetime | None = None
     ended: str | None = None
     values: tuple[tuple[str, str], ...] = ()  # each metric's value when it was judged
-    # it replaced a failed run (or one still waiting for a failed run's pods to go): until
-    # its rollout is complete, pods of the failed revision serve, and what the metrics show
-    # is theirs; its measurements count from `serving_at`, when no such pod is left
+    # it replaced a run whose pods are suspect (it failed, was rolled back before it was
+    # judged, or still waited for a failed run's pods to go): while those pods serve, what
+    # the metrics show is theirs; its measurements count from `serving_at`, when none is left
     after_failure: bool = False
     serving_at: datetime | None = None
+    # (workload key, template digest) of the suspect revisions whose pods must be gone
+    suspects: tuple[tuple[str, str], ...] = ()
 
     @property
     def measured_from(self) -> datetime | None:
@@ -120,7 +122,8 @@ class ReleaseRun:
         if self.measured_from is not None:
             return None
         names = ", ".join(w.deployment for w in self.workloads if w.key in self.changed)
-        return f"waiting for the rollout of {names or 'the run'}: pods of the failed revision serve"
+        what = names or "the run"
+        return f"waiting for the rollout of {what}: pods of the replaced revision still serve"
 
     @property
     def templates(self) -> dict[str, str]:
@@ -270,6 +273,11 @@ class RunHistory:
                 changed=tuple(str(c) for c in f.get("changed") or ()),
                 by=str(f.get("by") or OBSERVED),
                 after_failure=f.get("after_failure") is True,
+                suspects=tuple(
+                    (str(pair[0]), str(pair[1]))
+                    for pair in f.get("suspects") or ()
+                    if isinstance(pair, list) and len(pair) == 2
+                ),
             )
             self.runs = [*self.runs, begun]
             return
@@ -283,8 +291,8 @@ class RunHistory:
             if workloads and {w.key: w.template for w in workloads} == run.templates:
                 self._replace(replace(run, workloads=workloads))
             return
-        if entry.action == "run_serving":  # the first process to see the rollout complete
-            if run.serving_at is None:
+        if entry.action == "run_serving":  # the earliest of the processes that saw it
+            if run.serving_at is None or at < run.serving_at:
                 self._replace(replace(run, serving_at=at))
             return
         values = tuple((str(k), str(v)) for k, v in dict(f.get("values") or {}).items())
@@ -385,7 +393,7 @@ class ReleaseAnalysis(RunHistory):
                 baseline = ReleaseRun(
                     id=self._new_id(now),
                     kind="baseline",
-                    started=_baseline_start(views, now),
+                    started=_baseline_start(views, now).replace(microsecond=0),
                     workloads=tuple(before_release),
                     by=OBSERVED if before_release == workloads else f"{OBSERVED} (history)",
                 )
@@ -403,6 +411,8 @@ class ReleaseAnalysis(RunHistory):
                 for w in changed
             )
             started = now if rollback else _rollout_start(changed, by_key, current.started, now)
+            started = started.replace(microsecond=0)  # as recorded: the same in every process
+            suspects = _suspects(current, [w.key for w in changed], rollback=rollback)
             run = ReleaseRun(
                 id=self._new_id(now),
                 kind="rollback" if rollback else "rollout",
@@ -410,27 +420,29 @@ class ReleaseAnalysis(RunHistory):
                 workloads=tuple(workloads),
                 changed=tuple(w.key for w in changed),
                 by=self._who(changed, by_key, current.started),
-                after_failure=bool(current.failed) or current.waiting is not None,
+                after_failure=bool(suspects),
+                suspects=suspects,
             )
             ends = "rolled back" if rollback else "superseded by a newer revision"
             started_run = self._start(run, ends=ends)
             self._note_serving(started_run, views, now)
-            return started_run
+            return self._run(started_run.id) or started_run
 
     def _note_serving(self, run: ReleaseRun, views: Sequence[Any], now: datetime) -> None:
-        """A run after a failure is measured from when every workload it changed has
-        completed its rollout (kubectl's "successfully rolled out"): no pod of the failed
-        revision is left to make the metrics bad in its name."""
+        """A run after a suspect one is measured from when, in every workload it changed, no
+        pod of a suspect revision is left to make the metrics bad in its name."""
         if run.measured_from is not None:
             return
         by_key = {v_key(v): v for v in views}
         for key in run.changed:
             view = by_key.get(key)
-            if view is None or not rolled_out(view):
+            suspect = {template for k, template in run.suspects if k == key}
+            if view is None or not suspects_gone(view, suspect):
                 return
-        self._replace(replace(run, serving_at=now))
+        at = now.replace(microsecond=0)  # as the audit log records it, for every process
+        self._replace(replace(run, serving_at=at))
         if not self.read_only:
-            self._append("run_serving", run=run.id, at=now.isoformat(timespec="seconds"))
+            self._append("run_serving", run=run.id, at=at.isoformat(timespec="seconds"))
 
     def _update_revisions(self, run: ReleaseRun, workloads: list[Workload]) -> None:
         """A rollback adopts an old ReplicaSet and renumbers it after the run began."""
@@ -490,6 +502,7 @@ class ReleaseAnalysis(RunHistory):
                 ends=ends,
                 label=run.label,
                 after_failure=run.after_failure,
+                suspects=[list(pair) for pair in run.suspects],
             )
             if current is not None and current.ended is None:
                 self._append("run_end", run=current.id, reason=ends, outcome=current.outcome)
@@ -618,9 +631,32 @@ class ReleaseAnalysis(RunHistory):
             self._auto.add(run.id)
 
 
-def rolled_out(view: Any) -> bool:
-    """Whether the workload's rollout is complete, as kubectl says it (and its controller
-    has observed its spec: a complete status for the spec before proves nothing)."""
+def _suspects(
+    current: ReleaseRun, changed: list[str], *, rollback: bool
+) -> tuple[tuple[str, str], ...]:
+    """The revisions whose pods a new run must wait out before it is measured: those of the
+    run it replaces, when that run failed, was rolled back before it passed, or was itself
+    still waiting (then its own suspects too). A run that passed leaves none: its pods are
+    good, and a failure while both serve is the new revision's."""
+    waiting = current.waiting is not None
+    if not (current.failed or waiting or (rollback and not current.passed_at)):
+        return ()
+    pairs: list[tuple[str, str]] = []
+    for key in changed:
+        replaced = current.workload(key)
+        if replaced is not None:
+            pairs.append((key, replaced.template))
+    if waiting:
+        pairs += [pair for pair in current.suspects if pair[0] in changed]
+    return tuple(dict.fromkeys(pairs))
+
+
+def suspects_gone(view: Any, templates: set[str]) -> bool:
+    """Whether no pod of these revisions serves in the workload any more. A Deployment or an
+    Argo Rollout: each of their ReplicaSets is scaled to none (so a paused rollout or a
+    canary step is measured once the suspect pods are gone); a StatefulSet or DaemonSet,
+    whose pods are its own: its rollout is complete, as kubectl says it. Only once its
+    controller has observed its spec: a status for the spec before proves nothing."""
     deployment = getattr(view, "deployment", None)
     if not getattr(view, "found", False) or not isinstance(deployment, dict):
         return False
@@ -629,7 +665,22 @@ def rolled_out(view: Any) -> bool:
         observed = int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0)
     except (TypeError, ValueError):
         return False
-    return observed and view.verdict.state == "complete"
+    if not observed:
+        return False
+    kind = _kind(view)
+    if kind not in ("deployment", "rollout"):
+        return bool(view.verdict.state == "complete")
+    if view.new_replicaset is None:
+        return False  # its ReplicaSets not listed yet, or the new one not made yet
+    for rs in owned_replicasets(deployment, list(view.replicasets)):
+        if template_digest(revision_template(kind, rs)) not in templates:
+            continue
+        try:
+            if int((rs.get("status") or {}).get("replicas") or 0) > 0:
+                return False
+        except (TypeError, ValueError):
+            return False
+    return True
 
 
 def v_key(view: Any) -> str:

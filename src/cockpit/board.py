@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from cockpit.analysis import ReleaseAnalysis, ReleaseRun
 from cockpit.config import MetricConfig, duration_seconds
 from cockpit.errors import CockpitError
-from cockpit.gates import MetricState, Verdict
+from cockpit.gates import Measuring, MetricState, Verdict
 from cockpit.rollout import serving_revisions
 from cockpit.session import GoLiveSession
 from cockpit.sources.errors import ErrorFeed, ErrorWatcher
@@ -120,6 +120,7 @@ class LiveBoard:
                 started=self.session.go_live_started(),
                 release=self.session.release_version,
                 run_started=run.measured_from if run else None,
+                measuring=self.measuring,
             )
             self.error_watcher.start()
 
@@ -158,13 +159,15 @@ class LiveBoard:
             return run.started
         return self.session.analysis_started()
 
-    def measuring(self) -> tuple[datetime | None, str | None]:
+    def measuring(self) -> Measuring:
         """Where the current run's measurements count from, and why nothing is measured
-        yet (None when it is)."""
+        yet: the metrics and error pollers ask at every poll (another process may have
+        recorded the moment)."""
+        self.analysis.refresh()
         run = self.analysis.current
         if run is None:
-            return None, None
-        return run.measured_from, run.waiting
+            return Measuring()
+        return Measuring(run.measured_from, run.waiting, run.after_failure)
 
     def push_cluster(self, snapshot: ClusterSnapshot) -> None:
         started: ReleaseRun | None = None
@@ -198,8 +201,7 @@ class LiveBoard:
     def _run_started(self, run: ReleaseRun) -> None:
         """A new revision is being judged: measure it now, not at the next interval."""
         if self.error_watcher is not None:
-            self.error_watcher.run_started = run.measured_from
-            self.error_watcher.wake()
+            self.error_watcher.wake()  # it asks `measuring` where its counts begin
         if self.metrics_watcher is not None:
             self.metrics_watcher.wake()
         if self.on_run is not None:
@@ -268,7 +270,7 @@ class LiveBoard:
             feed = self.errors
         if feed is None or run is None:
             return feed
-        if run.measured_from is not None and feed.run_started in (None, run.measured_from):
+        if run.measured_from is not None and feed.run_started == run.measured_from:
             return feed
         return replace(feed, spike=None, fetched_at=feed.fetched_at if feed.last_error else None)
 

@@ -198,6 +198,17 @@ def measurements_of(
 MAX_MEASUREMENTS = 10_000  # Prometheus refuses more than 11,000 points per series
 
 
+@dataclass(frozen=True)
+class Measuring:
+    """Where the current run's measurements count from, as the sources ask it at each poll."""
+
+    since: datetime | None = None  # None: not yet (or no run)
+    waiting: str | None = None  # why nothing is measured yet
+    # it replaced a suspect run: what the sources saw before `since` (a query's look-back,
+    # an error bucket begun before it) is the suspect revision's, not this run's
+    after_failure: bool = False
+
+
 def evaluate(
     metric: MetricConfig,
     query: str,
@@ -206,6 +217,7 @@ def evaluate(
     started: datetime | None,
     measure_from: datetime | None = None,
     waiting: str | None = None,
+    lookback: float = 0.0,
     consecutive_errors: int = 0,
     last_error: str | None = None,
     fetched_at: datetime | None = None,
@@ -221,9 +233,11 @@ def evaluate(
     measurements beyond `failure_limit` fail the metric, wherever they are in the run (fail
     fast; the run keeps the failure even after the points leave the query's range). While
     the run is `waiting` (pods of a failed revision still serve) nothing is measured: the
-    metric is Pending, saying why.
+    metric is Pending, saying why. `lookback` (seconds) is how far back the query reads
+    (its longest range), counted as a delay after a suspect run: until then each value
+    still holds the suspect revision's requests.
     """
-    delay = duration_seconds(metric.initial_delay)
+    delay = max(duration_seconds(metric.initial_delay), lookback)
     shown_from = (last_ok or fetched_at or datetime.now(UTC)) - timedelta(
         seconds=duration_seconds(metric.window)
     )
@@ -289,11 +303,12 @@ def evaluate(
                 f"(stale_after {stale_limit:.0f}s)",
             )
     if measured_from is not None and last_ok < measured_from:
-        return state(
-            "Pending",
-            display,
-            f"initial_delay {metric.initial_delay}: measuring starts at {measured_from:%H:%M:%S}",
-        )
+        why = f"initial_delay {metric.initial_delay}"
+        if lookback > duration_seconds(metric.initial_delay):
+            why = (
+                f"its query reads {duration_text(lookback)} back, into the suspect revision's time"
+            )
+        return state("Pending", display, f"{why}: measuring starts at {measured_from:%H:%M:%S}")
     if measured_from is not None and not measurements:
         # past the delay but before its first grid step: nothing measured yet is not "no
         # data" (the pane showed n/d for a step after every initial delay)

@@ -12,7 +12,6 @@ from cockpit.cli.boards import stop_board
 from cockpit.cli.group import cli, env_options, open_session
 from cockpit.cli.output import echo
 from cockpit.errors import CockpitError
-from cockpit.strict_json import dumps
 
 if TYPE_CHECKING:
     from cockpit.session import GoLiveSession
@@ -90,6 +89,8 @@ def gate(
         stop_board(board)
     states = board.metrics()
     if as_json:
+        from cockpit.strict_json import dumps
+
         echo(
             dumps(
                 {
