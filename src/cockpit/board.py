@@ -349,10 +349,10 @@ class LiveBoard:
         env = self.session.environment
         with self._changed:
             while time.monotonic() < deadline:
+                shots = [self.snapshots.get(c.name) for c in env.clusters]
                 clusters = all(
-                    c.name in self.snapshots
-                    and (self.snapshots[c.name].synced or self.snapshots[c.name].last_error)
-                    for c in env.clusters
+                    shot is not None and ((shot.synced and shot.listed) or shot.last_error)
+                    for shot in shots
                 )
                 metrics = not (env.prometheus and env.metrics) or all(
                     m.name in self.metric_states for m in env.metrics
