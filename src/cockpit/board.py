@@ -9,6 +9,7 @@ same watcher).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -163,7 +164,10 @@ class LiveBoard:
         """Where the current run's measurements count from, and why nothing is measured
         yet: the metrics and error pollers ask at every poll (another process may have
         recorded the moment)."""
-        self.analysis.refresh()
+        # a failing read of the audit log must not end the poller's thread: what is known
+        # stands, and the verdict's own read says what failed
+        with contextlib.suppress(OSError, CockpitError):
+            self.analysis.refresh()
         run = self.analysis.current
         if run is None:
             return Measuring()
