@@ -638,3 +638,246 @@ def test_verify_names_each_problem_with_its_line_and_the_fix_in_words(tmp_path):
         "different here (the log was cut off or replaced)"
     ]
     assert (result.lines, result.last_seq) == (4, 4)
+
+
+def test_a_line_can_be_checked_without_the_cockpit(tmp_path):
+    """The recipe in the README: a line's hash is sha256 of `prev` followed by the line
+    without `hash`, as compact JSON with sorted keys and text left unescaped (UTF-8). An
+    auditor's own script must agree with `audit verify`; the log stays greppable text."""
+    import hashlib
+
+    log = AuditLog(tmp_path / "audit.jsonl")
+    log.append("mark", "production", ALICE, zeta="last key", item="s/déploiement", note="ok ✓")
+    log.append("mark", "production", ALICE, item="s/b")
+    raw = log.path.read_bytes()
+    assert "s/déploiement".encode() in raw and "✓".encode() in raw  # not \u escapes
+    prev = "0" * 64
+    for text in raw.decode("utf-8").splitlines():
+        line = json.loads(text)
+        stored = line.pop("hash")
+        assert line["prev"] == prev
+        canonical = json.dumps(line, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert stored == hashlib.sha256((prev + canonical).encode("utf-8")).hexdigest()
+        prev = stored
+
+
+def test_what_append_returns_is_what_a_reader_reads_back(tmp_path):
+    log = AuditLog(tmp_path / "audit.jsonl")
+    appended = [
+        log.append("release_start", "production", ALICE, version="2.0"),
+        log.append("mark", "production", Operator("bob", None), item="s/a", status="done"),
+    ]
+    assert list(log.entries()) == appended
+    assert appended[1].fields == {
+        "env": "production",
+        "actor": "bob",
+        "item": "s/a",
+        "status": "done",
+    }
+    assert (appended[1].seq, appended[1].action) == (2, "mark")
+
+
+def test_a_write_that_fails_leaves_no_half_line_and_says_the_action_was_not_done(
+    tmp_path, monkeypatch
+):
+    """Disk full, a short write or an I/O error: the log is cut back to where it was (the
+    next line still chains on) and the error says the action was NOT carried out, with the
+    fix that fits."""
+    import errno
+    import os
+
+    from cockpit.errors import AuditError
+
+    log = filled_log(tmp_path, 2)
+    before = log.path.read_bytes()
+    real_write = os.write
+
+    def half(fd, data):
+        return real_write(fd, data[: len(data) // 2])
+
+    def failing(code):
+        def write(fd, data):
+            real_write(fd, data[:10])  # some bytes land before the error
+            raise OSError(code, os.strerror(code))
+
+        return write
+
+    disk_hint = "free some disk space (or raise the file-size quota), then try again"
+    for write, reason, hint in [
+        (half, "short write", disk_hint),
+        (failing(errno.ENOSPC), os.strerror(errno.ENOSPC), disk_hint),
+        (failing(errno.EFBIG), os.strerror(errno.EFBIG), disk_hint),
+        (failing(errno.EDQUOT), os.strerror(errno.EDQUOT), disk_hint),
+        (failing(errno.EIO), os.strerror(errno.EIO), "check the file and its folder"),
+    ]:
+        monkeypatch.setattr(os, "write", write)
+        with pytest.raises(AuditError) as caught:
+            log.append("rollback", "production", ALICE, deployment="web")
+        monkeypatch.setattr(os, "write", real_write)
+        assert caught.value.message == (
+            f"could not write the audit log {log.path}: {reason}; the action was NOT carried out"
+        )
+        assert caught.value.hint == hint
+        assert log.path.read_bytes() == before
+    assert log.append("mark", "production", ALICE, item="x").seq == 3
+    assert log.verify().ok
+
+
+def test_an_audit_log_that_cannot_be_opened_is_named_with_the_fix(tmp_path):
+    from cockpit.errors import AuditError
+
+    log = AuditLog(tmp_path / "audit.jsonl")
+    log.path.mkdir()
+    with pytest.raises(AuditError) as caught:
+        log.append("mark", "production", ALICE, item="a")
+    assert caught.value.message == f"cannot open audit log {log.path}: Is a directory"
+    assert caught.value.hint == "set [audit] path in the config to a file you can write"
+
+
+def test_appending_refuses_a_link_in_place_of_the_log_and_a_folder_others_can_write(tmp_path):
+    from cockpit.errors import AuditError
+
+    real = filled_log(tmp_path / "real", 1)
+    log = AuditLog(tmp_path / "audit.jsonl")
+    log.path.symlink_to(real.path)
+    with pytest.raises(AuditError) as caught:
+        log.append("mark", "production", ALICE, item="a")
+    assert caught.value.message.startswith(f"audit log {log.path} is a symbolic link")
+    assert real.path.read_text().count("\n") == 1  # nothing written through the link
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(AuditError) as caught:
+        AuditLog(shared / "audit.jsonl").append("mark", "production", ALICE, item="a")
+    assert caught.value.message == (
+        f"audit log folder {shared} is writable by other users (mode 777): they could swap "
+        "the cockpit's files"
+    )
+    assert not (shared / "audit.jsonl").exists()
+
+
+def test_a_timeline_entry_longer_than_a_read_is_read_whole(tmp_path, small_index):
+    """A release started with long notes (or many fields): the index points at its start,
+    and the whole line is read, however many reads it takes."""
+    log, who = _busy_log(tmp_path, 3)
+    long = log.append("release_start", "production", who, version="2.0", notes="n" * 10_000)
+    full = [e for e in log.entries("production") if e.action != "mark"]
+    for _ in range(2):  # built from the log, then from the saved index
+        entries, _ = log.timeline("production")
+        assert entries[-1] == long and entries == full
+
+
+def test_the_timeline_is_shown_when_its_index_cannot_be_saved(tmp_path, small_index):
+    """The index is a cache: a folder where it cannot be written changes nothing shown."""
+    import os
+
+    log, _ = _busy_log(tmp_path, 15)
+    temp = log.index_path.with_name(f".{log.index_path.name}.{os.getpid()}.tmp")
+    temp.mkdir()  # neither opened nor removed
+    entries, _ = log.timeline("production")
+    assert [e.action for e in entries][-1] == "rollback_requested"
+    assert not log.index_path.exists()
+
+
+def test_tail_reads_every_line_wherever_a_chunk_boundary_falls(tmp_path):
+    """The tail reads back 64 KiB at a time: a log one byte longer than a chunk has its first
+    line split between two reads, and it is read whole."""
+    from cockpit.audit import _TAIL_CHUNK
+
+    log = AuditLog(tmp_path / "audit.jsonl")
+    for n in range(9):
+        log.append("mark", "production", ALICE, item=f"s/{n}", pad="p" * 6800)
+    size = log.path.stat().st_size
+    log.append("mark", "production", ALICE, item="s/9", pad="")
+    step = log.path.stat().st_size - size
+    log.path.write_bytes(log.path.read_bytes()[:size])  # and again, padded to fit exactly
+    pad = _TAIL_CHUNK + 1 - size - step
+    assert pad > 0
+    log.append("mark", "production", ALICE, item="s/9", pad="p" * pad)
+    assert log.path.stat().st_size == _TAIL_CHUNK + 1
+    assert [e.fields["item"] for e in log.tail(20)] == [f"s/{n}" for n in range(10)]
+
+
+def test_verify_reports_a_line_without_a_hash_and_a_lost_line_break_once(tmp_path):
+    log = filled_log(tmp_path, 4)
+    lines = log.path.read_text().splitlines(keepends=True)
+    unhashed = json.loads(lines[1])
+    del unhashed["hash"]
+    log.path.write_text("".join([lines[0], json.dumps(unhashed) + "\n", *lines[2:]]))
+    assert [str(p) for p in log.verify().problems] == [
+        "line 2: content does not match its hash (the line was edited)",
+        "line 3: does not follow line 2: a line was deleted, inserted or moved before it",
+    ]
+    # a deleted line break joins two lines into one that is not JSON: one problem, not a
+    # cascade of sequence numbers after it
+    log.path.write_text("".join([lines[0], lines[1].rstrip("\n") + lines[2], lines[3]]))
+    result = log.verify()
+    assert [str(p) for p in result.problems] == ["line 2: not a valid JSON entry (edited?)"]
+    assert (result.lines, result.last_seq) == (3, 4)
+
+
+def test_verify_hands_over_a_damaged_but_readable_line_as_entries_reads_it(tmp_path):
+    log, _ = _busy_log(tmp_path, 4)
+    data = log.path.read_bytes().replace(b'"i1"', b'"i\xff"')
+    log.path.write_bytes(data)
+    for env in (None, "production", "staging"):
+        seen = []
+        log.verify(each=seen.append, environment=env)
+        assert seen == list(log.entries(env)), env
+    assert "i\ufffd" in [e.fields.get("item") for e in log.entries("production")]
+
+
+def test_an_edited_line_of_any_shape_is_read_never_a_crash(tmp_path):
+    """A line edited by hand to a sequence number that is not a number, or without the keys
+    the cockpit writes, must not stop the timeline, the tail or the report from reading the
+    log (it used to raise ValueError): it reads as empty values, and verify names it."""
+    log = filled_log(tmp_path, 2)
+    lines = log.path.read_text().splitlines(keepends=True)
+    edited = json.loads(lines[1])
+    edited["seq"] = "two"
+    log.path.write_text(lines[0] + json.dumps(edited) + "\n" + '{"env": "production"}\n')
+    first, second, bare = log.entries()
+    assert second.seq == 0 and second.fields["item"] == "s/item-1"
+    assert (bare.seq, bare.ts, bare.action, bare.hash, bare.fields) == (
+        0,
+        "",
+        "",
+        "",
+        {"env": "production"},
+    )
+    assert log.tail(3) == [first, second, bare]
+    assert [e.seq for e in log.timeline("production")[0]] == [1]
+    seen = []
+    assert [p.line for p in log.verify(each=seen.append).problems][:1] == [2]
+    assert seen == [first, second, bare]
+
+
+def test_timestamps_are_utc_with_their_offset(tmp_path):
+    """Operators in different time zones read one log: every time says it is UTC."""
+    entry = AuditLog(tmp_path / "audit.jsonl").append("mark", "production", ALICE, item="a")
+    assert entry.ts.endswith("+00:00") and len(entry.ts) == len("2026-12-01T12:00:00.000000+00:00")
+
+
+def test_a_damaged_last_line_is_never_extended(tmp_path):
+    from cockpit.errors import AuditError
+
+    log = filled_log(tmp_path, 2)
+    with open(log.path, "ab") as handle:
+        handle.write(b'{"seq": 3, "ts": "2026\n')
+    before = log.path.read_bytes()
+    with pytest.raises(AuditError) as caught:
+        log.append("mark", "production", ALICE, item="a")
+    assert caught.value.message == (
+        "the last line of the audit log is damaged; refusing to extend a broken chain"
+    )
+    assert caught.value.hint == (
+        "run `cockpit audit verify` to see what is wrong, and move the log aside to start "
+        "a new chain"
+    )
+    assert log.path.read_bytes() == before
+
+
+def test_tail_keeps_a_last_line_without_its_newline_as_a_full_read_does(tmp_path):
+    log = filled_log(tmp_path, 3)
+    log.path.write_bytes(log.path.read_bytes().rstrip(b"\n"))
+    assert log.tail(2) == list(log.entries())[-2:] and log.tail(1)[0].seq == 3

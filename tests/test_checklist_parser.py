@@ -8,7 +8,7 @@ import pytest
 
 from cockpit.checklist import parse_checklist
 from cockpit.checklist.markdown import block_script, load_checklist
-from cockpit.errors import ChecklistError
+from cockpit.errors import ChecklistError, ConfigError
 
 from .conftest import REFERENCE_CHECKLIST, SAMPLE_RUNBOOK
 
@@ -744,3 +744,153 @@ def test_a_numbered_item_is_a_step_only_for_a_code_block_of_its_own():
 def test_an_indented_comment_before_the_opening_h1_leaves_it_the_title():
     checklist = parse("  <!-- generated -->\n# Release 6\n- [ ] a\n")
     assert checklist.title == "Release 6"
+
+
+def test_a_runbook_others_can_write_is_refused_as_a_runbook(tmp_path):
+    """Whoever can edit the runbook decides what the steps run: the refusal names the file as
+    the runbook, with the fix."""
+    runbook = tmp_path / "runbook.md"
+    runbook.write_text("# Go\n- [ ] a\n")
+    runbook.chmod(0o666)
+    with pytest.raises(ConfigError) as caught:
+        load_checklist(runbook)
+    assert caught.value.message == (
+        f"runbook {runbook} is writable by other users (mode 666): whoever can edit it can "
+        "change what the cockpit runs or records"
+    )
+    assert caught.value.hint == f"chmod go-w {runbook}"
+
+
+def test_an_empty_runbook_is_an_empty_checklist():
+    empty = parse("")
+    assert (empty.title, empty.sections) == ("Checklist", [])
+
+
+def test_only_numbered_items_are_steps_even_after_a_nested_numbered_list_closes():
+    """A bullet that holds a code block is prose with an example, also when a numbered list
+    nested in the bullet before it has just ended."""
+    checklist = parse(
+        """
+        ## Deploy
+        - Before you start
+          1. **Back up**
+        - Check the logs
+          ```bash
+          kubectl logs deploy/web
+          ```
+        """
+    )
+    assert [(i.kind, i.text) for i in checklist.items()] == [("step", "Back up")]
+
+
+def test_a_steps_later_paragraphs_are_notes_and_an_indented_block_is_a_command():
+    """An indented code block is a code block as GitHub shows it: untagged, so a shell
+    command like an untagged fence; the step's own paragraphs after its title are notes."""
+    (step,) = parse(
+        """
+        ## Deploy
+        1. **Roll out**
+
+           Watch the dashboard while it rolls.
+
+               kubectl rollout status deploy/web
+        """
+    ).items()
+    assert step.notes == ["Watch the dashboard while it rolls."]
+    ((language, script, source, line),) = [
+        (b.language, b.script, b.source, b.line) for b in step.blocks
+    ]
+    assert (language, script, source, line) == (
+        "",
+        "kubectl rollout status deploy/web\n",
+        "kubectl rollout status deploy/web\n",
+        7,
+    )
+
+
+def test_a_console_block_runs_its_prompt_lines_whatever_comes_first():
+    """A `console` block is a transcript even when a comment or output opens it: what it
+    shows after the prompts is output, never run."""
+    (step,) = parse(
+        """
+        ## Check
+        1. **Look at the pods**
+           ```console
+           # what you should see
+           $ kubectl get pods
+           NAME      READY
+           ```
+        """
+    ).items()
+    assert step.scripts == ["kubectl get pods\n"]
+    assert step.blocks[0].source == "# what you should see\n$ kubectl get pods\nNAME      READY\n"
+
+
+def test_an_empty_shell_block_runs_nothing():
+    (step,) = parse("## Go\n1. **Deploy**\n   ```bash\n   ```\n").items()
+    assert [(b.language, b.script) for b in step.blocks] == [("bash", "")]
+    assert block_script("") == "" and block_script("\n  \n") == "\n  \n"
+
+
+def test_a_prompt_line_continued_without_the_shells_prompt_is_kept_whole():
+    assert block_script("$ kubectl apply -f a.yaml \\\n  --server-side\nserver-side applied\n") == (
+        "kubectl apply -f a.yaml \\\n--server-side\n"
+    )
+
+
+def test_a_bold_title_may_end_in_a_stop_a_hard_break_or_a_comment():
+    """`1. **Deploy**.`, a title ended by a hard line break (`\\`), and one followed by an
+    HTML comment GitHub does not show are steps; bold words at the end of a sentence are not."""
+    checklist = parse(
+        """
+        ## S
+        1. Run **this**
+        2. **Deploy**.
+        3. **Migrate** <!-- owner: ops -->
+        4. **Tell the team**\\
+           in the channel
+        5. **Verify**:
+           the smoke tests
+        """
+    )
+    assert [(i.text, i.notes) for i in checklist.items()] == [
+        ("Deploy.", []),
+        ("Migrate", []),
+        ("Tell the team", ["in the channel"]),
+        ("Verify:", ["the smoke tests"]),
+    ]
+    assert {i.kind for i in checklist.items()} == {"step"}
+
+
+def test_an_image_reads_as_its_alt_text_and_an_empty_link_is_not_a_link():
+    """`[dashboard]()` is a placeholder for a link not filled in yet: nothing to open."""
+    (item,) = parse(
+        "## S\n- [ ] Look at ![the latency graph](g.png), [dashboard]() and [runbook](https://r)\n"
+    ).items()
+    assert item.text == "Look at the latency graph, dashboard and runbook"
+    assert item.links == ["https://r"]
+
+
+def test_sections_and_items_know_their_line_section_and_parent():
+    checklist = parse(
+        """
+        - [ ] early
+        # T
+        ## A
+        text
+        ### B
+        - [ ] parent
+          - [ ] child
+        """
+    )
+    assert [(s.id, s.title, s.line) for s in checklist.all_sections()] == [
+        ("general", "General", 2),
+        ("t", "T", 3),
+        ("t/a", "A", 4),
+        ("t/a/b", "B", 6),
+    ]
+    assert [(i.id, i.section_id, i.parent_id, i.line) for i in checklist.items()] == [
+        ("general/early", "general", None, 2),
+        ("t/a/b/parent", "t/a/b", None, 7),
+        ("t/a/b/parent/child", "t/a/b", "t/a/b/parent", 8),
+    ]

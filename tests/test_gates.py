@@ -552,3 +552,36 @@ def test_a_spec_its_controller_has_not_observed_yet_is_judged_by_no_one():
         "rollout c/web: its new spec is not observed by its controller yet "
         "(the revision to judge is not known)"
     )
+
+
+def test_every_verdict_names_the_run_it_judges():
+    """GO, NO-GO and PENDING alike carry the run (label and id): the audit log and `gate
+    --wait` tie each verdict to the revision it is about."""
+    from cockpit.gates import RolloutFact
+
+    run = run_of()
+    status = RunStatus(run, 0.0)
+    cases = {
+        "GO": VerdictInputs(metrics=(ok(),), run=status),
+        "NO-GO": VerdictInputs(metrics=(ok(),), failed_items=("x",), run=status),
+        "PENDING": VerdictInputs(
+            rollouts=(RolloutFact("web", False, False, "", unobserved=True),), run=status
+        ),
+    }
+    for state, inputs in cases.items():
+        result = verdict(inputs)
+        assert (result.state, result.judging, result.run_id) == (state, run.label, "r1")
+
+
+def test_a_run_failed_without_a_recorded_time_says_so_without_one():
+    run = run_of(failed="gate p95 failed")
+    result = verdict(VerdictInputs(metrics=(ok(),), run=RunStatus(run, 0.0, (TARGET,))))
+    assert result.reasons == ("release analysis failed, until a newer revision: gate p95 failed",)
+
+
+def test_a_metric_shown_but_not_gated_hides_no_gate_after_it():
+    shown = judge(metric(name="rps", gate=False), [500])
+    gated = judge(metric(), [500])
+    result = verdict(VerdictInputs(metrics=(shown, gated)))
+    assert result.state == "NO-GO"
+    assert [r.split(":")[0] for r in result.reasons] == ["gate p95 failed"]

@@ -1339,10 +1339,135 @@ def test_a_deployment_undo_plan_in_full():
     plan = plan_undo(dep, sets)
     assert (plan.deployment, plan.target_replicaset, plan.kind) == ("web", "web-1", "deployment")
     assert plan.mid_rollout and plan.patch == undo_patch(dep, sets[0], precondition=True)
-    assert plan.managed_by != ()
+    # Helm manages it too: the plan says so, so the confirmation can advise helm rollback
+    assert [m.tool for m in plan.managed_by] == ["Helm"]
     assert isinstance(plan, UndoPlan) and plan_undo(dep, sets, 1).target_revision == 1
     done = deployment(updatedReplicas=4, replicas=4, availableReplicas=4)
     assert not plan_undo(done, sets).mid_rollout
     with pytest.raises(UndoRefused) as refused:
         plan_undo(dep, sets, 7)
     assert not (refused.value.paused or refused.value.skipped or refused.value.read_only)
+
+
+def test_a_statefulset_without_an_update_strategy_rolls_as_kubernetes_defaults_it():
+    """An object without `updateStrategy` (as a manifest or an older API server gives it)
+    is a RollingUpdate, Kubernetes' default: its rollout has a status, not kubectl's refusal."""
+    from cockpit.rollout import statefulset_status
+
+    sts = statefulset(readyReplicas=4, updatedReplicas=4, currentRevision="db-3")
+    del sts["spec"]["updateStrategy"]
+    sts["status"]["updateRevision"] = "db-3"
+    sts["status"]["currentReplicas"] = 4
+    verdict = statefulset_status(sts)
+    assert (verdict.state, verdict.message) == (
+        "complete",
+        "statefulset rolling update complete 4 pods at revision db-3...",
+    )
+
+
+def test_a_deployment_undo_to_the_running_template_is_skipped_not_failed():
+    """kubectl skips a rollback to what already runs; the cockpit tells that apart from a
+    refusal (nothing was wrong, nothing was sent)."""
+    dep = deployment()
+    dep["metadata"]["annotations"] = {REVISION: "3"}
+    sets = [replicaset("web-1", 1, "web:2"), replicaset("web-3", 3, "web:2")]
+    with pytest.raises(UndoRefused) as refused:
+        plan_undo(dep, sets)
+    assert refused.value.message == (
+        "skipped rollback (current template already matches revision 1)"
+    )
+    assert refused.value.skipped and not (refused.value.paused or refused.value.read_only)
+
+
+def test_a_statefulset_undo_plan_names_who_else_manages_it():
+    sts = statefulset()
+    sts["metadata"]["annotations"] = {"argocd.argoproj.io/tracking-id": "shop:apps/x:prod/db"}
+    revisions = [controller_revision("db-1", 1, "db:1"), controller_revision("db-3", 3, "db:2")]
+    plan = plan_undo(sts, revisions, kind="statefulset")
+    assert [(m.tool, m.name) for m in plan.managed_by] == [("Argo CD", "application shop")]
+    assert plan.resource_version is None  # no resourceVersion read: nothing to compare with
+
+
+def test_revision_pods_match_each_kinds_revision_label():
+    """A StatefulSet's pods carry their ControllerRevision's name in `controller-revision-hash`,
+    a DaemonSet's pods only the hash (which its ControllerRevision carries as that label)."""
+    from cockpit.rollout import revision_pods
+
+    def pod(name, revision_hash, owner):
+        return {
+            "metadata": {
+                "name": name,
+                "labels": {"controller-revision-hash": revision_hash},
+                "ownerReferences": [{"uid": owner, "controller": True}],
+            }
+        }
+
+    sts_revision = {
+        "metadata": {"name": "db-7d9f8b", "labels": {"controller.kubernetes.io/hash": "7d9f8b"}}
+    }
+    sts_pods = [pod("db-0", "db-7d9f8b", "sts-uid"), pod("db-1", "db-5c4e2a", "sts-uid")]
+    assert [
+        p["metadata"]["name"]
+        for p in revision_pods("statefulset", statefulset(), sts_revision, sts_pods)
+    ] == ["db-0"]
+    ds = {"metadata": {"name": "agent", "uid": "ds-uid"}}
+    ds_revision = {
+        "metadata": {"name": "agent-6c8b4f", "labels": {"controller-revision-hash": "6c8b4f"}}
+    }
+    ds_pods = [pod("agent-a", "6c8b4f", "ds-uid"), pod("agent-b", "9a1d3e", "ds-uid")]
+    assert [
+        p["metadata"]["name"] for p in revision_pods("daemonset", ds, ds_revision, ds_pods)
+    ] == ["agent-a"]
+
+
+def test_only_a_ready_condition_that_is_true_counts_a_pod_ready_in_history():
+    sts = statefulset()
+    revisions = [controller_revision("db-3", 3, "db:2")]
+
+    def pod(name, *conditions):
+        return {
+            "metadata": {
+                "name": name,
+                "labels": {"controller-revision-hash": "db-3"},
+                "ownerReferences": [{"uid": "sts-uid", "controller": True}],
+            },
+            "status": {"conditions": list(conditions)},
+        }
+
+    pods = [
+        pod("db-0", {"type": "Ready", "status": "True"}),
+        pod("db-1", {"type": "Ready", "status": "True"}),
+        pod("db-2", {"type": "PodScheduled", "status": "True"}),
+    ]
+    ((row),) = history(sts, revisions, kind="statefulset", pods=pods)
+    assert (row.replicas, row.ready) == (3, 2)
+
+
+def test_a_ready_pod_whose_restart_time_is_unknown_is_not_blamed_for_its_restarts():
+    """Without the time of the last restart, a Ready pod's restarts are not counted (they may
+    be long past); a pod that is not Ready gets no such benefit."""
+    steady = new_pod(container("app", restarts=1), container("side", restarts=1), ready=True)
+    assert judged(steady, restart_limit=1) == []
+    failing = new_pod(container("app", restarts=1), container("side", restarts=1))
+    assert [(t.reason, t.restarts) for t in judged(failing, restart_limit=1)] == [("Restarting", 2)]
+
+
+def test_a_restarting_init_container_is_named():
+    from cockpit.rollout import PodTrouble
+
+    init = container("migrate", restarts=3, last=("Error", 1), finished=30)
+    assert judged(new_pod(container("app"), init=[init])) == [
+        PodTrouble(
+            "web-2-x",
+            "Init:Restarting",
+            3,
+            "3 restarts, the last 30s ago; init container migrate; last: Error, exit code 1",
+        )
+    ]
+
+
+def test_pod_trouble_waits_five_minutes_for_readiness_by_default():
+    new = replicaset("web-2", 2, "web:2")
+    slow = new_pod(container(), age=301)
+    slow["metadata"]["ownerReferences"] = [{"uid": "uid-web-2"}]
+    assert [t.reason for t in pod_trouble([slow], new, now=NOW)] == ["NotReady"]

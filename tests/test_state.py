@@ -735,3 +735,345 @@ def test_a_reader_follows_appends_and_reads_again_when_the_journal_is_replaced(
     assert reader.load().revision == 5
     writer.update(_done("s/6"))
     assert reader.load().revision == 6 and set(reader.load().items) == {"s/0", "s/1", "s/2", "s/6"}
+
+
+GOLDEN_SNAPSHOT = """\
+# cockpit state: written by cockpit; change it with `cockpit mark`, not by hand
+format = 1
+environment = "production"
+revision = 1
+written_at = 2026-12-01 09:00:00+00:00
+checksum = "sha256:8aa33005267242aef4f06a8cfc6625053b9594e02e79fe66c8b1cb4b55f7d503"
+
+[audit_head]
+seq = 3
+hash = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+[items."before/backup-taken"]
+status = "done"
+by = "alice"
+from = "10.0.0.7"
+at = 2026-12-01 08:59:01+00:00
+note = "kept a week"
+evidence = "s3://b/1"
+"""
+_B = "b" * 64
+GOLDEN_JOURNAL = (
+    '{"environment": "production", "base": "sha256:8aa33005267242aef4f06a8cfc6625053b9594e02e'
+    '79fe66c8b1cb4b55f7d503", "revision": 1, "prev": "", "hash": "b32d37dca53845175263be3d1e23'
+    '6f0f6c0263f6c6a08e3f998b4d88d7db763d"}\n'
+    '{"revision": 2, "written_at": "2026-12-01T09:05:00+00:00", "audit_head": [5, "' + _B + '"]'
+    ', "items": {"deploy/smoke": {"status": "failed", "by": "bob", "note": "délai dépassé ✗"}}'
+    ', "prev": "b32d37dca53845175263be3d1e236f0f6c0263f6c6a08e3f998b4d88d7db763d", "hash": "a8'
+    '5a9cf85dfce4ac372716d7f510d623aa085ca5ae850b71afbfcb187f56abd1"}\n'
+    '{"revision": 3, "written_at": "2026-12-01T09:07:30+00:00", "audit_head": [5, "' + _B + '"]'
+    ', "items": {"before/backup-taken": null}, "prev": "a85a9cf85dfce4ac372716d7f510d623aa085ca'
+    '5ae850b71afbfcb187f56abd1", "hash": "8b0570b51844824c42671e6e5d90851cc3e356e992152b93143ec'
+    '297b6cadfc9"}\n'
+)
+
+
+def _golden_updates(store, monkeypatch):
+    """The three updates that wrote GOLDEN_*, at fixed times."""
+    import cockpit.state
+    from cockpit.state import AuditHead
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return next(times)
+
+    times = iter(Clock(2026, 12, 1, 9, m, s, tzinfo=UTC) for m, s in ((0, 0), (5, 0), (7, 30)))
+    monkeypatch.setattr(cockpit.state, "datetime", Clock)
+    at = Clock(2026, 12, 1, 8, 59, 1, tzinfo=UTC)
+    backup = ItemRecord("done", "alice", "10.0.0.7", at, "kept a week", "s3://b/1")
+    store.update(lambda i: i.__setitem__("before/backup-taken", backup), AuditHead(3, "a" * 64))
+    smoke = ItemRecord("failed", "bob", note="délai dépassé ✗")
+    store.update(lambda i: i.__setitem__("deploy/smoke", smoke), AuditHead(5, _B))
+    store.update(lambda i: i.pop("before/backup-taken"))
+
+
+def test_a_state_written_before_an_upgrade_still_loads(tmp_path):
+    """The snapshot's checksum and the journal's hashes are a file format: a cockpit upgraded
+    mid-go-live must read the state the previous one wrote, not move it aside as corrupt."""
+    from cockpit.state import AuditHead
+
+    (tmp_path / "production.toml").write_text(GOLDEN_SNAPSHOT, encoding="utf-8")
+    (tmp_path / "production.journal").write_text(GOLDEN_JOURNAL, encoding="utf-8")
+    for path in tmp_path.iterdir():
+        path.chmod(0o600)
+    store = StateStore(tmp_path, "production")
+    snapshot = store.load()
+    assert store.last_corruption is None
+    smoke = ItemRecord(status="failed", by="bob", note="délai dépassé ✗")
+    assert snapshot.items == {"deploy/smoke": smoke}
+    assert snapshot.record("deploy/smoke") == smoke and snapshot.record("nope") is None
+    assert (snapshot.environment, snapshot.revision) == ("production", 3)
+    assert snapshot.audit_head == AuditHead(5, _B)
+    assert snapshot.written_at == datetime(2026, 12, 1, 9, 7, 30, tzinfo=UTC)
+
+
+def test_the_same_updates_write_the_same_files(tmp_path, monkeypatch):
+    """What this version writes is what the previous one wrote: readable UTF-8 text (a note
+    in any language is greppable, never escaped) with the same checksum and hashes."""
+    store = StateStore(tmp_path, "production")
+    _golden_updates(store, monkeypatch)
+    assert store.path.read_text(encoding="utf-8") == GOLDEN_SNAPSHOT
+    assert store.journal_path.read_text(encoding="utf-8") == GOLDEN_JOURNAL
+
+
+def test_every_write_time_is_utc(tmp_path):
+    snapshot = StateStore(tmp_path, "production").update(_done("s/0"))
+    assert snapshot.written_at is not None and snapshot.written_at.utcoffset().total_seconds() == 0
+
+
+def test_a_change_function_reads_its_own_changes_and_lists_each_item_once(tmp_path):
+    """What a change function sets it can read back; an item changed is listed once; one
+    added and removed again in the same update leaves nothing (the next reader agrees)."""
+    store = StateStore(tmp_path, "production")
+    store.update(_done("s/a"))
+    store.update(_done("s/b"))
+    seen = {}
+
+    def change(items):
+        items["s/b"] = ItemRecord(status="skipped", by="t")
+        items["s/new"] = ItemRecord(status="done", by="t")
+        items["s/gone"] = ItemRecord(status="done", by="t")
+        del items["s/gone"]
+        seen["b"] = items["s/b"].status
+        seen["keys"] = list(items)
+
+    store.update(change)
+    assert seen == {"b": "skipped", "keys": ["s/a", "s/b", "s/new"]}
+    again = StateStore(tmp_path, "production").load()
+    assert sorted(again.items) == ["s/a", "s/b", "s/new"] and again.items["s/b"].status == "skipped"
+
+
+def test_state_files_are_read_and_written_whole_whatever_the_filesystem_returns(
+    tmp_path, monkeypatch
+):
+    """A network or FUSE filesystem may read or write a few bytes per call: the state is
+    still read and written whole (and a write that makes no progress is a full disk)."""
+    from cockpit.errors import StateError
+
+    store = StateStore(tmp_path, "production")
+    store.update(_done("s/0"))
+    real_pread, real_pwrite = os.pread, os.pwrite
+    monkeypatch.setattr(os, "pread", lambda fd, n, offset: real_pread(fd, min(n, 1), offset))
+    monkeypatch.setattr(os, "pwrite", lambda fd, data, offset: real_pwrite(fd, data[:1], offset))
+    for n in range(1, 4):
+        store.update(_done(f"s/{n}"))
+    assert sorted(StateStore(tmp_path, "production").load().items) == [f"s/{n}" for n in range(4)]
+    monkeypatch.setattr(os, "pread", real_pread)
+    monkeypatch.setattr(os, "pwrite", lambda fd, data, offset: 0)
+    with pytest.raises(StateError) as caught:
+        store.update(_done("s/4"))
+    assert caught.value.message == (
+        f"could not save state to {store.path}: short write; the previous state file is "
+        "untouched and the action is in the audit log"
+    )
+    assert caught.value.hint == "free some disk space, then try again"
+
+
+def test_a_reload_reads_only_what_was_appended_since(tmp_path, monkeypatch):
+    """Every redraw of a shared go-live reloads the state: it costs the new lines (and a check
+    of the journal's first line), never a read of the whole state again."""
+    writer, reader = StateStore(tmp_path, "production"), StateStore(tmp_path, "production")
+    for n in range(20):
+        writer.update(_done(f"s/{n}"))
+    reader.load()
+    writer.update(_done("s/20"))
+    header, *_, line = writer.journal_path.read_bytes().splitlines(keepends=True)
+    read = []
+    real_pread = os.pread
+
+    def pread(fd, n, offset):
+        data = real_pread(fd, n, offset)
+        read.append(len(data))
+        return data
+
+    monkeypatch.setattr(os, "pread", pread)
+    assert len(reader.load().items) == 21
+    assert sum(read) == len(header) + len(line)
+    read.clear()
+    reader.update(_done("s/21"))  # its own line: nothing to read back
+    assert sum(read) == len(header) and len(reader.load().items) == 22
+
+
+def test_a_journal_changed_after_it_was_read_is_named_and_moved_aside(tmp_path):
+    store = StateStore(tmp_path, "production")
+    for n in range(3):
+        store.update(_done(f"s/{n}"))
+    store.load()
+    with open(store.journal_path, "ab") as journal:
+        journal.write(b'{"revision": 4, "items": {}}\n')  # well formed, but not chained
+    snapshot = store.load()
+    assert snapshot.items == {} and snapshot.environment == "production"
+    assert store.last_corruption is not None
+    assert store.last_corruption.reason == (
+        "line 4 of the journal production.journal is damaged or out of order (truncated or edited)"
+    )
+    import re
+
+    assert re.fullmatch(
+        r"production\.toml\.corrupt-\d{8}T\d{12}Z", store.last_corruption.moved_to.name
+    )
+    stamp = datetime.strptime(store.last_corruption.moved_to.name[-22:], "%Y%m%dT%H%M%S%fZ")
+    assert abs((stamp.replace(tzinfo=UTC) - datetime.now(UTC)).total_seconds()) < 60
+    assert len(list(tmp_path.glob("production.journal.corrupt-*"))) == 1
+
+
+def test_a_journal_line_from_another_journal_or_without_its_hash_is_damage(tmp_path):
+    """Each line must follow the one before it: a line taken from another copy of the state
+    (same revision, a valid hash of its own) or one whose hash was removed is caught."""
+    import json
+
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    for folder, who in ((ours, "ours"), (theirs, "theirs")):
+        folder.mkdir(mode=0o700)
+        store = StateStore(folder, "production")
+        store.update(_done("s/0"))
+        store.path.write_bytes((ours / "production.toml").read_bytes())
+        for n in range(1, 4):
+            store.update(
+                lambda items, n=n, who=who: items.__setitem__(
+                    f"s/{n}", ItemRecord(status="done", by=who)
+                )
+            )
+    snapshot = (ours / "production.toml").read_bytes()
+    mine = (ours / "production.journal").read_bytes().splitlines(keepends=True)
+    other = (theirs / "production.journal").read_bytes().splitlines(keepends=True)
+    unhashed = json.loads(mine[2])
+    del unhashed["hash"]
+    for second in (other[2], (json.dumps(unhashed) + "\n").encode()):
+        (ours / "production.toml").write_bytes(snapshot)
+        (ours / "production.journal").write_bytes(b"".join([mine[0], mine[1], second, mine[3]]))
+        fresh = StateStore(ours, "production")
+        assert fresh.load().items == {}
+        assert fresh.last_corruption is not None
+        assert fresh.last_corruption.reason.startswith("line 3 of the journal")
+
+
+def test_a_journal_cut_short_while_it_was_created_is_ignored_and_replaced(tmp_path):
+    store = StateStore(tmp_path, "production")
+    store.update(_done("s/0"))
+    store.journal_path.write_bytes(b'{"environment": "prod')  # killed creating it
+    store.journal_path.chmod(0o600)
+    fresh = StateStore(tmp_path, "production")
+    assert set(fresh.load().items) == {"s/0"} and fresh.last_corruption is None
+    fresh.update(_done("s/1"))
+    again = StateStore(tmp_path, "production")
+    assert set(again.load().items) == {"s/0", "s/1"} and again.last_corruption is None
+
+
+def test_a_snapshot_swapped_for_another_of_the_same_revision_is_not_extended(tmp_path):
+    """Another copy of the state (another host's, or a backup of a parallel run) at the same
+    revision: this journal extends a different snapshot, so it is refused, never applied."""
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    for folder, key in ((ours, "s/ours"), (theirs, "s/theirs")):
+        folder.mkdir(mode=0o700)
+        StateStore(folder, "production").update(_done(key))
+    StateStore(ours, "production").update(_done("s/1"))
+    (ours / "production.toml").write_bytes((theirs / "production.toml").read_bytes())
+    fresh = StateStore(ours, "production")
+    assert fresh.load().items == {}
+    assert fresh.last_corruption is not None
+    assert "does not extend this state file" in fresh.last_corruption.reason
+
+
+def test_a_stale_journal_with_a_torn_last_line_is_still_stale(tmp_path):
+    """A compaction cut short after a writer was killed mid-line: the old journal is known by
+    its last complete line's revision, the torn one aside."""
+    store = StateStore(tmp_path, "production")
+    for n in range(3):
+        store.update(_done(f"s/{n}"))
+    old_journal = store.journal_path.read_bytes() + b'{"revision": 4, "ite'
+    store._write(store.load())
+    store.journal_path.write_bytes(old_journal)
+    fresh = StateStore(tmp_path, "production")
+    assert set(fresh.load().items) == {"s/0", "s/1", "s/2"}
+    assert fresh.last_corruption is None
+
+
+def test_marking_works_again_after_a_snapshot_could_not_be_written(tmp_path, monkeypatch):
+    """A full disk freed, or a temp file's place taken by a folder: the same cockpit marks
+    again without a restart."""
+    from cockpit.errors import StateError
+
+    store = StateStore(tmp_path, "production")
+    real_pwrite = os.pwrite
+    monkeypatch.setattr(os, "pwrite", lambda fd, data, offset: 0)
+    with pytest.raises(StateError):
+        store.update(_done("s/0"))
+    monkeypatch.setattr(os, "pwrite", real_pwrite)
+    temp = tmp_path / f".production.toml.{os.getpid()}.tmp"
+    temp.mkdir()
+    with pytest.raises(StateError) as caught:
+        store.update(_done("s/0"))
+    assert caught.value.message.startswith(f"could not save state to {store.path}: Is a directory")
+    temp.rmdir()
+    store.update(_done("s/0"))
+    assert set(StateStore(tmp_path, "production").load().items) == {"s/0"}
+
+
+def test_the_next_write_leaves_nothing_of_a_torn_line_longer_than_itself(tmp_path):
+    store = StateStore(tmp_path, "production")
+    for n in range(2):
+        store.update(_done(f"s/{n}"))
+    with open(store.journal_path, "ab") as journal:
+        journal.write(b'{"revision": 3, "items": {"s/9": {"status": "done", "note": "' + b"x" * 500)
+    store.update(_done("s/2"))
+    lines = store.journal_path.read_bytes().split(b"\n")
+    assert lines[-1] == b"" and all(b"xxxx" not in line for line in lines)
+
+
+def test_the_change_token_sees_a_journal_without_its_snapshot(tmp_path):
+    store = StateStore(tmp_path, "production")
+    store.update(_done("s/0"))
+    store.update(_done("s/1"))
+    store.path.unlink()
+    assert store.mtime_ns() is not None
+
+
+def test_a_state_file_others_can_only_read_or_run_is_accepted(tmp_path):
+    store = StateStore(tmp_path, "production")
+    store.update(_done("s/0"))
+    store.path.chmod(0o755)
+    assert set(StateStore(tmp_path, "production").load().items) == {"s/0"}
+
+
+def test_a_state_file_that_cannot_be_read_is_named_with_the_fix(tmp_path):
+    from cockpit.errors import StateError
+
+    store = StateStore(tmp_path, "production")
+    store.path.mkdir()
+    with pytest.raises(StateError) as caught:
+        store.load()
+    assert caught.value.message == f"cannot read state file {store.path}: Is a directory"
+    assert caught.value.hint == "check the permissions of the state directory"
+
+
+def test_a_link_put_in_place_of_the_journal_while_the_cockpit_runs_is_refused(tmp_path):
+    from cockpit.errors import StateError
+
+    store = StateStore(tmp_path, "production")
+    store.update(_done("s/0"))
+    store.update(_done("s/1"))
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+
+    def swap():
+        store.journal_path.unlink()
+        store.journal_path.symlink_to(victim)
+
+    swap()  # between two reads of this process
+    with pytest.raises(StateError) as caught:
+        store.load()
+    assert caught.value.message.startswith(f"state journal {store.journal_path} is a symbolic")
+    store.journal_path.unlink()
+    store.update(_done("s/2"))
+    # and between the read and the write of one update
+    with pytest.raises(StateError) as caught:
+        store.update(lambda items: (items.__setitem__("s/3", ItemRecord("done")), swap()))
+    assert caught.value.message.startswith(f"state journal {store.journal_path} is a symbolic")
+    assert victim.read_text() == "precious\n"

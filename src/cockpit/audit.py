@@ -426,8 +426,10 @@ def _entry_of(data: Any, environment: str | None) -> AuditEntry | None:
         return None
     if environment is not None and data.get("env") != environment:
         return None
+    # an edited line may hold anything: it is read (and `audit verify` names it), never a crash
+    seq = data.get("seq")
     return AuditEntry(
-        seq=int(data.get("seq", 0)),
+        seq=seq if isinstance(seq, int) else 0,
         ts=str(data.get("ts", "")),
         action=str(data.get("action", "")),
         fields={k: v for k, v in data.items() if k not in ("seq", "ts", "action", "prev", "hash")},

@@ -63,7 +63,6 @@ def _markdown() -> MarkdownIt:
 
 @dataclass
 class _OpenListItem:
-    ordered: bool
     item: ChecklistItem | None
     first_inline_seen: bool = False
 
@@ -205,7 +204,7 @@ class _Builder:
                     item.notes.append(rest)
                 item.done_in_document = task and _checked(inline)
                 item.links = _links(inline)
-        self.lists.append(_OpenListItem(ordered=ordered, item=item))
+        self.lists.append(_OpenListItem(item=item))
 
     def _new_item(
         self, index: int, text: str, kind: str, parent: ChecklistItem | None
