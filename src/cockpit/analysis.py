@@ -560,7 +560,8 @@ class ReleaseAnalysis(RunHistory):
         targets: list[RollbackTarget] = []
         no_target: str | None = None
         if run.failed:
-            targets, no_target = self.rollback_targets(run, views)
+            with self._lock:  # the per-workload indexes change in place as runs start
+                targets, no_target = self.rollback_targets(run, views)
         return RunStatus(run, remaining, tuple(targets), no_target)
 
     def rollback_targets(
@@ -568,6 +569,7 @@ class ReleaseAnalysis(RunHistory):
     ) -> tuple[list[RollbackTarget], str | None]:
         """For each deployment the failed run changed (a baseline: each one), the revision of
         the last earlier run that did not fail, found among the Deployment's ReplicaSets.
+        Called with the lock held (`status` does) when watcher threads may start runs.
 
         From the per-workload indexes, not the runs kept: the latest run at each template, and
         the templates of every run that failed (never a target, however long ago it failed).
