@@ -116,6 +116,8 @@ def test_the_history_a_live_process_keeps_is_bounded_and_the_report_still_has_ev
     assert set(held) == {"c/a", "c/b"}
     assert all(len(templates) == HELD_PER_WORKLOAD for templates in held.values())
     assert len({r.id for r in runs.runs}) == KEEP_RUNS  # ids stay unique past the window
+    # each run changed one workload: the other's record is shared with the run before
+    assert len({id(w) for r in runs.runs for w in r.workloads}) == KEEP_RUNS + 1
     # another process, started now, keeps as little
     assert len(live(audit).runs) == KEEP_RUNS
     # the report folds the whole log: every run

@@ -311,7 +311,11 @@ class RunHistory:
     def _add(self, run: ReleaseRun) -> ReleaseRun:
         """A new current run: indexed, and the oldest kept one let go beyond `keep`."""
         self._count += 1
-        run = replace(run, seq=self._count)
+        current = self.current
+        prior = {w.key: w for w in current.workloads} if current is not None else {}
+        # a run changes a few workloads: the others' records are the current run's, shared
+        workloads = tuple(p if (p := prior.get(w.key)) == w else w for w in run.workloads)
+        run = replace(run, seq=self._count, workloads=workloads)
         for w in run.workloads:
             self._seen.setdefault(w.key, set()).add(w.template)
             held = self._held.setdefault(w.key, {})
