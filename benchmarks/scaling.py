@@ -303,6 +303,9 @@ def timed(fn: Callable[[], object]) -> float:
 
 FRAME = """
 import sys
+from cockpit import collector
+
+collector.pause_for_start_up()  # as `cockpit run` does first
 from cockpit.session import GoLiveSession
 from cockpit.tui.app import CockpitApp
 

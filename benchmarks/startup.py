@@ -48,6 +48,9 @@ BARE = textwrap.dedent(
 COCKPIT = textwrap.dedent(
     """
     import sys
+    from cockpit import collector
+
+    collector.pause_for_start_up()  # as `cockpit run` does first
     from cockpit.session import GoLiveSession
     from cockpit.tui.app import CockpitApp
 

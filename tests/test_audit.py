@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from cockpit.audit import AuditLog
+from cockpit.audit import INDEX_FORMAT, AuditLog
 from cockpit.cli import cli
 from cockpit.identity import Operator
 
@@ -422,7 +422,7 @@ def _expected_index(path):
         elif data["action"] == "verdict":
             facts["verdict"] = offset
         offset, last_hash = offset + len(raw), data["hash"]
-    return {"format": 1, "end": offset, "hash": last_hash, "envs": envs}
+    return {"format": INDEX_FORMAT, "end": offset, "hash": last_hash, "envs": envs}
 
 
 TIMELINE = {"release_start", "rollback_requested", "rollback", "run_start", "run_end"}
@@ -495,7 +495,7 @@ def test_an_index_that_matches_the_log_is_believed_for_the_lines_before_its_end(
 @pytest.mark.parametrize(
     "changes",
     [
-        {"format": 2},
+        {"format": INDEX_FORMAT + 1},
         {"format": None},
         {"end": "100"},
         {"end": 0},
@@ -531,7 +531,7 @@ def test_an_index_ending_after_the_first_line_is_checked_against_it(tmp_path):
     log.append("mark", "production", ALICE, item="a")
     first_end = log.path.read_bytes().index(b"\n") + 1
     index = {
-        "format": 1,
+        "format": INDEX_FORMAT,
         "end": first_end,
         "hash": next(log.entries()).hash,
         "envs": {"production": {"first": first_end, "timeline": [first_end]}},

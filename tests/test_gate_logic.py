@@ -186,6 +186,8 @@ def _deployment(template_image, revision, rs_list):
                         "spec": {"containers": [{"name": "app", "image": image}]},
                     }
                 },
+                # as the controller leaves them after a rollout: only the current one has pods
+                "status": {"replicas": 1 if image == template_image else 0},
             }
         )
     return DeploymentView("c", "ns", "app", deployment, tuple(replicasets))
@@ -465,3 +467,284 @@ def test_thresholds_read_the_way_the_gate_applies_them():
     )
     assert threshold_text(upper) == "warns at 80 ms or above, fails at 100 ms or above"
     assert threshold_text(lower) == "warns below 1200 req/s, fails below 1000 req/s"
+
+
+# --- a run after a failed run: measured once the failed revision's pods are gone -----------------
+
+
+def _rolling(views, *, old_replicas=1, serving=None):
+    """The same views with the rollout still going: old pods pending termination, those of
+    the ReplicaSet(s) of `serving` (images; default: every other ReplicaSet) still there."""
+    rolled = []
+    for view in views:
+        deployment = {**view.deployment, "status": dict(view.deployment["status"])}
+        deployment["status"]["replicas"] = 1 + old_replicas
+        current = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+        replicasets = []
+        for rs in view.replicasets:
+            image = rs["spec"]["template"]["spec"]["containers"][0]["image"]
+            still = image in serving if serving is not None else image != current
+            replicasets.append({**rs, "status": {"replicas": old_replicas}} if still else rs)
+        rolled.append(DeploymentView("c", "ns", view.name, deployment, tuple(replicasets)))
+    return rolled
+
+
+def test_a_rollback_is_measured_only_when_no_pod_of_the_failed_revision_serves(analysis):
+    world = World()
+    runs = analysis(bake_seconds=60)
+    runs.observe(world.show("v1", T0), T0)
+    runs.judged(failed=None, passed=True, values={})
+    runs.observe(world.show("v2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+    # the rollback to v1 is slow: the failed v2 pods still serve
+    at = T0 + timedelta(minutes=2)
+    back = runs.observe(_rolling(world.show("v1", at)), at)
+    assert back is not None and back.kind == "rollback" and back.after_failure
+    assert back.measured_from is None and "pods of the replaced revision" in back.waiting
+    # what the metrics show now is v2's: not measured, not judged, the bake not begun
+    m = metric(fail=100.0, initial_delay="0s", min_samples=1)
+    still = runs.observe(_rolling(world.show("v1", at)), at + timedelta(minutes=3))
+    assert still is None and runs.current.measured_from is None
+    bad = evaluate(
+        m,
+        m.query,
+        points([500] * 8, start=at),
+        started=back.started,
+        measure_from=runs.current.measured_from,
+        waiting=runs.current.waiting,
+        fetched_at=at + timedelta(minutes=3),
+        last_ok=at + timedelta(minutes=3),
+    )
+    assert bad.phase == "Pending" and not bad.measurements
+    assert bad.display == "pending"  # the failed revision's 500s are not shown as a breach
+    status = runs.status(world.show("v1", at), at + timedelta(minutes=3))
+    assert status.bake_remaining == 60
+    result = verdict(VerdictInputs(metrics=(bad,), run=status))
+    assert result.state == "PENDING" and result.failure is None
+    assert result.reasons[0].startswith(
+        "gate p95: waiting for the rollout of app: pods of the replaced"
+    )
+    # the rollout completes: measured from this moment, by every process reading the audit
+    done = at + timedelta(minutes=4)
+    assert runs.observe(world.show("v1", done), done) is None
+    assert runs.current.measured_from == done and runs.current.waiting is None
+    assert analysis(bake_seconds=60).current.measured_from == done
+    good = evaluate(
+        m,
+        m.query,
+        points([500] * 8 + [50] * 4, start=at),
+        started=back.started,
+        measure_from=runs.current.measured_from,
+        fetched_at=done + timedelta(seconds=90),
+        last_ok=done + timedelta(seconds=90),
+    )
+    assert good.phase == "Successful", good.reason  # v2's 500s before `done` are not v1's
+    left = runs.status(world.show("v1", done), done + timedelta(seconds=59))
+    assert left.bake_remaining == 1
+
+
+def test_a_rollout_after_a_passed_run_is_measured_from_its_start(analysis):
+    world = World()
+    runs = analysis(bake_seconds=60)
+    runs.observe(world.show("v1", T0), T0)
+    runs.judged(failed=None, passed=True, values={})
+    at = T0 + timedelta(minutes=1)
+    rollout = runs.observe(_rolling(world.show("v2", at)), at)
+    # the old pods are good ones: a failure while both serve is the new revision's
+    assert not rollout.after_failure and rollout.measured_from == at and rollout.waiting is None
+
+
+def test_a_run_replacing_one_still_waiting_for_a_failed_revision_waits_too(analysis):
+    world = World()
+    runs = analysis(bake_seconds=0)
+    runs.observe(world.show("v1", T0), T0)
+    runs.observe(world.show("v2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+    at = T0 + timedelta(minutes=2)
+    runs.observe(_rolling(world.show("v1", at)), at)  # rolling back, v2 pods still there
+    fix = runs.observe(_rolling(world.show("v3", at)), at + timedelta(seconds=10))
+    assert fix.kind == "rollout" and fix.after_failure and fix.measured_from is None
+
+
+def test_an_error_spike_while_the_failed_revisions_pods_serve_is_not_the_rollbacks(analysis):
+    world = World()
+    runs = analysis(bake_seconds=0)
+    runs.observe(world.show("v1", T0), T0)
+    runs.observe(world.show("v2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
+    runs.judged(failed="errors spike", passed=False, values={})
+    at = T0 + timedelta(minutes=2)
+    views = _rolling(world.show("v1", at))
+    runs.observe(views, at)
+    spike = VerdictInputs(errors="spike", errors_reason="40 events", run=runs.status(views, at))
+    result = verdict(spike)
+    assert result.state == "PENDING" and result.failure is None
+    assert any(r.startswith("errors: waiting for the rollout of app") for r in result.reasons)
+    done = at + timedelta(minutes=1)
+    runs.observe(world.show("v1", done), done)
+    after = verdict(
+        VerdictInputs(errors="spike", errors_reason="40 events", run=runs.status(views, done))
+    )
+    assert after.state == "NO-GO" and after.failure == "errors spike: 40 events"
+
+
+def test_a_failed_run_whose_workload_is_not_seen_now_says_its_target_is_not_known_yet(analysis):
+    world = World()
+    runs = analysis(bake_seconds=0)
+    runs.observe(world.show("v1", T0), T0)
+    views = world.show("v2", T0 + timedelta(minutes=1))
+    runs.observe(views, T0 + timedelta(minutes=1))
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+    # a new `cockpit gate` knows from the audit that the run failed, before its first list
+    blind = verdict(VerdictInputs(run=runs.status([], T0 + timedelta(minutes=2))))
+    assert blind.state == "NO-GO" and not blind.targets
+    assert "rollback target not known yet: cannot see c/app now" in blind.reasons
+    seen = verdict(VerdictInputs(run=runs.status(views, T0 + timedelta(minutes=2))))
+    assert [t.revision for t in seen.targets] == [1]
+    assert not any("not known yet" in r for r in seen.reasons)
+
+
+def _named(views, name):
+    """The same workload under another name (a second Deployment of the same shape)."""
+    out = []
+    for view in views:
+        deployment = {**view.deployment, "metadata": {**view.deployment["metadata"]}}
+        deployment["metadata"]["name"] = name
+        out.append(DeploymentView("c", "ns", name, deployment, view.replicasets))
+    return out
+
+
+def test_a_fast_rollback_is_returned_already_measured(analysis):
+    world = World()
+    runs = analysis(bake_seconds=0)
+    runs.observe(world.show("v1", T0), T0)
+    runs.observe(world.show("v2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
+    runs.judged(failed="errors spike", passed=False, values={})
+    at = T0 + timedelta(minutes=2)
+    back = runs.observe(world.show("v1", at), at)  # complete at its first look
+    assert back.after_failure and back.measured_from == at == runs.current.measured_from
+
+
+def test_a_rollback_before_the_release_was_judged_waits_out_its_pods_too(analysis):
+    world = World()
+    runs = analysis(bake_seconds=300)
+    runs.observe(world.show("v1", T0), T0)
+    runs.judged(failed=None, passed=True, values={})
+    runs.observe(world.show("v2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
+    # bad graphs: an operator runs `kubectl rollout undo` while v2 is still being judged
+    at = T0 + timedelta(minutes=2)
+    back = runs.observe(_rolling(world.show("v1", at)), at)
+    assert back.kind == "rollback" and back.after_failure and back.waiting
+
+
+def test_the_failed_revisions_pods_gone_is_enough_a_paused_rollout_is_measured(analysis):
+    world = World()
+    runs = analysis(bake_seconds=0)
+    runs.observe(world.show("v1", T0), T0)
+    runs.observe(world.show("v2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+    at = T0 + timedelta(minutes=2)
+    # a fix rolled forward and paused half way: v1's old pods still there, v2's all gone
+    fix = runs.observe(_rolling(world.show("v3", at), serving=("v1",)), at)
+    assert fix.after_failure and fix.measured_from == at
+
+
+def test_a_status_for_the_spec_before_is_not_the_rollout_done(analysis):
+    world = World()
+    runs = analysis(bake_seconds=0)
+    runs.observe(world.show("v1", T0), T0)
+    runs.observe(world.show("v2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+    at = T0 + timedelta(minutes=2)
+    views = world.show("v1", at)
+    unobserved = [
+        DeploymentView(
+            "c",
+            "ns",
+            "app",
+            {**v.deployment, "metadata": {**v.deployment["metadata"], "generation": 2}},
+            v.replicasets,
+        )
+        for v in views
+    ]
+    assert runs.observe(unobserved, at).waiting  # generation 2, observedGeneration 1
+    assert runs.observe(views, at + timedelta(seconds=5)) is None
+    assert runs.current.measured_from == at + timedelta(seconds=5)
+
+
+def test_a_run_of_two_workloads_waits_for_both(analysis):
+    one, two = World(), World()
+    runs = analysis(bake_seconds=0)
+
+    def both(image_one, image_two, at, rolling=()):
+        a, b = one.show(image_one, at), _named(two.show(image_two, at), "web")
+        return (_rolling(a) if "app" in rolling else a) + (_rolling(b) if "web" in rolling else b)
+
+    runs.observe(both("v1", "w1", T0), T0)
+    runs.observe(both("v2", "w2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+    at = T0 + timedelta(minutes=2)
+    runs.observe(both("v1", "w1", at, rolling=("app", "web")), at)
+    assert runs.current.waiting
+    runs.observe(both("v1", "w1", at, rolling=("web",)), at + timedelta(seconds=5))
+    assert runs.current.waiting  # app is done, web's failed pods still serve
+    runs.observe(both("v1", "w1", at), at + timedelta(seconds=9))
+    assert runs.current.measured_from == at + timedelta(seconds=9)
+
+
+def test_the_earliest_moment_recorded_by_any_process_is_the_one_all_measure_from(
+    analysis, tmp_path
+):
+    world = World()
+    runs = analysis(bake_seconds=0)
+    runs.observe(world.show("v1", T0), T0)
+    runs.observe(world.show("v2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+    at = T0 + timedelta(minutes=2)
+    runs.observe(_rolling(world.show("v1", at)), at)
+    other = analysis(bake_seconds=0)
+    # two processes see the rollout done at once: the one that saw it later writes first
+    other.observe(world.show("v1", at), at + timedelta(seconds=7))
+    first = (at + timedelta(seconds=3)).isoformat(timespec="seconds")
+    runs.audit.append("run_serving", "prod", Operator("bob", None), run=runs.current.id, at=first)
+    runs.refresh()
+    assert runs.current.measured_from == at + timedelta(seconds=3)
+    assert analysis(bake_seconds=0).current.measured_from == at + timedelta(seconds=3)
+
+
+def test_after_a_failure_a_query_that_reads_back_is_measured_once_its_range_is_past():
+    from cockpit.sources.prometheus import query_lookback
+
+    query = 'sum(rate(http_requests_total{code=~"5.."}[5m])) / sum(rate(http_requests_total[5m]))'
+    assert query_lookback(query) == 300
+    assert query_lookback("max_over_time(rate(x[2m])[1h:1m] offset 1m)") == 3600 + 60 + 120
+    assert query_lookback("servicedesk:error_ratio") == 0  # a recording rule: its own window
+    assert query_lookback("not { promql") == 0
+    m = metric(fail=100.0, initial_delay="1m", min_samples=1)
+    pts = points([500] * 10 + [50] * 12)  # the suspect revision's 500s, then healthy values
+    served = T0 + timedelta(minutes=5)  # the rollout done; the 5m rate still reads the 500s
+    kw = {"started": T0, "measure_from": served, "lookback": 300.0}
+    early = evaluate(m, m.query, pts, **kw, fetched_at=served, last_ok=served)
+    assert early.phase == "Pending" and "reads 5m00s back" in early.reason
+    assert "measuring starts at 12:10:00" in early.reason
+    later = served + timedelta(minutes=5, seconds=30)
+    done = evaluate(m, m.query, pts, **kw, fetched_at=later, last_ok=later)
+    assert done.phase == "Successful", done.reason
+
+
+def test_after_a_failure_an_error_bucket_begun_before_the_rollout_ended_is_not_counted():
+    from cockpit.sources.errors import spike_from_series
+
+    served = T0 + timedelta(minutes=10)
+    before = (served - timedelta(seconds=30), served + timedelta(seconds=2), 600)  # mostly v2's
+    after = (served + timedelta(seconds=2), served + timedelta(seconds=4), 1)
+    kw = {
+        "started": T0,
+        "window_seconds": 300,
+        "factor": 3.0,
+        "min_events": 10,
+        "now": served + timedelta(seconds=4),
+        "since": served,
+    }
+    assert spike_from_series([before, after], **kw).spiking  # counted in part: 38 events
+    strict = spike_from_series([before, after], **kw, whole_buckets=True)
+    assert not strict.spiking and strict.current == 1

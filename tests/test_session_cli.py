@@ -150,6 +150,28 @@ def test_two_sessions_see_each_others_marks(open_session):
     assert not first.reload_if_changed()
 
 
+def test_progress_counts_what_each_items_view_says(open_session):
+    """Progress counts statuses without making views (it runs over every item on every
+    redraw); what it counts is what the views show, document ticks and reopens included."""
+    session = open_session("production")
+    session.mark_done("Change approved")
+    session.skip("Backup taken", "restored last week")
+    session.reopen("Branch frozen", "thawed")  # [x] in the document: a reopen leaves it done
+    session.mark_done("Home page loads")
+    session.reopen("Home page loads")
+    for section in [None, *session.checklist.all_sections()]:
+        views = [
+            session.view(i)
+            for i in (section.walk_items() if section else session.checklist.items())
+        ]
+        statuses = [v.status for v in views]
+        progress = session.progress(section)
+        assert progress.total == len(views)
+        assert progress.done == sum(s in ("done", "passed") for s in statuses)
+        assert progress.skipped == statuses.count("skipped")
+    assert session.progress().done == 2 and session.progress().skipped == 1
+
+
 def test_ambiguous_text_is_refused_with_the_ids(tmp_path, operator):
     from cockpit.session import GoLiveSession
 

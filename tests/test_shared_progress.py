@@ -562,3 +562,65 @@ async def test_the_cockpit_says_when_the_store_is_gone_refuses_d_and_recovers(
             await until(pilot, lambda: alice.view(item).status == "done")
     finally:
         proxy.close()
+
+
+def test_a_watch_too_far_behind_lists_again_and_misses_no_colleagues_mark(
+    cluster, clean, tmp_path, monkeypatch
+):
+    """A watch from a resourceVersion the API server no longer keeps gets 410 Gone (as an
+    ERROR event, as a real server sends it on a watch); the cockpit lists again, and a
+    colleague's mark made while it was behind reaches the screen."""
+    from collections import deque
+
+    from cockpit.config import load_config
+    from cockpit.sources.progress import SharedProgress
+
+    loaded = load_config(team_config(tmp_path / "a", cluster.kubeconfig))
+    shared = SharedProgress(
+        loaded.model.environments["prod"].clusters[0],
+        loaded,
+        namespace=NS,
+        environment="prod",
+        watch_seconds=2,
+    )
+    stale = shared.load()
+    store = cluster.store
+    kept = store.log
+
+    def short_history() -> None:
+        store.log = deque(store.log, maxlen=5)
+
+    def full_history() -> None:
+        store.log = deque(store.log, maxlen=kept.maxlen)
+
+    cluster.call(short_history)
+    try:
+        for n in range(8):  # the server's window moves past the version the cockpit holds
+            kubectl(cluster, "create", "configmap", f"churn-{n}")
+        colleague = ProgressObject(shared.names[0])
+        colleague.items["s/item-0"] = ItemRecord(status="done", by="bob")
+        manifest = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": shared.names[0], "labels": {"cockpit.dev/progress": "prod"}},
+            "data": encode(colleague),
+        }
+        kubectl(cluster, "create", "-f", "-", stdin=json.dumps(manifest))
+        listed = shared.load
+        calls = []
+
+        def first_stale() -> str:  # the cockpit held `stale` when its watch went on
+            calls.append(1)
+            return stale if len(calls) == 1 else listed()
+
+        monkeypatch.setattr(shared, "load", first_stale)
+        seen: list[ProgressObject] = []
+        shared.watch(lambda changes: seen.extend(after for _b, after in changes), lambda _e: None)
+        wait_until(lambda: any("s/item-0" in o.items for o in seen), timeout=30)
+        assert len(calls) >= 2  # listed again after the 410
+        assert seen[-1].items["s/item-0"].by == "bob"
+    finally:
+        shared.stop()
+        cluster.call(full_history)
+        for n in range(8):
+            kubectl(cluster, "delete", "configmap", f"churn-{n}", "--ignore-not-found", check=False)

@@ -155,3 +155,23 @@ async def test_a_metric_row_changes_its_classes_only_when_its_phase_changes(tmp_
         await pilot.pause()
         wanted = {"-ok", "-warn", "-breach", "-nodata", "-error", "-pending"} & row.classes
         assert len(wanted) == 1 and "-breach" not in wanted
+
+
+def test_a_metric_not_judged_yet_says_wait_even_when_its_value_is_beyond_the_threshold():
+    from cockpit.config import MetricConfig
+    from cockpit.tui.widgets.metrics import state_word
+
+    metric = MetricConfig(name="p95", query="q", fail=100.0, step="30s", initial_delay="5m")
+    t0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    points = [Point(t0 + timedelta(seconds=30 * n), 300.0) for n in range(4)]
+    last = points[-1].at
+
+    def judged(**kw):
+        return evaluate(metric, "q", points, fetched_at=last, last_ok=last, **kw)
+
+    in_delay = judged(started=t0)
+    waiting = judged(started=t0, waiting="waiting for the rollout of app: pods of the replaced")
+    failed = judged(started=t0 - timedelta(minutes=10))
+    assert (in_delay.phase, waiting.phase, failed.phase) == ("Pending", "Pending", "Failed")
+    assert state_word(in_delay) == state_word(waiting) == "wait"
+    assert state_word(failed) == "FAIL"

@@ -41,7 +41,9 @@ from cockpit.rollout import (
 )
 
 RunKind = Literal["baseline", "rollout", "rollback"]
-RUN_ACTIONS = frozenset({"run_start", "run_revisions", "run_failed", "run_passed", "run_end"})
+RUN_ACTIONS = frozenset(
+    {"run_start", "run_revisions", "run_serving", "run_failed", "run_passed", "run_end"}
+)
 OBSERVED = "observed in the cluster"
 
 
@@ -113,7 +115,29 @@ class ReleaseRun:
     passed_at: datetime | None = None
     ended: str | None = None
     values: tuple[tuple[str, str], ...] = ()  # each metric's value when it was judged
+    # it replaced a run whose pods are suspect (it failed, was rolled back before it was
+    # judged, or still waited for a failed run's pods to go): while those pods serve, what
+    # the metrics show is theirs; its measurements count from `serving_at`, when none is left
+    after_failure: bool = False
+    serving_at: datetime | None = None
+    # (workload key, template digest) of the suspect revisions whose pods must be gone
+    suspects: tuple[tuple[str, str], ...] = ()
     seq: int = field(default=0, compare=False)  # its place in the history: 1 for the first run
+
+    @property
+    def measured_from(self) -> datetime | None:
+        """Where this run's measurements (and its bake) count from; None: not yet, pods of
+        a failed revision still serve."""
+        return self.serving_at if self.after_failure else self.started
+
+    @property
+    def waiting(self) -> str | None:
+        """Why this run is not measured yet, in the operator's words; None when it is."""
+        if self.measured_from is not None:
+            return None
+        names = ", ".join(w.deployment for w in self.workloads if w.key in self.changed)
+        what = names or "the run"
+        return f"waiting for the rollout of {what}: pods of the replaced revision still serve"
 
     @property
     def templates(self) -> dict[str, str]:
@@ -157,6 +181,9 @@ class RunStatus:
     bake_remaining: float
     targets: tuple[RollbackTarget, ...] = ()
     no_target: str | None = None
+    # workloads the failed run changed that the clusters do not show now (not listed yet,
+    # not answering): their rollback target cannot be named until they are seen
+    unseen: tuple[str, ...] = ()
 
 
 def workloads_of(
@@ -282,6 +309,12 @@ class RunHistory:
                 workloads=workloads,
                 changed=tuple(str(c) for c in f.get("changed") or ()),
                 by=str(f.get("by") or OBSERVED),
+                after_failure=f.get("after_failure") is True,
+                suspects=tuple(
+                    (str(pair[0]), str(pair[1]))
+                    for pair in f.get("suspects") or ()
+                    if isinstance(pair, list) and len(pair) == 2
+                ),
             )
             self._add(begun)
             return
@@ -294,6 +327,10 @@ class RunHistory:
             )
             if workloads and {w.key: w.template for w in workloads} == run.templates:
                 self._replace(replace(run, workloads=workloads))
+            return
+        if entry.action == "run_serving":  # the earliest of the processes that saw it
+            if run.serving_at is None or at < run.serving_at:
+                self._replace(replace(run, serving_at=at))
             return
         values = tuple((str(k), str(v)) for k, v in dict(f.get("values") or {}).items())
         if entry.action == "run_failed" and not run.failed:
@@ -427,6 +464,7 @@ class ReleaseAnalysis(RunHistory):
             templates = {w.key: w.template for w in workloads}
             if current is not None and current.templates == templates:
                 self._update_revisions(current, workloads)
+                self._note_serving(current, views, now)
                 return None
             by_key = {v_key(v): v for v in views}
             if current is None:
@@ -439,7 +477,7 @@ class ReleaseAnalysis(RunHistory):
                 baseline = ReleaseRun(
                     id=self._new_id(now),
                     kind="baseline",
-                    started=_baseline_start(views, now),
+                    started=_baseline_start(views, now).replace(microsecond=0),
                     workloads=tuple(before_release),
                     by=OBSERVED if before_release == workloads else f"{OBSERVED} (history)",
                 )
@@ -457,6 +495,8 @@ class ReleaseAnalysis(RunHistory):
                 for w in changed
             )
             started = now if rollback else _rollout_start(changed, by_key, current.started, now)
+            started = started.replace(microsecond=0)  # as recorded: the same in every process
+            suspects = _suspects(current, [w.key for w in changed], rollback=rollback)
             run = ReleaseRun(
                 id=self._new_id(now),
                 kind="rollback" if rollback else "rollout",
@@ -464,9 +504,29 @@ class ReleaseAnalysis(RunHistory):
                 workloads=tuple(workloads),
                 changed=tuple(w.key for w in changed),
                 by=self._who(changed, by_key, current.started),
+                after_failure=bool(suspects),
+                suspects=suspects,
             )
             ends = "rolled back" if rollback else "superseded by a newer revision"
-            return self._start(run, ends=ends)
+            started_run = self._start(run, ends=ends)
+            self._note_serving(started_run, views, now)
+            return self._run(started_run.id) or started_run
+
+    def _note_serving(self, run: ReleaseRun, views: Sequence[Any], now: datetime) -> None:
+        """A run after a suspect one is measured from when, in every workload it changed, no
+        pod of a suspect revision is left to make the metrics bad in its name."""
+        if run.measured_from is not None:
+            return
+        by_key = {v_key(v): v for v in views}
+        for key in run.changed:
+            view = by_key.get(key)
+            suspect = {template for k, template in run.suspects if k == key}
+            if view is None or not suspects_gone(view, suspect):
+                return
+        at = now.replace(microsecond=0)  # as the audit log records it, for every process
+        self._replace(replace(run, serving_at=at))
+        if not self.read_only:
+            self._append("run_serving", run=run.id, at=at.isoformat(timespec="seconds"))
 
     def _update_revisions(self, run: ReleaseRun, workloads: list[Workload]) -> None:
         """A rollback adopts an old ReplicaSet and renumbers it after the run began."""
@@ -518,6 +578,8 @@ class ReleaseAnalysis(RunHistory):
                 by=run.by,
                 ends=ends,
                 label=run.label,
+                after_failure=run.after_failure,
+                suspects=[list(pair) for pair in run.suspects],
             )
             if current is not None and current.ended is None:
                 self._append("run_end", run=current.id, reason=ends, outcome=current.outcome)
@@ -560,13 +622,19 @@ class ReleaseAnalysis(RunHistory):
         if run is None:
             return None
         now = now or datetime.now(UTC)
-        remaining = max(0.0, self.bake_seconds - (now - run.started).total_seconds())
+        since = run.measured_from
+        baked = (now - since).total_seconds() if since is not None else 0.0
+        remaining = max(0.0, self.bake_seconds - baked)
         targets: list[RollbackTarget] = []
         no_target: str | None = None
+        unseen: tuple[str, ...] = ()
         if run.failed:
             with self._lock:  # the per-workload indexes change in place as runs start
                 targets, no_target = self.rollback_targets(run, views)
-        return RunStatus(run, remaining, tuple(targets), no_target)
+            shown = {v_key(v) for v in views if getattr(v, "deployment", None) is not None}
+            keys = run.changed or tuple(w.key for w in run.workloads)
+            unseen = tuple(key for key in keys if key not in shown)
+        return RunStatus(run, remaining, tuple(targets), no_target, unseen)
 
     def rollback_targets(
         self, run: ReleaseRun, views: Sequence[Any]
@@ -644,6 +712,58 @@ class ReleaseAnalysis(RunHistory):
     def note_auto_rollback(self, run: ReleaseRun) -> None:
         with self._lock:
             self._auto.add(run.id)
+
+
+def _suspects(
+    current: ReleaseRun, changed: list[str], *, rollback: bool
+) -> tuple[tuple[str, str], ...]:
+    """The revisions whose pods a new run must wait out before it is measured: those of the
+    run it replaces, when that run failed, was rolled back before it passed, or was itself
+    still waiting (then its own suspects too). A run that passed leaves none: its pods are
+    good, and a failure while both serve is the new revision's."""
+    waiting = current.waiting is not None
+    if not (current.failed or waiting or (rollback and not current.passed_at)):
+        return ()
+    pairs: list[tuple[str, str]] = []
+    for key in changed:
+        replaced = current.workload(key)
+        if replaced is not None:
+            pairs.append((key, replaced.template))
+    if waiting:
+        pairs += [pair for pair in current.suspects if pair[0] in changed]
+    return tuple(dict.fromkeys(pairs))
+
+
+def suspects_gone(view: Any, templates: set[str]) -> bool:
+    """Whether no pod of these revisions serves in the workload any more. A Deployment or an
+    Argo Rollout: each of their ReplicaSets is scaled to none (so a paused rollout or a
+    canary step is measured once the suspect pods are gone); a StatefulSet or DaemonSet,
+    whose pods are its own: its rollout is complete, as kubectl says it. Only once its
+    controller has observed its spec: a status for the spec before proves nothing."""
+    deployment = getattr(view, "deployment", None)
+    if not getattr(view, "found", False) or not isinstance(deployment, dict):
+        return False
+    meta, status = deployment.get("metadata") or {}, deployment.get("status") or {}
+    try:
+        observed = int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0)
+    except (TypeError, ValueError):
+        return False
+    if not observed:
+        return False
+    kind = _kind(view)
+    if kind not in ("deployment", "rollout"):
+        return bool(view.verdict.state == "complete")
+    if view.new_replicaset is None:
+        return False  # its ReplicaSets not listed yet, or the new one not made yet
+    for rs in owned_replicasets(deployment, list(view.replicasets)):
+        if template_digest(revision_template(kind, rs)) not in templates:
+            continue
+        try:
+            if int((rs.get("status") or {}).get("replicas") or 0) > 0:
+                return False
+        except (TypeError, ValueError):
+            return False
+    return True
 
 
 def v_key(view: Any) -> str:

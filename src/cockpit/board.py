@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from cockpit.analysis import ReleaseAnalysis, ReleaseRun
 from cockpit.config import MetricConfig, duration_seconds
 from cockpit.errors import CockpitError
-from cockpit.gates import MetricState, Verdict
+from cockpit.gates import Measuring, MetricState, Verdict
 from cockpit.rollout import serving_revisions
 from cockpit.session import GoLiveSession
 from cockpit.sources.errors import ErrorFeed, ErrorWatcher
@@ -109,6 +109,7 @@ class LiveBoard:
                 self.push_metric,
                 started=self.analysis_started,
                 revisions=self.revisions,
+                measuring=self.measuring,
             )
             self.metrics_watcher.start()
         if env.errors is not None:
@@ -118,7 +119,8 @@ class LiveBoard:
                 self.push_errors,
                 started=self.session.go_live_started(),
                 release=self.session.release_version,
-                run_started=run.started if run else None,
+                run_started=run.measured_from if run else None,
+                measuring=self.measuring,
             )
             self.error_watcher.start()
 
@@ -157,17 +159,38 @@ class LiveBoard:
             return run.started
         return self.session.analysis_started()
 
+    def measuring(self) -> Measuring:
+        """Where the current run's measurements count from, and why nothing is measured
+        yet: the metrics and error pollers ask at every poll (another process may have
+        recorded the moment)."""
+        self.analysis.refresh()
+        run = self.analysis.current
+        if run is None:
+            return Measuring()
+        return Measuring(run.measured_from, run.waiting, run.after_failure)
+
     def push_cluster(self, snapshot: ClusterSnapshot) -> None:
         started: ReleaseRun | None = None
         with self._changed:
             self.snapshots[snapshot.cluster] = snapshot
             names = [c.name for c in self.session.environment.clusters]
+            waited = self.analysis.current
             if all(n in self.snapshots and self.snapshots[n].synced for n in names):
                 try:
                     started = self.analysis.observe(self.views())
                 except CockpitError as exc:  # the audit could not be written
                     self.problems.append(exc)
             self._bump()
+        now_run = self.analysis.current
+        if (
+            started is None
+            and waited is not None
+            and now_run is not None
+            and waited.id == now_run.id
+            and waited.waiting
+            and not now_run.waiting
+        ):
+            started = now_run  # the failed revision's pods are gone: measuring begins
         if started is not None:
             self._run_started(started)
         if self._live and self.analysis.current is not None and not self._measuring:
@@ -178,8 +201,7 @@ class LiveBoard:
     def _run_started(self, run: ReleaseRun) -> None:
         """A new revision is being judged: measure it now, not at the next interval."""
         if self.error_watcher is not None:
-            self.error_watcher.run_started = run.started
-            self.error_watcher.wake()
+            self.error_watcher.wake()  # it asks `measuring` where its counts begin
         if self.metrics_watcher is not None:
             self.metrics_watcher.wake()
         if self.on_run is not None:
@@ -246,7 +268,9 @@ class LiveBoard:
         run = self.analysis.current
         with self._changed:
             feed = self.errors
-        if feed is None or run is None or feed.run_started in (None, run.started):
+        if feed is None or run is None:
+            return feed
+        if run.measured_from is not None and feed.run_started == run.measured_from:
             return feed
         return replace(feed, spike=None, fetched_at=feed.fetched_at if feed.last_error else None)
 

@@ -198,12 +198,26 @@ def measurements_of(
 MAX_MEASUREMENTS = 10_000  # Prometheus refuses more than 11,000 points per series
 
 
+@dataclass(frozen=True)
+class Measuring:
+    """Where the current run's measurements count from, as the sources ask it at each poll."""
+
+    since: datetime | None = None  # None: not yet (or no run)
+    waiting: str | None = None  # why nothing is measured yet
+    # it replaced a suspect run: what the sources saw before `since` (a query's look-back,
+    # an error bucket begun before it) is the suspect revision's, not this run's
+    after_failure: bool = False
+
+
 def evaluate(
     metric: MetricConfig,
     query: str,
     points: list[Point],
     *,
     started: datetime | None,
+    measure_from: datetime | None = None,
+    waiting: str | None = None,
+    lookback: float = 0.0,
     consecutive_errors: int = 0,
     last_error: str | None = None,
     fetched_at: datetime | None = None,
@@ -213,12 +227,17 @@ def evaluate(
 ) -> MetricState:
     """The metric's phase in the current release analysis run, from its range query.
 
-    `started` is when the run began; measurements count from `initial_delay` after it, one
+    `started` is when the run began (which run these measurements belong to); they count
+    from `initial_delay` after `measure_from` (the run's start unless it says otherwise), one
     per step on the step grid, up to the last successful answer (`last_ok`). Failed
     measurements beyond `failure_limit` fail the metric, wherever they are in the run (fail
-    fast; the run keeps the failure even after the points leave the query's range).
+    fast; the run keeps the failure even after the points leave the query's range). While
+    the run is `waiting` (pods of a failed revision still serve) nothing is measured: the
+    metric is Pending, saying why. `lookback` (seconds) is how far back the query reads
+    (its longest range), counted as a delay after a suspect run: until then each value
+    still holds the suspect revision's requests.
     """
-    delay = duration_seconds(metric.initial_delay)
+    delay = max(duration_seconds(metric.initial_delay), lookback)
     shown_from = (last_ok or fetched_at or datetime.now(UTC)) - timedelta(
         seconds=duration_seconds(metric.window)
     )
@@ -234,9 +253,10 @@ def evaluate(
         "warnings": warnings,
         "details": details,
     }
-    measured_from = started + timedelta(seconds=delay) if started is not None else None
+    begin = measure_from or started
+    measured_from = begin + timedelta(seconds=delay) if begin is not None else None
     measurements: tuple[Measurement, ...] = ()
-    if last_ok is not None:
+    if last_ok is not None and waiting is None:
         since = measured_from or (points[0].at if points else last_ok)
         if since <= last_ok:
             measurements = measurements_of(metric, points, since=since, until=last_ok)
@@ -267,6 +287,8 @@ def evaluate(
         )
     if consecutive_errors:
         return state("Stale", "stale", f"cannot see it: the last query failed: {last_error}")
+    if waiting is not None:  # the value is the failed revision's: never shown as this run's
+        return state("Pending", "pending", waiting)
     if last_ok is None or fetched_at is None:
         return state("Pending", "pending", "no measurement yet")
     stale_limit = stale_after_seconds(metric)
@@ -281,11 +303,12 @@ def evaluate(
                 f"(stale_after {stale_limit:.0f}s)",
             )
     if measured_from is not None and last_ok < measured_from:
-        return state(
-            "Pending",
-            display,
-            f"initial_delay {metric.initial_delay}: measuring starts at {measured_from:%H:%M:%S}",
-        )
+        why = f"initial_delay {metric.initial_delay}"
+        if lookback > duration_seconds(metric.initial_delay):
+            why = (
+                f"its query reads {duration_text(lookback)} back, into the suspect revision's time"
+            )
+        return state("Pending", display, f"{why}: measuring starts at {measured_from:%H:%M:%S}")
     if measured_from is not None and not measurements:
         # past the delay but before its first grid step: nothing measured yet is not "no
         # data" (the pane showed n/d for a step after every initial delay)
@@ -384,8 +407,16 @@ def verdict(inputs: VerdictInputs) -> Verdict:
     failures: list[str] = []  # the release itself failed: these fail the run
     no_go: list[str] = []
     pending: list[str] = []
+    waiting = inputs.run.run.waiting if inputs.run else None
+    waits = [
+        s.metric.name
+        for s in inputs.metrics
+        if s.metric.gate and s.phase == "Pending" and waiting and s.reason == waiting
+    ]
+    if waits:  # one line for the gates that wait for the same rollout
+        pending.append(f"gate{'s' if len(waits) > 1 else ''} {', '.join(waits)}: {waiting}")
     for state in inputs.metrics:
-        if not state.metric.gate:
+        if not state.metric.gate or state.metric.name in waits:
             continue
         name = state.metric.name
         if state.phase == "Failed":
@@ -404,7 +435,10 @@ def verdict(inputs: VerdictInputs) -> Verdict:
     pending.extend(inputs.unseen_clusters)
     for item in inputs.failed_items:
         no_go.append(f"checklist item failed: {item}")
-    if inputs.errors == "spike":
+    if waiting and inputs.errors in ("ok", "spike", "new", "unknown"):
+        # the failed revision's pods still serve: their errors are not this run's
+        pending.append(f"errors: {waiting}")
+    elif inputs.errors == "spike":
         failures.append(f"errors spike: {inputs.errors_reason}")
     elif inputs.errors == "new":
         failures.append(f"errors: {inputs.errors_reason}")
@@ -438,6 +472,10 @@ def verdict(inputs: VerdictInputs) -> Verdict:
             reasons.insert(0, f"release analysis failed{at}, until a newer revision{why}")
         reasons += no_go
         targets = status.targets if status else ()
+        if status and status.unseen:
+            reasons.append(
+                "rollback target not known yet: cannot see " + ", ".join(status.unseen) + " now"
+            )
         if status and status.no_target and not targets:
             reasons.append(f"no rollback target: {status.no_target}")
         return Verdict(

@@ -125,6 +125,10 @@ def run_json(run: ReleaseRun | None) -> dict[str, Any] | None:
         "kind": run.kind,
         "judging": run.label,
         "started": run.started.isoformat(timespec="seconds"),
+        "measured_from": (
+            run.measured_from.isoformat(timespec="seconds") if run.measured_from else None
+        ),
+        "waiting": run.waiting,
         "by": run.by,
         "outcome": run.outcome,
         "failed": run.failed,

@@ -98,6 +98,8 @@ def describe(entry: AuditEntry) -> str:
             if isinstance(w, dict)
         )
         return f"the cluster numbered the revisions being judged: {named}"
+    if action == "run_serving":
+        return "no pod of the failed revision serves any more: release analysis measures from here"
     if action == "run_failed":
         return f"release analysis FAILED: {f.get('label')} — {f.get('reason')}"
     if action == "run_passed":

@@ -103,7 +103,7 @@ class GoLiveSession:
         session = cls(
             loaded,
             env_name,
-            load_checklist(loaded.checklist_path),
+            load_checklist(loaded.checklist_path, cache=loaded.state_dir),
             operator=operator or Operator.current(),
             read_only=read_only or loaded.environment(env_name).read_only,
             via=via,

@@ -18,16 +18,12 @@ What becomes what:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
-from mdit_py_plugins.front_matter import front_matter_plugin
-from mdit_py_plugins.tasklists import tasklists_plugin
-
+from cockpit.checklist.cache import read_cached, write_cached
 from cockpit.checklist.model import (
     SHELL_LANGUAGES,
     Checklist,
@@ -41,14 +37,28 @@ from cockpit.config import refuse_if_writable_by_others
 from cockpit.errors import ChecklistError
 from cockpit.text import visible_text
 
+if TYPE_CHECKING:  # markdown-it and yaml load with the first parse: a cached runbook needs neither
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+
 _CONSOLE_LANGUAGES = frozenset({"console", "shell-session"})
 _PROMPT = "$ "
 # Inline tags that stand for a break between words rather than around them.
 _BREAK_TAGS = ("<br", "<hr", "<p", "</p", "<li", "</li", "<div", "</div")
 
-_MARKDOWN = (
-    MarkdownIt("commonmark").enable("strikethrough").use(front_matter_plugin).use(tasklists_plugin)
-)
+
+@functools.cache
+def _markdown() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.front_matter import front_matter_plugin
+    from mdit_py_plugins.tasklists import tasklists_plugin
+
+    return (
+        MarkdownIt("commonmark")
+        .enable("strikethrough")
+        .use(front_matter_plugin)
+        .use(tasklists_plugin)
+    )
 
 
 @dataclass
@@ -58,35 +68,44 @@ class _OpenListItem:
     first_inline_seen: bool = False
 
 
-def load_checklist(path: Path) -> Checklist:
+def load_checklist(path: Path, cache: Path | None = None) -> Checklist:
+    """The runbook at `path`, parsed; with `cache` (the state folder), the parse of the same
+    bytes kept there is used instead, and a fresh parse is kept there for the next start."""
     refuse_if_writable_by_others(path, "runbook")
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise ChecklistError(
             f"checklist {path} does not exist",
             "set `checklist` in the config to the path of your Markdown runbook "
             "(relative to the config file)",
         ) from exc
-    except UnicodeDecodeError as exc:
-        raise ChecklistError(
-            f"checklist {path} is not UTF-8 text (byte {exc.start})",
-            "save the runbook as UTF-8",
-        ) from exc
     except OSError as exc:
         raise ChecklistError(f"cannot read checklist {path}: {exc.strerror}") from exc
-    try:
-        checklist = parse_checklist(text)
-    except ChecklistError as exc:
-        exc.message = f"{path}: {exc.message}"
-        raise
+    checklist = read_cached(cache, raw) if cache is not None else None
+    if checklist is None:
+        try:
+            # newlines as read_text gives them (markdown-it would fold them the same way)
+            text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+        except UnicodeDecodeError as exc:
+            raise ChecklistError(
+                f"checklist {path} is not UTF-8 text (byte {exc.start})",
+                "save the runbook as UTF-8",
+            ) from exc
+        try:
+            checklist = parse_checklist(text)
+        except ChecklistError as exc:
+            exc.message = f"{path}: {exc.message}"
+            raise
+        if cache is not None:
+            write_cached(cache, raw, checklist)
     checklist.source = path
     return checklist
 
 
 def parse_checklist(text: str) -> Checklist:
     """The checklist of a runbook; two items that would share an ID are refused, not merged."""
-    return _Builder(_MARKDOWN.parse(text)).build()
+    return _Builder(_markdown().parse(text)).build()
 
 
 def runbook_prose(text: str) -> list[str]:
@@ -97,7 +116,7 @@ def runbook_prose(text: str) -> list[str]:
     """
     return [
         shown
-        for token in _MARKDOWN.parse(text)
+        for token in _markdown().parse(text)
         if token.type == "inline" and (shown := render_inline(token))
     ]
 
@@ -321,6 +340,8 @@ def _front_matter_title(tokens: list[Token]) -> str:
     """The `title` of YAML front matter, when it has one; bad YAML is just not a title."""
     if not tokens or tokens[0].type != "front_matter":
         return ""
+    import yaml
+
     try:
         data: Any = yaml.safe_load(tokens[0].content)
     except yaml.YAMLError:

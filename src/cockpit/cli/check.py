@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +13,6 @@ from cockpit.cli.output import echo
 from cockpit.errors import CockpitError
 from cockpit.private_files import write_private
 from cockpit.secrets import scrub
-from cockpit.strict_json import dumps
 
 if TYPE_CHECKING:
     from cockpit.checklist import ChecklistItem
@@ -65,6 +63,8 @@ def check(
         )
     results = asyncio.run(session.run_items(runnable, jobs=jobs))
     if output_format == "json":
+        from cockpit.strict_json import dumps
+
         text = dumps(check_report_json(session, results))
     elif output_format == "junit":
         text = check_report_junit(session, results)
@@ -99,6 +99,8 @@ def select_items(
                     "use the section ID: " + ", ".join(m.id for m in matches),
                 )
             if not matches:
+                import difflib
+
                 ids = [s.id for s in session.checklist.all_sections()]
                 close = difflib.get_close_matches(section_ref, ids, n=3, cutoff=0.5)
                 raise CockpitError(

@@ -10,7 +10,6 @@ import click
 from cockpit.cli.group import cli, env_options, open_session
 from cockpit.cli.output import STATUS_MARKS, echo, progress_line, secho
 from cockpit.errors import CockpitError
-from cockpit.strict_json import dumps
 from cockpit.text import visible_text
 
 
@@ -23,6 +22,8 @@ def checklist(ctx: click.Context, config: str | None, env: str | None, as_json: 
     session = open_session(ctx, config, env)
     data = session.checklist_json()
     if as_json:
+        from cockpit.strict_json import dumps
+
         echo(dumps(data))
         return
     total = session.progress()

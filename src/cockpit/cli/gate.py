@@ -12,7 +12,6 @@ from cockpit.cli.boards import stop_board
 from cockpit.cli.group import cli, env_options, open_session
 from cockpit.cli.output import echo
 from cockpit.errors import CockpitError
-from cockpit.strict_json import dumps
 
 if TYPE_CHECKING:
     from cockpit.session import GoLiveSession
@@ -66,7 +65,9 @@ def gate(
     board.start()
     pause = min([duration_seconds(m.interval) for m in session.environment.metrics] or [5.0])
     try:
-        board.wait_ready(10.0)  # returns as soon as every source has answered once
+        # returns as soon as every source has answered once; a loaded machine or a slow API
+        # server may need longer than 10 s for the first list, and --wait gives the time
+        board.wait_ready(max(10.0, min(budget, 60.0)))
         shown: tuple[str, str] | None = None
         printed = 0.0
         while True:
@@ -88,6 +89,8 @@ def gate(
         stop_board(board)
     states = board.metrics()
     if as_json:
+        from cockpit.strict_json import dumps
+
         echo(
             dumps(
                 {

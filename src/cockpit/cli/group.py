@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from cockpit import __version__
+from cockpit import __version__, collector
 from cockpit.cli.output import echo, secho
 from cockpit.errors import CockpitError
 from cockpit.secrets import secret_values
@@ -47,9 +47,10 @@ def open_session(
     from cockpit.session import GoLiveSession
 
     read_only = bool(ctx.find_root().params.get("read_only")) or kw.pop("read_only", False)
-    session = GoLiveSession.open(
-        pick(ctx, "config", config), pick(ctx, "env", env), read_only=read_only, **kw
-    )
+    with collector.paused():  # config, runbook, state: allocations that stay
+        session = GoLiveSession.open(
+            pick(ctx, "config", config), pick(ctx, "env", env), read_only=read_only, **kw
+        )
     from cockpit import telemetry
 
     secret_values(session.config)  # remembered: a crash file scrubs them

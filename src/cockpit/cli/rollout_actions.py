@@ -10,7 +10,6 @@ import click
 
 from cockpit.cli.group import cli, env_options, open_session
 from cockpit.cli.output import echo, secho
-from cockpit.confirmation import TypedConfirmation
 from cockpit.errors import CockpitError
 
 if TYPE_CHECKING:
@@ -85,6 +84,8 @@ def rollback(
                 raise CockpitError(
                     "refusing to roll back without a terminal to confirm on", "pass --yes"
                 )
+            from cockpit.confirmation import TypedConfirmation
+
             confirmation = TypedConfirmation.of(session.environment.production, deployment)
             if confirmation.required:
                 typed = click.prompt(f"PRODUCTION: type {deployment!r} to roll it back", default="")
@@ -141,6 +142,8 @@ def _pause_command(paused: bool) -> None:
         session = open_session(ctx, config, env)
         session.refuse_if_read_only(f"{verb} a rollout")
         cluster = _cluster_for(session, deployment, cluster_name)
+        from cockpit.confirmation import TypedConfirmation
+
         confirmation = TypedConfirmation.of(session.environment.production, deployment)
         if confirmation.required and not yes:
             # pausing production stops a rollout (or a rollback) half way: confirm like one

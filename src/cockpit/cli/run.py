@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from cockpit import collector
 from cockpit.cli.crash import report_crash
 from cockpit.cli.group import cli, env_options, open_session
 from cockpit.cli.output import echo
@@ -16,6 +17,7 @@ from cockpit.cli.output import echo
 @click.pass_context
 def run(ctx: click.Context, config: str | None, env: str | None) -> None:
     """Open the four-pane cockpit."""
+    collector.pause_for_start_up()  # until the first frame (the app settles it)
     session = open_session(ctx, config, env, via="tui")
     from cockpit.tui.app import CockpitApp
 

@@ -3,7 +3,6 @@ editors complete it with."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -39,6 +38,8 @@ def init(checklist_path: str, output: str, force: bool) -> None:
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of cockpit.toml (for editor completion)."""
+    import json
+
     from cockpit.config import config_json_schema
 
     echo(json.dumps(config_json_schema(), indent=2))

@@ -11,7 +11,6 @@ import click
 from cockpit.cli.boards import stop_board
 from cockpit.cli.group import cli, env_options, open_session
 from cockpit.cli.output import echo, progress_line, secho
-from cockpit.strict_json import dumps
 
 if TYPE_CHECKING:
     from cockpit.session import GoLiveSession
@@ -47,6 +46,8 @@ def status(
             board.wait_change(3600)
             snapshots = board.current_snapshots()
             if as_json:
+                from cockpit.strict_json import dumps
+
                 echo(dumps({"rollouts": rollout_json(snapshots)}, indent=None))
             else:
                 stamp = datetime.now(UTC).strftime("%H:%M:%S")
@@ -108,6 +109,8 @@ def _print_status(session: GoLiveSession, board: Any, as_json: bool) -> None:
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if as_json:
+        from cockpit.strict_json import dumps
+
         echo(dumps(data))
         return
     banner = " PRODUCTION" if session.environment.production else ""

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from cockpit.config import ErrorsConfig, ReleaseHealthConfig, duration_seconds
 from cockpit.context import GoLiveContext
+from cockpit.gates import Measuring
 from cockpit.text import visible_text
 
 if TYPE_CHECKING:  # httpx loads with the first tracker client, not at start-up
@@ -647,13 +648,19 @@ def spike_from_series(
     now: datetime,
     since: datetime | None = None,
     what: str = "",
+    whole_buckets: bool = False,
 ) -> SpikeState:
     """Events in the last window (and since the analysis run began: what the revision
-    before it caused is not this one's) against the average per window before the go-live."""
+    before it caused is not this one's) against the average per window before the go-live.
+    With `whole_buckets` (a run after a suspect one) a bucket begun before `since` is not
+    counted at all, rather than in part: its events are the suspect revision's."""
     window_start = now - timedelta(seconds=window_seconds)
     if since is not None:
         window_start = max(window_start, since)
-    current = round(events_in(buckets, window_start, now))
+    counted = buckets
+    if whole_buckets and since is not None:
+        counted = [b for b in buckets if b[0] >= since]
+    current = round(events_in(counted, window_start, now))
     cut = started or (now - timedelta(seconds=window_seconds))
     before = [(first, last, c) for first, last, c in buckets if last <= cut]
     if before:
@@ -684,6 +691,10 @@ class ErrorWatcher:
     # without one, the environment's `version` placeholder
     release: Callable[[], str | None] | None = None
     run_started: datetime | None = None  # set by the live board when a run starts
+    # asked at every poll when given (the live board's): where the run's counts begin, and
+    # whether the run replaced a suspect one
+    measuring: Callable[[], Measuring] | None = None
+    _whole_buckets: bool = False
     feed: ErrorFeed = field(default_factory=ErrorFeed)
     _samples: deque[tuple[datetime, int]] = field(default_factory=lambda: deque(maxlen=2000))
     _baseline_hourly: list[Bucket] = field(default_factory=list)
@@ -716,6 +727,10 @@ class ErrorWatcher:
 
     def poll(self) -> ErrorFeed:
         now = datetime.now(UTC)
+        if self.measuring is not None:
+            measuring = self.measuring()
+            self.run_started = measuring.since
+            self._whole_buckets = measuring.after_failure
         run_started = self.run_started
         config = self.config
         try:
@@ -1013,6 +1028,7 @@ class ErrorWatcher:
             now=now,
             since=self.run_started,
             what=what,
+            whole_buckets=self._whole_buckets,
         )
 
     def _series_from_samples(self, now: datetime, window: float) -> list[Bucket]:

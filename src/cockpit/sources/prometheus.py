@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from cockpit.conditions import parse_sample_value
 from cockpit.config import MetricConfig, duration_seconds, parse_matcher
 from cockpit.context import CheckFailed, GoLiveContext
-from cockpit.gates import MAX_MEASUREMENTS, MetricState, Point, evaluate, grid_floor
+from cockpit.gates import MAX_MEASUREMENTS, Measuring, MetricState, Point, evaluate, grid_floor
 from cockpit.rollout import format_age, parse_time
 from cockpit.text import visible_text
 
@@ -334,6 +334,44 @@ def query_span(
     return max(start, end - timedelta(seconds=MAX_MEASUREMENTS * max(1, int(step)))), end
 
 
+def query_lookback(query: str) -> float:
+    """How far back in time the query reads, in seconds: its longest range (a range
+    selector's or a subquery's, nested ones added) plus any offset. 0 when it reads only
+    the newest samples, or when it does not parse (then only `initial_delay` counts)."""
+    import promql_parser  # lazy: only runs after a failure need it
+
+    try:
+        expr = promql_parser.parse(query)
+    except Exception:  # noqa: BLE001 - a dialect it does not know: no look-back known
+        return 0.0
+    return _lookback(expr)
+
+
+def _offset_seconds(node: object) -> float:
+    offset = getattr(node, "offset", None)
+    seconds = getattr(offset, "total_seconds", None)
+    return max(0.0, float(seconds())) if callable(seconds) else 0.0
+
+
+def _lookback(node: object) -> float:
+    import promql_parser
+
+    if isinstance(node, promql_parser.MatrixSelector):
+        return float(node.range.total_seconds()) + _offset_seconds(node.vector_selector)
+    if isinstance(node, promql_parser.SubqueryExpr):
+        span = node.range.total_seconds() if node.range is not None else 0.0
+        return float(span) + _offset_seconds(node) + _lookback(node.expr)
+    if isinstance(node, promql_parser.VectorSelector):
+        return _offset_seconds(node)
+    children: list[object] = []
+    for name in ("lhs", "rhs", "expr", "param"):
+        child = getattr(node, name, None)
+        if child is not None:
+            children.append(child)
+    children += list(getattr(node, "args", None) or ())
+    return max((_lookback(child) for child in children), default=0.0)
+
+
 @dataclass(frozen=True)
 class Revisions:
     """What a `compare` metric compares: the new and the old revision's pod-template-hash."""
@@ -386,10 +424,15 @@ class MetricsWatcher:
         *,
         started: datetime | Callable[[], datetime | None] | None = None,
         revisions: Callable[[MetricConfig], Revisions | None] | None = None,
+        measuring: Callable[[], Measuring] | None = None,
     ) -> None:
         self.ctx = ctx
         self.on_update = on_update
         self._started = started
+        # where the run's measurements count from, and why nothing is measured yet: pods of
+        # a suspect revision still serving make the metrics theirs
+        self._measuring = measuring
+        self._lookbacks: dict[str, float] = {}
         self._revisions = revisions
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -456,11 +499,22 @@ class MetricsWatcher:
         except Exception as exc:  # noqa: BLE001 - any failure of the client: stale, then retry
             errors += 1
             error = f"{type(exc).__name__}: {exc}"
+        measuring = self._measuring() if self._measuring else Measuring()
+        if metric.compare is not None:  # new pods against old, each series its own pods'
+            measuring = Measuring()
+        lookback = 0.0
+        if measuring.after_failure:
+            if query not in self._lookbacks:
+                self._lookbacks[query] = query_lookback(query)
+            lookback = self._lookbacks[query]
         state = evaluate(
             metric,
             query,
             points,
             started=self.started,
+            measure_from=measuring.since,
+            waiting=measuring.waiting,
+            lookback=lookback,
             consecutive_errors=errors,
             last_error=error,
             fetched_at=now if last_ok else None,

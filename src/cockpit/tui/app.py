@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from functools import partial
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -26,6 +25,7 @@ from textual.widget import Widget
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
+from cockpit import collector
 from cockpit.analysis import RollbackTarget
 from cockpit.board import LiveBoard
 from cockpit.checklist import ChecklistItem, Section
@@ -37,17 +37,6 @@ from cockpit.sources.kube import DeploymentView
 from cockpit.sources.lease import Presence
 from cockpit.text import visible_text
 from cockpit.tui.bindings import KeyRow, node_rows, operator_keymap, rows_of
-from cockpit.tui.screens.confirm import ConfirmScreen
-from cockpit.tui.screens.error_detail import ErrorDetailScreen
-from cockpit.tui.screens.help import HelpScreen
-from cockpit.tui.screens.item_detail import ItemDetailScreen
-from cockpit.tui.screens.messages import MessageHistoryScreen
-from cockpit.tui.screens.metric_detail import MetricDetailScreen
-from cockpit.tui.screens.pod_logs import PodLogScreen
-from cockpit.tui.screens.prompt import TextPrompt
-from cockpit.tui.screens.rollback import RollbackAllScreen, RollbackOutcome, RollbackScreen
-from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
-from cockpit.tui.screens.step_run import StepOutcome, StepRunScreen
 from cockpit.tui.state_thread import StateThread
 from cockpit.tui.themes import ThemeCatalog
 from cockpit.tui.throttle import LatestWins, Throttle
@@ -60,27 +49,15 @@ from cockpit.tui.widgets.metrics import MetricsPane
 from cockpit.tui.widgets.rollout import RETRY_KEY, RolloutPane, RolloutTable
 from cockpit.tui.widgets.verdict import VerdictBar
 
+if TYPE_CHECKING:  # the screens load when first opened: none is part of the first frame
+    from cockpit.tui.screens.rollback import RollbackOutcome
+    from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
+
 STATE_POLL_SECONDS = 2.0
 RELABEL_LIMIT = 100  # items changed elsewhere relabelled one by one; more: everything
 
 
 VERDICT_INTERVAL = 0.2  # seconds: source updates closer together share one verdict
-# Young-generation size for the garbage collector, in allocations (Python's default is 700).
-GC_YOUNG_THRESHOLD = 10_000
-
-
-def settle_garbage_collector() -> None:
-    """After the first frame: keep start-up objects out of collections, and collect less often.
-
-    Rendering allocates many short-lived objects. With Python's default thresholds the
-    collector promoted them into the old generation and ran a full collection every few
-    seconds under load, each pausing the screen for 100-150 ms (benchmarks/keys.py measured
-    p95 key-to-frame of 124 ms before, 47 ms after). Freezing moves everything alive after start-up
-    (modules, classes, the parsed config and runbook) out of the collector's reach.
-    """
-    gc.freeze()
-    _young, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, max(middle, 20), old)
 
 
 class CockpitApp(App[None]):
@@ -204,7 +181,7 @@ class CockpitApp(App[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.call_after_refresh(settle_garbage_collector)
+        self.call_after_refresh(collector.settle)
         keymap = self.session.config.model.keys
         if keymap:
             self.set_keymap(operator_keymap(keymap))  # old ids under their new names
@@ -300,12 +277,16 @@ class CockpitApp(App[None]):
         self._request_verdict()
 
     def on_error_table_open(self, message: ErrorTable.Open) -> None:
+        from cockpit.tui.screens.error_detail import ErrorDetailScreen
+
         self.push_screen(ErrorDetailScreen(message.issue))
 
     def on_metrics_pane_update(self, _message: MetricsPane.Update) -> None:
         self._request_verdict()
 
     def on_rollout_pane_redrawn(self, _message: RolloutPane.Redrawn) -> None:
+        from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
+
         self._request_verdict()
         if self._shutting_down():
             return  # a redraw that arrives while the screen goes away
@@ -316,9 +297,13 @@ class CockpitApp(App[None]):
                 screen.follow(pane.views.values(), pane.snapshots)
 
     def on_rollout_detail_screen_open_logs(self, message: RolloutDetailScreen.OpenLogs) -> None:
+        from cockpit.tui.screens.pod_logs import PodLogScreen
+
         self.push_screen(PodLogScreen(self.session, message.view, message.pod))
 
     def on_metrics_pane_open(self, message: MetricsPane.Open) -> None:
+        from cockpit.tui.screens.metric_detail import MetricDetailScreen
+
         self.push_screen(MetricDetailScreen(message.state))
 
     def _shutting_down(self) -> bool:
@@ -369,6 +354,8 @@ class CockpitApp(App[None]):
         return self.query_one(RolloutPane).views.get((target.cluster, target.deployment))
 
     def action_rollback_recommended(self) -> None:
+        from cockpit.tui.screens.rollback import RollbackScreen
+
         result = self.verdict_now
         if result is None or not result.targets:
             return
@@ -428,6 +415,8 @@ class CockpitApp(App[None]):
 
     @on(RolloutTable.OpenDetail)
     def _open_workload_detail(self, intent: RolloutTable.OpenDetail) -> None:
+        from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
+
         snapshot = self.query_one(RolloutPane).snapshots.get(intent.view.cluster)
         self.push_screen(RolloutDetailScreen(intent.view, snapshot), self._picked)
 
@@ -443,11 +432,15 @@ class CockpitApp(App[None]):
 
     @on(RolloutTable.RollbackRequested)
     def _open_rollback(self, intent: RolloutTable.RollbackRequested) -> None:
+        from cockpit.tui.screens.rollback import RollbackScreen
+
         if self._may_change(intent.view):
             self.push_screen(RollbackScreen(self.session, intent.view), self._after_rollback)
 
     @on(RolloutTable.PauseRequested)
     def _ask_to_pause(self, intent: RolloutTable.PauseRequested) -> None:
+        from cockpit.tui.screens.confirm import ConfirmScreen
+
         view = intent.view
         if not self._may_change(view):
             return
@@ -483,6 +476,8 @@ class CockpitApp(App[None]):
         self.call_from_thread(self.notify, f"{view.name} {verb}.", title="Rollout")
 
     def action_rollback_all(self) -> None:
+        from cockpit.tui.screens.rollback import RollbackAllScreen
+
         if self.session.read_only:
             self.notify("Read-only: this cockpit cannot change deployments.", severity="warning")
             return
@@ -585,6 +580,8 @@ class CockpitApp(App[None]):
         return str(keys.get(binding_id, default)).split(",")[0]
 
     def action_messages(self) -> None:
+        from cockpit.tui.screens.messages import MessageHistoryScreen
+
         self.push_screen(MessageHistoryScreen(self.message_history))
 
     def _handle_exception(self, error: Exception) -> None:
@@ -610,6 +607,11 @@ class CockpitApp(App[None]):
 
     def key_rows(self) -> list[tuple[str, list[KeyRow]]]:
         """Every pane's and screen's keys as this operator has them ([keys] applied)."""
+        from cockpit.tui.screens.error_detail import ErrorDetailScreen
+        from cockpit.tui.screens.pod_logs import PodLogScreen
+        from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
+        from cockpit.tui.screens.step_run import StepRunScreen
+
         keymap = self.session.config.model.keys
         sections: list[tuple[str, list[KeyRow]]] = []
         owners: tuple[tuple[str, type[Widget] | type[App[None]]], ...] = (
@@ -647,6 +649,8 @@ class CockpitApp(App[None]):
     async def action_quit(self) -> None:
         """Quit, unless a step's commands run or wait between two scripts: ctrl+q there says
         so, and so does every other way to quit (the palette's "Quit the application")."""
+        from cockpit.tui.screens.step_run import StepRunScreen
+
         for screen in self.screen_stack:
             if isinstance(screen, StepRunScreen) and screen.state in ("running", "paused"):
                 screen.action_quit()
@@ -654,6 +658,8 @@ class CockpitApp(App[None]):
         await super().action_quit()
 
     def action_help(self) -> None:
+        from cockpit.tui.screens.help import HelpScreen
+
         self.push_screen(HelpScreen(self.key_rows()))
 
     def action_retry_clusters(self) -> None:
@@ -703,6 +709,8 @@ class CockpitApp(App[None]):
     # --- running checks and steps --------------------------------------------------------------
 
     def run_item(self, item: ChecklistItem) -> None:
+        from cockpit.tui.screens.step_run import StepRunScreen
+
         session = self.session
         if session.checks_for(item.id):
             self._run_checks([item], f"{item.text}")
@@ -758,6 +766,8 @@ class CockpitApp(App[None]):
 
     @work(group="section", exclusive=True, exit_on_error=False)
     async def _run_section(self, section: Section) -> None:
+        from cockpit.tui.screens.step_run import StepOutcome, StepRunScreen
+
         session = self.session
         items = list(section.walk_items())
         check_items = [i for i in items if session.checks_for(i.id)]
@@ -923,6 +933,8 @@ class CockpitApp(App[None]):
 
     @on(ChecklistTree.OpenDetail)
     def _open_item_detail(self, intent: ChecklistTree.OpenDetail) -> None:
+        from cockpit.tui.screens.item_detail import ItemDetailScreen
+
         view = self.session.view(intent.item)
         self.push_screen(ItemDetailScreen(self.session, view), self._picked)
 
@@ -937,6 +949,8 @@ class CockpitApp(App[None]):
 
     @on(ChecklistTree.Skip)
     def _ask_skip_reason(self, intent: ChecklistTree.Skip) -> None:
+        from cockpit.tui.screens.prompt import TextPrompt
+
         item = intent.item
         self.push_screen(
             TextPrompt("Skip — why?", item.text, required=True, placeholder="reason"),
@@ -947,6 +961,8 @@ class CockpitApp(App[None]):
 
     @on(ChecklistTree.AddNote)
     def _ask_note(self, intent: ChecklistTree.AddNote) -> None:
+        from cockpit.tui.screens.prompt import TextPrompt
+
         item = intent.item
         self.push_screen(
             TextPrompt("Add a note", item.text, required=True, placeholder="note"),
@@ -957,6 +973,8 @@ class CockpitApp(App[None]):
 
     @on(ChecklistTree.Reopen)
     def _ask_reopen_reason(self, intent: ChecklistTree.Reopen) -> None:
+        from cockpit.tui.screens.prompt import TextPrompt
+
         item = intent.item
         self.push_screen(
             TextPrompt(

@@ -53,6 +53,10 @@ def state_word(state: MetricState | None) -> str:
         return "stale"
     if state.warnings:
         return "partial"  # Prometheus warned the value may miss part of the data
+    if state.phase == "Pending":
+        # not judged yet (initial_delay, a rollout the failed revision's pods still serve):
+        # a value beyond the threshold is coloured as one, but the gate has not failed
+        return "wait"
     return SHORT_WORDS.get(state.display, state.display)
 
 
