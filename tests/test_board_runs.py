@@ -97,3 +97,62 @@ def test_a_moment_another_process_recorded_is_where_this_ones_counts_begin(write
     served = tui.analysis.current.measured_from
     assert served is not None
     assert gate.measuring().since == served  # asked at its next poll, from the audit log
+
+
+PROM_CONFIG = """
+checklist = "runbook.md"
+[environments.production]
+[environments.production.prometheus]
+url = "http://127.0.0.1:9"
+[[environments.production.metrics]]
+name = "errors"
+query = 'sum(rate(http_requests_total{code=~"5.."}[5m]))'
+fail = 1.0
+step = "10s"
+"""
+
+
+def test_the_metrics_poller_waits_out_the_querys_look_back_after_a_suspect_run(
+    write_config, operator, monkeypatch
+):
+    import cockpit.sources.prometheus as prometheus
+    from cockpit.gates import Measuring
+
+    session = GoLiveSession.open(write_config(PROM_CONFIG), "production", operator=operator)
+    now = datetime.now(UTC).replace(microsecond=0)
+    answered = [(now - timedelta(seconds=10 * n), 5.0) for n in range(12, -1, -1)]
+    monkeypatch.setattr(prometheus, "range_query", lambda *_a, **_k: (answered, ()))
+    (metric,) = session.environment.metrics
+    served = now - timedelta(seconds=30)
+
+    def poll(after_failure):
+        measuring = Measuring(served, None, after_failure)
+        watcher = prometheus.MetricsWatcher(
+            session.check_context(), lambda _s: None, started=served, measuring=lambda: measuring
+        )
+        return watcher.poll(metric, client=object())
+
+    after = poll(True)
+    assert after.phase == "Pending" and "reads 5m00s back" in after.reason, after.reason
+    assert poll(False).phase == "Failed"  # a run after a passed one: judged from its start
+
+
+def test_the_error_poller_counts_only_buckets_begun_after_a_suspect_runs_pods_went(
+    write_config, operator
+):
+    from cockpit.gates import Measuring
+    from cockpit.sources.errors import ErrorWatcher
+
+    session = GoLiveSession.open(write_config(CONFIG), "production", operator=operator)
+    now = datetime.now(UTC)
+    served = now - timedelta(seconds=4)
+    watcher = ErrorWatcher(
+        session.check_context(), lambda _f: None, measuring=lambda: Measuring(served, None, True)
+    )
+    watcher.poll()  # no token here: the poll fails, but it has asked where counts begin
+    assert watcher.run_started == served
+    series = [
+        (served - timedelta(seconds=30), served + timedelta(seconds=2), 600),
+        (served + timedelta(seconds=2), now, 1),
+    ]
+    assert watcher._spike(series, 300, now).current == 1

@@ -565,6 +565,29 @@ def test_validate_refuses_an_unknown_binding_id_and_suggests_the_nearest(write_c
     assert "'app.help'" not in result.output  # a real id is fine
 
 
+def test_validate_refuses_a_remap_onto_another_key_of_the_same_pane(write_config):
+    """Textual drops the binding whose key a remap takes: `s` for done left the checklist
+    without a skip key, and nothing said so."""
+    path = write_config(
+        BASE_CONFIG + '\n[keys]\n"checklist.done" = "s"\n"screen.close" = "escape,c"\n'
+    )
+    result = CliRunner().invoke(cli, ["validate", "--config", str(path)])
+    assert result.exit_code == 2, result.output
+    assert (
+        "'checklist.done' = 's' puts 's' on two commands of the checklist pane: "
+        "'checklist.skip' (Skip) has it too" in result.output
+    )
+    assert "'error_detail.copy' (Copy link)" in result.output  # c in the issue view
+    assert "'detail.copy_commands' (Copy commands)" in result.output  # and in an item's
+    # a swap takes no key from anyone; nor does a key another pane has (it is that pane's)
+    swap = write_config(
+        BASE_CONFIG + '\n[keys]\n"checklist.done" = "s"\n"checklist.skip" = "d"\n'
+        '"checklist.note" = "p"\n'
+    )
+    result = CliRunner().invoke(cli, ["validate", "--config", str(swap)])
+    assert result.exit_code == 0, result.output
+
+
 def test_validate_takes_an_old_close_id_and_asks_to_rename_it(write_config):
     path = write_config(BASE_CONFIG + '\n[keys]\n"help.close" = "x"\n')
     result = CliRunner().invoke(cli, ["validate", "--config", str(path)])

@@ -716,7 +716,9 @@ def test_after_a_failure_a_query_that_reads_back_is_measured_once_its_range_is_p
 
     query = 'sum(rate(http_requests_total{code=~"5.."}[5m])) / sum(rate(http_requests_total[5m]))'
     assert query_lookback(query) == 300
-    assert query_lookback("max_over_time(rate(x[2m])[1h:1m] offset 1m)") == 3600 + 60 + 120
+    assert query_lookback("max_over_time(rate(x[2m])[1h:1m])") == 3600 + 120
+    # an offset reads an older window (week over week): not the replaced revision's time
+    assert query_lookback("rate(e[5m]) / rate(e[5m] offset 1d)") == 300
     assert query_lookback("servicedesk:error_ratio") == 0  # a recording rule: its own window
     assert query_lookback("not { promql") == 0
     m = metric(fail=100.0, initial_delay="1m", min_samples=1)
@@ -748,3 +750,167 @@ def test_after_a_failure_an_error_bucket_begun_before_the_rollout_ended_is_not_c
     assert spike_from_series([before, after], **kw).spiking  # counted in part: 38 events
     strict = spike_from_series([before, after], **kw, whole_buckets=True)
     assert not strict.spiking and strict.current == 1
+
+
+def test_a_burn_rate_gate_after_a_failure_waits_out_its_longest_short_window():
+    from cockpit.sources.prometheus import metric_lookback
+
+    burn = MetricConfig(
+        name="budget",
+        burn_rate={"objective": 99.9, "error_ratio": "sum(rate(e[{range}]))/sum(rate(t[{range}]))"},
+    )
+    assert metric_lookback(burn, "ignored") == 30 * 60  # the 6h/30m pair clears with its 30m
+    assert metric_lookback(metric(query="rate(x[7m])"), "rate(x[7m])") == 7 * 60
+
+
+def test_a_failed_revision_that_comes_back_is_judged_not_waited_for(analysis):
+    world = World()
+    runs = analysis(bake_seconds=0)
+    runs.observe(world.show("v1", T0), T0)
+    runs.observe(world.show("v2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+    at = T0 + timedelta(minutes=2)
+    runs.observe(_rolling(world.show("v1", at)), at)  # rolling back, v2 pods still there
+    # GitOps self-heal puts v2 back before the rollback is done: v2's own pods are its own
+    again = runs.observe(world.show("v2", at + timedelta(seconds=20)), at + timedelta(seconds=20))
+    assert all(template != again.templates["c/app"] for _, template in again.suspects)
+    assert again.measured_from == at + timedelta(seconds=20)
+
+
+def test_a_release_over_one_still_being_judged_waits_out_the_unjudged_pods(analysis):
+    world = World()
+    runs = analysis(bake_seconds=300)
+    runs.observe(world.show("v1", T0), T0)
+    at = T0 + timedelta(minutes=1)
+    first = runs.observe(_rolling(world.show("v2", at)), at)  # over the baseline: no wait
+    assert not first.after_failure and first.measured_from == at
+    later = at + timedelta(minutes=1)
+    fix = runs.observe(_rolling(world.show("v3", later)), later)  # v2 not judged yet
+    assert fix.after_failure and fix.waiting
+
+
+def test_suspects_in_another_workload_are_carried_to_the_next_run(analysis):
+    one, two = World(), World()
+    runs = analysis(bake_seconds=0)
+
+    def both(image_one, image_two, at, rolling=()):
+        a, b = one.show(image_one, at), _named(two.show(image_two, at), "web")
+        return (_rolling(a) if "app" in rolling else a) + (_rolling(b) if "web" in rolling else b)
+
+    runs.observe(both("v1", "w1", T0), T0)
+    runs.observe(both("v2", "w2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+    at = T0 + timedelta(minutes=2)
+    runs.observe(both("v1", "w1", at, rolling=("app", "web")), at)  # both roll back, waiting
+    # app is rolled forward to v3 while web's failed w2 pods still serve
+    fix = runs.observe(both("v3", "w1", at, rolling=("web",)), at + timedelta(seconds=5))
+    assert fix.waiting and any(key == "c/web" for key, _ in fix.suspects)
+    runs.observe(both("v3", "w1", at), at + timedelta(seconds=9))
+    assert runs.current.measured_from == at + timedelta(seconds=9)
+
+
+def test_a_watched_workload_gone_does_not_keep_a_rollback_waiting(analysis):
+    one, two = World(), World()
+    runs = analysis(bake_seconds=0)
+    web = lambda image, at: _named(two.show(image, at), "web")  # noqa: E731
+    runs.observe(one.show("v1", T0) + web("w1", T0), T0)
+    runs.observe(one.show("v2", T0) + web("w1", T0), T0 + timedelta(minutes=1))
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+    at = T0 + timedelta(minutes=2)
+    runs.observe(_rolling(one.show("v1", at)) + web("w1", at), at)
+    assert runs.current.waiting
+    runs.observe(one.show("v1", at), at + timedelta(seconds=5))  # web not listed now
+    assert runs.current.measured_from == at + timedelta(seconds=5)
+
+
+def test_an_argo_rollouts_replicasets_match_its_template_despite_their_hash_label():
+    from cockpit.rollout import template_digest
+
+    template = {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": [{"image": "x"}]}}
+    labelled = {
+        "metadata": {"labels": {"app": "a", "rollouts-pod-template-hash": "5f6d"}},
+        "spec": {"containers": [{"image": "x"}]},
+    }
+    assert template_digest(labelled) == template_digest(template)
+
+
+def test_alerts_firing_while_a_gate_is_not_judged_yet_are_said_not_failed():
+    from cockpit.sources.prometheus import _alerts_agree
+
+    m = metric(initial_delay="0s")
+    pending = evaluate(
+        m, m.query, points([0, 0]), started=T0, waiting="waiting for the rollout of app: x"
+    )
+    told = _alerts_agree(pending, ("HighErrorRate firing",), None)
+    assert told.phase == "Pending" and "1 alert(s) firing now" in told.reason
+    judged = judge(m, [0, 0])
+    assert _alerts_agree(judged, ("HighErrorRate firing",), None).phase == "Failed"
+
+
+def test_a_statefulset_rollback_waits_until_no_pod_of_the_failed_revision_is_left(analysis):
+    from cockpit.sources.kube import WorkloadView
+
+    world = StatefulSetWorld()
+    runs = analysis(bake_seconds=0)
+    runs.observe(world.show("db:1", T0), T0)
+    runs.observe(world.show("db:2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+
+    def with_pod(views, revision_name):
+        (view,) = views
+        pod = {
+            "metadata": {
+                "name": "db-0",
+                "labels": {"controller-revision-hash": revision_name},
+                "ownerReferences": [{"uid": "sts-db", "controller": True}],
+            }
+        }
+        return [
+            WorkloadView(
+                "c", "ns", "db", view.deployment, view.replicasets, pods=(pod,), kind="statefulset"
+            )
+        ]
+
+    at = T0 + timedelta(minutes=2)
+    # an OnDelete StatefulSet (or one with a partition): the rollback's spec is observed, but
+    # its pod still runs the failed revision until someone deletes it
+    runs.observe(with_pod(world.show("db:1", at), "db-db:2"), at)
+    assert runs.current.waiting
+    later = at + timedelta(minutes=1)
+    runs.observe(with_pod(world.show("db:1", later), "db-db:1"), later)
+    assert runs.current.measured_from == later
+
+
+def test_a_workload_that_appears_after_a_failure_joins_the_failed_run(analysis):
+    one, two = World(), World()
+    runs = analysis(bake_seconds=0)
+    runs.observe(one.show("v1", T0), T0)
+    views = one.show("v2", T0 + timedelta(minutes=1))
+    runs.observe(views, T0 + timedelta(minutes=1))
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+    failed = runs.current
+    at = T0 + timedelta(minutes=2)
+    appeared = views + _named(two.show("w1", at), "web")  # created, or readable again
+    assert runs.observe(appeared, at) is None
+    assert runs.current.id == failed.id and runs.current.failed  # the failure stands
+    assert "c/web" in runs.current.templates
+    assert analysis(bake_seconds=0).current.templates == runs.current.templates  # recorded
+    result = verdict(VerdictInputs(run=runs.status(appeared, at)))
+    assert result.state == "NO-GO" and [t.deployment for t in result.targets] == ["app"]
+
+
+def test_a_first_look_before_the_controller_made_the_new_revision_judges_the_release(analysis):
+    world = World()
+    world.show("v1", T0 - timedelta(hours=2))  # live for hours
+    (view,) = world.show("v2", T0)  # `kubectl set image`: the template is v2 ...
+    lagging = DeploymentView(
+        "c",
+        "ns",
+        "app",
+        {**view.deployment, "metadata": {**view.deployment["metadata"], "generation": 2}},
+        tuple(rs for rs in view.replicasets if "v2" not in rs["metadata"]["name"]),
+    )  # ... and its controller has not made the v2 ReplicaSet yet
+    runs = analysis(bake_seconds=300)
+    release = runs.observe([lagging], T0)
+    assert release.kind == "rollout" and "v2" in release.label  # not judged as the baseline
+    assert "v1" in runs.runs[0].label and runs.runs[0].kind == "baseline"

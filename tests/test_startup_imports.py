@@ -51,6 +51,18 @@ def test_validate_does_not_load_textual(write_config, tmp_path, monkeypatch):
     assert "textual" not in modules and "pydantic" in modules
 
 
+def test_validate_checks_key_remaps_without_textual(write_config, tmp_path, monkeypatch):
+    """[keys] are checked against the registry of keys, not the TUI's widgets (it loaded
+    all of Textual and every screen only to read their ids)."""
+    monkeypatch.setenv("COCKPIT_THEME_DIR", str(tmp_path / "no-themes"))
+    from .conftest import BASE_CONFIG
+
+    path = write_config(BASE_CONFIG + '\n[keys]\n"checklist.done" = "x"\n')
+    modules, code = _modules("validate", "-c", str(path))
+    assert code == "0"
+    assert "textual" not in modules
+
+
 def test_validate_checks_the_operators_own_theme_colours(write_config, tmp_path, monkeypatch):
     themes = tmp_path / "my-themes"
     themes.mkdir()

@@ -180,48 +180,6 @@ async def test_help_and_command_palette_list_the_actions(open_session):
             assert wanted in titles
 
 
-async def test_every_binding_has_description_tooltip_and_id():
-    from cockpit.tui.screens.confirm import ConfirmScreen
-    from cockpit.tui.screens.error_detail import ErrorDetailScreen
-    from cockpit.tui.screens.frame import CLOSE_ID, DetailScreen
-    from cockpit.tui.screens.messages import MessageHistoryScreen
-    from cockpit.tui.screens.metric_detail import MetricDetailScreen
-    from cockpit.tui.screens.pod_logs import PodLogScreen
-    from cockpit.tui.screens.rollback import RollbackAllScreen, RollbackScreen
-    from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
-    from cockpit.tui.screens.step_run import StepRunScreen
-    from cockpit.tui.widgets.rollout import RolloutTable
-
-    owners = (
-        CockpitApp,
-        ChecklistTree,
-        ItemDetailScreen,
-        TextPrompt,
-        HelpScreen,
-        ConfirmScreen,
-        RollbackScreen,
-        RollbackAllScreen,
-        RolloutDetailScreen,
-        PodLogScreen,
-        StepRunScreen,
-        RolloutTable,
-    )
-    owners += (DetailScreen, ErrorDetailScreen, MetricDetailScreen, MessageHistoryScreen)
-    ids = []
-    actions: dict[str, set[str]] = {}
-    for owner in owners:
-        for binding in owner.BINDINGS:
-            assert binding.description, binding
-            assert binding.tooltip, binding
-            assert binding.id and "." in binding.id, binding
-            ids.append(binding.id)
-            actions.setdefault(binding.id, set()).add(binding.action)
-    # one id, one binding: only the close key of the detail views is restated (by a view that
-    # adds a key to it), and always for the same action
-    assert {i for i in ids if ids.count(i) > 1} == {CLOSE_ID}, "binding ids must be unique"
-    assert actions[CLOSE_ID] == {"close"}
-
-
 async def test_keymap_from_config_remaps_a_binding(write_config, operator):
     from cockpit.session import GoLiveSession
 

@@ -62,7 +62,8 @@ deployments = [{names}]
 async def quiet_metrics(app):
     """Stop the live poller (its Prometheus does not exist) so the test feeds the pane."""
     for _ in range(100):  # it starts once the clusters' first answer names the run
-        if app.board.metrics_watcher is not None:
+        watcher = app.board.metrics_watcher
+        if watcher is not None and watcher._thread is not None:  # made, and its thread begun
             break
         await asyncio.sleep(0.1)
     watcher = app.board.metrics_watcher

@@ -436,3 +436,24 @@ async def test_slash_filters_the_errors_pane_and_its_letters_act_on_nothing(writ
         await pilot.pause()
         assert [i.short_id for i in pane.shown] == ["SD-3"]
         assert "match '[bold]'" in screen_text(app)
+
+
+async def test_a_snapshot_while_the_detail_is_half_built_draws_nothing_and_raises_nothing(
+    open_session,
+):
+    """A fresh Debian root's run: a cluster redraw reached the workload detail when its frame
+    was mounted but not its parts yet, and `#rd-head` not found ended the app."""
+    from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
+
+    from .test_snapshots import crash_loop_view
+
+    app = CockpitApp(open_session("staging"), start_sources=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = RolloutDetailScreen(crash_loop_view())
+        await app.push_screen(screen)
+        await pilot.pause()
+        await screen.query_one("#rd-head").remove()  # the frame there, a part not (yet)
+        screen._shown.clear()  # as on the first draw: every part to be written
+        screen.follow([crash_loop_view()], {})
+        await pilot.pause()
+        assert app.screen is screen

@@ -460,3 +460,32 @@ def test_a_cluster_without_the_argo_crd_shows_the_row_unknown_not_stale(
     assert seen.deployments[0].verdict.message == (
         "cannot see: this cluster does not serve Argo Rollouts (no CRD)"
     )
+
+
+def test_a_one_shot_status_waits_for_the_argo_rollouts_list(write_config, operator):
+    """Rollouts are optional, so a snapshot is synced before their first list: `status` and
+    `gate` without --wait took that snapshot and printed an existing Rollout "unknown"
+    (a fresh Debian root's run). They wait for every kind now, or for a failure."""
+
+    from cockpit.board import LiveBoard
+    from cockpit.session import GoLiveSession
+    from cockpit.sources.kube import ClusterSnapshot
+
+    from .conftest import BASE_CONFIG
+
+    config = BASE_CONFIG + (
+        '\n[[environments.staging.clusters]]\nname = "c"\nnamespace = "shop"\n'
+        'workloads = ["rollout/checkout"]\n'
+    )
+    session = GoLiveSession.open(write_config(config), None, operator=operator)
+    board = LiveBoard(session)
+
+    def waited(**state):
+        board.push_cluster(ClusterSnapshot("c", "shop", (), connected=True, **state))
+        started = time.monotonic()
+        board.wait_ready(0.6)
+        return time.monotonic() - started
+
+    assert waited(synced=True, listed=False) >= 0.55  # the Rollouts not listed yet
+    assert waited(synced=True, listed=True) < 0.3
+    assert waited(synced=True, listed=False, last_error="rollouts: 404") < 0.3  # no CRD

@@ -36,13 +36,22 @@ from cockpit.rollout import (
     owned_replicasets,
     parse_time,
     revision_number,
+    revision_pods,
     revision_template,
     template_digest,
 )
 
 RunKind = Literal["baseline", "rollout", "rollback"]
 RUN_ACTIONS = frozenset(
-    {"run_start", "run_revisions", "run_serving", "run_failed", "run_passed", "run_end"}
+    {
+        "run_start",
+        "run_revisions",
+        "run_workloads",
+        "run_serving",
+        "run_failed",
+        "run_passed",
+        "run_end",
+    }
 )
 OBSERVED = "observed in the cluster"
 
@@ -328,6 +337,16 @@ class RunHistory:
             if workloads and {w.key: w.template for w in workloads} == run.templates:
                 self._replace(replace(run, workloads=workloads))
             return
+        if entry.action == "run_workloads":  # watched workloads that joined a failed run
+            known = {w.key for w in run.workloads}
+            joined = tuple(
+                w
+                for w in map(Workload.from_json, f.get("workloads") or ())
+                if w is not None and w.key not in known
+            )
+            if joined:
+                self._replace(replace(run, workloads=run.workloads + joined))
+            return
         if entry.action == "run_serving":  # the earliest of the processes that saw it
             if run.serving_at is None or at < run.serving_at:
                 self._replace(replace(run, serving_at=at))
@@ -488,6 +507,17 @@ class ReleaseAnalysis(RunHistory):
             before = current.templates
             changed = [w for w in workloads if before.get(w.key) != w.template]
             if not changed:  # a watched deployment went away: same pods judged, no new run
+                self._note_serving(current, views, now)
+                return None
+            if current.failed and all(w.key not in before for w in changed):
+                # a watched workload appeared (created, or readable again) while a failed
+                # run's revisions still run: it joins that run, which stays failed; a run of
+                # its own would end the failure and judge the failed pods' metrics as its own
+                self._replace(replace(current, workloads=current.workloads + tuple(changed)))
+                if not self.read_only:
+                    self._append(
+                        "run_workloads", run=current.id, workloads=[w.as_json() for w in changed]
+                    )
                 return None
             seen = self._seen
             rollback = any(
@@ -496,7 +526,7 @@ class ReleaseAnalysis(RunHistory):
             )
             started = now if rollback else _rollout_start(changed, by_key, current.started, now)
             started = started.replace(microsecond=0)  # as recorded: the same in every process
-            suspects = _suspects(current, [w.key for w in changed], rollback=rollback)
+            suspects = _suspects(current, workloads, rollback=rollback)
             run = ReleaseRun(
                 id=self._new_id(now),
                 kind="rollback" if rollback else "rollout",
@@ -518,7 +548,8 @@ class ReleaseAnalysis(RunHistory):
         if run.measured_from is not None:
             return
         by_key = {v_key(v): v for v in views}
-        for key in run.changed:
+        keys = dict.fromkeys([k for k, _ in run.suspects] or list(run.changed))
+        for key in keys:
             view = by_key.get(key)
             suspect = {template for k, template in run.suspects if k == key}
             if view is None or not suspects_gone(view, suspect):
@@ -715,23 +746,28 @@ class ReleaseAnalysis(RunHistory):
 
 
 def _suspects(
-    current: ReleaseRun, changed: list[str], *, rollback: bool
+    current: ReleaseRun, workloads: list[Workload], *, rollback: bool
 ) -> tuple[tuple[str, str], ...]:
-    """The revisions whose pods a new run must wait out before it is measured: those of the
-    run it replaces, when that run failed, was rolled back before it passed, or was itself
-    still waiting (then its own suspects too). A run that passed leaves none: its pods are
-    good, and a failure while both serve is the new revision's."""
+    """The revisions whose pods a new run must wait out before it is measured: those the
+    run it replaces changed, when that run failed, was replaced before it passed (a
+    rollback, or a newer release over one still being judged), or was itself still waiting
+    (then its own suspects too, in every workload). A run that passed leaves none: its pods
+    are good, and a failure while both serve is the new revision's; so does the baseline
+    (the revisions live when the cockpit first looked)."""
     waiting = current.waiting is not None
-    if not (current.failed or waiting or (rollback and not current.passed_at)):
+    unjudged = current.kind != "baseline" and not current.passed_at
+    if not (current.failed or waiting or unjudged or (rollback and not current.passed_at)):
         return ()
+    now = {w.key: w.template for w in workloads}
     pairs: list[tuple[str, str]] = []
-    for key in changed:
+    for key in current.changed or tuple(w.key for w in current.workloads):
         replaced = current.workload(key)
         if replaced is not None:
             pairs.append((key, replaced.template))
     if waiting:
-        pairs += [pair for pair in current.suspects if pair[0] in changed]
-    return tuple(dict.fromkeys(pairs))
+        pairs += list(current.suspects)
+    # a suspect revision that comes back is this run's own: it is judged, not waited out
+    return tuple(pair for pair in dict.fromkeys(pairs) if now.get(pair[0]) != pair[1])
 
 
 def suspects_gone(view: Any, templates: set[str]) -> bool:
@@ -751,8 +787,18 @@ def suspects_gone(view: Any, templates: set[str]) -> bool:
     if not observed:
         return False
     kind = _kind(view)
-    if kind not in ("deployment", "rollout"):
+    if not templates:  # a run recorded without its suspects: its rollout complete
         return bool(view.verdict.state == "complete")
+    if kind not in ("deployment", "rollout"):
+        # a StatefulSet's or DaemonSet's pods are its own, labelled with their revision:
+        # none of a suspect revision left (an OnDelete strategy, a partition included)
+        found = False
+        for revision in owned_replicasets(deployment, list(view.replicasets)):
+            if template_digest(revision_template(kind, revision)) in templates:
+                found = True
+                if revision_pods(kind, deployment, revision, list(view.pods)):
+                    return False
+        return found or bool(view.verdict.state == "complete")
     if view.new_replicaset is None:
         return False  # its ReplicaSets not listed yet, or the new one not made yet
     for rs in owned_replicasets(deployment, list(view.replicasets)):
@@ -774,11 +820,17 @@ MIN_YOUNG_SECONDS = 60.0
 
 
 def _previous(view: Any, now: datetime, young_seconds: float) -> Workload | None:
-    """The revision before the current one, when the current one is still young."""
-    created = _rs_created(view)
-    if view is None or created is None or (now - created).total_seconds() > young_seconds:
+    """The revision before the current one, when the current one is still young, or not
+    made yet: a template in no revision is a release its controller has not begun (the
+    first look came between `kubectl set image` and the controller), and what serves is
+    the newest revision there is."""
+    if view is None or view.deployment is None:
         return None
     current = view.new_replicaset
+    if current is not None:
+        created = _rs_created(view)
+        if created is None or (now - created).total_seconds() > young_seconds:
+            return None
     older = [
         rs for rs in owned_replicasets(view.deployment, list(view.replicasets)) if rs is not current
     ]

@@ -36,7 +36,7 @@ from cockpit.state import AuditHead
 GENESIS = "0" * 64
 _TAIL_CHUNK = 65536
 _READ_CHUNK = 1 << 20
-INDEX_FORMAT = 2  # 2: the timeline holds run_serving
+INDEX_FORMAT = 3  # 2: the timeline holds run_serving; 3: and run_workloads
 INDEX_SAVE_AFTER = 200  # new lines read before the index is rewritten
 # what a session folds from the whole log (the rest it reads from the tail as it grows)
 TIMELINE_ACTIONS = frozenset(
@@ -46,6 +46,7 @@ TIMELINE_ACTIONS = frozenset(
         "rollback",
         "run_start",
         "run_revisions",
+        "run_workloads",
         "run_serving",
         "run_failed",
         "run_passed",

@@ -9,6 +9,7 @@ same watcher).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -163,7 +164,10 @@ class LiveBoard:
         """Where the current run's measurements count from, and why nothing is measured
         yet: the metrics and error pollers ask at every poll (another process may have
         recorded the moment)."""
-        self.analysis.refresh()
+        # a failing read of the audit log must not end the poller's thread: what is known
+        # stands, and the verdict's own read says what failed
+        with contextlib.suppress(OSError, CockpitError):
+            self.analysis.refresh()
         run = self.analysis.current
         if run is None:
             return Measuring()
@@ -272,6 +276,8 @@ class LiveBoard:
             return feed
         if run.measured_from is not None and feed.run_started == run.measured_from:
             return feed
+        if feed.run_started is None and not run.after_failure:
+            return feed  # counted over the window, as before any run: nothing suspect in it
         return replace(feed, spike=None, fetched_at=feed.fetched_at if feed.last_error else None)
 
     def verdict(self, now: datetime | None = None) -> Verdict:
@@ -343,10 +349,10 @@ class LiveBoard:
         env = self.session.environment
         with self._changed:
             while time.monotonic() < deadline:
+                shots = [self.snapshots.get(c.name) for c in env.clusters]
                 clusters = all(
-                    c.name in self.snapshots
-                    and (self.snapshots[c.name].synced or self.snapshots[c.name].last_error)
-                    for c in env.clusters
+                    shot is not None and ((shot.synced and shot.listed) or shot.last_error)
+                    for shot in shots
                 )
                 metrics = not (env.prometheus and env.metrics) or all(
                     m.name in self.metric_states for m in env.metrics

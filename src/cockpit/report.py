@@ -98,6 +98,11 @@ def describe(entry: AuditEntry) -> str:
             if isinstance(w, dict)
         )
         return f"the cluster numbered the revisions being judged: {named}"
+    if action == "run_workloads":
+        named = ", ".join(
+            f"{w.get('deployment')}" for w in f.get("workloads") or [] if isinstance(w, dict)
+        )
+        return f"watched workloads joined the failed release analysis run: {named}"
     if action == "run_serving":
         return "no pod of the failed revision serves any more: release analysis measures from here"
     if action == "run_failed":

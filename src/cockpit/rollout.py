@@ -287,13 +287,18 @@ def template_without_hash(template: JSON) -> JSON:
     return clean
 
 
+# the labels a controller adds to its revisions' pod templates: a Deployment's, an Argo
+# Rollout's
+HASH_LABELS = frozenset({POD_TEMPLATE_HASH, "rollouts-pod-template-hash"})
+
+
 def _hashless_view(template: JSON) -> JSON:
-    """The template with its pod-template-hash label left out, sharing everything else."""
+    """The template with its controller's hash label left out, sharing everything else."""
     metadata = template.get("metadata") if isinstance(template, dict) else None
     labels = metadata.get("labels") if isinstance(metadata, dict) else None
-    if not isinstance(labels, dict) or POD_TEMPLATE_HASH not in labels:
+    if not isinstance(labels, dict) or not HASH_LABELS & labels.keys():
         return template
-    rest = {k: v for k, v in labels.items() if k != POD_TEMPLATE_HASH}
+    rest = {k: v for k, v in labels.items() if k not in HASH_LABELS}
     return {**template, "metadata": {**metadata, "labels": rest}}  # type: ignore[dict-item]
 
 

@@ -56,8 +56,8 @@ def validate(ctx: click.Context, config: str | None, env: str | None) -> None:
     else:
         theme_names = set(shipped_theme_names())
     key_warnings: list[str] = []
-    if loaded.model.keys:  # only then the TUI's bindings are loaded to check the ids
-        from cockpit.tui.bindings import keymap_problems, keymap_warnings
+    if loaded.model.keys:  # checked against the keys' registry (no Textual loaded for it)
+        from cockpit.tui.registry import keymap_problems, keymap_warnings
 
         problems.extend(keymap_problems(loaded.model.keys, str(loaded.path)))
         key_warnings = keymap_warnings(loaded.model.keys, str(loaded.path))

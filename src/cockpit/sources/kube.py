@@ -372,6 +372,10 @@ class ClusterSnapshot:
     last_ok: datetime | None = None
     last_error: str | None = None
     requests: dict[str, int] = field(default_factory=dict)
+    # every kind the watched workloads need has answered, the optional ones too (Argo
+    # Rollouts: synced does not wait for them): a one-shot `status` printed a Rollout
+    # "unknown" when the snapshot it took came before their first list
+    listed: bool = True
 
     def stale_for(self, now: datetime | None = None) -> float | None:
         if self.connected:
@@ -688,6 +692,7 @@ class ClusterWatcher:
             deployments=tuple(views),
             connected=not (self.required & failing.keys()),
             synced=self.required <= synced,
+            listed=frozenset(self.KINDS) - {"events"} <= synced | failing.keys(),
             last_ok=last_ok,
             last_error=error,
             requests=dict(self.requests),

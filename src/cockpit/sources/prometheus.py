@@ -334,10 +334,20 @@ def query_span(
     return max(start, end - timedelta(seconds=MAX_MEASUREMENTS * max(1, int(step)))), end
 
 
+def metric_lookback(metric: MetricConfig, query: str) -> float:
+    """How long after a replaced revision's pods are gone the metric still reads them: a
+    burn-rate gate's longest short window (a pair fails only while both its windows burn),
+    else its query's look-back."""
+    if metric.burn_rate is not None:
+        return max(duration_seconds(w.short) for w in metric.burn_rate.windows)
+    return query_lookback(query)
+
+
 def query_lookback(query: str) -> float:
     """How far back in time the query reads, in seconds: its longest range (a range
-    selector's or a subquery's, nested ones added) plus any offset. 0 when it reads only
-    the newest samples, or when it does not parse (then only `initial_delay` counts)."""
+    selector's or a subquery's, nested ones added). 0 when it reads only the newest samples,
+    or when it does not parse (then only `initial_delay` counts). An `offset` is left out: it
+    reads an older window (a week-over-week comparison), from before the revision replaced."""
     import promql_parser  # lazy: only runs after a failure need it
 
     try:
@@ -347,22 +357,16 @@ def query_lookback(query: str) -> float:
     return _lookback(expr)
 
 
-def _offset_seconds(node: object) -> float:
-    offset = getattr(node, "offset", None)
-    seconds = getattr(offset, "total_seconds", None)
-    return max(0.0, float(seconds())) if callable(seconds) else 0.0
-
-
 def _lookback(node: object) -> float:
     import promql_parser
 
     if isinstance(node, promql_parser.MatrixSelector):
-        return float(node.range.total_seconds()) + _offset_seconds(node.vector_selector)
+        return float(node.range.total_seconds())
     if isinstance(node, promql_parser.SubqueryExpr):
         span = node.range.total_seconds() if node.range is not None else 0.0
-        return float(span) + _offset_seconds(node) + _lookback(node.expr)
+        return float(span) + _lookback(node.expr)
     if isinstance(node, promql_parser.VectorSelector):
-        return _offset_seconds(node)
+        return 0.0
     children: list[object] = []
     for name in ("lhs", "rhs", "expr", "param"):
         child = getattr(node, name, None)
@@ -401,6 +405,10 @@ def _alerts_agree(
     count (rules evaluated by another server that does not write ALERTS here)."""
     if listing_failed:
         return replace(state, reason=f"{state.reason}; firing alerts not listed: {listing_failed}")
+    if details and state.phase == "Pending":
+        # not judged yet (initial_delay, a replaced revision's pods still serving): what
+        # fires now may be theirs; it is said, and judged once measuring begins
+        return replace(state, reason=f"{state.reason}; {len(details)} alert(s) firing now")
     if details and state.phase != "Failed":
         return replace(
             state,
@@ -505,7 +513,7 @@ class MetricsWatcher:
         lookback = 0.0
         if measuring.after_failure:
             if query not in self._lookbacks:
-                self._lookbacks[query] = query_lookback(query)
+                self._lookbacks[query] = metric_lookback(metric, query)
             lookback = self._lookbacks[query]
         state = evaluate(
             metric,

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.text import Text
 from textual import on, work
 from textual.actions import ActionParseResult
+from textual.actions import parse as parse_action
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.dom import DOMNode
@@ -36,17 +37,18 @@ from cockpit.session import GoLiveSession, ItemRunResult
 from cockpit.sources.kube import DeploymentView
 from cockpit.sources.lease import Presence
 from cockpit.text import visible_text
-from cockpit.tui.bindings import KeyRow, node_rows, operator_keymap, rows_of
+from cockpit.tui.bindings import KeyRow, bindings_of, place_rows
+from cockpit.tui.registry import APP, CHECKLIST, PLACES, Place, commands_at, operator_keymap
 from cockpit.tui.state_thread import StateThread
 from cockpit.tui.themes import ThemeCatalog
 from cockpit.tui.throttle import LatestWins, Throttle
 from cockpit.tui.widgets import messages
 from cockpit.tui.widgets.banner import EnvironmentBanner
-from cockpit.tui.widgets.checklist import ChecklistFilter, ChecklistPane, ChecklistTree
-from cockpit.tui.widgets.errors import ErrorFilter, ErrorsPane, ErrorTable
+from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
+from cockpit.tui.widgets.errors import ErrorsPane, ErrorTable
 from cockpit.tui.widgets.messages import MessageLine, Notice
 from cockpit.tui.widgets.metrics import MetricsPane
-from cockpit.tui.widgets.rollout import RETRY_KEY, RolloutPane, RolloutTable
+from cockpit.tui.widgets.rollout import RolloutPane, RolloutTable
 from cockpit.tui.widgets.verdict import VerdictBar
 
 if TYPE_CHECKING:  # the screens load when first opened: none is part of the first frame
@@ -77,51 +79,8 @@ class CockpitApp(App[None]):
     recommended: var[bool] = var(False, bindings=True)  # B: a rollback is recommended
     runs_active: var[bool] = var(False, bindings=True)  # escape: checks or steps are running
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "escape",
-            "cancel_runs",
-            "Cancel runs",
-            tooltip="Stop the checks and steps that are running; the cancel is audited",
-            id="app.cancel",
-        ),
-        Binding(
-            "question_mark", "help", "Help", tooltip="Keys and what the panes mean", id="app.help"
-        ),
-        Binding(
-            "B",
-            "rollback_recommended",
-            "ROLL BACK",
-            tooltip="A gate failed after the rollout started: open the rollback",
-            id="app.rollback_recommended",
-        ),
-        Binding(
-            "v",
-            "toggle_reasons",
-            "Why",
-            tooltip="Show every reason of the verdict, or only the first",
-            id="app.verdict_reasons",
-        ),
-        Binding(
-            RETRY_KEY,
-            "retry_clusters",
-            "Retry now",
-            tooltip="A cluster cannot be seen: try it again now (after logging in), "
-            "not after the backoff",
-            id="app.retry_clusters",
-        ),
-        Binding(
-            "m",
-            "messages",
-            "Messages",
-            tooltip="Every message of this session, in full, newest first",
-            id="app.messages",
-            show=False,
-        ),
-        Binding(
-            "ctrl+q", "quit", "Quit", tooltip="Quit; everything is already saved", id="app.quit"
-        ),
-    ]
+    PLACE: ClassVar[Place] = APP
+    BINDINGS: ClassVar[list[BindingType]] = bindings_of(PLACE)
 
     def __init__(
         self,
@@ -606,45 +565,10 @@ class CockpitApp(App[None]):
             self._request_verdict()
 
     def key_rows(self) -> list[tuple[str, list[KeyRow]]]:
-        """Every pane's and screen's keys as this operator has them ([keys] applied)."""
-        from cockpit.tui.screens.error_detail import ErrorDetailScreen
-        from cockpit.tui.screens.pod_logs import PodLogScreen
-        from cockpit.tui.screens.rollout_detail import RolloutDetailScreen
-        from cockpit.tui.screens.step_run import StepRunScreen
-
+        """Every place's keys as this operator has them ([keys] applied), in help's order."""
         keymap = self.session.config.model.keys
-        sections: list[tuple[str, list[KeyRow]]] = []
-        owners: tuple[tuple[str, type[Widget] | type[App[None]]], ...] = (
-            ("Checklist pane", ChecklistTree),
-            ("Checklist filter line", ChecklistFilter),
-            ("Rollout pane", RolloutTable),
-            ("Workload detail (enter in the rollout pane)", RolloutDetailScreen),
-            ("Pod logs (l in the detail)", PodLogScreen),
-            ("Metrics pane", MetricsPane),
-            ("Errors pane", ErrorTable),
-            ("Errors filter line", ErrorFilter),
-            ("An error issue (enter in the errors pane)", ErrorDetailScreen),
-            ("Running a step", StepRunScreen),
-            ("Everywhere", CockpitApp),
-        )
-        for title, owner in owners:
-            node: DOMNode | None = self if owner is CockpitApp else None
-            if node is None and issubclass(owner, Widget):
-                found = list(self.screen_stack[0].query(owner)) + list(self.screen.query(owner))
-                node = found[0] if found else None
-            # a screen not open now: its class's bindings, the keymap applied
-            rows = node_rows(node, keymap) if node else rows_of(owner._merge_bindings(), keymap)
-            if rows:
-                sections.append((title, rows))
-        return sections
-
-    def keys_for(self, binding_id: str) -> str:
-        """The keys of a binding as shown in help, for the palette's help text."""
-        for _title, rows in self.key_rows():
-            for row in rows:
-                if row.binding_id == binding_id:
-                    return row.keys_text
-        return "-"
+        sections = [(place.title, place_rows(place, keymap)) for place in PLACES]
+        return [(title, rows) for title, rows in sections if rows]
 
     async def action_quit(self) -> None:
         """Quit, unless a step's commands run or wait between two scripts: ctrl+q there says
@@ -679,6 +603,8 @@ class CockpitApp(App[None]):
             return bool(self._running_workers())
         if action == "rollback_recommended":
             return self.recommended and not self.session.read_only
+        if action == "rollback_all":  # the palette's: no clusters, nothing to roll back
+            return bool(self.session.environment.clusters)
         if action == "retry_clusters":
             try:  # hidden while every cluster is seen
                 return bool(self.query_one(RolloutPane).clusters_in_trouble())
@@ -993,137 +919,44 @@ class CockpitApp(App[None]):
     # --- command palette -----------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        tree = self.query_one(ChecklistTree) if screen is self.screen_stack[0] else None
-        shown = {row.binding_id: row.keys_text for _t, rows in self.key_rows() for row in rows}
-
-        def keys_of(binding_id: str) -> str:
-            return shown.get(binding_id) or "none"
-
-        if tree is not None:
-            intents: tuple[tuple[str, str, str, type[ChecklistTree.ItemIntent]], ...] = (
-                (
-                    "checklist.done",
-                    "Checklist: mark done",
-                    "Mark the selected item done",
-                    ChecklistTree.MarkDone,
-                ),
-                (
-                    "checklist.skip",
-                    "Checklist: skip",
-                    "Skip the selected item with a reason",
-                    ChecklistTree.Skip,
-                ),
-                (
-                    "checklist.note",
-                    "Checklist: add note",
-                    "Add a note to the selected item",
-                    ChecklistTree.AddNote,
-                ),
-                (
-                    "checklist.reopen",
-                    "Checklist: reopen",
-                    "Set the selected item back to pending",
-                    ChecklistTree.Reopen,
-                ),
-                (
-                    "checklist.detail",
-                    "Checklist: item detail",
-                    "Open the selected item",
-                    ChecklistTree.OpenDetail,
-                ),
-                (
-                    "checklist.run",
-                    "Checklist: run",
-                    "Run the selected item's checks or step",
-                    ChecklistTree.Run,
-                ),
-            )
-            for binding_id, title, help_text, intent in intents:
+        """The registry's commands of every place on this screen, and everywhere's: what the
+        footer offers now, and the keys it hides (filter, next section...). A command that
+        cannot apply now (check_action False: nothing runs to cancel) is left out, as the
+        footer leaves it out; one greyed out is listed and, chosen, says why (run_action).
+        Read-only leaves out every command that changes something."""
+        for system in super().get_system_commands(screen):
+            if system.title != "Quit":  # the registry's, which a running step refuses
+                yield system
+        keymap = self.session.config.model.keys
+        for place, node in self._places_on(screen):
+            keys = {row.binding_id: row.keys_text for row in place_rows(place, keymap)}
+            for command in commands_at(place):
+                if command.changes and self.session.read_only:
+                    continue
+                _namespace, name, params = parse_action(command.action)
+                if node.check_action(name, params) is False:
+                    continue
+                help_text = command.tooltip
+                if command.keys:
+                    help_text += f" · key {keys.get(command.id) or 'none'}"
                 yield SystemCommand(
-                    title,
-                    f"{help_text} · key {keys_of(binding_id)}",
-                    self._on_selected(tree, intent),
+                    command.title, help_text, partial(self.run_action, command.action, node)
                 )
-            yield SystemCommand(
-                "Checklist: next to do", "Jump to the next unresolved item", tree.action_next_open
-            )
-            yield SystemCommand(
-                "Checklist: filter items",
-                "Show only the items whose text or ID holds what you type · key "
-                + keys_of("checklist.filter"),
-                tree.action_filter,
-            )
-            pane = self.query_one(ChecklistPane)
-            for section in self.session.checklist.all_sections():
-                yield SystemCommand(
-                    f"Checklist: go to section {section.title}",
-                    f"Move the cursor to {section.id}",
-                    partial(pane.go_to_section, section.id),
-                )
-            yield SystemCommand(
-                "Checklist: run section",
-                "Run the section's checks, and its steps in order · key "
-                + keys_of("checklist.run_section"),
-                tree.action_run_section,
-            )
-        if self.session.environment.errors is not None and screen is self.screen_stack[0]:
-            errors = self.query_one(ErrorTable)
-            yield SystemCommand(
-                "Errors: filter issues",
-                "Show only the issues whose ID, title or culprit holds what you type · key "
-                + keys_of("errors.filter"),
-                errors.action_filter,
-            )
-        if self._running_workers():
-            yield SystemCommand(
-                "Cancel runs", "Stop running checks and steps", self.action_cancel_runs
-            )
-        if self.session.environment.clusters and not self.session.read_only:
-            table = self.query_one(RolloutTable)
-            yield SystemCommand(
-                "Rollout: roll back selected deployment",
-                f"kubectl rollout undo semantics; asks first · key {keys_of('rollout.rollback')}",
-                table.action_rollback,
-            )
-            yield SystemCommand(
-                "Rollout: pause or resume selected deployment",
-                f"Pause or resume the rollout; asks first · key {keys_of('rollout.pause')}",
-                table.action_toggle_pause,
-            )
-            yield SystemCommand(
-                "Rollout: roll back ALL deployments of this environment",
-                "One confirmation, one audit entry per deployment",
-                self.action_rollback_all,
-            )
-        if self.session.environment.clusters and self.query_one(RolloutPane).clusters_in_trouble():
-            yield SystemCommand(
-                "Rollout: retry the clusters now",
-                "After logging in again (SSO, VPN): try now, not after the backoff "
-                f"· key {keys_of('app.retry_clusters')}",
-                self.action_retry_clusters,
-            )
-        yield SystemCommand(
-            "Help", f"Keys and what the panes mean · key {keys_of('app.help')}", self.action_help
-        )
-        yield SystemCommand(
-            "Messages",
-            f"Every message of this session, in full · key {keys_of('app.messages')}",
-            self.action_messages,
-        )
+            if place == CHECKLIST and isinstance(node, ChecklistTree):
+                pane = self.query_one(ChecklistPane)
+                for section in self.session.checklist.all_sections():
+                    yield SystemCommand(
+                        f"Checklist: go to section {section.title}",
+                        f"Move the cursor to {section.id}",
+                        partial(pane.go_to_section, section.id),
+                    )
 
-    def _on_selected(
-        self, tree: ChecklistTree, intent: type[ChecklistTree.ItemIntent]
-    ) -> Callable[[], None]:
-        reads_only = intent in (ChecklistTree.OpenDetail, ChecklistTree.Run)
-
-        def run() -> None:
-            item = tree.selected_item()
-            if item is None:
-                self.notify("Select an item in the checklist first.", severity="warning")
-            elif not reads_only and self.session.read_only:
-                self.notify("Read-only: this cockpit cannot change anything.", severity="warning")
-            else:
-                self.post_message(intent(item))
-
-        return run
+    def _places_on(self, screen: Screen[object]) -> list[tuple[Place, DOMNode]]:
+        """The places of the registry on this screen (a pane hidden, as the rollout table
+        without clusters or a closed filter line, is not there), and everywhere's: the app."""
+        found: dict[str, DOMNode] = {APP.name: self}
+        for node in (screen, *screen.query("*")):
+            place = getattr(node, "PLACE", None)
+            if isinstance(place, Place) and node.display:
+                found.setdefault(place.name, node)
+        return [(place, found[place.name]) for place in PLACES if place.name in found]

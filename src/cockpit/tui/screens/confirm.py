@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
+from cockpit.tui.bindings import bindings_of
+from cockpit.tui.registry import CONFIRM, Place
 from cockpit.tui.screens.frame import FramedScreen
 
 
@@ -22,9 +24,8 @@ class ConfirmScreen(FramedScreen[bool]):
         margin-right: 2;
     }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "no", "Cancel", tooltip="Answer no", id="confirm.no"),
-    ]
+    PLACE: ClassVar[Place] = CONFIRM
+    BINDINGS: ClassVar[list[BindingType]] = bindings_of(PLACE)
 
     def __init__(self, question: str, yes_label: str) -> None:
         super().__init__()

@@ -6,26 +6,21 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from cockpit.rollout import format_age
 from cockpit.sources.errors import ErrorIssue
+from cockpit.tui.bindings import bindings_of
 from cockpit.tui.plain import safe
+from cockpit.tui.registry import ERROR_DETAIL, Place
 from cockpit.tui.screens.frame import DetailScreen
 
 
 class ErrorDetailScreen(DetailScreen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "c",
-            "copy_link",
-            "Copy link",
-            tooltip="Send the link to your terminal's clipboard (OSC 52, over SSH too)",
-            id="error_detail.copy",
-        ),
-    ]
+    PLACE: ClassVar[Place] = ERROR_DETAIL
+    BINDINGS: ClassVar[list[BindingType]] = bindings_of(PLACE)
 
     def __init__(self, issue: ErrorIssue) -> None:
         super().__init__()

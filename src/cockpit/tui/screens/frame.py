@@ -5,26 +5,17 @@ the same frame over the cockpit: centred, a thick border, the panel's background
 `FramedScreen > .frame` in cockpit.tcss, once; a view only says how big it is and, where it
 warns, its border's colour. The views that only show something (an item, a workload, a pod's
 logs, a metric, an error issue, help, messages) close with one binding, `screen.close`, so
-one `[keys]` entry moves the close key of all of them.
+one `[keys]` entry moves the close key of all of them (`CLOSE_ID` in `tui/registry.py`).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, TypeVar
+from typing import TypeVar
 
-from textual.binding import Binding, BindingType
 from textual.reactive import var
 from textual.screen import ModalScreen
 
 ResultT = TypeVar("ResultT")
-
-CLOSE_ID = "screen.close"
-
-
-def close_binding(keys: str = "escape,q", tooltip: str = "Back to the cockpit") -> Binding:
-    """The close binding of a detail view; a view may add keys (`?` closes help), never
-    another id."""
-    return Binding(keys, "close", "Close", tooltip=tooltip, id=CLOSE_ID)
 
 
 class FramedScreen(ModalScreen[ResultT]):
@@ -40,9 +31,8 @@ class FramedScreen(ModalScreen[ResultT]):
 
 
 class DetailScreen(FramedScreen[ResultT]):
-    """A view that shows something and closes with `screen.close`, answering None."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [close_binding()]
+    """A view that shows something and closes with `screen.close` (each view's place in
+    `tui/registry.py` has it, with the keys of that view), answering None."""
 
     def action_close(self) -> None:
         self.dismiss(None)

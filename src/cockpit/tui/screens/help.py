@@ -10,8 +10,9 @@ from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from cockpit.tui.bindings import KeyRow
-from cockpit.tui.screens.frame import DetailScreen, close_binding
+from cockpit.tui.bindings import KeyRow, bindings_of
+from cockpit.tui.registry import HELP, Place
+from cockpit.tui.screens.frame import DetailScreen
 
 INTRO = "[b]cockpit[/b] — one screen for the whole go-live. Keys as this cockpit has them:"
 
@@ -40,9 +41,8 @@ class HelpScreen(DetailScreen[None]):
     }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        close_binding("escape,q,question_mark", tooltip="Close help"),
-    ]
+    PLACE: ClassVar[Place] = HELP
+    BINDINGS: ClassVar[list[BindingType]] = bindings_of(PLACE)
 
     def __init__(self, sections: list[tuple[str, list[KeyRow]]]) -> None:
         super().__init__()

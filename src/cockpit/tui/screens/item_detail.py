@@ -6,14 +6,16 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from cockpit.errors import CockpitError
 from cockpit.session import GoLiveSession, ItemView
 from cockpit.text import visible_text
+from cockpit.tui.bindings import bindings_of
 from cockpit.tui.plain import safe
+from cockpit.tui.registry import ITEM_DETAIL, Place
 from cockpit.tui.screens.frame import DetailScreen
 from cockpit.tui.widgets.checklist import ChecklistTree
 
@@ -22,19 +24,8 @@ class ItemDetailScreen(DetailScreen[ChecklistTree.ItemIntent]):
     """Dismisses with the intent the operator picked here (done, skip, note, reopen), which
     the app handles as the same key in the checklist; None when closed."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("d", "mark_done", "Done", tooltip="Mark this item done", id="detail.done"),
-        Binding("s", "skip", "Skip", tooltip="Skip this item", id="detail.skip"),
-        Binding("n", "note", "Note", tooltip="Add a note", id="detail.note"),
-        Binding("u", "reopen", "Reopen", tooltip="Back to pending", id="detail.reopen"),
-        Binding(
-            "c",
-            "copy_commands",
-            "Copy commands",
-            tooltip="Send the step's commands, filled in, to your terminal's clipboard (OSC 52)",
-            id="detail.copy_commands",
-        ),
-    ]
+    PLACE: ClassVar[Place] = ITEM_DETAIL
+    BINDINGS: ClassVar[list[BindingType]] = bindings_of(PLACE)
 
     def __init__(self, session: GoLiveSession, view: ItemView) -> None:
         super().__init__()

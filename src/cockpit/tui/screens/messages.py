@@ -11,14 +11,17 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from cockpit.text import visible_text
-from cockpit.tui.screens.frame import DetailScreen, close_binding
+from cockpit.tui.bindings import bindings_of
+from cockpit.tui.registry import MESSAGES, Place
+from cockpit.tui.screens.frame import DetailScreen
 from cockpit.tui.widgets.messages import SEVERITY_MARK, Notice
 
 SEVERITY_STYLE = {"information": "", "warning": "bold", "error": "bold reverse"}
 
 
 class MessageHistoryScreen(DetailScreen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [close_binding("escape,q,m")]
+    PLACE: ClassVar[Place] = MESSAGES
+    BINDINGS: ClassVar[list[BindingType]] = bindings_of(PLACE)
 
     def __init__(self, notices: list[Notice]) -> None:
         super().__init__()

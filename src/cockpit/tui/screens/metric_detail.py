@@ -4,14 +4,18 @@ the reason for the gate's state — what an operator needs to trust (or overrule
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from cockpit.gates import MetricState, threshold_text
 from cockpit.text import visible_text
+from cockpit.tui.bindings import bindings_of
+from cockpit.tui.registry import METRIC_DETAIL, Place
 from cockpit.tui.screens.frame import DetailScreen
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -64,6 +68,9 @@ def plot(state: MetricState, width: int = 64, height: int = 10) -> Text:
 
 
 class MetricDetailScreen(DetailScreen[None]):
+    PLACE: ClassVar[Place] = METRIC_DETAIL
+    BINDINGS: ClassVar[list[BindingType]] = bindings_of(PLACE)
+
     def __init__(self, state: MetricState) -> None:
         super().__init__()
         self.state = state

@@ -16,7 +16,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Footer, Input, Static
@@ -26,8 +26,10 @@ from cockpit.session import GoLiveSession
 from cockpit.sources.kube import DeploymentView
 from cockpit.sources.pod_logs import LogEvent, LogNotice, PodLogFollower
 from cockpit.text import visible_text
+from cockpit.tui.bindings import bindings_of
 from cockpit.tui.plain import safe
-from cockpit.tui.screens.frame import DetailScreen, close_binding
+from cockpit.tui.registry import POD_LOGS, Place
+from cockpit.tui.screens.frame import DetailScreen
 from cockpit.tui.widgets.log_lines import BUFFER_LINES, LogLines
 
 DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
@@ -69,41 +71,8 @@ class PodLogScreen(DetailScreen[None]):
         display: none;
     }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        close_binding(tooltip="Back to the detail"),
-        Binding(
-            "p",
-            "toggle_previous",
-            "Previous",
-            tooltip="The previous (crashed) container's last lines, or back to the current one",
-            id="pod_logs.previous",
-        ),
-        Binding(
-            "c",
-            "next_container",
-            "Container",
-            tooltip="The next container of the pod, init containers included",
-            id="pod_logs.container",
-        ),
-        # priority: handled as it arrives, so the keys typed right after it go to the search
-        Binding(
-            "slash",
-            "search",
-            "Search",
-            tooltip="Find text in the log",
-            id="pod_logs.search",
-            priority=True,
-        ),
-        Binding("n", "find(True)", "Next", tooltip="The next match", id="pod_logs.next"),
-        Binding("N", "find(False)", "Prev match", tooltip="The previous match", id="pod_logs.prev"),
-        Binding(
-            "t",
-            "toggle_stamps",
-            "Times",
-            tooltip="Show or hide each line's timestamp",
-            id="pod_logs.timestamps",
-        ),
-    ]
+    PLACE: ClassVar[Place] = POD_LOGS
+    BINDINGS: ClassVar[list[BindingType]] = bindings_of(PLACE)
 
     class Got(Message):
         """Lines or a notice from the follower thread."""

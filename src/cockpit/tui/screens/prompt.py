@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.widgets import Input, Label, Static
 
+from cockpit.tui.bindings import bindings_of
+from cockpit.tui.registry import PROMPT, Place
 from cockpit.tui.screens.frame import FramedScreen
 
 
@@ -26,9 +28,8 @@ class TextPrompt(FramedScreen[str | None]):
     }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", tooltip="Close without saving", id="prompt.cancel"),
-    ]
+    PLACE: ClassVar[Place] = PROMPT
+    BINDINGS: ClassVar[list[BindingType]] = bindings_of(PLACE)
 
     def __init__(self, title: str, item_text: str, *, required: bool, placeholder: str) -> None:
         super().__init__()

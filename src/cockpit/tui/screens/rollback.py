@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Input, OptionList, Static
@@ -28,7 +28,9 @@ from cockpit.errors import CockpitError
 from cockpit.rollout import UndoPlan, UndoRefused
 from cockpit.session import GoLiveSession
 from cockpit.sources.kube import AccessCheck, DeploymentView, RollbackConflict
+from cockpit.tui.bindings import bindings_of
 from cockpit.tui.plain import safe
+from cockpit.tui.registry import ROLLBACK, ROLLBACK_ALL, Place
 from cockpit.tui.screens.frame import FramedScreen
 
 # What holds a revision of each kind, as the preview names it.
@@ -79,11 +81,8 @@ class RollbackScreen(FramedScreen[RollbackOutcome]):
     """Dismisses with what was sent, or None when cancelled."""
 
     DEFAULT_CSS = CSS
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "escape", "cancel", "Cancel", tooltip="Close; nothing is sent", id="rollback.cancel"
-        ),
-    ]
+    PLACE: ClassVar[Place] = ROLLBACK
+    BINDINGS: ClassVar[list[BindingType]] = bindings_of(PLACE)
 
     class Ready(Message):
         def __init__(self, prepared: Prepared) -> None:
@@ -379,11 +378,8 @@ class RollbackAllScreen(FramedScreen[RollbackOutcome]):
     one audit entry per deployment."""
 
     DEFAULT_CSS = CSS
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "escape", "cancel", "Cancel", tooltip="Close; nothing is sent", id="rollback.cancel_all"
-        ),
-    ]
+    PLACE: ClassVar[Place] = ROLLBACK_ALL
+    BINDINGS: ClassVar[list[BindingType]] = bindings_of(PLACE)
 
     class Ready(Message):
         def __init__(self, lines: list[str], ready: bool) -> None:

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.geometry import Region
 from textual.message import Message
@@ -24,10 +24,12 @@ from textual.widgets import DataTable, Footer, Static
 from cockpit.rollout import JSON, PodState, format_age, parse_time, pod_state
 from cockpit.sources.kube import KIND_TITLE, ClusterSnapshot, DeploymentView
 from cockpit.text import visible_text
+from cockpit.tui.bindings import bindings_of
 from cockpit.tui.plain import safe
+from cockpit.tui.registry import RETRY_KEY, WORKLOAD_DETAIL, Place
 from cockpit.tui.screens.frame import DetailScreen
 from cockpit.tui.themes import theme_variables
-from cockpit.tui.widgets.rollout import RETRY_KEY, RolloutTable
+from cockpit.tui.widgets.rollout import RolloutTable
 
 # Narrow screens keep what says why a pod is down (waiting reason first); wide ones add where
 # and since when.
@@ -175,6 +177,9 @@ class PodTable(DataTable[Text]):
         self.call_after_refresh(self._reveal_cursor)
 
 
+SHOWN_PARTS = ("#rd-scroll", "#rd-head", "#rd-history", "#rd-pods", "#rd-events")
+
+
 class RolloutDetailScreen(DetailScreen[RolloutTable.RollbackRequested]):
     """Dismisses with the rollback the operator asked for here (ctrl+z), which the app handles
     as ctrl+z in the rollout pane; None when closed."""
@@ -184,22 +189,8 @@ class RolloutDetailScreen(DetailScreen[RolloutTable.RollbackRequested]):
         margin: 1 0 0 0;
     }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "l",
-            "logs",
-            "Logs",
-            tooltip="The selected pod's logs: following, previous container with p",
-            id="rollout_detail.logs",
-        ),
-        Binding(
-            "ctrl+z",
-            "rollback",
-            "Roll back",
-            tooltip="Roll this deployment back",
-            id="rollout_detail.rollback",
-        ),
-    ]
+    PLACE: ClassVar[Place] = WORKLOAD_DETAIL
+    BINDINGS: ClassVar[list[BindingType]] = bindings_of(PLACE)
 
     def __init__(self, view: DeploymentView, snapshot: ClusterSnapshot | None = None) -> None:
         super().__init__()
@@ -240,8 +231,10 @@ class RolloutDetailScreen(DetailScreen[RolloutTable.RollbackRequested]):
         self._show()
 
     def _show(self) -> None:
-        if not self.query("#rd-scroll"):
-            return  # a snapshot came before the screen was built (or after it closed)
+        if not all(self.query(part) for part in SHOWN_PARTS):
+            # a snapshot came before the screen was built (or after it closed): the frame can
+            # be there before its parts are (a fresh Debian root's run met #rd-head missing)
+            return
         now = datetime.now(UTC)
         view = self.view
         live = self.snapshot is None or self.snapshot.connected

@@ -18,7 +18,7 @@ from typing import ClassVar, Literal
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import var
@@ -31,7 +31,9 @@ from cockpit.errors import CockpitError
 from cockpit.session import GoLiveSession
 from cockpit.steps import StepPlan
 from cockpit.text import format_elapsed, visible_text
+from cockpit.tui.bindings import bindings_of
 from cockpit.tui.plain import safe
+from cockpit.tui.registry import STEP_RUN, Place
 from cockpit.tui.screens.frame import FramedScreen
 
 
@@ -67,29 +69,8 @@ class StepRunScreen(FramedScreen[StepOutcome]):
     }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "escape",
-            "cancel",
-            "Cancel / close",
-            tooltip="Before the start: close. While running: stop the commands.",
-            id="step.cancel",
-        ),
-        Binding(
-            "ctrl+q",
-            "quit",
-            "Quit",
-            tooltip="Quit the cockpit; while the commands run, stop them first (Escape)",
-            id="step.quit",
-        ),
-        Binding(
-            "enter",
-            "close",
-            "Continue",
-            tooltip="Close this view once the step has finished",
-            id="step.continue",
-        ),
-    ]
+    PLACE: ClassVar[Place] = STEP_RUN
+    BINDINGS: ClassVar[list[BindingType]] = bindings_of(PLACE)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "close":

@@ -24,7 +24,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.color import Color
 from textual.containers import Vertical
 from textual.message import Message
@@ -34,7 +34,9 @@ from textual.widgets.tree import TreeNode
 from cockpit.checklist import ChecklistItem, Section
 from cockpit.session import GoLiveSession, ItemView, Progress
 from cockpit.text import format_elapsed, visible_text
+from cockpit.tui.bindings import bindings_of
 from cockpit.tui.plain import safe
+from cockpit.tui.registry import CHECKLIST, CHECKLIST_FILTER, Place
 from cockpit.tui.themes import theme_variables
 from cockpit.tui.widgets.filter_keys import route_filter_burst
 from cockpit.tui.widgets.shown import Subtitled
@@ -70,106 +72,8 @@ class NodeRef:
 class ChecklistTree(Tree[NodeRef]):
     """Sections and items; the keys act on the item under the cursor."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "d",
-            "mark_done",
-            "Done",
-            tooltip="Mark the selected item done",
-            id="checklist.done",
-        ),
-        Binding(
-            "s",
-            "skip",
-            "Skip",
-            tooltip="Skip the selected item; you will be asked for the reason",
-            id="checklist.skip",
-        ),
-        Binding(
-            "n",
-            "note",
-            "Note",
-            tooltip="Add a note to the selected item",
-            id="checklist.note",
-        ),
-        Binding(
-            "u",
-            "reopen",
-            "Reopen",
-            show=False,
-            tooltip="Set the selected item back to pending",
-            id="checklist.reopen",
-        ),
-        Binding(
-            "r",
-            "run",
-            "Run",
-            tooltip="Run the selected item's checks, or its step's commands",
-            id="checklist.run",
-        ),
-        Binding(
-            "R",
-            "run_section",
-            "Run section",
-            tooltip="Run every check of the section, and its steps in order",
-            id="checklist.run_section",
-        ),
-        Binding(
-            "enter",
-            "open_detail",
-            "Detail",
-            tooltip="Open the selected item's detail, or fold a section",
-            id="checklist.detail",
-        ),
-        Binding(
-            "left",
-            "fold",
-            "Fold",
-            show=False,
-            tooltip="Fold the section, or go up to it",
-            id="checklist.fold",
-        ),
-        Binding(
-            "right",
-            "unfold",
-            "Unfold",
-            show=False,
-            tooltip="Unfold the section",
-            id="checklist.unfold",
-        ),
-        Binding(
-            "]",
-            "next_open",
-            "Next to do",
-            show=False,
-            tooltip="Jump to the next item that is not resolved",
-            id="checklist.next",
-        ),
-        Binding(
-            "slash",
-            "filter",
-            "Filter",
-            show=False,  # the footer has no room left at 80 columns: `?` help must stay
-            tooltip="Show only the items whose text or ID holds what you type",
-            id="checklist.filter",
-        ),
-        Binding(
-            "right_curly_bracket",
-            "next_section",
-            "Next section",
-            show=False,
-            tooltip="Jump to the next section",
-            id="checklist.next_section",
-        ),
-        Binding(
-            "left_curly_bracket",
-            "previous_section",
-            "Previous section",
-            show=False,
-            tooltip="Jump to the previous section",
-            id="checklist.previous_section",
-        ),
-    ]
+    PLACE: ClassVar[Place] = CHECKLIST
+    BINDINGS: ClassVar[list[BindingType]] = bindings_of(PLACE)
 
     # What the operator asks for, one message per intent: the app handles each with its own
     # handler, so a misspelt one is a name mypy refuses, not a string nobody answers.
@@ -361,15 +265,8 @@ class ChecklistTree(Tree[NodeRef]):
 class ChecklistFilter(Input):
     """The filter line under the tree: Enter goes back to the tree, Escape clears it."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "escape",
-            "clear_filter",
-            "Clear filter",
-            tooltip="Show every item again",
-            id="checklist.filter_clear",
-        ),
-    ]
+    PLACE: ClassVar[Place] = CHECKLIST_FILTER
+    BINDINGS: ClassVar[list[BindingType]] = bindings_of(PLACE)
 
     def action_clear_filter(self) -> None:
         for ancestor in self.ancestors:

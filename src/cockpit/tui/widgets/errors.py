@@ -12,7 +12,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
@@ -21,26 +21,17 @@ from cockpit.rollout import format_age
 from cockpit.session import GoLiveSession
 from cockpit.sources.errors import ErrorFeed, ErrorIssue
 from cockpit.text import visible_text
+from cockpit.tui.bindings import bindings_of
 from cockpit.tui.plain import safe
+from cockpit.tui.registry import ERRORS, ERRORS_FILTER, Place
 from cockpit.tui.themes import theme_variables
 from cockpit.tui.widgets.filter_keys import route_filter_burst
 from cockpit.tui.widgets.shown import ShownText, Subtitled, show_text
 
 
 class ErrorTable(DataTable[Text]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "enter", "open_detail", "Issue", tooltip="The issue and its link", id="errors.detail"
-        ),
-        Binding(
-            "slash",
-            "filter",
-            "Filter",
-            show=False,
-            tooltip="Show only the issues whose ID, title or culprit holds what you type",
-            id="errors.filter",
-        ),
-    ]
+    PLACE: ClassVar[Place] = ERRORS
+    BINDINGS: ClassVar[list[BindingType]] = bindings_of(PLACE)
 
     class Open(Message):
         def __init__(self, issue: ErrorIssue) -> None:
@@ -67,15 +58,8 @@ class ErrorTable(DataTable[Text]):
 class ErrorFilter(Input):
     """The filter line under the issues: Enter goes back to the table, Escape clears it."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "escape",
-            "clear_filter",
-            "Clear filter",
-            tooltip="Show every issue again",
-            id="errors.filter_clear",
-        ),
-    ]
+    PLACE: ClassVar[Place] = ERRORS_FILTER
+    BINDINGS: ClassVar[list[BindingType]] = bindings_of(PLACE)
 
     def action_clear_filter(self) -> None:
         for ancestor in self.ancestors:

@@ -8,7 +8,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Label, Sparkline, Static
@@ -17,6 +17,8 @@ from cockpit.gates import MetricState, format_value, threshold_text
 from cockpit.rollout import format_age
 from cockpit.session import GoLiveSession
 from cockpit.text import visible_text
+from cockpit.tui.bindings import bindings_of
+from cockpit.tui.registry import METRICS, Place
 from cockpit.tui.widgets.shown import ShownLabel, ShownText, Subtitled, show_text
 
 DISPLAY_CLASS = {
@@ -134,24 +136,8 @@ class MetricRow(Horizontal):
 class MetricsPane(Subtitled, VerticalScroll, can_focus=True):
     """Fed by the MetricsWatcher; Enter opens the selected metric's plot and reasons."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("down,j", "move(1)", "Next", show=False, tooltip="Next metric", id="metrics.next"),
-        Binding(
-            "up,k",
-            "move(-1)",
-            "Previous",
-            show=False,
-            tooltip="Previous metric",
-            id="metrics.previous",
-        ),
-        Binding(
-            "enter",
-            "open_detail",
-            "Plot",
-            tooltip="Plot, threshold, query and reasons",
-            id="metrics.detail",
-        ),
-    ]
+    PLACE: ClassVar[Place] = METRICS
+    BINDINGS: ClassVar[list[BindingType]] = bindings_of(PLACE)
 
     class Update(Message):
         def __init__(self, state: MetricState) -> None:

@@ -8,7 +8,7 @@ from typing import ClassVar
 from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import var
@@ -19,6 +19,8 @@ from cockpit.rollout import format_age, image_tags
 from cockpit.session import GoLiveSession
 from cockpit.sources.kube import SHORT_KIND, ClusterSnapshot, DeploymentView
 from cockpit.text import visible_text
+from cockpit.tui.bindings import bindings_of
+from cockpit.tui.registry import RETRY_KEY, ROLLOUT, Place
 from cockpit.tui.themes import theme_variables
 from cockpit.tui.throttle import Throttle
 from cockpit.tui.widgets.shown import ShownText, Subtitled, show_text
@@ -35,34 +37,12 @@ LAYOUTS = (
     ("Workload", "Kind", "Verdict", "Rev", "Ready", "Tag"),
 )
 COMPACT = ("Workload", "Verdict")  # two lines per workload, for a narrow pane
-RETRY_KEY = "ctrl+r"  # the app's "retry now" (app.retry_clusters); the status line names it
 VERDICT_STYLE = {"complete": "success", "progressing": "accent", "waiting": "warning"}
 
 
 class RolloutTable(DataTable[Text]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "enter",
-            "open_detail",
-            "Detail",
-            tooltip="Revisions, pods, events and history of the workload",
-            id="rollout.detail",
-        ),
-        Binding(
-            "ctrl+z",
-            "rollback",
-            "Roll back",
-            tooltip="Roll the selected workload back (asks first)",
-            id="rollout.rollback",
-        ),
-        Binding(
-            "p",
-            "toggle_pause",
-            "Pause/resume",
-            tooltip="Pause or resume the selected deployment's rollout (asks first)",
-            id="rollout.pause",
-        ),
-    ]
+    PLACE: ClassVar[Place] = ROLLOUT
+    BINDINGS: ClassVar[list[BindingType]] = bindings_of(PLACE)
 
     # One message per intent, each with its own handler in the app (no action strings).
 
