@@ -250,15 +250,23 @@ class World:
         return web.json_response({"at": time.time(), "counts": counts})
 
     def _churn(self) -> None:
+        """Keeps rolling out whatever happens: a rollout that times out (the rehearsal cluster
+        busy on a loaded machine) is counted and the pipeline goes on; it once ended the
+        thread, and a one-hour memory run had no rollouts after its 28th minute."""
         rng = random.Random(3)
         version = 1
         while not self.stop.wait(1 / self.args.churn):
             version += 1
             index = rng.randrange(len(self.clusters))
             name = rng.choice(self.names[index])
-            roll_out(
-                self.clusters[index], NAMESPACE, name, f"registry.load.invalid/{name}:{version}"
-            )
+            try:
+                roll_out(
+                    self.clusters[index], NAMESPACE, name, f"registry.load.invalid/{name}:{version}"
+                )
+            except Exception:  # noqa: BLE001 - counted, and the next rollout is tried
+                self.counter.add("rollout-failed")
+                continue
+            self.counter.add("rollout")
 
     def _write_config(self) -> Path:
         args = self.args

@@ -598,3 +598,44 @@ def test_a_list_of_events_is_kept_to_the_newest_as_a_watch_keeps_them():
     assert len(_mirrored("events", exactly)) == EVENTS_KEPT  # at the limit: all of them
     pods = [{"metadata": {"name": f"p{n}"}} for n in range(EVENTS_KEPT + 50)]
     assert len(_mirrored("pods", pods)) == EVENTS_KEPT + 50  # other kinds: every object
+
+
+def test_a_lists_whole_answer_is_not_kept_while_the_watch_after_it_runs():
+    """After a re-list of a busy namespace's Events only the newest EVENTS_KEPT stay alive;
+    the list's answer (an hour of Events) must not live on beside the watch."""
+    import gc
+    from typing import cast
+
+    from cockpit.config import ClusterConfig, LoadedConfig
+    from cockpit.sources.kube import EVENTS_KEPT
+
+    cluster = ClusterConfig(name="c", namespace=NS, deployments=["web"])
+    watcher = ClusterWatcher(cluster, cast(LoadedConfig, None), lambda _shot: None)
+    many = EVENTS_KEPT * 10
+    answer = json.dumps(
+        {
+            "metadata": {"resourceVersion": "7"},
+            "items": [
+                {
+                    "metadata": {"name": f"e{n}", "namespace": NS},
+                    "lastTimestamp": f"2026-11-26T{n // 3600:02d}:{n // 60 % 60:02d}:{n % 60:02d}Z",
+                    "reason": "ListedForThisTest",
+                }
+                for n in range(many)
+            ],
+        }
+    ).encode()
+    alive: list[int] = []
+
+    def watch(kind, list_fn, version):
+        gc.collect()
+        found = [o for o in gc.get_objects() if isinstance(o, dict)]
+        alive.append(sum(1 for o in found if o.get("reason") == "ListedForThisTest"))
+        watcher._stop.set()
+        return version
+
+    watcher._api = lambda kind: (None, lambda namespace, **_: answer)  # type: ignore[method-assign]
+    watcher._watch = watch  # type: ignore[method-assign]
+    watcher._run("events")
+    assert len(watcher._objects["events"]) == EVENTS_KEPT
+    assert alive == [EVENTS_KEPT]  # not the `many` the list answered

@@ -11,13 +11,20 @@ entries (`run_start`, `run_failed`, `run_passed`, `run_end`), so a restarted coc
 
 The rollback target follows from the runs: the last revision that was live and did not fail
 before the failed run; never a revision whose run failed.
+
+A live process keeps the last `KEEP_RUNS` runs, not the whole history (two rollouts a second
+would otherwise grow it without end): what the verdict needs of older runs is kept per workload
+instead, bounded by its distinct revisions: the templates it ever ran (a template that comes
+back is a rollback), those of runs that failed (never a rollback target), and the latest run
+of each of its last `HELD_PER_WORKLOAD` templates (where a rollback target comes from). The
+report reads every run from the audit log.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -49,7 +56,13 @@ RUN_ACTIONS = frozenset(
 OBSERVED = "observed in the cluster"
 
 
-@dataclass(frozen=True)
+KEEP_RUNS = 50  # runs a live process keeps (the current one and those before it)
+HELD_PER_WORKLOAD = 20  # templates per workload a rollback target may come from (twice the
+# default revisionHistoryLimit: an older one has no ReplicaSet left to roll back to)
+KEEP_ROLLBACKS = 100  # the cockpit's own sent rollbacks kept to say who made a run
+
+
+@dataclass(frozen=True, slots=True)
 class Workload:
     """One watched Deployment at one pod template."""
 
@@ -118,6 +131,7 @@ class ReleaseRun:
     serving_at: datetime | None = None
     # (workload key, template digest) of the suspect revisions whose pods must be gone
     suspects: tuple[tuple[str, str], ...] = ()
+    seq: int = field(default=0, compare=False)  # its place in the history: 1 for the first run
 
     @property
     def measured_from(self) -> datetime | None:
@@ -227,19 +241,41 @@ def latest_manager(deployment: JSON) -> str | None:
     return best[1] if best else None
 
 
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """The latest run that ran a workload at one template."""
+
+    workload: Workload
+    seq: int
+    passed: bool
+
+
 class RunHistory:
-    """Runs folded from audit entries, in order: what the report and every process read."""
+    """Runs folded from audit entries, in order: what the report and every process read.
+
+    `runs` holds the last `keep` runs (all of them when None, as the report lists them); the
+    indexes below cover every run folded, each bounded by the workloads' distinct templates."""
+
+    keep: int | None = None
 
     def __init__(self) -> None:
+        self._clear()
+
+    def _clear(self) -> None:
         self.runs: list[ReleaseRun] = []
-        self._rollbacks: list[AuditEntry] = []  # the cockpit's own sent rollbacks
+        self._count = 0  # runs folded or started, whether still in `runs` or not
+        self._rollbacks: list[AuditEntry] = []  # the cockpit's own sent rollbacks (the last few)
         self._auto: set[str] = set()  # runs an automatic rollback was already made for
         self.last_verdict: tuple[str, str | None] | None = None  # state and run, by anyone
         self._aliases: dict[str, str] = {}  # duplicate run ids -> the run they repeat
+        self._seen: dict[str, set[str]] = {}  # workload key -> every template it ran
+        self._failed: dict[str, dict[str, Workload]] = {}  # key -> templates of failed runs
+        self._held: dict[str, dict[str, _Held]] = {}  # key -> template -> its latest run, by age
+        self._let_go: set[str] = set()  # keys whose oldest templates left `_held`
 
     @classmethod
     def of(cls, entries: Iterable[AuditEntry]) -> RunHistory:
-        history = cls()
+        history = cls()  # keeps every run
         for entry in entries:
             history._fold(entry)
         return history
@@ -248,6 +284,7 @@ class RunHistory:
         f = entry.fields
         if entry.action == "rollback" and f.get("outcome") == "sent":
             self._rollbacks.append(entry)
+            del self._rollbacks[:-KEEP_ROLLBACKS]
         auto = entry.action == "rollback_requested" and f.get("trigger") == "auto_rollback"
         if auto and isinstance(f.get("run"), str):
             self._auto.add(str(f["run"]))
@@ -288,7 +325,7 @@ class RunHistory:
                     if isinstance(pair, list) and len(pair) == 2
                 ),
             )
-            self.runs = [*self.runs, begun]
+            self._add(begun)
             return
         run = self._run(str(run_id))
         if run is None:
@@ -327,8 +364,53 @@ class RunHistory:
         run_id = self._aliases.get(run_id, run_id)
         return next((r for r in self.runs if r.id == run_id), None)
 
+    def _add(self, run: ReleaseRun) -> ReleaseRun:
+        """A new current run: indexed, and the oldest kept one let go beyond `keep`."""
+        self._count += 1
+        current = self.current
+        prior = {w.key: w for w in current.workloads} if current is not None else {}
+        # a run changes a few workloads: the others' records are the current run's, shared
+        workloads = tuple(p if (p := prior.get(w.key)) == w else w for w in run.workloads)
+        run = replace(run, seq=self._count, workloads=workloads)
+        for w in run.workloads:
+            self._seen.setdefault(w.key, set()).add(w.template)
+            held = self._held.setdefault(w.key, {})
+            held.pop(w.template, None)  # to the end: the newest
+            held[w.template] = _Held(w, run.seq, run.passed_at is not None)
+            if len(held) > HELD_PER_WORKLOAD:
+                del held[next(iter(held))]
+                self._let_go.add(w.key)
+        if run.failed:
+            self._note_failed(run)
+        runs = [*self.runs, run]
+        if self.keep is not None and len(runs) > self.keep:
+            runs = runs[-self.keep :]
+            kept = {r.id for r in runs}
+            self._aliases = {k: v for k, v in self._aliases.items() if v in kept}
+            self._auto &= kept
+        self.runs = runs
+        return run
+
     def _replace(self, run: ReleaseRun) -> None:
+        before = next((r for r in self.runs if r.id == run.id), None)
         self.runs = [run if r.id == run.id else r for r in self.runs]
+        if before is None:
+            return
+        if run.failed and not before.failed:
+            self._note_failed(run)
+        if run.workloads != before.workloads or bool(run.passed_at) != bool(before.passed_at):
+            for w in run.workloads:  # renumbered, or passed: where this run is the latest
+                held = self._held.get(w.key, {})
+                entry = held.get(w.template)
+                if entry is not None and entry.seq == run.seq:
+                    held[w.template] = _Held(w, run.seq, run.passed_at is not None)
+                failed = self._failed.get(w.key, {})
+                if run.failed and w.template in failed:
+                    failed[w.template] = w
+
+    def _note_failed(self, run: ReleaseRun) -> None:
+        for w in run.workloads:
+            self._failed.setdefault(w.key, {})[w.template] = w
 
     @property
     def current(self) -> ReleaseRun | None:
@@ -344,6 +426,8 @@ class ReleaseAnalysis(RunHistory):
     reads what the others recorded before recording a run itself, and a duplicate `run_start`
     for templates already being judged is folded into the run it repeats.
     """
+
+    keep = KEEP_RUNS
 
     def __init__(
         self,
@@ -378,7 +462,7 @@ class ReleaseAnalysis(RunHistory):
             else:
                 entries, offset = self.audit.entries_after(self._offset, self.env_name)
             if offset < self._size:  # the log was replaced: start again
-                RunHistory.__init__(self)
+                self._clear()
                 entries, offset = self.audit.timeline(self.env_name)
             self._offset = self._size = offset
             for entry in entries:
@@ -416,7 +500,7 @@ class ReleaseAnalysis(RunHistory):
                     workloads=tuple(before_release),
                     by=OBSERVED if before_release == workloads else f"{OBSERVED} (history)",
                 )
-                self._start(baseline, ends=None)
+                baseline = self._start(baseline, ends=None)
                 if before_release == workloads:
                     return baseline
                 current = baseline
@@ -435,7 +519,7 @@ class ReleaseAnalysis(RunHistory):
                         "run_workloads", run=current.id, workloads=[w.as_json() for w in changed]
                     )
                 return None
-            seen = self._templates_seen()
+            seen = self._seen
             rollback = any(
                 w.template in seen.get(w.key, set()) or _adopted(by_key.get(w.key), current.started)
                 for w in changed
@@ -489,13 +573,6 @@ class ReleaseAnalysis(RunHistory):
             if not self.read_only:  # so the report and other processes name it rightly
                 self._append("run_revisions", run=run.id, workloads=[w.as_json() for w in updated])
 
-    def _templates_seen(self) -> dict[str, set[str]]:
-        seen: dict[str, set[str]] = {}
-        for run in self.runs:
-            for w in run.workloads:
-                seen.setdefault(w.key, set()).add(w.template)
-        return seen
-
     def _who(self, changed: list[Workload], by_key: dict[str, Any], since: datetime) -> str:
         """The cockpit's own rollback by its operator, else what the cluster says."""
         for entry in reversed(self._rollbacks):
@@ -514,13 +591,13 @@ class ReleaseAnalysis(RunHistory):
         return OBSERVED + (f" ({'; '.join(parts)})" if parts else "")
 
     def _new_id(self, now: datetime) -> str:
-        return f"run-{now:%Y%m%dT%H%M%S}-{len(self.runs) + 1}"
+        return f"run-{now:%Y%m%dT%H%M%S}-{self._count + 1}"
 
     def _start(self, run: ReleaseRun, *, ends: str | None) -> ReleaseRun:
         current = self.current
         if current is not None and current.ended is None:
             self._replace(replace(current, ended=ends or "superseded"))
-        self.runs = [*self.runs, run]
+        run = self._add(run)
         if not self.read_only:
             self._append(
                 "run_start",
@@ -583,7 +660,8 @@ class ReleaseAnalysis(RunHistory):
         no_target: str | None = None
         unseen: tuple[str, ...] = ()
         if run.failed:
-            targets, no_target = self.rollback_targets(run, views)
+            with self._lock:  # the per-workload indexes change in place as runs start
+                targets, no_target = self.rollback_targets(run, views)
             shown = {v_key(v) for v in views if getattr(v, "deployment", None) is not None}
             keys = run.changed or tuple(w.key for w in run.workloads)
             unseen = tuple(key for key in keys if key not in shown)
@@ -593,13 +671,13 @@ class ReleaseAnalysis(RunHistory):
         self, run: ReleaseRun, views: Sequence[Any]
     ) -> tuple[list[RollbackTarget], str | None]:
         """For each deployment the failed run changed (a baseline: each one), the revision of
-        the last earlier run that did not fail, found among the Deployment's ReplicaSets."""
-        earlier = [r for r in self.runs if r.started <= run.started and r.id != run.id]
-        failed: dict[str, set[str]] = {}
-        for r in self.runs:
-            if r.failed:
-                for w in r.workloads:
-                    failed.setdefault(w.key, set()).add(w.template)
+        the last earlier run that did not fail, found among the Deployment's ReplicaSets.
+        Called with the lock held (`status` does) when watcher threads may start runs.
+
+        From the per-workload indexes, not the runs kept: the latest run at each template, and
+        the templates of every run that failed (never a target, however long ago it failed).
+        Meant for the current run (what the verdict judges); for an older one only templates
+        no later run ran are candidates."""
         keys = list(run.changed) or [w.key for w in run.workloads]
         by_key = {v_key(v): v for v in views}
         targets: list[RollbackTarget] = []
@@ -615,23 +693,28 @@ class ReleaseAnalysis(RunHistory):
                     f"kubectl argo rollouts undo {view.name}"
                 )
                 continue
-            bad = failed.get(key, set()) | {current.template}
-            source: tuple[ReleaseRun, Workload] | None = None
-            for earlier_run in reversed(earlier):
-                candidate = earlier_run.workload(key)
-                if candidate is not None and candidate.template not in bad:
-                    source = (earlier_run, candidate)
-                    break
+            failed = self._failed.get(key, {})
+            source = next(
+                (
+                    held
+                    for template, held in reversed(self._held.get(key, {}).items())
+                    if template not in failed
+                    and template != current.template
+                    and (held.seq < run.seq or not run.seq)
+                ),
+                None,
+            )
             if source is None:
-                tried = sorted(
-                    {w.label for r in self.runs if r.failed for w in r.workloads if w.key == key}
+                tried = sorted({w.label for w in failed.values()})
+                older = (
+                    f" among its last {HELD_PER_WORKLOAD} revisions" if key in self._let_go else ""
                 )
                 reasons.append(
-                    f"{key}: no revision to roll back to that has not failed "
+                    f"{key}: no revision to roll back to that has not failed{older} "
                     f"(failed: {', '.join(tried) or current.label})"
                 )
                 continue
-            earlier_run, workload = source
+            workload = source.workload
             replicaset = _replicaset_with(view, workload.template)
             if replicaset is None:
                 reasons.append(
@@ -639,7 +722,7 @@ class ReleaseAnalysis(RunHistory):
                     "(revisionHistoryLimit): roll forward instead"
                 )
                 continue
-            why = "passed" if earlier_run.passed_at else "live, not failed"
+            why = "passed" if source.passed else "live, not failed"
             targets.append(
                 RollbackTarget(
                     cluster=workload.cluster,
