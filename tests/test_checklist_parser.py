@@ -894,3 +894,11 @@ def test_sections_and_items_know_their_line_section_and_parent():
         ("t/a/b/parent", "t/a/b", None, 7),
         ("t/a/b/parent/child", "t/a/b", "t/a/b/parent", 8),
     ]
+
+
+def test_a_fence_language_followed_by_a_tab_is_still_the_shell():
+    checklist = parse(
+        "## Rotate\n1. [ ] Rotate the key\n   ```bash\tfile=rotate.sh\n   vault write x\n   ```\n"
+    )
+    (item,) = checklist.items()
+    assert item.kind == "step" and item.scripts == ["vault write x\n"]

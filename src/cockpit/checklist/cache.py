@@ -38,7 +38,7 @@ CACHE_NAME = "checklist.cache"
 FORMAT = 1
 # Raise this whenever a change to the parser (markdown.py, model.py's slugs) can change what a
 # runbook parses into: caches written by the older parser are then ignored.
-PARSER_VERSION = 1
+PARSER_VERSION = 2
 _KINDS: frozenset[str] = frozenset({"manual", "check", "step"})
 _MAX_DEPTH = 8  # headings go to six levels; a deeper cache is not one this code wrote
 

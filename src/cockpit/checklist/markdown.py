@@ -254,7 +254,8 @@ class _Builder:
         step = self._enclosing_step()
         if step is None:
             return
-        language = (token.info or "").strip().split(" ")[0].lower()
+        words = (token.info or "").split()  # "bash", "bash title=x", "bash<TAB>{.x}"
+        language = words[0].lower() if words else ""
         script = block_script(token.content, language) if language in SHELL_LANGUAGES else ""
         step.blocks.append(
             CommandBlock(language=language, script=script, source=token.content, line=_line(token))
