@@ -555,11 +555,7 @@ def test_a_rollout_after_a_passed_run_is_measured_from_its_start(analysis):
 
 
 def test_a_run_replacing_one_still_waiting_for_a_failed_revision_waits_too(analysis):
-    world = World()
-    runs = analysis(bake_seconds=0)
-    runs.observe(world.show("v1", T0), T0)
-    runs.observe(world.show("v2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
-    runs.judged(failed="gate p95 failed", passed=False, values={})
+    world, runs = _v2_failed(analysis)
     at = T0 + timedelta(minutes=2)
     runs.observe(_rolling(world.show("v1", at)), at)  # rolling back, v2 pods still there
     fix = runs.observe(_rolling(world.show("v3", at)), at + timedelta(seconds=10))
@@ -613,6 +609,32 @@ def _named(views, name):
     return out
 
 
+def _v2_failed(analysis, failure="gate p95 failed"):
+    """v1 live, then v2 released and failed: the world and its runs."""
+    world = World()
+    runs = analysis(bake_seconds=0)
+    runs.observe(world.show("v1", T0), T0)
+    runs.observe(world.show("v2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
+    runs.judged(failed=failure, passed=False, values={})
+    return world, runs
+
+
+def _two_workloads_failed(analysis):
+    """app and web released together (v2, w2) and failed; `both(...)` shows them again,
+    those named in `rolling` still with their older pods."""
+    one, two = World(), World()
+    runs = analysis(bake_seconds=0)
+
+    def both(image_one, image_two, at, rolling=()):
+        a, b = one.show(image_one, at), _named(two.show(image_two, at), "web")
+        return (_rolling(a) if "app" in rolling else a) + (_rolling(b) if "web" in rolling else b)
+
+    runs.observe(both("v1", "w1", T0), T0)
+    runs.observe(both("v2", "w2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
+    runs.judged(failed="gate p95 failed", passed=False, values={})
+    return runs, both
+
+
 def test_a_fast_rollback_is_returned_already_measured(analysis):
     world = World()
     runs = analysis(bake_seconds=0)
@@ -637,11 +659,7 @@ def test_a_rollback_before_the_release_was_judged_waits_out_its_pods_too(analysi
 
 
 def test_the_failed_revisions_pods_gone_is_enough_a_paused_rollout_is_measured(analysis):
-    world = World()
-    runs = analysis(bake_seconds=0)
-    runs.observe(world.show("v1", T0), T0)
-    runs.observe(world.show("v2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
-    runs.judged(failed="gate p95 failed", passed=False, values={})
+    world, runs = _v2_failed(analysis)
     at = T0 + timedelta(minutes=2)
     # a fix rolled forward and paused half way: v1's old pods still there, v2's all gone
     fix = runs.observe(_rolling(world.show("v3", at), serving=("v1",)), at)
@@ -649,11 +667,7 @@ def test_the_failed_revisions_pods_gone_is_enough_a_paused_rollout_is_measured(a
 
 
 def test_a_status_for_the_spec_before_is_not_the_rollout_done(analysis):
-    world = World()
-    runs = analysis(bake_seconds=0)
-    runs.observe(world.show("v1", T0), T0)
-    runs.observe(world.show("v2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
-    runs.judged(failed="gate p95 failed", passed=False, values={})
+    world, runs = _v2_failed(analysis)
     at = T0 + timedelta(minutes=2)
     views = world.show("v1", at)
     unobserved = [
@@ -672,16 +686,7 @@ def test_a_status_for_the_spec_before_is_not_the_rollout_done(analysis):
 
 
 def test_a_run_of_two_workloads_waits_for_both(analysis):
-    one, two = World(), World()
-    runs = analysis(bake_seconds=0)
-
-    def both(image_one, image_two, at, rolling=()):
-        a, b = one.show(image_one, at), _named(two.show(image_two, at), "web")
-        return (_rolling(a) if "app" in rolling else a) + (_rolling(b) if "web" in rolling else b)
-
-    runs.observe(both("v1", "w1", T0), T0)
-    runs.observe(both("v2", "w2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
-    runs.judged(failed="gate p95 failed", passed=False, values={})
+    runs, both = _two_workloads_failed(analysis)
     at = T0 + timedelta(minutes=2)
     runs.observe(both("v1", "w1", at, rolling=("app", "web")), at)
     assert runs.current.waiting
@@ -694,11 +699,7 @@ def test_a_run_of_two_workloads_waits_for_both(analysis):
 def test_the_earliest_moment_recorded_by_any_process_is_the_one_all_measure_from(
     analysis, tmp_path
 ):
-    world = World()
-    runs = analysis(bake_seconds=0)
-    runs.observe(world.show("v1", T0), T0)
-    runs.observe(world.show("v2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
-    runs.judged(failed="gate p95 failed", passed=False, values={})
+    world, runs = _v2_failed(analysis)
     at = T0 + timedelta(minutes=2)
     runs.observe(_rolling(world.show("v1", at)), at)
     other = analysis(bake_seconds=0)
@@ -764,11 +765,7 @@ def test_a_burn_rate_gate_after_a_failure_waits_out_its_longest_short_window():
 
 
 def test_a_failed_revision_that_comes_back_is_judged_not_waited_for(analysis):
-    world = World()
-    runs = analysis(bake_seconds=0)
-    runs.observe(world.show("v1", T0), T0)
-    runs.observe(world.show("v2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
-    runs.judged(failed="gate p95 failed", passed=False, values={})
+    world, runs = _v2_failed(analysis)
     at = T0 + timedelta(minutes=2)
     runs.observe(_rolling(world.show("v1", at)), at)  # rolling back, v2 pods still there
     # GitOps self-heal puts v2 back before the rollback is done: v2's own pods are its own
@@ -790,16 +787,7 @@ def test_a_release_over_one_still_being_judged_waits_out_the_unjudged_pods(analy
 
 
 def test_suspects_in_another_workload_are_carried_to_the_next_run(analysis):
-    one, two = World(), World()
-    runs = analysis(bake_seconds=0)
-
-    def both(image_one, image_two, at, rolling=()):
-        a, b = one.show(image_one, at), _named(two.show(image_two, at), "web")
-        return (_rolling(a) if "app" in rolling else a) + (_rolling(b) if "web" in rolling else b)
-
-    runs.observe(both("v1", "w1", T0), T0)
-    runs.observe(both("v2", "w2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
-    runs.judged(failed="gate p95 failed", passed=False, values={})
+    runs, both = _two_workloads_failed(analysis)
     at = T0 + timedelta(minutes=2)
     runs.observe(both("v1", "w1", at, rolling=("app", "web")), at)  # both roll back, waiting
     # app is rolled forward to v3 while web's failed w2 pods still serve

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from cockpit.audit import AuditEntry, AuditLog
+from cockpit.audit import RUN_ACTIONS, AuditEntry, AuditLog
 from cockpit.identity import Operator
 from cockpit.rollout import (
     JSON,
@@ -42,17 +42,6 @@ from cockpit.rollout import (
 )
 
 RunKind = Literal["baseline", "rollout", "rollback"]
-RUN_ACTIONS = frozenset(
-    {
-        "run_start",
-        "run_revisions",
-        "run_workloads",
-        "run_serving",
-        "run_failed",
-        "run_passed",
-        "run_end",
-    }
-)
 OBSERVED = "observed in the cluster"
 
 

@@ -38,12 +38,9 @@ _TAIL_CHUNK = 65536
 _READ_CHUNK = 1 << 20
 INDEX_FORMAT = 3  # 2: the timeline holds run_serving; 3: and run_workloads
 INDEX_SAVE_AFTER = 200  # new lines read before the index is rewritten
-# what a session folds from the whole log (the rest it reads from the tail as it grows)
-TIMELINE_ACTIONS = frozenset(
+# the release analysis runs' own entries (cockpit/analysis.py folds them)
+RUN_ACTIONS = frozenset(
     {
-        "release_start",
-        "rollback_requested",
-        "rollback",
         "run_start",
         "run_revisions",
         "run_workloads",
@@ -53,6 +50,8 @@ TIMELINE_ACTIONS = frozenset(
         "run_end",
     }
 )
+# what a session folds from the whole log (the rest it reads from the tail as it grows)
+TIMELINE_ACTIONS = frozenset({"release_start", "rollback_requested", "rollback"}) | RUN_ACTIONS
 
 
 @dataclass(frozen=True)
