@@ -563,11 +563,7 @@ def test_a_run_replacing_one_still_waiting_for_a_failed_revision_waits_too(analy
 
 
 def test_an_error_spike_while_the_failed_revisions_pods_serve_is_not_the_rollbacks(analysis):
-    world = World()
-    runs = analysis(bake_seconds=0)
-    runs.observe(world.show("v1", T0), T0)
-    runs.observe(world.show("v2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
-    runs.judged(failed="errors spike", passed=False, values={})
+    world, runs = _v2_failed(analysis, "errors spike")
     at = T0 + timedelta(minutes=2)
     views = _rolling(world.show("v1", at))
     runs.observe(views, at)
@@ -636,11 +632,7 @@ def _two_workloads_failed(analysis):
 
 
 def test_a_fast_rollback_is_returned_already_measured(analysis):
-    world = World()
-    runs = analysis(bake_seconds=0)
-    runs.observe(world.show("v1", T0), T0)
-    runs.observe(world.show("v2", T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
-    runs.judged(failed="errors spike", passed=False, values={})
+    world, runs = _v2_failed(analysis, "errors spike")
     at = T0 + timedelta(minutes=2)
     back = runs.observe(world.show("v1", at), at)  # complete at its first look
     assert back.after_failure and back.measured_from == at == runs.current.measured_from
