@@ -621,6 +621,8 @@ class CockpitApp(App[None]):
         ]
 
     def on_worker_state_changed(self, _event: Worker.StateChanged) -> None:
+        if self._exit or not self.screen_stack:
+            return  # a worker cancelled at shutdown: no bindings left to refresh
         self.runs_active = bool(self._running_workers())
 
     def action_cancel_runs(self) -> None:
