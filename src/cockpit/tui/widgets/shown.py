@@ -5,8 +5,10 @@ sources report every few seconds whether anything changed or not, and a metric's
 changes at every poll. Setting a border subtitle repaints the whole widget, even to the text
 it has (the rollout pane sets it every second: 14 KB/s of escape sequences while nothing
 changed). So what a widget shows is a reactive: the same value again does nothing at all, and a
-new text re-lays-out only when the widget's size can follow it (auto width or height) and the
-text's shape (lines, widest line) changed.
+new text re-lays-out only when the widget's size can follow it: an auto width and a new widest
+line, or an auto height and a new number of lines as the widget wraps or cuts them (the
+verdict bar's clock ticks every second in a line often wider than the bar: re-laying-out the
+screen for it was the slowest part of a frame).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from rich.cells import cell_len
 from rich.text import Text
 from textual.reactive import var
+from textual.visual import visualize
 from textual.widget import Widget
 from textual.widgets import Label, Static
 
@@ -25,16 +28,27 @@ def _shape(content: Text) -> tuple[int, int]:
     return len(lines), max(cell_len(line) for line in lines)
 
 
-def _resizes(widget: Widget, old: tuple[int, int], new: tuple[int, int]) -> bool:
+def _height(widget: Widget, content: Text, width: int) -> int:
+    """Lines `content` takes at `width`, by the widget's own rules (wrap, overflow)."""
+    return visualize(widget, content, markup=False).get_height(widget.styles, width)
+
+
+def _resizes(widget: Widget, old: Text, new: Text) -> bool:
     width, height = widget.styles.width, widget.styles.height
     auto_width = width is None or width.is_auto
     auto_height = height is None or height.is_auto
-    if auto_width and old[1] != new[1]:
+    old_shape, new_shape = _shape(old), _shape(new)
+    if auto_width and old_shape[1] != new_shape[1]:
         return True
     if auto_height:
+        if old_shape[0] != new_shape[0]:
+            return True
         room = widget.content_size.width
-        wraps = old[1] > room or new[1] > room  # wrapped lines: the height may change
-        return old[0] != new[0] or wraps
+        if old_shape[1] <= room and new_shape[1] <= room:
+            return False  # neither wraps: as many lines as before
+        # A line wider than the room wraps (or is cut, by the widget's rules): the height
+        # follows only if the wrapped heights differ, as with a clock in a long line.
+        return room <= 0 or _height(widget, old, room) != _height(widget, new, room)
     return False
 
 
@@ -54,7 +68,7 @@ class ShownText(Static):
 
     def watch_shown(self, old: Text | None, new: Text | None) -> None:
         if new is not None:
-            self.update(new, layout=old is None or _resizes(self, _shape(old), _shape(new)))
+            self.update(new, layout=old is None or _resizes(self, old, new))
 
 
 class ShownLabel(ShownText, Label):
