@@ -1002,3 +1002,49 @@ def test_early_in_a_run_the_spike_limit_shrinks_with_the_window():
         history + burst, started=started, window_seconds=300, factor=3.0, min_events=2, now=now
     )
     assert not whole.spiking  # the same 5 over a whole window is within its usual rate
+
+
+@pytest.fixture
+def tls_sentry(sentry, tmp_path):
+    """The pretend Sentry again, behind TLS with a private CA's certificate for 127.0.0.1."""
+    import ssl
+
+    pki = servers.make_pki(tmp_path / "pki")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeSentry)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(pki.good[0]), str(pki.good[1]))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    import cockpit.sources.errors as errors_source
+
+    errors_source._tls_context.cache_clear()  # built afresh by the test, and again after it
+    yield f"https://127.0.0.1:{server.server_address[1]}", pki
+    errors_source._tls_context.cache_clear()
+    server.shutdown()
+
+
+def test_polls_share_one_trust_store_and_still_verify_the_tracker(
+    tls_sentry, tmp_path, operator, monkeypatch
+):
+    """Building the trust store holds the interpreter lock for about 20 ms: a poll must not
+    pay it again (it stalled the screen's thread), yet every poll still checks the server's
+    certificate against it."""
+    import cockpit.sources.errors as errors_source
+
+    url, pki = tls_sentry
+    built = []
+    create = httpx.create_ssl_context
+    monkeypatch.setattr(httpx, "create_ssl_context", lambda *a, **k: built.append(1) or create())
+    session = sentry_session(tmp_path, url, operator)
+    watcher = ErrorWatcher(
+        session.check_context(), lambda _f: None, release=None, started=FakeSentry.started
+    )
+    refused = watcher.poll()  # the private CA is not trusted yet: TLS fails, said so
+    assert refused.stale and "certificate" in (refused.last_error or "").lower()
+    errors_source._tls_context.cache_clear()
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_file))
+    built.clear()
+    for _ in range(3):
+        feed = watcher.poll()
+        assert not feed.stale, feed.last_error
+    assert len(built) == 1

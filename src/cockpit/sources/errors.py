@@ -12,6 +12,7 @@ name what is missing. One thread polls, so polls never overlap.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -28,6 +29,8 @@ from cockpit.gates import Measuring
 from cockpit.text import visible_text
 
 if TYPE_CHECKING:  # httpx loads with the first tracker client, not at start-up
+    import ssl
+
     import httpx
 
 Badge = Literal["NEW", "REGRESSED", ""]
@@ -135,6 +138,18 @@ def _json(response: httpx.Response, what: str) -> Any:
         raise TrackerError(f"{what} answered something that is not JSON") from exc
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The trust store of every tracker client, built once: httpx's own default (certifi, or
+    SSL_CERT_FILE / SSL_CERT_DIR when set). Building it reads the whole CA bundle, about
+    20 ms of CPU with the interpreter lock held: once per poll, it stalled the screen's
+    thread (a key's frame waited for it). A client is made per poll, as the token is read
+    per poll, so the context must outlive the client."""
+    import httpx
+
+    return httpx.create_ssl_context()
+
+
 class _TrackerClient:
     """What both trackers' clients share: a bearer token, timeouts, a request count."""
 
@@ -145,7 +160,9 @@ class _TrackerClient:
         import httpx
 
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.http = httpx.Client(base_url=config.url, headers=headers, timeout=timeout)
+        self.http = httpx.Client(
+            base_url=config.url, headers=headers, timeout=timeout, verify=_tls_context()
+        )
         self.requests = 0
 
     def close(self) -> None:
