@@ -13,6 +13,8 @@ screen for it was the slowest part of a frame).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from rich.cells import cell_len
 from rich.text import Text
 from textual.reactive import var
@@ -22,6 +24,9 @@ from textual.widgets import Label, Static
 
 from cockpit.text import visible_text
 
+if TYPE_CHECKING:
+    from textual.css.styles import RulesMap
+
 
 def _shape(content: Text) -> tuple[int, int]:
     lines = content.plain.split("\n")
@@ -30,7 +35,9 @@ def _shape(content: Text) -> tuple[int, int]:
 
 def _height(widget: Widget, content: Text, width: int) -> int:
     """Lines `content` takes at `width`, by the widget's own rules (wrap, overflow)."""
-    return visualize(widget, content, markup=False).get_height(widget.styles, width)
+    # the styles answer the rules a Visual reads (Textual's own widgets pass them the same way)
+    rules = cast("RulesMap", widget.styles)
+    return visualize(widget, content, markup=False).get_height(rules, width)
 
 
 def _resizes(widget: Widget, old: Text, new: Text) -> bool:
