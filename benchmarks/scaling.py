@@ -198,7 +198,7 @@ def snapshot_cost(deployments: int) -> tuple[float, float]:
     names = [f"app-{n}" for n in range(deployments)]
     cluster = ClusterConfig(name="c", namespace="shop", deployments=names)
     watcher = ClusterWatcher(cluster, cast(LoadedConfig, None), lambda _shot: None)
-    objects = watcher._objects
+    objects: dict[str, dict[str, Any]] = {kind: {} for kind in watcher.KINDS}
     for name in names:
         uid = hashlib.sha1(name.encode()).hexdigest()
         template = {
@@ -265,6 +265,8 @@ def snapshot_cost(deployments: int) -> tuple[float, float]:
                 "message": "Started container app",
                 "lastTimestamp": f"2026-11-26T10:00:{e:02d}Z",
             }
+    for kind, items in objects.items():  # as the lists fill the watcher's mirror
+        watcher._mirror.replace_all(kind, items)
     watcher._synced = set(watcher.KINDS)
 
     def once() -> None:
@@ -278,7 +280,7 @@ def snapshot_cost(deployments: int) -> tuple[float, float]:
 
     def after_event() -> None:
         pod = f"{names[len(names) // 2]}-rs3-0"  # a watch event replaces one pod
-        objects["pods"][pod] = json.loads(json.dumps(objects["pods"][pod]))
+        watcher._apply("pods", "MODIFIED", json.loads(json.dumps(objects["pods"][pod])))
         once()
 
     once()

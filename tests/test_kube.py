@@ -508,21 +508,27 @@ def _mirror(names):
     template = {"metadata": {"labels": {}}, "spec": {"containers": [{"name": "app"}]}}
     for name in names:
         owner = {"uid": f"{name}-rs", "controller": True}
-        watcher._objects["deployments"][name] = {
-            "metadata": {"name": name, "uid": name, "generation": 1},
-            "spec": {"replicas": 1, "template": template},
-            "status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1},
-        }
-        watcher._objects["replicasets"][f"{name}-rs"] = {
-            "metadata": {
-                "name": f"{name}-rs",
-                "uid": f"{name}-rs",
-                "ownerReferences": [{"uid": name, "controller": True}],
-                "annotations": {"deployment.kubernetes.io/revision": "1"},
+        watcher._mirror.put(
+            "deployments",
+            {
+                "metadata": {"name": name, "uid": name, "generation": 1},
+                "spec": {"replicas": 1, "template": template},
+                "status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1},
             },
-            "spec": {"template": template},
-        }
-        watcher._objects["pods"][f"{name}-pod"] = _pod(name, owner, ready=True)
+        )
+        watcher._mirror.put(
+            "replicasets",
+            {
+                "metadata": {
+                    "name": f"{name}-rs",
+                    "uid": f"{name}-rs",
+                    "ownerReferences": [{"uid": name, "controller": True}],
+                    "annotations": {"deployment.kubernetes.io/revision": "1"},
+                },
+                "spec": {"template": template},
+            },
+        )
+        watcher._mirror.put("pods", _pod(name, owner, ready=True))
     watcher._synced = set(watcher.KINDS)
     return watcher
 

@@ -18,10 +18,11 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 
 from cockpit.config import ClusterConfig, LoadedConfig
@@ -49,6 +50,7 @@ from cockpit.rollout import (
     workload_status,
 )
 from cockpit.sources.kube_auth import ClusterClient, CredentialError, shared_client
+from cockpit.sources.kube_mirror import REVISION_KINDS, Mirror, about, controller_uid, owner_uids
 
 WATCH_SECONDS = 240
 READ_TIMEOUT = 60.0  # seconds of silence after which a request or a watch is given up
@@ -429,7 +431,7 @@ class ClusterWatcher:
         self._lock = threading.Lock()
         self.KINDS = watched_kinds(cluster)
         self.required = _required(self.KINDS)
-        self._objects: dict[str, dict[str, JSON]] = {kind: {} for kind in self.KINDS}
+        self._mirror = Mirror(self.KINDS)
         self._synced: set[str] = set()
         self._failing: dict[str, str] = {}
         self._last_ok: datetime | None = None
@@ -439,10 +441,25 @@ class ClusterWatcher:
         # the last view of each workload: kept while its objects are the same ones
         self._views: dict[tuple[str, str], WorkloadView] = {}
         self._targets = cluster.targets  # parsed once: the config does not change
+        # which views an object is in: by the UIDs of the workload and its revisions, by the
+        # names of the workload, its revisions and pods (what events are about), by the
+        # workload's kind and name; kept as views are built, read to find what a change touched
+        self._by_uid: dict[object, set[tuple[str, str]]] = {}
+        self._by_name: dict[object, set[tuple[str, str]]] = {}
+        self._target_of: dict[tuple[str, object], tuple[str, str]] = {
+            (PLURALS[ref.kind], ref.name): (ref.kind, ref.name) for ref in self._targets
+        }
+        self._seen_state: tuple[frozenset[tuple[str, str]], frozenset[str]] | None = None
         self._threads: list[threading.Thread] = []
         self._watches: list[Any] = []
         self.requests: dict[str, int] = {"list": 0, "watch": 0}
         self._shared: ClusterClient | None = None
+
+    @property
+    def _objects(self) -> dict[str, Mapping[str, JSON]]:
+        """The mirror's objects by kind and name, read-only: a change goes through `_apply`
+        (or the mirror), which keeps the indexes and the record of what changed."""
+        return {kind: MappingProxyType(items) for kind, items in self._mirror.objects.items()}
 
     @property
     def client(self) -> ClusterClient:
@@ -565,7 +582,7 @@ class ClusterWatcher:
         )
         self.requests["list"] += 1
         with self._lock:
-            self._objects[kind] = _mirrored(kind, body.get("items") or [])
+            self._mirror.replace_all(kind, _mirrored(kind, body.get("items") or []))
             self._synced.add(kind)
         return str(body.get("metadata", {}).get("resourceVersion", ""))
 
@@ -629,14 +646,14 @@ class ClusterWatcher:
         if not name:
             return
         with self._lock:
-            objects = self._objects[kind]
+            mirror = self._mirror
             if event_type == "DELETED":
-                objects.pop(name, None)
+                mirror.delete(kind, name)
             else:
-                objects[name] = obj
-            if kind == "events" and len(objects) > EVENTS_KEPT * 2:
-                newest = sorted(objects.values(), key=_event_time)[-EVENTS_KEPT:]
-                self._objects[kind] = {e["metadata"]["name"]: e for e in newest}
+                mirror.put(kind, obj)
+            if kind == "events" and len(mirror.objects[kind]) > EVENTS_KEPT * 2:
+                newest = sorted(mirror.objects[kind].values(), key=_event_time)[-EVENTS_KEPT:]
+                mirror.replace_all(kind, {e["metadata"]["name"]: e for e in newest})
         self._dirty.set()
 
     def _ok(self, kind: str) -> None:
@@ -662,23 +679,26 @@ class ClusterWatcher:
             time.sleep(0.1)  # coalesce bursts of pod events into one redraw
 
     def snapshot(self) -> ClusterSnapshot:
-        targets = self._targets
+        """Every watched workload's view. A view is built again only when an object it is
+        made of (or would be: a new pod of its revision, an event about it) changed since
+        the last snapshot; after a re-list, or when what failed or synced changed, all are."""
         with self._lock:
-            objects = {kind: list(items.values()) for kind, items in self._objects.items()}
-            # the watched workloads themselves, looked up now (not a copy of every map)
-            by_name: dict[str, dict[str, JSON]] = {}
-            for ref in targets:
-                plural = PLURALS[ref.kind]
-                found = self._objects.get(plural, {}).get(ref.name)
-                if found is not None:
-                    by_name.setdefault(plural, {})[ref.name] = found
+            changed, wholesale = self._mirror.take_changes()
             failing = dict(self._failing)
             synced = set(self._synced)
             last_ok = self._last_ok
-        owners = _OwnerIndex(objects)
-        views = [
-            self._view(ref.kind, ref.name, owners, by_name, failing, synced) for ref in targets
-        ]
+            state = (frozenset(failing.items()), frozenset(synced))
+            stale: set[tuple[str, str]] | None = None  # None: every view
+            if not wholesale and state == self._seen_state:
+                stale = self._touched_by(changed)
+            self._seen_state = state
+            views = []
+            for ref in self._targets:
+                key = (ref.kind, ref.name)
+                view = self._views.get(key)
+                if view is None or stale is None or key in stale:
+                    view = self._view(ref.kind, ref.name, failing, synced)
+                views.append(view)
         kinds_by_reason: dict[str, list[str]] = {}
         for kind, why in sorted(failing.items()):
             kinds_by_reason.setdefault(why, []).append(kind)
@@ -698,41 +718,56 @@ class ClusterWatcher:
             requests=dict(self.requests),
         )
 
+    def _touched_by(self, changed: list[tuple[str, JSON]]) -> set[tuple[str, str]]:
+        """The views each changed object, before and after the change, is or may now be in:
+        a workload's own; a revision's controller's; a pod's owners' (a revision's UID
+        leads to its workload's view); an event's, by the name of what it is about. A pod of
+        a revision made in the same batch needs no lookup of its own: the revision leads to
+        its controller's view, which is built again and finds the pod in the index."""
+        found: set[tuple[str, str]] = set()
+        by_uid, by_name = self._by_uid, self._by_name
+        for kind, obj in changed:
+            target = self._target_of.get((kind, (obj.get("metadata") or {}).get("name")))
+            if target is not None:
+                found.add(target)
+            if kind in REVISION_KINDS:
+                found |= by_uid.get(controller_uid(obj), set())
+            elif kind == "pods":
+                for uid in owner_uids(obj):
+                    found |= by_uid.get(uid, set())
+            elif kind == "events":
+                found |= by_name.get(about(obj), set())
+        return found
+
     def _view(
-        self,
-        kind: str,
-        name: str,
-        index: _OwnerIndex,
-        by_name: dict[str, dict[str, JSON]],
-        failing: dict[str, str],
-        synced: set[str],
+        self, kind: str, name: str, failing: dict[str, str], synced: set[str]
     ) -> WorkloadView:
-        """One workload with its revisions, pods and recent events, from the watched kinds
-        (looked up by owner and by name: the cost is this workload's objects, not all)."""
+        """One workload with its revisions, pods and recent events, from the mirror's indexes
+        (the cost is this workload's objects, not all). Called with the lock held."""
         plural = PLURALS[kind]
-        obj = by_name.get(plural, {}).get(name)
+        mirror = self._mirror
+        obj = mirror.get(plural, name)
         revisions: list[JSON] = []
         pods: list[JSON] = []
         events: list[JSON] = []
         if obj is not None:
             uid = obj["metadata"].get("uid")
-            revisions = index.revisions(REVISION_PLURALS[kind], uid)
+            revisions = mirror.revisions(REVISION_PLURALS[kind], uid)
             owners = {uid} | {r["metadata"].get("uid") for r in revisions}
             if kind in ("deployment", "rollout"):
                 owners.discard(uid)  # their pods are their ReplicaSets'
-            pods = index.pods_of(owners)
+            owners.discard(None)  # an object without a UID owns nothing
+            pods = mirror.pods_of(owners)
             names = {name} | {rs["metadata"]["name"] for rs in revisions}
             names |= {p["metadata"]["name"] for p in pods}
-            events = sorted(
-                (e for n in names for e in index.events.get(n, ())),
-                key=_event_time,
-            )[-30:]
+            events = sorted(mirror.events_about(names), key=_event_time)[-30:]
         unknown = failing.get(plural) if obj is None else None
         if obj is None and unknown is None and plural not in synced:
             # not listed yet (Argo Rollouts are optional, so a snapshot may be out before
             # their first list): not seen is not "missing"
             unknown = f"{plural} not listed yet"
-        last = self._views.get((kind, name))
+        key = (kind, name)
+        last = self._views.get(key)
         if (
             last is not None
             and last.deployment is obj
@@ -743,8 +778,7 @@ class ClusterWatcher:
         ):
             # A watch event replaces an object with a new one, never changes it in place:
             # the same objects make the same view, and its verdict, trouble and history
-            # (worked out once, when first asked) serve again. An event costs the view of
-            # the workload it touched, not of every workload.
+            # (worked out once, when first asked) serve again.
             return last
         view = WorkloadView(
             cluster=self.cluster.name,
@@ -757,42 +791,31 @@ class ClusterWatcher:
             unknown=unknown,
             kind=kind,
         )
-        self._views[(kind, name)] = view
+        if last is not None:
+            self._register(key, last, add=False)
+        self._register(key, view, add=True)
+        self._views[key] = view
         return view
 
-
-class _OwnerIndex:
-    """The watched objects of one snapshot by owner UID (revisions by their controller, pods
-    by every owner) and events by the name of what they are about, each in list order: one
-    pass over everything, so a snapshot costs in proportion to the objects, not their square."""
-
-    def __init__(self, objects: dict[str, list[JSON]]) -> None:
-        self._revisions: dict[str, dict[object, list[JSON]]] = {}
-        for plural in set(REVISION_PLURALS.values()) & objects.keys():
-            by_owner: dict[object, list[JSON]] = {}
-            for rs in objects[plural]:
-                for ref in (rs.get("metadata") or {}).get("ownerReferences") or ():
-                    if isinstance(ref, dict) and ref.get("controller"):
-                        by_owner.setdefault(ref.get("uid"), []).append(rs)
-                        break
-            self._revisions[plural] = by_owner
-        self._pods: dict[object, list[tuple[int, JSON]]] = {}
-        for position, pod in enumerate(objects.get("pods", ())):
-            for uid in {r.get("uid") for r in pod["metadata"].get("ownerReferences") or ()}:
-                self._pods.setdefault(uid, []).append((position, pod))
-        self.events: dict[object, list[JSON]] = {}
-        for event in objects.get("events", ()):
-            about = (event.get("involvedObject") or {}).get("name")
-            self.events.setdefault(about, []).append(event)
-
-    def revisions(self, plural: str, uid: object) -> list[JSON]:
-        if uid is None:
-            return []
-        return list(self._revisions.get(plural, {}).get(uid, ()))
-
-    def pods_of(self, owners: set[object]) -> list[JSON]:
-        found = {position: pod for uid in owners for position, pod in self._pods.get(uid, ())}
-        return [found[position] for position in sorted(found)]
+    def _register(self, key: tuple[str, str], view: WorkloadView, *, add: bool) -> None:
+        """Note (or forget) which UIDs and names lead to this view."""
+        uids = [
+            (o.get("metadata") or {}).get("uid") for o in (view.deployment, *view.replicasets) if o
+        ]
+        names: list[object] = [view.name]
+        names += [(o.get("metadata") or {}).get("name") for o in (*view.replicasets, *view.pods)]
+        for table, keys in ((self._by_uid, uids), (self._by_name, names)):
+            for item in keys:
+                if item is None:
+                    continue
+                if add:
+                    table.setdefault(item, set()).add(key)
+                else:
+                    views = table.get(item)
+                    if views is not None:
+                        views.discard(key)
+                        if not views:
+                            del table[item]
 
 
 def _mirrored(kind: str, items: list[JSON]) -> dict[str, JSON]:
