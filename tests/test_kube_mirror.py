@@ -161,10 +161,10 @@ def _expected(objects: dict[str, dict[str, dict[str, Any]]], kind: str, name: st
     pods = [
         p
         for p in objects["pods"].values()
-        if {r["uid"] for r in p["metadata"].get("ownerReferences", [])} & owners
+        if {_str(r.get("uid")) for r in p["metadata"].get("ownerReferences", [])} & owners
     ]
     names = {name} | {o["metadata"]["name"] for o in [*revisions, *pods]}
-    events = [e for e in objects["events"].values() if e["involvedObject"]["name"] in names]
+    events = [e for e in objects["events"].values() if _str(e["involvedObject"]["name"]) in names]
     events = sorted(events, key=lambda e: e["lastTimestamp"])[-30:]
     return obj, revisions, pods, events
 
@@ -175,6 +175,11 @@ def _unknown(watcher: ClusterWatcher, plural: str, obj: object) -> str | None:
     if plural in watcher._failing:
         return watcher._failing[plural]
     return None if plural in watcher._synced else f"{plural} not listed yet"
+
+
+def _str(value: object) -> str | None:
+    """A UID or name; anything else is none (the API server only ever sends strings)."""
+    return value if isinstance(value, str) else None
 
 
 def _check(watcher: ClusterWatcher) -> None:
@@ -327,3 +332,33 @@ def test_incremental_snapshots_equal_snapshots_from_scratch_on_uniform_plans():
     rng = random.Random(20)
     for _ in range(1500):
         _run(_watcher(), _random_plan(rng, 40))
+
+
+def test_changes_kept_without_a_snapshot_are_bounded_and_the_next_snapshot_is_whole():
+    """With no snapshot for a long while (its thread stalled), the old versions of every
+    changed object are not kept alive without end: past a bound the record is dropped and
+    the next snapshot builds every view."""
+    watcher = _watcher()
+    _run(watcher, [("put", ("deployments", "d0"), "", []), ("put", ("pods", "p0"), None, [])])
+    for n in range(3000):
+        _, pod = _object(("put", ("pods", f"p{n % 4}"), None, [("u-s0", True)]))
+        watcher._apply("pods", "MODIFIED", pod)
+    assert len(watcher._mirror._changed) <= 4 * 5 + 1000
+    _check(watcher)
+
+
+def test_an_object_with_keys_of_the_wrong_type_leaves_the_mirror_whole():
+    """The API server never sends a list where a name goes; if something did, the mirror
+    must not be left half-changed (stored but not indexed)."""
+    watcher = _watcher()
+    _run(watcher, [("put", ("deployments", "d0"), "", [])])
+    strange = {"metadata": {"name": "e9"}, "involvedObject": {"name": ["d0"]}}
+    watcher._apply("events", "ADDED", strange)
+    watcher._apply(
+        "pods", "ADDED", {"metadata": {"name": "p9", "ownerReferences": [{"uid": {"x": 1}}]}}
+    )
+    _check(watcher)
+    watcher._apply("events", "DELETED", strange)
+    watcher._apply("pods", "DELETED", {"metadata": {"name": "p9"}})
+    assert "e9" not in watcher._objects["events"] and "p9" not in watcher._objects["pods"]
+    _check(watcher)

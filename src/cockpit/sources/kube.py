@@ -456,10 +456,13 @@ class ClusterWatcher:
         self._shared: ClusterClient | None = None
 
     @property
-    def _objects(self) -> dict[str, Mapping[str, JSON]]:
-        """The mirror's objects by kind and name, read-only: a change goes through `_apply`
-        (or the mirror), which keeps the indexes and the record of what changed."""
-        return {kind: MappingProxyType(items) for kind, items in self._mirror.objects.items()}
+    def _objects(self) -> Mapping[str, Mapping[str, JSON]]:
+        """The mirror's objects by kind and name, for tests to read, read-only at both levels
+        (the objects themselves are never changed in place): a change goes through `_apply`
+        or the mirror, which keep the indexes and the record of what changed."""
+        return MappingProxyType(
+            {kind: MappingProxyType(items) for kind, items in self._mirror.objects.items()}
+        )
 
     @property
     def client(self) -> ClusterClient:

@@ -28,21 +28,28 @@ JSON = dict[str, Any]
 REVISION_KINDS = frozenset({"replicasets", "controllerrevisions"})
 
 
-def controller_uid(obj: JSON) -> object:
+def controller_uid(obj: JSON) -> str | None:
     """The UID of the object's controlling owner, or None."""
     for ref in _owner_refs(obj):
         if ref.get("controller"):
-            return ref.get("uid")
+            return _text(ref.get("uid"))
     return None
 
 
-def owner_uids(obj: JSON) -> set[object]:
-    return {ref.get("uid") for ref in _owner_refs(obj)}
+def owner_uids(obj: JSON) -> set[str | None]:
+    return {_text(ref.get("uid")) for ref in _owner_refs(obj)}
 
 
-def about(event: JSON) -> object:
+def about(event: JSON) -> str | None:
+    """The name of what an Event is about."""
     involved = event.get("involvedObject")
-    return involved.get("name") if isinstance(involved, dict) else None
+    return _text(involved.get("name")) if isinstance(involved, dict) else None
+
+
+def _text(value: object) -> str | None:
+    """A UID or name as the API server writes them; anything else (which it never sends)
+    is no key at all rather than an unhashable one that would stop the mirror half-way."""
+    return value if isinstance(value, str) else None
 
 
 def _owner_refs(obj: JSON) -> list[JSON]:
@@ -63,6 +70,7 @@ class Mirror:
         self._index: dict[str, dict[object, set[str]]] = {kind: {} for kind in self.objects}
         self._changed: list[tuple[str, JSON]] = []
         self._wholesale = True  # nothing seen yet: every view is new
+        self._size = 0  # objects of every kind
 
     # --- changes ------------------------------------------------------------------------------
 
@@ -72,25 +80,40 @@ class Mirror:
         old = objects.get(name)
         if old is not None:
             self._unindex(kind, name, old)
-            self._changed.append((kind, old))
+            self._note(kind, old)
         else:
             self._place[kind][name] = next(self._positions)
+            self._size += 1
         objects[name] = obj
         self._reindex(kind, name, obj)
-        self._changed.append((kind, obj))
+        self._note(kind, obj)
 
     def delete(self, kind: str, name: str) -> None:
         old = self.objects[kind].pop(name, None)
         if old is not None:
             self._unindex(kind, name, old)
             del self._place[kind][name]
-            self._changed.append((kind, old))
+            self._size -= 1
+            self._note(kind, old)
+
+    def _note(self, kind: str, obj: JSON) -> None:
+        """Remember a changed version until the next snapshot. Far more changes than objects
+        (no snapshot taken for a long while) are forgotten: the next snapshot builds every
+        view instead, and the old versions are not kept alive."""
+        if self._wholesale:
+            return  # every view is built again anyway
+        self._changed.append((kind, obj))
+        if len(self._changed) > 4 * self._size + 1000:
+            self._changed = []
+            self._wholesale = True
 
     def replace_all(self, kind: str, objects: dict[str, JSON]) -> None:
         """A whole kind anew (a list, or Events cut to the newest): every view is built again."""
+        self._size += len(objects) - len(self.objects[kind])
         self.objects[kind] = {}
         self._place[kind] = {}
         self._index[kind] = {}
+        self._changed = []
         for name, obj in objects.items():
             self.objects[kind][name] = obj
             self._place[kind][name] = next(self._positions)
@@ -134,7 +157,7 @@ class Mirror:
 
     # --- the indexes --------------------------------------------------------------------------
 
-    def _keys(self, kind: str, obj: JSON) -> set[object]:
+    def _keys(self, kind: str, obj: JSON) -> set[str | None]:
         if kind in REVISION_KINDS:
             uid = controller_uid(obj)
             return set() if uid is None else {uid}
