@@ -17,6 +17,7 @@ import termios
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from cockpit.cli import cli
@@ -30,7 +31,9 @@ COCKPIT = shutil.which("cockpit", path=str(Path(sys.executable).parent)) or "coc
 class Terminal:
     """A cockpit process on a pty of a given size, with a screen buffer we can wait on."""
 
-    def __init__(self, args: list[str], cols: int = 100, rows: int = 30, env=None) -> None:
+    def __init__(
+        self, args: list[str], cols: int = 100, rows: int = 30, env=None, sighup=signal.SIG_DFL
+    ) -> None:
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         self.proc = subprocess.Popen(
@@ -42,7 +45,7 @@ class Terminal:
             start_new_session=True,
             # as from a login shell: a test run started under nohup would otherwise pass on
             # its ignored SIGHUP, and the dropped-session test would wait in vain
-            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),  # noqa: PLW1509 - only a signal disposition
+            preexec_fn=lambda: signal.signal(signal.SIGHUP, sighup),  # noqa: PLW1509 - only a signal disposition
         )
         os.close(slave)
         os.set_blocking(self.master, False)
@@ -160,3 +163,21 @@ def test_a_bug_in_the_tui_leaves_a_private_crash_file_and_one_line(tmp_path):
     text = crash.read_text()
     assert "Traceback" in text and "RuntimeError: banner broke: ***" in text
     assert canary not in text
+
+
+@pytest.mark.parametrize("sighup", [signal.SIG_DFL, signal.SIG_IGN], ids=["default", "nohup"])
+def test_a_terminal_gone_without_sighup_ends_the_cockpit(write_config, tmp_path, sighup):
+    """The terminal hangs up and no SIGHUP comes (no controlling terminal here, as under a
+    wrapper that passes no signals on): the cockpit must end, not spin on its dead input;
+    under nohup, where its own SIGHUP is ignored too, a few seconds later."""
+    path = write_config()
+    term = Terminal([COCKPIT, "--config", str(path), "--env", "production"], sighup=sighup)
+    try:
+        term.wait_for(b"Announce completion")
+        os.close(term.master)  # the terminal hangs up
+        term.proc.wait(15)  # about a second to notice, then SIGHUP: a default death
+    finally:
+        if term.proc.poll() is None:
+            term.proc.kill()
+            term.proc.wait(10)
+    assert term.proc.returncode in (-signal.SIGHUP, 128 + signal.SIGHUP)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from functools import partial
@@ -141,6 +142,10 @@ class CockpitApp(App[None]):
 
     def on_mount(self) -> None:
         self.call_after_refresh(collector.settle)
+        if not self.is_headless and sys.__stdin__ is not None and sys.__stdin__.isatty():
+            from cockpit.tui import hangup
+
+            hangup.watch(sys.__stdin__.fileno())  # a terminal gone without SIGHUP ends us too
         keymap = self.session.config.model.keys
         if keymap:
             self.set_keymap(operator_keymap(keymap))  # old ids under their new names
