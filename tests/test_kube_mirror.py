@@ -258,32 +258,24 @@ def test_a_pod_of_a_revision_made_in_the_same_batch_joins_the_view():
     assert [p["metadata"]["name"] for p in view.pods] == ["p0"]
 
 
+TWO_AND_A_REVISION = [  # d0 and d1, and d0's ReplicaSet r0
+    ("put", ("deployments", "d0"), "", []),
+    ("put", ("deployments", "d1"), "", []),
+    ("put", ("replicasets", "r0"), "a", [("u-d0", True)]),
+]
+
+
 def test_a_revision_handed_to_another_owner_leaves_the_first_view():
     watcher = _watcher()
-    _run(
-        watcher,
-        [
-            ("put", ("deployments", "d0"), "", []),
-            ("put", ("deployments", "d1"), "", []),
-            ("put", ("replicasets", "r0"), "a", [("u-d0", True)]),
-            ("snapshot", None, None, None),
-            ("put", ("replicasets", "r0"), "a", [("u-d1", True)]),
-        ],
-    )
+    handed = ("put", ("replicasets", "r0"), "a", [("u-d1", True)])
+    _run(watcher, [*TWO_AND_A_REVISION, ("snapshot", None, None, None), handed])
     d0, d1 = watcher.snapshot().deployments[:2]
     assert not d0.replicasets and [r["metadata"]["name"] for r in d1.replicasets] == ["r0"]
 
 
 def test_an_untouched_view_is_the_same_object_and_a_touched_one_is_new():
     watcher = _watcher()
-    _run(
-        watcher,
-        [
-            ("put", ("deployments", "d0"), "", []),
-            ("put", ("deployments", "d1"), "", []),
-            ("put", ("replicasets", "r0"), "a", [("u-d0", True)]),
-        ],
-    )
+    _run(watcher, TWO_AND_A_REVISION)
     first = watcher.snapshot().deployments
     watcher._apply("events", "ADDED", _object(("put", ("events", "e0"), "r0", "t1"))[1])
     after = watcher.snapshot().deployments
