@@ -24,7 +24,6 @@ from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from cockpit import collector
@@ -47,6 +46,7 @@ from cockpit.tui.widgets import messages
 from cockpit.tui.widgets.banner import EnvironmentBanner
 from cockpit.tui.widgets.checklist import ChecklistPane, ChecklistTree
 from cockpit.tui.widgets.errors import ErrorsPane, ErrorTable
+from cockpit.tui.widgets.footer import CockpitFooter
 from cockpit.tui.widgets.messages import MessageLine, Notice
 from cockpit.tui.widgets.metrics import MetricsPane
 from cockpit.tui.widgets.rollout import RolloutPane, RolloutTable
@@ -138,7 +138,7 @@ class CockpitApp(App[None]):
                 yield MetricsPane(self.session, id="metrics")
                 yield ErrorsPane(self.session, id="errors")
         yield MessageLine(id="message-line")
-        yield Footer(compact=True)
+        yield CockpitFooter(compact=True)
 
     def on_mount(self) -> None:
         self.call_after_refresh(collector.settle)

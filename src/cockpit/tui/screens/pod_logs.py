@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from cockpit.rollout import JSON, pod_state
 from cockpit.session import GoLiveSession
@@ -30,6 +30,7 @@ from cockpit.tui.bindings import bindings_of
 from cockpit.tui.plain import safe
 from cockpit.tui.registry import POD_LOGS, Place
 from cockpit.tui.screens.frame import DetailScreen
+from cockpit.tui.widgets.footer import CockpitFooter
 from cockpit.tui.widgets.log_lines import BUFFER_LINES, LogLines
 
 DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
@@ -112,7 +113,7 @@ class PodLogScreen(DetailScreen[None]):
             yield LogLines(limit=BUFFER_LINES, id="log-lines")
             yield Static(id="log-status")
             yield Input(placeholder="search: type, enter finds; escape closes", id="log-search")
-        yield Footer(compact=True)
+        yield CockpitFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(LogLines).focus()

@@ -19,7 +19,7 @@ from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.geometry import Region
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from cockpit.rollout import JSON, PodState, format_age, parse_time, pod_state
 from cockpit.sources.kube import KIND_TITLE, ClusterSnapshot, DeploymentView
@@ -29,6 +29,7 @@ from cockpit.tui.plain import safe
 from cockpit.tui.registry import RETRY_KEY, WORKLOAD_DETAIL, Place
 from cockpit.tui.screens.frame import DetailScreen
 from cockpit.tui.themes import theme_variables
+from cockpit.tui.widgets.footer import CockpitFooter
 from cockpit.tui.widgets.rollout import RolloutTable
 
 # Narrow screens keep what says why a pod is down (waiting reason first); wide ones add where
@@ -207,7 +208,7 @@ class RolloutDetailScreen(DetailScreen[RolloutTable.RollbackRequested]):
             yield Static(id="rd-history")
             yield PodTable(cursor_type="row", zebra_stripes=False, id="rd-pods")
             yield Static(id="rd-events")
-        yield Footer(compact=True)
+        yield CockpitFooter(compact=True)
 
     def on_mount(self) -> None:
         self._show()

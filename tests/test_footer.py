@@ -1,0 +1,47 @@
+"""The footer lets go of the keys it replaced (Textual's own kept every one: a leak that grew
+with every change of the bindings over a go-live)."""
+
+from __future__ import annotations
+
+import gc
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import Static
+from textual.widgets._footer import FooterKey
+
+from cockpit.tui.widgets.footer import CockpitFooter
+
+CHANGES = 60
+
+
+class _Host(App[None]):
+    BINDINGS = [Binding("x", "x", "Ex"), Binding("y", "y", "Why")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("host")
+        yield CockpitFooter(compact=True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.shown if action == "y" else True
+
+
+async def test_keys_of_earlier_footers_are_not_kept() -> None:
+    app = _Host()
+    async with app.run_test() as pilot:
+        for _ in range(CHANGES):
+            app.shown = not app.shown
+            app.refresh_bindings()  # the footer is composed again
+            await pilot.pause(0.02)
+        await pilot.pause(0.2)
+        gc.collect()
+        alive = [o for o in gc.get_objects() if isinstance(o, FooterKey)]
+        shown = list(app.query(FooterKey))
+        assert shown, "the footer shows its keys"
+        # the keys on screen, and at most those of a footer being replaced
+        assert len(alive) <= 3 * len(shown), (len(alive), len(shown))
+        assert app.query_one(CockpitFooter).compact  # still bound: compact reaches new keys
