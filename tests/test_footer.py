@@ -31,6 +31,8 @@ class _Host(App[None]):
 
 
 async def test_keys_of_earlier_footers_are_not_kept() -> None:
+    gc.collect()
+    before = {id(o) for o in gc.get_objects() if isinstance(o, FooterKey)}  # other tests'
     app = _Host()
     async with app.run_test() as pilot:
         for _ in range(CHANGES):
@@ -39,9 +41,10 @@ async def test_keys_of_earlier_footers_are_not_kept() -> None:
             await pilot.pause(0.02)
         await pilot.pause(0.2)
         gc.collect()
-        alive = [o for o in gc.get_objects() if isinstance(o, FooterKey)]
+        alive = [o for o in gc.get_objects() if isinstance(o, FooterKey) and id(o) not in before]
         shown = list(app.query(FooterKey))
         assert shown, "the footer shows its keys"
-        # the keys on screen, and at most those of a footer being replaced
-        assert len(alive) <= 3 * len(shown), (len(alive), len(shown))
+        # the keys on screen and a few not yet collected, not some for every change (Textual's
+        # own footer kept about 1.5 keys per change: 92 here)
+        assert len(alive) <= max(3 * len(shown), CHANGES // 5), (len(alive), len(shown))
         assert app.query_one(CockpitFooter).compact  # still bound: compact reaches new keys
