@@ -138,18 +138,21 @@ class Mirror:
         return self._in_order(kind, self._index[kind].get(uid, ()))
 
     def pods_of(self, owners: Iterable[object]) -> list[JSON]:
-        index = self._index.get("pods", {})
-        names: set[str] = set()
-        for uid in owners:
-            names |= index.get(uid, set())
-        return self._in_order("pods", names)
+        """The pods owned by any of `owners` (UIDs)."""
+        return self._by_keys("pods", owners)
 
     def events_about(self, names: Iterable[str]) -> list[JSON]:
-        index = self._index.get("events", {})
-        found: set[str] = set()
-        for name in names:
-            found |= index.get(name, set())
-        return self._in_order("events", found)
+        """The events about any of the objects named."""
+        return self._by_keys("events", names)
+
+    def _by_keys(self, kind: str, keys: Iterable[object]) -> list[JSON]:
+        if kind not in self.objects:
+            return []
+        index = self._index[kind]
+        names: set[str] = set()
+        for key in keys:
+            names |= index.get(key, set())
+        return self._in_order(kind, names)
 
     def _in_order(self, kind: str, names: Iterable[str]) -> list[JSON]:
         place, objects = self._place[kind], self.objects[kind]
