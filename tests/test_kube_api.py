@@ -538,8 +538,10 @@ def test_min_ready_seconds_holds_back_availability(cluster):
     cluster.create_deployment("slow", "shop/slow:1", namespace=NS, replicas=1)
     wait_rolled_out(cluster, "slow")
     kubectl(cluster, "patch", "deployment/slow", "-p", '{"spec":{"minReadySeconds":3}}')
-    kubectl(cluster, "set", "image", "deployment/slow", "app=shop/slow:2")
+    # timed from before the change: the new pod's minReadySeconds run from its readiness,
+    # which can come before a loaded machine's kubectl has even exited
     started = time.monotonic()
+    kubectl(cluster, "set", "image", "deployment/slow", "app=shop/slow:2")
     wait_rolled_out(cluster, "slow")
     assert time.monotonic() - started >= 2.5
     rs = json.loads(kubectl(cluster, "get", "rs", "-l", "app=slow", "-o", "json").stdout)["items"]
