@@ -3,6 +3,9 @@
 - Kubernetes: rehearsal API servers (one per cluster) with their deployment controllers, and a
   pipeline that keeps rolling a random deployment to a new image (`--churn` per second), so
   watches carry a steady stream of deployment, ReplicaSet, pod and event changes.
+- Each Deployment starts with `--history` old ReplicaSets (10, the default
+  revisionHistoryLimit), as in a cluster that has released for a while: a watcher's first list
+  already holds the whole history, so a long run does not measure the history filling up.
 - Prometheus: answers any query with a random walk of its own (one series per query).
 - Sentry: an organisation with `--issues` issues whose counts and last-seen times move, served
   100 per page with Link pagination like sentry.io.
@@ -10,8 +13,8 @@
   lists vs watches), read by the benchmarks to compute requests per minute.
 
 Run: python benchmarks/world.py --folder DIR [--clusters 3 --deployments 100 --issues 500
---metrics 24 --churn 0.5 --interval 30s]; it prints one JSON line ({"config": ..., "counts":
-URL}) once ready, and stops when its standard input closes.
+--metrics 24 --churn 0.5 --interval 30s --history 10]; it prints one JSON line ({"config": ...,
+"counts": URL}) once ready, and stops when its standard input closes.
 """
 
 from __future__ import annotations
@@ -215,6 +218,7 @@ class World:
                 )
             self.clusters.append(cluster)
             self.names.append(names)
+        self._release_history()
         ready = threading.Event()
         threading.Thread(target=self._serve, args=(ready,), daemon=True).start()
         if not ready.wait(15):
@@ -222,6 +226,30 @@ class World:
         if args.churn > 0:
             threading.Thread(target=self._churn, daemon=True).start()
         return self._write_config()
+
+    def _release_history(self) -> None:
+        """Rolls every Deployment through `--history` releases before the benchmark starts,
+        each release once the controller has seen the one before (so each leaves a ReplicaSet
+        of its own), and waits for the last to be complete."""
+        self._wait_for(observed, "the first release to be seen")
+        for release in range(2, self.args.history + 2):
+            for cluster, names in zip(self.clusters, self.names, strict=True):
+                for name in names:
+                    roll_out(cluster, NAMESPACE, name, f"registry.load.invalid/{name}:{release}")
+            self._wait_for(observed, f"release {release} to be seen")
+        self._wait_for(complete, "the last release to complete")
+
+    def _wait_for(self, done: Any, what: str, timeout: float = 300.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(
+                done(dep)
+                for cluster in self.clusters
+                for dep in cluster.list_objects("deployments", NAMESPACE)
+            ):
+                return
+            time.sleep(0.25)
+        raise RuntimeError(f"the benchmark world waited {timeout:.0f} s for {what}")
 
     def _serve(self, ready: threading.Event) -> None:
         async def serve() -> None:
@@ -254,7 +282,7 @@ class World:
         busy on a loaded machine) is counted and the pipeline goes on; it once ended the
         thread, and a one-hour memory run had no rollouts after its 28th minute."""
         rng = random.Random(3)
-        version = 1
+        version = self.args.history + 1  # past the releases of the history
         while not self.stop.wait(1 / self.args.churn):
             version += 1
             index = rng.randrange(len(self.clusters))
@@ -326,6 +354,22 @@ class World:
         return path
 
 
+def observed(dep: dict[str, Any]) -> bool:
+    status = dep.get("status", {})
+    return bool(status.get("observedGeneration", 0) >= dep["metadata"].get("generation", 1))
+
+
+def complete(dep: dict[str, Any]) -> bool:
+    """kubectl rollout status's test: seen, all replicas updated and available, none old."""
+    status, want = dep.get("status", {}), dep["spec"].get("replicas", 1)
+    return (
+        observed(dep)
+        and status.get("updatedReplicas", 0) == want
+        and status.get("replicas", 0) == want
+        and status.get("availableReplicas", 0) == want
+    )
+
+
 def runbook(items: int) -> str:
     """A runbook of `items` manual items, 20 to a section."""
     lines = ["# Load runbook", ""]
@@ -347,6 +391,7 @@ def main() -> None:
     parser.add_argument("--checklist", default=None, help="use this runbook instead")
     parser.add_argument("--churn", type=float, default=0.5, help="rollouts started per second")
     parser.add_argument("--interval", default="30s", help="metrics and errors poll interval")
+    parser.add_argument("--history", type=int, default=10, help="old ReplicaSets per Deployment")
     args = parser.parse_args()
     folder = Path(args.folder)
     folder.mkdir(parents=True, exist_ok=True)
