@@ -67,11 +67,6 @@ class CockpitApp(App[None]):
     CSS_PATH = "cockpit.tcss"
     TITLE = "cockpit"
     ENABLE_COMMAND_PALETTE = True
-    # below 120 columns the side panes take half the width (cockpit.tcss)
-    HORIZONTAL_BREAKPOINTS = [
-        (0, "-narrow"),
-        (120, "-wide"),
-    ]
 
     class ChecksChanged(Message):
         """A check or step run changed item states; redraw."""

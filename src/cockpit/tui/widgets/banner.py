@@ -30,10 +30,11 @@ class EnvironmentBanner(ShownText):
         super().__init__("", **kwargs)  # type: ignore[arg-type]
         self.session = session
         self.others: list[str] = []  # other operators with this environment open
+        # classes before mounting: one set later restyles the banner again
+        self.set_class(session.environment.production, "-production", update=False)
+        self.set_class(session.read_only, "-read-only", update=False)
 
     def on_mount(self) -> None:
-        self.set_class(self.session.environment.production, "-production")
-        self.set_class(self.session.read_only, "-read-only")
         self.refresh_text()
 
     def refresh_text(self) -> None:

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input
 
 from cockpit.rollout import format_age
 from cockpit.session import GoLiveSession
@@ -118,11 +118,23 @@ class ErrorsPane(Subtitled, Vertical):
         self.feed = ErrorFeed()
         self._columns: list[str] = []
         self.filter_text = ""
+        # classes before mounting: one set later restyles the pane and its table again
+        self.set_class(session.environment.errors is None, "-not-configured", update=False)
 
     def compose(self) -> ComposeResult:
-        yield ErrorTable(cursor_type="row")
+        tracker = self.session.environment.errors
+        table = ErrorTable(cursor_type="row")
+        table.display = tracker is not None
+        yield table
         yield ErrorFilter(placeholder="filter: ID, title or culprit; Enter keeps it, Escape clears")
-        yield ShownText("", id="errors-status")
+        if tracker is None:
+            status = (
+                f"No error tracker configured for {self.session.env_name}.\n"
+                "See errors in docs/CONFIG.md."
+            )
+        else:
+            status = f"{tracker.provider}: {tracker.url}"
+        yield ShownText(status, id="errors-status")
 
     @property
     def shown(self) -> list[ErrorIssue]:
@@ -187,19 +199,8 @@ class ErrorsPane(Subtitled, Vertical):
 
     def on_mount(self) -> None:
         self.border_title = "Errors"
-        tracker = self.session.environment.errors
-        table = self.query_one(ErrorTable)
-        if tracker is None:
-            self.add_class("-not-configured")
-            self.subtitle = "not configured"
-            table.display = False
-            self.query_one("#errors-status", Static).update(
-                f"No error tracker configured for {self.session.env_name}.\n"
-                "See errors in docs/CONFIG.md."
-            )
-            return
-        self.subtitle = "waiting for data"
-        self.query_one("#errors-status", Static).update(f"{tracker.provider}: {tracker.url}")
+        configured = self.session.environment.errors is not None
+        self.subtitle = "waiting for data" if configured else "not configured"
 
     def _colour(self, variable: str) -> str:
         return theme_variables(self.app).get(variable, "")

@@ -1,23 +1,58 @@
-"""Textual's Footer, without the keys it replaced.
+"""Textual's Footer, composed again only when what it shows changed, and without the keys it
+replaced.
 
-The Footer is composed again whenever the bindings change (a run starts, a rollback becomes
-recommended, focus moves). Each key it shows binds the Footer's `compact` to itself
-(`data_bind`), which adds a watcher to the Footer; Textual prunes a reactive's watchers only
-when that reactive changes, and `compact` never does, so every key of every earlier footer
-stayed alive, with its styles, render caches and message queue (found by a traced memory
-run: 148, 184, 258, 332 keys kept at 15, 21, 28 and 34 minutes, growing linearly). After each
-recompose this footer drops the watchers of keys that are gone, by Textual's own rule for it
-(a watcher whose node is closing or closed goes).
+- The Footer is composed again whenever the bindings may have changed (a run starts, a
+  rollback becomes recommended, focus moves): each time every key is mounted and styled
+  afresh, three times over before the first frame. Most of those changes leave the keys as
+  they were (focus moving between widgets with the same keys), so this footer first compares
+  what it would show (keys, labels, whether each is enabled, tooltips) with what it shows, and
+  composes again only when they differ.
+- Each key Textual's Footer shows binds the Footer's `compact` to itself (`data_bind`), which
+  adds a watcher to the Footer; Textual prunes a reactive's watchers only when that reactive
+  changes, and `compact` never does, so every key of every earlier footer stayed alive, with
+  its styles, render caches and message queue (found by a traced memory run: 148, 184, 258,
+  332 keys kept at 15, 21, 28 and 34 minutes, growing linearly). After each recompose this
+  footer drops the watchers of keys that are gone, by Textual's own rule for it (a watcher
+  whose node is closing or closed goes).
 """
 
 from __future__ import annotations
+
+from collections.abc import Hashable
 
 from textual.widgets import Footer
 
 
 class CockpitFooter(Footer):
+    _shown: Hashable = None  # what the keys on screen were composed from
+
+    def _what_to_show(self) -> Hashable:
+        """Everything Footer.compose reads, as a value to compare."""
+        if not self._bindings_ready:
+            return None
+        app = self.app
+        keys = tuple(
+            (
+                binding.key,
+                binding.action,
+                binding.description,
+                binding.tooltip,
+                binding.group,
+                app.get_key_display(binding),
+                enabled,
+                tooltip,
+            )
+            for (_, binding, enabled, tooltip) in self.screen.active_bindings.values()
+            if binding.show
+        )
+        return (keys, self.show_command_palette, app.ENABLE_COMMAND_PALETTE)
+
     async def recompose(self) -> None:
+        shown = self._what_to_show()
+        if shown is not None and shown == self._shown and self.is_attached:
+            return  # the same keys: composing them again would change nothing on screen
         await super().recompose()
+        self._shown = shown
         for watchers in getattr(self, "__watchers", {}).values():
             watchers[:] = [
                 (node, callback)

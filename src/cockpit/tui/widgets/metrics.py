@@ -154,6 +154,9 @@ class MetricsPane(Subtitled, VerticalScroll, can_focus=True):
         self.session = session
         self.states: dict[str, MetricState] = {}
         self.selected = 0
+        # classes before mounting: one set later restyles the pane and its rows again
+        env = session.environment
+        self.set_class(env.prometheus is None or not env.metrics, "-not-configured", update=False)
 
     def compose(self) -> ComposeResult:
         env = self.session.environment
@@ -172,7 +175,6 @@ class MetricsPane(Subtitled, VerticalScroll, can_focus=True):
         self.border_title = "Metrics"
         env = self.session.environment
         if env.prometheus is None or not env.metrics:
-            self.add_class("-not-configured")
             self.subtitle = "not configured"
         else:
             self.subtitle = "waiting for data"

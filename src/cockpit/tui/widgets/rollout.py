@@ -12,7 +12,7 @@ from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import var
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
 from cockpit.rollout import format_age, image_tags
@@ -162,24 +162,27 @@ class RolloutPane(Subtitled, Vertical):
         self._rows: dict[str, tuple[tuple[str, str], ...]] = {}
         self._columns: tuple[str, ...] = ()
         self._redraw_soon = Throttle(self, REDRAW_INTERVAL, self._redraw_now)
+        # classes before mounting: one set later restyles the pane and its table again
+        self.set_class(not session.environment.clusters, "-not-configured", update=False)
 
     def compose(self) -> ComposeResult:
         table = RolloutTable(cursor_type="row", zebra_stripes=False)
+        configured = bool(self.session.environment.clusters)
+        table.display = configured
         yield table
-        yield ShownText("", id="rollout-status")
+        status = (
+            ""
+            if configured
+            else f"No clusters configured for {self.session.env_name}.\n"
+            "See clusters in docs/CONFIG.md."
+        )
+        yield ShownText(status, id="rollout-status")
 
     def on_mount(self) -> None:
         self.border_title = "Rollout"
-        table = self.query_one(RolloutTable)
         clusters = self.session.environment.clusters
         if not clusters:
-            self.add_class("-not-configured")
             self.subtitle = "not configured"
-            self.query_one("#rollout-status", Static).update(
-                f"No clusters configured for {self.session.env_name}.\n"
-                "See clusters in docs/CONFIG.md."
-            )
-            table.display = False
             return
         for cluster in clusters:
             for ref in cluster.targets:
