@@ -48,3 +48,62 @@ async def test_keys_of_earlier_footers_are_not_kept() -> None:
         # own footer kept about 1.5 keys per change: 92 here)
         assert len(alive) <= max(3 * len(shown), CHANGES // 5), (len(alive), len(shown))
         assert app.query_one(CockpitFooter).compact  # still bound: compact reaches new keys
+
+
+class _Toggles(App[None]):
+    """x is always shown; y is enabled or greyed out (check_action None) by `enabled`; the
+    focus moves between two widgets with the same keys."""
+
+    BINDINGS = [Binding("x", "x", "Ex"), Binding("y", "y", "Why")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.enabled = True
+        self.tooltip = ""
+
+    def compose(self) -> ComposeResult:
+        yield _Focusable("one", id="one")
+        yield _Focusable("two", id="two")
+        yield CockpitFooter(compact=True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return (True if self.enabled else None) if action == "y" else True
+
+
+class _Focusable(Static, can_focus=True):
+    pass
+
+
+def _keys(app: App[None]) -> dict[str, FooterKey]:
+    return {key.key: key for key in app.query(FooterKey)}
+
+
+async def test_the_same_keys_are_not_composed_again() -> None:
+    """Focus moving between widgets with the same keys, bindings refreshed with nothing
+    changed: the keys on screen stay (composing them again restyled ten keys each time)."""
+    app = _Toggles()
+    async with app.run_test() as pilot:
+        await pilot.pause(0.1)
+        first = _keys(app)
+        assert set(first) >= {"x", "y"}
+        for target in ("#one", "#two", "#one"):
+            app.query_one(target).focus()
+            await pilot.pause(0.05)
+        app.refresh_bindings()
+        await pilot.pause(0.1)
+        assert _keys(app) == first  # the very same widgets
+
+
+async def test_a_key_greyed_out_or_back_is_composed_again() -> None:
+    app = _Toggles()
+    async with app.run_test() as pilot:
+        await pilot.pause(0.1)
+        assert not _keys(app)["y"].has_class("-disabled")
+        app.enabled = False
+        app.refresh_bindings()
+        await pilot.pause(0.1)
+        assert _keys(app)["y"].has_class("-disabled")  # greyed out on screen
+        app.enabled = True
+        app.refresh_bindings()
+        await pilot.pause(0.1)
+        assert not _keys(app)["y"].has_class("-disabled")
