@@ -81,6 +81,38 @@ async def test_messages_go_to_the_message_line_never_over_the_panes(write_config
         assert text.index("message 3") < text.index("message 0")  # newest first
 
 
+async def test_the_message_history_keeps_the_latest_and_says_how_many_went(
+    write_config, operator
+):
+    """Exactly HISTORY_KEPT notices are all kept; one more drops the oldest, and the line and
+    the screen say so (a long go-live with a flapping source once kept every notice)."""
+    from cockpit.tui.screens.messages import MessageHistoryScreen
+    from cockpit.tui.widgets.messages import HISTORY_KEPT, MessageLine
+
+    path = write_config(THREE)
+    app = CockpitApp(GoLiveSession.open(path, "production", operator=operator), start_sources=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.messages_told == 0  # this configuration says nothing at start
+        for n in range(HISTORY_KEPT):
+            app.notify(f"note {n}", title="Flap")
+        assert len(app.message_history) == app.messages_told == HISTORY_KEPT
+        line = str(app.query_one(MessageLine).render())
+        assert f"m: all {HISTORY_KEPT} messages" in line, line
+        app.notify("one more", title="Flap")
+        assert len(app.message_history) == HISTORY_KEPT
+        assert app.messages_told == HISTORY_KEPT + 1
+        kept = [n.message for n in app.message_history]
+        assert kept[0] == "note 1" and kept[-1] == "one more"  # the oldest went
+        line = str(app.query_one(MessageLine).render())
+        assert f"m: the latest {HISTORY_KEPT} of {HISTORY_KEPT + 1}" in line, line
+        await pilot.press("m")
+        await pilot.pause()
+        assert isinstance(app.screen, MessageHistoryScreen)
+        text = screen_text(app)
+        assert f"Messages (the latest {HISTORY_KEPT} of {HISTORY_KEPT + 1})" in text, text
+
+
 def said(app: CockpitApp) -> list[str]:
     return [n.message for n in app.message_history]
 

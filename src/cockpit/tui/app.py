@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, ClassVar
@@ -107,7 +108,9 @@ class CockpitApp(App[None]):
         )
         self._updates = LatestWins()
         self.verdict_now: Verdict | None = None
-        self.message_history: list[Notice] = []  # every notification, for the `m` screen
+        # the latest notifications, for the `m` screen, and how many there were in all
+        self.message_history: deque[Notice] = deque(maxlen=messages.HISTORY_KEPT)
+        self.messages_told = 0
         # marks and the state poll: written and read off the UI thread, in order
         self._state_thread = StateThread()
         self._poll_queued = False
@@ -484,12 +487,13 @@ class CockpitApp(App[None]):
         plain = Text.from_markup(message).plain if markup else message
         notice = Notice(messages.clock(), severity, title, plain)
         self.message_history.append(notice)
+        self.messages_told += 1
         try:
             line = self.screen_stack[0].query_one(MessageLine)
         except (NoMatches, IndexError):
             return  # before the screen is composed: the history keeps it
         timeout = self.NOTIFICATION_TIMEOUT if timeout is None else timeout
-        line.show(notice, timeout, self._key_of("app.messages", "m"))
+        line.show(notice, timeout, self._key_of("app.messages", "m"), told=self.messages_told)
 
     async def run_action(
         self,
@@ -541,7 +545,7 @@ class CockpitApp(App[None]):
     def action_messages(self) -> None:
         from cockpit.tui.screens.messages import MessageHistoryScreen
 
-        self.push_screen(MessageHistoryScreen(self.message_history))
+        self.push_screen(MessageHistoryScreen(self.message_history, told=self.messages_told))
 
     def _handle_exception(self, error: Exception) -> None:
         """A bug in the cockpit. Textual would print a traceback with local variables (they

@@ -473,7 +473,7 @@ COMMANDS: tuple[Command, ...] = (
         "m",
         "messages",
         "Messages",
-        "Every message of this session, in full, newest first",
+        "The latest 500 messages of this session, in full, newest first",
         footer=False,
         palette_title="Messages",
     ),

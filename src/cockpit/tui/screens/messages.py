@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 from rich.text import Text
@@ -23,9 +24,10 @@ class MessageHistoryScreen(DetailScreen[None]):
     PLACE: ClassVar[Place] = MESSAGES
     BINDINGS: ClassVar[list[BindingType]] = bindings_of(PLACE)
 
-    def __init__(self, notices: list[Notice]) -> None:
+    def __init__(self, notices: Iterable[Notice], *, told: int | None = None) -> None:
         super().__init__()
         self.notices = list(notices)
+        self.told = len(self.notices) if told is None else told  # the earlier ones are gone
 
     def compose(self) -> ComposeResult:
         text = Text()
@@ -37,7 +39,17 @@ class MessageHistoryScreen(DetailScreen[None]):
             text.append("\n")
         if not self.notices:
             text.append("No messages yet.")
+        elif self.told > len(self.notices):
+            text.append(
+                f"{self.told - len(self.notices)} earlier message(s) are not kept here "
+                "(the audit log has every mark and action).",
+                "dim",
+            )
         with VerticalScroll(classes="frame") as scroll:
-            scroll.border_title = f"Messages ({len(self.notices)})"
+            scroll.border_title = (
+                f"Messages ({len(self.notices)})"
+                if self.told == len(self.notices)
+                else f"Messages (the latest {len(self.notices)} of {self.told})"
+            )
             scroll.border_subtitle = "escape: back"
             yield Static(text)

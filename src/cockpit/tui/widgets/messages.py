@@ -39,6 +39,12 @@ class Notice:
         return f"{self.at:%H:%M:%S} {SEVERITY_MARK[self.severity]} {title}{first}{more}"
 
 
+# Notifications kept for the `m` screen: the most recent ones. A go-live of many hours with a
+# flapping source says the same things thousands of times; every mark and action is in the
+# audit log anyway.
+HISTORY_KEPT = 500
+
+
 class MessageLine(ShownText):
     DEFAULT_CSS = """
     MessageLine {
@@ -57,12 +63,16 @@ class MessageLine(ShownText):
         super().__init__("", **kwargs)  # type: ignore[arg-type]
         self.count = 0
 
-    def show(self, notice: Notice, timeout: float, history_key: str) -> None:
-        """The newest notice, coloured by severity while it is fresh, greyed after."""
+    def show(self, notice: Notice, timeout: float, history_key: str, *, told: int = 0) -> None:
+        """The newest notice, coloured by severity while it is fresh, greyed after; `told`:
+        how many notices there were in all (the history keeps the latest HISTORY_KEPT)."""
         self.count += 1
+        told = max(told, self.count)
         text = Text(visible_text(notice.line()))
-        if self.count > 1:
-            text.append(f"   ({history_key}: all {self.count} messages)", style="dim")
+        if told > HISTORY_KEPT:
+            text.append(f"   ({history_key}: the latest {HISTORY_KEPT} of {told})", style="dim")
+        elif told > 1:
+            text.append(f"   ({history_key}: all {told} messages)", style="dim")
         show_text(self, text)
         self.remove_class("-old", "-warning", "-error")
         if notice.severity != "information":
