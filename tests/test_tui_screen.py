@@ -81,9 +81,7 @@ async def test_messages_go_to_the_message_line_never_over_the_panes(write_config
         assert text.index("message 3") < text.index("message 0")  # newest first
 
 
-async def test_the_message_history_keeps_the_latest_and_says_how_many_went(
-    write_config, operator
-):
+async def test_the_message_history_keeps_the_latest_and_says_how_many_went(write_config, operator):
     """Exactly HISTORY_KEPT notices are all kept; one more drops the oldest, and the line and
     the screen say so (a long go-live with a flapping source once kept every notice)."""
     from cockpit.tui.screens.messages import MessageHistoryScreen
