@@ -487,3 +487,19 @@ async def test_a_snapshot_while_the_detail_is_half_built_draws_nothing_and_raise
         screen.follow([crash_loop_view()], {})
         await pilot.pause()
         assert app.screen is screen
+
+
+async def test_a_tracker_url_with_brackets_is_shown_as_written(write_config, operator):
+    """The errors pane names its tracker; brackets in its URL (an IPv6 address, a path) are
+    text, not markup (`[b]` would be read as bold and vanish)."""
+    path = write_config(
+        'checklist = "runbook.md"\n[environments.staging]\n'
+        '[environments.staging.errors]\nprovider = "bugsink"\n'
+        'url = "http://[fd00::1]:8000/x[b]y"\nproject = "1"\ntoken_env = "BUGSINK_TOKEN"\n'
+    )
+    session = GoLiveSession.open(path, "staging", operator=operator)
+    app = CockpitApp(session, start_sources=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "bugsink: http://[fd00::1]:8000/x[b]y" in text, text

@@ -26,7 +26,7 @@ from cockpit.tui.plain import safe
 from cockpit.tui.registry import ERRORS, ERRORS_FILTER, Place
 from cockpit.tui.themes import theme_variables
 from cockpit.tui.widgets.filter_keys import route_filter_burst
-from cockpit.tui.widgets.shown import ShownText, Subtitled, show_text
+from cockpit.tui.widgets.shown import ShownText, Subtitled, as_text, show_text
 
 
 class ErrorTable(DataTable[Text]):
@@ -134,7 +134,7 @@ class ErrorsPane(Subtitled, Vertical):
             )
         else:
             status = f"{tracker.provider}: {tracker.url}"
-        yield ShownText(status, id="errors-status")
+        yield ShownText(as_text(status), id="errors-status")  # the TOML's URL: no markup  # the TOML's URL: no markup
 
     @property
     def shown(self) -> list[ErrorIssue]:

@@ -23,7 +23,7 @@ from cockpit.tui.bindings import bindings_of
 from cockpit.tui.registry import RETRY_KEY, ROLLOUT, Place
 from cockpit.tui.themes import theme_variables
 from cockpit.tui.throttle import Throttle
-from cockpit.tui.widgets.shown import ShownText, Subtitled, show_text
+from cockpit.tui.widgets.shown import ShownText, Subtitled, as_text, show_text
 
 STATUS_LINES = 4  # verdict messages and pod trouble under the table
 STATUS_LINES_COMPACT = 2  # when the rows take two lines each, the pane is narrow and short
@@ -176,7 +176,7 @@ class RolloutPane(Subtitled, Vertical):
             else f"No clusters configured for {self.session.env_name}.\n"
             "See clusters in docs/CONFIG.md."
         )
-        yield ShownText(status, id="rollout-status")
+        yield ShownText(as_text(status), id="rollout-status")  # the name: no markup
 
     def on_mount(self) -> None:
         self.border_title = "Rollout"
