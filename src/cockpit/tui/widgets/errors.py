@@ -134,7 +134,7 @@ class ErrorsPane(Subtitled, Vertical):
             )
         else:
             status = f"{tracker.provider}: {tracker.url}"
-        yield ShownText(as_text(status), id="errors-status")  # the TOML's URL: no markup  # the TOML's URL: no markup
+        yield ShownText(as_text(status), id="errors-status")  # the URL: text, no markup
 
     @property
     def shown(self) -> list[ErrorIssue]:
