@@ -163,6 +163,8 @@ def _expected(app: CockpitApp, places: dict[Place, DOMNode]) -> set[str]:
     titles = set()
     for place, node in places.items():
         for command in commands_at(place):
+            if not command.palette:
+                continue
             _ns, name, params = parse(command.action)
             if node.check_action(name, params) is False:
                 assert command.id in HIDDEN_WHILE_MOOT, command.id
@@ -298,3 +300,20 @@ async def test_without_clusters_the_palette_has_no_rollout_command(open_session)
         await pilot.pause()
         offered = _offered(app)
     assert not [t for t in offered if t.startswith("Rollout:")], offered
+
+
+async def test_the_palette_leaves_out_plain_cursor_moves(write_config, operator):
+    """Next and previous metric are the arrow keys' job; the palette offers the metric's
+    detail, not a slower way to move the cursor one row."""
+    from cockpit.session import GoLiveSession
+
+    from .test_snapshots import REHEARSAL_CONFIG
+
+    session = GoLiveSession.open(write_config(REHEARSAL_CONFIG), "production", operator=operator)
+    app = CockpitApp(session, start_sources=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        offered = _offered(app)
+    assert "Metrics: next" not in offered and "Metrics: previous" not in offered, offered
+    assert [t for t in offered if t.startswith("Metrics:")], offered  # the pane is there
+    assert {c.id for c in COMMANDS if not c.palette} == {"metrics.next", "metrics.previous"}

@@ -937,7 +937,7 @@ class CockpitApp(App[None]):
         for place, node in self._places_on(screen):
             keys = {row.binding_id: row.keys_text for row in place_rows(place, keymap)}
             for command in commands_at(place):
-                if command.changes and self.session.read_only:
+                if not command.palette or (command.changes and self.session.read_only):
                     continue
                 _namespace, name, params = parse_action(command.action)
                 if node.check_action(name, params) is False:

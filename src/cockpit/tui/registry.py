@@ -36,6 +36,7 @@ class Command:
     palette_title: str = ""  # default "<noun>: <label>"
     changes: bool = False  # read-only leaves it out of the palette (check_action greys the key)
     priority: bool = False  # handled as it arrives, before the focused widget sees the key
+    palette: bool = True  # False: a cursor move, which the palette would only make slower
 
     @property
     def title(self) -> str:
@@ -361,7 +362,16 @@ COMMANDS: tuple[Command, ...] = (
         "rollback.cancel_all", ROLLBACK_ALL, "escape", "cancel", "Cancel", "Close; nothing is sent"
     ),
     # --- metrics pane
-    Command("metrics.next", METRICS, "down,j", "move(1)", "Next", "Next metric", footer=False),
+    Command(
+        "metrics.next",
+        METRICS,
+        "down,j",
+        "move(1)",
+        "Next",
+        "Next metric",
+        footer=False,
+        palette=False,
+    ),
     Command(
         "metrics.previous",
         METRICS,
@@ -370,6 +380,7 @@ COMMANDS: tuple[Command, ...] = (
         "Previous",
         "Previous metric",
         footer=False,
+        palette=False,
     ),
     Command(
         "metrics.detail",
