@@ -4,6 +4,8 @@ with every change of the bindings over a go-live)."""
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
+from typing import Any
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -107,3 +109,56 @@ async def test_a_key_greyed_out_or_back_is_composed_again() -> None:
         app.refresh_bindings()
         await pilot.pause(0.1)
         assert not _keys(app)["y"].has_class("-disabled")
+
+
+class _Hooked(CockpitFooter):
+    """Runs `during_removal` while a recompose waits for the old keys to go (before compose
+    reads the bindings), and `after_compose` once the new keys are mounted."""
+
+    during_removal: Callable[[], None] | None = None
+    after_compose: Callable[[], None] | None = None
+
+    def query_children(self, *args: Any, **kwargs: Any) -> Any:
+        if self.during_removal is not None:
+            run, self.during_removal = self.during_removal, None
+            run()
+        return super().query_children(*args, **kwargs)
+
+    def mount_all(self, *args: Any, **kwargs: Any) -> Any:
+        mounted = super().mount_all(*args, **kwargs)
+        if self.after_compose is not None:
+            run, self.after_compose = self.after_compose, None
+            run()
+        return mounted
+
+
+class _RaceHost(_Toggles):
+    def compose(self) -> ComposeResult:
+        yield Static("host")
+        yield _Hooked(compact=True)
+
+
+async def test_bindings_that_change_during_a_recompose_and_back_are_shown() -> None:
+    """y is greyed out while the footer removes its old keys (so the new keys show it grey),
+    then enabled again before the recompose that change queued: the footer must compare with
+    what it composed (grey), not with what it saw before (enabled), and show y enabled."""
+    app = _RaceHost()
+    async with app.run_test() as pilot:
+        await pilot.pause(0.1)
+        footer = app.query_one(_Hooked)
+        assert not _keys(app)["y"].has_class("-disabled")
+
+        def grey() -> None:
+            app.enabled = False
+            app.refresh_bindings()
+
+        def back() -> None:
+            app.enabled = True
+            app.refresh_bindings()
+
+        footer._shown = ("stale",)  # the next recompose runs
+        footer.during_removal, footer.after_compose = grey, back
+        app.refresh_bindings()
+        await pilot.pause(0.3)
+        assert app.enabled
+        assert not _keys(app)["y"].has_class("-disabled"), "y shown greyed out while enabled"

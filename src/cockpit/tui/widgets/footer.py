@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
+from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import Footer
 
 
@@ -31,8 +33,10 @@ class CockpitFooter(Footer):
         if not self._bindings_ready:
             return None
         app = self.app
-        keys = tuple(
-            (
+        active = self.screen.active_bindings
+
+        def key(binding: Binding, enabled: bool, tooltip: str) -> Hashable:
+            return (
                 binding.key,
                 binding.action,
                 binding.description,
@@ -42,17 +46,26 @@ class CockpitFooter(Footer):
                 enabled,
                 tooltip,
             )
-            for (_, binding, enabled, tooltip) in self.screen.active_bindings.values()
+
+        keys = tuple(
+            key(binding, enabled, tooltip)
+            for (_, binding, enabled, tooltip) in active.values()
             if binding.show
         )
-        return (keys, self.show_command_palette, app.ENABLE_COMMAND_PALETTE)
+        palette = active.get(app.COMMAND_PALETTE_BINDING)  # shown though its show is False
+        palette_key = key(*palette[1:]) if palette is not None else None
+        return (keys, palette_key, self.show_command_palette, app.ENABLE_COMMAND_PALETTE)
+
+    def compose(self) -> ComposeResult:
+        # What is composed is read here, not before the old keys are removed: bindings that
+        # change meanwhile (focus moving on) are what these keys show.
+        self._shown = self._what_to_show()
+        yield from super().compose()
 
     async def recompose(self) -> None:
-        shown = self._what_to_show()
-        if shown is not None and shown == self._shown and self.is_attached:
+        if self.is_attached and self._shown is not None and self._what_to_show() == self._shown:
             return  # the same keys: composing them again would change nothing on screen
         await super().recompose()
-        self._shown = shown
         for watchers in getattr(self, "__watchers", {}).values():
             watchers[:] = [
                 (node, callback)
