@@ -102,6 +102,11 @@ def test_sigkill_while_a_rollback_waits_for_the_api_loses_nothing(cluster, tmp_p
     path = config_for(tmp_path, cluster, ["k9"])
     GoLiveSession.open(path, None, operator=operator).mark_done("x")
     audit = AuditLog(tmp_path / ".cockpit" / "audit.jsonl")
+    # the session's cluster is shared: only a PATCH of k9 that arrives after this point is the
+    # one this cockpit sends (an earlier test's PATCH would end the wait before this one is
+    # held, and the kill could then land with it still unread, applied once the stall ends)
+    seen_before = len(cluster.requests)
+    k9_path = f"/apis/apps/v1/namespaces/{NS}/deployments/k9"
     cluster.faults.api, cluster.faults.api_methods = "stall", {"PATCH"}
     try:
         run = subprocess.Popen(
@@ -110,7 +115,13 @@ def test_sigkill_while_a_rollback_waits_for_the_api_loses_nothing(cluster, tmp_p
             stderr=subprocess.PIPE,
         )
         wait_until(lambda: any(e.action == "rollback_requested" for e in audit.entries()))
-        wait_until(lambda: any(m == "PATCH" for m, _path in cluster.requests[-20:]))
+        wait_until(
+            lambda: (
+                ("PATCH", k9_path)
+                in [(m, p.split("?")[0]) for m, p in cluster.requests[seen_before:]]
+            ),
+            what="the rollback's PATCH held by the stalled API server",
+        )
         run.send_signal(signal.SIGKILL)
         run.wait(20)
     finally:
