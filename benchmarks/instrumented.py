@@ -14,6 +14,7 @@ way an operator (or a second cockpit) would, so the checklist pane keeps changin
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
 import random
 import threading
@@ -140,6 +141,9 @@ def main() -> None:
     parser.add_argument("--tracemalloc", type=float, default=0.0, help="report every N seconds")
     parser.add_argument("--tracemalloc-warmup", type=float, default=300.0)
     parser.add_argument("--tracemalloc-frames", type=int, default=6)
+    parser.add_argument(
+        "--profile", default=None, help="cProfile the UI thread into this file (diagnosis)"
+    )
     args = parser.parse_args()
     if args.tracemalloc:
         trace_memory(
@@ -180,7 +184,13 @@ def main() -> None:
     app.call_after_refresh(hook_driver)
     if args.marks_per_second > 0:
         app.call_after_refresh(lambda: app.set_interval(1 / args.marks_per_second, mark))
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler is not None:  # the UI thread only: where a key waits for its frame
+        profiler.enable()
     app.run()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
 
 
 if __name__ == "__main__":

@@ -32,13 +32,21 @@ def main() -> None:
     parser.add_argument(
         "--slow-ms", type=float, default=0.0, help="list UI handlers slower than this (diagnosis)"
     )
+    parser.add_argument(
+        "--profile", default=None, help="cProfile the cockpit's UI thread while keys are timed"
+    )
     args = parser.parse_args()
     rng = random.Random(1)
     world_options = {"churn": args.churn, "interval": "5s", "items": 1000}
     with (
         tempfile.TemporaryDirectory() as folder,
         World(Path(folder), **world_options) as world,
-        PtyCockpit(world.config, marks_per_second=1.0, slow_ms=args.slow_ms) as cockpit,
+        PtyCockpit(
+            world.config,
+            marks_per_second=1.0,
+            slow_ms=args.slow_ms,
+            extra=("--profile", str(Path(args.profile).absolute())) if args.profile else (),
+        ) as cockpit,
     ):
         cockpit.wait_ready()
         time.sleep(args.warmup)

@@ -172,6 +172,26 @@ def test_progress_counts_what_each_items_view_says(open_session):
     assert session.progress().done == 2 and session.progress().skipped == 1
 
 
+def test_failed_items_are_the_items_whose_view_says_failed_and_they_hold_the_verdict(
+    open_session,
+):
+    """The verdict lists the failed items without making a view of every item (it is asked
+    several times a second); the list is what the views say, and each one is a NO-GO."""
+    session = open_session("production")
+    items = {i.text: i for i in session.checklist.items()}
+    session.items.record("result", items["Backup taken"], status="failed", evidence="exit 2")
+    session.items.record("result", items["Login works"], status="passed", evidence="200")
+    session.items.record("result", items["Home page loads"], status="failed", evidence="503")
+    session.items.record("result", items["Home page loads"], status="passed", evidence="200")
+    session.mark_done("Change approved")
+    failed = [i.text for i in session.checklist.items() if session.view(i).status == "failed"]
+    assert session.items.failed_items() == failed == ["Backup taken"]
+    verdict = session.verdict([], [])
+    assert verdict.state == "NO-GO"
+    assert "checklist item failed: Backup taken" in verdict.reasons
+    assert not any("Home page loads" in r for r in verdict.reasons)
+
+
 def test_ambiguous_text_is_refused_with_the_ids(tmp_path, operator):
     from cockpit.session import GoLiveSession
 

@@ -109,12 +109,17 @@ class MetricRow(Horizontal):
     def __init__(self, name: str) -> None:
         super().__init__()
         self.metric_name = name
+        # the parts an update changes, kept: a query walks and matches the row's children
+        # on every poll of every metric
+        self.sparkline = Sparkline([], summary_function=max)
+        self.value_label = ShownLabel("-", classes="metric-value")
+        self.state_label = ShownLabel("wait", classes="metric-state")
 
     def compose(self) -> ComposeResult:
         yield Label(self.metric_name, classes="metric-name")
-        yield Sparkline([], summary_function=max)
-        yield ShownLabel("-", classes="metric-value")
-        yield ShownLabel("wait", classes="metric-state")
+        yield self.sparkline
+        yield self.value_label
+        yield self.state_label
 
     def show(self, state: MetricState) -> None:
         # Classes only when they change: each add or remove restyles the row and its
@@ -127,10 +132,12 @@ class MetricRow(Horizontal):
         if self.has_class("-stale") != state.stale:
             self.set_class(state.stale, "-stale")
         data = [p.value for p in state.points if not math.isnan(p.value)]
-        self.query_one(Sparkline).data = data
-        show_text(self.query_one(".metric-value", ShownLabel), value_text(state))
-        show_text(self.query_one(".metric-state", ShownLabel), state_word(state))
-        self.tooltip = f"{threshold_text(state.metric)}\n{state.phase}: {state.reason}"
+        self.sparkline.data = data  # a reactive: the same values draw nothing
+        show_text(self.value_label, value_text(state))
+        show_text(self.state_label, state_word(state))
+        tooltip = f"{threshold_text(state.metric)}\n{state.phase}: {state.reason}"
+        if tooltip != self.tooltip:
+            self.tooltip = tooltip
 
 
 class MetricsPane(Subtitled, VerticalScroll, can_focus=True):
@@ -154,6 +161,10 @@ class MetricsPane(Subtitled, VerticalScroll, can_focus=True):
         self.session = session
         self.states: dict[str, MetricState] = {}
         self.selected = 0
+        # kept, not queried: two dozen updates arrive at every poll
+        self.rows: list[MetricRow] = []
+        self.rows_by_name: dict[str, list[MetricRow]] = {}
+        self.status = ShownText("", id="metrics-status")
         # classes before mounting: one set later restyles the pane and its rows again
         env = session.environment
         self.set_class(env.prometheus is None or not env.metrics, "-not-configured", update=False)
@@ -168,8 +179,11 @@ class MetricsPane(Subtitled, VerticalScroll, can_focus=True):
             )
             return
         for metric in env.metrics:
-            yield MetricRow(metric.name)
-        yield ShownText("", id="metrics-status")
+            row = MetricRow(metric.name)
+            self.rows.append(row)
+            self.rows_by_name.setdefault(metric.name, []).append(row)
+            yield row
+        yield self.status
 
     def on_mount(self) -> None:
         self.border_title = "Metrics"
@@ -192,15 +206,14 @@ class MetricsPane(Subtitled, VerticalScroll, can_focus=True):
     def on_metrics_pane_update(self, message: Update) -> None:
         state = message.state
         self.states[state.metric.name] = state
-        for row in self.query(MetricRow):
-            if row.metric_name == state.metric.name:
-                row.show(state)
+        for row in self.rows_by_name.get(state.metric.name, ()):
+            row.show(state)
         stale = [s for s in self.states.values() if s.stale]
         if stale:
             newest_ok = max((s.last_ok for s in stale if s.last_ok), default=None)
             age = format_age(newest_ok) if newest_ok else "start"
             self.subtitle = f"STALE since {age}"
-            status = self.query_one("#metrics-status", ShownText)
+            status = self.status
             show_text(
                 status, Text(visible_text(f"Prometheus: {stale[0].last_error}"), style="italic")
             )
@@ -220,12 +233,12 @@ class MetricsPane(Subtitled, VerticalScroll, can_focus=True):
             if len(firing) > 3:
                 notes.append(f"… {len(firing) - 3} more firing (Enter on the alerts row)")
             note = "\n".join(notes)
-            status = self.query_one("#metrics-status", ShownText)
+            status = self.status
             show_text(status, Text(visible_text(note, keep_newlines=True), style="italic"))
             status.display = bool(note)  # an empty line would push a metric out of sight
 
     def _rows(self) -> list[MetricRow]:
-        return list(self.query(MetricRow))
+        return self.rows
 
     def _highlight(self) -> None:
         for index, row in enumerate(self._rows()):
