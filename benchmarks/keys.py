@@ -7,7 +7,10 @@ benchmark presses Down and Up in the checklist about 5 times a second and measur
 key, the time from writing it to the terminal until the first frame written after the cursor
 moved.
 
-    .venv/bin/python benchmarks/keys.py [--keys 300] [--warmup 20]
+    .venv/bin/python benchmarks/keys.py [--keys 300] [--warmup 20] [--slow-ms 25] [--profile FILE]
+
+--profile runs the cockpit's UI thread under cProfile (pstats format, read it with
+`python -m pstats FILE`); the latencies of such a run are the profiler's, not the cockpit's.
 """
 
 from __future__ import annotations
