@@ -353,6 +353,28 @@ def test_api_stopped_mid_watch_goes_stale_then_recovers(tmp_path):
         running.stop()
 
 
+def test_a_restarted_cluster_stops_cleanly_whatever_its_last_run_left(tmp_path, monkeypatch):
+    """A watch still winding down when the loop of the last run closed belongs to that loop:
+    the next stop leaves it alone instead of failing in the server's thread."""
+    import asyncio
+    import threading
+
+    failures = []
+    monkeypatch.setattr(threading, "excepthook", failures.append)
+    running = RehearsalCluster(tmp_path / "c", timing=Timing(ready_after=0.2, tick=0.05)).start()
+    running.stop()
+    old_loop = asyncio.new_event_loop()
+    leftover = old_loop.create_task(asyncio.sleep(3600))
+    old_loop.run_until_complete(asyncio.sleep(0))  # it started and waits, as a watch does
+    old_loop.close()
+    running.watch_tasks.add(leftover)  # as a watch of the last run that never finished
+    running.restart()
+    running.stop()
+    assert not failures, failures[0].exc_value
+    assert not running._thread.is_alive()
+    del leftover
+
+
 # --- the kube check type ------------------------------------------------------------------
 
 

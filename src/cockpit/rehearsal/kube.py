@@ -157,12 +157,17 @@ class RehearsalCluster:
         self._started.set()
         await self._stopped.wait()
         self._controller_task.cancel()
+        loop = asyncio.get_running_loop()
         for task in list(self.watch_tasks):
-            task.cancel()
+            if task.get_loop() is loop:
+                task.cancel()
         self.kubelet.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await self._controller_task
         await self._runner.cleanup()
+        # a watch still winding down when the loop closes ends with it: none is left over for
+        # the next start's loop to cancel (a task of a closed loop cannot be)
+        self.watch_tasks.clear()
 
     @property
     def stopped_event(self) -> asyncio.Event | None:

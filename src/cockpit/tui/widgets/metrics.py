@@ -178,6 +178,8 @@ class MetricsPane(Subtitled, VerticalScroll, can_focus=True):
                 id="metrics-empty",
             )
             return
+        self.rows, self.rows_by_name = [], {}  # what this composition shows, and only it
+        self.status = ShownText("", id="metrics-status")
         for metric in env.metrics:
             row = MetricRow(metric.name)
             self.rows.append(row)
