@@ -18,6 +18,33 @@ from cockpit.identity import Operator
 from cockpit.session import GoLiveSession
 
 REPO = Path(__file__).resolve().parents[1]
+
+# `make test` runs `-n 2 --dist loadfile`: each file goes whole to one worker, in the order
+# collected. A long file collected late can be the only one still running at the end (one
+# full run took 416 s, another 508 s, for the same tests). The files that take longest are
+# handed out first, so the rest fill in around them. Seconds per file, from
+# `pytest -n 2 --dist loadfile --durations=0` (2026-12-03); only the order matters.
+SLOWEST_FILES = {
+    "test_release_runs.py": 100,
+    "test_e2e.py": 72,
+    "test_kube_api.py": 55,
+    "test_errors.py": 49,
+    "test_kube.py": 48,
+    "test_tui_rollout.py": 46,
+    "test_shared_progress.py": 39,
+    "test_workloads.py": 33,
+    "test_tui_runs.py": 29,
+    "test_tui.py": 28,
+    "test_sources.py": 28,
+    "test_action_lock.py": 25,
+}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: -SLOWEST_FILES.get(item.path.name, 0))  # stable: else as found
+
+
 # COCKPIT_SHARED names it when the tests run from a copy elsewhere (`make mutation` runs them
 # from mutants/)
 SHARED = Path(os.environ.get("COCKPIT_SHARED") or REPO.parent / "shared")

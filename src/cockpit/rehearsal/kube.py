@@ -132,8 +132,19 @@ class RehearsalCluster:
     def _run(self) -> None:
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self._serve())
-        self.loop.close()
+        try:
+            self.loop.run_until_complete(self._serve())
+        finally:
+            # as asyncio.run does: what still runs (a watch handler the server's shutdown did
+            # not wait for) is cancelled and wound down on this loop, not later by the garbage
+            # collector once the loop is closed; 5 s at most
+            left = asyncio.all_tasks(self.loop)
+            for task in left:
+                task.cancel()
+            if left:
+                self.loop.run_until_complete(asyncio.wait(left, timeout=5))
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
 
     async def _serve(self) -> None:
         if self.store is None:
