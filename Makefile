@@ -63,7 +63,7 @@ format: $(STAMP)
 # Two workers, a test file each: most tests wait on servers, rehearsals and terminals, so two
 # at a time finish in about half the time on a 2-core machine. `pytest FILE` alone runs serially.
 test: $(STAMP) $(BUGSINK_STAMP) system-packages lint
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 # Mutation testing of the pure core (gates, rollout, audit, state, conditions, the checklist
 # parser) with mutmut; configuration in pyproject.toml [tool.mutmut], figures in docs/TESTING.md.

@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 # `make test` runs `-n 2 --dist loadfile`: each file goes whole to one worker, in the order
 # collected. A long file collected late can be the only one still running at the end (one
 # full run took 416 s, another 508 s, for the same tests). The files that take longest are
-# handed out first, so the rest fill in around them. Seconds per file, from
+# handed out first (`--no-loadscope-reorder` in the Makefile: else xdist hands out the files
+# with the most tests first), so the rest fill in around them. Seconds per file, from
 # `pytest -n 2 --dist loadfile --durations=0` (2026-12-03); only the order matters.
 SLOWEST_FILES = {
     "test_release_runs.py": 100,
