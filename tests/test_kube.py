@@ -372,7 +372,6 @@ def test_a_restarted_cluster_stops_cleanly_whatever_its_last_run_left(tmp_path, 
     running.stop()
     assert not failures, failures[0].exc_value
     assert not running._thread.is_alive()
-    del leftover
 
 
 # --- the kube check type ------------------------------------------------------------------

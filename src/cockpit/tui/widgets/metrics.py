@@ -178,8 +178,6 @@ class MetricsPane(Subtitled, VerticalScroll, can_focus=True):
                 id="metrics-empty",
             )
             return
-        self.rows, self.rows_by_name = [], {}  # what this composition shows, and only it
-        self.status = ShownText("", id="metrics-status")
         for metric in env.metrics:
             row = MetricRow(metric.name)
             self.rows.append(row)
@@ -215,11 +213,11 @@ class MetricsPane(Subtitled, VerticalScroll, can_focus=True):
             newest_ok = max((s.last_ok for s in stale if s.last_ok), default=None)
             age = format_age(newest_ok) if newest_ok else "start"
             self.subtitle = f"STALE since {age}"
-            status = self.status
             show_text(
-                status, Text(visible_text(f"Prometheus: {stale[0].last_error}"), style="italic")
+                self.status,
+                Text(visible_text(f"Prometheus: {stale[0].last_error}"), style="italic"),
             )
-            status.display = True
+            self.status.display = True
         else:
             partial = [s for s in self.states.values() if s.warnings]
             prometheus = self.session.environment.prometheus
@@ -235,9 +233,8 @@ class MetricsPane(Subtitled, VerticalScroll, can_focus=True):
             if len(firing) > 3:
                 notes.append(f"… {len(firing) - 3} more firing (Enter on the alerts row)")
             note = "\n".join(notes)
-            status = self.status
-            show_text(status, Text(visible_text(note, keep_newlines=True), style="italic"))
-            status.display = bool(note)  # an empty line would push a metric out of sight
+            show_text(self.status, Text(visible_text(note, keep_newlines=True), style="italic"))
+            self.status.display = bool(note)  # an empty line would push a metric out of sight
 
     def _rows(self) -> list[MetricRow]:
         return self.rows
