@@ -72,6 +72,34 @@ def trace_slow(log: TextIO, limit: float) -> None:
     timed(Screen, "_refresh_layout")
 
 
+def trace_layout(log: TextIO) -> None:
+    """Log `layout <t> <widget> <caller>` for every refresh that asks for a new layout (each
+    re-arranges the whole screen before its frame); the caller is the nearest frame of the
+    cockpit's own code, or Textual's when none is on the stack."""
+    import sys
+
+    from textual.widget import Widget
+
+    original = Widget.refresh
+    ours = str(Path(__file__).resolve().parents[1] / "src" / "cockpit")
+
+    def refresh(self: Widget, *regions: Any, **kwargs: Any) -> Any:
+        if kwargs.get("layout") or kwargs.get("recompose"):
+            frame = sys._getframe(1)
+            caller = None
+            while frame is not None:
+                if frame.f_code.co_filename.startswith(ours):
+                    caller = frame
+                    break
+                frame = frame.f_back
+            where = caller or sys._getframe(1)
+            name = f"{Path(where.f_code.co_filename).name}:{where.f_lineno}:{where.f_code.co_name}"
+            log.write(f"layout {time.monotonic()} {type(self).__name__} {name}\n")
+        return original(self, *regions, **kwargs)
+
+    Widget.refresh = refresh  # type: ignore[method-assign]
+
+
 def trace_memory(folder: Path, every: float, warmup: float, frames: int) -> None:
     """Every `every` seconds, write what Python has allocated since the warm-up snapshot.
 
@@ -138,6 +166,9 @@ def main() -> None:
     parser.add_argument(
         "--slow-ms", type=float, default=0.0, help="also log handlers that run longer than this"
     )
+    parser.add_argument(
+        "--trace-layout", action="store_true", help="log what asks for each new layout"
+    )
     parser.add_argument("--tracemalloc", type=float, default=0.0, help="report every N seconds")
     parser.add_argument("--tracemalloc-warmup", type=float, default=300.0)
     parser.add_argument("--tracemalloc-frames", type=int, default=6)
@@ -155,6 +186,8 @@ def main() -> None:
     log = open(args.log, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - lives as long as we do
     if args.slow_ms:
         trace_slow(log, args.slow_ms / 1000)
+    if args.trace_layout:
+        trace_layout(log)
     for name in ("action_cursor_down", "action_cursor_up"):
         setattr(ChecklistTree, name, logging_action(getattr(ChecklistTree, name), log))
     session = GoLiveSession.open(args.config, args.env)

@@ -36,6 +36,11 @@ def main() -> None:
         "--slow-ms", type=float, default=0.0, help="list UI handlers slower than this (diagnosis)"
     )
     parser.add_argument(
+        "--trace-layout",
+        action="store_true",
+        help="count what asked for a new layout (widget and caller), most frequent first",
+    )
+    parser.add_argument(
         "--profile", default=None, help="cProfile the cockpit's UI thread while keys are timed"
     )
     args = parser.parse_args()
@@ -48,7 +53,10 @@ def main() -> None:
             world.config,
             marks_per_second=1.0,
             slow_ms=args.slow_ms,
-            extra=("--profile", str(Path(args.profile).absolute())) if args.profile else (),
+            extra=(
+                *(("--profile", str(Path(args.profile).absolute())) if args.profile else ()),
+                *(("--trace-layout",) if args.trace_layout else ()),
+            ),
         ) as cockpit,
     ):
         cockpit.wait_ready()
@@ -76,6 +84,14 @@ def main() -> None:
             print(
                 f"slow: {name}: {len(took)} times over {args.slow_ms:g} ms, max {max(took):.0f} ms"
             )
+    if args.trace_layout:
+        asked: dict[str, int] = {}
+        for line in timeline_lines:
+            parts = line.split()
+            if parts[0] == "layout" and float(parts[1]) >= sent[0]:
+                asked[f"{parts[2]} <- {parts[3]}"] = asked.get(f"{parts[2]} <- {parts[3]}", 0) + 1
+        for name, count in sorted(asked.items(), key=lambda kv: -kv[1])[:25]:
+            print(f"layout asked: {count:5d}  {name}")
     # A key that did not move the cursor (at the top already) draws no frame: timed to the
     # next frame it would measure the next key's latency plus the wait between keys.
     handled, moved = [], []
