@@ -19,6 +19,7 @@ replaced.
   ten keys each time, and re-laid-out the screen four times over (benchmarks/keys.py
   --trace-layout). When the keys are the same keys in the same places and only whether each
   is enabled, its label or its tooltip differ, the keys on screen take the new values instead.
+  A key that comes or goes (B, while a rollback is recommended) is mounted or removed alone.
 """
 
 from __future__ import annotations
@@ -77,9 +78,13 @@ class CockpitFooter(Footer):
         if self.is_attached and self._shown is not None:
             if self._what_to_show() == self._shown:
                 return  # the same keys: composing them again would change nothing on screen
-            if self._update_in_place():
+            if await self._change_in_place():
+                self._drop_gone_watchers()
                 return
         await super().recompose()
+        self._drop_gone_watchers()
+
+    def _drop_gone_watchers(self) -> None:
         for watchers in getattr(self, "__watchers", {}).values():
             watchers[:] = [
                 (node, callback)
@@ -87,31 +92,54 @@ class CockpitFooter(Footer):
                 if node.is_attached and not node._closing and not node._closed
             ]
 
-    def _update_in_place(self) -> bool:
-        """Give the keys on screen what composing would show, when that is the same keys in
-        the same places; False (nothing changed) when a key comes, goes or moves."""
+    async def _change_in_place(self) -> bool:
+        """Make the keys on screen what composing would show, when the keys that stay keep
+        their order: those kept take their new state, those gone go, new ones are mounted in
+        their places. False, with nothing changed, when keys swap places."""
         shown = [child for child in self.children if not child.has_class("-textual-system")]
-        fresh = compose(self)  # widgets only made, never mounted (compose records _shown)
-        if len(shown) != len(fresh) or not all(
-            _same_place(old, new) for old, new in zip(shown, fresh, strict=True)
-        ):
+        fresh = compose(self)  # widgets only made; compose records what they show in _shown
+        if not all(type(key) is FooterKey for key in (*shown, *fresh)):
+            return False  # grouped keys (KeyGroup, FooterLabel): composed again
+        old_places = [_place(key) for key in shown]
+        new_places = [_place(key) for key in fresh]
+        if len(set(old_places)) < len(old_places) or len(set(new_places)) < len(new_places):
             return False
-        for old, new in zip(shown, fresh, strict=True):
-            assert isinstance(old, FooterKey) and isinstance(new, FooterKey)
-            resized = (old.key_display, old.description) != (new.key_display, new.description)
-            old.key_display, old.description = new.key_display, new.description
-            old._disabled = new._disabled  # what a click on it reads
-            old.set_class(new._disabled, "-disabled")
-            if old.tooltip != new.tooltip:
-                old.tooltip = new.tooltip
-            old.refresh(layout=resized)  # a new label may need another width
+        kept = set(old_places) & set(new_places)
+        if [p for p in old_places if p in kept] != [p for p in new_places if p in kept]:
+            return False
+        on_screen = {place: key for place, key in zip(old_places, shown, strict=True)}
+        gone = [key for place, key in on_screen.items() if place not in kept]
+        if gone:
+            await self.remove_children(gone)
+        placed: list[Widget] = []
+        for place, new in zip(new_places, fresh, strict=True):
+            if place in kept:
+                old = on_screen[place]
+                assert isinstance(old, FooterKey) and isinstance(new, FooterKey)
+                _take_state(old, new)
+                placed.append(old)
+                continue
+            if placed:
+                await self.mount(new, after=placed[-1])
+            elif self.children:
+                await self.mount(new, before=0)
+            else:
+                await self.mount(new)
+            placed.append(new)
         return True
 
 
-def _same_place(old: Widget, new: Widget) -> bool:
-    return (
-        type(old) is FooterKey
-        and type(new) is FooterKey
-        and (old.key, old.action) == (new.key, new.action)
-        and old.classes - _STATE_CLASSES == new.classes - _STATE_CLASSES
-    )
+def _place(key: Widget) -> Hashable:
+    """What makes a key the same key: its key, its action and the classes of its place."""
+    assert isinstance(key, FooterKey)
+    return (key.key, key.action, frozenset(key.classes - _STATE_CLASSES))
+
+
+def _take_state(old: FooterKey, new: FooterKey) -> None:
+    resized = (old.key_display, old.description) != (new.key_display, new.description)
+    old.key_display, old.description = new.key_display, new.description
+    old._disabled = new._disabled  # what a click on it reads
+    old.set_class(new._disabled, "-disabled")
+    if old.tooltip != new.tooltip:
+        old.tooltip = new.tooltip
+    old.refresh(layout=resized)  # a new label may need another width
