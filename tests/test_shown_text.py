@@ -18,11 +18,8 @@ from cockpit.tui.widgets.shown import ShownText, show_text
 WIDTH = 20  # the widget's content width in every test below
 
 
-class _Probe(ShownText):
-    DEFAULT_CSS = """
-    _Probe { width: 20; height: auto; }
-    _Probe.-cut { text-wrap: nowrap; text-overflow: ellipsis; }
-    """
+class _Counting(ShownText):
+    """Counts the refreshes that ask for a layout."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("", **kwargs)
@@ -33,21 +30,56 @@ class _Probe(ShownText):
         return super().refresh(*regions, layout=layout, **kwargs)
 
 
+class _Probe(_Counting):
+    DEFAULT_CSS = """
+    _Probe { width: 20; height: auto; }
+    _Probe.-cut { text-wrap: nowrap; text-overflow: ellipsis; }
+    """
+
+
+class _Filling(_Counting):
+    """No width rule: the widget fills its container (the verdict bar, the status lines)."""
+
+    DEFAULT_CSS = """
+    _Filling { height: auto; }
+    _Filling.-auto { width: auto; }
+    """
+
+
 class _Host(App[None]):
-    def __init__(self, classes: str = "") -> None:
+    def __init__(self, classes: str = "", probe: type[_Counting] | None = None) -> None:
         super().__init__()
         self.probe_classes = classes
+        self.probe_type = probe or _Probe
 
     def compose(self) -> ComposeResult:
-        yield _Probe(id="probe", classes=self.probe_classes)
+        yield self.probe_type(id="probe", classes=self.probe_classes)
 
 
 async def _shown(app: _Host, pilot: Any, text: str) -> tuple[int, int]:
-    probe = app.query_one(_Probe)
+    probe = app.query_one(_Counting)
     before = probe.layouts
     show_text(probe, Text(text))
     await pilot.pause()
     return probe.layouts - before, probe.size.height
+
+
+async def test_a_widget_that_fills_its_container_asks_no_layout_for_a_wider_line() -> None:
+    app = _Host(probe=_Filling)
+    async with app.run_test(size=(40, 10)) as pilot:
+        await _shown(app, pilot, "short")
+        layouts, height = await _shown(app, pilot, "a longer line, same height")
+        assert (layouts, height) == (0, 1)
+        assert app.query_one(_Counting).size.width == 40  # the container's width, as before
+
+
+async def test_an_auto_width_follows_a_wider_line() -> None:
+    app = _Host(classes="-auto", probe=_Filling)
+    async with app.run_test(size=(40, 10)) as pilot:
+        await _shown(app, pilot, "short")
+        assert app.query_one(_Counting).size.width == len("short")
+        layouts, _height = await _shown(app, pilot, "a longer line")
+        assert layouts >= 1 and app.query_one(_Counting).size.width == len("a longer line")
 
 
 async def test_a_wrapped_line_that_keeps_its_height_asks_no_layout() -> None:

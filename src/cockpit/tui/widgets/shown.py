@@ -8,7 +8,9 @@ changed). So what a widget shows is a reactive: the same value again does nothin
 new text re-lays-out only when the widget's size can follow it: an auto width and a new widest
 line, or an auto height and a new number of lines as the widget wraps or cuts them (the
 verdict bar's clock ticks every second in a line often wider than the bar: re-laying-out the
-screen for it was the slowest part of a frame).
+screen for it was the slowest part of a frame). A widget with no width rule fills its
+container: a new widest line changes nothing there (taking it for auto re-laid-out the screen
+at each new verdict reason, about once a second under load: benchmarks/keys.py --trace-layout).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from textual.widgets import Label, Static
 from cockpit.text import visible_text
 
 if TYPE_CHECKING:
+    from textual.css.scalar import Scalar
     from textual.css.styles import RulesMap
 
 
@@ -40,10 +43,16 @@ def _height(widget: Widget, content: Text, width: int) -> int:
     return visualize(widget, content, markup=False).get_height(rules, width)
 
 
+def _follows_content(rule: Scalar | None) -> bool:
+    """Whether a width or height rule lets the text size the widget: `auto`, or a fraction
+    (Textual sizes a fraction by its content in a container that is itself sized so). No
+    rule at all fills the container, whatever the text (Textual's box model)."""
+    return rule is not None and (rule.is_auto or rule.is_fraction)
+
+
 def _resizes(widget: Widget, old: Text, new: Text) -> bool:
-    width, height = widget.styles.width, widget.styles.height
-    auto_width = width is None or width.is_auto
-    auto_height = height is None or height.is_auto
+    auto_width = _follows_content(widget.styles.width)
+    auto_height = _follows_content(widget.styles.height)
     old_shape, new_shape = _shape(old), _shape(new)
     if auto_width and old_shape[1] != new_shape[1]:
         return True
