@@ -176,3 +176,59 @@ def test_a_metric_not_judged_yet_says_wait_even_when_its_value_is_beyond_the_thr
     assert (in_delay.phase, waiting.phase, failed.phase) == ("Pending", "Pending", "Failed")
     assert state_word(in_delay) == state_word(waiting) == "wait"
     assert state_word(failed) == "FAIL"
+
+
+def many_metrics_config(tmp_path, count):
+    path = config(tmp_path)
+    text = path.read_text()
+    for index in range(1, count):
+        text += f"""
+[[environments.prod.metrics]]
+name = "m{index:02d}"
+query = "sum(rate(m{index}_total[5m]))"
+fail = 100
+"""
+    path.write_text(text)
+    return path
+
+
+async def test_rows_out_of_view_take_their_newest_state_when_they_come_into_view(
+    tmp_path, operator
+):
+    """An update to a row the pane does not show waits (changing an unseen widget makes
+    Textual arrange the whole screen again); scrolled into view, the row shows the newest
+    state, and the selection moving down scrolls it into view."""
+    session = GoLiveSession.open(many_metrics_config(tmp_path, 24), None, operator=operator)
+    app = CockpitApp(session, start_sources=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(MetricsPane)
+        await pilot.pause()
+        shown = pane.scrollable_content_region.height
+        assert 0 < shown < 24, "the test needs rows out of view"
+        last_in_view, first_out = pane.rows[shown - 1], pane.rows[shown]
+        calls: list[str] = []
+        for row in (last_in_view, first_out):
+            original = row.show
+            row.show = lambda state, row=row, original=original: (
+                calls.append(row.metric_name),
+                original(state),
+            )[1]
+        for row in (last_in_view, first_out):
+            app.board.push_metric(failing_state(row_metric(session, row.metric_name)))
+        await until(pilot, lambda: first_out.metric_name in pane.states)
+        assert calls == [last_in_view.metric_name]  # exactly the last line shown, not the next
+        assert pane.waiting == {first_out.index}
+        assert first_out.state_label.shown is None or "FAIL" not in first_out.state_label.shown
+        pane.focus()
+        for _ in range(shown + 1):  # the selection to the first row out of view, and past it
+            await pilot.press("down")
+        await pilot.pause(0.5)
+        assert pane.selected == shown + 1
+        assert pane._in_view(pane.selected), "the selected row is scrolled into view"
+        await until(pilot, lambda: first_out.index not in pane.waiting)
+        assert "FAIL" in str(first_out.state_label.render())
+        assert calls[-1] == first_out.metric_name
+
+
+def row_metric(session, name):
+    return next(m for m in session.environment.metrics if m.name == name)

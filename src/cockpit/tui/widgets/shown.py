@@ -98,7 +98,8 @@ def show_text(widget: ShownText, content: str | Text) -> None:
 
 class Subtitled(Widget):
     """A widget with a border whose subtitle is `subtitle`, set only on a change (a base of
-    the panes)."""
+    the panes). Put it after the Textual base whose CSS the pane needs: Textual reads default
+    CSS along the first base of each class only."""
 
     subtitle: var[str] = var("", init=False)
 
