@@ -8,6 +8,7 @@ import inspect
 import pkgutil
 from datetime import UTC, datetime
 
+import pytest
 from textual.actions import parse
 from textual.binding import Binding
 from textual.dom import DOMNode
@@ -24,6 +25,7 @@ from cockpit.tui.registry import (
     Command,
     Place,
     commands_at,
+    key_of,
     keymap_problems,
 )
 
@@ -88,6 +90,18 @@ def _binding(command: Command) -> Binding:
     from cockpit.tui.bindings import binding_of
 
     return binding_of(command)
+
+
+def test_key_of_names_the_key_the_operator_presses():
+    assert key_of(None, "app.rollback_recommended") == "B"
+    assert key_of({}, "app.retry_clusters") == "ctrl+r"
+    assert key_of({"app.retry_clusters": "f5, ctrl+r"}, "app.retry_clusters") == "f5"
+    assert key_of({"checklist.done": "x"}, "app.retry_clusters") == "ctrl+r"  # another's remap
+    # an id that became `screen.close` still moves its key; the new id wins over the old
+    assert key_of({"help.close": "x"}, CLOSE_ID) == "x"
+    assert key_of({"help.close": "x", CLOSE_ID: "z"}, CLOSE_ID) == "z"
+    with pytest.raises(KeyError):
+        key_of(None, "app.no_such_command")
 
 
 def test_the_registry_is_whole_and_unambiguous():

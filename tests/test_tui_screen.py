@@ -16,7 +16,7 @@ from cockpit.session import GoLiveSession
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.widgets.rollout import COMPACT, RolloutPane, RolloutTable
 
-from .helpers import wait_until
+from .helpers import until, wait_until
 from .test_snapshots import README_CONFIG, _rollout_snapshot, _workload_views
 
 # web (Deployment), db (StatefulSet mid-rollout: 16 <- 15) and agent (DaemonSet)
@@ -124,6 +124,67 @@ async def test_b_says_why_when_no_rollback_is_recommended(open_session):
         assert "No rollback is recommended now" in said(app)[-1], said(app)
         assert "ctrl+z in the rollout pane" in said(app)[-1]
         assert app.screen is app.screen_stack[0]
+
+
+REMAPPED = (
+    README_CONFIG
+    + '\n[keys]\n"app.rollback_recommended" = "X"\n"app.verdict_reasons" = "W"\n'
+    + '"rollout.rollback" = "ctrl+y"\n"app.retry_clusters" = "f5"\n'
+)
+
+
+def footer_keys(app: CockpitApp) -> list[tuple[str, str]]:
+    from textual.widgets._footer import FooterKey
+
+    return [(k.key, k.description) for k in app.screen.query(FooterKey)]
+
+
+async def test_text_that_names_a_key_names_it_as_remapped(write_config, operator, monkeypatch):
+    """The verdict bar, the recommendation's message, B's refusal and the stale-cluster hint
+    say the key this operator has: a remap must not leave them naming a key that does nothing.
+    The recommended rollback's key is not in the footer, with or without a recommendation
+    (the verdict bar names it): a key that came and went moved the keys after it."""
+    from cockpit.gates import Verdict
+    from cockpit.sources.kube import ClusterSnapshot
+    from cockpit.tui.widgets.verdict import VerdictBar
+
+    session = GoLiveSession.open(write_config(REMAPPED), "production", operator=operator)
+    app = CockpitApp(session, start_sources=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("X")
+        await pilot.pause()
+        assert "No rollback is recommended now: X acts" in said(app)[-1], said(app)
+        assert "ctrl+y in the rollout pane" in said(app)[-1]
+        before = footer_keys(app)
+        assert before and not [k for k in before if k[0] in ("X", "B")], before
+        verdict = Verdict(
+            "NO-GO", reasons=("gate p95 failed", "gate errors failed"), rollback_recommended=True
+        )
+        monkeypatch.setattr(app.board, "verdict", lambda: verdict)
+        app._refresh_verdict()
+        await pilot.pause()
+        assert app.recommended and app.check_action("rollback_recommended", ()) is True
+        bar = str(app.query_one(VerdictBar).render())
+        assert "ROLLBACK RECOMMENDED — press X" in bar and "(+1 more: W)" in bar, bar
+        assert "press B" not in bar and "more: v" not in bar
+        assert "Press X to roll back" in said(app)[-1], said(app)
+        app.refresh_bindings()  # as any focus change or run does
+        await pilot.pause()
+        assert footer_keys(app) == before  # nothing came, nothing moved
+        now = datetime.now(UTC)
+        app.board.push_cluster(
+            ClusterSnapshot(
+                "prod-eu",
+                "shop",
+                (),
+                connected=False,
+                synced=True,
+                last_ok=now,
+                last_error="connection refused",
+            )
+        )
+        await until(pilot, lambda: "retry now" in screen_text(app), what="the stale hint")
+        assert "(f5: retry now)" in screen_text(app), screen_text(app)
 
 
 async def test_read_only_says_why_d_s_n_u_do_nothing(open_session):

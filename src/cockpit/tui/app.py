@@ -39,7 +39,15 @@ from cockpit.sources.kube import DeploymentView
 from cockpit.sources.lease import Presence
 from cockpit.text import visible_text
 from cockpit.tui.bindings import KeyRow, bindings_of, place_rows
-from cockpit.tui.registry import APP, CHECKLIST, PLACES, Place, commands_at, operator_keymap
+from cockpit.tui.registry import (
+    APP,
+    CHECKLIST,
+    PLACES,
+    Place,
+    commands_at,
+    key_of,
+    operator_keymap,
+)
 from cockpit.tui.state_thread import StateThread
 from cockpit.tui.themes import ThemeCatalog
 from cockpit.tui.throttle import LatestWins, Throttle
@@ -72,8 +80,9 @@ class CockpitApp(App[None]):
     class ChecksChanged(Message):
         """A check or step run changed item states; redraw."""
 
+    # B: a rollback is recommended (the verdict bar says so; B is not in the footer)
+    recommended: var[bool] = var(False)
     # What the footer depends on: a change refreshes the bindings (check_action decides).
-    recommended: var[bool] = var(False, bindings=True)  # B: a rollback is recommended
     runs_active: var[bool] = var(False, bindings=True)  # escape: checks or steps are running
 
     PLACE: ClassVar[Place] = APP
@@ -303,14 +312,15 @@ class CockpitApp(App[None]):
         if result.rollback_recommended and not self.recommended:
             self.bell()
             self.notify(
-                "The release analysis failed. Press B to roll back to the last good revision.",
+                f"The release analysis failed. Press {self._key_of('app.rollback_recommended')} "
+                "to roll back to the last good revision.",
                 title="ROLLBACK RECOMMENDED",
                 severity="error",
                 timeout=30,
             )
         if result.rollback_recommended and self.session.environment.auto_rollback:
             self._maybe_auto_rollback(result)
-        self.recommended = result.rollback_recommended  # B comes or goes with it
+        self.recommended = result.rollback_recommended  # what B may do (check_action)
 
     def _target_view(self, target: RollbackTarget) -> DeploymentView | None:
         return self.query_one(RolloutPane).views.get((target.cluster, target.deployment))
@@ -493,7 +503,7 @@ class CockpitApp(App[None]):
         except (NoMatches, IndexError):
             return  # before the screen is composed: the history keeps it
         timeout = self.NOTIFICATION_TIMEOUT if timeout is None else timeout
-        line.show(notice, timeout, self._key_of("app.messages", "m"), told=self.messages_told)
+        line.show(notice, timeout, self._key_of("app.messages"), told=self.messages_told)
 
     async def run_action(
         self,
@@ -524,9 +534,9 @@ class CockpitApp(App[None]):
         if action == "rollback_recommended" and self.session.read_only:
             return "Read-only: this cockpit cannot roll back (started with --read-only)."
         if action == "rollback_recommended" and not self.recommended:
-            rollback = self._key_of("rollout.rollback", "ctrl+z")
+            rollback = self._key_of("rollout.rollback")
             return (
-                f"No rollback is recommended now: {self._key_of('app.rollback_recommended', 'B')} "
+                f"No rollback is recommended now: {self._key_of('app.rollback_recommended')} "
                 "acts when the release analysis recommends one (the verdict bar says so); "
                 f"{rollback} in the rollout pane rolls back the selected deployment."
             )
@@ -537,10 +547,9 @@ class CockpitApp(App[None]):
         rollback ran. The message line and the history show every notification instead;
         Textual still keeps them (and their timeouts) in `_notifications`."""
 
-    def _key_of(self, binding_id: str, default: str) -> str:
+    def _key_of(self, binding_id: str) -> str:
         """The key this operator has for a binding (a [keys] remap moves it)."""
-        keys = self.session.config.model.keys or {}
-        return str(keys.get(binding_id, default)).split(",")[0]
+        return key_of(self.session.config.model.keys, binding_id)
 
     def action_messages(self) -> None:
         from cockpit.tui.screens.messages import MessageHistoryScreen

@@ -457,6 +457,10 @@ COMMANDS: tuple[Command, ...] = (
         "rollback_recommended",
         "ROLL BACK",
         "A gate failed after the rollout started: open the rollback",
+        # Not in the footer: the verdict bar says "ROLLBACK RECOMMENDED — press B" in bold
+        # while it holds. A key that came and went with the recommendation shifted the keys
+        # after it each time, and a verdict that flaps asked a new layout of the screen each time.
+        footer=False,
         palette_title="Rollout: open the recommended rollback",
         changes=True,
     ),
@@ -545,6 +549,19 @@ def operator_keymap(keys: Mapping[str, str] | None) -> dict[str, str]:
     for binding_id, key in (keys or {}).items():
         keymap.setdefault(RENAMED.get(binding_id, binding_id), key)
     return keymap
+
+
+def key_of(keys: Mapping[str, str] | None, binding_id: str) -> str:
+    """The key an operator presses for a command, as Textual names it ("B", "ctrl+r"): the
+    first of a `[keys]` remap, else the first of the registry's. Text that tells the operator
+    to press a key names this one, so a remap cannot leave it naming a key that does nothing."""
+    remapped = operator_keymap(keys).get(binding_id)
+    if remapped is not None:
+        return (_split(remapped) or [remapped])[0]
+    for command in COMMANDS:
+        if command.id == binding_id:
+            return _split(command.keys)[0]
+    raise KeyError(binding_id)
 
 
 def _split(keys: str) -> list[str]:

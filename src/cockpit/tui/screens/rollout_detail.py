@@ -26,7 +26,7 @@ from cockpit.sources.kube import KIND_TITLE, ClusterSnapshot, DeploymentView
 from cockpit.text import visible_text
 from cockpit.tui.bindings import bindings_of
 from cockpit.tui.plain import safe
-from cockpit.tui.registry import RETRY_KEY, WORKLOAD_DETAIL, Place
+from cockpit.tui.registry import RETRY_KEY, WORKLOAD_DETAIL, Place, key_of
 from cockpit.tui.screens.frame import DetailScreen
 from cockpit.tui.themes import theme_variables
 from cockpit.tui.widgets.footer import CockpitFooter
@@ -54,7 +54,9 @@ def same_workload(a: DeploymentView, b: DeploymentView) -> bool:
     return (a.cluster, a.namespace, a.name, a.kind) == (b.cluster, b.namespace, b.name, b.kind)
 
 
-def describe_head(view: DeploymentView, snapshot: ClusterSnapshot | None) -> str:
+def describe_head(
+    view: DeploymentView, snapshot: ClusterSnapshot | None, retry_key: str = RETRY_KEY
+) -> str:
     """Verdict, trouble and freshness: markup of ours around outside text made safe."""
     kind = KIND_TITLE.get(view.kind, view.kind)
     title = f"{safe(kind)} " if kind else ""
@@ -66,7 +68,7 @@ def describe_head(view: DeploymentView, snapshot: ClusterSnapshot | None) -> str
         since = f"for {int(age)}s" if age is not None else "never reached"
         lines.append(
             f"[b $warning]STALE {since}[/]: {safe(snapshot.last_error or '')} "
-            f"— what follows is the last seen ({RETRY_KEY}: retry now)"
+            f"— what follows is the last seen ({retry_key}: retry now)"
         )
     if not view.found:
         lines.append(safe(view.verdict.message) if view.unknown else "not found in the cluster")
@@ -241,7 +243,7 @@ class RolloutDetailScreen(DetailScreen[RolloutTable.RollbackRequested]):
         live = self.snapshot is None or self.snapshot.connected
         self.subtitle = "live" if live else "STALE"
         for part, text in (
-            ("#rd-head", describe_head(view, self.snapshot)),
+            ("#rd-head", describe_head(view, self.snapshot, self._retry_key())),
             ("#rd-history", describe_history(view, now)),
             ("#rd-events", describe_events(view, now)),
         ):
@@ -249,6 +251,13 @@ class RolloutDetailScreen(DetailScreen[RolloutTable.RollbackRequested]):
                 self._shown[part] = text
                 self.query_one(part, Static).update(text)
         self._show_pods(now)
+
+    def _retry_key(self) -> str:
+        """The retry key as this operator has it (a `[keys]` remap moves it)."""
+        session = getattr(self.app, "session", None)
+        return key_of(
+            session.config.model.keys if session is not None else None, "app.retry_clusters"
+        )
 
     def _colour(self, variable: str) -> str:
         return theme_variables(self.app).get(variable, "")

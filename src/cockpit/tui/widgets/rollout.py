@@ -20,7 +20,7 @@ from cockpit.session import GoLiveSession
 from cockpit.sources.kube import SHORT_KIND, ClusterSnapshot, DeploymentView
 from cockpit.text import visible_text
 from cockpit.tui.bindings import bindings_of
-from cockpit.tui.registry import RETRY_KEY, ROLLOUT, Place
+from cockpit.tui.registry import ROLLOUT, Place, key_of
 from cockpit.tui.themes import theme_variables
 from cockpit.tui.throttle import Throttle
 from cockpit.tui.widgets.shown import ShownText, Subtitled, as_text, show_text
@@ -366,8 +366,7 @@ class RolloutPane(Subtitled, Vertical):
 
     def _retry_key(self) -> str:
         """The retry key as this operator has it (a keymap in the config may move it)."""
-        keys = self.session.config.model.keys or {}
-        return str(keys.get("app.retry_clusters", RETRY_KEY)).split(",")[0]
+        return key_of(self.session.config.model.keys, "app.retry_clusters")
 
     def _redraw_status(self) -> None:
         lines: list[str] = []

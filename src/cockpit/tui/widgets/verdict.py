@@ -9,6 +9,7 @@ from rich.text import Text
 from cockpit.gates import Verdict
 from cockpit.session import GoLiveSession
 from cockpit.text import format_elapsed, visible_text
+from cockpit.tui.registry import key_of
 from cockpit.tui.widgets.shown import ShownText, show_text
 
 
@@ -35,6 +36,9 @@ class VerdictBar(ShownText):
         self.release: str | None = None
         self.expanded = False  # every reason on its own line, not just the first
         self.run_started: datetime | None = None  # the current release analysis run's start
+
+    def _key(self, binding_id: str) -> str:
+        return key_of(self.session.config.model.keys, binding_id)
 
     def on_mount(self) -> None:
         self.show(self.verdict)
@@ -63,7 +67,8 @@ class VerdictBar(ShownText):
             text.append(f"  release {visible_text(self.release)}")
         text.append(f"  {clock} {elapsed}")
         if verdict.rollback_recommended:
-            text.append("  ROLLBACK RECOMMENDED — press B", style="bold")
+            rollback = self._key("app.rollback_recommended")
+            text.append(f"  ROLLBACK RECOMMENDED — press {rollback}", style="bold")
         if verdict.judging:
             text.append(f"  judging {visible_text(verdict.judging)}")
         if verdict.reasons and self.expanded:
@@ -71,7 +76,9 @@ class VerdictBar(ShownText):
                 text.append(f"\n• {visible_text(reason)}")
         elif verdict.reasons:
             # first, so a narrow terminal cuts the reason, not the hint that there are more
-            more = f"(+{len(verdict.reasons) - 1} more: v) " if len(verdict.reasons) > 1 else ""
+            more = ""
+            if len(verdict.reasons) > 1:
+                more = f"(+{len(verdict.reasons) - 1} more: {self._key('app.verdict_reasons')}) "
             text.append(f"\n{more}{visible_text(verdict.reasons[0])}")
         self.set_class(verdict.state == "GO", "-go")
         self.set_class(verdict.state == "NO-GO", "-no-go")
