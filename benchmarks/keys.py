@@ -8,6 +8,7 @@ key, the time from writing it to the terminal until the first frame written afte
 moved.
 
     .venv/bin/python benchmarks/keys.py [--keys 300] [--warmup 20] [--slow-ms 25] [--profile FILE]
+                                          [--trace-layout]
 
 --profile runs the cockpit's UI thread under cProfile (pstats format, read it with
 `python -m pstats FILE`); the latencies of such a run are the profiler's, not the cockpit's.
